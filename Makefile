@@ -1,0 +1,91 @@
+# OneCity fare engine.  One plain Makefile: `make` builds bin/fare-engine,
+# `make test` runs every test, `make demo` runs the main job.
+# SAN=1 builds with ASan+UBSan into build-san/ and bin-san/.
+
+CC	?= cc
+CSTD	 = -std=c17 -D_GNU_SOURCE
+WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wpointer-arith -Wformat=2
+OPT	?= -O2 -g
+ifeq ($(SAN),1)
+OPT	 = -O1 -g -fno-omit-frame-pointer
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all
+BUILD	 = build-san
+BIN	 = bin-san
+else
+BUILD	 = build
+BIN	 = bin
+endif
+CFLAGS	+= $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -iquote engine
+LDFLAGS	+= $(SANFLAGS)
+CRYPTO	 = -lmbedtls -lmbedx509 -lmbedcrypto
+LIBS	 = $(CRYPTO) -lm
+
+# The pricing library and its tariff: pure, shared by every binary.
+LIB_SRC	 = engine/csv.c engine/strtab.c engine/parse.c engine/tz.c \
+	   engine/diag.c engine/tariff.c engine/tariff-load.c \
+	   engine/price.c engine/price-caps.c engine/tap.c engine/buf.c \
+	   engine/tapset.c engine/explain.c
+FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c
+
+LIB_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/%.o)
+FE_OBJ	 = $(FE_SRC:%.c=$(BUILD)/%.o)
+
+TESTS	 = test_csv test_parse test_tariff test_price test_props
+TEST_BIN = $(TESTS:%=$(BIN)/%)
+
+.PHONY: all deps test test-run demo bench clean contract
+all: $(BIN)/fare-engine
+
+deps:
+	@sh tools/deps.sh
+
+$(BUILD)/%.o: %.c $(wildcard engine/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libonecity.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/fare-engine: $(FE_OBJ) $(BUILD)/libonecity.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BIN)/test_%: $(BUILD)/tests/test_%.o $(BUILD)/libonecity.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
+
+$(BUILD)/tests/%.o: tests/%.c $(wildcard engine/*.h) tests/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -iquote tests -c -o $@ $<
+
+# `make test`: installs what is missing, builds, runs every test.
+test: deps
+	@$(MAKE) --no-print-directory test-run
+
+test-run: $(BIN)/fare-engine $(TEST_BIN)
+	@sh tests/run.sh $(BIN)
+
+# The main job.  Until the engine service lands it prices the sample day.
+demo: deps
+	@$(MAKE) --no-print-directory $(BIN)/fare-engine
+	@sh tools/demo.sh $(BIN)
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BIN)/fare-engine bin/gen-taps bin/gen-tariff
+	@sh bench/run.sh
+
+bin/gen-taps: bench/gen-taps.c $(BUILD)/libonecity.a
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+bin/gen-tariff: bench/gen-tariff.c
+	@mkdir -p bin
+	$(CC) $(CFLAGS) -o $@ $^
+
+contract: $(BIN)/fare-engine
+	../shared/tools/check-contract.sh
+
+clean:
+	rm -rf build build-san bin bin-san

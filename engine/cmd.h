@@ -1,0 +1,8 @@
+/* Subcommands of fare-engine: each gets argv from its own name on. */
+#ifndef ONECITY_CMD_H
+#define ONECITY_CMD_H
+
+int	cmd_tariff_check(int argc, char **argv);
+int	cmd_price(int argc, char **argv);
+
+#endif

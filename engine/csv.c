@@ -1,0 +1,318 @@
+/*
+ * RFC 4180 reader.  One state machine over a refillable buffer; the record
+ * being built lives in a fixed buffer so a hostile file cannot make us
+ * allocate without bound.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "csv.h"
+#include "limits.h"
+
+_Static_assert(LIMIT_CSV_FIELDS == 64, "csv_record.field is sized 64");
+
+#define CSV_CHUNK	65536
+
+struct csv {
+	int		 fd;		/* -1 for memory input */
+	const char	*mem;
+	size_t		 mem_len;
+	size_t		 mem_pos;
+	char		*chunk;
+	size_t		 chunk_len;
+	size_t		 chunk_pos;
+	int		 eof;
+	int		 io_error;
+	int		 started;	/* BOM check done */
+	unsigned long	 line;
+	char		 rec[LIMIT_CSV_RECORD + 1];
+	char		 err[160];
+};
+
+static struct csv *
+csv_new(void)
+{
+	struct csv *c = calloc(1, sizeof *c);
+
+	if (c == NULL)
+		return NULL;
+	c->fd = -1;
+	c->line = 1;
+	return c;
+}
+
+struct csv *
+csv_open(const char *path)
+{
+	struct csv *c;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd == -1)
+		return NULL;
+	if ((c = csv_new()) == NULL || (c->chunk = malloc(CSV_CHUNK)) == NULL) {
+		free(c);
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->fd = fd;
+	return c;
+}
+
+struct csv *
+csv_open_mem(const char *buf, size_t len)
+{
+	struct csv *c = csv_new();
+
+	if (c == NULL)
+		return NULL;
+	c->mem = buf;
+	c->mem_len = len;
+	return c;
+}
+
+void
+csv_close(struct csv *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd != -1)
+		close(c->fd);
+	free(c->chunk);
+	free(c);
+}
+
+const char *
+csv_error(const struct csv *c)
+{
+	return c->err;
+}
+
+/* The next byte, or -1 at the end of input. */
+static int
+csv_getc(struct csv *c)
+{
+	ssize_t n;
+
+	if (c->fd == -1) {
+		if (c->mem_pos >= c->mem_len)
+			return -1;
+		return (unsigned char)c->mem[c->mem_pos++];
+	}
+	if (c->chunk_pos < c->chunk_len)
+		return (unsigned char)c->chunk[c->chunk_pos++];
+	if (c->eof)
+		return -1;
+	do
+		n = read(c->fd, c->chunk, CSV_CHUNK);
+	while (n == -1 && errno == EINTR);
+	if (n <= 0) {
+		c->eof = 1;
+		if (n < 0)
+			c->io_error = errno;
+		return -1;
+	}
+	c->chunk_len = (size_t)n;
+	c->chunk_pos = 1;
+	return (unsigned char)c->chunk[0];
+}
+
+static void
+csv_ungetc(struct csv *c)
+{
+	if (c->fd == -1)
+		c->mem_pos--;
+	else
+		c->chunk_pos--;
+}
+
+/* Skips the rest of a broken record's line. */
+static void
+csv_skip_line(struct csv *c)
+{
+	int ch;
+
+	while ((ch = csv_getc(c)) != -1) {
+		if (ch == '\n') {
+			c->line++;
+			return;
+		}
+	}
+}
+
+static int
+csv_fail(struct csv *c, const char *msg)
+{
+	snprintf(c->err, sizeof c->err, "%s", msg);
+	csv_skip_line(c);
+	return -1;
+}
+
+enum csv_state {
+	CSV_FIELD_START,	/* at the start of a field */
+	CSV_UNQUOTED,		/* inside a field without quotes */
+	CSV_QUOTED,		/* inside "..." */
+	CSV_QUOTE_IN_QUOTED,	/* just saw " inside "...": "" or the end */
+};
+
+static void
+csv_bom(struct csv *c)
+{
+	int a, b, d;
+
+	c->started = 1;
+	if ((a = csv_getc(c)) != 0xef) {
+		if (a != -1)
+			csv_ungetc(c);
+		return;
+	}
+	b = csv_getc(c);
+	d = csv_getc(c);
+	if (b == 0xbb && d == 0xbf)
+		return;
+	/* Not a BOM: only possible on memory input in practice; rewind. */
+	if (c->fd == -1)
+		c->mem_pos = 0;
+	else
+		c->chunk_pos = 0;
+}
+
+static int
+csv_end_field(struct csv *c, struct csv_record *rec, size_t start,
+    size_t *used)
+{
+	if (rec->nfields >= LIMIT_CSV_FIELDS)
+		return csv_fail(c, "too many fields in the record");
+	if (*used >= LIMIT_CSV_RECORD)
+		return csv_fail(c, "record too long");
+	c->rec[(*used)++] = '\0';
+	rec->field[rec->nfields] = c->rec + start;
+	rec->len[rec->nfields] = *used - 1 - start;
+	rec->nfields++;
+	return 0;
+}
+
+int
+csv_next(struct csv *c, struct csv_record *rec)
+{
+	enum csv_state st;
+	size_t used, start;
+	int ch;
+
+	if (!c->started)
+		csv_bom(c);
+	st = CSV_FIELD_START;
+	used = start = 0;
+	rec->nfields = 0;
+	rec->line = c->line;
+	c->err[0] = '\0';
+	for (;;) {
+		ch = csv_getc(c);
+		if (ch == 0)
+			return csv_fail(c, "NUL byte in the file");
+		if (ch == -1 && c->io_error) {
+			snprintf(c->err, sizeof c->err, "read error: %s",
+			    strerror(c->io_error));
+			return -1;
+		}
+		switch (st) {
+		case CSV_QUOTED:
+			if (ch == -1) {
+				snprintf(c->err, sizeof c->err,
+				    "quoted field not closed before the end");
+				return -1;
+			}
+			if (ch == '"') {
+				st = CSV_QUOTE_IN_QUOTED;
+				continue;
+			}
+			if (ch == '\n')
+				c->line++;
+			break;
+		case CSV_QUOTE_IN_QUOTED:
+			if (ch == '"') {
+				st = CSV_QUOTED;
+				break;
+			}
+			if (ch != ',' && ch != '\n' && ch != '\r' && ch != -1)
+				return csv_fail(c,
+				    "text after the closing quote of a field");
+			st = CSV_UNQUOTED;
+			/* FALLTHROUGH */
+		case CSV_FIELD_START:
+		case CSV_UNQUOTED:
+			if (ch == '"' && st == CSV_FIELD_START) {
+				st = CSV_QUOTED;
+				continue;
+			}
+			if (ch == '"')
+				return csv_fail(c,
+				    "quote inside an unquoted field");
+			if (ch == '\r') {
+				int nx = csv_getc(c);
+				if (nx != '\n') {
+					if (nx != -1)
+						csv_ungetc(c);
+					return csv_fail(c,
+					    "carriage return outside quotes");
+				}
+				ch = '\n';
+			}
+			if (ch == ',' || ch == '\n' || ch == -1) {
+				if (ch == -1 && used == 0 && rec->nfields == 0 &&
+				    st == CSV_FIELD_START)
+					return 0;
+				if (ch == '\n' && used == 0 &&
+				    rec->nfields == 0 && st == CSV_FIELD_START) {
+					c->line++;
+					rec->line = c->line;
+					continue;	/* blank line */
+				}
+				if (csv_end_field(c, rec, start, &used) == -1)
+					return -1;
+				start = used;
+				st = CSV_FIELD_START;
+				if (ch == '\n')
+					c->line++;
+				if (ch != ',')
+					return 1;
+				continue;
+			}
+			st = CSV_UNQUOTED;
+			break;
+		}
+		if (used >= LIMIT_CSV_RECORD)
+			return csv_fail(c, "record too long");
+		c->rec[used++] = (char)ch;
+	}
+}
+
+int
+csv_header_map(const struct csv_record *hdr, const char *const *names,
+    int *idx, size_t nnames)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < nnames; i++)
+		idx[i] = -1;
+	for (j = 0; j < hdr->nfields; j++) {
+		for (k = 0; k < j; k++)
+			if (strcmp(hdr->field[j], hdr->field[k]) == 0)
+				return (int)j;
+		for (i = 0; i < nnames; i++)
+			if (strcmp(hdr->field[j], names[i]) == 0)
+				idx[i] = (int)j;
+	}
+	return -1;
+}
+
+const char *
+csv_field(const struct csv_record *rec, int col)
+{
+	if (col < 0 || (size_t)col >= rec->nfields)
+		return "";
+	return rec->field[col];
+}

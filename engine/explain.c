@@ -1,0 +1,243 @@
+/*
+ * Explanations for riders and auditors.  Built from the same result the
+ * JSON comes from, so the words can never disagree with the numbers.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "explain.h"
+#include "limits.h"
+#include "parse.h"
+#include "price-int.h"
+#include "tariff-int.h"
+
+void
+explain_euro(int64_t cents, char buf[32])
+{
+	uint64_t a = cents < 0 ? -(uint64_t)cents : (uint64_t)cents;
+
+	snprintf(buf, 32, "%s€%llu.%02llu", cents < 0 ? "-" : "",
+	    (unsigned long long)(a / 100), (unsigned long long)(a % 100));
+}
+
+static void
+outf(struct buf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+outf(struct buf *o, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		buf_add(o, tmp, (size_t)n < sizeof tmp ? (size_t)n :
+		    sizeof tmp - 1);
+}
+
+static void
+local_hm(const struct tariff *t, int64_t utc, char out[32])
+{
+	int64_t l;
+	int64_t s;
+
+	if (utc == PRICE_NO_TIME) {
+		snprintf(out, 32, "--:--");
+		return;
+	}
+	l = utc + tz_offset(t->tz, utc);
+	s = l - civil_day_of(l) * 86400;
+	snprintf(out, 32, "%02d:%02d", (int)(s / 3600), (int)(s / 60 % 60));
+}
+
+static const char *
+stop_label(const struct tariff *t, uint32_t s, char *buf, size_t len)
+{
+	if (s == TARIFF_NONE)
+		return "(no check-in)";
+	snprintf(buf, len, "%s (%s)", tariff_stop_id(t, s),
+	    tariff_stop_name(t, s));
+	return buf;
+}
+
+static void
+explain_leg_rule(const struct tariff *t, const struct price_leg *l,
+    struct buf *o)
+{
+	const struct t_leg_rule *r = &t->leg_rule[l->rule];
+	char e1[32], e2[32];
+	int64_t base = t->product[r->product].amount_cents;
+
+	explain_euro(base, e1);
+	outf(o, "     priced by fare_leg_rules.txt line %lu (leg group %s, "
+	    "product %s %s", r->row, r->leg_group == TARIFF_NONE ? "none" :
+	    strtab_name(t->leg_group_ids, r->leg_group),
+	    strtab_name(t->product_ids, r->product), e1);
+	if (l->distance_m >= 0) {
+		explain_euro(l->status == LEG_AUTOCOMPLETED ? 0 :
+		    l->fare_cents - base, e2);
+		outf(o, ", %lld.%03lld km", (long long)(l->distance_m / 1000),
+		    (long long)(l->distance_m % 1000));
+		if (l->status != LEG_AUTOCOMPLETED)
+			outf(o, " adds %s", e2);
+	}
+	outf(o, ")\n");
+}
+
+static void
+explain_leg(const struct tariff *t, const struct price_leg *l, uint32_t no,
+    struct buf *o)
+{
+	char a[160], b[160], ti[32], to[32], fare[32], con[32];
+	const struct t_network *nw = &t->network[l->network];
+
+	local_hm(t, l->checkin, ti);
+	local_hm(t, l->checkout, to);
+	explain_euro(l->fare_cents, fare);
+	explain_euro(l->contribution_cents, con);
+	outf(o, "  %u. %s: %s %s -> %s %s: %s, fare %s, counts %s\n", no,
+	    tariff_network_id(t, l->network),
+	    stop_label(t, l->from_stop, a, sizeof a), ti,
+	    l->to_stop == TARIFF_NONE ? "(no check-out)" :
+	    stop_label(t, l->to_stop, b, sizeof b), to,
+	    price_status_name(l->status), fare, con);
+	switch (l->status) {
+	case LEG_COMPLETE:
+		explain_leg_rule(t, l, o);
+		break;
+	case LEG_AUTOCOMPLETED:
+		explain_leg_rule(t, l, o);
+		outf(o, "     check-out missing: completed to the stop of the "
+		    "next tap, at the lower of that fare and the missing "
+		    "check-out fare\n");
+		break;
+	case LEG_INCOMPLETE:
+		outf(o, "     %s: the missing check-out fare %s, outside "
+		    "every cap\n", l->checkin == PRICE_NO_TIME ?
+		    "check-out without a check-in" : "no check-out",
+		    nw->incomplete_product == TARIFF_NONE ? "(none)" :
+		    strtab_name(t->product_ids, nw->incomplete_product));
+		break;
+	case LEG_CANCELLED:
+		outf(o, "     checked out where it checked in within %d "
+		    "minutes: cancelled, free\n", nw->cancel_s / 60);
+		break;
+	case LEG_UNPRICED:
+		outf(o, "     no fare rule matches this leg: not charged, "
+		    "reported to the operator\n");
+		break;
+	case LEG_OPEN:
+		outf(o, "     still open: priced when it closes\n");
+		break;
+	}
+	if (l->transfer != TARIFF_NONE) {
+		const struct t_transfer_rule *x = &t->transfer[l->transfer];
+		static const char *const kinds[] = {"A + AB", "A + AB + B",
+		    "AB"};
+		char p[32];
+		explain_euro(x->product == TARIFF_NONE ? 0 :
+		    t->product[x->product].amount_cents, p);
+		outf(o, "     a transfer in journey %u by "
+		    "fare_transfer_rules.txt line %lu (%s, transfer product "
+		    "%s)\n", l->journey, x->row, kinds[x->transfer_type], p);
+	}
+}
+
+static void
+explain_subsets(const struct tariff *t, uint32_t caps, const int64_t *netsum,
+    uint64_t nets, uint32_t chosen, struct buf *o)
+{
+	uint32_t s = 0, shown = 0;
+	char e[32];
+
+	do {
+		int64_t cost = 0;
+		uint64_t cov = 0, m;
+		uint32_t k;
+		for (k = 0; k < t->ncaps; k++)
+			if (s >> k & 1) {
+				cost += t->cap[k].amount_cents;
+				cov |= t->cap[k].networks;
+			}
+		for (m = nets & ~cov; m != 0; m &= m - 1)
+			cost += netsum[__builtin_ctzll(m)];
+		explain_euro(cost, e);
+		if (shown++ < 32) {
+			outf(o, "    %s", s == 0 ? "no cap" : "");
+			for (k = 0; k < t->ncaps; k++)
+				if (s >> k & 1)
+					outf(o, "%s%s", (s & ((1u << k) - 1)) ?
+					    " + " : "", t->cap[k].id);
+			outf(o, ": %s%s\n", e, s == chosen ?
+			    "  <- the cheapest (chosen)" : "");
+		}
+		s = (s - caps) & caps;
+	} while (s != 0);
+	if (shown > 32)
+		outf(o, "    ... %u combinations in all\n", shown);
+}
+
+void
+explain_day(const struct tariff *t, const char *account,
+    const struct price_result *r, const struct price_day *d, struct buf *o)
+{
+	static const char *const wd[] = {"Monday", "Tuesday", "Wednesday",
+	    "Thursday", "Friday", "Saturday", "Sunday"};
+	int64_t netsum[LIMIT_NETWORKS];
+	uint64_t nets = 0, wmask = 0;
+	uint32_t i, dc = 0, k;
+	char day[11], e1[32], e2[32], e3[32];
+
+	civil_format_day(d->service_day, day);
+	outf(o, "%s, service day %s (%s)\n", account, day,
+	    wd[civil_weekday(d->service_day)]);
+	memset(netsum, 0, sizeof netsum);
+	for (i = 0; i < d->nlegs; i++) {
+		const struct price_leg *l = &r->leg[d->legs_off + i];
+		explain_leg(t, l, i + 1, o);
+		if (l->status == LEG_COMPLETE || l->status == LEG_AUTOCOMPLETED) {
+			netsum[l->network] += l->contribution_cents;
+			nets |= (uint64_t)1 << l->network;
+		}
+	}
+	for (k = 0; k < t->ncaps; k++) {
+		if (t->cap[k].period == T_PERIOD_DAY)
+			dc |= 1u << k;
+		if (d->week_caps >> k & 1)
+			wmask |= t->cap[k].networks;
+	}
+	if (t->ncaps > 0) {
+		outf(o, "  Caps: the day's fares under each combination of "
+		    "day caps%s:\n", wmask ? " (legs under the chosen week "
+		    "cap left out)" : "");
+		explain_subsets(t, dc, netsum, nets & ~wmask, d->day_caps, o);
+		if (d->week_caps != 0 || d->week_total_cents != d->capped_cents) {
+			explain_euro(d->week_total_cents, e1);
+			outf(o, "  Week so far (Monday to this day): the "
+			    "cheapest total is %s", e1);
+			for (k = 0; k < t->ncaps; k++)
+				if (d->week_caps >> k & 1)
+					outf(o, ", with week cap %s",
+					    t->cap[k].id);
+			outf(o, "\n");
+		}
+	}
+	explain_euro(d->charge_cents, e1);
+	explain_euro(d->uncapped_cents, e2);
+	explain_euro(d->incomplete_cents, e3);
+	outf(o, "  Charge: %s (fares without caps %s; of the charge, %s are "
+	    "missing check-out fares)\n", e1, e2, e3);
+	outf(o, "  Operators:");
+	for (i = 0; i < d->nshares; i++) {
+		const struct price_share *sh = &r->share[d->shares_off + i];
+		explain_euro(sh->cents, e1);
+		outf(o, " %s %s", tariff_network_id(t, sh->network), e1);
+	}
+	outf(o, "%s\n    (each cap's amount is shared among its legs' "
+	    "networks in proportion to their fares, largest remainder in "
+	    "whole cents)\n\n", d->nshares == 0 ? " none" : "");
+}

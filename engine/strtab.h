@@ -1,0 +1,29 @@
+/*
+ * String interning: each distinct string gets a dense id (0, 1, 2, ...) in
+ * the order first seen, so that the tariff and the pricing code work on
+ * small integers instead of ids as text.  Open addressing, never shrinks.
+ */
+#ifndef ONECITY_STRTAB_H
+#define ONECITY_STRTAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STRTAB_NONE	UINT32_MAX
+
+struct strtab;
+
+struct strtab	*strtab_new(void);
+void		 strtab_free(struct strtab *);
+/* The id of s, adding it if new (*added says which); STRTAB_NONE on ENOMEM. */
+uint32_t	 strtab_intern(struct strtab *, const char *s, size_t len,
+		    int *added);
+uint32_t	 strtab_find(const struct strtab *, const char *s, size_t len);
+const char	*strtab_name(const struct strtab *, uint32_t id);
+size_t		 strtab_len(const struct strtab *, uint32_t id);
+uint32_t	 strtab_count(const struct strtab *);
+/* Bytes held, for memory figures. */
+size_t		 strtab_bytes(const struct strtab *);
+uint64_t	 strtab_hash(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,1648 @@
+/*
+ * Reads a tariff directory (SPEC §2) into the tables of tariff-int.h.
+ * Each file has one loader; each loader validates its rows and reports
+ * every problem with its file and line, then the cross-file checks run.
+ * Nothing is returned unless everything is sound: no half-loaded tariff.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "csv.h"
+#include "limits.h"
+#include "parse.h"
+#include "tariff-int.h"
+
+struct net_row {
+	char		*id, *name;
+	unsigned long	 row;
+};
+
+struct loader {
+	struct tariff	*t;
+	struct diag	*d;
+	const char	*file;		/* current file's path */
+	char		 path[4096];
+	int		 oom;
+	/* stops.txt: parent names, resolved once all stops are read */
+	struct strtab	*parent_names;
+	uint32_t	*parent_of;	/* index into parent_names or NONE */
+	unsigned long	*stop_row;
+	/* stop_areas.txt rows, grouped per stop at the end */
+	uint32_t	*sa_stop, *sa_area;
+	size_t		 nsa, sa_cap;
+	/* fare_media.txt */
+	struct strtab	*media_ids;
+	int		*media_type;
+	/* the feed's currency and where it was first seen */
+	char		 currency_where[80];
+	/* networks seen in network_policies.txt, and where */
+	unsigned long	*policy_row;
+	/* fare_caps.txt raw rows */
+	struct strtab	*cap_ids;
+	/* fare_distance_rules.txt raw rows */
+	struct {
+		uint32_t	 net;
+		int64_t		 from_m, rate;
+		unsigned long	 row;
+	}		*bands;
+	size_t		 nbands, bands_cap;
+	/* timeframes.txt rows before grouping */
+	struct t_tf_row	*tfr;
+	uint32_t	*tfr_group;
+	size_t		 ntfr, tfr_cap;
+	size_t		 nrows;		/* rows of the current file */
+	size_t		 stop_cap, service_cap, exc_cap, media_cap;
+	size_t		 product_cap, leg_rule_cap, transfer_cap;
+	struct net_row	*net_rows;
+	size_t		 nnet_rows, net_rows_cap;
+};
+
+typedef void	(*row_fn)(struct loader *, const struct csv_record *,
+		    const int *col);
+
+struct column {
+	const char	*name;
+	int		 required;
+};
+
+#define ERR(L, rec, ...) diag_error((L)->d, (L)->file, (rec)->line, __VA_ARGS__)
+
+static void *
+grow(struct loader *L, void *p, size_t *cap, size_t n, size_t size)
+{
+	size_t ncap;
+	void *q;
+
+	if (n < *cap)
+		return p;
+	ncap = *cap ? *cap * 2 : 64;
+	if ((q = realloc(p, ncap * size)) == NULL) {
+		L->oom = 1;
+		return NULL;
+	}
+	*cap = ncap;
+	return q;
+}
+
+/* DIR/NAME, as diagnostics name files. */
+static const char *
+tpath(struct loader *L, const char *name)
+{
+	snprintf(L->path, sizeof L->path, "%s/%s", L->t->dir, name);
+	return L->path;
+}
+
+static int
+file_exists(const struct loader *L, const char *name)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, "%s/%s", L->t->dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * Reads one file: checks the header for the required columns, then hands
+ * each record to fn.  Returns 0 when the file was read, -1 when it is
+ * missing (an error only when required).
+ */
+static int
+load_file(struct loader *L, const char *name, int required,
+    const struct column *cols, size_t ncols, size_t max_rows, row_fn fn)
+{
+	char path[4096];
+	struct csv *c;
+	struct csv_record rec;
+	const char *names[32];
+	int col[32], r, dup, missing = 0;
+	size_t i;
+
+	L->nrows = 0;
+	snprintf(path, sizeof path, "%s/%s", L->t->dir, name);
+	name = L->file = tpath(L, name);
+	if ((c = csv_open(path)) == NULL) {
+		if (errno == ENOENT && !required)
+			return -1;
+		diag_error(L->d, name, 0, errno == ENOENT ?
+		    "required file is missing" : "cannot open: %s",
+		    strerror(errno));
+		return -1;
+	}
+	r = csv_next(c, &rec);
+	if (r <= 0) {
+		diag_error(L->d, name, r == 0 ? 1 : rec.line, "%s",
+		    r == 0 ? "empty file: no header" : csv_error(c));
+		csv_close(c);
+		return 0;
+	}
+	for (i = 0; i < ncols; i++)
+		names[i] = cols[i].name;
+	if ((dup = csv_header_map(&rec, names, col, ncols)) != -1)
+		diag_error(L->d, name, 1, "column '%s' appears twice",
+		    rec.field[dup]);
+	for (i = 0; i < ncols; i++) {
+		if (cols[i].required && col[i] == -1) {
+			diag_error(L->d, name, 1,
+			    "missing required column '%s'", cols[i].name);
+			missing = 1;
+		}
+	}
+	if (missing || dup != -1) {
+		csv_close(c);
+		return 0;
+	}
+	while ((r = csv_next(c, &rec)) != 0 && !L->oom) {
+		if (r == -1) {
+			diag_error(L->d, name, rec.line, "%s", csv_error(c));
+			if (strncmp(csv_error(c), "read error", 10) == 0 ||
+			    strncmp(csv_error(c), "quoted field", 12) == 0)
+				break;
+			continue;
+		}
+		if (++L->nrows > max_rows) {
+			diag_error(L->d, name, rec.line,
+			    "more than %zu rows: over the limit", max_rows);
+			break;
+		}
+		fn(L, &rec, col);
+	}
+	csv_close(c);
+	return 0;
+}
+
+/* Checks an id field: non-empty when required, bounded, valid UTF-8. */
+static int
+check_id(struct loader *L, const struct csv_record *rec, const char *what,
+    const char *s, int required)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
+
+	if (len == 0) {
+		if (required)
+			ERR(L, rec, "%s is empty", what);
+		return required ? -1 : 0;
+	}
+	if (len > LIMIT_ID_LEN) {
+		ERR(L, rec, "%s is longer than %d bytes", what, LIMIT_ID_LEN);
+		return -1;
+	}
+	while (*p != '\0') {
+		int n = *p < 0x80 ? 0 : (*p >> 5) == 6 ? 1 : (*p >> 4) == 14 ?
+		    2 : (*p >> 3) == 30 ? 3 : -1;
+		if (n == -1 || *p < 0x20) {
+			ERR(L, rec, "%s '%s' is not valid UTF-8 text", what, s);
+			return -1;
+		}
+		for (p++; n > 0; n--, p++) {
+			if ((*p & 0xc0) != 0x80) {
+				ERR(L, rec, "%s is not valid UTF-8 text", what);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Looks up an id that must exist; reports a dangling one. */
+static uint32_t
+ref(struct loader *L, const struct csv_record *rec, const struct strtab *tab,
+    const char *what, const char *s)
+{
+	uint32_t id;
+
+	if (*s == '\0')
+		return TARIFF_NONE;
+	id = tab != NULL ? strtab_find(tab, s, strlen(s)) : STRTAB_NONE;
+	if (id == STRTAB_NONE)
+		ERR(L, rec, "unknown %s '%s'", what, s);
+	return id;
+}
+
+static int
+parse_flag(struct loader *L, const struct csv_record *rec, const char *what,
+    const char *s, int dflt)
+{
+	if (*s == '\0')
+		return dflt;
+	if (strcmp(s, "0") == 0 || strcmp(s, "1") == 0)
+		return *s - '0';
+	ERR(L, rec, "%s '%s' must be 0 or 1", what, s);
+	return dflt;
+}
+
+static int64_t
+parse_num(struct loader *L, const struct csv_record *rec, const char *what,
+    const char *s, int64_t lo, int64_t hi, int64_t dflt)
+{
+	const char *why;
+	int64_t v;
+
+	if (*s == '\0')
+		return dflt;
+	if (parse_int(s, lo, hi, &v, &why) == -1) {
+		ERR(L, rec, "%s '%s': %s (%lld to %lld)", what, s, why,
+		    (long long)lo, (long long)hi);
+		return dflt;
+	}
+	return v;
+}
+
+static int
+parse_money(struct loader *L, const struct csv_record *rec, const char *what,
+    const char *s, int64_t *cents)
+{
+	const char *why;
+
+	if (*s == '\0') {
+		ERR(L, rec, "%s is empty", what);
+		return -1;
+	}
+	if (parse_decimal(s, 2, LIMIT_AMOUNT_CENTS, cents, &why) == -1) {
+		ERR(L, rec, "%s '%s': %s", what, s, why);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+check_currency(struct loader *L, const struct csv_record *rec, const char *s)
+{
+	if (strlen(s) != 3 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' ||
+	    s[1] > 'Z' || s[2] < 'A' || s[2] > 'Z') {
+		ERR(L, rec, "currency '%s' is not an ISO 4217 code", s);
+		return;
+	}
+	if (L->t->currency[0] == '\0') {
+		memcpy(L->t->currency, s, 4);
+		snprintf(L->currency_where, sizeof L->currency_where, "%s:%lu",
+		    L->file, rec->line);
+	} else if (strcmp(L->t->currency, s) != 0)
+		ERR(L, rec, "mixed currencies: %s here, %s at %s", s,
+		    L->t->currency, L->currency_where);
+}
+
+/* agency.txt */
+
+static void
+row_agency(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	const char *tzname = csv_field(rec, col[0]);
+	char err[256];
+
+	if (*tzname == '\0') {
+		ERR(L, rec, "agency_timezone is empty");
+		return;
+	}
+	if (L->t->tz_name == NULL) {
+		if ((L->t->tz = tz_load(tzname, err, sizeof err)) == NULL) {
+			ERR(L, rec, "%s", err);
+			return;
+		}
+		if ((L->t->tz_name = strdup(tzname)) == NULL)
+			L->oom = 1;
+	} else if (strcmp(L->t->tz_name, tzname) != 0)
+		ERR(L, rec, "agency_timezone '%s' differs from '%s': one "
+		    "timezone per feed", tzname, L->t->tz_name);
+}
+
+static void
+load_agency(struct loader *L)
+{
+	static const struct column cols[] = {
+		{"agency_timezone", 1}, {"agency_id", 0}, {"agency_name", 0},
+	};
+
+	if (load_file(L, "agency.txt", 1, cols, 3, LIMIT_RULES, row_agency) == 0 &&
+	    L->t->tz_name == NULL && L->d->nerrors == 0)
+		diag_error(L->d, tpath(L, "agency.txt"), 1, "no agency rows: the feed "
+		    "has no timezone");
+}
+
+/* feed_info.txt */
+
+static void
+row_feed_info(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	const char *s = csv_field(rec, col[0]), *why;
+	int32_t v;
+
+	if (*s == '\0')
+		return;
+	if (parse_hms(s, 23, &v, &why) == -1) {
+		ERR(L, rec, "service_day_start '%s': %s", s, why);
+		return;
+	}
+	L->t->day_start_s = v;
+	if (L->t->tz != NULL && tz_tod_unstable(L->t->tz, v))
+		ERR(L, rec, "service_day_start %s falls in an hour that "
+		    "daylight saving skips or repeats in %s", s,
+		    L->t->tz_name);
+}
+
+static void
+load_feed_info(struct loader *L)
+{
+	static const struct column cols[] = {{"service_day_start", 0}};
+
+	L->t->day_start_s = 4 * 3600;
+	load_file(L, "feed_info.txt", 0, cols, 1, 1, row_feed_info);
+}
+
+/* stops.txt */
+
+static double
+parse_coord(struct loader *L, const struct csv_record *rec, const char *what,
+    const char *s, double lim)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || errno != 0 || !(v >= -lim && v <= lim)) {
+		ERR(L, rec, "%s '%s' is not a coordinate in [-%g, %g]", what, s,
+		    lim, lim);
+		return 0;
+	}
+	return v;
+}
+
+static void
+row_stop(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	struct tariff *t = L->t;
+	const char *id = csv_field(rec, col[0]), *parent = csv_field(rec, col[4]);
+	const char *name = csv_field(rec, col[1]);
+	uint32_t s, n;
+	int added;
+
+	if (check_id(L, rec, "stop_id", id, 1) == -1)
+		return;
+	if (strtab_count(t->stop_ids) >= LIMIT_STOPS) {
+		ERR(L, rec, "more than %d stops: over the limit", LIMIT_STOPS);
+		return;
+	}
+	s = strtab_intern(t->stop_ids, id, strlen(id), &added);
+	if (s == STRTAB_NONE) {
+		L->oom = 1;
+		return;
+	}
+	if (!added) {
+		ERR(L, rec, "stop_id '%s' is listed twice (first at line %lu)",
+		    id, L->stop_row[s]);
+		return;
+	}
+	if (s >= L->stop_cap) {
+		size_t ncap = L->stop_cap ? L->stop_cap * 2 : 1024;
+		struct t_stop *st = realloc(t->stop, ncap * sizeof *st);
+		uint32_t *po = realloc(L->parent_of, ncap * sizeof *po);
+		unsigned long *sr;
+		if (st != NULL)
+			t->stop = st;
+		if (po != NULL)
+			L->parent_of = po;
+		sr = realloc(L->stop_row, ncap * sizeof *sr);
+		if (sr != NULL)
+			L->stop_row = sr;
+		if (st == NULL || po == NULL || sr == NULL) {
+			L->oom = 1;
+			return;
+		}
+		L->stop_cap = ncap;
+	}
+	if ((n = strtab_intern(t->stop_names, name, strlen(name), NULL)) ==
+	    STRTAB_NONE) {
+		L->oom = 1;
+		return;
+	}
+	t->stop[s].name = n;
+	L->stop_row[s] = rec->line;
+	t->stop[s].lat = parse_coord(L, rec, "stop_lat", csv_field(rec, col[2]),
+	    90);
+	t->stop[s].lon = parse_coord(L, rec, "stop_lon", csv_field(rec, col[3]),
+	    180);
+	t->stop[s].parent = TARIFF_NONE;
+	t->stop[s].nareas = 0;
+	L->parent_of[s] = STRTAB_NONE;
+	if (*parent != '\0')
+		L->parent_of[s] = strtab_intern(L->parent_names, parent,
+		    strlen(parent), NULL);
+}
+
+static void
+load_stops(struct loader *L)
+{
+	static const struct column cols[] = {
+		{"stop_id", 1}, {"stop_name", 0}, {"stop_lat", 1},
+		{"stop_lon", 1}, {"parent_station", 0},
+	};
+	struct tariff *t = L->t;
+	uint32_t i, n;
+
+	if (load_file(L, "stops.txt", 1, cols, 5, LIMIT_STOPS + 1, row_stop))
+		return;
+	n = strtab_count(t->stop_ids);
+	for (i = 0; i < n && !L->oom; i++) {
+		const char *p;
+		if (L->parent_of[i] == STRTAB_NONE)
+			continue;
+		p = strtab_name(L->parent_names, L->parent_of[i]);
+		t->stop[i].parent = strtab_find(t->stop_ids, p, strlen(p));
+		if (t->stop[i].parent == STRTAB_NONE) {
+			diag_error(L->d, tpath(L, "stops.txt"), L->stop_row[i],
+			    "unknown parent_station '%s'", p);
+			t->stop[i].parent = TARIFF_NONE;
+		} else if (t->stop[i].parent == i) {
+			diag_error(L->d, tpath(L, "stops.txt"), L->stop_row[i],
+			    "stop '%s' is its own parent_station", p);
+			t->stop[i].parent = TARIFF_NONE;
+		}
+	}
+	if (n == 0 && L->d->nerrors == 0)
+		diag_error(L->d, tpath(L, "stops.txt"), 1, "no stops");
+}
+
+/* networks.txt: read twice, so that ids are interned in byte order. */
+
+
+static void
+row_network(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	const char *id = csv_field(rec, col[0]);
+	struct net_row *v;
+
+	if (check_id(L, rec, "network_id", id, 1) == -1)
+		return;
+	if ((v = grow(L, L->net_rows, &L->net_rows_cap, L->nnet_rows, sizeof *v)) == NULL)
+		return;
+	L->net_rows = v;
+	v[L->nnet_rows].id = strdup(id);
+	v[L->nnet_rows].name = strdup(csv_field(rec, col[1]));
+	v[L->nnet_rows].row = rec->line;
+	if (v[L->nnet_rows].id == NULL || v[L->nnet_rows].name == NULL)
+		L->oom = 1;
+	L->nnet_rows++;
+}
+
+static int
+net_row_cmp(const void *a, const void *b)
+{
+	const struct net_row *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+
+	return c != 0 ? c : (x->row > y->row) - (x->row < y->row);
+}
+
+static void
+load_networks(struct loader *L)
+{
+	static const struct column cols[] = {
+		{"network_id", 1}, {"network_name", 0},
+	};
+	struct tariff *t = L->t;
+	size_t i;
+
+	L->nnet_rows = 0;
+	load_file(L, "networks.txt", 1, cols, 2, LIMIT_RULES, row_network);
+	qsort(L->net_rows, L->nnet_rows, sizeof *L->net_rows, net_row_cmp);
+	t->network = calloc(L->nnet_rows + 1, sizeof *t->network);
+	if (t->network == NULL) {
+		L->oom = 1;
+		return;
+	}
+	for (i = 0; i < L->nnet_rows; i++) {
+		int added;
+		uint32_t n;
+		if (i > 0 && strcmp(L->net_rows[i].id, L->net_rows[i - 1].id) == 0) {
+			diag_error(L->d, tpath(L, "networks.txt"), L->net_rows[i].row,
+			    "network_id '%s' is listed twice (first at line "
+			    "%lu)", L->net_rows[i].id, L->net_rows[i - 1].row);
+			continue;
+		}
+		if (strtab_count(t->network_ids) >= LIMIT_NETWORKS) {
+			diag_error(L->d, tpath(L, "networks.txt"), L->net_rows[i].row,
+			    "more than %d networks: over the limit",
+			    LIMIT_NETWORKS);
+			break;
+		}
+		n = strtab_intern(t->network_ids, L->net_rows[i].id,
+		    strlen(L->net_rows[i].id), &added);
+		if (n == STRTAB_NONE) {
+			L->oom = 1;
+			break;
+		}
+		t->network[n].name = L->net_rows[i].name;
+		L->net_rows[i].name = NULL;
+	}
+	t->nnetworks = strtab_count(t->network_ids);
+	for (i = 0; i < L->nnet_rows; i++) {
+		free(L->net_rows[i].id);
+		free(L->net_rows[i].name);
+	}
+	free(L->net_rows);
+	L->net_rows = NULL;
+	L->net_rows_cap = 0;
+	if (L->policy_row == NULL &&
+	    (L->policy_row = calloc(t->nnetworks + 1,
+	    sizeof *L->policy_row)) == NULL)
+		L->oom = 1;
+}
+
+/* areas.txt and stop_areas.txt */
+
+static void
+row_area(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	const char *id = csv_field(rec, col[0]);
+	int added;
+
+	if (check_id(L, rec, "area_id", id, 1) == -1)
+		return;
+	if (strtab_intern(L->t->area_ids, id, strlen(id), &added) ==
+	    STRTAB_NONE)
+		L->oom = 1;
+	else if (!added)
+		ERR(L, rec, "area_id '%s' is listed twice", id);
+}
+
+static void
+row_stop_area(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	uint32_t a = ref(L, rec, L->t->area_ids, "area_id",
+	    csv_field(rec, col[0]));
+	uint32_t s = ref(L, rec, L->t->stop_ids, "stop_id",
+	    csv_field(rec, col[1]));
+	void *p;
+
+	if (*csv_field(rec, col[0]) == '\0')
+		ERR(L, rec, "area_id is empty");
+	if (*csv_field(rec, col[1]) == '\0')
+		ERR(L, rec, "stop_id is empty");
+	if (a == TARIFF_NONE || s == TARIFF_NONE)
+		return;
+	if ((p = grow(L, L->sa_stop, &L->sa_cap, L->nsa, sizeof(uint32_t)))
+	    == NULL)
+		return;
+	L->sa_stop = p;
+	if ((p = realloc(L->sa_area, L->sa_cap * sizeof(uint32_t))) == NULL) {
+		L->oom = 1;
+		return;
+	}
+	L->sa_area = p;
+	L->sa_stop[L->nsa] = s;
+	L->sa_area[L->nsa] = a;
+	L->nsa++;
+}
+
+/* Groups stop_areas rows per stop; a stop without rows takes its parent's. */
+static void
+group_stop_areas(struct loader *L)
+{
+	struct tariff *t = L->t;
+	uint32_t i, n = strtab_count(t->stop_ids), *cnt;
+	size_t k;
+
+	t->stop_area_list = malloc((L->nsa + 1) * sizeof(uint32_t));
+	cnt = calloc((size_t)n + 1, sizeof *cnt);
+	if (t->stop_area_list == NULL || cnt == NULL) {
+		free(cnt);
+		L->oom = 1;
+		return;
+	}
+	for (k = 0; k < L->nsa; k++)
+		cnt[L->sa_stop[k]]++;
+	for (i = 0, k = 0; i < n; i++) {
+		t->stop[i].areas_off = (uint32_t)k;
+		t->stop[i].nareas = 0;
+		k += cnt[i];
+	}
+	for (k = 0; k < L->nsa; k++) {
+		struct t_stop *s = &t->stop[L->sa_stop[k]];
+		t->stop_area_list[s->areas_off + s->nareas++] = L->sa_area[k];
+	}
+	free(cnt);
+}
+
+static void
+load_areas(struct loader *L)
+{
+	static const struct column acols[] = {{"area_id", 1}};
+	static const struct column scols[] = {{"area_id", 1}, {"stop_id", 1}};
+
+	load_file(L, "areas.txt", 0, acols, 1, LIMIT_TARIFF_ROWS, row_area);
+	load_file(L, "stop_areas.txt", 0, scols, 2, LIMIT_TARIFF_ROWS,
+	    row_stop_area);
+	if (L->t->stop != NULL)
+		group_stop_areas(L);
+}
+
+/* calendar.txt and calendar_dates.txt */
+
+static struct t_service *
+service_slot(struct loader *L, uint32_t id)
+{
+	struct tariff *t = L->t;
+	size_t cap = L->service_cap;
+
+	if (id >= cap) {
+		size_t ncap = cap ? cap * 2 : 64;
+		struct t_service *v = realloc(t->service, ncap * sizeof *v);
+		if (v == NULL) {
+			L->oom = 1;
+			return NULL;
+		}
+		memset(v + cap, 0, (ncap - cap) * sizeof *v);
+		t->service = v;
+		L->service_cap = ncap;
+	}
+	return &t->service[id];
+}
+
+static void
+row_calendar(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	static const char *const days[] = {"monday", "tuesday", "wednesday",
+	    "thursday", "friday", "saturday", "sunday"};
+	const char *id = csv_field(rec, col[0]), *why;
+	struct t_service *sv;
+	uint32_t s;
+	int added, i;
+
+	if (check_id(L, rec, "service_id", id, 1) == -1)
+		return;
+	s = strtab_intern(L->t->service_ids, id, strlen(id), &added);
+	if (s == STRTAB_NONE || (sv = service_slot(L, s)) == NULL)
+		return;
+	if (!added && sv->has_calendar) {
+		ERR(L, rec, "service_id '%s' is listed twice", id);
+		return;
+	}
+	sv->has_calendar = 1;
+	for (i = 0; i < 7; i++) {
+		const char *f = csv_field(rec, col[1 + i]);
+		if (strcmp(f, "0") != 0 && strcmp(f, "1") != 0)
+			ERR(L, rec, "%s '%s' must be 0 or 1", days[i], f);
+		else if (*f == '1')
+			sv->weekdays |= (uint8_t)(1u << i);
+	}
+	if (parse_yyyymmdd(csv_field(rec, col[8]), &sv->start_day, &why) == -1)
+		ERR(L, rec, "start_date '%s': %s", csv_field(rec, col[8]), why);
+	if (parse_yyyymmdd(csv_field(rec, col[9]), &sv->end_day, &why) == -1)
+		ERR(L, rec, "end_date '%s': %s", csv_field(rec, col[9]), why);
+	else if (sv->end_day < sv->start_day)
+		ERR(L, rec, "end_date is before start_date");
+}
+
+static void
+row_calendar_date(struct loader *L, const struct csv_record *rec,
+    const int *col)
+{
+	struct tariff *t = L->t;
+	const char *id = csv_field(rec, col[0]), *why;
+	const char *type = csv_field(rec, col[2]);
+	struct t_exception *v;
+	int32_t day;
+	uint32_t s;
+
+	if (check_id(L, rec, "service_id", id, 1) == -1)
+		return;
+	if (parse_yyyymmdd(csv_field(rec, col[1]), &day, &why) == -1) {
+		ERR(L, rec, "date '%s': %s", csv_field(rec, col[1]), why);
+		return;
+	}
+	if (strcmp(type, "1") != 0 && strcmp(type, "2") != 0) {
+		ERR(L, rec, "exception_type '%s' must be 1 or 2", type);
+		return;
+	}
+	s = strtab_intern(t->service_ids, id, strlen(id), NULL);
+	if (s == STRTAB_NONE || service_slot(L, s) == NULL)
+		return;
+	if ((v = grow(L, t->exception, &L->exc_cap, t->nexceptions, sizeof *v))
+	    == NULL)
+		return;
+	t->exception = v;
+	v[t->nexceptions].service = s;
+	v[t->nexceptions].day = day;
+	v[t->nexceptions].added = *type == '1';
+	t->nexceptions++;
+}
+
+static int
+exception_cmp(const void *a, const void *b)
+{
+	const struct t_exception *x = a, *y = b;
+
+	if (x->service != y->service)
+		return x->service < y->service ? -1 : 1;
+	return (x->day > y->day) - (x->day < y->day);
+}
+
+static void
+load_calendar(struct loader *L)
+{
+	static const struct column cols[] = {
+		{"service_id", 1}, {"monday", 1}, {"tuesday", 1},
+		{"wednesday", 1}, {"thursday", 1}, {"friday", 1},
+		{"saturday", 1}, {"sunday", 1}, {"start_date", 1},
+		{"end_date", 1},
+	};
+	static const struct column dcols[] = {
+		{"service_id", 1}, {"date", 1}, {"exception_type", 1},
+	};
+
+	load_file(L, "calendar.txt", 0, cols, 10, LIMIT_TARIFF_ROWS,
+	    row_calendar);
+	load_file(L, "calendar_dates.txt", 0, dcols, 3, LIMIT_TARIFF_ROWS,
+	    row_calendar_date);
+	if (L->t->nexceptions > 0)
+		qsort(L->t->exception, L->t->nexceptions,
+		    sizeof *L->t->exception, exception_cmp);
+}
+
+/* timeframes.txt */
+
+static void
+row_timeframe(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	const char *id = csv_field(rec, col[0]), *why;
+	const char *st = csv_field(rec, col[1]), *en = csv_field(rec, col[2]);
+	struct t_tf_row r = {0, 86400, TARIFF_NONE};
+	uint32_t g;
+	void *p;
+
+	if (check_id(L, rec, "timeframe_group_id", id, 1) == -1)
+		return;
+	if ((*st == '\0') != (*en == '\0'))
+		ERR(L, rec, "start_time and end_time must both be set or both "
+		    "be empty");
+	if (*st != '\0' && parse_hms(st, 24, &r.start_s, &why) == -1)
+		ERR(L, rec, "start_time '%s': %s", st, why);
+	if (*en != '\0' && parse_hms(en, 24, &r.end_s, &why) == -1)
+		ERR(L, rec, "end_time '%s': %s", en, why);
+	if (r.start_s >= r.end_s)
+		ERR(L, rec, "start_time must be before end_time");
+	if (*csv_field(rec, col[3]) == '\0') {
+		ERR(L, rec, "service_id is empty");
+		return;
+	}
+	r.service = ref(L, rec, L->t->service_ids, "service_id",
+	    csv_field(rec, col[3]));
+	g = strtab_intern(L->t->tf_ids, id, strlen(id), NULL);
+	if (g == STRTAB_NONE) {
+		L->oom = 1;
+		return;
+	}
+	if ((p = grow(L, L->tfr, &L->tfr_cap, L->ntfr, sizeof *L->tfr)) == NULL)
+		return;
+	L->tfr = p;
+	if ((p = realloc(L->tfr_group, L->tfr_cap * sizeof(uint32_t))) == NULL) {
+		L->oom = 1;
+		return;
+	}
+	L->tfr_group = p;
+	L->tfr[L->ntfr] = r;
+	L->tfr_group[L->ntfr] = g;
+	L->ntfr++;
+}
+
+static void
+load_timeframes(struct loader *L)
+{
+	static const struct column cols[] = {
+		{"timeframe_group_id", 1}, {"start_time", 0}, {"end_time", 0},
+		{"service_id", 1},
+	};
+	struct tariff *t = L->t;
+	uint32_t n, g;
+	size_t k;
+
+	load_file(L, "timeframes.txt", 0, cols, 4, LIMIT_RULES, row_timeframe);
+	n = strtab_count(t->tf_ids);
+	t->tf_off = calloc((size_t)n + 1, sizeof(uint32_t));
+	t->tf_count = calloc((size_t)n + 1, sizeof(uint32_t));
+	t->tf_row = malloc((L->ntfr + 1) * sizeof *t->tf_row);
+	if (t->tf_off == NULL || t->tf_count == NULL || t->tf_row == NULL) {
+		L->oom = 1;
+		return;
+	}
+	for (k = 0; k < L->ntfr; k++)
+		t->tf_count[L->tfr_group[k]]++;
+	for (g = 1; g < n; g++)
+		t->tf_off[g] = t->tf_off[g - 1] + t->tf_count[g - 1];
+	memset(t->tf_count, 0, ((size_t)n + 1) * sizeof(uint32_t));
+	for (k = 0; k < L->ntfr; k++) {
+		g = L->tfr_group[k];
+		t->tf_row[t->tf_off[g] + t->tf_count[g]++] = L->tfr[k];
+	}
+}
+
+/* fare_media.txt and fare_products.txt */
+
+static void
+row_media(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	const char *id = csv_field(rec, col[0]);
+	int64_t type = parse_num(L, rec, "fare_media_type",
+	    csv_field(rec, col[1]), 0, 4, -1);
+	uint32_t m;
+	int added;
+	void *p;
+
+	if (check_id(L, rec, "fare_media_id", id, 1) == -1)
+		return;
+	if (*csv_field(rec, col[1]) == '\0')
+		ERR(L, rec, "fare_media_type is empty");
+	m = strtab_intern(L->media_ids, id, strlen(id), &added);
+	if (m == STRTAB_NONE) {
+		L->oom = 1;
+		return;
+	}
+	if (!added) {
+		ERR(L, rec, "fare_media_id '%s' is listed twice", id);
+		return;
+	}
+	if ((p = grow(L, L->media_type, &L->media_cap, m, sizeof(int))) == NULL)
+		return;
+	L->media_type = p;
+	L->media_type[m] = (int)type;
+}
+
+static void
+row_product(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	struct tariff *t = L->t;
+	const char *id = csv_field(rec, col[0]);
+	const char *media = csv_field(rec, col[3]);
+	const char *rider = csv_field(rec, col[4]);
+	struct t_product *pr;
+	int64_t cents = 0;
+	int added, level;
+	uint32_t p, m;
+	void *v;
+
+	if (check_id(L, rec, "fare_product_id", id, 1) == -1)
+		return;
+	if (parse_money(L, rec, "amount", csv_field(rec, col[1]), &cents) == -1)
+		return;
+	check_currency(L, rec, csv_field(rec, col[2]));
+	p = strtab_intern(t->product_ids, id, strlen(id), &added);
+	if (p == STRTAB_NONE) {
+		L->oom = 1;
+		return;
+	}
+	if (added) {
+		if ((v = grow(L, t->product, &L->product_cap, p, sizeof *pr)) ==
+		    NULL)
+			return;
+		t->product = v;
+		memset(&t->product[p], 0, sizeof *pr);
+	}
+	pr = &t->product[p];
+	/* A bank card has no rider category and is fare medium type 3. */
+	level = 1;
+	if (*media != '\0') {
+		m = ref(L, rec, L->media_ids, "fare_media_id", media);
+		if (m == TARIFF_NONE)
+			return;
+		level = L->media_type[m] == 3 ? 2 : 0;
+	}
+	if (*rider != '\0' || level == 0)
+		return;
+	if (level == pr->level) {
+		ERR(L, rec, "fare product '%s' has two rows that apply to a "
+		    "contactless bank card (the other at line %lu)", id,
+		    pr->row);
+		return;
+	}
+	if (level > pr->level) {
+		pr->level = (uint8_t)level;
+		pr->usable = 1;
+		pr->amount_cents = cents;
+		pr->row = rec->line;
+	}
+}
+
+static void
+load_products(struct loader *L)
+{
+	static const struct column mcols[] = {
+		{"fare_media_id", 1}, {"fare_media_type", 1},
+	};
+	static const struct column cols[] = {
+		{"fare_product_id", 1}, {"amount", 1}, {"currency", 1},
+		{"fare_media_id", 0}, {"rider_category_id", 0},
+		{"fare_product_name", 0},
+	};
+
+	load_file(L, "fare_media.txt", 0, mcols, 2, LIMIT_RULES, row_media);
+	load_file(L, "fare_products.txt", 1, cols, 6, LIMIT_RULES, row_product);
+}
+
+/*
+ * A product named by a rule: NONE when empty, error when unknown; a product
+ * with no row for a bank card makes the rule not apply (*skip).
+ */
+static uint32_t
+ref_product(struct loader *L, const struct csv_record *rec, const char *s,
+    int *skip)
+{
+	uint32_t p = ref(L, rec, L->t->product_ids, "fare_product_id", s);
+
+	*skip = p != TARIFF_NONE && !L->t->product[p].usable;
+	return p;
+}
+
+/* fare_leg_rules.txt */
+
+static void
+row_leg_rule(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	struct tariff *t = L->t;
+	const char *lg = csv_field(rec, col[0]), *pid = csv_field(rec, col[6]);
+	struct t_leg_rule r;
+	int skip;
+	void *v;
+
+	if (check_id(L, rec, "leg_group_id", lg, 0) == -1)
+		return;
+	r.leg_group = TARIFF_NONE;
+	if (*lg != '\0' && (r.leg_group = strtab_intern(t->leg_group_ids, lg,
+	    strlen(lg), NULL)) == STRTAB_NONE) {
+		L->oom = 1;
+		return;
+	}
+	r.network = ref(L, rec, t->network_ids, "network_id",
+	    csv_field(rec, col[1]));
+	r.from_area = ref(L, rec, t->area_ids, "area_id",
+	    csv_field(rec, col[2]));
+	r.to_area = ref(L, rec, t->area_ids, "area_id", csv_field(rec, col[3]));
+	r.from_tf = ref(L, rec, t->tf_ids, "timeframe_group_id",
+	    csv_field(rec, col[4]));
+	r.to_tf = ref(L, rec, t->tf_ids, "timeframe_group_id",
+	    csv_field(rec, col[5]));
+	r.priority = parse_num(L, rec, "rule_priority", csv_field(rec, col[7]),
+	    0, 1000000000, 0);
+	r.row = rec->line;
+	if (*pid == '\0') {
+		ERR(L, rec, "fare_product_id is empty");
+		return;
+	}
+	r.product = ref_product(L, rec, pid, &skip);
+	if (r.product == TARIFF_NONE || skip)
+		return;
+	if (t->product[r.product].amount_cents < 0) {
+		ERR(L, rec, "fare product '%s' has a negative amount: a leg "
+		    "fare cannot be negative", pid);
+		return;
+	}
+	if ((*csv_field(rec, col[1]) != '\0' && r.network == TARIFF_NONE) ||
+	    (*csv_field(rec, col[2]) != '\0' && r.from_area == TARIFF_NONE) ||
+	    (*csv_field(rec, col[3]) != '\0' && r.to_area == TARIFF_NONE) ||
+	    (*csv_field(rec, col[4]) != '\0' && r.from_tf == TARIFF_NONE) ||
+	    (*csv_field(rec, col[5]) != '\0' && r.to_tf == TARIFF_NONE))
+		return;
+	if ((v = grow(L, t->leg_rule, &L->leg_rule_cap, t->nleg_rules, sizeof r))
+	    == NULL)
+		return;
+	t->leg_rule = v;
+	t->leg_rule[t->nleg_rules++] = r;
+}
+
+/* Whether network n matches rule r's network field (SPEC §4). */
+static int
+rule_network_matches(const struct tariff *t, const struct t_leg_rule *r,
+    uint32_t n, uint64_t named)
+{
+	if (r->network != TARIFF_NONE)
+		return r->network == n;
+	return t->has_priority || !(named >> n & 1);
+}
+
+static void
+index_leg_rules(struct loader *L)
+{
+	struct tariff *t = L->t;
+	uint64_t named = 0;
+	uint32_t n, na = strtab_count(t->area_ids);
+	size_t k, total = 0, pos = 0;
+	int warned = 0;
+
+	t->from_area_named = calloc((size_t)na + 1, 1);
+	t->to_area_named = calloc((size_t)na + 1, 1);
+	if (t->from_area_named == NULL || t->to_area_named == NULL) {
+		L->oom = 1;
+		return;
+	}
+	for (k = 0; k < t->nleg_rules; k++) {
+		const struct t_leg_rule *r = &t->leg_rule[k];
+		if (r->network != TARIFF_NONE)
+			named |= (uint64_t)1 << r->network;
+		if (r->from_area != TARIFF_NONE)
+			t->from_area_named[r->from_area] = 1;
+		if (r->to_area != TARIFF_NONE)
+			t->to_area_named[r->to_area] = 1;
+	}
+	for (k = 0; k < t->nleg_rules && !t->has_priority && !warned; k++) {
+		const struct t_leg_rule *r = &t->leg_rule[k];
+		if ((r->from_area == TARIFF_NONE || r->to_area == TARIFF_NONE) &&
+		    na > 0) {
+			diag_warn(L->d, tpath(L, "fare_leg_rules.txt"), r->row,
+			    "a rule with an empty area field in a file whose "
+			    "other rules name areas matches only the stops in "
+			    "no named area (GTFS: every area but those named)");
+			warned = 1;
+		}
+	}
+	for (n = 0; n < t->nnetworks; n++)
+		for (k = 0; k < t->nleg_rules; k++)
+			total += rule_network_matches(t, &t->leg_rule[k], n,
+			    named);
+	if ((t->net_rules = malloc((total + 1) * sizeof(uint32_t))) == NULL) {
+		L->oom = 1;
+		return;
+	}
+	for (n = 0; n < t->nnetworks; n++) {
+		t->network[n].rules_off = (uint32_t)pos;
+		for (k = 0; k < t->nleg_rules; k++)
+			if (rule_network_matches(t, &t->leg_rule[k], n, named))
+				t->net_rules[pos++] = (uint32_t)k;
+		t->network[n].nrules = (uint32_t)(pos - t->network[n].rules_off);
+	}
+}
+
+static void
+load_leg_rules(struct loader *L)
+{
+	static const struct column cols[] = {
+		{"leg_group_id", 0}, {"network_id", 0}, {"from_area_id", 0},
+		{"to_area_id", 0}, {"from_timeframe_group_id", 0},
+		{"to_timeframe_group_id", 0}, {"fare_product_id", 1},
+		{"rule_priority", 0},
+	};
+	char path[4096];
+	struct csv *c;
+	struct csv_record hdr;
+
+	snprintf(path, sizeof path, "%s/fare_leg_rules.txt", L->t->dir);
+	if ((c = csv_open(path)) != NULL) {
+		if (csv_next(c, &hdr) == 1) {
+			const char *n[] = {"rule_priority"};
+			int idx;
+			csv_header_map(&hdr, n, &idx, 1);
+			L->t->has_priority = idx != -1;
+		}
+		csv_close(c);
+	}
+	if (load_file(L, "fare_leg_rules.txt", 1, cols, 8, LIMIT_RULES,
+	    row_leg_rule) == 0 && L->t->network != NULL)
+		index_leg_rules(L);
+}
+
+/* fare_transfer_rules.txt */
+
+static uint32_t
+ref_leg_group(struct loader *L, const struct csv_record *rec, const char *s)
+{
+	return ref(L, rec, L->t->leg_group_ids, "leg_group_id", s);
+}
+
+static void
+row_transfer(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	struct tariff *t = L->t;
+	const char *from = csv_field(rec, col[0]), *to = csv_field(rec, col[1]);
+	const char *cnt = csv_field(rec, col[2]), *lim = csv_field(rec, col[3]);
+	const char *ltype = csv_field(rec, col[4]), *pid = csv_field(rec, col[6]);
+	const char *ftype = csv_field(rec, col[5]);
+	struct t_transfer_rule r;
+	int skip = 0, bad = 0;
+	void *v;
+
+	r.from_lg = ref_leg_group(L, rec, from);
+	r.to_lg = ref_leg_group(L, rec, to);
+	bad |= (*from != '\0' && r.from_lg == TARIFF_NONE) ||
+	    (*to != '\0' && r.to_lg == TARIFF_NONE);
+	r.transfer_count = T_COUNT_EMPTY;
+	if (strcmp(from, to) != 0 && *cnt != '\0') {
+		ERR(L, rec, "transfer_count is set but the leg groups differ");
+		bad = 1;
+	} else if (strcmp(from, to) == 0 && *cnt == '\0') {
+		ERR(L, rec, "transfer_count is missing but the leg groups are "
+		    "equal");
+		bad = 1;
+	} else if (*cnt != '\0') {
+		r.transfer_count = (int32_t)parse_num(L, rec, "transfer_count",
+		    cnt, -1, LIMIT_RULES, T_COUNT_EMPTY);
+		if (r.transfer_count == 0) {
+			ERR(L, rec, "transfer_count must be -1 or at least 1");
+			bad = 1;
+		}
+		bad |= r.transfer_count == T_COUNT_EMPTY;
+	}
+	if ((*lim == '\0') != (*ltype == '\0')) {
+		ERR(L, rec, *lim == '\0' ? "duration_limit_type is set without "
+		    "duration_limit" : "duration_limit is set without "
+		    "duration_limit_type");
+		bad = 1;
+	}
+	r.duration_s = (int32_t)parse_num(L, rec, "duration_limit", lim, 1,
+	    LIMIT_DURATION_S, -1);
+	r.duration_type = (int8_t)parse_num(L, rec, "duration_limit_type",
+	    ltype, 0, 3, -1);
+	if (*ftype == '\0') {
+		ERR(L, rec, "fare_transfer_type is empty");
+		bad = 1;
+	}
+	r.transfer_type = (int8_t)parse_num(L, rec, "fare_transfer_type", ftype,
+	    0, 2, -1);
+	r.product = ref_product(L, rec, pid, &skip);
+	bad |= (*pid != '\0' && r.product == TARIFF_NONE) ||
+	    (*lim != '\0' && r.duration_s == -1) ||
+	    (*ltype != '\0' && r.duration_type == -1) || r.transfer_type == -1;
+	r.row = rec->line;
+	if (bad || skip)
+		return;
+	if ((v = grow(L, t->transfer, &L->transfer_cap, t->ntransfers, sizeof r))
+	    == NULL)
+		return;
+	t->transfer = v;
+	t->transfer[t->ntransfers++] = r;
+}
+
+static void
+load_transfers(struct loader *L)
+{
+	static const struct column cols[] = {
+		{"from_leg_group_id", 0}, {"to_leg_group_id", 0},
+		{"transfer_count", 0}, {"duration_limit", 0},
+		{"duration_limit_type", 0}, {"fare_transfer_type", 1},
+		{"fare_product_id", 0},
+	};
+	struct tariff *t = L->t;
+	uint32_t n = strtab_count(t->leg_group_ids);
+	size_t k;
+
+	if (file_exists(L, "fare_leg_join_rules.txt"))
+		diag_error(L->d, tpath(L, "fare_leg_join_rules.txt"), 0, "not supported: "
+		    "a tariff with leg join rules is rejected");
+	load_file(L, "fare_transfer_rules.txt", 0, cols, 7, LIMIT_RULES,
+	    row_transfer);
+	t->from_lg_named = calloc((size_t)n + 1, 1);
+	t->to_lg_named = calloc((size_t)n + 1, 1);
+	if (t->from_lg_named == NULL || t->to_lg_named == NULL) {
+		L->oom = 1;
+		return;
+	}
+	for (k = 0; k < t->ntransfers; k++) {
+		if (t->transfer[k].from_lg != TARIFF_NONE)
+			t->from_lg_named[t->transfer[k].from_lg] = 1;
+		if (t->transfer[k].to_lg != TARIFF_NONE)
+			t->to_lg_named[t->transfer[k].to_lg] = 1;
+	}
+}
+
+/* network_policies.txt */
+
+static void
+row_policy(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	struct tariff *t = L->t;
+	const char *id = csv_field(rec, col[0]), *inc = csv_field(rec, col[2]);
+	struct t_network *nw;
+	uint32_t n;
+	int skip;
+
+	if (*id == '\0') {
+		ERR(L, rec, "network_id is empty");
+		return;
+	}
+	if ((n = ref(L, rec, t->network_ids, "network_id", id)) == TARIFF_NONE)
+		return;
+	if (L->policy_row[n] != 0) {
+		ERR(L, rec, "network '%s' has two policy rows (the other at "
+		    "line %lu)", id, L->policy_row[n]);
+		return;
+	}
+	L->policy_row[n] = rec->line;
+	nw = &t->network[n];
+	nw->checkout_required = (uint8_t)parse_flag(L, rec, "checkout_required",
+	    csv_field(rec, col[1]), 1);
+	nw->max_leg_s = (int32_t)parse_num(L, rec, "max_leg_minutes",
+	    csv_field(rec, col[3]), 1, LIMIT_MAX_LEG_MINUTES, 360) * 60;
+	nw->cancel_s = (int32_t)parse_num(L, rec, "cancel_minutes",
+	    csv_field(rec, col[4]), 0, LIMIT_MAX_LEG_MINUTES, 30) * 60;
+	nw->autocomplete = (uint8_t)parse_flag(L, rec, "autocomplete",
+	    csv_field(rec, col[5]), 1);
+	nw->incomplete_product = ref_product(L, rec, inc, &skip);
+	if (skip) {
+		ERR(L, rec, "incomplete fare product '%s' has no row for a "
+		    "contactless bank card", inc);
+		nw->incomplete_product = TARIFF_NONE;
+	} else if (nw->incomplete_product != TARIFF_NONE &&
+	    t->product[nw->incomplete_product].amount_cents < 0)
+		ERR(L, rec, "incomplete fare product '%s' has a negative "
+		    "amount", inc);
+	if (nw->checkout_required && *inc == '\0')
+		ERR(L, rec, "network '%s' requires check-out but has no "
+		    "incomplete_fare_product_id", id);
+}
+
+static void
+load_policies(struct loader *L)
+{
+	static const struct column cols[] = {
+		{"network_id", 1}, {"checkout_required", 0},
+		{"incomplete_fare_product_id", 0}, {"max_leg_minutes", 0},
+		{"cancel_minutes", 0}, {"autocomplete", 0},
+	};
+	struct tariff *t = L->t;
+	uint32_t n;
+
+	for (n = 0; n < t->nnetworks; n++) {
+		t->network[n].checkout_required = 1;
+		t->network[n].autocomplete = 1;
+		t->network[n].max_leg_s = 360 * 60;
+		t->network[n].cancel_s = 30 * 60;
+		t->network[n].incomplete_product = TARIFF_NONE;
+	}
+	load_file(L, "network_policies.txt", 0, cols, 6, LIMIT_RULES,
+	    row_policy);
+	for (n = 0; n < t->nnetworks; n++)
+		if (L->policy_row[n] == 0)
+			diag_error(L->d, tpath(L, "network_policies.txt"), 0, "network "
+			    "'%s' has no policy row, so it requires check-out "
+			    "but has no incomplete fare",
+			    strtab_name(t->network_ids, n));
+}
+
+/* fare_distance_rules.txt */
+
+static void
+row_band(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	const char *id = csv_field(rec, col[0]), *rate = csv_field(rec, col[2]);
+	const char *why;
+	uint32_t n;
+	int64_t from, r = 0;
+	void *v;
+
+	if (*id == '\0') {
+		ERR(L, rec, "network_id is empty");
+		return;
+	}
+	n = ref(L, rec, L->t->network_ids, "network_id", id);
+	if (*csv_field(rec, col[1]) == '\0')
+		ERR(L, rec, "from_distance_m is empty");
+	from = parse_num(L, rec, "from_distance_m", csv_field(rec, col[1]), 0,
+	    LIMIT_DISTANCE_M, -1);
+	if (*rate == '\0')
+		ERR(L, rec, "per_km_amount is empty");
+	else if (parse_decimal(rate, 5, LIMIT_PER_KM_1E5, &r, &why) == -1 ||
+	    r < 0) {
+		ERR(L, rec, "per_km_amount '%s': %s", rate,
+		    r < 0 ? "negative" : strcmp(why, "too many decimals") == 0 ?
+		    "more than 5 decimals" : why);
+		r = -1;
+	}
+	if (n == TARIFF_NONE || from < 0 || r < 0 || *rate == '\0')
+		return;
+	if ((v = grow(L, L->bands, &L->bands_cap, L->nbands,
+	    sizeof *L->bands)) == NULL)
+		return;
+	L->bands = v;
+	L->bands[L->nbands].net = n;
+	L->bands[L->nbands].from_m = from;
+	L->bands[L->nbands].rate = r;
+	L->bands[L->nbands].row = rec->line;
+	L->nbands++;
+}
+
+static int
+band_cmp(const void *a, const void *b)
+{
+	const struct t_band *x = a, *y = b;
+
+	return (x->from_m > y->from_m) - (x->from_m < y->from_m);
+}
+
+static void
+load_bands(struct loader *L)
+{
+	static const struct column cols[] = {
+		{"network_id", 1}, {"from_distance_m", 1}, {"per_km_amount", 1},
+	};
+	struct tariff *t = L->t;
+	uint32_t n;
+	size_t k, pos = 0, i;
+
+	load_file(L, "fare_distance_rules.txt", 0, cols, 3, LIMIT_RULES,
+	    row_band);
+	if ((t->band = malloc((L->nbands + 1) * sizeof *t->band)) == NULL) {
+		L->oom = 1;
+		return;
+	}
+	for (n = 0; n < t->nnetworks; n++) {
+		struct t_network *nw = &t->network[n];
+		unsigned long first_row = 0;
+		nw->bands_off = (uint32_t)pos;
+		for (k = 0; k < L->nbands; k++) {
+			if (L->bands[k].net != n)
+				continue;
+			if (first_row == 0)
+				first_row = L->bands[k].row;
+			t->band[pos].from_m = L->bands[k].from_m;
+			t->band[pos].rate_1e5 = L->bands[k].rate;
+			pos++;
+		}
+		nw->nbands = (uint32_t)(pos - nw->bands_off);
+		if (nw->nbands == 0)
+			continue;
+		qsort(t->band + nw->bands_off, nw->nbands, sizeof *t->band,
+		    band_cmp);
+		if (t->band[nw->bands_off].from_m != 0)
+			diag_error(L->d, tpath(L, "fare_distance_rules.txt"), first_row,
+			    "distance bands of network '%s' do not start at 0",
+			    strtab_name(t->network_ids, n));
+		for (i = 1; i < nw->nbands; i++) {
+			if (t->band[nw->bands_off + i].from_m ==
+			    t->band[nw->bands_off + i - 1].from_m)
+				diag_error(L->d, tpath(L, "fare_distance_rules.txt"),
+				    first_row, "distance bands of network '%s' "
+				    "overlap: two bands start at %lld m",
+				    strtab_name(t->network_ids, n),
+				    (long long)t->band[nw->bands_off + i].from_m);
+		}
+	}
+}
+
+/* stop_distances.txt */
+
+static struct t_dist *
+dist_slot(struct t_dist *tab, size_t nslots, uint64_t key)
+{
+	size_t mask = nslots - 1, i = (size_t)(strtab_hash((const char *)&key,
+	    sizeof key) & mask);
+
+	while (tab[i].key != 0 && tab[i].key != key)
+		i = (i + 1) & mask;
+	return &tab[i];
+}
+
+static int
+dist_grow(struct loader *L)
+{
+	struct tariff *t = L->t;
+	size_t n = t->ndist_slots ? t->ndist_slots * 2 : 1024, i;
+	struct t_dist *tab = calloc(n, sizeof *tab);
+
+	if (tab == NULL) {
+		L->oom = 1;
+		return -1;
+	}
+	for (i = 0; i < t->ndist_slots; i++)
+		if (t->dist[i].key != 0)
+			*dist_slot(tab, n, t->dist[i].key) = t->dist[i];
+	free(t->dist);
+	t->dist = tab;
+	t->ndist_slots = n;
+	return 0;
+}
+
+static uint64_t
+dist_key(uint32_t a, uint32_t b)
+{
+	if (a > b) {
+		uint32_t x = a;
+		a = b;
+		b = x;
+	}
+	return ((uint64_t)a << 32 | b) + 1;
+}
+
+static void
+row_distance(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	struct tariff *t = L->t;
+	const char *fa = csv_field(rec, col[0]), *fb = csv_field(rec, col[1]);
+	uint32_t a = ref(L, rec, t->stop_ids, "stop_id", fa);
+	uint32_t b = ref(L, rec, t->stop_ids, "stop_id", fb);
+	int64_t m;
+	struct t_dist *d;
+
+	if (*fa == '\0' || *fb == '\0')
+		ERR(L, rec, "stop id is empty");
+	if (*csv_field(rec, col[2]) == '\0')
+		ERR(L, rec, "distance_m is empty");
+	m = parse_num(L, rec, "distance_m", csv_field(rec, col[2]), 0,
+	    LIMIT_DISTANCE_M, -1);
+	if (a == TARIFF_NONE || b == TARIFF_NONE || m < 0)
+		return;
+	if ((t->ndist + 1) * 2 > t->ndist_slots && dist_grow(L) == -1)
+		return;
+	d = dist_slot(t->dist, t->ndist_slots, dist_key(a, b));
+	if (d->key != 0) {
+		if (d->metres != m)
+			ERR(L, rec, "stops '%s' and '%s' are listed again with "
+			    "another distance (%lld m, before %d m)", fa, fb,
+			    (long long)m, d->metres);
+		return;
+	}
+	d->key = dist_key(a, b);
+	d->metres = (int32_t)m;
+	t->ndist++;
+}
+
+static void
+load_distances(struct loader *L)
+{
+	static const struct column cols[] = {
+		{"from_stop_id", 1}, {"to_stop_id", 1}, {"distance_m", 1},
+	};
+
+	load_file(L, "stop_distances.txt", 0, cols, 3, LIMIT_TARIFF_ROWS,
+	    row_distance);
+}
+
+/* fare_caps.txt */
+
+static void
+row_cap(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	struct tariff *t = L->t;
+	const char *id = csv_field(rec, col[0]), *per = csv_field(rec, col[4]);
+	const char *net = csv_field(rec, col[5]);
+	struct t_cap *c;
+	int64_t cents;
+	enum t_period period;
+	uint32_t k, n = TARIFF_NONE;
+	int added;
+
+	if (check_id(L, rec, "cap_id", id, 1) == -1)
+		return;
+	if (parse_money(L, rec, "amount", csv_field(rec, col[2]), &cents) == -1)
+		return;
+	check_currency(L, rec, csv_field(rec, col[3]));
+	if (cents < 0) {
+		ERR(L, rec, "cap '%s' has a negative amount", id);
+		return;
+	}
+	if (strcmp(per, "day") == 0)
+		period = T_PERIOD_DAY;
+	else if (strcmp(per, "week") == 0)
+		period = T_PERIOD_WEEK;
+	else {
+		ERR(L, rec, "unknown period '%s' (day or week)", per);
+		return;
+	}
+	if (*net != '\0' && (n = ref(L, rec, t->network_ids, "network_id",
+	    net)) == TARIFF_NONE)
+		return;
+	k = strtab_intern(L->cap_ids, id, strlen(id), &added);
+	if (k == STRTAB_NONE) {
+		L->oom = 1;
+		return;
+	}
+	if (added && k >= LIMIT_CAPS) {
+		ERR(L, rec, "more than %d caps: over the limit", LIMIT_CAPS);
+		return;
+	}
+	if (k >= LIMIT_CAPS)
+		return;
+	c = &t->cap[k];
+	if (added) {
+		c->id = strdup(id);
+		c->name = strdup(csv_field(rec, col[1]));
+		if (c->id == NULL || c->name == NULL)
+			L->oom = 1;
+		c->amount_cents = cents;
+		c->period = period;
+		c->row = rec->line;
+		c->networks = n == TARIFF_NONE ? ~(uint64_t)0 :
+		    (uint64_t)1 << n;
+		t->ncaps = k + 1;
+		return;
+	}
+	if (c->amount_cents != cents || c->period != period) {
+		ERR(L, rec, "cap '%s' is inconsistent: amount and period must "
+		    "be equal on every row (see line %lu)", id, c->row);
+		return;
+	}
+	if (n == TARIFF_NONE || c->networks == ~(uint64_t)0) {
+		ERR(L, rec, "cap '%s' is inconsistent: a row with an empty "
+		    "network_id (all networks) mixed with other rows", id);
+		return;
+	}
+	c->networks |= (uint64_t)1 << n;
+}
+
+static int
+cap_cmp(const void *a, const void *b)
+{
+	const struct t_cap *x = a, *y = b;
+
+	return strcmp(x->id, y->id);
+}
+
+static void
+load_caps(struct loader *L)
+{
+	static const struct column cols[] = {
+		{"cap_id", 1}, {"cap_name", 0}, {"amount", 1}, {"currency", 1},
+		{"period", 1}, {"network_id", 0},
+	};
+	struct tariff *t = L->t;
+	uint32_t k;
+	uint64_t all = t->nnetworks >= 64 ? ~(uint64_t)0 :
+	    ((uint64_t)1 << t->nnetworks) - 1;
+
+	load_file(L, "fare_caps.txt", 0, cols, 6, LIMIT_RULES, row_cap);
+	for (k = 0; k < t->ncaps; k++)
+		t->cap[k].networks &= all;
+	if (!L->oom)
+		qsort(t->cap, t->ncaps, sizeof *t->cap, cap_cmp);
+}
+
+static void
+loader_free(struct loader *L)
+{
+	strtab_free(L->parent_names);
+	strtab_free(L->media_ids);
+	strtab_free(L->cap_ids);
+	free(L->parent_of);
+	free(L->stop_row);
+	free(L->sa_stop);
+	free(L->sa_area);
+	free(L->media_type);
+	free(L->policy_row);
+	free(L->bands);
+	free(L->tfr);
+	free(L->tfr_group);
+}
+
+struct tariff *
+tariff_load(const char *dir, struct diag *d)
+{
+	struct loader L;
+	struct tariff *t = calloc(1, sizeof *t);
+	size_t errors0 = d->nerrors;
+
+	memset(&L, 0, sizeof L);
+	L.d = d;
+	L.t = t;
+	if (t == NULL || (t->dir = strdup(dir)) == NULL)
+		goto nomem;
+	t->stop_ids = strtab_new();
+	t->stop_names = strtab_new();
+	t->network_ids = strtab_new();
+	t->area_ids = strtab_new();
+	t->product_ids = strtab_new();
+	t->service_ids = strtab_new();
+	t->tf_ids = strtab_new();
+	t->leg_group_ids = strtab_new();
+	L.parent_names = strtab_new();
+	L.media_ids = strtab_new();
+	L.cap_ids = strtab_new();
+	if (!t->stop_ids || !t->stop_names || !t->network_ids ||
+	    !t->area_ids || !t->product_ids || !t->service_ids || !t->tf_ids ||
+	    !t->leg_group_ids || !L.parent_names || !L.media_ids || !L.cap_ids)
+		goto nomem;
+	load_agency(&L);
+	load_feed_info(&L);
+	load_stops(&L);
+	load_networks(&L);
+	load_areas(&L);
+	load_calendar(&L);
+	load_timeframes(&L);
+	load_products(&L);
+	if (t->product == NULL && d->nerrors == errors0)
+		diag_error(d, tpath(&L, "fare_products.txt"), 1,
+		    "no fare products");
+	if (L.oom || t->network == NULL || t->stop == NULL ||
+	    t->tf_off == NULL || t->product == NULL) {
+		if (L.oom)
+			goto nomem;
+		goto fail;
+	}
+	load_leg_rules(&L);
+	load_transfers(&L);
+	load_policies(&L);
+	load_bands(&L);
+	load_distances(&L);
+	load_caps(&L);
+	if (L.oom)
+		goto nomem;
+	if (d->nerrors > errors0)
+		goto fail;
+	loader_free(&L);
+	return t;
+nomem:
+	diag_error(d, dir, 0, "out of memory while loading the tariff");
+fail:
+	loader_free(&L);
+	tariff_free(t);
+	return NULL;
+}

@@ -1,0 +1,38 @@
+/*
+ * A tariff: a GTFS directory (SPEC §2) loaded into immutable in-memory
+ * tables.  Loading validates everything and reports every problem; a
+ * tariff that loads is safe to price with and is never changed after.
+ */
+#ifndef ONECITY_TARIFF_H
+#define ONECITY_TARIFF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+
+#define TARIFF_NONE	UINT32_MAX
+
+struct tariff;
+
+/* NULL when the tariff has errors; every problem is in diag. */
+struct tariff	*tariff_load(const char *dir, struct diag *);
+void		 tariff_free(struct tariff *);
+/* "N stops, N networks, ..." for tariff check and logs. */
+void		 tariff_summary(const struct tariff *, char *buf, size_t len);
+
+uint32_t	 tariff_stop(const struct tariff *, const char *id, size_t len);
+uint32_t	 tariff_network(const struct tariff *, const char *id,
+		    size_t len);
+const char	*tariff_stop_id(const struct tariff *, uint32_t stop);
+const char	*tariff_stop_name(const struct tariff *, uint32_t stop);
+const char	*tariff_network_id(const struct tariff *, uint32_t net);
+const char	*tariff_network_name(const struct tariff *, uint32_t net);
+uint32_t	 tariff_nstops(const struct tariff *);
+uint32_t	 tariff_nnetworks(const struct tariff *);
+int		 tariff_checkout_required(const struct tariff *, uint32_t net);
+const char	*tariff_timezone(const struct tariff *);
+/* Bytes of memory the tables hold. */
+size_t		 tariff_bytes(const struct tariff *);
+
+#endif

@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian 12 packages OneCity builds, tests and runs with.
+# A quick no-op when they are all present; apt-get only for what is missing.
+set -eu
+PKGS="gcc make libc6-dev libevent-dev libmbedtls-dev libsqlite3-dev sqlite3 \
+libcmocka-dev libinih-dev tzdata"
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing:$missing" >&2
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: need root to install:$missing (run as root, or install them)" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
