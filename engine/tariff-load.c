@@ -54,6 +54,8 @@ struct loader {
 	uint32_t	*tfr_group;
 	size_t		 ntfr, tfr_cap;
 	size_t		 nrows;		/* rows of the current file */
+	int		 header_failed;	/* the last load_file's header was bad */
+	int		 stops_broken;	/* no stop references are checked */
 	size_t		 stop_cap, service_cap, exc_cap, media_cap;
 	size_t		 product_cap, leg_rule_cap, transfer_cap;
 	struct net_row	*net_rows;
@@ -121,6 +123,7 @@ load_file(struct loader *L, const char *name, int required,
 	size_t i;
 
 	L->nrows = 0;
+	L->header_failed = 0;
 	snprintf(path, sizeof path, "%s/%s", L->t->dir, name);
 	name = L->file = tpath(L, name);
 	if ((c = csv_open(path)) == NULL) {
@@ -151,6 +154,7 @@ load_file(struct loader *L, const char *name, int required,
 		}
 	}
 	if (missing || dup != -1) {
+		L->header_failed = 1;
 		csv_close(c);
 		return 0;
 	}
@@ -214,7 +218,7 @@ ref(struct loader *L, const struct csv_record *rec, const struct strtab *tab,
 {
 	uint32_t id;
 
-	if (*s == '\0')
+	if (*s == '\0' || (tab == L->t->stop_ids && L->stops_broken))
 		return TARIFF_NONE;
 	id = tab != NULL ? strtab_find(tab, s, strlen(s)) : STRTAB_NONE;
 	if (id == STRTAB_NONE)
@@ -231,7 +235,7 @@ parse_flag(struct loader *L, const struct csv_record *rec, const char *what,
 	if (strcmp(s, "0") == 0 || strcmp(s, "1") == 0)
 		return *s - '0';
 	ERR(L, rec, "%s '%s' must be 0 or 1", what, s);
-	return dflt;
+	return -1;
 }
 
 static int64_t
@@ -443,8 +447,11 @@ load_stops(struct loader *L)
 	struct tariff *t = L->t;
 	uint32_t i, n;
 
-	if (load_file(L, "stops.txt", 1, cols, 5, LIMIT_STOPS + 1, row_stop))
+	if (load_file(L, "stops.txt", 1, cols, 5, LIMIT_STOPS + 1, row_stop) ||
+	    L->header_failed) {
+		L->stops_broken = 1;
 		return;
+	}
 	n = strtab_count(t->stop_ids);
 	for (i = 0; i < n && !L->oom; i++) {
 		const char *p;
@@ -886,9 +893,6 @@ row_product(struct loader *L, const struct csv_record *rec, const int *col)
 
 	if (check_id(L, rec, "fare_product_id", id, 1) == -1)
 		return;
-	if (parse_money(L, rec, "amount", csv_field(rec, col[1]), &cents) == -1)
-		return;
-	check_currency(L, rec, csv_field(rec, col[2]));
 	p = strtab_intern(t->product_ids, id, strlen(id), &added);
 	if (p == STRTAB_NONE) {
 		L->oom = 1;
@@ -902,6 +906,10 @@ row_product(struct loader *L, const struct csv_record *rec, const int *col)
 		memset(&t->product[p], 0, sizeof *pr);
 	}
 	pr = &t->product[p];
+	/* A product with a bad amount is known, so rules naming it are quiet. */
+	if (parse_money(L, rec, "amount", csv_field(rec, col[1]), &cents) == -1)
+		return;
+	check_currency(L, rec, csv_field(rec, col[2]));
 	/* A bank card has no rider category and is fare medium type 3. */
 	level = 1;
 	if (*media != '\0') {
@@ -1214,7 +1222,7 @@ row_policy(struct loader *L, const struct csv_record *rec, const int *col)
 	const char *id = csv_field(rec, col[0]), *inc = csv_field(rec, col[2]);
 	struct t_network *nw;
 	uint32_t n;
-	int skip;
+	int skip, flag;
 
 	if (*id == '\0') {
 		ERR(L, rec, "network_id is empty");
@@ -1229,14 +1237,15 @@ row_policy(struct loader *L, const struct csv_record *rec, const int *col)
 	}
 	L->policy_row[n] = rec->line;
 	nw = &t->network[n];
-	nw->checkout_required = (uint8_t)parse_flag(L, rec, "checkout_required",
-	    csv_field(rec, col[1]), 1);
+	flag = parse_flag(L, rec, "checkout_required", csv_field(rec, col[1]),
+	    1);
+	nw->checkout_required = flag != 0;
 	nw->max_leg_s = (int32_t)parse_num(L, rec, "max_leg_minutes",
 	    csv_field(rec, col[3]), 1, LIMIT_MAX_LEG_MINUTES, 360) * 60;
 	nw->cancel_s = (int32_t)parse_num(L, rec, "cancel_minutes",
 	    csv_field(rec, col[4]), 0, LIMIT_MAX_LEG_MINUTES, 30) * 60;
-	nw->autocomplete = (uint8_t)parse_flag(L, rec, "autocomplete",
-	    csv_field(rec, col[5]), 1);
+	nw->autocomplete = parse_flag(L, rec, "autocomplete",
+	    csv_field(rec, col[5]), 1) == 1;
 	nw->incomplete_product = ref_product(L, rec, inc, &skip);
 	if (skip) {
 		ERR(L, rec, "incomplete fare product '%s' has no row for a "
@@ -1246,7 +1255,7 @@ row_policy(struct loader *L, const struct csv_record *rec, const int *col)
 	    t->product[nw->incomplete_product].amount_cents < 0)
 		ERR(L, rec, "incomplete fare product '%s' has a negative "
 		    "amount", inc);
-	if (nw->checkout_required && *inc == '\0')
+	if (flag == 1 && *inc == '\0')
 		ERR(L, rec, "network '%s' requires check-out but has no "
 		    "incomplete_fare_product_id", id);
 }
