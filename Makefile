@@ -31,7 +31,7 @@ FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c
 LIB_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/%.o)
 FE_OBJ	 = $(FE_SRC:%.c=$(BUILD)/%.o)
 
-TESTS	 = test_csv test_parse test_tariff
+TESTS	 = test_csv test_parse test_tariff test_price
 TEST_BIN = $(TESTS:%=$(BIN)/%)
 
 .PHONY: all deps test test-run demo bench clean contract
