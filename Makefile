@@ -31,7 +31,7 @@ FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c
 LIB_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/%.o)
 FE_OBJ	 = $(FE_SRC:%.c=$(BUILD)/%.o)
 
-TESTS	 = test_csv test_parse test_tariff test_price
+TESTS	 = test_csv test_parse test_tariff test_price test_props
 TEST_BIN = $(TESTS:%=$(BIN)/%)
 
 .PHONY: all deps test test-run demo bench clean contract
@@ -69,20 +69,17 @@ test-run: $(BIN)/fare-engine $(TEST_BIN)
 
 # The main job.  Until the engine service lands it prices the sample day.
 demo: deps
-	@$(MAKE) --no-print-directory $(BIN)/fare-engine
+	@$(MAKE) --no-print-directory $(BIN)/fare-engine $(BIN)/gen-taps
 	@sh tools/demo.sh $(BIN)
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BIN)/fare-engine bin/gen-taps bin/gen-tariff
-	@sh bench/run.sh
+	@$(MAKE) --no-print-directory $(BIN)/fare-engine $(BIN)/gen-taps \
+	    $(BIN)/gen-tariff
+	@sh bench/run.sh $(BIN)
 
-bin/gen-taps: bench/gen-taps.c $(BUILD)/libonecity.a
-	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
-
-bin/gen-tariff: bench/gen-tariff.c
-	@mkdir -p bin
-	$(CC) $(CFLAGS) -o $@ $^
+$(BIN)/gen-%: bench/gen-%.c $(BUILD)/libonecity.a
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 contract: $(BIN)/fare-engine
 	../shared/tools/check-contract.sh

@@ -10,12 +10,24 @@
 #include "buf.h"
 #include "cmd.h"
 #include "explain.h"
+#include "limits.h"
 #include "tapset.h"
+
+/* Totals for --summary: what a person wants to know about a day. */
+struct summary {
+	uint64_t	 accounts, account_days, legs[LEG_OPEN + 1];
+	uint64_t	 transfers, capped_days;
+	int64_t		 charged, uncapped, saved, incomplete;
+	int64_t		 revenue[LIMIT_NETWORKS], fares[LIMIT_NETWORKS];
+	int64_t		 missing[LIMIT_NETWORKS];
+	char		 last_account[160];
+};
 
 struct emit_ctx {
 	const struct tariff	*t;
 	struct buf		 out;
 	int			 explain;
+	struct summary		*sum;
 };
 
 static int
@@ -30,12 +42,93 @@ flush(struct emit_ctx *e)
 	return 0;
 }
 
+static void
+summary_add(struct summary *s, const char *account,
+    const struct price_result *r, const struct price_day *d)
+{
+	uint32_t i;
+
+	if (strcmp(account, s->last_account) != 0) {
+		s->accounts++;
+		snprintf(s->last_account, sizeof s->last_account, "%s",
+		    account);
+	}
+	s->account_days++;
+	s->charged += d->charge_cents;
+	s->uncapped += d->uncapped_cents;
+	s->incomplete += d->incomplete_cents;
+	if (d->charge_cents < d->uncapped_cents) {
+		s->capped_days++;
+		s->saved += d->uncapped_cents - d->charge_cents;
+	}
+	for (i = 0; i < d->nlegs; i++) {
+		const struct price_leg *l = &r->leg[d->legs_off + i];
+		s->legs[l->status]++;
+		s->transfers += l->transfer != TARIFF_NONE;
+		if (l->status == LEG_INCOMPLETE)
+			s->missing[l->network] += l->fare_cents;
+		else
+			s->fares[l->network] += l->contribution_cents;
+	}
+	for (i = 0; i < d->nshares; i++)
+		s->revenue[r->share[d->shares_off + i].network] +=
+		    r->share[d->shares_off + i].cents;
+}
+
+static void
+summary_print(const struct tariff *t, const struct summary *s, size_t ntaps)
+{
+	char a[32], b[32], c[32];
+	uint32_t n;
+
+	printf("OneCity day summary on %s\n", tariff_timezone(t));
+	printf("  taps priced          %zu\n", ntaps);
+	printf("  travellers           %llu (account-days %llu)\n",
+	    (unsigned long long)s->accounts,
+	    (unsigned long long)s->account_days);
+	printf("  legs                 %llu complete, %llu autocompleted, "
+	    "%llu incomplete, %llu cancelled, %llu unpriced\n",
+	    (unsigned long long)s->legs[LEG_COMPLETE],
+	    (unsigned long long)s->legs[LEG_AUTOCOMPLETED],
+	    (unsigned long long)s->legs[LEG_INCOMPLETE],
+	    (unsigned long long)s->legs[LEG_CANCELLED],
+	    (unsigned long long)s->legs[LEG_UNPRICED]);
+	printf("  transfers            %llu legs joined a journey "
+	    "(boarding fare waived)\n", (unsigned long long)s->transfers);
+	explain_euro(s->charged, a);
+	explain_euro(s->uncapped, b);
+	printf("  charged              %s (without caps: %s)\n", a, b);
+	explain_euro(s->saved, a);
+	printf("  reached a cap        %llu travellers, who saved %s\n",
+	    (unsigned long long)s->capped_days, a);
+	explain_euro(s->incomplete, a);
+	printf("  missing check-outs   %llu legs, %s charged at the "
+	    "incomplete fare\n", (unsigned long long)s->legs[LEG_INCOMPLETE],
+	    a);
+	printf("  revenue per operator (fares; cap discount; missing "
+	    "check-outs):\n");
+	for (n = 0; n < tariff_nnetworks(t); n++) {
+		if (s->revenue[n] == 0 && s->fares[n] == 0)
+			continue;
+		explain_euro(s->revenue[n], a);
+		explain_euro(s->fares[n] - (s->revenue[n] - s->missing[n]), b);
+		explain_euro(s->missing[n], c);
+		printf("    %-10s %12s   (cap discount %s; missing "
+		    "check-outs %s)  %s\n", tariff_network_id(t, n), a, b, c,
+		    tariff_network_name(t, n));
+	}
+}
+
 static int
 emit_cb(void *arg, const char *account, const struct price_result *r,
     const struct price_day *d)
 {
 	struct emit_ctx *e = arg;
 
+	if (e->sum != NULL) {
+		summary_add(e->sum, account, r, d);
+		return 0;
+	}
 	if (e->explain)
 		explain_day(e->t, account, r, d, &e->out);
 	else
@@ -47,7 +140,7 @@ static int
 price_usage(void)
 {
 	fprintf(stderr, "usage: fare-engine price --tariff DIR [--skip-bad] "
-	    "[--explain] [--token-key-file FILE] TAPS.csv\n");
+	    "[--explain | --summary] [--token-key-file FILE] TAPS.csv\n");
 	return 2;
 }
 
@@ -55,7 +148,8 @@ int
 cmd_price(int argc, char **argv)
 {
 	const char *dir = NULL, *path = NULL, *keyfile = NULL;
-	struct emit_ctx e = {NULL, {NULL, 0, 0, 0}, 0};
+	struct emit_ctx e = {NULL, {NULL, 0, 0, 0}, 0, NULL};
+	struct summary sum;
 	struct tap_tokenizer *tk = NULL;
 	struct tapset *s = NULL;
 	struct tariff *t = NULL;
@@ -73,6 +167,8 @@ cmd_price(int argc, char **argv)
 			skip_bad = 1;
 		else if (strcmp(argv[i], "--explain") == 0)
 			e.explain = 1;
+		else if (strcmp(argv[i], "--summary") == 0)
+			e.sum = &sum;
 		else if (argv[i][0] == '-' || path != NULL)
 			return price_usage();
 		else
@@ -100,8 +196,11 @@ cmd_price(int argc, char **argv)
 	if (d.nerrors > 0 && !skip_bad)
 		goto out;
 	e.t = t;
+	memset(&sum, 0, sizeof sum);
 	if (tapset_price(s, emit_cb, &e) == -1 || flush(&e) == -1)
 		goto oom;
+	if (e.sum != NULL)
+		summary_print(t, &sum, tapset_count(s));
 	rc = 0;
 	goto out;
 oom:

@@ -15,7 +15,7 @@ static const struct cmd_entry {
 } cmds[] = {
 	{"tariff", "check", cmd_tariff_check, "tariff check DIR"},
 	{"price", NULL, cmd_price,
-	    "price --tariff DIR [--skip-bad] [--explain] "
+	    "price --tariff DIR [--skip-bad] [--explain | --summary] "
 	    "[--token-key-file FILE] TAPS.csv"},
 };
 

@@ -515,7 +515,9 @@ load_networks(struct loader *L)
 
 	L->nnet_rows = 0;
 	load_file(L, "networks.txt", 1, cols, 2, LIMIT_RULES, row_network);
-	qsort(L->net_rows, L->nnet_rows, sizeof *L->net_rows, net_row_cmp);
+	if (L->nnet_rows > 0)
+		qsort(L->net_rows, L->nnet_rows, sizeof *L->net_rows,
+		    net_row_cmp);
 	t->network = calloc(L->nnet_rows + 1, sizeof *t->network);
 	if (t->network == NULL) {
 		L->oom = 1;

@@ -1,0 +1,197 @@
+/*
+ * gen-taps: a seeded synthetic day of taps on a tariff, for the demo and
+ * the benchmarks.  Each account makes a few journeys on one or more
+ * networks, checking in and out at that network's stops, with a small
+ * rate of realistic mistakes (a forgotten check-out, a double tap).  The
+ * same seed always gives the same file.
+ *
+ *   gen-taps --tariff DIR --accounts N [--seed S] [--day YYYY-MM-DD]
+ *
+ * Stops are grouped by network from their id prefix in tariffs/nl
+ * ("gvb-", "ret-", ...; plain codes are railway stations); on another
+ * tariff every network uses every stop.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parse.h"
+#include "tariff-int.h"
+
+struct rng {
+	uint64_t	 s;
+};
+
+static uint64_t
+rnd(struct rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint32_t
+below(struct rng *r, uint32_t n)
+{
+	return n ? (uint32_t)(rnd(r) % n) : 0;
+}
+
+static const struct {
+	const char	*prefix, *network;
+} prefixes[] = {
+	{"gvb-", "GVB"}, {"ret-", "RET"}, {"htm-", "HTM"}, {"qb-", "QBUZZ"},
+	{"arr-", "ARRIVABUS"}, {"keo-", "KEOLIS"}, {"ebs-", "EBS"},
+	{"cxx-", "CXX"}, {"ferry-", "FERRY"},
+};
+
+/* Which network a stop belongs to, by prefix; NS for plain codes. */
+static const char *
+stop_network(const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+		if (strncmp(id, prefixes[i].prefix,
+		    strlen(prefixes[i].prefix)) == 0)
+			return prefixes[i].network;
+	return strchr(id, '-') == NULL ? "NS" : NULL;
+}
+
+struct netstops {
+	uint32_t	*stop;
+	uint32_t	 n;
+};
+
+static void
+luhn_pan(uint64_t n, char out[17])
+{
+	int i, sum = 0;
+
+	snprintf(out, 17, "4%014llu0", (unsigned long long)(n % 100000000000000ULL));
+	for (i = 0; i < 15; i++) {
+		int d = out[14 - i] - '0';
+		if (i % 2 == 0) {
+			d *= 2;
+			if (d > 9)
+				d -= 9;
+		}
+		sum += d;
+	}
+	out[15] = (char)('0' + (10 - sum % 10) % 10);
+	out[16] = '\0';
+}
+
+static void
+emit(FILE *f, uint64_t *tap_no, int64_t t, const char *pan, const char *par,
+    const struct tariff *tr, uint32_t net, uint32_t stop, const char *kind)
+{
+	char ts[21];
+
+	civil_format_utc(t, ts);
+	fprintf(f, "g%llu,%s,%s,%s,%s,%s,%s\n", (unsigned long long)(*tap_no)++,
+	    ts, pan, par, tariff_network_id(tr, net), tariff_stop_id(tr, stop),
+	    kind);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *dir = NULL, *day = "2026-11-28", *why;
+	unsigned long long accounts = 1000, seed = 1, a;
+	struct netstops ns[64];
+	struct tariff *t;
+	struct diag d;
+	struct rng r;
+	uint64_t tap_no = 0;
+	int64_t day0;
+	uint32_t i, n, usable[64], nusable = 0;
+	int ai;
+	static char obuf[1 << 20];
+
+	for (ai = 1; ai < argc; ai++) {
+		if (strcmp(argv[ai], "--tariff") == 0 && ai + 1 < argc)
+			dir = argv[++ai];
+		else if (strcmp(argv[ai], "--accounts") == 0 && ai + 1 < argc)
+			accounts = strtoull(argv[++ai], NULL, 10);
+		else if (strcmp(argv[ai], "--seed") == 0 && ai + 1 < argc)
+			seed = strtoull(argv[++ai], NULL, 10);
+		else if (strcmp(argv[ai], "--day") == 0 && ai + 1 < argc)
+			day = argv[++ai];
+		else {
+			fprintf(stderr, "usage: gen-taps --tariff DIR --accounts "
+			    "N [--seed S] [--day YYYY-MM-DD]\n");
+			return 2;
+		}
+	}
+	if (dir == NULL) {
+		fprintf(stderr, "gen-taps: --tariff is required\n");
+		return 2;
+	}
+	{
+		char ts[32];
+		snprintf(ts, sizeof ts, "%sT05:00:00Z", day);
+		if (parse_rfc3339(ts, &day0, &why) == -1) {
+			fprintf(stderr, "gen-taps: bad --day: %s\n", why);
+			return 2;
+		}
+	}
+	diag_init(&d);
+	if ((t = tariff_load(dir, &d)) == NULL) {
+		diag_print(&d, stderr);
+		return 1;
+	}
+	diag_free(&d);
+	memset(ns, 0, sizeof ns);
+	for (n = 0; n < t->nnetworks; n++) {
+		ns[n].stop = malloc(tariff_nstops(t) * sizeof(uint32_t));
+		if (ns[n].stop == NULL)
+			return 1;
+	}
+	for (i = 0; i < tariff_nstops(t); i++) {
+		const char *net = stop_network(tariff_stop_id(t, i));
+		uint32_t k = net ? tariff_network(t, net, strlen(net)) :
+		    TARIFF_NONE;
+		for (n = 0; n < t->nnetworks; n++)
+			if (k == n || k == TARIFF_NONE)
+				ns[n].stop[ns[n].n++] = i;
+	}
+	for (n = 0; n < t->nnetworks; n++)
+		if (ns[n].n >= 2)
+			usable[nusable++] = n;
+	setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
+	printf("tap_id,time,card,par,network_id,stop_id,kind\n");
+	r.s = seed;
+	for (a = 0; a < accounts && nusable > 0; a++) {
+		char pan[17], pan2[17], par[30] = "";
+		int64_t now = day0 + below(&r, 10 * 3600);
+		uint32_t legs = 1 + below(&r, 5), l;
+		luhn_pan(a * 2 + seed * 1000003ULL, pan);
+		luhn_pan(a * 2 + 1 + seed * 1000003ULL, pan2);
+		/* One visitor in four pays with phone and card of one account. */
+		if (below(&r, 4) == 0)
+			snprintf(par, sizeof par, "V%028llu", a + seed * 10000000ULL);
+		for (l = 0; l < legs; l++) {
+			uint32_t net = usable[below(&r, nusable)];
+			const struct netstops *s = &ns[net];
+			uint32_t from = s->stop[below(&r, s->n)];
+			uint32_t to = s->stop[below(&r, s->n)];
+			const char *card = *par && below(&r, 2) ? pan2 : pan;
+			emit(stdout, &tap_no, now, card, par, t, net, from, "in");
+			if (below(&r, 50) == 0)	/* a double tap */
+				emit(stdout, &tap_no, now + 3, card, par, t, net,
+				    from, "in");
+			now += 300 + below(&r, 3600);
+			if (t->network[net].checkout_required &&
+			    below(&r, 30) != 0)	/* a forgotten check-out */
+				emit(stdout, &tap_no, now, card, par, t, net, to,
+				    "out");
+			now += 60 + below(&r, 2400);
+		}
+	}
+	for (n = 0; n < t->nnetworks; n++)
+		free(ns[n].stop);
+	tariff_free(t);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
