@@ -4,6 +4,8 @@
  * words).  A bad row fails the run unless --skip-bad.
  */
 #include <stdio.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -136,6 +138,28 @@ emit_cb(void *arg, const char *account, const struct price_result *r,
 	return e->out.len >= (1u << 20) ? flush(e) : 0;
 }
 
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --stats: phase times and peak memory on stderr, for the benchmarks. */
+static void
+print_stats(size_t ntaps, double t0, double t1, double t2, double t3)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	fprintf(stderr, "stats: taps=%zu tariff_s=%.3f read_s=%.3f "
+	    "price_s=%.3f total_s=%.3f taps_per_s=%.0f peak_rss_kib=%ld\n",
+	    ntaps, t1 - t0, t2 - t1, t3 - t2, t3 - t0,
+	    t3 > t0 ? (double)ntaps / (t3 - t0) : 0.0, ru.ru_maxrss);
+}
+
 static int
 price_usage(void)
 {
@@ -154,7 +178,8 @@ cmd_price(int argc, char **argv)
 	struct tapset *s = NULL;
 	struct tariff *t = NULL;
 	struct diag d;
-	int i, skip_bad = 0, rc = 1;
+	int i, skip_bad = 0, rc = 1, stats = 0;
+	double t0 = now_s(), t1, t2;
 	char err[256];
 
 	for (i = 1; i < argc; i++) {
@@ -169,6 +194,8 @@ cmd_price(int argc, char **argv)
 			e.explain = 1;
 		else if (strcmp(argv[i], "--summary") == 0)
 			e.sum = &sum;
+		else if (strcmp(argv[i], "--stats") == 0)
+			stats = 1;
 		else if (argv[i][0] == '-' || path != NULL)
 			return price_usage();
 		else
@@ -191,8 +218,10 @@ cmd_price(int argc, char **argv)
 	}
 	if ((s = tapset_new(t, tk)) == NULL)
 		goto oom;
+	t1 = now_s();
 	if (tapset_read(s, path, &d) == -1)
 		goto out;
+	t2 = now_s();
 	if (d.nerrors > 0 && !skip_bad)
 		goto out;
 	e.t = t;
@@ -201,6 +230,8 @@ cmd_price(int argc, char **argv)
 		goto oom;
 	if (e.sum != NULL)
 		summary_print(t, &sum, tapset_count(s));
+	if (stats)
+		print_stats(tapset_count(s), t0, t1, t2, now_s());
 	rc = 0;
 	goto out;
 oom:

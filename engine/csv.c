@@ -18,12 +18,9 @@ _Static_assert(LIMIT_CSV_FIELDS == 64, "csv_record.field is sized 64");
 
 struct csv {
 	int		 fd;		/* -1 for memory input */
-	const char	*mem;
-	size_t		 mem_len;
-	size_t		 mem_pos;
-	char		*chunk;
-	size_t		 chunk_len;
-	size_t		 chunk_pos;
+	const char	*buf;		/* the window being read */
+	size_t		 len, pos;
+	char		*chunk;		/* file input's buffer */
 	int		 eof;
 	int		 io_error;
 	int		 started;	/* BOM check done */
@@ -69,8 +66,9 @@ csv_open_mem(const char *buf, size_t len)
 
 	if (c == NULL)
 		return NULL;
-	c->mem = buf;
-	c->mem_len = len;
+	c->buf = buf;
+	c->len = len;
+	c->eof = 1;
 	return c;
 }
 
@@ -91,19 +89,12 @@ csv_error(const struct csv *c)
 	return c->err;
 }
 
-/* The next byte, or -1 at the end of input. */
+/* Refills the window from the file; the next byte, or -1 at the end. */
 static int
-csv_getc(struct csv *c)
+csv_refill(struct csv *c)
 {
 	ssize_t n;
 
-	if (c->fd == -1) {
-		if (c->mem_pos >= c->mem_len)
-			return -1;
-		return (unsigned char)c->mem[c->mem_pos++];
-	}
-	if (c->chunk_pos < c->chunk_len)
-		return (unsigned char)c->chunk[c->chunk_pos++];
 	if (c->eof)
 		return -1;
 	do
@@ -115,18 +106,26 @@ csv_getc(struct csv *c)
 			c->io_error = errno;
 		return -1;
 	}
-	c->chunk_len = (size_t)n;
-	c->chunk_pos = 1;
-	return (unsigned char)c->chunk[0];
+	c->buf = c->chunk;
+	c->len = (size_t)n;
+	c->pos = 1;
+	return (unsigned char)c->buf[0];
 }
 
+/* The next byte, or -1 at the end of input. */
+static inline int
+csv_getc(struct csv *c)
+{
+	if (c->pos < c->len)
+		return (unsigned char)c->buf[c->pos++];
+	return csv_refill(c);
+}
+
+/* Only ever called right after a csv_getc() that returned a byte. */
 static void
 csv_ungetc(struct csv *c)
 {
-	if (c->fd == -1)
-		c->mem_pos--;
-	else
-		c->chunk_pos--;
+	c->pos--;
 }
 
 /* Skips the rest of a broken record's line. */
@@ -161,23 +160,12 @@ enum csv_state {
 static void
 csv_bom(struct csv *c)
 {
-	int a, b, d;
-
 	c->started = 1;
-	if ((a = csv_getc(c)) != 0xef) {
-		if (a != -1)
-			csv_ungetc(c);
-		return;
-	}
-	b = csv_getc(c);
-	d = csv_getc(c);
-	if (b == 0xbb && d == 0xbf)
-		return;
-	/* Not a BOM: only possible on memory input in practice; rewind. */
-	if (c->fd == -1)
-		c->mem_pos = 0;
-	else
-		c->chunk_pos = 0;
+	if (c->pos == c->len && csv_refill(c) != -1)
+		c->pos = 0;
+	if (c->len - c->pos >= 3 && memcmp(c->buf + c->pos, "\xef\xbb\xbf",
+	    3) == 0)
+		c->pos += 3;
 }
 
 static int
@@ -282,7 +270,19 @@ csv_next(struct csv *c, struct csv_record *rec)
 				continue;
 			}
 			st = CSV_UNQUOTED;
-			break;
+			if (used >= LIMIT_CSV_RECORD)
+				return csv_fail(c, "record too long");
+			c->rec[used++] = (char)ch;
+			/* The common case: a run of plain bytes in the window. */
+			while (c->pos < c->len && used < LIMIT_CSV_RECORD) {
+				char b = c->buf[c->pos];
+				if (b == ',' || b == '\n' || b == '\r' ||
+				    b == '"' || b == '\0')
+					break;
+				c->rec[used++] = b;
+				c->pos++;
+			}
+			continue;
 		}
 		if (used >= LIMIT_CSV_RECORD)
 			return csv_fail(c, "record too long");

@@ -15,21 +15,27 @@ struct strtab {
 	uint64_t	*off;		/* offset << 16 | min(len, 0xffff) */
 	uint32_t	 count;
 	uint32_t	 off_cap;
-	uint32_t	*slot;		/* ids, STRTAB_NONE when empty */
-	uint32_t	*slot_hash;	/* low 32 bits of the hash */
+	struct slot {
+		uint32_t	 id;	/* STRTAB_NONE when empty */
+		uint32_t	 hash;	/* picks the slot; rehash needs no text */
+	}		*slot;
 	uint32_t	 nslots;	/* power of two */
 };
 
+/* Eight bytes at a time, then a strong finaliser (splitmix64's). */
 uint64_t
 strtab_hash(const char *s, size_t len)
 {
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
+	for (; len >= 8; s += 8, len -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 31;
 	}
+	w = 0;
+	memcpy(&w, s, len);
+	h = (h ^ w) * 0x94d049bb133111ebULL;
 	h ^= h >> 29;
 	h *= 0xbf58476d1ce4e5b9ULL;
 	h ^= h >> 32;
@@ -45,8 +51,7 @@ strtab_new(void)
 		return NULL;
 	t->nslots = 16;
 	t->slot = malloc(t->nslots * sizeof *t->slot);
-	t->slot_hash = malloc(t->nslots * sizeof *t->slot_hash);
-	if (t->slot == NULL || t->slot_hash == NULL) {
+	if (t->slot == NULL) {
 		strtab_free(t);
 		return NULL;
 	}
@@ -62,7 +67,6 @@ strtab_free(struct strtab *t)
 	free(t->arena);
 	free(t->off);
 	free(t->slot);
-	free(t->slot_hash);
 	free(t);
 }
 
@@ -90,7 +94,7 @@ size_t
 strtab_bytes(const struct strtab *t)
 {
 	return t->arena_cap + (size_t)t->off_cap * sizeof *t->off +
-	    (size_t)t->nslots * (sizeof *t->slot + sizeof *t->slot_hash);
+	    (size_t)t->nslots * sizeof *t->slot;
 }
 
 static int
@@ -100,47 +104,52 @@ strtab_eq(const struct strtab *t, uint32_t id, const char *s, size_t len)
 	    memcmp(strtab_name(t, id), s, len) == 0;
 }
 
+static uint32_t
+hash32(uint64_t h)
+{
+	return (uint32_t)(h ^ h >> 32);
+}
+
+/* The slot holding s, or the empty slot where it would go. */
+static uint32_t
+strtab_probe(const struct strtab *t, const char *s, size_t len, uint32_t h)
+{
+	uint32_t mask = t->nslots - 1, i = h & mask;
+
+	for (;; i = (i + 1) & mask) {
+		const struct slot *sl = &t->slot[i];
+		if (sl->id == STRTAB_NONE ||
+		    (sl->hash == h && strtab_eq(t, sl->id, s, len)))
+			return i;
+	}
+}
+
 uint32_t
 strtab_find(const struct strtab *t, const char *s, size_t len)
 {
-	uint64_t h = strtab_hash(s, len);
-	uint32_t mask = t->nslots - 1, i = (uint32_t)(h >> 32) & mask;
-
-	for (;; i = (i + 1) & mask) {
-		uint32_t id = t->slot[i];
-		if (id == STRTAB_NONE)
-			return STRTAB_NONE;
-		if (t->slot_hash[i] == (uint32_t)h && strtab_eq(t, id, s, len))
-			return id;
-	}
+	return t->slot[strtab_probe(t, s, len,
+	    hash32(strtab_hash(s, len)))].id;
 }
 
 static int
 strtab_grow_slots(struct strtab *t)
 {
-	uint32_t n = t->nslots * 2, mask = n - 1, i, id;
-	uint32_t *slot = malloc(n * sizeof *slot);
-	uint32_t *sh = malloc(n * sizeof *sh);
+	uint32_t n = t->nslots * 2, mask = n - 1, i, k;
+	struct slot *slot = malloc(n * sizeof *slot);
 
-	if (slot == NULL || sh == NULL) {
-		free(slot);
-		free(sh);
+	if (slot == NULL)
 		return -1;
-	}
 	memset(slot, 0xff, n * sizeof *slot);
-	for (id = 0; id < t->count; id++) {
-		const char *s = strtab_name(t, id);
-		uint64_t h = strtab_hash(s, strtab_len(t, id));
-		for (i = (uint32_t)(h >> 32) & mask; slot[i] != STRTAB_NONE;
+	for (k = 0; k < t->nslots; k++) {
+		if (t->slot[k].id == STRTAB_NONE)
+			continue;
+		for (i = t->slot[k].hash & mask; slot[i].id != STRTAB_NONE;
 		    i = (i + 1) & mask)
 			;
-		slot[i] = id;
-		sh[i] = (uint32_t)h;
+		slot[i] = t->slot[k];
 	}
 	free(t->slot);
-	free(t->slot_hash);
 	t->slot = slot;
-	t->slot_hash = sh;
 	t->nslots = n;
 	return 0;
 }
@@ -174,27 +183,24 @@ strtab_reserve(struct strtab *t, size_t len)
 uint32_t
 strtab_intern(struct strtab *t, const char *s, size_t len, int *added)
 {
-	uint32_t id = strtab_find(t, s, len), mask, i;
-	uint64_t h;
+	uint32_t h = hash32(strtab_hash(s, len));
+	uint32_t i = strtab_probe(t, s, len, h), id, nslots = t->nslots;
 
 	if (added != NULL)
 		*added = 0;
-	if (id != STRTAB_NONE)
-		return id;
+	if (t->slot[i].id != STRTAB_NONE)
+		return t->slot[i].id;
 	if (t->count == STRTAB_NONE - 1 || strtab_reserve(t, len) == -1)
 		return STRTAB_NONE;
+	if (t->nslots != nslots)	/* the table grew: find the new slot */
+		i = strtab_probe(t, s, len, h);
 	id = t->count++;
 	memcpy(t->arena + t->arena_len, s, len);
 	t->arena[t->arena_len + len] = '\0';
 	t->off[id] = (uint64_t)t->arena_len << 16 | (len < 0xffff ? len : 0xffff);
 	t->arena_len += len + 1;
-	h = strtab_hash(s, len);
-	mask = t->nslots - 1;
-	for (i = (uint32_t)(h >> 32) & mask; t->slot[i] != STRTAB_NONE;
-	    i = (i + 1) & mask)
-		;
-	t->slot[i] = id;
-	t->slot_hash[i] = (uint32_t)h;
+	t->slot[i].id = id;
+	t->slot[i].hash = h;
 	if (added != NULL)
 		*added = 1;
 	return id;

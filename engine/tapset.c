@@ -271,6 +271,25 @@ account_tap_cmp(const void *a, const void *b, void *set)
 	    strtab_name(s->tap_ids, y->tap_id));
 }
 
+/* Insertion sort: an account's taps mostly arrive in time order. */
+static void
+sort_account_taps(struct tapset *s, uint32_t *taps, uint32_t n)
+{
+	uint32_t i, j;
+
+	if (n > 64) {
+		qsort_r(taps, n, sizeof *taps, account_tap_cmp, s);
+		return;
+	}
+	for (i = 1; i < n; i++) {
+		uint32_t x = taps[i];
+		for (j = i; j > 0 && account_tap_cmp(&taps[j - 1], &x, s) > 0;
+		    j--)
+			taps[j] = taps[j - 1];
+		taps[j] = x;
+	}
+}
+
 /* Account of each card: its least PAR, else its token. */
 static int
 card_accounts(struct tapset *s, const uint32_t *best, uint32_t nbest,
@@ -346,7 +365,7 @@ price_accounts(struct tapset *s, struct strtab *accounts,
 		uint32_t id = order[a], n = start[id + 1] - start[id], i;
 		uint32_t *taps = bucket + start[id];
 		size_t dd;
-		qsort_r(taps, n, sizeof *taps, account_tap_cmp, s);
+		sort_account_taps(s, taps, n);
 		if (price_reserve((void **)&pt, &pt_cap, n, sizeof *pt) == -1)
 			goto out;
 		for (i = 0; i < n; i++) {
