@@ -170,8 +170,15 @@ main(int argc, char **argv)
 		luhn_pan(a * 2 + seed * 1000003ULL, pan);
 		luhn_pan(a * 2 + 1 + seed * 1000003ULL, pan2);
 		/* One visitor in four pays with phone and card of one account. */
-		if (below(&r, 4) == 0)
-			snprintf(par, sizeof par, "V%028llu", a + seed * 10000000ULL);
+		if (below(&r, 4) == 0) {
+			/* EMVCo PAR: a 4-character BIN controller, 25 more. */
+			static const char an[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+			int k;
+			memcpy(par, "V001", 4);
+			for (k = 4; k < 29; k++)
+				par[k] = an[below(&r, 36)];
+			par[29] = '\0';
+		}
 		for (l = 0; l < legs; l++) {
 			uint32_t net = usable[below(&r, nusable)];
 			const struct netstops *s = &ns[net];

@@ -38,7 +38,10 @@ buf_room(struct buf *b, size_t n)
 void
 buf_add(struct buf *b, const void *s, size_t n)
 {
-	if (buf_room(b, n) == 0) {
+	if (b->len + n <= b->cap) {
+		memcpy(b->p + b->len, s, n);
+		b->len += n;
+	} else if (buf_room(b, n) == 0) {
 		memcpy(b->p + b->len, s, n);
 		b->len += n;
 	}
@@ -73,53 +76,79 @@ buf_add_i64(struct buf *b, int64_t v)
 	buf_add(b, tmp + i, sizeof tmp - (size_t)i);
 }
 
+/* Bytes that need escaping in a JSON string: ", \\ and U+0000-U+001F. */
+static int
+json_special(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\';
+}
+
 void
 buf_add_json_str(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	const char *run = s;
+	const char *run;
 
 	buf_addc(b, '"');
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		const char *esc = NULL;
-		char u[6];
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
+	for (;;) {
+		for (run = s; *s != '\0' && !json_special((unsigned char)*s); s++)
+			;
 		buf_add(b, run, (size_t)(s - run));
-		run = s + 1;
-		switch (c) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		case '\t': esc = "\\t"; break;
-		case '\b': esc = "\\b"; break;
-		case '\f': esc = "\\f"; break;
-		default:
-			memcpy(u, "\\u00", 4);
-			u[4] = hex[c >> 4];
-			u[5] = hex[c & 15];
+		if (*s == '\0')
+			break;
+		switch (*s) {
+		case '"': buf_addlit(b, "\\\""); break;
+		case '\\': buf_addlit(b, "\\\\"); break;
+		case '\n': buf_addlit(b, "\\n"); break;
+		case '\r': buf_addlit(b, "\\r"); break;
+		case '\t': buf_addlit(b, "\\t"); break;
+		case '\b': buf_addlit(b, "\\b"); break;
+		case '\f': buf_addlit(b, "\\f"); break;
+		default: {
+			char u[6] = {'\\', 'u', '0', '0',
+			    hex[(unsigned char)*s >> 4], hex[*s & 15]};
 			buf_add(b, u, 6);
-			continue;
 		}
-		buf_adds(b, esc);
+		}
+		s++;
 	}
-	buf_add(b, run, (size_t)(s - run));
 	buf_addc(b, '"');
 }
 
 void
-buf_add_json_time(struct buf *b, int64_t utc)
+buf_time_cache_init(struct buf_time_cache *c)
 {
-	char t[21];
+	c->day = INT64_MIN;
+}
+
+void
+buf_add_json_time(struct buf *b, int64_t utc, struct buf_time_cache *c)
+{
+	char t[23];
+	int64_t day, s;
 
 	if (utc == PRICE_NO_TIME) {
-		buf_add(b, "null", 4);
+		buf_addlit(b, "null");
 		return;
 	}
-	civil_format_utc(utc, t);
-	buf_addc(b, '"');
-	buf_add(b, t, 20);
-	buf_addc(b, '"');
+	day = civil_day_of(utc);
+	s = utc - day * 86400;
+	if (day != c->day) {
+		civil_format_day(day, c->text);
+		c->day = day;
+	}
+	t[0] = '"';
+	memcpy(t + 1, c->text, 10);
+	t[11] = 'T';
+	t[12] = (char)('0' + s / 36000);
+	t[13] = (char)('0' + s / 3600 % 10);
+	t[14] = ':';
+	t[15] = (char)('0' + s / 600 % 6);
+	t[16] = (char)('0' + s / 60 % 10);
+	t[17] = ':';
+	t[18] = (char)('0' + s % 60 / 10);
+	t[19] = (char)('0' + s % 10);
+	t[20] = 'Z';
+	t[21] = '"';
+	buf_add(b, t, 22);
 }

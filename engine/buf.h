@@ -15,10 +15,21 @@ void	buf_free(struct buf *);
 void	buf_add(struct buf *, const void *s, size_t n);
 void	buf_addc(struct buf *, char c);
 void	buf_adds(struct buf *, const char *s);
+/* A string literal, without strlen. */
+#define buf_addlit(b, lit)	buf_add((b), (lit), sizeof(lit) - 1)
 void	buf_add_i64(struct buf *, int64_t v);
 /* A JSON string: raw UTF-8, escaping only ", \ and U+0000-U+001F. */
 void	buf_add_json_str(struct buf *, const char *s);
-/* "YYYY-MM-DDTHH:MM:SSZ", or null for PRICE_NO_TIME. */
-void	buf_add_json_time(struct buf *, int64_t utc);
+/*
+ * "YYYY-MM-DDTHH:MM:SSZ", or null for PRICE_NO_TIME.  cache holds the last
+ * day formatted (days since the epoch, then its text): most times of one
+ * account-day share it.  Start it with buf_time_cache_init().
+ */
+struct buf_time_cache {
+	int64_t	 day;
+	char	 text[11];
+};
+void	buf_time_cache_init(struct buf_time_cache *);
+void	buf_add_json_time(struct buf *, int64_t utc, struct buf_time_cache *);
 
 #endif

@@ -20,7 +20,6 @@ enum price_kind { PRICE_IN, PRICE_OUT };
 /* One tap of an account, its ids resolved against the tariff. */
 struct price_tap {
 	int64_t		 time;		/* UTC seconds */
-	const char	*tap_id;	/* orders taps of equal time */
 	uint32_t	 network;
 	uint32_t	 stop;
 	uint8_t		 kind;		/* enum price_kind */

@@ -154,6 +154,15 @@ strtab_grow_slots(struct strtab *t)
 	return 0;
 }
 
+int
+strtab_expect(struct strtab *t, size_t n)
+{
+	while ((size_t)t->nslots < n * 2 && t->nslots < (1u << 30))
+		if (strtab_grow_slots(t) == -1)
+			return -1;
+	return 0;
+}
+
 static int
 strtab_reserve(struct strtab *t, size_t len)
 {

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <mbedtls/platform_util.h>
 
@@ -23,16 +24,37 @@
 struct stap {
 	int64_t		 time;
 	uint32_t	 tap_id;
-	uint32_t	 card;		/* in cards: the PAN */
+	uint32_t	 card;		/* index into tapset.card */
 	uint32_t	 par;		/* in pars, or NONE */
 	uint32_t	 network, stop;
 	uint8_t		 kind;
 };
 
+/*
+ * A card, keyed by its PAN as a number and a digit count (leading zeros
+ * matter): one cache line per lookup instead of a string table's three.
+ */
+struct card {
+	uint64_t	 pan;
+	uint32_t	 par;		/* least PAR of its kept taps, or NONE */
+	uint8_t		 len;
+	uint8_t		 token[16];	/* HMAC, for cards without a PAR */
+};
+
+struct card_slot {
+	uint64_t	 pan;
+	uint32_t	 id;		/* NONE when empty */
+	uint32_t	 len;
+};
+
 struct tapset {
 	const struct tariff	*t;
 	struct tap_tokenizer	*tk;
-	struct strtab		*tap_ids, *cards, *pars;
+	struct strtab		*tap_ids, *pars;
+	struct card		*card;
+	size_t			 ncards, card_cap;
+	struct card_slot	*slot;
+	size_t			 nslots;
 	struct stap		*tap;
 	size_t			 ntaps, cap;
 };
@@ -47,23 +69,12 @@ tapset_new(const struct tariff *t, struct tap_tokenizer *tk)
 	s->t = t;
 	s->tk = tk;
 	s->tap_ids = strtab_new();
-	s->cards = strtab_new();
 	s->pars = strtab_new();
-	if (s->tap_ids == NULL || s->cards == NULL || s->pars == NULL) {
+	if (s->tap_ids == NULL || s->pars == NULL) {
 		tapset_free(s);
 		return NULL;
 	}
 	return s;
-}
-
-static void
-wipe_cards(struct strtab *cards)
-{
-	uint32_t i, n = strtab_count(cards);
-
-	for (i = 0; i < n; i++)
-		mbedtls_platform_zeroize((void *)(uintptr_t)strtab_name(cards,
-		    i), strtab_len(cards, i));
 }
 
 void
@@ -71,13 +82,114 @@ tapset_free(struct tapset *s)
 {
 	if (s == NULL)
 		return;
-	if (s->cards != NULL)
-		wipe_cards(s->cards);
+	/* The only PANs we hold: wipe them before the memory goes back. */
+	if (s->card != NULL)
+		mbedtls_platform_zeroize(s->card, s->card_cap * sizeof *s->card);
+	if (s->slot != NULL)
+		mbedtls_platform_zeroize(s->slot, s->nslots * sizeof *s->slot);
 	strtab_free(s->tap_ids);
-	strtab_free(s->cards);
 	strtab_free(s->pars);
+	free(s->card);
+	free(s->slot);
 	free(s->tap);
 	free(s);
+}
+
+static uint32_t
+card_hash(uint64_t pan, uint32_t len)
+{
+	uint64_t h = (pan ^ (uint64_t)len << 59) * 0xbf58476d1ce4e5b9ULL;
+
+	h ^= h >> 31;
+	h *= 0x94d049bb133111ebULL;
+	return (uint32_t)(h ^ h >> 32);
+}
+
+static int
+card_grow(struct tapset *s)
+{
+	size_t n = s->nslots ? s->nslots * 2 : 1024, i, j;
+	struct card_slot *slot = malloc(n * sizeof *slot);
+
+	if (slot == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		slot[i].id = NONE;
+	for (i = 0; i < s->nslots; i++) {
+		if (s->slot[i].id == NONE)
+			continue;
+		for (j = card_hash(s->slot[i].pan, s->slot[i].len) & (n - 1);
+		    slot[j].id != NONE; j = (j + 1) & (n - 1))
+			;
+		slot[j] = s->slot[i];
+	}
+	if (s->slot != NULL)
+		mbedtls_platform_zeroize(s->slot, s->nslots * sizeof *s->slot);
+	free(s->slot);
+	s->slot = slot;
+	s->nslots = n;
+	return 0;
+}
+
+/* The card of a checked PAN (12-19 digits), added if new. */
+static uint32_t
+card_intern(struct tapset *s, const char *digits)
+{
+	uint64_t pan = 0;
+	uint32_t len = 0, id;
+	size_t j, mask;
+
+	for (; digits[len] != '\0'; len++)
+		pan = pan * 10 + (uint64_t)(digits[len] - '0');
+	if ((s->ncards + 1) * 2 > s->nslots && card_grow(s) == -1)
+		return NONE;
+	mask = s->nslots - 1;
+	for (j = card_hash(pan, len) & mask; s->slot[j].id != NONE;
+	    j = (j + 1) & mask)
+		if (s->slot[j].pan == pan && s->slot[j].len == len)
+			return s->slot[j].id;
+	if (price_reserve((void **)&s->card, &s->card_cap, s->ncards + 1,
+	    sizeof *s->card) == -1)
+		return NONE;
+	id = (uint32_t)s->ncards++;
+	s->card[id].pan = pan;
+	s->card[id].len = (uint8_t)len;
+	s->card[id].par = NONE;
+	s->slot[j].pan = pan;
+	s->slot[j].len = len;
+	s->slot[j].id = id;
+	return id;
+}
+
+/* The PAN's digits again, leading zeros included. */
+static void
+card_digits(const struct card *c, char out[24])
+{
+	uint64_t v = c->pan;
+	int i;
+
+	for (i = c->len - 1; i >= 0; i--) {
+		out[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	out[c->len] = '\0';
+}
+
+static int
+card_cmp(const struct tapset *s, uint32_t a, uint32_t b)
+{
+	const struct card *x = &s->card[a], *y = &s->card[b];
+	char dx[24], dy[24];
+	int c;
+
+	if (x->len == y->len)
+		return (x->pan > y->pan) - (x->pan < y->pan);
+	card_digits(x, dx);
+	card_digits(y, dy);
+	c = strcmp(dx, dy);
+	mbedtls_platform_zeroize(dx, sizeof dx);
+	mbedtls_platform_zeroize(dy, sizeof dy);
+	return c;
 }
 
 size_t
@@ -140,7 +252,7 @@ tapset_add(struct tapset *s, const char *tap_id, const char *time,
 	}
 	*why = "out of memory";
 	tp.tap_id = strtab_intern(s->tap_ids, tap_id, strlen(tap_id), NULL);
-	tp.card = strtab_intern(s->cards, pan, strlen(pan), NULL);
+	tp.card = card_intern(s, pan);
 	tp.par = *par == '\0' ? NONE : strtab_intern(s->pars, par, strlen(par),
 	    NULL);
 	if (tp.tap_id == NONE || tp.card == NONE || (*par && tp.par == NONE) ||
@@ -160,6 +272,7 @@ tapset_read(struct tapset *s, const char *path, struct diag *d)
 {
 	struct csv *c = csv_open(path);
 	struct csv_record rec;
+	struct stat st;
 	const char *why;
 	size_t i;
 	int r;
@@ -167,6 +280,13 @@ tapset_read(struct tapset *s, const char *path, struct diag *d)
 	if (c == NULL) {
 		diag_error(d, path, 0, "cannot open the tap file");
 		return -1;
+	}
+	/* A tap row is at least ~50 bytes: size the array once, roughly. */
+	if (stat(path, &st) == 0 && st.st_size > 0) {
+		size_t n = (size_t)(st.st_size / 64 < LIMIT_PRICE_TAPS ?
+		    st.st_size / 64 : LIMIT_PRICE_TAPS);
+		(void)price_reserve((void **)&s->tap, &s->cap, n, sizeof *s->tap);
+		(void)strtab_expect(s->tap_ids, n);
 	}
 	r = csv_next(c, &rec);
 	if (r != 1 || rec.nfields != 7) {
@@ -219,8 +339,7 @@ stap_less(const struct tapset *s, const struct stap *a, const struct stap *b)
 	if (a->time != b->time)
 		return a->time < b->time;
 	if (a->card != b->card)
-		return strcmp(strtab_name(s->cards, a->card),
-		    strtab_name(s->cards, b->card)) < 0;
+		return card_cmp(s, a->card, b->card) < 0;
 	if (a->par != b->par)
 		return strcmp(a->par == NONE ? "" : strtab_name(s->pars, a->par),
 		    b->par == NONE ? "" : strtab_name(s->pars, b->par)) < 0;
@@ -251,11 +370,67 @@ dedup(struct tapset *s, uint32_t *best)
 	return n;
 }
 
-static int
-account_cmp(const void *a, const void *b, void *names)
+/*
+ * Accounts: a card with a PAR belongs to its least PAR's account (bucket
+ * = the PAR's id), any other card is an account of its own (bucket =
+ * npars + card id).  Accounts sort by their text, "par:..." before
+ * "tok:...", using 8-byte keys so most comparisons touch no strings.
+ */
+struct account {
+	uint64_t	 key, key2;	/* bytes 0-7 and 8-15 after the prefix */
+	uint32_t	 bucket;
+	uint8_t		 tok;
+};
+
+/* Bytes from..from+7 of p (n long) as a big-endian number, 0-padded. */
+static uint64_t
+be_key(const uint8_t *p, size_t n, size_t from)
 {
-	return strcmp(strtab_name(names, *(const uint32_t *)a),
-	    strtab_name(names, *(const uint32_t *)b));
+	uint64_t k = 0;
+	size_t i;
+
+	for (i = from; i < from + 8; i++)
+		k = k << 8 | (i < n ? p[i] : 0);
+	return k;
+}
+
+static int
+account_cmp(const void *a, const void *b, void *set)
+{
+	const struct tapset *s = set;
+	const struct account *x = a, *y = b;
+	uint32_t np = strtab_count(s->pars);
+
+	if (x->tok != y->tok)
+		return x->tok - y->tok;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	if (x->key2 != y->key2)
+		return x->key2 < y->key2 ? -1 : 1;
+	if (x->tok)
+		return memcmp(s->card[x->bucket - np].token,
+		    s->card[y->bucket - np].token, 16);
+	return strcmp(strtab_name(s->pars, x->bucket),
+	    strtab_name(s->pars, y->bucket));
+}
+
+static void
+account_name(const struct tapset *s, const struct account *a, char *out,
+    size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint32_t np = strtab_count(s->pars), i;
+
+	if (!a->tok) {
+		snprintf(out, len, "par:%s", strtab_name(s->pars, a->bucket));
+		return;
+	}
+	memcpy(out, "tok:", 4);
+	for (i = 0; i < 16; i++) {
+		out[4 + 2 * i] = hex[s->card[a->bucket - np].token[i] >> 4];
+		out[5 + 2 * i] = hex[s->card[a->bucket - np].token[i] & 15];
+	}
+	out[36] = '\0';
 }
 
 static int
@@ -290,135 +465,146 @@ sort_account_taps(struct tapset *s, uint32_t *taps, uint32_t n)
 	}
 }
 
-/* Account of each card: its least PAR, else its token. */
+/* Each card's least PAR; tokens for the cards without one. */
 static int
-card_accounts(struct tapset *s, const uint32_t *best, uint32_t nbest,
-    struct strtab *accounts, uint32_t *card_account)
+card_accounts(struct tapset *s, const uint32_t *best, uint32_t nbest)
 {
-	uint32_t ncards = strtab_count(s->cards), i, *card_par;
-	char key[4 + 128 + 1], hex[TAP_TOKEN_HEX + 1];
-	int rc = -1;
+	char digits[24], hex[TAP_TOKEN_HEX + 1];
+	uint32_t i;
+	size_t c;
 
-	if ((card_par = malloc(((size_t)ncards + 1) * sizeof *card_par)) == NULL)
-		return -1;
-	for (i = 0; i < ncards; i++)
-		card_par[i] = NONE;
 	for (i = 0; i < nbest; i++) {
 		const struct stap *tp = &s->tap[best[i]];
-		uint32_t *cp = &card_par[tp->card];
+		uint32_t *cp = &s->card[tp->card].par;
 		if (tp->par != NONE && (*cp == NONE ||
 		    strcmp(strtab_name(s->pars, tp->par),
 		    strtab_name(s->pars, *cp)) < 0))
 			*cp = tp->par;
 	}
-	for (i = 0; i < ncards; i++) {
-		if (card_par[i] != NONE)
-			snprintf(key, sizeof key, "par:%s",
-			    strtab_name(s->pars, card_par[i]));
-		else {
-			if (tap_token(s->tk, strtab_name(s->cards, i),
-			    strtab_len(s->cards, i), hex) == -1)
-				goto out;
-			snprintf(key, sizeof key, "tok:%s", hex);
-		}
-		card_account[i] = strtab_intern(accounts, key, strlen(key),
-		    NULL);
-		if (card_account[i] == NONE)
-			goto out;
+	for (c = 0; c < s->ncards; c++) {
+		struct card *cd = &s->card[c];
+		int k;
+		if (cd->par != NONE)
+			continue;
+		card_digits(cd, digits);
+		k = tap_token(s->tk, digits, cd->len, hex);
+		mbedtls_platform_zeroize(digits, sizeof digits);
+		if (k == -1)
+			return -1;
+		for (k = 0; k < 16; k++)
+			cd->token[k] = (uint8_t)((hex[2 * k] <= '9' ?
+			    hex[2 * k] - '0' : hex[2 * k] - 'a' + 10) << 4 |
+			    (hex[2 * k + 1] <= '9' ? hex[2 * k + 1] - '0' :
+			    hex[2 * k + 1] - 'a' + 10));
 	}
-	rc = 0;
-out:
-	free(card_par);
-	return rc;
+	return 0;
+}
+
+static uint32_t
+tap_bucket(const struct tapset *s, const struct stap *tp)
+{
+	const struct card *c = &s->card[tp->card];
+
+	return c->par != NONE ? c->par :
+	    strtab_count(s->pars) + tp->card;
 }
 
 static int
-price_accounts(struct tapset *s, struct strtab *accounts,
-    const uint32_t *tap_account, const uint32_t *kept, size_t nkept,
+price_bucket(struct tapset *s, const struct account *acc,
+    const uint32_t *taps, uint32_t n, struct price_tap **pt, size_t *pt_cap,
+    struct price_result *r, tapset_emit_fn emit, void *arg)
+{
+	char name[4 + LIMIT_ID_LEN + 1];
+	uint32_t i;
+	size_t d;
+
+	if (price_reserve((void **)pt, pt_cap, n, sizeof **pt) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		const struct stap *tp = &s->tap[taps[i]];
+		(*pt)[i].time = tp->time;
+		(*pt)[i].network = tp->network;
+		(*pt)[i].stop = tp->stop;
+		(*pt)[i].kind = tp->kind;
+	}
+	if (price_account(s->t, *pt, n, PRICE_END_OF_TIME, r) == -1)
+		return -1;
+	account_name(s, acc, name, sizeof name);
+	for (d = 0; d < r->ndays; d++)
+		if (emit(arg, name, r, &r->day[d]) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+price_accounts(struct tapset *s, const uint32_t *kept, size_t nkept,
     tapset_emit_fn emit, void *arg)
 {
-	uint32_t na = strtab_count(accounts), a, *order, *start, *bucket;
+	uint32_t np = strtab_count(s->pars);
+	size_t nb = np + s->ncards, b, na = 0, k, pt_cap = 0;
+	uint32_t *start = calloc(nb + 2, sizeof *start);
+	uint32_t *bucket = malloc((nkept + 1) * sizeof *bucket);
+	struct account *acc = malloc((nb + 1) * sizeof *acc);
 	struct price_tap *pt = NULL;
 	struct price_result r;
-	size_t k, pt_cap = 0;
 	int rc = -1;
 
 	price_result_init(&r);
-	order = malloc(((size_t)na + 1) * sizeof *order);
-	start = calloc((size_t)na + 2, sizeof *start);
-	bucket = malloc((nkept + 1) * sizeof *bucket);
-	if (order == NULL || start == NULL || bucket == NULL)
+	if (start == NULL || bucket == NULL || acc == NULL)
 		goto out;
-	for (a = 0; a < na; a++)
-		order[a] = a;
-	qsort_r(order, na, sizeof *order, account_cmp, accounts);
 	for (k = 0; k < nkept; k++)
-		start[tap_account[k] + 1]++;
-	for (a = 0; a < na; a++)
-		start[a + 1] += start[a];
-	for (k = 0; k < nkept; k++)
-		bucket[start[tap_account[k]]++] = kept[k];
-	for (a = na; a > 0; a--)
-		start[a] = start[a - 1];
-	start[0] = 0;
-	for (a = 0; a < na; a++) {
-		uint32_t id = order[a], n = start[id + 1] - start[id], i;
-		uint32_t *taps = bucket + start[id];
-		size_t dd;
-		sort_account_taps(s, taps, n);
-		if (price_reserve((void **)&pt, &pt_cap, n, sizeof *pt) == -1)
-			goto out;
-		for (i = 0; i < n; i++) {
-			const struct stap *tp = &s->tap[taps[i]];
-			pt[i].time = tp->time;
-			pt[i].tap_id = strtab_name(s->tap_ids, tp->tap_id);
-			pt[i].network = tp->network;
-			pt[i].stop = tp->stop;
-			pt[i].kind = tp->kind;
+		start[tap_bucket(s, &s->tap[kept[k]]) + 1]++;
+	for (b = 0; b < nb; b++) {
+		if (start[b + 1] > 0) {
+			struct account *a = &acc[na++];
+			a->bucket = (uint32_t)b;
+			a->tok = b >= np;
+			{
+			const uint8_t *p = a->tok ? s->card[b - np].token :
+			    (const uint8_t *)strtab_name(s->pars, (uint32_t)b);
+			size_t n = a->tok ? 16 : strtab_len(s->pars,
+			    (uint32_t)b);
+			a->key = be_key(p, n, 0);
+			a->key2 = be_key(p, n, 8);
+			}
 		}
-		if (price_account(s->t, pt, n, PRICE_END_OF_TIME, &r) == -1)
+		start[b + 1] += start[b];
+	}
+	for (k = 0; k < nkept; k++)
+		bucket[start[tap_bucket(s, &s->tap[kept[k]])]++] = kept[k];
+	for (b = nb; b > 0; b--)
+		start[b] = start[b - 1];
+	start[0] = 0;
+	qsort_r(acc, na, sizeof *acc, account_cmp, s);
+	for (k = 0; k < na; k++) {
+		uint32_t id = acc[k].bucket, n = start[id + 1] - start[id];
+		sort_account_taps(s, bucket + start[id], n);
+		if (price_bucket(s, &acc[k], bucket + start[id], n, &pt,
+		    &pt_cap, &r, emit, arg) == -1)
 			goto out;
-		for (dd = 0; dd < r.ndays; dd++)
-			if (emit(arg, strtab_name(accounts, id), &r,
-			    &r.day[dd]) == -1)
-				goto out;
 	}
 	rc = 0;
 out:
 	price_result_free(&r);
 	free(pt);
-	free(order);
 	free(start);
 	free(bucket);
+	free(acc);
 	return rc;
 }
 
 int
 tapset_price(struct tapset *s, tapset_emit_fn emit, void *arg)
 {
-	uint32_t nids = strtab_count(s->tap_ids), *best, *card_account = NULL;
-	uint32_t *tap_account = NULL, i;
-	struct strtab *accounts = strtab_new();
+	uint32_t nids = strtab_count(s->tap_ids), *best;
 	int rc = -1;
 
-	best = malloc(((size_t)nids + 1) * sizeof *best);
-	card_account = malloc(((size_t)strtab_count(s->cards) + 1) *
-	    sizeof *card_account);
-	tap_account = malloc(((size_t)nids + 1) * sizeof *tap_account);
-	if (best == NULL || card_account == NULL || tap_account == NULL ||
-	    accounts == NULL)
-		goto out;
+	if ((best = malloc(((size_t)nids + 1) * sizeof *best)) == NULL)
+		return -1;
 	dedup(s, best);
-	if (card_accounts(s, best, nids, accounts, card_account) == -1)
-		goto out;
-	for (i = 0; i < nids; i++)
-		tap_account[i] = card_account[s->tap[best[i]].card];
-	rc = price_accounts(s, accounts, tap_account, best, nids, emit, arg);
-out:
-	strtab_free(accounts);
+	if (card_accounts(s, best, nids) == 0)
+		rc = price_accounts(s, best, nids, emit, arg);
 	free(best);
-	free(card_account);
-	free(tap_account);
 	return rc;
 }
 
@@ -426,19 +612,21 @@ void
 price_json_day(const struct tariff *t, const char *account,
     const struct price_result *r, const struct price_day *d, struct buf *o)
 {
+	struct buf_time_cache tc;
 	char day[11];
 	uint32_t i;
 
+	buf_time_cache_init(&tc);
 	civil_format_day(d->service_day, day);
-	buf_adds(o, "{\"account\":");
+	buf_addlit(o, "{\"account\":");
 	buf_add_json_str(o, account);
-	buf_adds(o, ",\"service_day\":\"");
+	buf_addlit(o, ",\"service_day\":\"");
 	buf_add(o, day, 10);
-	buf_adds(o, "\",\"charge_cents\":");
+	buf_addlit(o, "\",\"charge_cents\":");
 	buf_add_i64(o, d->charge_cents);
-	buf_adds(o, ",\"uncapped_cents\":");
+	buf_addlit(o, ",\"uncapped_cents\":");
 	buf_add_i64(o, d->uncapped_cents);
-	buf_adds(o, ",\"operators\":{");
+	buf_addlit(o, ",\"operators\":{");
 	for (i = 0; i < d->nshares; i++) {
 		const struct price_share *sh = &r->share[d->shares_off + i];
 		if (i > 0)
@@ -447,34 +635,34 @@ price_json_day(const struct tariff *t, const char *account,
 		buf_addc(o, ':');
 		buf_add_i64(o, sh->cents);
 	}
-	buf_adds(o, "},\"legs\":[");
+	buf_addlit(o, "},\"legs\":[");
 	for (i = 0; i < d->nlegs; i++) {
 		const struct price_leg *l = &r->leg[d->legs_off + i];
 		if (i > 0)
 			buf_addc(o, ',');
-		buf_adds(o, "{\"network_id\":");
+		buf_addlit(o, "{\"network_id\":");
 		buf_add_json_str(o, tariff_network_id(t, l->network));
-		buf_adds(o, ",\"from_stop_id\":");
+		buf_addlit(o, ",\"from_stop_id\":");
 		if (l->from_stop == TARIFF_NONE)
-			buf_adds(o, "null");
+			buf_addlit(o, "null");
 		else
 			buf_add_json_str(o, tariff_stop_id(t, l->from_stop));
-		buf_adds(o, ",\"to_stop_id\":");
+		buf_addlit(o, ",\"to_stop_id\":");
 		if (l->to_stop == TARIFF_NONE)
-			buf_adds(o, "null");
+			buf_addlit(o, "null");
 		else
 			buf_add_json_str(o, tariff_stop_id(t, l->to_stop));
-		buf_adds(o, ",\"checkin\":");
-		buf_add_json_time(o, l->checkin);
-		buf_adds(o, ",\"checkout\":");
-		buf_add_json_time(o, l->checkout);
-		buf_adds(o, ",\"status\":\"");
+		buf_addlit(o, ",\"checkin\":");
+		buf_add_json_time(o, l->checkin, &tc);
+		buf_addlit(o, ",\"checkout\":");
+		buf_add_json_time(o, l->checkout, &tc);
+		buf_addlit(o, ",\"status\":\"");
 		buf_adds(o, price_status_name(l->status));
-		buf_adds(o, "\",\"fare_cents\":");
+		buf_addlit(o, "\",\"fare_cents\":");
 		buf_add_i64(o, l->fare_cents);
-		buf_adds(o, ",\"contribution_cents\":");
+		buf_addlit(o, ",\"contribution_cents\":");
 		buf_add_i64(o, l->contribution_cents);
 		buf_addc(o, '}');
 	}
-	buf_adds(o, "]}\n");
+	buf_addlit(o, "]}\n");
 }

@@ -824,8 +824,8 @@ test_open_leg_in_engine(void **state)
 {
 	struct tariff *t = tu_load(TU_MINI);
 	struct price_result r;
-	struct price_tap tap = {1795856400, "o1",
-	    tariff_network(t, "CITY", 4), tariff_stop(t, "C", 1), PRICE_IN};
+	struct price_tap tap = {1795856400, tariff_network(t, "CITY", 4),
+	    tariff_stop(t, "C", 1), PRICE_IN};
 
 	(void)state;
 	price_result_init(&r);
