@@ -38,24 +38,17 @@ subset_better(uint32_t a, uint32_t b)
 	return x != 0 && (a & x & -x) != 0;
 }
 
+/* Per-subset tables, built when the tariff loads (tariff-load.c). */
 static uint64_t
 subset_mask(const struct tariff *t, uint32_t s)
 {
-	uint64_t m = 0;
-
-	for (; s != 0; s &= s - 1)
-		m |= t->cap[__builtin_ctz(s)].networks;
-	return m;
+	return t->subset_mask[s];
 }
 
 static int64_t
 subset_amount(const struct tariff *t, uint32_t s)
 {
-	int64_t a = 0;
-
-	for (; s != 0; s &= s - 1)
-		a += t->cap[__builtin_ctz(s)].amount_cents;
-	return a;
+	return t->subset_amount[s];
 }
 
 int64_t
@@ -203,12 +196,14 @@ make_days(struct price_result *r)
 }
 
 static void
-day_sums(const struct price_result *r, const struct price_day *d,
-    struct day_sums *s)
+day_sums(const struct tariff *t, const struct price_result *r,
+    const struct price_day *d, struct day_sums *s)
 {
 	uint32_t i;
 
-	memset(s, 0, sizeof *s);
+	memset(s->net, 0, sizeof(int64_t) * t->nnetworks);
+	memset(s->incomplete, 0, sizeof(int64_t) * t->nnetworks);
+	s->nets = 0;
 	for (i = 0; i < d->nlegs; i++) {
 		const struct price_leg *l = &r->leg[d->legs_off + i];
 		if (l->status == LEG_COMPLETE || l->status == LEG_AUTOCOMPLETED) {
@@ -219,82 +214,119 @@ day_sums(const struct price_result *r, const struct price_day *d,
 	}
 }
 
-/* The split of Monday..D (days[0..n]) under week caps w, into out. */
-static void
-split_week(const struct tariff *t, const struct day_sums *sums, size_t n,
-    uint32_t w, uint32_t day_caps, int64_t *out, uint32_t *last_day_caps)
+/*
+ * The best day-cap subset of every day of the week so far, for every
+ * subset W of week caps: computed once per (W, day) and reused by
+ * week_total, the capped total and the split.
+ */
+struct day_best {
+	int64_t		 cost;
+	uint32_t	 chosen;
+};
+
+/* One entry per subset W of week caps; lives in price_result's scratch. */
+struct week_entry {
+	uint32_t	 wsub;		/* the subset W */
+	int64_t		 cum;		/* amount(W) + the days so far */
+	struct day_best	 best[7];
+};
+
+struct week_memo {
+	struct week_entry *e;
+	uint32_t	 nw;
+};
+
+static int
+memo_start(const struct tariff *t, struct price_result *r,
+    struct week_memo *m, uint32_t week_caps)
 {
-	int64_t week_sum[LIMIT_NETWORKS];
-	uint64_t wmask = subset_mask(t, w), nets = 0, m;
-	size_t d;
-	int k;
+	uint32_t w = 0;
 
-	memset(out, 0, sizeof(int64_t) * LIMIT_NETWORKS);
-	memset(week_sum, 0, sizeof week_sum);
-	for (d = 0; d < n; d++) {
-		nets |= sums[d].nets;
-		for (m = sums[d].nets; m != 0; m &= m - 1) {
-			k = __builtin_ctzll(m);
-			week_sum[k] += sums[d].net[k];
-		}
-	}
-	split_caps(t, w, week_sum, nets & wmask, out);
-	for (d = 0; d < n; d++) {
-		uint64_t open = sums[d].nets & ~wmask, covered;
-		uint32_t s;
-		price_best_subset(t, day_caps, sums[d].net, open, &s);
-		covered = split_caps(t, s, sums[d].net, open, out);
-		for (m = open & ~covered; m != 0; m &= m - 1) {
-			k = __builtin_ctzll(m);
-			out[k] += sums[d].net[k];
-		}
-		*last_day_caps = s;
-	}
-}
-
-/* week_total over days[0..n] of one week: the minimum over week caps. */
-static int64_t
-week_total(const struct tariff *t, const struct day_sums *sums, size_t n,
-    uint32_t week_caps, uint32_t day_caps, uint32_t *chosen)
-{
-	int64_t best = 0, cost;
-	uint32_t w = 0, best_w = 0, s;
-	size_t d;
-	int first = 1;
-
+	if (price_reserve(&r->memo, &r->memo_cap, (size_t)1 <<
+	    __builtin_popcount(week_caps), sizeof *m->e) == -1)
+		return -1;
+	m->e = r->memo;
+	m->nw = 0;
 	do {
-		uint64_t wmask = subset_mask(t, w);
-		cost = subset_amount(t, w);
-		for (d = 0; d < n; d++)
-			cost += price_best_subset(t, day_caps, sums[d].net,
-			    sums[d].nets & ~wmask, &s);
-		if (first || cost < best ||
-		    (cost == best && subset_better(w, best_w))) {
-			best = cost;
-			best_w = w;
-			first = 0;
-		}
+		m->e[m->nw].wsub = w;
+		m->e[m->nw].cum = subset_amount(t, w);
+		m->nw++;
 		w = (w - week_caps) & week_caps;
 	} while (w != 0);
-	*chosen = best_w;
+	return 0;
+}
+
+/* Adds day number d (0-based in the week); returns week_total(D). */
+static int64_t
+memo_add_day(const struct tariff *t, struct week_memo *m,
+    const struct day_sums *sum, size_t d, uint32_t day_caps, uint32_t *pick)
+{
+	int64_t best = 0;
+	uint32_t i, best_i = 0;
+
+	for (i = 0; i < m->nw; i++) {
+		struct week_entry *e = &m->e[i];
+		struct day_best *b = &e->best[d];
+		b->cost = price_best_subset(t, day_caps, sum->net, sum->nets &
+		    ~subset_mask(t, e->wsub), &b->chosen);
+		e->cum += b->cost;
+		if (i == 0 || e->cum < best || (e->cum == best &&
+		    subset_better(e->wsub, m->e[best_i].wsub))) {
+			best = e->cum;
+			best_i = i;
+		}
+	}
+	*pick = best_i;
 	return best;
 }
 
-static int
-emit_shares(struct price_result *r, struct price_day *d, const int64_t *now,
-    const int64_t *before, const struct day_sums *s)
+/* The split of Monday..D (days 0..n-1) under memo entry wi, into out. */
+static void
+split_week(const struct tariff *t, const struct day_sums *sums, size_t n,
+    const struct week_memo *m, uint32_t wi, int64_t *out)
 {
-	int n;
+	int64_t week_sum[LIMIT_NETWORKS];
+	uint64_t wmask = subset_mask(t, m->e[wi].wsub), nets = 0, mm;
+	size_t d;
+	int k;
+
+	memset(out, 0, sizeof(int64_t) * t->nnetworks);
+	memset(week_sum, 0, sizeof(int64_t) * t->nnetworks);
+	for (d = 0; d < n; d++) {
+		nets |= sums[d].nets;
+		for (mm = sums[d].nets & wmask; mm != 0; mm &= mm - 1) {
+			k = __builtin_ctzll(mm);
+			week_sum[k] += sums[d].net[k];
+		}
+	}
+	split_caps(t, m->e[wi].wsub, week_sum, nets & wmask, out);
+	for (d = 0; d < n; d++) {
+		uint64_t open = sums[d].nets & ~wmask, covered;
+		covered = split_caps(t, m->e[wi].best[d].chosen, sums[d].net,
+		    open, out);
+		for (mm = open & ~covered; mm != 0; mm &= mm - 1) {
+			k = __builtin_ctzll(mm);
+			out[k] += sums[d].net[k];
+		}
+	}
+}
+
+static int
+emit_shares(const struct tariff *t, struct price_result *r,
+    struct price_day *d, const int64_t *now, const int64_t *before,
+    const struct day_sums *s)
+{
+	uint32_t n;
 
 	d->shares_off = (uint32_t)r->nshares;
-	for (n = 0; n < LIMIT_NETWORKS; n++) {
+	for (n = 0; n < t->nnetworks; n++) {
 		int64_t v = now[n] - before[n] + s->incomplete[n];
 		if (v == 0)
 			continue;
 		if (price_reserve((void **)&r->share, &r->share_cap,
 		    r->nshares + 1, sizeof *r->share) == -1)
 			return -1;
-		r->share[r->nshares].network = (uint32_t)n;
+		r->share[r->nshares].network = n;
 		r->share[r->nshares].cents = v;
 		r->nshares++;
 		d->nshares++;
@@ -329,46 +361,49 @@ price_caps(const struct tariff *t, struct price_result *r)
 	uint32_t wc = caps_of_period(t, T_PERIOD_WEEK);
 	uint32_t dc = caps_of_period(t, T_PERIOD_DAY);
 	struct day_sums sums[7];
+	struct week_memo memo;
 	int64_t split_now[LIMIT_NETWORKS], split_before[LIMIT_NETWORKS];
 	int64_t prev_total = 0;
 	size_t i, nweek = 0;
 	int32_t monday = 0;
-	uint32_t i2;
+	uint32_t k, wi;
 
 	sort_legs_by_day(r);
 	if (make_days(r) == -1)
 		return -1;
 	for (i = 0; i < r->ndays; i++) {
 		struct price_day *d = &r->day[i];
+		struct day_sums *sum;
 		if (nweek == 0 || week_monday(d->service_day) != monday) {
 			monday = week_monday(d->service_day);
 			nweek = 0;
 			prev_total = 0;
 			memset(split_before, 0, sizeof split_before);
+			if (memo_start(t, r, &memo, wc) == -1)
+				return -1;
 		}
 		assert(nweek < 7);
-		day_sums(r, d, &sums[nweek]);
-		nweek++;
-		for (i2 = 0; i2 < d->nlegs; i2++)
+		sum = &sums[nweek];
+		day_sums(t, r, d, sum);
+		for (k = 0; k < d->nlegs; k++)
 			d->uncapped_cents +=
-			    r->leg[d->legs_off + i2].contribution_cents;
-		for (i2 = 0; i2 < LIMIT_NETWORKS; i2++)
-			d->incomplete_cents += sums[nweek - 1].incomplete[i2];
-		d->week_total_cents = week_total(t, sums, nweek, wc, dc,
-		    &d->week_caps);
-		d->capped_cents = price_best_subset(t, dc,
-		    sums[nweek - 1].net, sums[nweek - 1].nets &
-		    ~subset_mask(t, d->week_caps), &d->day_caps);
+			    r->leg[d->legs_off + k].contribution_cents;
+		for (k = 0; k < t->nnetworks; k++)
+			d->incomplete_cents += sum->incomplete[k];
+		d->week_total_cents = memo_add_day(t, &memo, sum, nweek, dc,
+		    &wi);
+		nweek++;
+		d->week_caps = memo.e[wi].wsub;
+		d->day_caps = memo.e[wi].best[nweek - 1].chosen;
+		d->capped_cents = memo.e[wi].best[nweek - 1].cost;
 		d->charge_cents = d->week_total_cents - prev_total +
 		    d->incomplete_cents;
-		split_week(t, sums, nweek, d->week_caps, dc, split_now,
-		    &d->day_caps);
-		if (emit_shares(r, d, split_now, split_before,
-		    &sums[nweek - 1]) == -1)
+		split_week(t, sums, nweek, &memo, wi, split_now);
+		if (emit_shares(t, r, d, split_now, split_before, sum) == -1)
 			return -1;
 		mark_caps(t, r, d);
 		prev_total = d->week_total_cents;
-		memcpy(split_before, split_now, sizeof split_now);
+		memcpy(split_before, split_now, sizeof(int64_t) * t->nnetworks);
 	}
 	return 0;
 }

@@ -28,6 +28,7 @@ price_result_free(struct price_result *r)
 	free(r->day);
 	free(r->share);
 	free(r->kept);
+	free(r->memo);
 	price_result_init(r);
 }
 

@@ -74,6 +74,8 @@ struct price_result {
 	size_t			 nshares, share_cap;
 	uint32_t		*kept;		/* scratch: taps after doubles */
 	size_t			 kept_cap;
+	void			*memo;		/* scratch: week caps */
+	size_t			 memo_cap;
 };
 
 void	price_result_init(struct price_result *);

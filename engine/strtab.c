@@ -190,9 +190,28 @@ strtab_reserve(struct strtab *t, size_t len)
 }
 
 uint32_t
+strtab_hash32(const char *s, size_t len)
+{
+	return hash32(strtab_hash(s, len));
+}
+
+void
+strtab_prefetch(const struct strtab *t, uint32_t h)
+{
+	__builtin_prefetch(&t->slot[h & (t->nslots - 1)]);
+}
+
+uint32_t
 strtab_intern(struct strtab *t, const char *s, size_t len, int *added)
 {
-	uint32_t h = hash32(strtab_hash(s, len));
+	return strtab_intern_hashed(t, s, len, hash32(strtab_hash(s, len)),
+	    added);
+}
+
+uint32_t
+strtab_intern_hashed(struct strtab *t, const char *s, size_t len, uint32_t h,
+    int *added)
+{
 	uint32_t i = strtab_probe(t, s, len, h), id, nslots = t->nslots;
 
 	if (added != NULL)

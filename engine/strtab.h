@@ -27,5 +27,13 @@ int		 strtab_expect(struct strtab *, size_t n);
 /* Bytes held, for memory figures. */
 size_t		 strtab_bytes(const struct strtab *);
 uint64_t	 strtab_hash(const char *s, size_t len);
+/*
+ * For batches: the 32-bit hash used to place s, a prefetch of its slot,
+ * and interning with that hash already computed.
+ */
+uint32_t	 strtab_hash32(const char *s, size_t len);
+void		 strtab_prefetch(const struct strtab *, uint32_t h);
+uint32_t	 strtab_intern_hashed(struct strtab *, const char *s,
+		    size_t len, uint32_t h, int *added);
 
 #endif

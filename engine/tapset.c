@@ -47,8 +47,26 @@ struct card_slot {
 	uint32_t	 len;
 };
 
+/*
+ * Taps wait in a small batch before their ids are interned, so that the
+ * hash slots they need are prefetched together: the big tables are probed
+ * at random, and one miss at a time would dominate the read.
+ */
+#define TAPSET_BATCH	16
+
+struct pending {
+	struct stap	 tap;		/* all but tap_id and card */
+	uint32_t	 id_hash, card_hash;
+	uint64_t	 pan;
+	uint8_t		 pan_len, id_len;
+	char		 tap_id[LIMIT_ID_LEN + 1];
+};
+
 struct tapset {
 	const struct tariff	*t;
+	struct pending		 batch[TAPSET_BATCH];
+	size_t			 nbatch;
+	int			 oom;
 	struct tap_tokenizer	*tk;
 	struct strtab		*tap_ids, *pars;
 	struct card		*card;
@@ -131,21 +149,29 @@ card_grow(struct tapset *s)
 	return 0;
 }
 
+static void
+pan_key(const char *digits, uint64_t *pan, uint8_t *len)
+{
+	uint64_t v = 0;
+	uint8_t n = 0;
+
+	for (; digits[n] != '\0'; n++)
+		v = v * 10 + (uint64_t)(digits[n] - '0');
+	*pan = v;
+	*len = n;
+}
+
 /* The card of a checked PAN (12-19 digits), added if new. */
 static uint32_t
-card_intern(struct tapset *s, const char *digits)
+card_intern(struct tapset *s, uint64_t pan, uint32_t len, uint32_t h)
 {
-	uint64_t pan = 0;
-	uint32_t len = 0, id;
+	uint32_t id;
 	size_t j, mask;
 
-	for (; digits[len] != '\0'; len++)
-		pan = pan * 10 + (uint64_t)(digits[len] - '0');
 	if ((s->ncards + 1) * 2 > s->nslots && card_grow(s) == -1)
 		return NONE;
 	mask = s->nslots - 1;
-	for (j = card_hash(pan, len) & mask; s->slot[j].id != NONE;
-	    j = (j + 1) & mask)
+	for (j = h & mask; s->slot[j].id != NONE; j = (j + 1) & mask)
 		if (s->slot[j].pan == pan && s->slot[j].len == len)
 			return s->slot[j].id;
 	if (price_reserve((void **)&s->card, &s->card_cap, s->ncards + 1,
@@ -159,6 +185,36 @@ card_intern(struct tapset *s, const char *digits)
 	s->slot[j].len = len;
 	s->slot[j].id = id;
 	return id;
+}
+
+/* Interns the batch's ids, after prefetching every slot they need. */
+static int
+tapset_flush(struct tapset *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nbatch; i++) {
+		strtab_prefetch(s->tap_ids, s->batch[i].id_hash);
+		if (s->nslots > 0)
+			__builtin_prefetch(&s->slot[s->batch[i].card_hash &
+			    (s->nslots - 1)]);
+	}
+	for (i = 0; i < s->nbatch && !s->oom; i++) {
+		struct pending *p = &s->batch[i];
+		p->tap.tap_id = strtab_intern_hashed(s->tap_ids, p->tap_id,
+		    p->id_len, p->id_hash, NULL);
+		p->tap.card = card_intern(s, p->pan, p->pan_len, p->card_hash);
+		if (p->tap.tap_id == NONE || p->tap.card == NONE ||
+		    price_reserve((void **)&s->tap, &s->cap, s->ntaps + 1,
+		    sizeof *s->tap) == -1) {
+			s->oom = 1;
+			break;
+		}
+		s->tap[s->ntaps++] = p->tap;
+	}
+	mbedtls_platform_zeroize(s->batch, sizeof s->batch);
+	s->nbatch = 0;
+	return s->oom ? -1 : 0;
 }
 
 /* The PAN's digits again, leading zeros included. */
@@ -195,7 +251,7 @@ card_cmp(const struct tapset *s, uint32_t a, uint32_t b)
 size_t
 tapset_count(const struct tapset *s)
 {
-	return s->ntaps;
+	return s->ntaps + s->nbatch;
 }
 
 static int
@@ -224,6 +280,7 @@ tapset_add(struct tapset *s, const char *tap_id, const char *time,
     const char *pan, const char *par, const char *network_id,
     const char *stop_id, const char *kind, const char **why)
 {
+	struct pending *p;
 	struct stap tp;
 	int k;
 
@@ -246,20 +303,26 @@ tapset_add(struct tapset *s, const char *tap_id, const char *time,
 		return -1;
 	}
 	tp.kind = (uint8_t)k;
-	if (s->ntaps >= LIMIT_PRICE_TAPS) {
+	*why = "out of memory";
+	if (s->oom)
+		return -1;
+	if (s->ntaps + s->nbatch >= LIMIT_PRICE_TAPS) {
 		*why = "too many taps in one file";
 		return -1;
 	}
-	*why = "out of memory";
-	tp.tap_id = strtab_intern(s->tap_ids, tap_id, strlen(tap_id), NULL);
-	tp.card = card_intern(s, pan);
 	tp.par = *par == '\0' ? NONE : strtab_intern(s->pars, par, strlen(par),
 	    NULL);
-	if (tp.tap_id == NONE || tp.card == NONE || (*par && tp.par == NONE) ||
-	    price_reserve((void **)&s->tap, &s->cap, s->ntaps + 1,
-	    sizeof *s->tap) == -1)
+	if (*par != '\0' && tp.par == NONE)
 		return -1;
-	s->tap[s->ntaps++] = tp;
+	p = &s->batch[s->nbatch++];
+	p->tap = tp;
+	p->id_len = (uint8_t)strlen(tap_id);
+	memcpy(p->tap_id, tap_id, (size_t)p->id_len + 1);
+	p->id_hash = strtab_hash32(tap_id, p->id_len);
+	pan_key(pan, &p->pan, &p->pan_len);
+	p->card_hash = card_hash(p->pan, p->pan_len);
+	if (s->nbatch == TAPSET_BATCH && tapset_flush(s) == -1)
+		return -1;
 	return 0;
 }
 
@@ -379,7 +442,9 @@ dedup(struct tapset *s, uint32_t *best)
 struct account {
 	uint64_t	 key, key2;	/* bytes 0-7 and 8-15 after the prefix */
 	uint32_t	 bucket;
+	uint32_t	 ntaps;
 	uint8_t		 tok;
+	uint8_t		 token[16];	/* copied: accounts are read in order */
 };
 
 /* Bytes from..from+7 of p (n long) as a big-endian number, 0-padded. */
@@ -407,9 +472,9 @@ account_cmp(const void *a, const void *b, void *set)
 		return x->key < y->key ? -1 : 1;
 	if (x->key2 != y->key2)
 		return x->key2 < y->key2 ? -1 : 1;
+	(void)np;
 	if (x->tok)
-		return memcmp(s->card[x->bucket - np].token,
-		    s->card[y->bucket - np].token, 16);
+		return memcmp(x->token, y->token, 16);
 	return strcmp(strtab_name(s->pars, x->bucket),
 	    strtab_name(s->pars, y->bucket));
 }
@@ -426,40 +491,45 @@ account_name(const struct tapset *s, const struct account *a, char *out,
 		return;
 	}
 	memcpy(out, "tok:", 4);
+	(void)np;
 	for (i = 0; i < 16; i++) {
-		out[4 + 2 * i] = hex[s->card[a->bucket - np].token[i] >> 4];
-		out[5 + 2 * i] = hex[s->card[a->bucket - np].token[i] & 15];
+		out[4 + 2 * i] = hex[a->token[i] >> 4];
+		out[5 + 2 * i] = hex[a->token[i] & 15];
 	}
 	out[36] = '\0';
 }
 
+/* (time, tap_id) order within an account. */
 static int
-account_tap_cmp(const void *a, const void *b, void *set)
+stap_order(const struct tapset *s, const struct stap *x, const struct stap *y)
 {
-	const struct tapset *s = set;
-	const struct stap *x = &s->tap[*(const uint32_t *)a];
-	const struct stap *y = &s->tap[*(const uint32_t *)b];
-
 	if (x->time != y->time)
 		return x->time < y->time ? -1 : 1;
+	if (x->tap_id == y->tap_id)
+		return 0;
 	return strcmp(strtab_name(s->tap_ids, x->tap_id),
 	    strtab_name(s->tap_ids, y->tap_id));
 }
 
+static int
+stap_order_cb(const void *a, const void *b, void *set)
+{
+	return stap_order(set, a, b);
+}
+
 /* Insertion sort: an account's taps mostly arrive in time order. */
 static void
-sort_account_taps(struct tapset *s, uint32_t *taps, uint32_t n)
+sort_account_taps(const struct tapset *s, struct stap *taps, uint32_t n)
 {
 	uint32_t i, j;
 
 	if (n > 64) {
-		qsort_r(taps, n, sizeof *taps, account_tap_cmp, s);
+		qsort_r(taps, n, sizeof *taps, stap_order_cb, (void *)s);
 		return;
 	}
 	for (i = 1; i < n; i++) {
-		uint32_t x = taps[i];
-		for (j = i; j > 0 && account_tap_cmp(&taps[j - 1], &x, s) > 0;
-		    j--)
+		struct stap x = taps[i];
+		for (j = i; j > 0 && stap_order(s, &taps[j - 1], &x) > 0; j--)
 			taps[j] = taps[j - 1];
 		taps[j] = x;
 	}
@@ -511,8 +581,8 @@ tap_bucket(const struct tapset *s, const struct stap *tp)
 
 static int
 price_bucket(struct tapset *s, const struct account *acc,
-    const uint32_t *taps, uint32_t n, struct price_tap **pt, size_t *pt_cap,
-    struct price_result *r, tapset_emit_fn emit, void *arg)
+    const struct stap *taps, uint32_t n, struct price_tap **pt,
+    size_t *pt_cap, struct price_result *r, tapset_emit_fn emit, void *arg)
 {
 	char name[4 + LIMIT_ID_LEN + 1];
 	uint32_t i;
@@ -521,11 +591,10 @@ price_bucket(struct tapset *s, const struct account *acc,
 	if (price_reserve((void **)pt, pt_cap, n, sizeof **pt) == -1)
 		return -1;
 	for (i = 0; i < n; i++) {
-		const struct stap *tp = &s->tap[taps[i]];
-		(*pt)[i].time = tp->time;
-		(*pt)[i].network = tp->network;
-		(*pt)[i].stop = tp->stop;
-		(*pt)[i].kind = tp->kind;
+		(*pt)[i].time = taps[i].time;
+		(*pt)[i].network = taps[i].network;
+		(*pt)[i].stop = taps[i].stop;
+		(*pt)[i].kind = taps[i].kind;
 	}
 	if (price_account(s->t, *pt, n, PRICE_END_OF_TIME, r) == -1)
 		return -1;
@@ -536,59 +605,82 @@ price_bucket(struct tapset *s, const struct account *acc,
 	return 0;
 }
 
+static void
+account_keys(const struct tapset *s, struct account *a, uint32_t b)
+{
+	uint32_t np = strtab_count(s->pars);
+	const uint8_t *p;
+	size_t n;
+
+	a->bucket = b;
+	a->tok = b >= np;
+	if (a->tok)
+		memcpy(a->token, s->card[b - np].token, 16);
+	p = a->tok ? s->card[b - np].token :
+	    (const uint8_t *)strtab_name(s->pars, b);
+	n = a->tok ? 16 : strtab_len(s->pars, b);
+	a->key = be_key(p, n, 0);
+	a->key2 = be_key(p, n, 8);
+}
+
+/*
+ * Groups the kept taps by account, laid out in account order: accounts are
+ * sorted first, each bucket gets its offset in that order, and the tap
+ * records are scattered there.  Pricing then reads everything in order.
+ */
 static int
 price_accounts(struct tapset *s, const uint32_t *kept, size_t nkept,
     tapset_emit_fn emit, void *arg)
 {
-	uint32_t np = strtab_count(s->pars);
-	size_t nb = np + s->ncards, b, na = 0, k, pt_cap = 0;
-	uint32_t *start = calloc(nb + 2, sizeof *start);
-	uint32_t *bucket = malloc((nkept + 1) * sizeof *bucket);
-	struct account *acc = malloc((nb + 1) * sizeof *acc);
+	size_t nb = strtab_count(s->pars) + s->ncards, b, na = 0, k, pt_cap = 0;
+	uint32_t *off = calloc(nb + 1, sizeof *off), pos;
+	uint32_t *bucket_of = malloc((nkept + 1) * sizeof *bucket_of);
+	struct stap *sorted = malloc((nkept + 1) * sizeof *sorted);
+	struct account *acc = NULL;
 	struct price_tap *pt = NULL;
 	struct price_result r;
 	int rc = -1;
 
 	price_result_init(&r);
-	if (start == NULL || bucket == NULL || acc == NULL)
+	if (off == NULL || bucket_of == NULL || sorted == NULL)
 		goto out;
-	for (k = 0; k < nkept; k++)
-		start[tap_bucket(s, &s->tap[kept[k]]) + 1]++;
-	for (b = 0; b < nb; b++) {
-		if (start[b + 1] > 0) {
-			struct account *a = &acc[na++];
-			a->bucket = (uint32_t)b;
-			a->tok = b >= np;
-			{
-			const uint8_t *p = a->tok ? s->card[b - np].token :
-			    (const uint8_t *)strtab_name(s->pars, (uint32_t)b);
-			size_t n = a->tok ? 16 : strtab_len(s->pars,
-			    (uint32_t)b);
-			a->key = be_key(p, n, 0);
-			a->key2 = be_key(p, n, 8);
-			}
-		}
-		start[b + 1] += start[b];
+	for (k = 0; k < nkept; k++) {
+		bucket_of[k] = tap_bucket(s, &s->tap[kept[k]]);
+		off[bucket_of[k]]++;
+	}
+	for (b = 0; b < nb; b++)
+		na += off[b] > 0;
+	if ((acc = malloc((na + 1) * sizeof *acc)) == NULL)
+		goto out;
+	for (b = 0, na = 0; b < nb; b++) {
+		if (off[b] == 0)
+			continue;
+		account_keys(s, &acc[na], (uint32_t)b);
+		acc[na++].ntaps = off[b];
+	}
+	qsort_r(acc, na, sizeof *acc, account_cmp, s);
+	for (k = 0, pos = 0; k < na; k++) {
+		off[acc[k].bucket] = pos;
+		pos += acc[k].ntaps;
 	}
 	for (k = 0; k < nkept; k++)
-		bucket[start[tap_bucket(s, &s->tap[kept[k]])]++] = kept[k];
-	for (b = nb; b > 0; b--)
-		start[b] = start[b - 1];
-	start[0] = 0;
-	qsort_r(acc, na, sizeof *acc, account_cmp, s);
-	for (k = 0; k < na; k++) {
-		uint32_t id = acc[k].bucket, n = start[id + 1] - start[id];
-		sort_account_taps(s, bucket + start[id], n);
-		if (price_bucket(s, &acc[k], bucket + start[id], n, &pt,
+		sorted[off[bucket_of[k]]++] = s->tap[kept[k]];
+	free(bucket_of);
+	bucket_of = NULL;
+	for (k = 0, pos = 0; k < na; k++) {
+		sort_account_taps(s, sorted + pos, acc[k].ntaps);
+		if (price_bucket(s, &acc[k], sorted + pos, acc[k].ntaps, &pt,
 		    &pt_cap, &r, emit, arg) == -1)
 			goto out;
+		pos += acc[k].ntaps;
 	}
 	rc = 0;
 out:
 	price_result_free(&r);
 	free(pt);
-	free(start);
-	free(bucket);
+	free(off);
+	free(bucket_of);
+	free(sorted);
 	free(acc);
 	return rc;
 }
@@ -596,9 +688,12 @@ out:
 int
 tapset_price(struct tapset *s, tapset_emit_fn emit, void *arg)
 {
-	uint32_t nids = strtab_count(s->tap_ids), *best;
+	uint32_t nids, *best;
 	int rc = -1;
 
+	if (tapset_flush(s) == -1)
+		return -1;
+	nids = strtab_count(s->tap_ids);
 	if ((best = malloc(((size_t)nids + 1) * sizeof *best)) == NULL)
 		return -1;
 	dedup(s, best);

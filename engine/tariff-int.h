@@ -137,6 +137,9 @@ struct tariff {
 
 	struct t_cap	 cap[16];
 	uint32_t	 ncaps;
+	/* For every subset of caps (bit k: cap k): networks and amount. */
+	uint64_t	*subset_mask;
+	int64_t		*subset_amount;
 	char		 currency[4];
 };
 

@@ -1566,15 +1566,31 @@ load_caps(struct loader *L)
 		{"period", 1}, {"network_id", 0},
 	};
 	struct tariff *t = L->t;
-	uint32_t k;
+	uint32_t k, s;
 	uint64_t all = t->nnetworks >= 64 ? ~(uint64_t)0 :
 	    ((uint64_t)1 << t->nnetworks) - 1;
 
 	load_file(L, "fare_caps.txt", 0, cols, 6, LIMIT_RULES, row_cap);
 	for (k = 0; k < t->ncaps; k++)
 		t->cap[k].networks &= all;
-	if (!L->oom)
+	if (L->oom)
+		return;
+	if (t->ncaps > 0)
 		qsort(t->cap, t->ncaps, sizeof *t->cap, cap_cmp);
+	t->subset_mask = calloc((size_t)1 << t->ncaps, sizeof *t->subset_mask);
+	t->subset_amount = calloc((size_t)1 << t->ncaps,
+	    sizeof *t->subset_amount);
+	if (t->subset_mask == NULL || t->subset_amount == NULL) {
+		L->oom = 1;
+		return;
+	}
+	for (s = 1; s < (uint32_t)1 << t->ncaps; s++) {
+		k = (uint32_t)__builtin_ctz(s);
+		t->subset_mask[s] = t->subset_mask[s & (s - 1)] |
+		    t->cap[k].networks;
+		t->subset_amount[s] = t->subset_amount[s & (s - 1)] +
+		    t->cap[k].amount_cents;
+	}
 }
 
 static void

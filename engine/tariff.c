@@ -53,6 +53,8 @@ tariff_free(struct tariff *t)
 	free(t->from_lg_named);
 	free(t->to_lg_named);
 	free(t->dist);
+	free(t->subset_mask);
+	free(t->subset_amount);
 	free(t);
 }
 

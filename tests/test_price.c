@@ -701,6 +701,28 @@ test_caps_tie_rules(void **state)
 	free(o);
 }
 
+/* Sixteen caps (ten of them weekly) work: 2^16 subsets, exact minimum. */
+static void
+test_caps_sixteen(void **state)
+{
+	char caps[4096] = "cap_id,cap_name,amount,currency,period,network_id\n";
+	int i;
+	char *o;
+
+	(void)state;
+	for (i = 0; i < 10; i++)
+		snprintf(caps + strlen(caps), sizeof caps - strlen(caps),
+		    "w%02d,Week %d,%d.00,EUR,week,\n", i, i, 30 + i);
+	for (i = 0; i < 6; i++)
+		snprintf(caps + strlen(caps), sizeof caps - strlen(caps),
+		    "d%02d,Day %d,%d.00,EUR,day,CITY\n", i, i, 8 + i);
+	o = price_caps(caps, CITY5 FERRY2);
+	/* d00 (8.00 on CITY) + FERRY 200 = 1000, below every week cap. */
+	tu_has(o, "\"charge_cents\":1000,\"uncapped_cents\":1198,"
+	    "\"operators\":{\"CITY\":800,\"FERRY\":200}");
+	free(o);
+}
+
 /* Largest remainder: equal remainders go to the lower network_id. */
 static void
 test_apportion_tie_to_lower_network(void **state)
@@ -927,6 +949,7 @@ main(void)
 		cmocka_unit_test(test_journey_across_service_days),
 		cmocka_unit_test(test_caps_best_subset),
 		cmocka_unit_test(test_caps_tie_rules),
+		cmocka_unit_test(test_caps_sixteen),
 		cmocka_unit_test(test_apportion_tie_to_lower_network),
 		cmocka_unit_test(test_no_caps_charge_is_uncapped),
 		cmocka_unit_test(test_incomplete_outside_caps),
