@@ -36,22 +36,12 @@ buf_room(struct buf *b, size_t n)
 }
 
 void
-buf_add(struct buf *b, const void *s, size_t n)
+buf_add_slow(struct buf *b, const void *s, size_t n)
 {
-	if (b->len + n <= b->cap) {
-		memcpy(b->p + b->len, s, n);
-		b->len += n;
-	} else if (buf_room(b, n) == 0) {
+	if (buf_room(b, n) == 0) {
 		memcpy(b->p + b->len, s, n);
 		b->len += n;
 	}
-}
-
-void
-buf_addc(struct buf *b, char c)
-{
-	if (buf_room(b, 1) == 0)
-		b->p[b->len++] = c;
 }
 
 void

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct buf {
 	char	*p;
@@ -12,8 +13,29 @@ struct buf {
 };
 
 void	buf_free(struct buf *);
-void	buf_add(struct buf *, const void *s, size_t n);
-void	buf_addc(struct buf *, char c);
+/* Grows the buffer, then appends; sets oom instead on failure. */
+void	buf_add_slow(struct buf *, const void *s, size_t n);
+
+/* Inline so that fixed-size appends compile to a few moves. */
+static inline void
+buf_add(struct buf *b, const void *s, size_t n)
+{
+	if (b->len + n <= b->cap) {
+		memcpy(b->p + b->len, s, n);
+		b->len += n;
+	} else
+		buf_add_slow(b, s, n);
+}
+
+static inline void
+buf_addc(struct buf *b, char c)
+{
+	if (b->len < b->cap)
+		b->p[b->len++] = c;
+	else
+		buf_add_slow(b, &c, 1);
+}
+
 void	buf_adds(struct buf *, const char *s);
 /* A string literal, without strlen. */
 #define buf_addlit(b, lit)	buf_add((b), (lit), sizeof(lit) - 1)

@@ -4,6 +4,7 @@
  * interning is amortised O(1).
  */
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #include "strtab.h"
@@ -42,6 +43,40 @@ strtab_hash(const char *s, size_t len)
 	return h;
 }
 
+/*
+ * Slot arrays are probed at random: big ones go on transparent huge pages
+ * (where the kernel offers them on request), so that a probe costs one
+ * cache miss and not a page walk too.
+ */
+#define STRTAB_HUGE	(2u << 20)
+
+static struct slot *
+slots_alloc(size_t n)
+{
+	size_t bytes = n * sizeof(struct slot);
+	void *p;
+
+	if (bytes < STRTAB_HUGE)
+		return malloc(bytes);
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	(void)madvise(p, bytes, MADV_HUGEPAGE);
+	return p;
+}
+
+static void
+slots_free(struct slot *p, size_t n)
+{
+	if (p == NULL)
+		return;
+	if (n * sizeof *p < STRTAB_HUGE)
+		free(p);
+	else
+		munmap(p, n * sizeof *p);
+}
+
 struct strtab *
 strtab_new(void)
 {
@@ -50,7 +85,7 @@ strtab_new(void)
 	if (t == NULL)
 		return NULL;
 	t->nslots = 16;
-	t->slot = malloc(t->nslots * sizeof *t->slot);
+	t->slot = slots_alloc(t->nslots);
 	if (t->slot == NULL) {
 		strtab_free(t);
 		return NULL;
@@ -66,7 +101,7 @@ strtab_free(struct strtab *t)
 		return;
 	free(t->arena);
 	free(t->off);
-	free(t->slot);
+	slots_free(t->slot, t->nslots);
 	free(t);
 }
 
@@ -135,7 +170,7 @@ static int
 strtab_grow_slots(struct strtab *t)
 {
 	uint32_t n = t->nslots * 2, mask = n - 1, i, k;
-	struct slot *slot = malloc(n * sizeof *slot);
+	struct slot *slot = slots_alloc(n);
 
 	if (slot == NULL)
 		return -1;
@@ -148,7 +183,7 @@ strtab_grow_slots(struct strtab *t)
 			;
 		slot[i] = t->slot[k];
 	}
-	free(t->slot);
+	slots_free(t->slot, t->nslots);
 	t->slot = slot;
 	t->nslots = n;
 	return 0;

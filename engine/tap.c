@@ -21,6 +21,8 @@ struct tap_tokenizer {
 int
 tap_check_pan(const char *pan, const char **why)
 {
+	/* Luhn: every second digit from the right doubled, digits summed. */
+	static const int twice[10] = {0, 2, 4, 6, 8, 1, 3, 5, 7, 9};
 	size_t n = strlen(pan), i;
 	int sum = 0;
 
@@ -29,17 +31,12 @@ tap_check_pan(const char *pan, const char **why)
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		int d = pan[n - 1 - i] - '0';
-		if (d < 0 || d > 9) {
+		unsigned d = (unsigned)(pan[n - 1 - i] - '0');
+		if (d > 9) {
 			*why = "card number must be digits only";
 			return -1;
 		}
-		if (i % 2 == 1) {
-			d *= 2;
-			if (d > 9)
-				d -= 9;
-		}
-		sum += d;
+		sum += i % 2 == 1 ? twice[d] : (int)d;
 	}
 	if (sum % 10 != 0) {
 		*why = "card number fails the Luhn check";

@@ -479,6 +479,72 @@ account_cmp(const void *a, const void *b, void *set)
 	    strtab_name(s->pars, y->bucket));
 }
 
+/*
+ * Sorts accounts by their text: a radix sort on (tok, first 8 bytes),
+ * then the full comparison within runs of equal keys (rare).  qsort over
+ * a million accounts spent most of its time in calls and copies.
+ */
+struct sort_item {
+	uint64_t	 key;
+	uint32_t	 idx;
+	uint32_t	 tok;
+};
+
+static int
+sort_accounts(const struct tapset *s, struct account **accp, size_t n)
+{
+	struct account *acc = *accp, *out;
+	struct sort_item *a = malloc((n + 1) * sizeof *a);
+	struct sort_item *b = malloc((n + 1) * sizeof *b), *tmp;
+	size_t *cnt = malloc(65537 * sizeof *cnt), i, pass, run;
+
+	out = malloc((n + 1) * sizeof *out);
+	if (a == NULL || b == NULL || cnt == NULL || out == NULL) {
+		free(a);
+		free(b);
+		free(cnt);
+		free(out);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		a[i].key = acc[i].key;
+		a[i].idx = (uint32_t)i;
+		a[i].tok = acc[i].tok;
+	}
+	/* Four 16-bit passes over the key, then one over tok (stable). */
+	for (pass = 0; pass < 5; pass++) {
+		unsigned shift = (unsigned)pass * 16;
+		memset(cnt, 0, 65537 * sizeof *cnt);
+		for (i = 0; i < n; i++)
+			cnt[(pass < 4 ? a[i].key >> shift & 0xffff :
+			    a[i].tok) + 1]++;
+		for (i = 0; i < 65536; i++)
+			cnt[i + 1] += cnt[i];
+		for (i = 0; i < n; i++)
+			b[cnt[pass < 4 ? a[i].key >> shift & 0xffff :
+			    a[i].tok]++] = a[i];
+		tmp = a;
+		a = b;
+		b = tmp;
+	}
+	for (i = 0; i < n; i++)
+		out[i] = acc[a[i].idx];
+	for (i = 0; i < n; i = run) {
+		for (run = i + 1; run < n && out[run].tok == out[i].tok &&
+		    out[run].key == out[i].key; run++)
+			;
+		if (run - i > 1)
+			qsort_r(out + i, run - i, sizeof *out, account_cmp,
+			    (void *)s);
+	}
+	free(a);
+	free(b);
+	free(cnt);
+	free(acc);
+	*accp = out;
+	return 0;
+}
+
 static void
 account_name(const struct tapset *s, const struct account *a, char *out,
     size_t len)
@@ -658,7 +724,8 @@ price_accounts(struct tapset *s, const uint32_t *kept, size_t nkept,
 		account_keys(s, &acc[na], (uint32_t)b);
 		acc[na++].ntaps = off[b];
 	}
-	qsort_r(acc, na, sizeof *acc, account_cmp, s);
+	if (sort_accounts(s, &acc, na) == -1)
+		goto out;
 	for (k = 0, pos = 0; k < na; k++) {
 		off[acc[k].bucket] = pos;
 		pos += acc[k].ntaps;
@@ -707,7 +774,13 @@ void
 price_json_day(const struct tariff *t, const char *account,
     const struct price_result *r, const struct price_day *d, struct buf *o)
 {
+	static const struct { const char *s; size_t n; } status[] = {
+		{"complete", 8}, {"autocompleted", 13}, {"incomplete", 10},
+		{"cancelled", 9}, {"unpriced", 8}, {"open", 4},
+	};
 	struct buf_time_cache tc;
+	const char *js;
+	size_t jl;
 	char day[11];
 	uint32_t i;
 
@@ -726,7 +799,8 @@ price_json_day(const struct tariff *t, const char *account,
 		const struct price_share *sh = &r->share[d->shares_off + i];
 		if (i > 0)
 			buf_addc(o, ',');
-		buf_add_json_str(o, tariff_network_id(t, sh->network));
+		js = tariff_network_json(t, sh->network, &jl);
+		buf_add(o, js, jl);
 		buf_addc(o, ':');
 		buf_add_i64(o, sh->cents);
 	}
@@ -736,23 +810,28 @@ price_json_day(const struct tariff *t, const char *account,
 		if (i > 0)
 			buf_addc(o, ',');
 		buf_addlit(o, "{\"network_id\":");
-		buf_add_json_str(o, tariff_network_id(t, l->network));
+		js = tariff_network_json(t, l->network, &jl);
+		buf_add(o, js, jl);
 		buf_addlit(o, ",\"from_stop_id\":");
 		if (l->from_stop == TARIFF_NONE)
 			buf_addlit(o, "null");
-		else
-			buf_add_json_str(o, tariff_stop_id(t, l->from_stop));
+		else {
+			js = tariff_stop_json(t, l->from_stop, &jl);
+			buf_add(o, js, jl);
+		}
 		buf_addlit(o, ",\"to_stop_id\":");
 		if (l->to_stop == TARIFF_NONE)
 			buf_addlit(o, "null");
-		else
-			buf_add_json_str(o, tariff_stop_id(t, l->to_stop));
+		else {
+			js = tariff_stop_json(t, l->to_stop, &jl);
+			buf_add(o, js, jl);
+		}
 		buf_addlit(o, ",\"checkin\":");
 		buf_add_json_time(o, l->checkin, &tc);
 		buf_addlit(o, ",\"checkout\":");
 		buf_add_json_time(o, l->checkout, &tc);
 		buf_addlit(o, ",\"status\":\"");
-		buf_adds(o, price_status_name(l->status));
+		buf_add(o, status[l->status].s, status[l->status].n);
 		buf_addlit(o, "\",\"fare_cents\":");
 		buf_add_i64(o, l->fare_cents);
 		buf_addlit(o, ",\"contribution_cents\":");

@@ -137,12 +137,17 @@ struct tariff {
 
 	struct t_cap	 cap[16];
 	uint32_t	 ncaps;
+	/* Ids pre-escaped for JSON output: stops first, then networks. */
+	char		*json;
+	uint32_t	*json_off;	/* nstops + nnetworks + 1 offsets */
 	/* For every subset of caps (bit k: cap k): networks and amount. */
 	uint64_t	*subset_mask;
 	int64_t		*subset_amount;
 	char		 currency[4];
 };
 
+/* Builds the pre-escaped JSON ids; 0 or -1 when out of memory. */
+int	tariff_build_json(struct tariff *);
 /* Metres from a to b: stop_distances.txt, else great-circle. */
 int64_t	tariff_distance_m(const struct tariff *, uint32_t a, uint32_t b);
 /* Whether the stop lies in area (its own areas, else its parent's). */

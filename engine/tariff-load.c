@@ -1664,6 +1664,8 @@ tariff_load(const char *dir, struct diag *d)
 		goto nomem;
 	if (d->nerrors > errors0)
 		goto fail;
+	if (tariff_build_json(t) == -1)
+		goto nomem;
 	loader_free(&L);
 	return t;
 nomem:

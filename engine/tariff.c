@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "parse.h"
 #include "tariff-int.h"
 
@@ -53,6 +54,8 @@ tariff_free(struct tariff *t)
 	free(t->from_lg_named);
 	free(t->to_lg_named);
 	free(t->dist);
+	free(t->json);
+	free(t->json_off);
 	free(t->subset_mask);
 	free(t->subset_amount);
 	free(t);
@@ -108,6 +111,46 @@ const char *
 tariff_network_name(const struct tariff *t, uint32_t n)
 {
 	return t->network[n].name;
+}
+
+int
+tariff_build_json(struct tariff *t)
+{
+	uint32_t ns = strtab_count(t->stop_ids), i;
+	struct buf b = {NULL, 0, 0, 0};
+
+	t->json_off = malloc(((size_t)ns + t->nnetworks + 1) *
+	    sizeof *t->json_off);
+	if (t->json_off == NULL)
+		return -1;
+	for (i = 0; i < ns + t->nnetworks; i++) {
+		t->json_off[i] = (uint32_t)b.len;
+		buf_add_json_str(&b, i < ns ? strtab_name(t->stop_ids, i) :
+		    strtab_name(t->network_ids, i - ns));
+	}
+	t->json_off[i] = (uint32_t)b.len;
+	if (b.oom || b.len > UINT32_MAX) {
+		buf_free(&b);
+		return -1;
+	}
+	t->json = b.p;
+	return 0;
+}
+
+const char *
+tariff_stop_json(const struct tariff *t, uint32_t s, size_t *len)
+{
+	*len = t->json_off[s + 1] - t->json_off[s];
+	return t->json + t->json_off[s];
+}
+
+const char *
+tariff_network_json(const struct tariff *t, uint32_t n, size_t *len)
+{
+	uint32_t i = strtab_count(t->stop_ids) + n;
+
+	*len = t->json_off[i + 1] - t->json_off[i];
+	return t->json + t->json_off[i];
 }
 
 uint32_t

@@ -28,6 +28,11 @@ const char	*tariff_stop_id(const struct tariff *, uint32_t stop);
 const char	*tariff_stop_name(const struct tariff *, uint32_t stop);
 const char	*tariff_network_id(const struct tariff *, uint32_t net);
 const char	*tariff_network_name(const struct tariff *, uint32_t net);
+/* The id as a JSON string, quotes included, escaped as SPEC §5 says. */
+const char	*tariff_stop_json(const struct tariff *, uint32_t stop,
+		    size_t *len);
+const char	*tariff_network_json(const struct tariff *, uint32_t net,
+		    size_t *len);
 uint32_t	 tariff_nstops(const struct tariff *);
 uint32_t	 tariff_nnetworks(const struct tariff *);
 int		 tariff_checkout_required(const struct tariff *, uint32_t net);

@@ -216,7 +216,8 @@ tz_rule_offset(const struct tz *z, int64_t utc)
 int32_t
 tz_offset(const struct tz *z, int64_t utc)
 {
-	size_t lo, hi;
+	const int64_t *base;
+	size_t n;
 
 	if (z->ntrans == 0)
 		return z->has_rule ? tz_rule_offset(z, utc) : z->off_first;
@@ -224,16 +225,11 @@ tz_offset(const struct tz *z, int64_t utc)
 		return z->off_first;
 	if (utc >= z->trans[z->ntrans - 1] && z->has_rule)
 		return tz_rule_offset(z, utc);
-	lo = 0;
-	hi = z->ntrans;		/* trans[lo] <= utc < trans[hi] */
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (z->trans[mid] <= utc)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return z->off_after[lo];
+	/* Branch-free binary search: the last transition at or before utc. */
+	base = z->trans;
+	for (n = z->ntrans; n > 1; n -= n / 2)
+		base = base[n / 2] <= utc ? base + n / 2 : base;
+	return z->off_after[base - z->trans];
 }
 
 static int
