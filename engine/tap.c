@@ -21,9 +21,15 @@ struct tap_tokenizer {
 int
 tap_check_pan(const char *pan, const char **why)
 {
+	return tap_check_pan_n(pan, strlen(pan), why);
+}
+
+int
+tap_check_pan_n(const char *pan, size_t n, const char **why)
+{
 	/* Luhn: every second digit from the right doubled, digits summed. */
 	static const int twice[10] = {0, 2, 4, 6, 8, 1, 3, 5, 7, 9};
-	size_t n = strlen(pan), i;
+	size_t i;
 	int sum = 0;
 
 	if (n < 12 || n > 19) {
@@ -48,7 +54,13 @@ tap_check_pan(const char *pan, const char **why)
 int
 tap_check_par(const char *par, const char **why)
 {
-	size_t n = strlen(par), i;
+	return tap_check_par_n(par, strlen(par), why);
+}
+
+int
+tap_check_par_n(const char *par, size_t n, const char **why)
+{
+	size_t i;
 
 	if (n == 0)
 		return 0;

@@ -14,10 +14,12 @@
 
 struct tap_tokenizer;
 
-/* 12 to 19 digits, Luhn-valid. */
+/* 12 to 19 digits, Luhn-valid (the _n forms take the length). */
 int	tap_check_pan(const char *pan, const char **why);
+int	tap_check_pan_n(const char *pan, size_t n, const char **why);
 /* Empty, or 29 letters and digits. */
 int	tap_check_par(const char *par, const char **why);
+int	tap_check_par_n(const char *par, size_t n, const char **why);
 /* "in" -> 0, "out" -> 1, else -1. */
 int	tap_parse_kind(const char *kind);
 

@@ -255,7 +255,7 @@ tapset_count(const struct tapset *s)
 }
 
 static int
-check_tap_id(const char *id, const char **why)
+check_tap_id(const char *id, size_t len, const char **why)
 {
 	const unsigned char *p = (const unsigned char *)id;
 
@@ -263,7 +263,7 @@ check_tap_id(const char *id, const char **why)
 		*why = "tap_id is empty";
 		return -1;
 	}
-	if (strlen(id) > LIMIT_ID_LEN) {
+	if (len > LIMIT_ID_LEN) {
 		*why = "tap_id is longer than 128 bytes";
 		return -1;
 	}
@@ -275,30 +275,34 @@ check_tap_id(const char *id, const char **why)
 	return 0;
 }
 
-int
-tapset_add(struct tapset *s, const char *tap_id, const char *time,
-    const char *pan, const char *par, const char *network_id,
-    const char *stop_id, const char *kind, const char **why)
+/* Field order of a tap row, as in the file's header. */
+enum { F_ID, F_TIME, F_CARD, F_PAR, F_NET, F_STOP, F_KIND };
+
+/* Checks one tap's fields (lengths given) and queues it for interning. */
+static int
+tapset_add_fields(struct tapset *s, const char *const *f, const size_t *n,
+    const char **why)
 {
 	struct pending *p;
 	struct stap tp;
 	int k;
 
-	if (check_tap_id(tap_id, why) == -1 ||
-	    parse_rfc3339(time, &tp.time, why) == -1 ||
-	    tap_check_pan(pan, why) == -1 || tap_check_par(par, why) == -1)
+	if (check_tap_id(f[F_ID], n[F_ID], why) == -1 ||
+	    parse_rfc3339(f[F_TIME], &tp.time, why) == -1 ||
+	    tap_check_pan_n(f[F_CARD], n[F_CARD], why) == -1 ||
+	    tap_check_par_n(f[F_PAR], n[F_PAR], why) == -1)
 		return -1;
-	tp.network = tariff_network(s->t, network_id, strlen(network_id));
+	tp.network = tariff_network(s->t, f[F_NET], n[F_NET]);
 	if (tp.network == TARIFF_NONE) {
 		*why = "unknown network_id";
 		return -1;
 	}
-	tp.stop = tariff_stop(s->t, stop_id, strlen(stop_id));
+	tp.stop = tariff_stop(s->t, f[F_STOP], n[F_STOP]);
 	if (tp.stop == TARIFF_NONE) {
 		*why = "unknown stop_id";
 		return -1;
 	}
-	if ((k = tap_parse_kind(kind)) == -1) {
+	if ((k = tap_parse_kind(f[F_KIND])) == -1) {
 		*why = "kind must be 'in' or 'out'";
 		return -1;
 	}
@@ -310,20 +314,33 @@ tapset_add(struct tapset *s, const char *tap_id, const char *time,
 		*why = "too many taps in one file";
 		return -1;
 	}
-	tp.par = *par == '\0' ? NONE : strtab_intern(s->pars, par, strlen(par),
-	    NULL);
-	if (*par != '\0' && tp.par == NONE)
+	tp.par = n[F_PAR] == 0 ? NONE : strtab_intern(s->pars, f[F_PAR],
+	    n[F_PAR], NULL);
+	if (n[F_PAR] != 0 && tp.par == NONE)
 		return -1;
 	p = &s->batch[s->nbatch++];
 	p->tap = tp;
-	p->id_len = (uint8_t)strlen(tap_id);
-	memcpy(p->tap_id, tap_id, (size_t)p->id_len + 1);
-	p->id_hash = strtab_hash32(tap_id, p->id_len);
-	pan_key(pan, &p->pan, &p->pan_len);
+	p->id_len = (uint8_t)n[F_ID];
+	memcpy(p->tap_id, f[F_ID], n[F_ID] + 1);
+	p->id_hash = strtab_hash32(f[F_ID], n[F_ID]);
+	pan_key(f[F_CARD], &p->pan, &p->pan_len);
 	p->card_hash = card_hash(p->pan, p->pan_len);
 	if (s->nbatch == TAPSET_BATCH && tapset_flush(s) == -1)
 		return -1;
 	return 0;
+}
+
+int
+tapset_add(struct tapset *s, const char *tap_id, const char *time,
+    const char *pan, const char *par, const char *network_id,
+    const char *stop_id, const char *kind, const char **why)
+{
+	const char *f[7] = {tap_id, time, pan, par, network_id, stop_id, kind};
+	size_t n[7], i;
+
+	for (i = 0; i < 7; i++)
+		n[i] = strlen(f[i]);
+	return tapset_add_fields(s, f, n, why);
 }
 
 static const char *const tap_header[] = {
@@ -377,9 +394,7 @@ tapset_read(struct tapset *s, const char *path, struct diag *d)
 			    "%zu", rec.nfields);
 			continue;
 		}
-		if (tapset_add(s, rec.field[0], rec.field[1], rec.field[2],
-		    rec.field[3], rec.field[4], rec.field[5], rec.field[6],
-		    &why) == -1) {
+		if (tapset_add_fields(s, rec.field, rec.len, &why) == -1) {
 			if (strcmp(why, "out of memory") == 0 ||
 			    strcmp(why, "too many taps in one file") == 0) {
 				diag_error(d, path, rec.line, "%s", why);
