@@ -52,14 +52,18 @@ struct card_slot {
  * hash slots they need are prefetched together: the big tables are probed
  * at random, and one miss at a time would dominate the read.
  */
-#define TAPSET_BATCH	16
+#define TAPSET_BATCH	32
+/* How far ahead loops over taps prefetch what they will touch at random. */
+#define PREFETCH_AHEAD	32
 
 struct pending {
 	struct stap	 tap;		/* all but tap_id and card */
 	uint32_t	 id_hash, card_hash;
 	uint64_t	 pan;
-	uint8_t		 pan_len, id_len;
+	uint8_t		 pan_len, id_len, par_len;
+	uint32_t	 par_hash;
 	char		 tap_id[LIMIT_ID_LEN + 1];
+	char		 par[TAP_PAR_LEN + 1];
 };
 
 struct tapset {
@@ -195,6 +199,8 @@ tapset_flush(struct tapset *s)
 
 	for (i = 0; i < s->nbatch; i++) {
 		strtab_prefetch(s->tap_ids, s->batch[i].id_hash);
+		if (s->batch[i].par_len)
+			strtab_prefetch(s->pars, s->batch[i].par_hash);
 		if (s->nslots > 0)
 			__builtin_prefetch(&s->slot[s->batch[i].card_hash &
 			    (s->nslots - 1)]);
@@ -204,7 +210,11 @@ tapset_flush(struct tapset *s)
 		p->tap.tap_id = strtab_intern_hashed(s->tap_ids, p->tap_id,
 		    p->id_len, p->id_hash, NULL);
 		p->tap.card = card_intern(s, p->pan, p->pan_len, p->card_hash);
+		if (p->par_len > 0)
+			p->tap.par = strtab_intern_hashed(s->pars, p->par,
+			    p->par_len, p->par_hash, NULL);
 		if (p->tap.tap_id == NONE || p->tap.card == NONE ||
+		    (p->par_len > 0 && p->tap.par == NONE) ||
 		    price_reserve((void **)&s->tap, &s->cap, s->ntaps + 1,
 		    sizeof *s->tap) == -1) {
 			s->oom = 1;
@@ -314,15 +324,15 @@ tapset_add_fields(struct tapset *s, const char *const *f, const size_t *n,
 		*why = "too many taps in one file";
 		return -1;
 	}
-	tp.par = n[F_PAR] == 0 ? NONE : strtab_intern(s->pars, f[F_PAR],
-	    n[F_PAR], NULL);
-	if (n[F_PAR] != 0 && tp.par == NONE)
-		return -1;
+	tp.par = NONE;
 	p = &s->batch[s->nbatch++];
 	p->tap = tp;
 	p->id_len = (uint8_t)n[F_ID];
 	memcpy(p->tap_id, f[F_ID], n[F_ID] + 1);
 	p->id_hash = strtab_hash32(f[F_ID], n[F_ID]);
+	p->par_len = (uint8_t)n[F_PAR];
+	memcpy(p->par, f[F_PAR], n[F_PAR] + 1);
+	p->par_hash = n[F_PAR] ? strtab_hash32(f[F_PAR], n[F_PAR]) : 0;
 	pan_key(f[F_CARD], &p->pan, &p->pan_len);
 	p->card_hash = card_hash(p->pan, p->pan_len);
 	if (s->nbatch == TAPSET_BATCH && tapset_flush(s) == -1)
@@ -627,6 +637,10 @@ card_accounts(struct tapset *s, const uint32_t *best, uint32_t nbest)
 	for (i = 0; i < nbest; i++) {
 		const struct stap *tp = &s->tap[best[i]];
 		uint32_t *cp = &s->card[tp->card].par;
+		/* Cards are touched at random when taps come in time order. */
+		if (i + PREFETCH_AHEAD < nbest)
+			__builtin_prefetch(&s->card[s->tap[best[i +
+			    PREFETCH_AHEAD]].card], 1);
 		if (tp->par != NONE && (*cp == NONE ||
 		    strcmp(strtab_name(s->pars, tp->par),
 		    strtab_name(s->pars, *cp)) < 0))
@@ -726,6 +740,9 @@ price_accounts(struct tapset *s, const uint32_t *kept, size_t nkept,
 	if (off == NULL || bucket_of == NULL || sorted == NULL)
 		goto out;
 	for (k = 0; k < nkept; k++) {
+		if (k + PREFETCH_AHEAD < nkept)
+			__builtin_prefetch(&s->card[s->tap[kept[k +
+			    PREFETCH_AHEAD]].card]);
 		bucket_of[k] = tap_bucket(s, &s->tap[kept[k]]);
 		off[bucket_of[k]]++;
 	}
@@ -745,8 +762,15 @@ price_accounts(struct tapset *s, const uint32_t *kept, size_t nkept,
 		off[acc[k].bucket] = pos;
 		pos += acc[k].ntaps;
 	}
-	for (k = 0; k < nkept; k++)
+	for (k = 0; k < nkept; k++) {
+		if (k + 2 * PREFETCH_AHEAD < nkept)
+			__builtin_prefetch(&off[bucket_of[k + 2 *
+			    PREFETCH_AHEAD]]);
+		if (k + PREFETCH_AHEAD < nkept)
+			__builtin_prefetch(&sorted[off[bucket_of[k +
+			    PREFETCH_AHEAD]]], 1);
 		sorted[off[bucket_of[k]]++] = s->tap[kept[k]];
+	}
 	free(bucket_of);
 	bucket_of = NULL;
 	for (k = 0, pos = 0; k < na; k++) {
