@@ -16,7 +16,7 @@ else
 BUILD	 = build
 BIN	 = bin
 endif
-CFLAGS	+= $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -iquote engine
+CFLAGS	+= $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -iquote engine -iquote certs
 LDFLAGS	+= $(SANFLAGS)
 CRYPTO	 = -lmbedtls -lmbedx509 -lmbedcrypto
 LIBS	 = $(CRYPTO) -lm
@@ -25,8 +25,9 @@ LIBS	 = $(CRYPTO) -lm
 LIB_SRC	 = engine/csv.c engine/strtab.c engine/parse.c engine/tz.c \
 	   engine/diag.c engine/tariff.c engine/tariff-load.c \
 	   engine/price.c engine/price-caps.c engine/tap.c engine/buf.c \
-	   engine/tapset.c engine/explain.c
-FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c
+	   engine/tapset.c engine/explain.c certs/certs.c
+FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
+	   engine/cmd-certs.c
 
 LIB_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/%.o)
 FE_OBJ	 = $(FE_SRC:%.c=$(BUILD)/%.o)

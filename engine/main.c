@@ -14,6 +14,8 @@ static const struct cmd_entry {
 	const char	*usage;
 } cmds[] = {
 	{"tariff", "check", cmd_tariff_check, "tariff check DIR"},
+	{"certs", NULL, cmd_certs,
+	    "certs init DIR | device DIR ID | revoke DIR ID"},
 	{"price", NULL, cmd_price,
 	    "price --tariff DIR [--skip-bad] [--explain | --summary] "
 	    "[--token-key-file FILE] TAPS.csv"},
