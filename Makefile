@@ -19,20 +19,21 @@ endif
 CFLAGS	+= $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -iquote engine -iquote certs
 LDFLAGS	+= $(SANFLAGS)
 CRYPTO	 = -lmbedtls -lmbedx509 -lmbedcrypto
-LIBS	 = $(CRYPTO) -lm
+LIBS	 = $(CRYPTO) -levent_core -levent_extra -levent_pthreads -lsqlite3 \
+	   -lpthread -lm
 
 # The pricing library and its tariff: pure, shared by every binary.
 LIB_SRC	 = engine/csv.c engine/strtab.c engine/parse.c engine/tz.c \
 	   engine/diag.c engine/tariff.c engine/tariff-load.c \
 	   engine/price.c engine/price-caps.c engine/tap.c engine/buf.c \
-	   engine/tapset.c engine/explain.c certs/certs.c
+	   engine/tapset.c engine/explain.c certs/certs.c engine/tls.c
 FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-certs.c
 
 LIB_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/%.o)
 FE_OBJ	 = $(FE_SRC:%.c=$(BUILD)/%.o)
 
-TESTS	 = test_csv test_parse test_tariff test_price test_props
+TESTS	 = test_csv test_parse test_tariff test_price test_props test_tls
 TEST_BIN = $(TESTS:%=$(BIN)/%)
 
 .PHONY: all deps test test-run demo bench clean contract
@@ -59,7 +60,7 @@ $(BIN)/test_%: $(BUILD)/tests/test_%.o $(BUILD)/libonecity.a
 
 $(BUILD)/tests/%.o: tests/%.c $(wildcard engine/*.h) tests/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -iquote tests -c -o $@ $<
+	$(CC) $(CFLAGS) -iquote tests -iquote certs -c -o $@ $<
 
 # `make test`: installs what is missing, builds, runs every test.
 test: deps

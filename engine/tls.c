@@ -1,0 +1,562 @@
+/*
+ * mbedTLS driven by libevent.  Each connection is a small state machine:
+ * TLS_HANDSHAKE until the peer is verified, then TLS_OPEN, then
+ * TLS_CLOSING (flushing) and gone.  All teardown goes through tls_fail(),
+ * which calls the close callback once with the reason.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/ssl_internal.h>
+#include <mbedtls/ssl_ticket.h>
+#include <mbedtls/x509_crl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "certs.h"
+#include "tls.h"
+
+/* Plaintext read per event: enough for a batch, small enough to be fair. */
+#define TLS_READ_PER_EVENT	(64 * 1024)
+
+struct tls_ctx {
+	int			 server;
+	char			 certdir[1024];
+	mbedtls_entropy_context	 entropy;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_ssl_config	 conf;
+	mbedtls_x509_crt	 ca, own;
+	mbedtls_x509_crl	 crl;
+	int			 have_crl;
+	mbedtls_pk_context	 key;
+	mbedtls_ssl_ticket_context ticket;
+	mbedtls_ssl_session	 session;	/* client: to resume */
+	int			 have_session;
+};
+
+enum tls_state {
+	TLS_HANDSHAKE,		/* handshake in progress */
+	TLS_OPEN,		/* verified, exchanging data */
+	TLS_CLOSING,		/* flushing, then closing */
+	TLS_STATE_MAX
+};
+
+struct tls_conn {
+	struct tls_ctx		*ctx;
+	enum tls_state		 state;
+	mbedtls_ssl_context	 ssl;
+	mbedtls_net_context	 net;
+	struct event		*rev, *wev;
+	struct evbuffer		*in, *out;
+	const struct tls_conn_cbs *cbs;
+	void			*arg;
+	char			 cn[65];
+	int			 paused;
+	int			 closed;	/* close callback called */
+	int			 resumed;
+};
+
+static void
+tls_err(char *err, size_t errlen, const char *what, int rc)
+{
+	char buf[128];
+
+	mbedtls_strerror(rc, buf, sizeof buf);
+	snprintf(err, errlen, "%s: %s", what, buf);
+}
+
+static int
+ctx_common(struct tls_ctx *c, int endpoint, char *err, size_t errlen)
+{
+	static const char pers[] = "onecity-tls";
+	char path[1100];
+	int rc;
+
+	mbedtls_entropy_init(&c->entropy);
+	mbedtls_ctr_drbg_init(&c->drbg);
+	mbedtls_ssl_config_init(&c->conf);
+	mbedtls_x509_crt_init(&c->ca);
+	mbedtls_x509_crt_init(&c->own);
+	mbedtls_x509_crl_init(&c->crl);
+	mbedtls_pk_init(&c->key);
+	mbedtls_ssl_ticket_init(&c->ticket);
+	mbedtls_ssl_session_init(&c->session);
+	if ((rc = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func,
+	    &c->entropy, (const unsigned char *)pers, sizeof pers - 1)) != 0) {
+		tls_err(err, errlen, "seeding the random generator", rc);
+		return -1;
+	}
+	certs_path(path, sizeof path, c->certdir, "ca.crt");
+	if ((rc = mbedtls_x509_crt_parse_file(&c->ca, path)) != 0) {
+		tls_err(err, errlen, path, rc);
+		return -1;
+	}
+	if ((rc = mbedtls_ssl_config_defaults(&c->conf, endpoint,
+	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
+		tls_err(err, errlen, "TLS defaults", rc);
+		return -1;
+	}
+	/* TLS 1.2 and later only. */
+	mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	    MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
+	mbedtls_ssl_conf_renegotiation(&c->conf,
+	    MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+	return 0;
+}
+
+static int
+ctx_own_cert(struct tls_ctx *c, const char *crt, const char *key, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	if ((rc = mbedtls_x509_crt_parse_file(&c->own, crt)) != 0) {
+		tls_err(err, errlen, crt, rc);
+		return -1;
+	}
+	if ((rc = mbedtls_pk_parse_keyfile(&c->key, key, NULL)) != 0) {
+		tls_err(err, errlen, key, rc);
+		return -1;
+	}
+	if ((rc = mbedtls_ssl_conf_own_cert(&c->conf, &c->own, &c->key)) != 0) {
+		tls_err(err, errlen, "own certificate", rc);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+load_crl(struct tls_ctx *c, char *err, size_t errlen)
+{
+	mbedtls_x509_crl fresh;
+	char path[1100];
+	int rc;
+
+	certs_path(path, sizeof path, c->certdir, "crl.pem");
+	mbedtls_x509_crl_init(&fresh);
+	if ((rc = mbedtls_x509_crl_parse_file(&fresh, path)) != 0) {
+		mbedtls_x509_crl_free(&fresh);
+		tls_err(err, errlen, path, rc);
+		return -1;
+	}
+	/* New handshakes use the new list; the old one is dropped. */
+	mbedtls_x509_crl_free(&c->crl);
+	c->crl = fresh;
+	c->have_crl = 1;
+	mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, &c->crl);
+	return 0;
+}
+
+struct tls_ctx *
+tls_server_new(const char *certdir, int require_crl, char *err, size_t errlen)
+{
+	struct tls_ctx *c = calloc(1, sizeof *c);
+	char crt[1100], key[1100];
+	int rc;
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->server = 1;
+	snprintf(c->certdir, sizeof c->certdir, "%s", certdir);
+	certs_path(crt, sizeof crt, certdir, "engine.crt");
+	certs_path(key, sizeof key, certdir, "engine.key");
+	if (ctx_common(c, MBEDTLS_SSL_IS_SERVER, err, errlen) == -1 ||
+	    ctx_own_cert(c, crt, key, err, errlen) == -1)
+		goto fail;
+	mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
+	/* mbedTLS silently accepts a missing CRL: refuse unless asked not to. */
+	if (load_crl(c, err, errlen) == -1 && require_crl)
+		goto fail;
+	if ((rc = mbedtls_ssl_ticket_setup(&c->ticket, mbedtls_ctr_drbg_random,
+	    &c->drbg, MBEDTLS_CIPHER_AES_256_GCM, 86400)) != 0) {
+		tls_err(err, errlen, "session tickets", rc);
+		goto fail;
+	}
+	mbedtls_ssl_conf_session_tickets_cb(&c->conf, mbedtls_ssl_ticket_write,
+	    mbedtls_ssl_ticket_parse, &c->ticket);
+	return c;
+fail:
+	tls_ctx_free(c);
+	return NULL;
+}
+
+struct tls_ctx *
+tls_client_new(const char *certdir, const char *device_id, char *err,
+    size_t errlen)
+{
+	struct tls_ctx *c = calloc(1, sizeof *c);
+	char crt[1100], key[1100];
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(c->certdir, sizeof c->certdir, "%s", certdir);
+	certs_device_paths(crt, key, sizeof crt, certdir, device_id);
+	if (ctx_common(c, MBEDTLS_SSL_IS_CLIENT, err, errlen) == -1 ||
+	    ctx_own_cert(c, crt, key, err, errlen) == -1)
+		goto fail;
+	mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
+	mbedtls_ssl_conf_session_tickets(&c->conf,
+	    MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+	return c;
+fail:
+	tls_ctx_free(c);
+	return NULL;
+}
+
+int
+tls_ctx_reload_crl(struct tls_ctx *c, char *err, size_t errlen)
+{
+	return load_crl(c, err, errlen);
+}
+
+void
+tls_ctx_free(struct tls_ctx *c)
+{
+	if (c == NULL)
+		return;
+	mbedtls_ssl_ticket_free(&c->ticket);
+	mbedtls_ssl_session_free(&c->session);
+	mbedtls_pk_free(&c->key);
+	mbedtls_x509_crl_free(&c->crl);
+	mbedtls_x509_crt_free(&c->own);
+	mbedtls_x509_crt_free(&c->ca);
+	mbedtls_ssl_config_free(&c->conf);
+	mbedtls_ctr_drbg_free(&c->drbg);
+	mbedtls_entropy_free(&c->entropy);
+	free(c);
+}
+
+/* Tears the connection down once, telling the owner why. */
+static void
+tls_fail(struct tls_conn *t, const char *reason)
+{
+	event_del(t->rev);
+	event_del(t->wev);
+	if (!t->closed) {
+		t->closed = 1;
+		t->cbs->close(t, reason, t->arg);
+	}
+}
+
+static void
+tls_fail_rc(struct tls_conn *t, const char *what, int rc)
+{
+	char buf[160], msg[256];
+
+	mbedtls_strerror(rc, buf, sizeof buf);
+	snprintf(msg, sizeof msg, "%s: %s", what, buf);
+	tls_fail(t, msg);
+}
+
+static void
+tls_want(struct tls_conn *t, int rc)
+{
+	if (rc == MBEDTLS_ERR_SSL_WANT_WRITE)
+		event_add(t->wev, NULL);
+}
+
+/* The peer's CN, and its extended key usage where it must be checked. */
+static int
+tls_check_peer(struct tls_conn *t, char *why, size_t len)
+{
+	const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&t->ssl);
+	const mbedtls_x509_name *n;
+	uint32_t flags = mbedtls_ssl_get_verify_result(&t->ssl);
+
+	if (flags != 0) {
+		mbedtls_x509_crt_verify_info(why, len, "", flags);
+		return -1;
+	}
+	if (peer == NULL) {
+		snprintf(why, len, "no peer certificate");
+		return -1;
+	}
+	if (t->ctx->server && (!(peer->ext_types &
+	    MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) ||
+	    mbedtls_x509_crt_check_extended_key_usage(peer,
+	    MBEDTLS_OID_CLIENT_AUTH,
+	    MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH)) != 0)) {
+		snprintf(why, len, "certificate without client-auth usage");
+		return -1;
+	}
+	for (n = &peer->subject; n != NULL; n = n->next)
+		if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0 &&
+		    n->val.len < sizeof t->cn) {
+			memcpy(t->cn, n->val.p, n->val.len);
+			t->cn[n->val.len] = '\0';
+			return 0;
+		}
+	snprintf(why, len, "certificate without a CN");
+	return -1;
+}
+
+static void tls_flush(struct tls_conn *);
+
+static void
+tls_handshake(struct tls_conn *t)
+{
+	char why[256];
+	int rc = 0;
+
+	/* Step by step, to see whether the session was resumed. */
+	while (t->ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
+		rc = mbedtls_ssl_handshake_step(&t->ssl);
+		if (t->ssl.handshake != NULL && t->ssl.handshake->resume)
+			t->resumed = 1;
+		if (rc != 0)
+			break;
+	}
+
+	if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+		tls_want(t, rc);
+		return;
+	}
+	if (rc != 0) {
+		if (mbedtls_ssl_get_verify_result(&t->ssl) != 0 &&
+		    mbedtls_ssl_get_verify_result(&t->ssl) != (uint32_t)-1) {
+			mbedtls_x509_crt_verify_info(why, sizeof why, "",
+			    mbedtls_ssl_get_verify_result(&t->ssl));
+			why[strcspn(why, "\n")] = '\0';
+			tls_fail(t, why);
+		} else
+			tls_fail_rc(t, "handshake", rc);
+		return;
+	}
+	if (tls_check_peer(t, why, sizeof why) == -1) {
+		why[strcspn(why, "\n")] = '\0';
+		tls_fail(t, why);
+		return;
+	}
+	t->state = TLS_OPEN;
+	t->cbs->open(t, t->arg);
+	if (!t->closed)
+		tls_flush(t);
+}
+
+static void
+tls_read(struct tls_conn *t)
+{
+	unsigned char buf[16384];
+	size_t total = 0;
+	int rc;
+
+	while (total < TLS_READ_PER_EVENT && !t->paused) {
+		rc = mbedtls_ssl_read(&t->ssl, buf, sizeof buf);
+		if (rc == MBEDTLS_ERR_SSL_WANT_READ ||
+		    rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+			tls_want(t, rc);
+			break;
+		}
+		if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+			tls_fail(t, "peer closed the connection");
+			return;
+		}
+		if (rc < 0) {
+			tls_fail_rc(t, "read", rc);
+			return;
+		}
+		evbuffer_add(t->in, buf, (size_t)rc);
+		total += (size_t)rc;
+		/* Data may also sit decrypted inside mbedTLS: keep going. */
+		if (mbedtls_ssl_get_bytes_avail(&t->ssl) == 0 && rc <
+		    (int)sizeof buf)
+			break;
+	}
+	if (total > 0)
+		t->cbs->data(t, t->in, t->arg);
+	/* More than we read this time: come back on the next loop. */
+	if (!t->closed && !t->paused &&
+	    mbedtls_ssl_get_bytes_avail(&t->ssl) > 0)
+		event_active(t->rev, EV_READ, 0);
+}
+
+static void
+tls_flush(struct tls_conn *t)
+{
+	while (evbuffer_get_length(t->out) > 0) {
+		size_t n = evbuffer_get_length(t->out);
+		unsigned char *p;
+		int rc;
+		if (n > 16384)
+			n = 16384;
+		p = evbuffer_pullup(t->out, (ssize_t)n);
+		rc = mbedtls_ssl_write(&t->ssl, p, n);
+		if (rc == MBEDTLS_ERR_SSL_WANT_READ ||
+		    rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
+			event_add(t->wev, NULL);
+			return;
+		}
+		if (rc < 0) {
+			tls_fail_rc(t, "write", rc);
+			return;
+		}
+		evbuffer_drain(t->out, (size_t)rc);
+	}
+	event_del(t->wev);
+	if (t->state == TLS_CLOSING) {
+		(void)mbedtls_ssl_close_notify(&t->ssl);
+		tls_fail(t, "closed after flushing");
+	}
+}
+
+static void
+tls_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tls_conn *t = arg;
+
+	(void)fd;
+	if (t->closed)
+		return;
+	switch (t->state) {
+	case TLS_HANDSHAKE:
+		tls_handshake(t);
+		break;
+	case TLS_OPEN:
+		if (what & EV_WRITE)
+			tls_flush(t);
+		if (!t->closed && (what & EV_READ))
+			tls_read(t);
+		break;
+	case TLS_CLOSING:
+		tls_flush(t);
+		break;
+	case TLS_STATE_MAX:
+		abort();
+	}
+}
+
+struct tls_conn *
+tls_conn_new(struct tls_ctx *c, struct event_base *base, evutil_socket_t fd,
+    const struct tls_conn_cbs *cbs, void *arg)
+{
+	struct tls_conn *t = calloc(1, sizeof *t);
+
+	if (t == NULL)
+		return NULL;
+	t->ctx = c;
+	t->cbs = cbs;
+	t->arg = arg;
+	mbedtls_ssl_init(&t->ssl);
+	mbedtls_net_init(&t->net);
+	t->net.fd = fd;
+	t->in = evbuffer_new();
+	t->out = evbuffer_new();
+	t->rev = event_new(base, fd, EV_READ | EV_PERSIST, tls_event_cb, t);
+	t->wev = event_new(base, fd, EV_WRITE, tls_event_cb, t);
+	if (t->in == NULL || t->out == NULL || t->rev == NULL ||
+	    t->wev == NULL || evutil_make_socket_nonblocking(fd) == -1 ||
+	    mbedtls_ssl_setup(&t->ssl, &c->conf) != 0 ||
+	    (!c->server && mbedtls_ssl_set_hostname(&t->ssl,
+	    "onecity-engine") != 0) ||
+	    (!c->server && c->have_session &&
+	    mbedtls_ssl_set_session(&t->ssl, &c->session) != 0)) {
+		tls_conn_free(t);
+		return NULL;
+	}
+	mbedtls_ssl_set_bio(&t->ssl, &t->net, mbedtls_net_send,
+	    mbedtls_net_recv, NULL);
+	event_add(t->rev, NULL);
+	/* Clients speak first. */
+	if (!c->server)
+		event_active(t->wev, EV_WRITE, 0);
+	return t;
+}
+
+void
+tls_conn_free(struct tls_conn *t)
+{
+	if (t == NULL)
+		return;
+	if (t->rev != NULL)
+		event_free(t->rev);
+	if (t->wev != NULL)
+		event_free(t->wev);
+	if (t->in != NULL)
+		evbuffer_free(t->in);
+	if (t->out != NULL)
+		evbuffer_free(t->out);
+	mbedtls_ssl_free(&t->ssl);
+	mbedtls_net_free(&t->net);
+	free(t);
+}
+
+int
+tls_conn_write(struct tls_conn *t, const void *p, size_t n)
+{
+	if (t->closed || evbuffer_add(t->out, p, n) == -1)
+		return -1;
+	if (t->state == TLS_OPEN)
+		tls_flush(t);
+	return 0;
+}
+
+size_t
+tls_conn_pending(const struct tls_conn *t)
+{
+	return evbuffer_get_length(t->out);
+}
+
+void
+tls_conn_pause(struct tls_conn *t, int paused)
+{
+	if (t->closed || t->paused == paused)
+		return;
+	t->paused = paused;
+	if (paused)
+		event_del(t->rev);
+	else {
+		event_add(t->rev, NULL);
+		event_active(t->rev, EV_READ, 0);
+	}
+}
+
+void
+tls_conn_close_after_flush(struct tls_conn *t)
+{
+	if (t->closed)
+		return;
+	t->state = TLS_CLOSING;
+	event_del(t->rev);
+	event_active(t->wev, EV_WRITE, 0);
+}
+
+const char *
+tls_conn_peer_cn(const struct tls_conn *t)
+{
+	return t->cn;
+}
+
+int
+tls_conn_resumed(const struct tls_conn *t)
+{
+	return t->resumed;
+}
+
+int
+tls_conn_save_session(struct tls_conn *t)
+{
+	struct tls_ctx *c = t->ctx;
+
+	mbedtls_ssl_session_free(&c->session);
+	mbedtls_ssl_session_init(&c->session);
+	if (mbedtls_ssl_get_session(&t->ssl, &c->session) != 0)
+		return -1;
+	c->have_session = 1;
+	return 0;
+}

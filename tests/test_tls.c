@@ -1,0 +1,277 @@
+/*
+ * The TLS glue: handshakes over a socketpair driven by libevent, data both
+ * ways, session resumption, and every refusal the engine relies on
+ * (revoked, expired, foreign CA, no client-auth usage).
+ */
+#include <sys/socket.h>
+
+#include "testutil.h"
+#include "certs.h"
+#include "tls.h"
+
+static char dir[64], foreign[64];
+
+struct side {
+	struct tls_conn	*conn;
+	int		 opened;
+	char		 reason[256];
+	char		 got[64];
+	int		 closed;
+	int		 echo;
+	int		 resumed;
+};
+
+struct pair {
+	struct side	 srv, cli;
+	struct event_base *base;
+};
+
+static void
+open_cb(struct tls_conn *t, void *arg)
+{
+	struct side *s = arg;
+
+	s->opened = 1;
+	s->resumed = tls_conn_resumed(t);
+	if (!s->echo)
+		tls_conn_write(t, "hello", 5);
+}
+
+static void
+data_cb(struct tls_conn *t, struct evbuffer *in, void *arg)
+{
+	struct side *s = arg;
+	size_t n = evbuffer_get_length(in);
+
+	if (n >= sizeof s->got)
+		n = sizeof s->got - 1;
+	evbuffer_remove(in, s->got, n);
+	s->got[n] = '\0';
+	if (s->echo)
+		tls_conn_write(t, s->got, n);
+	else
+		tls_conn_close_after_flush(t);
+}
+
+static void
+close_cb(struct tls_conn *t, const char *reason, void *arg)
+{
+	struct side *s = arg;
+
+	(void)t;
+	s->closed = 1;
+	snprintf(s->reason, sizeof s->reason, "%s", reason);
+}
+
+static const struct tls_conn_cbs cbs = {open_cb, data_cb, close_cb};
+
+/* Runs one connection between a server and a client context. */
+static void
+run_pair(struct tls_ctx *srv, struct tls_ctx *cli, struct pair *p,
+    int save_session)
+{
+	struct timeval limit = {10, 0};
+	int sv[2], i;
+
+	memset(p, 0, sizeof *p);
+	p->srv.echo = 1;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	p->base = event_base_new();
+	p->srv.conn = tls_conn_new(srv, p->base, sv[0], &cbs, &p->srv);
+	p->cli.conn = tls_conn_new(cli, p->base, sv[1], &cbs, &p->cli);
+	assert_non_null(p->srv.conn);
+	assert_non_null(p->cli.conn);
+	event_base_loopexit(p->base, &limit);	/* a safety bound only */
+	for (i = 0; i < 10000 && !p->srv.closed; i++)
+		event_base_loop(p->base, EVLOOP_ONCE);
+	if (save_session && p->cli.opened)
+		tls_conn_save_session(p->cli.conn);
+	tls_conn_free(p->srv.conn);
+	tls_conn_free(p->cli.conn);
+	close(sv[0]);
+	close(sv[1]);
+	event_base_free(p->base);
+}
+
+static struct tls_ctx *
+server(void)
+{
+	char err[256];
+	struct tls_ctx *c = tls_server_new(dir, 1, err, sizeof err);
+
+	if (c == NULL)
+		fail_msg("server: %s", err);
+	return c;
+}
+
+static struct tls_ctx *
+client(const char *d, const char *id)
+{
+	char err[256];
+	struct tls_ctx *c = tls_client_new(d, id, err, sizeof err);
+
+	if (c == NULL)
+		fail_msg("client %s: %s", id, err);
+	return c;
+}
+
+static int
+setup(void **state)
+{
+	char err[256];
+
+	(void)state;
+	snprintf(dir, sizeof dir, "/tmp/onecity-tls-%d", (int)getpid());
+	snprintf(foreign, sizeof foreign, "/tmp/onecity-tls-f-%d",
+	    (int)getpid());
+	if (certs_init(dir, err, sizeof err) || certs_init(foreign, err,
+	    sizeof err) ||
+	    certs_device(dir, "dev1", NULL, NULL, 1, 1, err, sizeof err) ||
+	    certs_device(dir, "dev-revoked", NULL, NULL, 1, 1, err,
+	    sizeof err) ||
+	    certs_revoke(dir, "dev-revoked", err, sizeof err) ||
+	    certs_device(dir, "dev-expired", "20200101000000",
+	    "20210101000000", 1, 1, err, sizeof err) ||
+	    certs_device(dir, "dev-noauth", NULL, NULL, 0, 1, err, sizeof err) ||
+	    certs_device(foreign, "dev1", NULL, NULL, 1, 1, err, sizeof err)) {
+		fprintf(stderr, "setup: %s\n", err);
+		return -1;
+	}
+	/* The foreign device trusts our engine but has another CA's cert. */
+	snprintf(err, sizeof err, "cp %s/ca.crt %s/ca.crt", dir, foreign);
+	return system(err) == 0 ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[200];
+
+	(void)state;
+	snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir, foreign);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* A good device completes mutual TLS; data flows; the CN is its id. */
+static void
+test_handshake_and_data(void **state)
+{
+	struct tls_ctx *s = server(), *c = client(dir, "dev1");
+	struct pair p;
+
+	(void)state;
+	run_pair(s, c, &p, 0);
+	assert_true(p.srv.opened);
+	assert_true(p.cli.opened);
+	assert_string_equal(p.srv.got, "hello");
+	assert_string_equal(p.cli.got, "hello");
+	tls_ctx_free(s);
+	tls_ctx_free(c);
+}
+
+/* The server learns the device id from the certificate. */
+static void
+test_peer_cn(void **state)
+{
+	struct tls_ctx *s = server(), *c = client(dir, "dev1");
+	struct pair p;
+	int sv[2], i;
+
+	(void)state;
+	memset(&p, 0, sizeof p);
+	p.srv.echo = 1;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	p.base = event_base_new();
+	p.srv.conn = tls_conn_new(s, p.base, sv[0], &cbs, &p.srv);
+	p.cli.conn = tls_conn_new(c, p.base, sv[1], &cbs, &p.cli);
+	for (i = 0; i < 10000 && !(p.srv.opened && p.cli.opened); i++)
+		event_base_loop(p.base, EVLOOP_ONCE);
+	assert_string_equal(tls_conn_peer_cn(p.srv.conn), "dev1");
+	assert_string_equal(tls_conn_peer_cn(p.cli.conn), "onecity-engine");
+	tls_conn_free(p.srv.conn);
+	tls_conn_free(p.cli.conn);
+	close(sv[0]);
+	close(sv[1]);
+	event_base_free(p.base);
+	tls_ctx_free(s);
+	tls_ctx_free(c);
+}
+
+/* A second connection resumes the session from the ticket. */
+static void
+test_session_resumption(void **state)
+{
+	struct tls_ctx *s = server(), *c = client(dir, "dev1");
+	struct pair p;
+
+	(void)state;
+	run_pair(s, c, &p, 1);
+	assert_true(p.cli.opened);
+	assert_false(p.srv.resumed);
+	run_pair(s, c, &p, 0);
+	assert_true(p.cli.opened);
+	assert_true(p.srv.resumed);
+	assert_true(p.cli.resumed);
+	assert_string_equal(p.srv.got, "hello");
+	tls_ctx_free(s);
+	tls_ctx_free(c);
+}
+
+static void
+expect_refused(const char *d, const char *id, const char *why)
+{
+	struct tls_ctx *s = server(), *c = client(d, id);
+	struct pair p;
+
+	run_pair(s, c, &p, 0);
+	assert_false(p.srv.opened);
+	assert_true(p.srv.closed);
+	if (strstr(p.srv.reason, why) == NULL)
+		fail_msg("%s: server said '%s', expected '%s'", id,
+		    p.srv.reason, why);
+	tls_ctx_free(s);
+	tls_ctx_free(c);
+}
+
+/* Revoked, expired, foreign and non-client certificates are refused. */
+static void
+test_refusals(void **state)
+{
+	(void)state;
+	expect_refused(dir, "dev-revoked", "revoked");
+	expect_refused(dir, "dev-expired", "expired");
+	expect_refused(foreign, "dev1", "not correctly signed");
+	expect_refused(dir, "dev-noauth", "client-auth");
+}
+
+/* Without a CRL the server refuses to start unless told otherwise. */
+static void
+test_crl_required(void **state)
+{
+	char err[256], path[128];
+	struct tls_ctx *c;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/crl.pem", dir);
+	assert_int_equal(rename(path, "/tmp/onecity-crl.bak"), 0);
+	assert_null(tls_server_new(dir, 1, err, sizeof err));
+	assert_non_null(strstr(err, "crl.pem"));
+	c = tls_server_new(dir, 0, err, sizeof err);
+	assert_non_null(c);
+	tls_ctx_free(c);
+	assert_int_equal(rename("/tmp/onecity-crl.bak", path), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_handshake_and_data),
+		cmocka_unit_test(test_peer_cn),
+		cmocka_unit_test(test_session_resumption),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_crl_required),
+	};
+
+	return cmocka_run_group_tests_name("tls", tests, setup, teardown);
+}
