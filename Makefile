@@ -19,30 +19,38 @@ endif
 CFLAGS	+= $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -iquote engine -iquote certs
 LDFLAGS	+= $(SANFLAGS)
 CRYPTO	 = -lmbedtls -lmbedx509 -lmbedcrypto
-LIBS	 = $(CRYPTO) -levent_core -levent_extra -levent_pthreads -lsqlite3 \
+LIBS	 = $(CRYPTO) -levent_core -levent_extra -levent_pthreads -lsqlite3 -linih \
 	   -lpthread -lm
 
 # The pricing library and its tariff: pure, shared by every binary.
 LIB_SRC	 = engine/csv.c engine/strtab.c engine/parse.c engine/tz.c \
 	   engine/diag.c engine/tariff.c engine/tariff-load.c \
 	   engine/price.c engine/price-caps.c engine/tap.c engine/buf.c \
-	   engine/tapset.c engine/explain.c certs/certs.c engine/tls.c
+	   engine/tapset.c engine/explain.c certs/certs.c engine/tls.c \
+	   engine/wire.c engine/journal.c
 FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
-	   engine/cmd-certs.c
+	   engine/cmd-certs.c engine/cmd-serve.c engine/server.c
+
+SIM_SRC	 = terminal-sim/main.c terminal-sim/replay.c
 
 LIB_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/%.o)
+SIM_OBJ	 = $(SIM_SRC:%.c=$(BUILD)/%.o)
 FE_OBJ	 = $(FE_SRC:%.c=$(BUILD)/%.o)
 
 TESTS	 = test_csv test_parse test_tariff test_price test_props test_tls
 TEST_BIN = $(TESTS:%=$(BIN)/%)
 
 .PHONY: all deps test test-run demo bench clean contract
-all: $(BIN)/fare-engine
+all: $(BIN)/fare-engine $(BIN)/terminal-sim
+
+$(BIN)/terminal-sim: $(SIM_OBJ) $(BUILD)/libonecity.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 deps:
 	@sh tools/deps.sh
 
-$(BUILD)/%.o: %.c $(wildcard engine/*.h)
+$(BUILD)/%.o: %.c $(wildcard engine/*.h certs/*.h terminal-sim/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -66,7 +74,7 @@ $(BUILD)/tests/%.o: tests/%.c $(wildcard engine/*.h) tests/testutil.h
 test: deps
 	@$(MAKE) --no-print-directory test-run
 
-test-run: $(BIN)/fare-engine $(TEST_BIN)
+test-run: $(BIN)/fare-engine $(BIN)/terminal-sim $(TEST_BIN)
 	@sh tests/run.sh $(BIN)
 
 # The main job.  Until the engine service lands it prices the sample day.

@@ -16,6 +16,9 @@ static const struct cmd_entry {
 	{"tariff", "check", cmd_tariff_check, "tariff check DIR"},
 	{"certs", NULL, cmd_certs,
 	    "certs init DIR | device DIR ID | revoke DIR ID"},
+	{"serve", NULL, cmd_serve,
+	    "serve [--dev] --certs DIR --tariff DIR --db FILE "
+	    "--listen HOST:PORT [--http HOST:PORT] [--config FILE]"},
 	{"price", NULL, cmd_price,
 	    "price --tariff DIR [--skip-bad] [--explain | --summary] "
 	    "[--token-key-file FILE] TAPS.csv"},

@@ -1,0 +1,613 @@
+/*
+ * The engine service.  One libevent loop serves validators over mutual TLS
+ * (tls.c), answers GET /healthz, and hands taps to the journal's writer
+ * thread; results come back to this thread and go out as ack or refusal
+ * frames.  Each validator connection is a struct terminal; every teardown
+ * goes through terminal_close(t, reason), which logs why.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <time.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include <mbedtls/platform_util.h>
+
+#include "journal.h"
+#include "parse.h"
+#include "server.h"
+#include "tap.h"
+#include "tariff.h"
+#include "tls.h"
+#include "wire.h"
+
+/* A connection's taps in flight before we stop reading from it. */
+#define TERMINAL_INFLIGHT_MAX	1024
+/* Frames handled per connection per event: fairness between terminals. */
+#define TERMINAL_FRAMES_PER_EVENT 64
+/* Refusals are bounded in text too. */
+#define DETAIL_MAX		150
+
+struct terminal {
+	struct server		*srv;
+	struct tls_conn		*conn;
+	uint32_t		 slot, gen;
+	char			 device_id[65];
+	unsigned		 inflight;
+	int			 paused;
+};
+
+struct server {
+	const struct server_config *cfg;
+	struct event_base	*base;
+	struct tariff		*tariff;	/* this thread's copy */
+	struct tap_tokenizer	*tk;
+	struct tls_ctx		*tls;
+	struct evconnlistener	*listener;
+	struct event		*listener_retry;
+	struct evhttp		*http;
+	struct journal		*journal;
+	struct terminal		**slot;
+	uint32_t		*gen;
+	long			 nslots, nconns;
+	int			 accepting;
+	int			 journal_full;
+	struct event		*sig[4];
+};
+
+static void
+logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+logmsg(const char *fmt, ...)
+{
+	char ts[21];
+	va_list ap;
+
+	civil_format_utc((int64_t)time(NULL), ts);
+	fprintf(stderr, "%s fare-engine: ", ts);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static uint64_t
+conn_id(const struct terminal *t)
+{
+	return (uint64_t)t->slot << 32 | t->gen;
+}
+
+static void
+terminal_close(struct terminal *t, const char *reason)
+{
+	struct server *s = t->srv;
+
+	logmsg("validator %s disconnected: %s", t->device_id[0] ?
+	    t->device_id : "(before handshake)", reason);
+	s->slot[t->slot] = NULL;
+	s->nconns--;
+	tls_conn_free(t->conn);
+	free(t);
+	if (!s->accepting && s->listener != NULL && s->nconns <
+	    s->cfg->max_connections) {
+		evconnlistener_enable(s->listener);
+		s->accepting = 1;
+	}
+}
+
+static void
+send_frame(struct terminal *t, char type, const char *body)
+{
+	unsigned char buf[WIRE_HEADER + WIRE_BODY_MAX];
+	size_t n;
+
+	if (wire_encode(type, body, strlen(body), buf, sizeof buf, &n) == 0)
+		tls_conn_write(t->conn, buf, n);
+}
+
+static void
+update_pause(struct terminal *t)
+{
+	int want = t->inflight >= TERMINAL_INFLIGHT_MAX || t->srv->journal_full;
+
+	if (want != t->paused) {
+		t->paused = want;
+		tls_conn_pause(t->conn, want);
+	}
+}
+
+/* Parses and checks one tap frame into x; returns a refusal or NULL. */
+static const char *
+check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
+{
+	char *f[8];
+	const char *why;
+	int64_t seq, now;
+	size_t n = wire_fields(body, f, 8);
+	int kind;
+
+	if (n != 7) {
+		snprintf(x->detail, sizeof x->detail, "expected 7 fields, "
+		    "found %zu", n);
+		return "bad-fields";
+	}
+	if (parse_int(f[0], 1, (int64_t)1 << 53, &seq, &why) == -1) {
+		snprintf(x->detail, sizeof x->detail, "seq: %s", why);
+		return "bad-fields";
+	}
+	x->seq = (uint64_t)seq;
+	snprintf(x->tap_id, sizeof x->tap_id, "%s:%lld", t->device_id,
+	    (long long)seq);
+	if (parse_rfc3339(f[1], &x->time_utc, &why) == -1) {
+		snprintf(x->detail, sizeof x->detail, "%s: %.100s", why, f[1]);
+		return "bad-time";
+	}
+	if (tap_check_pan(f[2], &why) == -1) {
+		/* Never the PAN itself, in logs or in the database. */
+		snprintf(x->detail, sizeof x->detail, "%s", why);
+		return "bad-pan";
+	}
+	if (tap_check_par(f[3], &why) == -1) {
+		snprintf(x->detail, sizeof x->detail, "%s", why);
+		return "bad-par";
+	}
+	if (tariff_network(s->tariff, f[4], strlen(f[4])) == TARIFF_NONE) {
+		snprintf(x->detail, sizeof x->detail, "network_id '%.100s'",
+		    f[4]);
+		return "unknown-network";
+	}
+	if (tariff_stop(s->tariff, f[5], strlen(f[5])) == TARIFF_NONE) {
+		snprintf(x->detail, sizeof x->detail, "stop_id '%.100s'", f[5]);
+		return "unknown-stop";
+	}
+	if ((kind = tap_parse_kind(f[6])) == -1) {
+		snprintf(x->detail, sizeof x->detail, "kind '%.20s'", f[6]);
+		return "bad-kind";
+	}
+	now = journal_now(s->journal);
+	if ((!s->cfg->dev || s->cfg->strict_clock) &&
+	    x->time_utc > now + 300) {
+		snprintf(x->detail, sizeof x->detail, "%s is more than 5 "
+		    "minutes ahead of the engine clock", f[1]);
+		return "future";
+	}
+	if ((!s->cfg->dev || s->cfg->strict_clock) &&
+	    x->time_utc < now - s->cfg->late_horizon_s) {
+		snprintf(x->detail, sizeof x->detail, "%s is older than the "
+		    "late-tap horizon", f[1]);
+		return "too-old";
+	}
+	if (tap_token(s->tk, f[2], strlen(f[2]), x->token) == -1)
+		return "bad-pan";
+	mbedtls_platform_zeroize(f[2], strlen(f[2]));
+	snprintf(x->par, sizeof x->par, "%s", f[3]);
+	snprintf(x->network_id, sizeof x->network_id, "%s", f[4]);
+	snprintf(x->stop_id, sizeof x->stop_id, "%s", f[5]);
+	x->kind = (uint8_t)kind;
+	return NULL;
+}
+
+static void
+handle_tap(struct server *s, struct terminal *t, char *body)
+{
+	struct jtap x;
+
+	memset(&x, 0, sizeof x);
+	x.conn_id = conn_id(t);
+	x.received_utc = journal_now(s->journal);
+	snprintf(x.device_id, sizeof x.device_id, "%s", t->device_id);
+	x.refuse = check_tap(s, t, body, &x);
+	if (journal_submit(s->journal, &x) == -1) {
+		s->journal_full = 1;
+		terminal_close(t, "journal queue full");
+		return;
+	}
+	mbedtls_platform_zeroize(&x, sizeof x);
+	t->inflight++;
+	if (journal_queued(s->journal) > 60000)
+		s->journal_full = 1;
+	update_pause(t);
+}
+
+static void
+terminal_data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
+{
+	struct terminal *t = arg;
+	struct server *s = t->srv;
+	static struct wire_frame f;	/* one thread: the event loop's */
+	int frames = 0, r;
+
+	(void)c;
+	while (frames < TERMINAL_FRAMES_PER_EVENT) {
+		size_t len = evbuffer_get_length(in), used = 0;
+		const char *why = NULL;
+		if (len == 0)
+			break;
+		r = wire_parse(evbuffer_pullup(in, (ssize_t)(len <
+		    WIRE_HEADER + WIRE_BODY_MAX ? len : WIRE_HEADER +
+		    WIRE_BODY_MAX)), len < WIRE_HEADER + WIRE_BODY_MAX ? len :
+		    WIRE_HEADER + WIRE_BODY_MAX, &f, &used, &why);
+		if (r == 0)
+			break;
+		if (r == -1 || f.type != 'T') {
+			send_frame(t, 'E', why ? why : "unknown frame type");
+			tls_conn_close_after_flush(t->conn);
+			logmsg("validator %s: broken frame: %s", t->device_id,
+			    why ? why : "unknown frame type");
+			return;
+		}
+		evbuffer_drain(in, used);
+		handle_tap(s, t, f.body);
+		mbedtls_platform_zeroize(f.body, f.len);
+		if (s->slot[t->slot] != t)
+			return;		/* closed */
+		frames++;
+	}
+	/* Frames left over: come back after the others had their turn. */
+	if (frames == TERMINAL_FRAMES_PER_EVENT && !t->paused) {
+		tls_conn_pause(t->conn, 1);
+		tls_conn_pause(t->conn, 0);
+	}
+}
+
+static void
+terminal_open_cb(struct tls_conn *c, void *arg)
+{
+	struct terminal *t = arg;
+
+	snprintf(t->device_id, sizeof t->device_id, "%s", tls_conn_peer_cn(c));
+	logmsg("validator %s connected%s", t->device_id,
+	    tls_conn_resumed(c) ? " (session resumed)" : "");
+}
+
+static void
+terminal_close_cb(struct tls_conn *c, const char *reason, void *arg)
+{
+	(void)c;
+	terminal_close(arg, reason);
+}
+
+static const struct tls_conn_cbs terminal_cbs = {
+	terminal_open_cb, terminal_data_cb, terminal_close_cb,
+};
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int socklen, void *arg)
+{
+	struct server *s = arg;
+	struct terminal *t;
+	long i;
+
+	(void)l;
+	(void)sa;
+	(void)socklen;
+	if (s->nconns >= s->cfg->max_connections) {
+		close(fd);
+		evconnlistener_disable(s->listener);
+		s->accepting = 0;
+		logmsg("connection limit (%ld) reached: not accepting",
+		    s->cfg->max_connections);
+		return;
+	}
+	for (i = 0; i < s->nslots && s->slot[i] != NULL; i++)
+		;
+	if (i == s->nslots || (t = calloc(1, sizeof *t)) == NULL) {
+		close(fd);
+		return;
+	}
+	t->srv = s;
+	t->slot = (uint32_t)i;
+	t->gen = ++s->gen[i];
+	t->conn = tls_conn_new(s->tls, s->base, fd, &terminal_cbs, t);
+	if (t->conn == NULL) {
+		close(fd);
+		free(t);
+		return;
+	}
+	s->slot[i] = t;
+	s->nconns++;
+}
+
+static void
+listener_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(s->listener);
+	s->accepting = 1;
+}
+
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct server *s = arg;
+	struct timeval one = {1, 0};
+
+	/* EMFILE and friends: pause accepting instead of spinning. */
+	logmsg("accept: %s; pausing for a second", strerror(errno));
+	evconnlistener_disable(l);
+	s->accepting = 0;
+	evtimer_add(s->listener_retry, &one);
+}
+
+static void
+journal_done_cb(const struct jresult *r, size_t n, void *arg)
+{
+	struct server *s = arg;
+	char body[128];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		uint32_t slot = (uint32_t)(r[i].conn_id >> 32);
+		struct terminal *t = (long)slot < s->nslots ? s->slot[slot] :
+		    NULL;
+		if (t == NULL || t->gen != (uint32_t)r[i].conn_id)
+			continue;	/* gone: the validator will resend */
+		if (r[i].refused == NULL)
+			snprintf(body, sizeof body, "%llu,%lld,%lld",
+			    (unsigned long long)r[i].seq,
+			    (long long)r[i].leg_fare_cents,
+			    (long long)r[i].day_charge_cents);
+		else
+			snprintf(body, sizeof body, "%llu,%s",
+			    (unsigned long long)r[i].seq, r[i].refused);
+		if (r[i].refused == NULL || strcmp(r[i].refused,
+		    "not-committed") != 0)
+			send_frame(t, r[i].refused ? 'R' : 'A', body);
+		if (t->inflight > 0)
+			t->inflight--;
+	}
+	if (s->journal_full && journal_queued(s->journal) < 30000)
+		s->journal_full = 0;
+	for (i = 0; i < (size_t)s->nslots; i++)
+		if (s->slot[i] != NULL)
+			update_pause(s->slot[i]);
+}
+
+static void
+healthz_cb(struct evhttp_request *req, void *arg)
+{
+	struct server *s = arg;
+	struct evbuffer *b = evbuffer_new();
+	char why[256];
+	const char *bad = journal_health(s->journal, why, sizeof why);
+
+	if (b == NULL) {
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evbuffer_add_printf(b, "{\"status\":\"%s\",\"accepting\":%s,"
+	    "\"connections\":%ld,\"committed\":%llu,\"queued\":%zu%s%s%s}\n",
+	    bad ? "failing" : "ok", s->accepting ? "true" : "false",
+	    s->nconns, (unsigned long long)journal_committed(s->journal),
+	    journal_queued(s->journal), bad ? ",\"reason\":\"" : "",
+	    bad ? "journal" : "", bad ? "\"" : "");
+	evhttp_send_reply(req, bad ? 503 : 200, bad ? "Failing" : "OK", b);
+	evbuffer_free(b);
+}
+
+static void
+shutdown_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *s = arg;
+	long i;
+
+	(void)what;
+	logmsg("signal %d: shutting down", (int)sig);
+	if (s->listener != NULL)
+		evconnlistener_disable(s->listener);
+	s->accepting = 0;
+	for (i = 0; i < s->nslots; i++)
+		if (s->slot[i] != NULL)
+			terminal_close(s->slot[i], "engine shutting down");
+	event_base_loopbreak(s->base);
+}
+
+static struct tariff *
+load_tariff(const char *dir)
+{
+	struct diag d;
+	struct tariff *t;
+
+	diag_init(&d);
+	t = tariff_load(dir, &d);
+	diag_print(&d, stderr);
+	diag_free(&d);
+	return t;
+}
+
+static void
+reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *s = arg;
+	struct tariff *a, *b;
+	char err[256];
+
+	(void)sig;
+	(void)what;
+	if (tls_ctx_reload_crl(s->tls, err, sizeof err) == -1)
+		logmsg("SIGHUP: CRL not reloaded: %s", err);
+	else
+		logmsg("SIGHUP: CRL reloaded");
+	a = load_tariff(s->cfg->tariff);
+	b = a ? load_tariff(s->cfg->tariff) : NULL;
+	if (a == NULL || b == NULL) {
+		tariff_free(a);
+		logmsg("SIGHUP: tariff %s not reloaded (see above)",
+		    s->cfg->tariff);
+		return;
+	}
+	tariff_free(s->tariff);
+	s->tariff = a;
+	journal_set_tariff(s->journal, b);
+	logmsg("SIGHUP: tariff %s reloaded", s->cfg->tariff);
+}
+
+static int
+parse_hostport(const char *hp, struct sockaddr_in *sin)
+{
+	char host[128];
+	const char *colon = strrchr(hp, ':');
+	long port;
+
+	if (colon == NULL || (size_t)(colon - hp) >= sizeof host)
+		return -1;
+	memcpy(host, hp, (size_t)(colon - hp));
+	host[colon - hp] = '\0';
+	port = strtol(colon + 1, NULL, 10);
+	if (port <= 0 || port > 65535)
+		return -1;
+	memset(sin, 0, sizeof *sin);
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -1;
+}
+
+static int
+server_setup(struct server *s, char *err, size_t errlen)
+{
+	const struct server_config *c = s->cfg;
+	struct journal_opts jo = {c->db, c->synchronous_full,
+	    c->clock_offset_s};
+	struct sockaddr_in sin;
+	struct tariff *jt;
+	char host[128];
+	const char *colon;
+	int sigs[] = {SIGTERM, SIGINT}, i;
+
+	if ((s->tariff = load_tariff(c->tariff)) == NULL ||
+	    (jt = load_tariff(c->tariff)) == NULL) {
+		snprintf(err, errlen, "tariff %s rejected (see above)",
+		    c->tariff);
+		return -1;
+	}
+	if (c->token_key_file != NULL)
+		s->tk = tap_tokenizer_from_file(c->token_key_file, err, errlen);
+	else
+		s->tk = tap_tokenizer_new((const unsigned char *)
+		    TAP_DEV_TOKEN_KEY, strlen(TAP_DEV_TOKEN_KEY));
+	if (s->tk == NULL)
+		return -1;
+	if ((s->tls = tls_server_new(c->certs, !c->dev, err, errlen)) == NULL)
+		return -1;
+	if ((s->journal = journal_open(&jo, jt, s->base, journal_done_cb, s,
+	    err, errlen)) == NULL)
+		return -1;
+	s->nslots = c->max_connections;
+	s->slot = calloc((size_t)s->nslots, sizeof *s->slot);
+	s->gen = calloc((size_t)s->nslots, sizeof *s->gen);
+	if (s->slot == NULL || s->gen == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (parse_hostport(c->listen, &sin) == -1) {
+		snprintf(err, errlen, "--listen %s: not HOST:PORT", c->listen);
+		return -1;
+	}
+	s->listener = evconnlistener_new_bind(s->base, accept_cb, s,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    1024, (struct sockaddr *)&sin, sizeof sin);
+	if (s->listener == NULL) {
+		snprintf(err, errlen, "cannot listen on %s: %s", c->listen,
+		    strerror(errno));
+		return -1;
+	}
+	evconnlistener_set_error_cb(s->listener, accept_error_cb);
+	s->listener_retry = evtimer_new(s->base, listener_retry_cb, s);
+	if (c->http != NULL) {
+		colon = strrchr(c->http, ':');
+		if (colon == NULL || (size_t)(colon - c->http) >= sizeof host) {
+			snprintf(err, errlen, "--http %s: not HOST:PORT", c->http);
+			return -1;
+		}
+		memcpy(host, c->http, (size_t)(colon - c->http));
+		host[colon - c->http] = '\0';
+		if ((s->http = evhttp_new(s->base)) == NULL ||
+		    evhttp_bind_socket(s->http, host,
+		    (uint16_t)atoi(colon + 1)) != 0) {
+			snprintf(err, errlen, "cannot serve HTTP on %s",
+			    c->http);
+			return -1;
+		}
+		evhttp_set_cb(s->http, "/healthz", healthz_cb, s);
+	}
+	for (i = 0; i < 2; i++) {
+		s->sig[i] = evsignal_new(s->base, sigs[i], shutdown_cb, s);
+		event_add(s->sig[i], NULL);
+	}
+	s->sig[2] = evsignal_new(s->base, SIGHUP, reload_cb, s);
+	event_add(s->sig[2], NULL);
+	s->accepting = 1;
+	return 0;
+}
+
+int
+server_run(const struct server_config *cfg)
+{
+	struct server s;
+	char err[512];
+	int rc = 1, i;
+
+	memset(&s, 0, sizeof s);
+	s.cfg = cfg;
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	if ((s.base = event_base_new()) == NULL) {
+		fprintf(stderr, "fare-engine: cannot start libevent\n");
+		return 1;
+	}
+	if (cfg->dev)
+		logmsg("DEVELOPMENT MODE: dev token key '%s'%s%s",
+		    TAP_DEV_TOKEN_KEY, cfg->strict_clock ? "" :
+		    ", tap times not checked against the clock",
+		    ", a missing CRL tolerated");
+	if (server_setup(&s, err, sizeof err) == -1) {
+		logmsg("%s", err);
+		goto out;
+	}
+	logmsg("serving validators on %s%s%s, database %s", cfg->listen,
+	    cfg->http ? ", health on http://" : "", cfg->http ? cfg->http : "",
+	    cfg->db);
+	event_base_dispatch(s.base);
+	rc = 0;
+out:
+	if (s.listener != NULL)
+		evconnlistener_free(s.listener);
+	if (s.listener_retry != NULL)
+		event_free(s.listener_retry);
+	if (s.http != NULL)
+		evhttp_free(s.http);
+	journal_close(s.journal);
+	for (i = 0; i < 4; i++)
+		if (s.sig[i] != NULL)
+			event_free(s.sig[i]);
+	for (i = 0; i < s.nslots; i++)
+		if (s.slot[i] != NULL)
+			terminal_close(s.slot[i], "engine stopped");
+	free(s.slot);
+	free(s.gen);
+	tls_ctx_free(s.tls);
+	tap_tokenizer_free(s.tk);
+	tariff_free(s.tariff);
+	event_base_free(s.base);
+	if (rc == 0)
+		logmsg("stopped cleanly");
+	return rc;
+}

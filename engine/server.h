@@ -1,0 +1,25 @@
+/* fare-engine serve: the event-driven service (see server.c). */
+#ifndef ONECITY_SERVER_H
+#define ONECITY_SERVER_H
+
+#include <stdint.h>
+
+struct server_config {
+	const char	*listen;	/* host:port for validators */
+	const char	*http;		/* host:port for /healthz */
+	const char	*db;
+	const char	*tariff;
+	const char	*certs;
+	const char	*token_key_file;
+	int		 dev;
+	int		 strict_clock;	/* dev: still check tap times */
+	int		 synchronous_full;
+	int64_t		 clock_offset_s;
+	int64_t		 late_horizon_s;
+	long		 max_connections;
+};
+
+/* Runs until SIGTERM or SIGINT; returns the exit status. */
+int	server_run(const struct server_config *);
+
+#endif

@@ -1,0 +1,462 @@
+/*
+ * terminal-sim replay: sends every row of a SPEC §3 tap file through
+ * simulated validators over mutual TLS and waits for each tap's ack or
+ * refusal.  So that the engine prices exactly what `fare-engine price`
+ * prices, rows that repeat a tap_id are sent as resends of the row price
+ * keeps, all taps of one account go through one validator, and sequence
+ * numbers follow the file's tap_id order (fixed width, so "device:seq"
+ * sorts like the original ids).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "certs.h"
+#include "csv.h"
+#include "parse.h"
+#include "strtab.h"
+#include "tls.h"
+#include "wire.h"
+#include "sim.h"
+
+#define REPLAY_DEVICES		4
+#define REPLAY_WINDOW		512	/* taps in flight per validator */
+#define REPLAY_SEQ_BASE		1000000000LL
+#define REPLAY_RETRIES		8
+#define REPLAY_ROWS_MAX		20000000
+
+struct row {
+	char		*f[7];		/* tap_id time card par net stop kind */
+	int64_t		 time;		/* INT64_MIN when unparsable */
+	uint32_t	 kept;		/* index of the row price keeps */
+	uint32_t	 device;
+	int64_t		 seq;
+	int		 state;		/* 0 unsent, 1 sent, 2 answered */
+	int		 refused;
+};
+
+struct device {
+	struct replay	*rp;
+	char		 id[32];
+	struct tls_ctx	*ctx;
+	struct tls_conn	*conn;
+	uint32_t	*rows;		/* rows to send through this device */
+	size_t		 nrows, next, inflight, answered;
+	int		 retries;
+	int		 open;
+};
+
+struct replay {
+	struct event_base *base;
+	const char	*engine, *certs;
+	struct row	*row;
+	size_t		 nrows;
+	struct device	 dev[REPLAY_DEVICES];
+	size_t		 answered, refused, total;
+	FILE		*acklog;
+	struct event	*retry_ev;
+	int		 failed;
+};
+
+static int
+row_less(const struct row *a, const struct row *b)
+{
+	int i, c;
+
+	if (a->time != b->time)
+		return a->time < b->time;
+	for (i = 2; i < 7; i++)
+		if ((c = strcmp(a->f[i], b->f[i])) != 0)
+			return c < 0;
+	return 0;
+}
+
+static int
+read_rows(struct replay *rp, const char *path)
+{
+	static const char *const hdr[] = {"tap_id", "time", "card", "par",
+	    "network_id", "stop_id", "kind"};
+	struct csv *c = csv_open(path);
+	struct csv_record rec;
+	size_t cap = 0, i;
+	const char *why;
+	int r;
+
+	if (c == NULL || csv_next(c, &rec) != 1 || rec.nfields != 7) {
+		fprintf(stderr, "terminal-sim: %s: not a tap file\n", path);
+		csv_close(c);
+		return -1;
+	}
+	for (i = 0; i < 7; i++)
+		if (strcmp(rec.field[i], hdr[i]) != 0) {
+			fprintf(stderr, "terminal-sim: %s:1: the header must be "
+			    "tap_id,time,card,par,network_id,stop_id,kind\n",
+			    path);
+			csv_close(c);
+			return -1;
+		}
+	while ((r = csv_next(c, &rec)) != 0) {
+		struct row *w;
+		if (r == -1 || rec.nfields != 7) {
+			fprintf(stderr, "terminal-sim: %s:%lu: %s (not sent)\n",
+			    path, rec.line, r == -1 ? csv_error(c) :
+			    "expected 7 fields");
+			rp->failed = 1;
+			continue;
+		}
+		if (rp->nrows == REPLAY_ROWS_MAX)
+			break;
+		if (rp->nrows == cap) {
+			cap = cap ? cap * 2 : 1024;
+			if ((w = realloc(rp->row, cap * sizeof *w)) == NULL)
+				return -1;
+			rp->row = w;
+		}
+		w = &rp->row[rp->nrows++];
+		memset(w, 0, sizeof *w);
+		for (i = 0; i < 7; i++)
+			if ((w->f[i] = strdup(rec.field[i])) == NULL)
+				return -1;
+		if (parse_rfc3339(w->f[1], &w->time, &why) == -1)
+			w->time = INT64_MIN;
+	}
+	csv_close(c);
+	return 0;
+}
+
+static int
+id_cmp(const void *a, const void *b, void *arg)
+{
+	const struct replay *rp = arg;
+
+	return strcmp(rp->row[*(const uint32_t *)a].f[0],
+	    rp->row[*(const uint32_t *)b].f[0]);
+}
+
+/* Kept rows, accounts, devices and sequence numbers (see the top). */
+static int
+plan(struct replay *rp)
+{
+	struct strtab *ids = strtab_new(), *cards = strtab_new();
+	uint32_t *best = NULL, *order = NULL, *card_par = NULL, id;
+	size_t i, n = rp->nrows;
+	int rc = -1;
+
+	if (ids == NULL || cards == NULL)
+		goto out;
+	best = malloc((n + 1) * sizeof *best);
+	order = malloc((n + 1) * sizeof *order);
+	card_par = malloc((n + 1) * sizeof *card_par);
+	if (best == NULL || order == NULL || card_par == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		int added;
+		id = strtab_intern(ids, rp->row[i].f[0],
+		    strlen(rp->row[i].f[0]), &added);
+		if (id == STRTAB_NONE)
+			goto out;
+		if (added || row_less(&rp->row[i], &rp->row[best[id]]))
+			best[id] = (uint32_t)i;
+	}
+	for (i = 0; i < n; i++) {
+		rp->row[i].kept = best[strtab_find(ids, rp->row[i].f[0],
+		    strlen(rp->row[i].f[0]))];
+		card_par[i] = UINT32_MAX;
+	}
+	/* Each card's least PAR among kept rows, as price decides it. */
+	for (i = 0; i < strtab_count(ids); i++) {
+		const struct row *w = &rp->row[best[i]];
+		uint32_t c = strtab_intern(cards, w->f[2], strlen(w->f[2]),
+		    NULL);
+		if (c == STRTAB_NONE)
+			goto out;
+		if (w->f[3][0] != '\0' && (card_par[c] == UINT32_MAX ||
+		    strcmp(w->f[3], rp->row[card_par[c]].f[3]) < 0))
+			card_par[c] = best[i];
+	}
+	for (i = 0; i < strtab_count(ids); i++)
+		order[i] = best[i];
+	qsort_r(order, strtab_count(ids), sizeof *order, id_cmp, rp);
+	for (i = 0; i < strtab_count(ids); i++) {
+		struct row *w = &rp->row[order[i]];
+		uint32_t c = strtab_find(cards, w->f[2], strlen(w->f[2]));
+		const char *acct = card_par[c] != UINT32_MAX ?
+		    rp->row[card_par[c]].f[3] : w->f[2];
+		w->device = (uint32_t)(strtab_hash(acct, strlen(acct)) %
+		    REPLAY_DEVICES);
+		w->seq = REPLAY_SEQ_BASE + (int64_t)i;
+	}
+	/* Every row is sent: duplicates as resends of the kept row. */
+	for (i = 0; i < n; i++) {
+		struct row *w = &rp->row[i];
+		struct device *d = &rp->dev[rp->row[w->kept].device];
+		uint32_t *v = realloc(d->rows, (d->nrows + 1) * sizeof *v);
+		if (v == NULL)
+			goto out;
+		d->rows = v;
+		d->rows[d->nrows++] = (uint32_t)i;
+	}
+	rp->total = n;
+	rc = 0;
+out:
+	strtab_free(ids);
+	strtab_free(cards);
+	free(best);
+	free(order);
+	free(card_par);
+	return rc;
+}
+
+static void device_connect(struct device *d);
+
+static void
+send_more(struct device *d)
+{
+	struct replay *rp = d->rp;
+	unsigned char buf[WIRE_HEADER + WIRE_BODY_MAX];
+	char body[WIRE_BODY_MAX];
+	size_t n;
+
+	while (d->open && d->next < d->nrows && d->inflight < REPLAY_WINDOW) {
+		struct row *w = &rp->row[d->rows[d->next++]];
+		const struct row *k = &rp->row[w->kept];
+		int len;
+		if (w->state == 2)
+			continue;
+		len = snprintf(body, sizeof body, "%lld,%s,%s,%s,%s,%s,%s",
+		    (long long)k->seq, k->f[1], k->f[2], k->f[3], k->f[4],
+		    k->f[5], k->f[6]);
+		if (len < 0 || (size_t)len >= sizeof body || wire_encode('T',
+		    body, (size_t)len, buf, sizeof buf, &n) == -1) {
+			fprintf(stderr, "terminal-sim: tap %s too long, not "
+			    "sent\n", w->f[0]);
+			w->state = 2;
+			w->refused = 1;
+			rp->answered++;
+			rp->refused++;
+			continue;
+		}
+		w->state = 1;
+		d->inflight++;
+		tls_conn_write(d->conn, buf, n);
+	}
+}
+
+/* An answer for seq: the oldest sent, unanswered row with that seq. */
+static void
+answer(struct device *d, int64_t seq, int refused, const char *what)
+{
+	struct replay *rp = d->rp;
+	size_t i;
+
+	for (i = 0; i < d->next; i++) {
+		struct row *w = &rp->row[d->rows[i]];
+		if (w->state != 1 || rp->row[w->kept].seq != seq)
+			continue;
+		w->state = 2;
+		w->refused = refused;
+		d->inflight--;
+		d->answered++;
+		rp->answered++;
+		if (refused) {
+			rp->refused++;
+			fprintf(stderr, "terminal-sim: tap %s refused: %s\n",
+			    w->f[0], what);
+		} else if (rp->acklog != NULL)
+			fprintf(rp->acklog, "%s:%lld %s\n", d->id,
+			    (long long)seq, w->f[0]);
+		return;
+	}
+}
+
+static void
+data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
+{
+	struct device *d = arg;
+	struct wire_frame f;
+	const char *why;
+	size_t used;
+	int r;
+
+	(void)c;
+	while ((r = wire_parse(evbuffer_pullup(in, -1),
+	    evbuffer_get_length(in), &f, &used, &why)) == 1) {
+		char *fld[4];
+		size_t nf = wire_fields(f.body, fld, 4);
+		evbuffer_drain(in, used);
+		if (f.type == 'A' && nf >= 1)
+			answer(d, strtoll(fld[0], NULL, 10), 0, NULL);
+		else if (f.type == 'R' && nf >= 2)
+			answer(d, strtoll(fld[0], NULL, 10), 1, fld[1]);
+		else if (f.type == 'E')
+			fprintf(stderr, "terminal-sim: %s: engine error: %s\n",
+			    d->id, f.body);
+	}
+	if (r == -1) {
+		fprintf(stderr, "terminal-sim: %s: %s\n", d->id, why);
+		tls_conn_close_after_flush(d->conn);
+		return;
+	}
+	send_more(d);
+	if (d->rp->answered == d->rp->total)
+		event_base_loopbreak(d->rp->base);
+}
+
+static void
+open_cb(struct tls_conn *c, void *arg)
+{
+	struct device *d = arg;
+
+	(void)c;
+	d->open = 1;
+	d->retries = 0;
+	tls_conn_save_session(d->conn);
+	send_more(d);
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct device *d = arg;
+
+	(void)fd;
+	(void)what;
+	device_connect(d);
+}
+
+static void
+close_cb(struct tls_conn *c, const char *reason, void *arg)
+{
+	struct device *d = arg;
+	struct timeval tv = {0, 200000};
+	size_t i;
+
+	(void)c;
+	d->open = 0;
+	if (d->answered == d->nrows)
+		return;
+	/* Store and forward: everything unanswered goes again. */
+	for (i = 0; i < d->next; i++)
+		if (d->rp->row[d->rows[i]].state == 1)
+			d->rp->row[d->rows[i]].state = 0;
+	d->next = 0;
+	d->inflight = 0;
+	if (++d->retries > REPLAY_RETRIES) {
+		fprintf(stderr, "terminal-sim: %s: giving up: %s\n", d->id,
+		    reason);
+		d->rp->failed = 1;
+		event_base_loopbreak(d->rp->base);
+		return;
+	}
+	fprintf(stderr, "terminal-sim: %s: %s; reconnecting\n", d->id, reason);
+	tv.tv_usec *= d->retries;
+	event_base_once(d->rp->base, -1, EV_TIMEOUT, retry_cb, d, &tv);
+}
+
+static const struct tls_conn_cbs device_cbs = {open_cb, data_cb, close_cb};
+
+static void
+device_connect(struct device *d)
+{
+	struct sockaddr_in sin;
+	int fd;
+
+	if (d->conn != NULL) {
+		tls_conn_free(d->conn);
+		d->conn = NULL;
+	}
+	if (sim_parse_addr(d->rp->engine, &sin) == -1 ||
+	    (fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return;
+	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) == -1) {
+		close(fd);
+		close_cb(NULL, "cannot connect", d);
+		return;
+	}
+	d->conn = tls_conn_new(d->ctx, d->rp->base, fd, &device_cbs, d);
+	if (d->conn == NULL)
+		close(fd);
+}
+
+int
+sim_replay(int argc, char **argv)
+{
+	struct replay rp;
+	const char *ack = NULL, *path = NULL;
+	char err[256];
+	size_t i;
+	int a, rc = 2;
+
+	memset(&rp, 0, sizeof rp);
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--engine") == 0 && a + 1 < argc)
+			rp.engine = argv[++a];
+		else if (strcmp(argv[a], "--certs") == 0 && a + 1 < argc)
+			rp.certs = argv[++a];
+		else if (strcmp(argv[a], "--ack-log") == 0 && a + 1 < argc)
+			ack = argv[++a];
+		else if (argv[a][0] != '-' && path == NULL)
+			path = argv[a];
+		else
+			path = NULL, a = argc + 1;
+	}
+	if (rp.engine == NULL || rp.certs == NULL || path == NULL) {
+		fprintf(stderr, "usage: terminal-sim replay --engine HOST:PORT "
+		    "--certs DIR [--ack-log FILE] TAPS.csv\n");
+		return 2;
+	}
+	if (read_rows(&rp, path) == -1 || plan(&rp) == -1)
+		goto out;
+	if (ack != NULL && (rp.acklog = fopen(ack, "w")) == NULL) {
+		perror(ack);
+		goto out;
+	}
+	rp.base = event_base_new();
+	for (i = 0; i < REPLAY_DEVICES; i++) {
+		struct device *d = &rp.dev[i];
+		d->rp = &rp;
+		snprintf(d->id, sizeof d->id, "replay-%zu", i);
+		if (d->nrows == 0)
+			continue;
+		if (certs_device(rp.certs, d->id, NULL, NULL, 1, 0, err,
+		    sizeof err) == -1 || (d->ctx = tls_client_new(rp.certs,
+		    d->id, err, sizeof err)) == NULL) {
+			fprintf(stderr, "terminal-sim: %s: %s\n", d->id, err);
+			goto out;
+		}
+		device_connect(d);
+	}
+	if (rp.total > 0 && rp.answered < rp.total)
+		event_base_dispatch(rp.base);
+	if (rp.answered < rp.total) {
+		fprintf(stderr, "terminal-sim: %zu of %zu taps unanswered\n",
+		    rp.total - rp.answered, rp.total);
+		goto out;
+	}
+	fprintf(stderr, "terminal-sim: %zu taps sent, %zu acknowledged, %zu "
+	    "refused\n", rp.total, rp.total - rp.refused, rp.refused);
+	rc = rp.refused > 0 || rp.failed ? 1 : 0;
+out:
+	if (rp.acklog != NULL && fclose(rp.acklog) != 0)
+		rc = 2;
+	for (i = 0; i < REPLAY_DEVICES; i++) {
+		tls_conn_free(rp.dev[i].conn);
+		tls_ctx_free(rp.dev[i].ctx);
+		free(rp.dev[i].rows);
+	}
+	for (i = 0; i < rp.nrows; i++) {
+		int k;
+		for (k = 0; k < 7; k++)
+			free(rp.row[i].f[k]);
+	}
+	free(rp.row);
+	if (rp.base != NULL)
+		event_base_free(rp.base);
+	return rc;
+}
