@@ -79,7 +79,8 @@ test-run: $(BIN)/fare-engine $(BIN)/terminal-sim $(TEST_BIN)
 
 # The main job.  Until the engine service lands it prices the sample day.
 demo: deps
-	@$(MAKE) --no-print-directory $(BIN)/fare-engine $(BIN)/gen-taps
+	@$(MAKE) --no-print-directory $(BIN)/fare-engine $(BIN)/terminal-sim \
+	    $(BIN)/gen-taps
 	@sh tools/demo.sh $(BIN)
 
 bench: deps
