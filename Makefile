@@ -37,7 +37,7 @@ LIB_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/%.o)
 SIM_OBJ	 = $(SIM_SRC:%.c=$(BUILD)/%.o)
 FE_OBJ	 = $(FE_SRC:%.c=$(BUILD)/%.o)
 
-TESTS	 = test_csv test_parse test_tariff test_price test_props test_tls
+TESTS	 = test_csv test_parse test_tariff test_price test_props test_tls test_engine
 TEST_BIN = $(TESTS:%=$(BIN)/%)
 
 .PHONY: all deps test test-run demo bench clean contract

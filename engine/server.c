@@ -36,8 +36,8 @@
 #define TERMINAL_INFLIGHT_MAX	1024
 /* Frames handled per connection per event: fairness between terminals. */
 #define TERMINAL_FRAMES_PER_EVENT 64
-/* Refusals are bounded in text too. */
-#define DETAIL_MAX		150
+/* Acks waiting for a client that does not read: stop reading from it. */
+#define TERMINAL_OUT_MAX	(256 * 1024)
 
 struct terminal {
 	struct server		*srv;
@@ -64,6 +64,7 @@ struct server {
 	int			 accepting;
 	int			 journal_full;
 	struct event		*sig[4];
+	struct event		*tick;		/* housekeeping, each second */
 };
 
 static void
@@ -120,7 +121,8 @@ send_frame(struct terminal *t, char type, const char *body)
 static void
 update_pause(struct terminal *t)
 {
-	int want = t->inflight >= TERMINAL_INFLIGHT_MAX || t->srv->journal_full;
+	int want = t->inflight >= TERMINAL_INFLIGHT_MAX ||
+	    tls_conn_pending(t->conn) > TERMINAL_OUT_MAX || t->srv->journal_full;
 
 	if (want != t->paused) {
 		t->paused = want;
@@ -132,24 +134,34 @@ update_pause(struct terminal *t)
 static const char *
 check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 {
-	char *f[8];
+	char *f[8], *colon;
 	const char *why;
 	int64_t seq, now;
 	size_t n = wire_fields(body, f, 8);
 	int kind;
 
-	if (n != 7) {
-		snprintf(x->detail, sizeof x->detail, "expected 7 fields, "
-		    "found %zu", n);
-		return "bad-fields";
-	}
-	if (parse_int(f[0], 1, (int64_t)1 << 53, &seq, &why) == -1) {
-		snprintf(x->detail, sizeof x->detail, "seq: %s", why);
+	/* tap_id is <device_id>:<seq>, and the device must be this one. */
+	colon = strrchr(f[0], ':');
+	if (colon == NULL || parse_int(colon + 1, 1, (int64_t)1 << 53, &seq,
+	    &why) == -1) {
+		snprintf(x->detail, sizeof x->detail, "tap_id '%.100s' is not "
+		    "<device_id>:<seq>", f[0]);
 		return "bad-fields";
 	}
 	x->seq = (uint64_t)seq;
 	snprintf(x->tap_id, sizeof x->tap_id, "%s:%lld", t->device_id,
 	    (long long)seq);
+	if ((size_t)(colon - f[0]) != strlen(t->device_id) ||
+	    memcmp(f[0], t->device_id, (size_t)(colon - f[0])) != 0) {
+		snprintf(x->detail, sizeof x->detail, "tap_id '%.60s' claims "
+		    "another device than %.60s", f[0], t->device_id);
+		return "wrong-device";
+	}
+	if (n != 7) {
+		snprintf(x->detail, sizeof x->detail, "expected 7 fields, "
+		    "found %zu", n);
+		return "bad-fields";
+	}
 	if (parse_rfc3339(f[1], &x->time_utc, &why) == -1) {
 		snprintf(x->detail, sizeof x->detail, "%s: %.100s", why, f[1]);
 		return "bad-time";
@@ -379,6 +391,22 @@ journal_done_cb(const struct jresult *r, size_t n, void *arg)
 			update_pause(s->slot[i]);
 }
 
+/* Each second: resume connections whose acks have drained. */
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	long i;
+
+	(void)fd;
+	(void)what;
+	if (s->journal_full && journal_queued(s->journal) < 30000)
+		s->journal_full = 0;
+	for (i = 0; i < s->nslots; i++)
+		if (s->slot[i] != NULL)
+			update_pause(s->slot[i]);
+}
+
 static void
 healthz_cb(struct evhttp_request *req, void *arg)
 {
@@ -554,6 +582,12 @@ server_setup(struct server *s, char *err, size_t errlen)
 	}
 	s->sig[2] = evsignal_new(s->base, SIGHUP, reload_cb, s);
 	event_add(s->sig[2], NULL);
+	{
+		struct timeval one = {1, 0};
+		s->tick = event_new(s->base, -1, EV_PERSIST, tick_cb, s);
+		if (s->tick != NULL)
+			event_add(s->tick, &one);
+	}
 	s->accepting = 1;
 	return 0;
 }
@@ -598,6 +632,8 @@ out:
 	for (i = 0; i < 4; i++)
 		if (s.sig[i] != NULL)
 			event_free(s.sig[i]);
+	if (s.tick != NULL)
+		event_free(s.tick);
 	for (i = 0; i < s.nslots; i++)
 		if (s.slot[i] != NULL)
 			terminal_close(s.slot[i], "engine stopped");

@@ -206,10 +206,13 @@ tls_client_new(const char *certdir, const char *device_id, char *err,
 		return NULL;
 	}
 	snprintf(c->certdir, sizeof c->certdir, "%s", certdir);
-	certs_device_paths(crt, key, sizeof crt, certdir, device_id);
-	if (ctx_common(c, MBEDTLS_SSL_IS_CLIENT, err, errlen) == -1 ||
-	    ctx_own_cert(c, crt, key, err, errlen) == -1)
+	if (ctx_common(c, MBEDTLS_SSL_IS_CLIENT, err, errlen) == -1)
 		goto fail;
+	if (device_id != NULL) {
+		certs_device_paths(crt, key, sizeof crt, certdir, device_id);
+		if (ctx_own_cert(c, crt, key, err, errlen) == -1)
+			goto fail;
+	}
 	mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
 	mbedtls_ssl_conf_session_tickets(&c->conf,
 	    MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
@@ -217,6 +220,15 @@ tls_client_new(const char *certdir, const char *device_id, char *err,
 fail:
 	tls_ctx_free(c);
 	return NULL;
+}
+
+void
+tls_ctx_max_version(struct tls_ctx *c, int minor)
+{
+	mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	    MBEDTLS_SSL_MINOR_VERSION_1);
+	mbedtls_ssl_conf_max_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+	    minor);
 }
 
 int

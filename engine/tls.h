@@ -30,9 +30,14 @@ struct tls_conn_cbs {
 /* A server: engine.crt/key, ca.crt and crl.pem from certdir. */
 struct tls_ctx	*tls_server_new(const char *certdir, int require_crl,
 		    char *err, size_t errlen);
-/* A client for device_id: certdir/devices/<id>.crt/key and ca.crt. */
+/*
+ * A client for device_id: certdir/devices/<id>.crt/key and ca.crt.  A NULL
+ * device_id presents no certificate (tests of refusal).
+ */
 struct tls_ctx	*tls_client_new(const char *certdir, const char *device_id,
 		    char *err, size_t errlen);
+/* Caps the protocol at TLS 1.<minor - 1> (tests: an old client). */
+void		 tls_ctx_max_version(struct tls_ctx *, int minor);
 void		 tls_ctx_free(struct tls_ctx *);
 /* Reloads crl.pem (SIGHUP); existing connections are kept. */
 int		 tls_ctx_reload_crl(struct tls_ctx *, char *err, size_t errlen);

@@ -229,9 +229,9 @@ send_more(struct device *d)
 		int len;
 		if (w->state == 2)
 			continue;
-		len = snprintf(body, sizeof body, "%lld,%s,%s,%s,%s,%s,%s",
-		    (long long)k->seq, k->f[1], k->f[2], k->f[3], k->f[4],
-		    k->f[5], k->f[6]);
+		len = snprintf(body, sizeof body, "%s:%lld,%s,%s,%s,%s,%s,%s",
+		    d->id, (long long)k->seq, k->f[1], k->f[2], k->f[3],
+		    k->f[4], k->f[5], k->f[6]);
 		if (len < 0 || (size_t)len >= sizeof body || wire_encode('T',
 		    body, (size_t)len, buf, sizeof buf, &n) == -1) {
 			fprintf(stderr, "terminal-sim: tap %s too long, not "

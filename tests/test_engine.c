@@ -1,0 +1,362 @@
+/*
+ * The real fare-engine binary under bad input: a test client (the tls and
+ * wire modules) sends crafted frames over loopback mutual TLS and checks
+ * each answer, and that the engine keeps serving everyone else.
+ */
+#include <arpa/inet.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "testutil.h"
+#include "certs.h"
+#include "tls.h"
+#include "wire.h"
+#include <mbedtls/ssl.h>
+
+static char dir[64], engine[512];
+static int port;
+static pid_t pid;
+
+struct client {
+	struct event_base *base;
+	struct tls_ctx	*ctx;
+	struct tls_conn	*conn;
+	int		 opened, closed, fd;
+	char		 reason[256];
+	char		 frames[64][160];	/* "T:body" of frames received */
+	int		 nframes;
+};
+
+static void
+c_open(struct tls_conn *t, void *arg)
+{
+	(void)t;
+	((struct client *)arg)->opened = 1;
+}
+
+static void
+c_data(struct tls_conn *t, struct evbuffer *in, void *arg)
+{
+	struct client *c = arg;
+	static struct wire_frame f;
+	const char *why;
+	size_t used;
+
+	(void)t;
+	while (wire_parse(evbuffer_pullup(in, -1), evbuffer_get_length(in), &f,
+	    &used, &why) == 1) {
+		evbuffer_drain(in, used);
+		if (c->nframes < 64)
+			snprintf(c->frames[c->nframes++], 160, "%c:%.150s", f.type,
+			    f.body);
+	}
+}
+
+static void
+c_close(struct tls_conn *t, const char *reason, void *arg)
+{
+	struct client *c = arg;
+
+	(void)t;
+	c->closed = 1;
+	snprintf(c->reason, sizeof c->reason, "%s", reason);
+}
+
+static const struct tls_conn_cbs ccbs = {c_open, c_data, c_close};
+
+static int
+tcp_connect(void)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+pump(struct client *c, int want_frames)
+{
+	struct timeval limit = {10, 0};
+	int i;
+
+	event_base_loopexit(c->base, &limit);	/* a safety bound only */
+	for (i = 0; i < 100000 && !c->closed && c->nframes < want_frames; i++)
+		event_base_loop(c->base, EVLOOP_ONCE);
+}
+
+static struct client *
+client_new(const char *device, int tls_minor)
+{
+	struct client *c = calloc(1, sizeof *c);
+	char err[256];
+
+	c->base = event_base_new();
+	c->ctx = tls_client_new(dir, device, err, sizeof err);
+	if (c->ctx == NULL)
+		fail_msg("client: %s", err);
+	if (tls_minor)
+		tls_ctx_max_version(c->ctx, tls_minor);
+	c->fd = tcp_connect();
+	assert_true(c->fd >= 0);
+	c->conn = tls_conn_new(c->ctx, c->base, c->fd, &ccbs, c);
+	assert_non_null(c->conn);
+	return c;
+}
+
+static void
+client_free(struct client *c)
+{
+	tls_conn_free(c->conn);
+	tls_ctx_free(c->ctx);
+	event_base_free(c->base);
+	free(c);
+}
+
+static void
+send_raw(struct client *c, const void *p, size_t n)
+{
+	tls_conn_write(c->conn, p, n);
+}
+
+static void
+send_tap(struct client *c, const char *body)
+{
+	unsigned char buf[WIRE_HEADER + WIRE_BODY_MAX];
+	size_t n;
+
+	assert_int_equal(wire_encode('T', body, strlen(body), buf, sizeof buf,
+	    &n), 0);
+	send_raw(c, buf, n);
+}
+
+static int
+setup(void **state)
+{
+	char err[256], exe[512], *d;
+	int i, fd;
+
+	(void)state;
+	snprintf(dir, sizeof dir, "/tmp/onecity-eng-%d", (int)getpid());
+	if (certs_init(dir, err, sizeof err) == -1 ||
+	    certs_device(dir, "dev1", NULL, NULL, 1, 1, err, sizeof err) ||
+	    certs_device(dir, "dev2", NULL, NULL, 1, 1, err, sizeof err))
+		return -1;
+	/* The engine binary sits next to this test binary. */
+	i = (int)readlink("/proc/self/exe", exe, sizeof exe - 1);
+	exe[i > 0 ? i : 0] = '\0';
+	d = dirname(exe);
+	snprintf(engine, sizeof engine, "%s/fare-engine", d);
+	port = 40000 + getpid() % 20000;
+	if ((pid = fork()) == 0) {
+		char listen[32], db[128];
+		snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+		snprintf(db, sizeof db, "%s/engine.db", dir);
+		freopen("/dev/null", "w", stderr);
+		execl(engine, engine, "serve", "--dev", "--strict-clock",
+		    "--clock", "2026-11-28T12:00:00Z", "--certs", dir,
+		    "--tariff", TU_MINI, "--db", db, "--listen", listen,
+		    (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 200; i++) {
+		if ((fd = tcp_connect()) != -1) {
+			close(fd);
+			return 0;
+		}
+		usleep(50000);
+	}
+	return -1;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+	int st;
+
+	(void)state;
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		return -1;
+	/* SIGTERM is a clean stop: exit status 0. */
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+#define TAP(seq, time, stop) "dev1:" seq "," time ",5555555555554444,,CITY," \
+	stop ",in"
+
+/* A good tap is acknowledged with fare feedback; a resend again, once. */
+static void
+test_ack_and_resend(void **state)
+{
+	struct client *c = client_new("dev1", 0);
+
+	(void)state;
+	send_tap(c, TAP("1", "2026-11-28T11:58:00Z", "C"));
+	pump(c, 1);
+	assert_string_equal(c->frames[0], "A:1,0,0");
+	send_tap(c, TAP("1", "2026-11-28T11:58:00Z", "C"));
+	send_tap(c, TAP("1", "2026-11-28T11:58:00Z", "D"));
+	pump(c, 3);
+	assert_string_equal(c->frames[1], "A:1,0,0");
+	assert_string_equal(c->frames[2], "R:1,conflicting-resend");
+	client_free(c);
+}
+
+/* Taps are refused with a reason; the connection stays up. */
+static void
+test_refusals(void **state)
+{
+	struct client *c = client_new("dev1", 0);
+
+	(void)state;
+	send_tap(c, TAP("10", "2026-11-28T12:06:00Z", "C"));
+	send_tap(c, TAP("11", "2026-11-28T11:59:00Z", "NOWHERE"));
+	send_tap(c, "dev2:12,2026-11-28T11:59:00Z,5555555555554444,,CITY,C,in");
+	send_tap(c, "dev1:13,2026-11-28T11:59:00Z,5555555555554445,,CITY,C,in");
+	send_tap(c, TAP("14", "2026-10-01T11:59:00Z", "C"));
+	send_tap(c, "dev1:15,2026-11-28T11:59:00Z");
+	pump(c, 6);
+	assert_false(c->closed);
+	assert_string_equal(c->frames[0], "R:10,future");
+	assert_string_equal(c->frames[1], "R:11,unknown-stop");
+	assert_string_equal(c->frames[2], "R:12,wrong-device");
+	assert_string_equal(c->frames[3], "R:13,bad-pan");
+	assert_string_equal(c->frames[4], "R:14,too-old");
+	assert_string_equal(c->frames[5], "R:15,bad-fields");
+	client_free(c);
+}
+
+static void
+expect_broken(const void *frame, size_t n, const char *why)
+{
+	struct client *c = client_new("dev1", 0), *ok;
+
+	pump(c, 0);
+	send_raw(c, frame, n);
+	pump(c, 1);
+	assert_true(c->nframes >= 1);
+	if (strstr(c->frames[0], why) == NULL)
+		fail_msg("got '%s', expected '%s'", c->frames[0], why);
+	pump(c, 99);
+	assert_true(c->closed);
+	client_free(c);
+	/* Everyone else is still served. */
+	ok = client_new("dev2", 0);
+	send_tap(ok, "dev2:1,2026-11-28T11:59:00Z,4111111111111111,,FERRY,F1,in");
+	pump(ok, 1);
+	assert_string_equal(ok->frames[0], "A:1,100,100");
+	client_free(ok);
+}
+
+/* Broken framing gets one error frame and that connection is closed. */
+static void
+test_broken_frames(void **state)
+{
+	static const unsigned char bad_version[] = {0, 0, 0, 3, 9, 'T', 'x'};
+	static const unsigned char oversized[] = {0, 1, 0, 0, 1, 'T', 'x'};
+	static const unsigned char unknown[] = {0, 0, 0, 3, 1, 'Q', 'x'};
+	static const unsigned char nul[] = {0, 0, 0, 4, 1, 'T', 'x', 0};
+
+	(void)state;
+	expect_broken(bad_version, sizeof bad_version, "version");
+	expect_broken(oversized, sizeof oversized, "length");
+	expect_broken(unknown, sizeof unknown, "unknown frame type");
+	expect_broken(nul, sizeof nul, "NUL");
+}
+
+/* A half-sent frame (a slow client) holds up nobody else. */
+static void
+test_slow_client(void **state)
+{
+	static const unsigned char half[] = {0, 0, 0, 60, 1, 'T', 'd', 'e'};
+	struct client *slow = client_new("dev1", 0), *ok;
+
+	(void)state;
+	pump(slow, 0);
+	send_raw(slow, half, sizeof half);
+	pump(slow, 0);
+	ok = client_new("dev2", 0);
+	send_tap(ok, "dev2:2,2026-11-28T11:50:00Z,4111111111111111,,FERRY,F2,in");
+	pump(ok, 1);
+	assert_string_equal(ok->frames[0], "A:2,100,200");
+	assert_false(slow->closed);
+	client_free(ok);
+	client_free(slow);
+}
+
+/* A client that never reads its acks: the engine stops reading from it
+ * and goes on serving the others. */
+static void
+test_client_never_reads(void **state)
+{
+	struct client *greedy = client_new("dev1", 0), *ok;
+	char body[128];
+	int i;
+
+	(void)state;
+	pump(greedy, 0);
+	for (i = 0; i < 3000; i++) {
+		snprintf(body, sizeof body, "dev1:%d,2026-11-28T11:%02d:%02dZ,"
+		    "4000056655665556,,FERRY,F2,in", 1000 + i, i / 60 % 60,
+		    i % 60);
+		send_tap(greedy, body);
+	}
+	/* Flush what the socket takes without reading anything back. */
+	for (i = 0; i < 200; i++)
+		event_base_loop(greedy->base, EVLOOP_NONBLOCK);
+	ok = client_new("dev2", 0);
+	send_tap(ok, "dev2:3,2026-11-28T11:59:40Z,4111111111111111,,FERRY,F2,in");
+	pump(ok, 1);
+	assert_string_equal(ok->frames[0], "A:3,100,300");
+	client_free(ok);
+	client_free(greedy);
+}
+
+/* No client certificate, or TLS 1.1: refused at the handshake. */
+static void
+test_tls_refusals(void **state)
+{
+	struct client *c;
+
+	(void)state;
+	c = client_new(NULL, 0);
+	pump(c, 1);
+	assert_false(c->opened);
+	assert_true(c->closed);
+	client_free(c);
+	c = client_new("dev1", MBEDTLS_SSL_MINOR_VERSION_2);
+	pump(c, 1);
+	assert_false(c->opened);
+	assert_true(c->closed);
+	client_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ack_and_resend),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_broken_frames),
+		cmocka_unit_test(test_slow_client),
+		cmocka_unit_test(test_client_never_reads),
+		cmocka_unit_test(test_tls_refusals),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("engine", tests, setup, teardown);
+}
