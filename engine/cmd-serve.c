@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "limits.h"
 #include "parse.h"
 #include "server.h"
 
@@ -80,7 +81,8 @@ int
 cmd_serve(int argc, char **argv)
 {
 	struct server_config c = {"127.0.0.1:7700", NULL, NULL, NULL, NULL,
-	    NULL, 0, 0, 1, 0, 30 * 86400, 20000};
+	    NULL, 0, 0, 1, 0, LATE_TAP_DAYS_DEFAULT * 86400,
+	    LIMIT_CONNECTIONS_DEFAULT};
 	const char *why;
 	int i, r;
 
@@ -134,7 +136,7 @@ cmd_serve(int argc, char **argv)
 		    "(or --dev for the development key)\n");
 		return 2;
 	}
-	if (c.max_connections < 1 || c.max_connections > 1000000) {
+	if (c.max_connections < 1 || c.max_connections > LIMIT_CONNECTIONS_MAX) {
 		fprintf(stderr, "fare-engine: max_connections out of range\n");
 		return 2;
 	}

@@ -13,16 +13,12 @@
 
 #include <sqlite3.h>
 
+#include "limits.h"
 #include "journal.h"
 #include "parse.h"
 #include "price-int.h"
 #include "strtab.h"
 
-/* Bounded queues: a full queue pushes back on the validators. */
-#define JOURNAL_QUEUE	65536
-/* Taps per transaction: large enough to amortise the fsync. */
-#define JOURNAL_BATCH	4096
-/* Accounts repriced per batch are the batch's own: at most one per tap. */
 
 struct journal {
 	sqlite3			*db;
@@ -484,6 +480,39 @@ write_batch(struct journal *j, struct jtap *b, size_t n,
 	strtab_free(accounts);
 }
 
+/*
+ * When idle: reprice the accounts that still have open legs, so that a
+ * leg past max_leg_minutes becomes incomplete without waiting for a tap.
+ */
+static void
+close_expired_legs(struct journal *j)
+{
+	sqlite3_stmt *s = NULL;
+	struct strtab *acc = strtab_new();
+	uint32_t i;
+
+	if (acc == NULL || sqlite3_prepare_v2(j->db, "SELECT DISTINCT account "
+	    "FROM charges WHERE open_legs > 0 LIMIT 10000", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		strtab_free(acc);
+		return;
+	}
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *a = (const char *)sqlite3_column_text(s, 0);
+		if (strtab_intern(acc, a, strlen(a), NULL) == STRTAB_NONE)
+			break;
+	}
+	sqlite3_finalize(s);
+	if (strtab_count(acc) > 0 && exec(j, "BEGIN IMMEDIATE") == SQLITE_OK) {
+		for (i = 0; i < strtab_count(acc); i++)
+			if (reprice(j, strtab_name(acc, i)) != 0)
+				set_health(j, "repricing open legs");
+		if (exec(j, "COMMIT") != SQLITE_OK)
+			exec(j, "ROLLBACK");
+	}
+	strtab_free(acc);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -499,12 +528,22 @@ writer_main(void *arg)
 		return NULL;
 	}
 	for (;;) {
+		struct timespec until;
+		int timed_out = 0;
 		pthread_mutex_lock(&j->mu);
-		while (j->qlen == 0 && !j->stop)
-			pthread_cond_wait(&j->cv, &j->mu);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += JOURNAL_EXPIRE_S;
+		while (j->qlen == 0 && !j->stop && !timed_out)
+			timed_out = pthread_cond_timedwait(&j->cv, &j->mu,
+			    &until) != 0;
 		if (j->qlen == 0 && j->stop) {
 			pthread_mutex_unlock(&j->mu);
 			break;
+		}
+		if (j->qlen == 0) {
+			pthread_mutex_unlock(&j->mu);
+			close_expired_legs(j);
+			continue;
 		}
 		for (n = 0; n < JOURNAL_BATCH && j->qlen > 0; n++) {
 			b[n] = j->q[j->qhead];

@@ -45,6 +45,40 @@
 /* Taps of one account in one price run: a validator flood is bounded. */
 #define LIMIT_ACCOUNT_TAPS	1000000
 
+/* The engine service. */
+/* Connections: validators of the whole country with a reserve; each costs
+ * a TLS context (~40 KiB) so 20,000 is under 1 GiB. */
+#define LIMIT_CONNECTIONS_DEFAULT	20000
+#define LIMIT_CONNECTIONS_MAX		1000000
+/* A frame body: a tap is under 300 bytes; 16 KiB is one TLS record. */
+#define WIRE_BODY_MAX			16384
+/* Taps of one connection in flight before the engine stops reading it. */
+#define TERMINAL_INFLIGHT_MAX		1024
+/* Frames of one connection per event-loop turn (memcached's
+ * reqs_per_event): a busy validator cannot starve the others. */
+#define TERMINAL_FRAMES_PER_EVENT	64
+/* Acks queued for a client that does not read: then stop reading it. */
+#define TERMINAL_OUT_MAX		(256 * 1024)
+/* Plaintext read per TLS event: one batch, and fairness. */
+#define TLS_READ_PER_EVENT		(64 * 1024)
+/* The writer's queue: back-pressure starts well before it is full. */
+#define JOURNAL_QUEUE			65536
+#define JOURNAL_QUEUE_PAUSE		60000
+#define JOURNAL_QUEUE_RESUME		30000
+/* Taps per transaction: one fsync amortised over many taps. */
+#define JOURNAL_BATCH			4096
+/* Idle seconds after which open legs are repriced (expiry). */
+#define JOURNAL_EXPIRE_S		60
+/* The late-tap horizon (SPEC §3), in days. */
+#define LATE_TAP_DAYS_DEFAULT		30
+/* A tap more than this ahead of the engine clock is refused (SPEC §3). */
+#define TAP_FUTURE_S			300
+
+_Static_assert(JOURNAL_QUEUE_RESUME < JOURNAL_QUEUE_PAUSE &&
+    JOURNAL_QUEUE_PAUSE + TERMINAL_FRAMES_PER_EVENT < JOURNAL_QUEUE,
+    "back-pressure must start before the journal queue is full");
+_Static_assert(JOURNAL_BATCH <= JOURNAL_QUEUE, "a batch fits the queue");
+
 _Static_assert(LIMIT_NETWORKS <= 64, "network sets are uint64_t masks");
 _Static_assert(LIMIT_CAPS <= 20, "cap subsets are enumerated exhaustively");
 _Static_assert(LIMIT_PER_KM_1E5 * (long long)LIMIT_DISTANCE_M < 9000000000000000000LL,

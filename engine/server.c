@@ -24,6 +24,7 @@
 
 #include <mbedtls/platform_util.h>
 
+#include "limits.h"
 #include "journal.h"
 #include "parse.h"
 #include "server.h"
@@ -32,12 +33,6 @@
 #include "tls.h"
 #include "wire.h"
 
-/* A connection's taps in flight before we stop reading from it. */
-#define TERMINAL_INFLIGHT_MAX	1024
-/* Frames handled per connection per event: fairness between terminals. */
-#define TERMINAL_FRAMES_PER_EVENT 64
-/* Acks waiting for a client that does not read: stop reading from it. */
-#define TERMINAL_OUT_MAX	(256 * 1024)
 
 struct terminal {
 	struct server		*srv;
@@ -65,6 +60,9 @@ struct server {
 	int			 journal_full;
 	struct event		*sig[4];
 	struct event		*tick;		/* housekeeping, each second */
+	/* Counters for /metrics. */
+	uint64_t		 n_taps, n_acked, n_refused, n_broken;
+	uint64_t		 n_accepted_conns, n_closed_conns;
 };
 
 static void
@@ -99,6 +97,7 @@ terminal_close(struct terminal *t, const char *reason)
 	    t->device_id : "(before handshake)", reason);
 	s->slot[t->slot] = NULL;
 	s->nconns--;
+	s->n_closed_conns++;
 	tls_conn_free(t->conn);
 	free(t);
 	if (!s->accepting && s->listener != NULL && s->nconns <
@@ -190,7 +189,7 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 	}
 	now = journal_now(s->journal);
 	if ((!s->cfg->dev || s->cfg->strict_clock) &&
-	    x->time_utc > now + 300) {
+	    x->time_utc > now + TAP_FUTURE_S) {
 		snprintf(x->detail, sizeof x->detail, "%s is more than 5 "
 		    "minutes ahead of the engine clock", f[1]);
 		return "future";
@@ -221,6 +220,7 @@ handle_tap(struct server *s, struct terminal *t, char *body)
 	x.received_utc = journal_now(s->journal);
 	snprintf(x.device_id, sizeof x.device_id, "%s", t->device_id);
 	x.refuse = check_tap(s, t, body, &x);
+	s->n_taps++;
 	if (journal_submit(s->journal, &x) == -1) {
 		s->journal_full = 1;
 		terminal_close(t, "journal queue full");
@@ -228,7 +228,7 @@ handle_tap(struct server *s, struct terminal *t, char *body)
 	}
 	mbedtls_platform_zeroize(&x, sizeof x);
 	t->inflight++;
-	if (journal_queued(s->journal) > 60000)
+	if (journal_queued(s->journal) > JOURNAL_QUEUE_PAUSE)
 		s->journal_full = 1;
 	update_pause(t);
 }
@@ -254,6 +254,7 @@ terminal_data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 		if (r == 0)
 			break;
 		if (r == -1 || f.type != 'T') {
+			s->n_broken++;
 			send_frame(t, 'E', why ? why : "unknown frame type");
 			tls_conn_close_after_flush(t->conn);
 			logmsg("validator %s: broken frame: %s", t->device_id,
@@ -331,6 +332,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	s->slot[i] = t;
 	s->nconns++;
+	s->n_accepted_conns++;
 }
 
 static void
@@ -381,10 +383,14 @@ journal_done_cb(const struct jresult *r, size_t n, void *arg)
 		if (r[i].refused == NULL || strcmp(r[i].refused,
 		    "not-committed") != 0)
 			send_frame(t, r[i].refused ? 'R' : 'A', body);
+		if (r[i].refused == NULL)
+			s->n_acked++;
+		else
+			s->n_refused++;
 		if (t->inflight > 0)
 			t->inflight--;
 	}
-	if (s->journal_full && journal_queued(s->journal) < 30000)
+	if (s->journal_full && journal_queued(s->journal) < JOURNAL_QUEUE_RESUME)
 		s->journal_full = 0;
 	for (i = 0; i < (size_t)s->nslots; i++)
 		if (s->slot[i] != NULL)
@@ -400,7 +406,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->journal_full && journal_queued(s->journal) < 30000)
+	if (s->journal_full && journal_queued(s->journal) < JOURNAL_QUEUE_RESUME)
 		s->journal_full = 0;
 	for (i = 0; i < s->nslots; i++)
 		if (s->slot[i] != NULL)
@@ -428,6 +434,46 @@ healthz_cb(struct evhttp_request *req, void *arg)
 	    journal_queued(s->journal), bad ? ",\"reason\":\"" : "",
 	    bad ? "journal" : "", bad ? "\"" : "");
 	evhttp_send_reply(req, bad ? 503 : 200, bad ? "Failing" : "OK", b);
+	evbuffer_free(b);
+}
+
+/* Prometheus text exposition of the engine's counters. */
+static void
+metrics_cb(struct evhttp_request *req, void *arg)
+{
+	struct server *s = arg;
+	struct evbuffer *b = evbuffer_new();
+
+	if (b == NULL) {
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; version=0.0.4");
+	evbuffer_add_printf(b,
+	    "# HELP onecity_taps_received_total Tap frames received.\n"
+	    "# TYPE onecity_taps_received_total counter\n"
+	    "onecity_taps_received_total %llu\n"
+	    "# TYPE onecity_taps_acked_total counter\n"
+	    "onecity_taps_acked_total %llu\n"
+	    "# TYPE onecity_taps_refused_total counter\n"
+	    "onecity_taps_refused_total %llu\n"
+	    "# TYPE onecity_frames_broken_total counter\n"
+	    "onecity_frames_broken_total %llu\n"
+	    "# TYPE onecity_taps_committed_total counter\n"
+	    "onecity_taps_committed_total %llu\n"
+	    "# TYPE onecity_connections gauge\n"
+	    "onecity_connections %ld\n"
+	    "# TYPE onecity_connections_accepted_total counter\n"
+	    "onecity_connections_accepted_total %llu\n"
+	    "# TYPE onecity_journal_queue gauge\n"
+	    "onecity_journal_queue %zu\n",
+	    (unsigned long long)s->n_taps, (unsigned long long)s->n_acked,
+	    (unsigned long long)s->n_refused, (unsigned long long)s->n_broken,
+	    (unsigned long long)journal_committed(s->journal), s->nconns,
+	    (unsigned long long)s->n_accepted_conns,
+	    journal_queued(s->journal));
+	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
 }
 
@@ -575,6 +621,7 @@ server_setup(struct server *s, char *err, size_t errlen)
 			return -1;
 		}
 		evhttp_set_cb(s->http, "/healthz", healthz_cb, s);
+		evhttp_set_cb(s->http, "/metrics", metrics_cb, s);
 	}
 	for (i = 0; i < 2; i++) {
 		s->sig[i] = evsignal_new(s->base, sigs[i], shutdown_cb, s);

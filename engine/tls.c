@@ -23,11 +23,10 @@
 #include <mbedtls/x509_crl.h>
 #include <mbedtls/x509_crt.h>
 
+#include "limits.h"
 #include "certs.h"
 #include "tls.h"
 
-/* Plaintext read per event: enough for a batch, small enough to be fair. */
-#define TLS_READ_PER_EVENT	(64 * 1024)
 
 struct tls_ctx {
 	int			 server;

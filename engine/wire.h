@@ -5,8 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "limits.h"
+
 #define WIRE_VERSION	1
-#define WIRE_BODY_MAX	16384
 #define WIRE_HEADER	6
 
 struct wire_frame {
