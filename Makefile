@@ -74,7 +74,7 @@ $(BUILD)/tests/%.o: tests/%.c $(wildcard engine/*.h) tests/testutil.h
 test: deps
 	@$(MAKE) --no-print-directory test-run
 
-test-run: $(BIN)/fare-engine $(BIN)/terminal-sim $(TEST_BIN)
+test-run: $(BIN)/fare-engine $(BIN)/terminal-sim $(BIN)/gen-taps $(TEST_BIN)
 	@sh tests/run.sh $(BIN)
 
 # The main job.  Until the engine service lands it prices the sample day.

@@ -411,7 +411,7 @@ feedback(struct journal *j, const struct jtap *x, struct jresult *res)
 /* One batch: store, commit, reprice, report. */
 static void
 write_batch(struct journal *j, struct jtap *b, size_t n,
-    struct jresult *res)
+    struct jresult *res, uint32_t *tap_acc)
 {
 	struct strtab *accounts = strtab_new();
 	char acc[64], old[64];
@@ -424,6 +424,7 @@ write_batch(struct journal *j, struct jtap *b, size_t n,
 		res[i].conn_id = b[i].conn_id;
 		res[i].seq = b[i].seq;
 		res[i].leg_fare_cents = res[i].day_charge_cents = 0;
+		tap_acc[i] = STRTAB_NONE;
 		if (why == NULL) {
 			card_account(j, b[i].token, old, sizeof old);
 			why = store_tap(j, &b[i]);
@@ -436,8 +437,9 @@ write_batch(struct journal *j, struct jtap *b, size_t n,
 				break;
 			}
 			card_account(j, b[i].token, acc, sizeof acc);
-			if (strtab_intern(accounts, acc, strlen(acc), NULL) ==
-			    STRTAB_NONE || (strcmp(acc, old) != 0 &&
+			tap_acc[i] = strtab_intern(accounts, acc, strlen(acc),
+			    NULL);
+			if (tap_acc[i] == STRTAB_NONE || (strcmp(acc, old) != 0 &&
 			    strtab_intern(accounts, old, strlen(old), NULL) ==
 			    STRTAB_NONE))
 				ok = 0;
@@ -458,19 +460,22 @@ write_batch(struct journal *j, struct jtap *b, size_t n,
 	pthread_mutex_lock(&j->mu);
 	j->health[0] = '\0';
 	pthread_mutex_unlock(&j->mu);
+	/* Each tap's account as of the whole batch (a PAR may have come in
+	 * after it), for its feedback. */
+	for (i = 0; i < n; i++)
+		if (res[i].refused == NULL) {
+			card_account(j, b[i].token, acc, sizeof acc);
+			tap_acc[i] = strtab_find(accounts, acc, strlen(acc));
+		}
 	/* Live pricing: the accounts this batch touched. */
 	if (exec(j, "BEGIN IMMEDIATE") == SQLITE_OK) {
 		for (a = 0; a < strtab_count(accounts); a++) {
 			const char *name = strtab_name(accounts, a);
 			if (reprice(j, name) != 0)
 				set_health(j, "repricing");
-			for (i = 0; i < n; i++) {
-				if (res[i].refused != NULL)
-					continue;
-				card_account(j, b[i].token, acc, sizeof acc);
-				if (strcmp(acc, name) == 0)
+			for (i = 0; i < n; i++)
+				if (res[i].refused == NULL && tap_acc[i] == a)
 					feedback(j, &b[i], &res[i]);
-			}
 		}
 		if (exec(j, "COMMIT") != SQLITE_OK) {
 			set_health(j, "cannot commit prices");
@@ -519,9 +524,11 @@ writer_main(void *arg)
 	struct journal *j = arg;
 	struct jtap *b = malloc(JOURNAL_BATCH * sizeof *b);
 	struct jresult *res = malloc(JOURNAL_BATCH * sizeof *res);
+	uint32_t *tap_acc = malloc(JOURNAL_BATCH * sizeof *tap_acc);
 	size_t n, i;
 
-	if (b == NULL || res == NULL) {
+	if (b == NULL || res == NULL || tap_acc == NULL) {
+		free(tap_acc);
 		fprintf(stderr, "fare-engine: journal: out of memory\n");
 		free(b);
 		free(res);
@@ -557,7 +564,7 @@ writer_main(void *arg)
 			j->next_tariff = NULL;
 		}
 		pthread_mutex_unlock(&j->mu);
-		write_batch(j, b, n, res);
+		write_batch(j, b, n, res, tap_acc);
 		pthread_mutex_lock(&j->mu);
 		/* The loop drains results promptly; bound them all the same. */
 		for (i = 0; i < n && j->nres < JOURNAL_QUEUE; i++)
@@ -567,6 +574,7 @@ writer_main(void *arg)
 	}
 	free(b);
 	free(res);
+	free(tap_acc);
 	return NULL;
 }
 

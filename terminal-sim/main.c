@@ -37,6 +37,7 @@ main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "replay") == 0)
 		return sim_replay(argc - 1, argv + 1);
 	fprintf(stderr, "usage: terminal-sim replay --engine HOST:PORT --certs "
-	    "DIR [--ack-log FILE] TAPS.csv\n");
+	    "DIR [--ack-log FILE]\n           [--shuffle SEED] "
+	    "[--reconnect-every N] TAPS.csv\n");
 	return 2;
 }

@@ -43,6 +43,7 @@ struct row {
 
 struct device {
 	struct replay	*rp;
+	size_t		 answered_here;	/* on this connection */
 	char		 id[32];
 	struct tls_ctx	*ctx;
 	struct tls_conn	*conn;
@@ -62,6 +63,8 @@ struct replay {
 	FILE		*acklog;
 	struct event	*retry_ev;
 	int		 failed;
+	size_t		 reconnect_every;	/* 0: never on purpose */
+	uint64_t	 shuffle_seed;		/* 0: file order */
 };
 
 static int
@@ -202,6 +205,24 @@ plan(struct replay *rp)
 		d->rows = v;
 		d->rows[d->nrows++] = (uint32_t)i;
 	}
+	/* A seeded shuffle of each validator's sending order. */
+	if (rp->shuffle_seed != 0) {
+		uint64_t x = rp->shuffle_seed;
+		size_t k;
+		for (k = 0; k < REPLAY_DEVICES; k++) {
+			struct device *d = &rp->dev[k];
+			for (i = d->nrows; i > 1; i--) {
+				size_t r;
+				uint32_t tmp;
+				x = x * 6364136223846793005ULL +
+				    1442695040888963407ULL;
+				r = (size_t)(x >> 33) % i;
+				tmp = d->rows[i - 1];
+				d->rows[i - 1] = d->rows[r];
+				d->rows[r] = tmp;
+			}
+		}
+	}
 	rp->total = n;
 	rc = 0;
 out:
@@ -263,6 +284,7 @@ answer(struct device *d, int64_t seq, int refused, const char *what)
 		w->refused = refused;
 		d->inflight--;
 		d->answered++;
+		d->answered_here++;
 		rp->answered++;
 		if (refused) {
 			rp->refused++;
@@ -303,9 +325,19 @@ data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 		tls_conn_close_after_flush(d->conn);
 		return;
 	}
-	send_more(d);
-	if (d->rp->answered == d->rp->total)
+	if (d->rp->answered == d->rp->total) {
 		event_base_loopbreak(d->rp->base);
+		return;
+	}
+	/* Tests of store and forward: drop the link now and then. */
+	if (d->rp->reconnect_every > 0 &&
+	    d->answered_here >= d->rp->reconnect_every) {
+		d->answered_here = 0;
+		d->retries = -1;	/* on purpose: not a failure */
+		tls_conn_close_after_flush(d->conn);
+		return;
+	}
+	send_more(d);
 }
 
 static void
@@ -316,6 +348,7 @@ open_cb(struct tls_conn *c, void *arg)
 	(void)c;
 	d->open = 1;
 	d->retries = 0;
+	d->answered_here = 0;
 	tls_conn_save_session(d->conn);
 	send_more(d);
 }
@@ -401,6 +434,11 @@ sim_replay(int argc, char **argv)
 			rp.certs = argv[++a];
 		else if (strcmp(argv[a], "--ack-log") == 0 && a + 1 < argc)
 			ack = argv[++a];
+		else if (strcmp(argv[a], "--shuffle") == 0 && a + 1 < argc)
+			rp.shuffle_seed = strtoull(argv[++a], NULL, 10);
+		else if (strcmp(argv[a], "--reconnect-every") == 0 &&
+		    a + 1 < argc)
+			rp.reconnect_every = strtoull(argv[++a], NULL, 10);
 		else if (argv[a][0] != '-' && path == NULL)
 			path = argv[a];
 		else
@@ -408,7 +446,8 @@ sim_replay(int argc, char **argv)
 	}
 	if (rp.engine == NULL || rp.certs == NULL || path == NULL) {
 		fprintf(stderr, "usage: terminal-sim replay --engine HOST:PORT "
-		    "--certs DIR [--ack-log FILE] TAPS.csv\n");
+		    "--certs DIR [--ack-log FILE] [--shuffle SEED]\n"
+		    "           [--reconnect-every N] TAPS.csv\n");
 		return 2;
 	}
 	if (read_rows(&rp, path) == -1 || plan(&rp) == -1)

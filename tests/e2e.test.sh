@@ -19,10 +19,21 @@ fail() { echo "e2e: $*" >&2; [ -f "$tmp/engine.log" ] && tail -20 "$tmp/engine.l
 
 "$FE" certs init "$tmp/certs" >/dev/null
 port=$((20000 + $$ % 20000))
-for ex in mini week; do
+# mini again, shuffled, with ten more duplicate rows, over reconnects.
+mkdir -p "$tmp/mini-dup"
+cp "$EX"/mini/*.txt "$tmp/mini-dup/"
+{ cat "$EX/mini/taps.csv"; sed -n '2,11p' "$EX/mini/taps.csv"; } \
+    >"$tmp/mini-dup/taps.csv"
+for ex in mini week mini-dup; do
 	db=$tmp/$ex.db
+	dir=$EX/$ex
+	opts=
+	if [ $ex = mini-dup ]; then
+		dir=$tmp/mini-dup
+		opts="--shuffle 7 --reconnect-every 4"
+	fi
 	"$FE" serve --dev --clock 2027-06-01T00:00:00Z --certs "$tmp/certs" \
-	    --tariff "$EX/$ex" --db "$db" --listen 127.0.0.1:$port \
+	    --tariff "$dir" --db "$db" --listen 127.0.0.1:$port \
 	    --http 127.0.0.1:$((port + 1)) 2>"$tmp/engine.log" &
 	pid=$!
 	# Wait (bounded) until the health endpoint answers 200.
@@ -33,14 +44,19 @@ for ex in mini week; do
 		[ $i -lt 100 ] || fail "engine did not come up"
 		sleep 0.1
 	done
-	"$SIM" replay --engine 127.0.0.1:$port --certs "$tmp/certs" \
-	    --ack-log "$tmp/$ex.acks" "$EX/$ex/taps.csv" 2>"$tmp/sim.log" ||
+	# shellcheck disable=SC2086
+	"$SIM" replay --engine 127.0.0.1:$port --certs "$tmp/certs" $opts \
+	    --ack-log "$tmp/$ex.acks" "$dir/taps.csv" 2>"$tmp/sim.log" ||
 	    fail "replay of $ex failed: $(cat "$tmp/sim.log")"
+	if [ $ex = mini-dup ]; then
+		n=$(grep -c reconnecting "$tmp/sim.log" || true)
+		[ "$n" -ge 3 ] || fail "mini-dup: only $n reconnects"
+	fi
 	kill -TERM "$pid"
 	wait "$pid" || fail "engine did not stop cleanly"
 	pid=
 	grep -q "stopped cleanly" "$tmp/engine.log" || fail "no clean stop"
-	"$FE" price --tariff "$EX/$ex" "$EX/$ex/taps.csv" |
+	"$FE" price --tariff "$dir" "$dir/taps.csv" |
 	    sed 's/^{"account":"\([^"]*\)","service_day":"\([^"]*\)","charge_cents":\([-0-9]*\),.*/\1|\2|\3/' \
 	    >"$tmp/want"
 	sqlite3 "$db" "SELECT account, service_day, charge_cents FROM v_charges
