@@ -6,5 +6,6 @@ int	cmd_tariff_check(int argc, char **argv);
 int	cmd_price(int argc, char **argv);
 int	cmd_certs(int argc, char **argv);
 int	cmd_serve(int argc, char **argv);
+int	cmd_audit(int argc, char **argv);
 
 #endif

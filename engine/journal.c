@@ -15,6 +15,8 @@
 
 #include "limits.h"
 #include "journal.h"
+#include "ledger.h"
+#include "limits.h"
 #include "parse.h"
 #include "price-int.h"
 #include "strtab.h"
@@ -38,6 +40,7 @@ struct journal {
 	struct event		*done_ev;
 	journal_done_fn		 done;
 	void			*done_arg;
+	struct ledger		*ledger;
 	struct price_result	 pr;
 	struct price_tap	*pt;
 	size_t			 pt_cap;
@@ -318,6 +321,16 @@ write_day(struct journal *j, const char *account, const struct price_day *d)
 		rc = step_done(s);
 	}
 	if (rc == 0) {
+		struct ledger_share ls[LIMIT_NETWORKS];
+		for (i = 0; i < d->nshares && i < LIMIT_NETWORKS; i++) {
+			ls[i].network_id = tariff_network_id(t,
+			    r->share[d->shares_off + i].network);
+			ls[i].cents = r->share[d->shares_off + i].cents;
+		}
+		rc = ledger_post_day(j->ledger, account, day, d->charge_cents,
+		    ls, d->nshares, journal_now(j), "pricing");
+	}
+	if (rc == 0) {
 		sqlite3_stmt *s = j->ins_charge;
 		sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, day, 10, SQLITE_TRANSIENT);
@@ -337,6 +350,40 @@ clear_account(struct journal *j, const char *account)
 	sqlite3_bind_text(j->del_shares, 1, account, -1, SQLITE_STATIC);
 	return step_done(j->del_legs) | step_done(j->del_charges) |
 	    step_done(j->del_shares);
+}
+
+/*
+ * Days the account was charged for before but has no legs on now (its
+ * card moved to a PAR account, or a late tap moved a leg): post them back
+ * to zero, so the ledger always equals the charges.
+ */
+static int
+reverse_gone_days(struct journal *j, const char *account)
+{
+	sqlite3_stmt *s;
+	struct strtab *days = strtab_new();
+	uint32_t i;
+	int rc = 0;
+
+	if (days == NULL || sqlite3_prepare_v2(j->db, "SELECT DISTINCT "
+	    "service_day FROM ledger WHERE rider_account = ?1 AND service_day "
+	    "NOT IN (SELECT service_day FROM charges WHERE account = ?1)", -1,
+	    &s, NULL) != SQLITE_OK) {
+		strtab_free(days);
+		return -1;
+	}
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(s, 0);
+		if (strtab_intern(days, d, strlen(d), NULL) == STRTAB_NONE)
+			rc = -1;
+	}
+	sqlite3_finalize(s);
+	for (i = 0; i < strtab_count(days) && rc == 0; i++)
+		rc = ledger_post_day(j->ledger, account, strtab_name(days, i),
+		    0, NULL, 0, journal_now(j), "reversal");
+	strtab_free(days);
+	return rc;
 }
 
 /* Reprices one account from its stored taps and rewrites its rows. */
@@ -382,7 +429,7 @@ reprice(struct journal *j, const char *account)
 		return -1;
 	for (d = 0; d < j->pr.ndays && rc == 0; d++)
 		rc = write_day(j, account, &j->pr.day[d]);
-	return rc;
+	return rc == 0 ? reverse_gone_days(j, account) : rc;
 }
 
 /* Feedback for an ack: the tap's leg fare and its day's charge. */
@@ -638,6 +685,8 @@ journal_open(const struct journal_opts *o, struct tariff *t,
 		snprintf(err, errlen, "%s: %s", o->path, sqlite3_errmsg(j->db));
 		goto fail;
 	}
+	if ((j->ledger = ledger_open(j->db, err, errlen)) == NULL)
+		goto fail;
 	j->done_ev = event_new(base, -1, EV_READ, done_cb, j);
 	if (j->done_ev == NULL ||
 	    pthread_create(&j->thread, NULL, writer_main, j) != 0) {
@@ -681,6 +730,7 @@ journal_close(struct journal *j)
 	/* Deliver the last results, if the loop still runs they go out. */
 	done_cb(-1, 0, j);
 	finalize_all(j);
+	ledger_close(j->ledger);
 	sqlite3_close_v2(j->db);
 	event_free(j->done_ev);
 	tariff_free(j->next_tariff);

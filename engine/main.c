@@ -19,6 +19,7 @@ static const struct cmd_entry {
 	{"serve", NULL, cmd_serve,
 	    "serve [--dev] --certs DIR --tariff DIR --db FILE "
 	    "--listen HOST:PORT [--http HOST:PORT] [--config FILE]"},
+	{"audit", NULL, cmd_audit, "audit verify DB"},
 	{"price", NULL, cmd_price,
 	    "price --tariff DIR [--skip-bad] [--explain | --summary] "
 	    "[--token-key-file FILE] TAPS.csv"},

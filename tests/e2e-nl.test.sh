@@ -52,5 +52,7 @@ want_fares=$(grep -o '"fare_cents":[0-9]*' "$tmp/price.jsonl" |
     cut -d: -f2 | awk '{ s += $1 } END { print s }')
 got_fares=$(sqlite3 "$tmp/engine.db" "SELECT sum(fare_cents) FROM v_legs")
 [ "$want_fares" = "$got_fares" ] || fail "fares: price $want_fares, engine $got_fares"
+"$FE" audit verify "$tmp/engine.db" >"$tmp/verify" ||
+    fail "ledger: $(head -5 "$tmp/verify")"
 stored=$(sqlite3 "$tmp/engine.db" "SELECT count(*) FROM v_taps")
 echo "e2e-nl: $taps taps (stored $stored unique), $(wc -l <"$tmp/got") account-days: the engine equals price"

@@ -74,6 +74,19 @@ for ex in mini week mini-dup; do
 	    v_operator_revenue GROUP BY service_day) rv USING (service_day)
 	    WHERE coalesce(r, 0) != c")
 	[ "$bad" = 0 ] || fail "$ex: revenue does not add up on $bad days"
+	# The ledger is sound, and tampering is found.
+	"$FE" audit verify "$db" >"$tmp/verify" || fail "$ex: $(cat "$tmp/verify")"
+	if sqlite3 "$db" "UPDATE ledger SET amount_cents = 0" 2>/dev/null; then
+		fail "$ex: the ledger accepted an UPDATE"
+	fi
+	cp "$db" "$tmp/tampered.db"
+	sqlite3 "$tmp/tampered.db" "DROP TRIGGER ledger_no_update;
+	    UPDATE ledger SET amount_cents = amount_cents + 1 WHERE entry_id = 2"
+	if "$FE" audit verify "$tmp/tampered.db" >"$tmp/verify"; then
+		fail "$ex: audit verify missed an altered entry"
+	fi
+	grep -q "entry 2: hash mismatch" "$tmp/verify" ||
+	    fail "$ex: audit verify did not name entry 2: $(cat "$tmp/verify")"
 	# No PAN anywhere in the database.
 	if sqlite3 "$db" .dump | grep -Eq '4111111111111111|5555555555554444|4000056655665556'; then
 		fail "$ex: a PAN reached the database"

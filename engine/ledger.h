@@ -1,0 +1,44 @@
+/*
+ * The ledger (SPEC §6): balanced, append-only, hash-chained double entry
+ * in the engine's database.  Live pricing posts the difference between an
+ * account-day's new charge and shares and what was posted before, so the
+ * postings for an account-day always equal its current charge, and each
+ * operator's revenue its share.
+ */
+#ifndef ONECITY_LEDGER_H
+#define ONECITY_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <sqlite3.h>
+
+struct ledger;
+
+/* Creates the tables, triggers and v_ledger; prepares statements. */
+struct ledger	*ledger_open(sqlite3 *, char *err, size_t errlen);
+void		 ledger_close(struct ledger *);
+
+struct ledger_share {
+	const char	*network_id;
+	int64_t		 cents;
+};
+
+/*
+ * Posts what changed for one account-day (inside the caller's
+ * transaction): 0 when nothing changed or the posting is written.
+ */
+int		 ledger_post_day(struct ledger *, const char *account,
+		    const char *service_day, int64_t charge_cents,
+		    const struct ledger_share *, size_t nshares,
+		    int64_t now, const char *reason);
+
+/*
+ * Checks a database: every transaction sums to 0, the hash chain is
+ * intact, entries are numbered without gaps, and postings equal charges
+ * and shares.  Prints each problem to out; returns how many.
+ */
+size_t		 ledger_verify(sqlite3 *, FILE *out);
+
+#endif
