@@ -52,10 +52,37 @@ for ex in mini week mini-dup; do
 		n=$(grep -c reconnecting "$tmp/sim.log" || true)
 		[ "$n" -ge 3 ] || fail "mini-dup: only $n reconnects"
 	fi
+	# SIGHUP reloads the CRL and the tariff without dropping anything.
+	kill -HUP "$pid"
+	i=0
+	until grep -q "SIGHUP: tariff .* reloaded" "$tmp/engine.log"; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "no reload after SIGHUP"
+		sleep 0.05
+	done
+	grep -q "SIGHUP: CRL reloaded" "$tmp/engine.log" || fail "CRL not reloaded"
 	kill -TERM "$pid"
 	wait "$pid" || fail "engine did not stop cleanly"
 	pid=
 	grep -q "stopped cleanly" "$tmp/engine.log" || fail "no clean stop"
+	if [ $ex = mini ]; then
+		# A restart carries on: the same taps again are resends.
+		"$FE" serve --dev --clock 2027-06-01T00:00:00Z --certs \
+		    "$tmp/certs" --tariff "$dir" --db "$db" \
+		    --listen 127.0.0.1:$port 2>>"$tmp/engine.log" &
+		pid=$!
+		i=0
+		until "$SIM" replay --engine 127.0.0.1:$port --certs \
+		    "$tmp/certs" "$dir/taps.csv" 2>"$tmp/sim.log"; do
+			i=$((i + 1))
+			grep -q "cannot connect" "$tmp/sim.log" && [ $i -lt 50 ] ||
+			    fail "replay after restart: $(cat "$tmp/sim.log")"
+			sleep 0.1
+		done
+		kill -TERM "$pid"
+		wait "$pid" || fail "engine did not stop cleanly after restart"
+		pid=
+	fi
 	"$FE" price --tariff "$dir" "$dir/taps.csv" |
 	    sed 's/^{"account":"\([^"]*\)","service_day":"\([^"]*\)","charge_cents":\([-0-9]*\),.*/\1|\2|\3/' \
 	    >"$tmp/want"
