@@ -37,6 +37,7 @@ struct journal {
 	int			 stop;
 	char			 health[256];
 	uint64_t		 committed;
+	uint64_t		 batches, commit_us, commit_us_max;
 	struct event		*done_ev;
 	journal_done_fn		 done;
 	void			*done_arg;
@@ -456,10 +457,20 @@ feedback(struct journal *j, const struct jtap *x, struct jresult *res)
 }
 
 /* One batch: store, commit, reprice, report. */
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static void
 write_batch(struct journal *j, struct jtap *b, size_t n,
     struct jresult *res, uint32_t *tap_acc)
 {
+	uint64_t t0 = now_us(), dt;
 	struct strtab *accounts = strtab_new();
 	char acc[64], old[64];
 	size_t i;
@@ -503,8 +514,13 @@ write_batch(struct journal *j, struct jtap *b, size_t n,
 			res[i].refused = "not-committed";
 		return;
 	}
-	j->committed += n;
+	dt = now_us() - t0;
 	pthread_mutex_lock(&j->mu);
+	j->committed += n;
+	j->batches++;
+	j->commit_us += dt;
+	if (dt > j->commit_us_max)
+		j->commit_us_max = dt;
 	j->health[0] = '\0';
 	pthread_mutex_unlock(&j->mu);
 	/* Each tap's account as of the whole batch (a PAR may have come in
@@ -791,6 +807,17 @@ journal_health(struct journal *j, char *buf, size_t len)
 	}
 	pthread_mutex_unlock(&j->mu);
 	return r;
+}
+
+void
+journal_commit_stats(struct journal *j, uint64_t *batches, uint64_t *total,
+    uint64_t *max)
+{
+	pthread_mutex_lock(&j->mu);
+	*batches = j->batches;
+	*total = j->commit_us;
+	*max = j->commit_us_max;
+	pthread_mutex_unlock(&j->mu);
 }
 
 uint64_t

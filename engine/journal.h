@@ -60,6 +60,9 @@ void		 journal_set_tariff(struct journal *, struct tariff *);
 /* Health: NULL when fine, else why the writer is failing. */
 const char	*journal_health(struct journal *, char *buf, size_t len);
 uint64_t	 journal_committed(struct journal *);
+/* Commit latency: batches, total and worst microseconds. */
+void		 journal_commit_stats(struct journal *, uint64_t *batches,
+		    uint64_t *total_us, uint64_t *max_us);
 /* The engine clock. */
 int64_t		 journal_now(const struct journal *);
 

@@ -60,6 +60,8 @@ struct server {
 	int			 journal_full;
 	struct event		*sig[4];
 	struct event		*tick;		/* housekeeping, each second */
+	struct event		*drain;		/* shutting down: wait for acks */
+	int			 draining, drain_turns;
 	/* Counters for /metrics. */
 	uint64_t		 n_taps, n_acked, n_refused, n_broken;
 	uint64_t		 n_accepted_conns, n_closed_conns;
@@ -120,7 +122,7 @@ send_frame(struct terminal *t, char type, const char *body)
 static void
 update_pause(struct terminal *t)
 {
-	int want = t->inflight >= TERMINAL_INFLIGHT_MAX ||
+	int want = t->srv->draining || t->inflight >= TERMINAL_INFLIGHT_MAX ||
 	    tls_conn_pending(t->conn) > TERMINAL_OUT_MAX || t->srv->journal_full;
 
 	if (want != t->paused) {
@@ -443,13 +445,24 @@ metrics_cb(struct evhttp_request *req, void *arg)
 {
 	struct server *s = arg;
 	struct evbuffer *b = evbuffer_new();
+	uint64_t batches, total_us, max_us;
 
 	if (b == NULL) {
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
+	journal_commit_stats(s->journal, &batches, &total_us, &max_us);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4");
+	evbuffer_add_printf(b,
+	    "# HELP onecity_commit_seconds Batch commit time (store+fsync).\n"
+	    "# TYPE onecity_commit_seconds summary\n"
+	    "onecity_commit_seconds_count %llu\n"
+	    "onecity_commit_seconds_sum %.6f\n"
+	    "# TYPE onecity_commit_seconds_max gauge\n"
+	    "onecity_commit_seconds_max %.6f\n",
+	    (unsigned long long)batches, (double)total_us / 1e6,
+	    (double)max_us / 1e6);
 	evbuffer_add_printf(b,
 	    "# HELP onecity_taps_received_total Tap frames received.\n"
 	    "# TYPE onecity_taps_received_total counter\n"
@@ -477,21 +490,63 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	evbuffer_free(b);
 }
 
+/*
+ * Shutting down: once every tap read is committed and acked, flush the
+ * acks and close each connection; stop when none is left.  Bounded: after
+ * ten seconds whatever is left is closed (those validators resend).
+ */
 static void
-shutdown_cb(evutil_socket_t sig, short what, void *arg)
+drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *s = arg;
+	unsigned inflight = 0;
 	long i;
 
+	(void)fd;
 	(void)what;
-	logmsg("signal %d: shutting down", (int)sig);
-	if (s->listener != NULL)
-		evconnlistener_disable(s->listener);
-	s->accepting = 0;
+	for (i = 0; i < s->nslots; i++)
+		if (s->slot[i] != NULL)
+			inflight += s->slot[i]->inflight;
+	s->drain_turns++;
+	if (s->nconns > 0 && s->drain_turns < 100) {
+		if (inflight == 0)
+			for (i = 0; i < s->nslots; i++)
+				if (s->slot[i] != NULL)
+					tls_conn_close_after_flush(
+					    s->slot[i]->conn);
+		return;
+	}
+	if (inflight > 0)
+		logmsg("shutdown: %u taps still unacknowledged; their "
+		    "validators will resend them", inflight);
 	for (i = 0; i < s->nslots; i++)
 		if (s->slot[i] != NULL)
 			terminal_close(s->slot[i], "engine shutting down");
 	event_base_loopbreak(s->base);
+}
+
+static void
+shutdown_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *s = arg;
+	struct timeval tenth = {0, 100000};
+	long i;
+
+	(void)what;
+	if (s->draining)
+		return;
+	logmsg("signal %d: shutting down: no new connections or taps; "
+	    "committing and acknowledging what was read", (int)sig);
+	if (s->listener != NULL)
+		evconnlistener_disable(s->listener);
+	s->accepting = 0;
+	s->draining = 1;
+	for (i = 0; i < s->nslots; i++)
+		if (s->slot[i] != NULL)
+			update_pause(s->slot[i]);
+	s->drain = event_new(s->base, -1, EV_PERSIST, drain_cb, s);
+	if (s->drain == NULL || event_add(s->drain, &tenth) == -1)
+		drain_cb(-1, 0, s);
 }
 
 static struct tariff *
@@ -681,6 +736,8 @@ out:
 			event_free(s.sig[i]);
 	if (s.tick != NULL)
 		event_free(s.tick);
+	if (s.drain != NULL)
+		event_free(s.drain);
 	for (i = 0; i < s.nslots; i++)
 		if (s.slot[i] != NULL)
 			terminal_close(s.slot[i], "engine stopped");
