@@ -590,26 +590,6 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 static int
-parse_hostport(const char *hp, struct sockaddr_in *sin)
-{
-	char host[128];
-	const char *colon = strrchr(hp, ':');
-	long port;
-
-	if (colon == NULL || (size_t)(colon - hp) >= sizeof host)
-		return -1;
-	memcpy(host, hp, (size_t)(colon - hp));
-	host[colon - hp] = '\0';
-	port = strtol(colon + 1, NULL, 10);
-	if (port <= 0 || port > 65535)
-		return -1;
-	memset(sin, 0, sizeof *sin);
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -1;
-}
-
-static int
 server_setup(struct server *s, char *err, size_t errlen)
 {
 	const struct server_config *c = s->cfg;
@@ -646,7 +626,7 @@ server_setup(struct server *s, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (parse_hostport(c->listen, &sin) == -1) {
+	if (wire_parse_addr(c->listen, &sin) == -1) {
 		snprintf(err, errlen, "--listen %s: not HOST:PORT", c->listen);
 		return -1;
 	}

@@ -2,6 +2,9 @@
  * Frame parser and encoder.  The parser never trusts the length: it is
  * bounded before anything is copied, and a body with a NUL is refused.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "wire.h"
@@ -71,4 +74,24 @@ wire_fields(char *body, char **field, size_t max)
 		p = c + 1;
 	}
 	return n;
+}
+
+int
+wire_parse_addr(const char *hp, struct sockaddr_in *sin)
+{
+	char host[128];
+	const char *colon = strrchr(hp, ':');
+	long port;
+
+	if (colon == NULL || (size_t)(colon - hp) >= sizeof host)
+		return -1;
+	memcpy(host, hp, (size_t)(colon - hp));
+	host[colon - hp] = '\0';
+	port = strtol(colon + 1, NULL, 10);
+	if (port <= 0 || port > 65535)
+		return -1;
+	memset(sin, 0, sizeof *sin);
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -1;
 }

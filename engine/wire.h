@@ -25,6 +25,9 @@ int	wire_parse(const unsigned char *buf, size_t len, struct wire_frame *f,
 /* Encodes a frame into out (WIRE_HEADER + len bytes); -1 if too long. */
 int	wire_encode(char type, const char *body, size_t len,
 	    unsigned char *out, size_t outlen, size_t *n);
+struct sockaddr_in;
+/* "HOST:PORT" (IPv4 address) into sin; -1 when malformed. */
+int	wire_parse_addr(const char *hp, struct sockaddr_in *sin);
 /* Splits a body at commas into at most max fields (in place). */
 size_t	wire_fields(char *body, char **field, size_t max);
 

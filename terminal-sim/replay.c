@@ -404,7 +404,7 @@ device_connect(struct device *d)
 		tls_conn_free(d->conn);
 		d->conn = NULL;
 	}
-	if (sim_parse_addr(d->rp->engine, &sin) == -1 ||
+	if (wire_parse_addr(d->rp->engine, &sin) == -1 ||
 	    (fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
 		return;
 	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) == -1) {
