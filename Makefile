@@ -41,7 +41,7 @@ FE_OBJ	 = $(FE_SRC:%.c=$(BUILD)/%.o)
 TESTS	 = test_csv test_parse test_tariff test_price test_props test_tls test_engine
 TEST_BIN = $(TESTS:%=$(BIN)/%)
 
-.PHONY: all deps test test-run demo bench clean contract
+.PHONY: all deps test test-run demo bench fuzz clean contract
 all: $(BIN)/fare-engine $(BIN)/terminal-sim
 
 $(BIN)/terminal-sim: $(SIM_OBJ) $(BUILD)/libonecity.a
@@ -93,10 +93,14 @@ $(BIN)/gen-%: bench/gen-%.c $(BUILD)/libonecity.a
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# libFuzzer harnesses (clang): FUZZ_SECONDS each, default 60.
+fuzz: deps
+	@sh fuzz/run.sh
+
 contract: $(BIN)/fare-engine
 	../shared/tools/check-contract.sh
 
 clean:
-	rm -rf build build-san bin bin-san
+	rm -rf build build-san build-fuzz bin bin-san
 
 .SECONDARY:

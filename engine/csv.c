@@ -192,10 +192,14 @@ csv_end_field(struct csv *c, struct csv_record *rec, size_t start,
 static int
 csv_fast_line(struct csv *c, struct csv_record *rec)
 {
-	const char *p = c->buf + c->pos, *nl, *f, *comma;
+	const char *p, *nl, *f, *comma;
 	size_t n, avail = c->len - c->pos;
 	char *r = c->rec;
 
+	/* An empty window may have no buffer at all (an empty file). */
+	if (avail == 0)
+		return 0;
+	p = c->buf + c->pos;
 	if ((nl = memchr(p, '\n', avail)) == NULL)
 		return 0;
 	n = (size_t)(nl - p);

@@ -166,6 +166,28 @@ test_header_map(void **state)
 	csv_close(c);
 }
 
+/* Regression (found by fuzz_tariff): an empty file is the end, no UB. */
+static void
+test_empty_file(void **state)
+{
+	char path[] = "/tmp/onecity-empty-XXXXXX";
+	int fd = mkstemp(path);
+	struct csv_record r;
+	struct csv *c;
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	c = csv_open(path);
+	assert_non_null(c);
+	assert_int_equal(csv_next(c, &r), 0);
+	csv_close(c);
+	unlink(path);
+	c = csv_open_mem(NULL, 0);
+	assert_int_equal(csv_next(c, &r), 0);
+	csv_close(c);
+}
+
 int
 main(void)
 {
@@ -178,6 +200,7 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_header_map),
+		cmocka_unit_test(test_empty_file),
 	};
 
 	return cmocka_run_group_tests_name("csv", tests, NULL, NULL);
