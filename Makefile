@@ -41,7 +41,7 @@ FE_OBJ	 = $(FE_SRC:%.c=$(BUILD)/%.o)
 TESTS	 = test_csv test_parse test_tariff test_price test_props test_tls test_engine
 TEST_BIN = $(TESTS:%=$(BIN)/%)
 
-.PHONY: all deps test test-run demo bench fuzz clean contract
+.PHONY: all deps test test-run demo bench fuzz soak clean contract
 all: $(BIN)/fare-engine $(BIN)/terminal-sim
 
 $(BIN)/terminal-sim: $(SIM_OBJ) $(BUILD)/libonecity.a
@@ -92,6 +92,12 @@ bench: deps
 $(BIN)/gen-%: bench/gen-%.c $(BUILD)/libonecity.a
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The long versions: 20 kill -9 under a bigger load.
+soak: deps
+	@$(MAKE) --no-print-directory $(BIN)/fare-engine $(BIN)/terminal-sim \
+	    $(BIN)/gen-taps
+	@KILLS=20 ACCOUNTS=40000 sh tests/crash.test.sh $(BIN)
 
 # libFuzzer harnesses (clang): FUZZ_SECONDS each, default 60.
 fuzz: deps

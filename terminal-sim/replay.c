@@ -28,7 +28,7 @@
 #define REPLAY_DEVICES		4
 #define REPLAY_WINDOW		512	/* taps in flight per validator */
 #define REPLAY_SEQ_BASE		1000000000LL
-#define REPLAY_RETRIES		8
+#define REPLAY_RETRIES		30	/* reconnects in a row, ~1 s apart */
 #define REPLAY_ROWS_MAX		20000000
 
 struct row {
@@ -388,7 +388,9 @@ close_cb(struct tls_conn *c, const char *reason, void *arg)
 		return;
 	}
 	fprintf(stderr, "terminal-sim: %s: %s; reconnecting\n", d->id, reason);
-	tv.tv_usec *= d->retries;
+	/* Jittered back-off, 0.2 s growing to 1 s. */
+	tv.tv_usec = 200000 * (d->retries < 5 ? d->retries : 5) +
+	    (long)(strtab_hash(d->id, strlen(d->id)) % 50000);
 	event_base_once(d->rp->base, -1, EV_TIMEOUT, retry_cb, d, &tv);
 }
 

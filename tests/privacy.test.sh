@@ -1,0 +1,33 @@
+#!/bin/sh
+# No PAN anywhere: run the main job on a small day, then look for every
+# card number the simulator used (and any Luhn-valid 12-19 digit run) in
+# the database, the logs and everything printed.  The input tap file is
+# the only place they may be.
+set -eu
+BIN=${1:-bin}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+DEMO_DIR=$tmp/demo DEMO_ACCOUNTS=300 sh tools/demo.sh "$BIN" >"$tmp/stdout" \
+    2>"$tmp/stderr" || { cat "$tmp/stderr"; exit 1; }
+tail -n +2 "$tmp/demo/taps.csv" | cut -d, -f3 | sort -u >"$tmp/pans"
+[ -s "$tmp/pans" ] || { echo "privacy: no PANs in the input?"; exit 1; }
+sqlite3 "$tmp/demo/engine.db" .dump >"$tmp/dump.sql"
+for f in "$tmp/dump.sql" "$tmp/demo/engine.log" "$tmp/demo/acks.log" \
+    "$tmp/stdout" "$tmp/stderr"; do
+	if grep -F -q -f "$tmp/pans" "$f"; then
+		echo "privacy: a PAN appears in $(basename "$f")"
+		exit 1
+	fi
+	# Any other Luhn-valid run of 12-19 digits.
+	if grep -oE '\b[0-9]{12,19}\b' "$f" | awk '
+	    { s = 0; n = length($0)
+	      for (i = n; i >= 1; i--) { d = substr($0, i, 1) + 0
+	        if ((n - i) % 2 == 1) { d *= 2; if (d > 9) d -= 9 }
+	        s += d }
+	      if (s % 10 == 0) { found = 1; print; exit } }
+	    END { exit !found }' >"$tmp/hit"; then
+		echo "privacy: a Luhn-valid number $(cat "$tmp/hit") in $(basename "$f")"
+		exit 1
+	fi
+done
+echo "privacy: $(wc -l <"$tmp/pans") card numbers, none in the database, logs or output"
