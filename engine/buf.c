@@ -13,8 +13,8 @@ buf_free(struct buf *b)
 	memset(b, 0, sizeof *b);
 }
 
-static int
-buf_room(struct buf *b, size_t n)
+int
+buf_reserve(struct buf *b, size_t n)
 {
 	size_t cap;
 	char *p;
@@ -38,7 +38,7 @@ buf_room(struct buf *b, size_t n)
 void
 buf_add_slow(struct buf *b, const void *s, size_t n)
 {
-	if (buf_room(b, n) == 0) {
+	if (buf_reserve(b, n) == 0) {
 		memcpy(b->p + b->len, s, n);
 		b->len += n;
 	}
@@ -50,8 +50,8 @@ buf_adds(struct buf *b, const char *s)
 	buf_add(b, s, strlen(s));
 }
 
-void
-buf_add_i64(struct buf *b, int64_t v)
+char *
+buf_put_i64(char *w, int64_t v)
 {
 	char tmp[24];
 	int i = sizeof tmp;
@@ -63,7 +63,15 @@ buf_add_i64(struct buf *b, int64_t v)
 	} while (u != 0);
 	if (v < 0)
 		tmp[--i] = '-';
-	buf_add(b, tmp + i, sizeof tmp - (size_t)i);
+	memcpy(w, tmp + i, sizeof tmp - (size_t)i);
+	return w + sizeof tmp - (size_t)i;
+}
+
+void
+buf_add_i64(struct buf *b, int64_t v)
+{
+	if (buf_reserve(b, 24) == 0)
+		b->len = (size_t)(buf_put_i64(b->p + b->len, v) - b->p);
 }
 
 /* Bytes that need escaping in a JSON string: ", \\ and U+0000-U+001F. */
@@ -111,15 +119,14 @@ buf_time_cache_init(struct buf_time_cache *c)
 	c->day = INT64_MIN;
 }
 
-void
-buf_add_json_time(struct buf *b, int64_t utc, struct buf_time_cache *c)
+char *
+buf_put_json_time(char *t, int64_t utc, struct buf_time_cache *c)
 {
-	char t[23];
 	int64_t day, s;
 
 	if (utc == PRICE_NO_TIME) {
-		buf_addlit(b, "null");
-		return;
+		memcpy(t, "null", 4);
+		return t + 4;
 	}
 	day = civil_day_of(utc);
 	s = utc - day * 86400;
@@ -140,5 +147,13 @@ buf_add_json_time(struct buf *b, int64_t utc, struct buf_time_cache *c)
 	t[19] = (char)('0' + s % 10);
 	t[20] = 'Z';
 	t[21] = '"';
-	buf_add(b, t, 22);
+	return t + 22;
+}
+
+void
+buf_add_json_time(struct buf *b, int64_t utc, struct buf_time_cache *c)
+{
+	if (buf_reserve(b, 22) == 0)
+		b->len = (size_t)(buf_put_json_time(b->p + b->len, utc, c) -
+		    b->p);
 }

@@ -6,6 +6,16 @@
 #include <stdint.h>
 #include <string.h>
 
+/*
+ * JSON times "YYYY-MM-DDTHH:MM:SSZ" (null for PRICE_NO_TIME) keep the last
+ * day formatted: most times of one account-day share it.  Start a cache
+ * with buf_time_cache_init().
+ */
+struct buf_time_cache {
+	int64_t	 day;
+	char	 text[11];
+};
+
 struct buf {
 	char	*p;
 	size_t	 len, cap;
@@ -15,6 +25,11 @@ struct buf {
 void	buf_free(struct buf *);
 /* Grows the buffer, then appends; sets oom instead on failure. */
 void	buf_add_slow(struct buf *, const void *s, size_t n);
+/* Makes room for n more bytes: 0, or -1 (and oom set). */
+int	buf_reserve(struct buf *, size_t n);
+/* Writers for reserved room: each returns the end of what it wrote. */
+char	*buf_put_i64(char *w, int64_t v);
+char	*buf_put_json_time(char *w, int64_t utc, struct buf_time_cache *);
 
 /* Inline so that fixed-size appends compile to a few moves. */
 static inline void
@@ -42,15 +57,6 @@ void	buf_adds(struct buf *, const char *s);
 void	buf_add_i64(struct buf *, int64_t v);
 /* A JSON string: raw UTF-8, escaping only ", \ and U+0000-U+001F. */
 void	buf_add_json_str(struct buf *, const char *s);
-/*
- * "YYYY-MM-DDTHH:MM:SSZ", or null for PRICE_NO_TIME.  cache holds the last
- * day formatted (days since the epoch, then its text): most times of one
- * account-day share it.  Start it with buf_time_cache_init().
- */
-struct buf_time_cache {
-	int64_t	 day;
-	char	 text[11];
-};
 void	buf_time_cache_init(struct buf_time_cache *);
 void	buf_add_json_time(struct buf *, int64_t utc, struct buf_time_cache *);
 

@@ -641,7 +641,7 @@ card_accounts(struct tapset *s, const uint32_t *best, uint32_t nbest)
 		if (i + PREFETCH_AHEAD < nbest)
 			__builtin_prefetch(&s->card[s->tap[best[i +
 			    PREFETCH_AHEAD]].card], 1);
-		if (tp->par != NONE && (*cp == NONE ||
+		if (tp->par != NONE && tp->par != *cp && (*cp == NONE ||
 		    strcmp(strtab_name(s->pars, tp->par),
 		    strtab_name(s->pars, *cp)) < 0))
 			*cp = tp->par;
@@ -846,36 +846,42 @@ price_json_day(const struct tariff *t, const char *account,
 	buf_addlit(o, "},\"legs\":[");
 	for (i = 0; i < d->nlegs; i++) {
 		const struct price_leg *l = &r->leg[d->legs_off + i];
+		const char *nj, *fj = "null", *tj = "null";
+		size_t nl, fl = 4, tl = 4;
+		char *w;
+		/* Reserve once per leg, then write without checks. */
+		nj = tariff_network_json(t, l->network, &nl);
+		if (l->from_stop != TARIFF_NONE)
+			fj = tariff_stop_json(t, l->from_stop, &fl);
+		if (l->to_stop != TARIFF_NONE)
+			tj = tariff_stop_json(t, l->to_stop, &tl);
+		if (buf_reserve(o, 256 + nl + fl + tl) == -1)
+			return;
+		w = o->p + o->len;
+#define PUT(p, n)	(memcpy(w, (p), (n)), w += (n))
+#define PUTLIT(lit)	PUT(lit, sizeof(lit) - 1)
 		if (i > 0)
-			buf_addc(o, ',');
-		buf_addlit(o, "{\"network_id\":");
-		js = tariff_network_json(t, l->network, &jl);
-		buf_add(o, js, jl);
-		buf_addlit(o, ",\"from_stop_id\":");
-		if (l->from_stop == TARIFF_NONE)
-			buf_addlit(o, "null");
-		else {
-			js = tariff_stop_json(t, l->from_stop, &jl);
-			buf_add(o, js, jl);
-		}
-		buf_addlit(o, ",\"to_stop_id\":");
-		if (l->to_stop == TARIFF_NONE)
-			buf_addlit(o, "null");
-		else {
-			js = tariff_stop_json(t, l->to_stop, &jl);
-			buf_add(o, js, jl);
-		}
-		buf_addlit(o, ",\"checkin\":");
-		buf_add_json_time(o, l->checkin, &tc);
-		buf_addlit(o, ",\"checkout\":");
-		buf_add_json_time(o, l->checkout, &tc);
-		buf_addlit(o, ",\"status\":\"");
-		buf_add(o, status[l->status].s, status[l->status].n);
-		buf_addlit(o, "\",\"fare_cents\":");
-		buf_add_i64(o, l->fare_cents);
-		buf_addlit(o, ",\"contribution_cents\":");
-		buf_add_i64(o, l->contribution_cents);
-		buf_addc(o, '}');
+			*w++ = ',';
+		PUTLIT("{\"network_id\":");
+		PUT(nj, nl);
+		PUTLIT(",\"from_stop_id\":");
+		PUT(fj, fl);
+		PUTLIT(",\"to_stop_id\":");
+		PUT(tj, tl);
+		PUTLIT(",\"checkin\":");
+		w = buf_put_json_time(w, l->checkin, &tc);
+		PUTLIT(",\"checkout\":");
+		w = buf_put_json_time(w, l->checkout, &tc);
+		PUTLIT(",\"status\":\"");
+		PUT(status[l->status].s, status[l->status].n);
+		PUTLIT("\",\"fare_cents\":");
+		w = buf_put_i64(w, l->fare_cents);
+		PUTLIT(",\"contribution_cents\":");
+		w = buf_put_i64(w, l->contribution_cents);
+		*w++ = '}';
+#undef PUT
+#undef PUTLIT
+		o->len = (size_t)(w - o->p);
 	}
 	buf_addlit(o, "]}\n");
 }
