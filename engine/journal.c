@@ -38,6 +38,7 @@ struct journal {
 	char			 health[256];
 	uint64_t		 committed;
 	uint64_t		 batches, commit_us, commit_us_max;
+	int64_t			 last_expiry;	/* writer only */
 	struct event		*done_ev;
 	journal_done_fn		 done;
 	void			*done_arg;
@@ -610,10 +611,16 @@ writer_main(void *arg)
 			pthread_mutex_unlock(&j->mu);
 			break;
 		}
-		if (j->qlen == 0) {
+		/* Open legs expire whether or not taps keep coming. */
+		if (j->qlen == 0 || journal_now(j) - j->last_expiry >=
+		    JOURNAL_EXPIRE_S) {
+			int idle = j->qlen == 0;
 			pthread_mutex_unlock(&j->mu);
+			j->last_expiry = journal_now(j);
 			close_expired_legs(j);
-			continue;
+			if (idle)
+				continue;
+			pthread_mutex_lock(&j->mu);
 		}
 		for (n = 0; n < JOURNAL_BATCH && j->qlen > 0; n++) {
 			b[n] = j->q[j->qhead];
@@ -704,6 +711,7 @@ journal_open(const struct journal_opts *o, struct tariff *t,
 	if ((j->ledger = ledger_open(j->db, err, errlen)) == NULL)
 		goto fail;
 	j->done_ev = event_new(base, -1, EV_READ, done_cb, j);
+	j->last_expiry = journal_now(j);
 	if (j->done_ev == NULL ||
 	    pthread_create(&j->thread, NULL, writer_main, j) != 0) {
 		snprintf(err, errlen, "cannot start the writer thread");

@@ -52,6 +52,16 @@ want_fares=$(grep -o '"fare_cents":[0-9]*' "$tmp/price.jsonl" |
     cut -d: -f2 | awk '{ s += $1 } END { print s }')
 got_fares=$(sqlite3 "$tmp/engine.db" "SELECT sum(fare_cents) FROM v_legs")
 [ "$want_fares" = "$got_fares" ] || fail "fares: price $want_fares, engine $got_fares"
+# Operator revenue: the same per network as price's "operators".
+grep -o '"operators":{[^}]*}' "$tmp/price.jsonl" | sed 's/"operators":{//; s/}$//' |
+    tr ',' '\n' | sed -n 's/^"\([^"]*\)":\(-*[0-9]*\)$/\1 \2/p' |
+    awk '{ s[$1] += $2 } END { for (n in s) if (s[n] != 0) print n "|" s[n] }' |
+    sort >"$tmp/want-rev"
+sqlite3 "$tmp/engine.db" "SELECT network_id, sum(revenue_cents) FROM
+    v_operator_revenue GROUP BY network_id HAVING sum(revenue_cents) != 0
+    ORDER BY network_id" | sort >"$tmp/got-rev"
+cmp -s "$tmp/want-rev" "$tmp/got-rev" ||
+    fail "revenue differs: $(diff "$tmp/want-rev" "$tmp/got-rev" | head -5)"
 "$FE" audit verify "$tmp/engine.db" >"$tmp/verify" ||
     fail "ledger: $(head -5 "$tmp/verify")"
 stored=$(sqlite3 "$tmp/engine.db" "SELECT count(*) FROM v_taps")

@@ -150,7 +150,11 @@ setup(void **state)
 	snprintf(dir, sizeof dir, "/tmp/onecity-eng-%d", (int)getpid());
 	if (certs_init(dir, err, sizeof err) == -1 ||
 	    certs_device(dir, "dev1", NULL, NULL, 1, 1, err, sizeof err) ||
-	    certs_device(dir, "dev2", NULL, NULL, 1, 1, err, sizeof err))
+	    certs_device(dir, "dev2", NULL, NULL, 1, 1, err, sizeof err) ||
+	    certs_device(dir, "old", "20200101000000", "20210101000000", 1, 1,
+	    err, sizeof err) ||
+	    certs_device(dir, "gone", NULL, NULL, 1, 1, err, sizeof err) ||
+	    certs_revoke(dir, "gone", err, sizeof err))
 		return -1;
 	/* The engine binary sits next to this test binary. */
 	i = (int)readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -162,7 +166,9 @@ setup(void **state)
 		char listen[32], db[128];
 		snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
 		snprintf(db, sizeof db, "%s/engine.db", dir);
-		freopen("/dev/null", "w", stderr);
+		snprintf(db, sizeof db, "%s/engine.log", dir);
+		freopen(db, "w", stderr);
+		snprintf(db, sizeof db, "%s/engine.db", dir);
 		execl(engine, engine, "serve", "--dev", "--strict-clock",
 		    "--clock", "2026-11-28T12:00:00Z", "--certs", dir,
 		    "--tariff", TU_MINI, "--db", db, "--listen", listen,
@@ -326,23 +332,52 @@ test_client_never_reads(void **state)
 	client_free(greedy);
 }
 
-/* No client certificate, or TLS 1.1: refused at the handshake. */
+/* Whether the engine's log has a line containing text (bounded wait). */
+static int
+engine_logged(const char *text)
+{
+	char path[128], line[512];
+	int tries, found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/engine.log", dir);
+	for (tries = 0; tries < 50 && !found; tries++) {
+		if ((f = fopen(path, "r")) != NULL) {
+			while (!found && fgets(line, sizeof line, f) != NULL)
+				found = strstr(line, text) != NULL;
+			fclose(f);
+		}
+		if (!found)
+			usleep(20000);
+	}
+	return found;
+}
+
+static void
+expect_tls_refused(const char *device, int minor, const char *logged)
+{
+	struct client *c = client_new(device, minor);
+
+	pump(c, 1);
+	assert_false(c->opened);
+	assert_true(c->closed);
+	client_free(c);
+	if (!engine_logged(logged))
+		fail_msg("the engine did not log '%s'", logged);
+}
+
+/* No certificate, expired, revoked, or TLS 1.1: refused and logged. */
 static void
 test_tls_refusals(void **state)
 {
-	struct client *c;
-
 	(void)state;
-	c = client_new(NULL, 0);
-	pump(c, 1);
-	assert_false(c->opened);
-	assert_true(c->closed);
-	client_free(c);
-	c = client_new("dev1", MBEDTLS_SSL_MINOR_VERSION_2);
-	pump(c, 1);
-	assert_false(c->opened);
-	assert_true(c->closed);
-	client_free(c);
+	expect_tls_refused(NULL, 0, "disconnected: handshake");
+	expect_tls_refused("old", 0, "disconnected: The certificate validity "
+	    "has expired");
+	expect_tls_refused("gone", 0, "disconnected: The certificate has been "
+	    "revoked");
+	expect_tls_refused("dev1", MBEDTLS_SSL_MINOR_VERSION_2,
+	    "disconnected: handshake");
 }
 
 int
