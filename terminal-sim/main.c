@@ -1,6 +1,7 @@
 /*
  * terminal-sim: the validator simulator.  Modes live in their own files;
- * today: replay (a tap file through simulated validators).
+ * replay (a tap file through simulated validators) and load (a load
+ * generator).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -15,8 +16,13 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc >= 2 && strcmp(argv[1], "replay") == 0)
 		return sim_replay(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "load") == 0)
+		return sim_load(argc - 1, argv + 1);
 	fprintf(stderr, "usage: terminal-sim replay --engine HOST:PORT --certs "
 	    "DIR [--ack-log FILE]\n           [--shuffle SEED] "
-	    "[--reconnect-every N] TAPS.csv\n");
+	    "[--reconnect-every N] TAPS.csv\n"
+	    "       terminal-sim load --engine HOST:PORT --certs DIR "
+	    "[--validators N]\n           [--rate R] [--duration S] "
+	    "[--seed N] [--ack-log FILE]\n");
 	return 2;
 }

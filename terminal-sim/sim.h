@@ -5,5 +5,6 @@
 #include <netinet/in.h>
 
 int	sim_replay(int argc, char **argv);
+int	sim_load(int argc, char **argv);
 
 #endif

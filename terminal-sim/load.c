@@ -1,0 +1,419 @@
+/*
+ * terminal-sim load: a load generator.  N validators, each on its own
+ * mutual-TLS connection, send random valid taps on a tariff at a total
+ * rate R for S seconds; a progress line each second, then a report of
+ * taps/s acknowledged, ack latency p50/p99/max, refusals, errors and
+ * reconnects.  Seeded: the same seed sends the same taps.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "certs.h"
+#include "sim.h"
+#include "tariff.h"
+#include "tls.h"
+#include "wire.h"
+
+#define LOAD_VALIDATORS_MAX	20000
+#define LOAD_INFLIGHT_MAX	4096	/* per validator, then it waits */
+#define LOAD_LAT_MAX		20000000	/* latency samples kept */
+#define LOAD_CARDS		100000
+
+struct lv {
+	struct load	*ld;
+	char		 id[32];
+	struct tls_ctx	*ctx;
+	struct tls_conn	*conn;
+	int		 open, retries;
+	uint64_t	 next_seq, acked_seq;
+	double		*sent_at;	/* ring of LOAD_INFLIGHT_MAX */
+};
+
+struct load {
+	struct event_base *base;
+	const char	*engine, *certs;
+	const struct tariff *t;
+	struct lv	*v;
+	long		 nv;
+	double		 rate, duration, t0, last_answer;
+	uint64_t	 rng;
+	uint64_t	 sent, acked, refused, errors, reconnects, backlog;
+	double		*lat;
+	size_t		 nlat;
+	struct event	*tick, *second;
+	double		 credit;
+	long		 rr;
+	FILE		*acklog;
+	int		 stopping;
+};
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t
+rnd(struct load *ld)
+{
+	uint64_t z = (ld->rng += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void
+card_number(uint64_t n, char out[17])
+{
+	int i, sum = 0;
+
+	snprintf(out, 17, "5%014llu0", (unsigned long long)(n % 100000000000000ULL));
+	for (i = 0; i < 15; i++) {
+		int d = out[14 - i] - '0';
+		if (i % 2 == 0 && (d *= 2) > 9)
+			d -= 9;
+		sum += d;
+	}
+	out[15] = (char)('0' + (10 - sum % 10) % 10);
+}
+
+static void lv_connect(struct lv *);
+
+static int
+lv_send(struct lv *v)
+{
+	struct load *ld = v->ld;
+	unsigned char buf[WIRE_HEADER + 512];
+	char body[512], pan[17], ts[21];
+	uint32_t net = (uint32_t)(rnd(ld) % tariff_nnetworks(ld->t));
+	uint32_t stop = (uint32_t)(rnd(ld) % tariff_nstops(ld->t));
+	size_t n;
+	int len;
+
+	if (!v->open || v->next_seq - v->acked_seq >= LOAD_INFLIGHT_MAX)
+		return -1;
+	card_number(rnd(ld) % LOAD_CARDS, pan);
+	/* Tap times: now, on the engine's side of the clock check. */
+	{
+		time_t wall = time(NULL);
+		struct tm tm;
+		gmtime_r(&wall, &tm);
+		strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	len = snprintf(body, sizeof body, "%s:%llu,%s,%s,,%s,%s,%s", v->id,
+	    (unsigned long long)v->next_seq, ts, pan,
+	    tariff_network_id(ld->t, net), tariff_stop_id(ld->t, stop),
+	    rnd(ld) % 2 ? "in" : "out");
+	if (len < 0 || wire_encode('T', body, (size_t)len, buf, sizeof buf,
+	    &n) == -1)
+		return -1;
+	v->sent_at[v->next_seq % LOAD_INFLIGHT_MAX] = now_s();
+	v->next_seq++;
+	ld->sent++;
+	tls_conn_write(v->conn, buf, n);
+	return 0;
+}
+
+static void
+lv_data(struct tls_conn *c, struct evbuffer *in, void *arg)
+{
+	struct lv *v = arg;
+	struct load *ld = v->ld;
+	static struct wire_frame f;
+	const char *why;
+	size_t used;
+
+	(void)c;
+	while (wire_parse(evbuffer_pullup(in, -1), evbuffer_get_length(in), &f,
+	    &used, &why) == 1) {
+		char *fld[3];
+		uint64_t seq;
+		evbuffer_drain(in, used);
+		if (f.type != 'A' && f.type != 'R') {
+			ld->errors++;
+			continue;
+		}
+		wire_fields(f.body, fld, 3);
+		seq = strtoull(fld[0], NULL, 10);
+		if (seq >= v->acked_seq && seq < v->next_seq) {
+			if (ld->nlat < LOAD_LAT_MAX)
+				ld->lat[ld->nlat++] = now_s() -
+				    v->sent_at[seq % LOAD_INFLIGHT_MAX];
+			v->acked_seq = seq + 1;
+		}
+		ld->last_answer = now_s();
+		if (f.type == 'A') {
+			ld->acked++;
+			if (ld->acklog != NULL)
+				fprintf(ld->acklog, "%s:%llu\n", v->id,
+				    (unsigned long long)seq);
+		} else
+			ld->refused++;
+	}
+}
+
+static void
+lv_open(struct tls_conn *c, void *arg)
+{
+	struct lv *v = arg;
+
+	(void)c;
+	v->open = 1;
+	v->retries = 0;
+	tls_conn_save_session(v->conn);
+}
+
+static void
+lv_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	lv_connect(arg);
+}
+
+static void
+lv_close(struct tls_conn *c, const char *reason, void *arg)
+{
+	struct lv *v = arg;
+	struct timeval tv = {0, 200000};
+
+	(void)c;
+	(void)reason;
+	v->open = 0;
+	if (v->ld->stopping)
+		return;
+	v->ld->reconnects++;
+	/* Unanswered taps are counted lost here: load does not resend. */
+	v->acked_seq = v->next_seq;
+	if (++v->retries > 20)
+		return;
+	tv.tv_usec = 100000 * (v->retries < 9 ? v->retries : 9) +
+	    (long)(rnd(v->ld) % 100000);
+	event_base_once(v->ld->base, -1, EV_TIMEOUT, lv_retry, v, &tv);
+}
+
+static const struct tls_conn_cbs lv_cbs = {lv_open, lv_data, lv_close};
+
+static void
+lv_connect(struct lv *v)
+{
+	struct sockaddr_in sin;
+	int fd;
+
+	if (v->conn != NULL) {
+		tls_conn_free(v->conn);
+		v->conn = NULL;
+	}
+	if (wire_parse_addr(v->ld->engine, &sin) == -1 ||
+	    (fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return;
+	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) == -1) {
+		close(fd);
+		v->ld->errors++;
+		lv_close(NULL, "cannot connect", v);
+		return;
+	}
+	if ((v->conn = tls_conn_new(v->ctx, v->ld->base, fd, &lv_cbs, v)) ==
+	    NULL)
+		close(fd);
+}
+
+/* Every 10 ms: send this slice's share of the rate, round robin. */
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct load *ld = arg;
+	long tries;
+
+	(void)fd;
+	(void)what;
+	if (now_s() - ld->t0 >= ld->duration) {
+		long i, waiting = 0;
+		for (i = 0; i < ld->nv; i++)
+			waiting += ld->v[i].open &&
+			    ld->v[i].next_seq != ld->v[i].acked_seq;
+		/* Wait (at most 5 s) for the last answers. */
+		if (waiting == 0 || now_s() - ld->t0 >= ld->duration + 5) {
+			ld->stopping = 1;
+			event_base_loopbreak(ld->base);
+		}
+		return;
+	}
+	ld->credit += ld->rate / 100.0;
+	for (tries = 0; ld->credit >= 1.0 && tries < ld->nv * 2; tries++) {
+		struct lv *v = &ld->v[ld->rr++ % ld->nv];
+		if (lv_send(v) == 0)
+			ld->credit -= 1.0;
+	}
+	/* What could not be sent now is a backlog, not a burst later. */
+	if (ld->credit > ld->rate) {
+		ld->backlog += (uint64_t)(ld->credit - ld->rate);
+		ld->credit = ld->rate;
+	}
+}
+
+static int
+dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double
+pct(double *v, size_t n, double p)
+{
+	return n == 0 ? 0 : v[(size_t)((double)(n - 1) * p)];
+}
+
+static void
+second_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct load *ld = arg;
+	static uint64_t last;
+
+	(void)fd;
+	(void)what;
+	fprintf(stderr, "\rload: %5.0fs sent %llu acked %llu (%llu/s) refused "
+	    "%llu errors %llu reconnects %llu   ", now_s() - ld->t0,
+	    (unsigned long long)ld->sent, (unsigned long long)ld->acked,
+	    (unsigned long long)(ld->acked - last),
+	    (unsigned long long)ld->refused, (unsigned long long)ld->errors,
+	    (unsigned long long)ld->reconnects);
+	last = ld->acked;
+}
+
+int
+sim_load(int argc, char **argv)
+{
+	struct load ld;
+	const char *tdir = "tariffs/nl", *ack = NULL;
+	struct timeval ten = {0, 10000}, one = {1, 0};
+	struct diag d;
+	struct tariff *t;
+	char err[256];
+	double elapsed;
+	long i;
+	int a, rc = 1;
+
+	memset(&ld, 0, sizeof ld);
+	ld.nv = 10;
+	ld.rate = 1000;
+	ld.duration = 10;
+	ld.rng = 1;
+	for (a = 1; a < argc; a++) {
+		const char *o = argv[a], *v = a + 1 < argc ? argv[a + 1] : NULL;
+		if (v == NULL)
+			break;
+		if (strcmp(o, "--engine") == 0)
+			ld.engine = v;
+		else if (strcmp(o, "--certs") == 0)
+			ld.certs = v;
+		else if (strcmp(o, "--tariff") == 0)
+			tdir = v;
+		else if (strcmp(o, "--validators") == 0)
+			ld.nv = strtol(v, NULL, 10);
+		else if (strcmp(o, "--rate") == 0)
+			ld.rate = strtod(v, NULL);
+		else if (strcmp(o, "--duration") == 0)
+			ld.duration = strtod(v, NULL);
+		else if (strcmp(o, "--seed") == 0)
+			ld.rng = strtoull(v, NULL, 10);
+		else if (strcmp(o, "--ack-log") == 0)
+			ack = v;
+		else
+			break;
+		a++;
+	}
+	if (a < argc || ld.engine == NULL || ld.certs == NULL || ld.nv < 1 ||
+	    ld.nv > LOAD_VALIDATORS_MAX || !(ld.rate > 0) ||
+	    !(ld.duration > 0) || ld.duration > 86400) {
+		fprintf(stderr, "usage: terminal-sim load --engine HOST:PORT "
+		    "--certs DIR [--tariff DIR]\n           [--validators N "
+		    "(1-%d)] [--rate TAPS_PER_S] [--duration S] [--seed N]\n"
+		    "           [--ack-log FILE]\n", LOAD_VALIDATORS_MAX);
+		return 2;
+	}
+	diag_init(&d);
+	t = tariff_load(tdir, &d);
+	diag_print(&d, stderr);
+	diag_free(&d);
+	if (t == NULL)
+		return 1;
+	ld.t = t;
+	ld.v = calloc((size_t)ld.nv, sizeof *ld.v);
+	ld.lat = malloc(LOAD_LAT_MAX * sizeof *ld.lat);
+	ld.base = event_base_new();
+	if (ld.v == NULL || ld.lat == NULL || ld.base == NULL)
+		goto out;
+	if (ack != NULL && (ld.acklog = fopen(ack, "w")) == NULL) {
+		perror(ack);
+		goto out;
+	}
+	for (i = 0; i < ld.nv; i++) {
+		struct lv *v = &ld.v[i];
+		v->ld = &ld;
+		snprintf(v->id, sizeof v->id, "load-%ld", i);
+		v->next_seq = v->acked_seq = 1;
+		v->sent_at = calloc(LOAD_INFLIGHT_MAX, sizeof *v->sent_at);
+		if (v->sent_at == NULL || certs_device(ld.certs, v->id, NULL,
+		    NULL, 1, 0, err, sizeof err) == -1 ||
+		    (v->ctx = tls_client_new(ld.certs, v->id, err,
+		    sizeof err)) == NULL) {
+			fprintf(stderr, "terminal-sim: %s: %s\n", v->id, err);
+			goto out;
+		}
+		lv_connect(v);
+	}
+	ld.t0 = now_s();
+	ld.tick = event_new(ld.base, -1, EV_PERSIST, tick_cb, &ld);
+	ld.second = event_new(ld.base, -1, EV_PERSIST, second_cb, &ld);
+	event_add(ld.tick, &ten);
+	event_add(ld.second, &one);
+	event_base_dispatch(ld.base);
+	elapsed = (ld.last_answer > ld.t0 ? ld.last_answer : now_s()) - ld.t0;
+	qsort(ld.lat, ld.nlat, sizeof *ld.lat, dbl_cmp);
+	fprintf(stderr, "\n");
+	printf("load: %ld validators, target %.0f taps/s for %.0f s\n", ld.nv,
+	    ld.rate, ld.duration);
+	printf("load: sent %llu, acknowledged %llu (%.0f taps/s), refused %llu, "
+	    "errors %llu, reconnects %llu, not sent in time %llu\n",
+	    (unsigned long long)ld.sent, (unsigned long long)ld.acked,
+	    (double)ld.acked / elapsed, (unsigned long long)ld.refused,
+	    (unsigned long long)ld.errors, (unsigned long long)ld.reconnects,
+	    (unsigned long long)ld.backlog);
+	printf("load: ack latency p50 %.2f ms, p99 %.2f ms, max %.2f ms "
+	    "(%zu samples)\n", pct(ld.lat, ld.nlat, 0.5) * 1e3,
+	    pct(ld.lat, ld.nlat, 0.99) * 1e3,
+	    ld.nlat ? ld.lat[ld.nlat - 1] * 1e3 : 0.0, ld.nlat);
+	rc = ld.errors > 0 || ld.acked == 0 ? 1 : 0;
+out:
+	if (ld.acklog != NULL)
+		fclose(ld.acklog);
+	for (i = 0; ld.v != NULL && i < ld.nv; i++) {
+		tls_conn_free(ld.v[i].conn);
+		tls_ctx_free(ld.v[i].ctx);
+		free(ld.v[i].sent_at);
+	}
+	if (ld.tick != NULL)
+		event_free(ld.tick);
+	if (ld.second != NULL)
+		event_free(ld.second);
+	if (ld.base != NULL)
+		event_base_free(ld.base);
+	free(ld.v);
+	free(ld.lat);
+	tariff_free(t);
+	return rc;
+}
