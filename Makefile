@@ -32,7 +32,8 @@ FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-certs.c engine/cmd-serve.c engine/server.c \
 	   engine/cmd-audit.c
 
-SIM_SRC	 = terminal-sim/main.c terminal-sim/replay.c terminal-sim/load.c
+SIM_SRC	 = terminal-sim/main.c terminal-sim/replay.c terminal-sim/load.c \
+	   terminal-sim/idle.c
 
 LIB_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/%.o)
 SIM_OBJ	 = $(SIM_SRC:%.c=$(BUILD)/%.o)

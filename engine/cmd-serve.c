@@ -12,6 +12,7 @@
  *   late_tap_days = 30
  *   max_connections = 20000
  *   synchronous = full
+ *   handshake_timeout_s = 10
  */
 #include <ini.h>
 #include <stdio.h>
@@ -57,6 +58,8 @@ ini_cb(void *user, const char *section, const char *name, const char *value)
 		c->late_horizon_s = strtol(value, NULL, 10) * 86400;
 	else if (strcmp(name, "max_connections") == 0)
 		c->max_connections = strtol(value, NULL, 10);
+	else if (strcmp(name, "handshake_timeout_s") == 0)
+		c->handshake_timeout_s = strtol(value, NULL, 10);
 	else if (strcmp(name, "synchronous") == 0)
 		c->synchronous_full = strcmp(value, "normal") != 0;
 	else {
@@ -82,7 +85,7 @@ cmd_serve(int argc, char **argv)
 {
 	struct server_config c = {"127.0.0.1:7700", NULL, NULL, NULL, NULL,
 	    NULL, 0, 0, 1, 0, LATE_TAP_DAYS_DEFAULT * 86400,
-	    LIMIT_CONNECTIONS_DEFAULT};
+	    LIMIT_CONNECTIONS_DEFAULT, HANDSHAKE_TIMEOUT_S};
 	const char *why;
 	int i, r;
 
@@ -116,6 +119,8 @@ cmd_serve(int argc, char **argv)
 			c.http = v;
 		else if (strcmp(a, "--token-key-file") == 0 && ++i)
 			c.token_key_file = v;
+		else if (strcmp(a, "--handshake-timeout") == 0 && ++i)
+			c.handshake_timeout_s = strtol(v, NULL, 10);
 		else if (strcmp(a, "--clock") == 0 && ++i) {
 			int64_t t;
 			if (parse_rfc3339(v, &t, &why) == -1) {
@@ -134,6 +139,11 @@ cmd_serve(int argc, char **argv)
 	if (!c.dev && c.token_key_file == NULL) {
 		fprintf(stderr, "fare-engine: serve needs --token-key-file "
 		    "(or --dev for the development key)\n");
+		return 2;
+	}
+	if (c.handshake_timeout_s < 1 || c.handshake_timeout_s > 600) {
+		fprintf(stderr, "fare-engine: handshake timeout out of range "
+		    "(1-600 s)\n");
 		return 2;
 	}
 	if (c.max_connections < 1 || c.max_connections > LIMIT_CONNECTIONS_MAX) {

@@ -50,6 +50,8 @@
  * a TLS context (~40 KiB) so 20,000 is under 1 GiB. */
 #define LIMIT_CONNECTIONS_DEFAULT	20000
 #define LIMIT_CONNECTIONS_MAX		1000000
+/* Seconds a new connection has to finish its TLS handshake (slowloris). */
+#define HANDSHAKE_TIMEOUT_S		10
 /* A frame body: a tap is under 300 bytes; 16 KiB is one TLS record. */
 #define WIRE_BODY_MAX			16384
 /* Taps of one connection in flight before the engine stops reading it. */

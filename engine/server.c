@@ -41,6 +41,7 @@ struct terminal {
 	char			 device_id[65];
 	unsigned		 inflight;
 	int			 paused;
+	struct event		*deadline;	/* handshake must finish by it */
 };
 
 struct server {
@@ -100,6 +101,8 @@ terminal_close(struct terminal *t, const char *reason)
 	s->slot[t->slot] = NULL;
 	s->nconns--;
 	s->n_closed_conns++;
+	if (t->deadline != NULL)
+		event_free(t->deadline);
 	tls_conn_free(t->conn);
 	free(t);
 	if (!s->accepting && s->listener != NULL && s->nconns <
@@ -283,6 +286,8 @@ terminal_open_cb(struct tls_conn *c, void *arg)
 	struct terminal *t = arg;
 
 	snprintf(t->device_id, sizeof t->device_id, "%s", tls_conn_peer_cn(c));
+	if (t->deadline != NULL)
+		event_del(t->deadline);
 	logmsg("validator %s connected%s", t->device_id,
 	    tls_conn_resumed(c) ? " (session resumed)" : "");
 }
@@ -297,6 +302,16 @@ terminal_close_cb(struct tls_conn *c, const char *reason, void *arg)
 static const struct tls_conn_cbs terminal_cbs = {
 	terminal_open_cb, terminal_data_cb, terminal_close_cb,
 };
+
+/* A connection that has not finished its handshake in time is dropped:
+ * idle half-open sockets must not hold slots (slowloris). */
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	terminal_close(arg, "handshake timeout");
+}
 
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
@@ -335,6 +350,11 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	s->slot[i] = t;
 	s->nconns++;
 	s->n_accepted_conns++;
+	t->deadline = evtimer_new(s->base, deadline_cb, t);
+	if (t->deadline != NULL) {
+		struct timeval tv = {s->cfg->handshake_timeout_s, 0};
+		evtimer_add(t->deadline, &tv);
+	}
 }
 
 static void

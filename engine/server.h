@@ -17,6 +17,7 @@ struct server_config {
 	int64_t		 clock_offset_s;
 	int64_t		 late_horizon_s;
 	long		 max_connections;
+	long		 handshake_timeout_s;
 };
 
 /* Runs until SIGTERM or SIGINT; returns the exit status. */

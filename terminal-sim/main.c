@@ -18,11 +18,15 @@ main(int argc, char **argv)
 		return sim_replay(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "load") == 0)
 		return sim_load(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "idle") == 0)
+		return sim_idle(argc - 1, argv + 1);
 	fprintf(stderr, "usage: terminal-sim replay --engine HOST:PORT --certs "
 	    "DIR [--ack-log FILE]\n           [--shuffle SEED] "
 	    "[--reconnect-every N] TAPS.csv\n"
 	    "       terminal-sim load --engine HOST:PORT --certs DIR "
 	    "[--validators N]\n           [--rate R] [--duration S] "
-	    "[--seed N] [--ack-log FILE]\n");
+	    "[--seed N] [--ack-log FILE]\n"
+	    "       terminal-sim idle --engine HOST:PORT [--connections N] "
+	    "[--hold S]\n");
 	return 2;
 }

@@ -6,5 +6,6 @@
 
 int	sim_replay(int argc, char **argv);
 int	sim_load(int argc, char **argv);
+int	sim_idle(int argc, char **argv);
 
 #endif

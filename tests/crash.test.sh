@@ -23,7 +23,7 @@ fail() { echo "crash: $*" >&2; tail -5 "$tmp/engine.log" >&2; exit 1; }
 "$FE" certs init "$tmp/certs" >/dev/null
 "$BIN"/gen-taps --tariff tariffs/nl --accounts "${ACCOUNTS:-4000}" --seed 5 \
     --day 2026-11-27 >"$tmp/taps.csv"
-port=$((35000 + $$ % 20000))
+port=$((22000 + $$ % 2000 * 2))
 start() {
 	"$FE" serve --dev --clock 2026-11-29T12:00:00Z --certs "$tmp/certs" \
 	    --tariff tariffs/nl --db "$tmp/engine.db" \

@@ -20,7 +20,7 @@ fail() { echo "e2e-nl: $*" >&2; tail -5 "$tmp/engine.log" >&2; exit 1; }
     --day 2026-11-27 >"$tmp/taps.csv"
 taps=$(($(wc -l <"$tmp/taps.csv") - 1))
 [ "$taps" -ge 100000 ] || fail "only $taps taps generated"
-port=$((25000 + $$ % 20000))
+port=$((18000 + $$ % 2000 * 2))
 "$FE" serve --dev --clock 2026-11-29T12:00:00Z --certs "$tmp/certs" \
     --tariff tariffs/nl --db "$tmp/engine.db" --listen 127.0.0.1:$port \
     2>"$tmp/engine.log" &

@@ -18,7 +18,7 @@ trap cleanup EXIT
 fail() { echo "e2e: $*" >&2; [ -f "$tmp/engine.log" ] && tail -20 "$tmp/engine.log" >&2; exit 1; }
 
 "$FE" certs init "$tmp/certs" >/dev/null
-port=$((20000 + $$ % 20000))
+port=$((10000 + $$ % 2000 * 2))
 # mini again, shuffled, with ten more duplicate rows, over reconnects.
 mkdir -p "$tmp/mini-dup"
 cp "$EX"/mini/*.txt "$tmp/mini-dup/"

@@ -13,7 +13,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "$FE" certs init "$tmp/certs" >/dev/null
-port=$((45000 + $$ % 15000))
+port=$((26000 + $$ % 1000 * 2))
 "$FE" serve --dev --certs "$tmp/certs" --tariff tariffs/nl \
     --db "$tmp/engine.db" --listen 127.0.0.1:$port \
     --http 127.0.0.1:$((port + 1)) 2>"$tmp/engine.log" &

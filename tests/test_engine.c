@@ -161,7 +161,7 @@ setup(void **state)
 	exe[i > 0 ? i : 0] = '\0';
 	d = dirname(exe);
 	snprintf(engine, sizeof engine, "%s/fare-engine", d);
-	port = 40000 + getpid() % 20000;
+	port = 16000 + getpid() % 1000 * 2;  /* below the ephemeral range */
 	if ((pid = fork()) == 0) {
 		char listen[32], db[128];
 		snprintf(listen, sizeof listen, "127.0.0.1:%d", port);

@@ -9,7 +9,7 @@ ACCOUNTS=${DEMO_ACCOUNTS:-2000}
 DAY=2026-11-28
 rm -rf "$out"
 mkdir -p "$out"
-port=$((30000 + $$ % 20000))
+port=$((30000 + $$ % 1000 * 2))
 pid=
 cleanup() {
 	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
