@@ -63,6 +63,7 @@ struct tls_conn {
 	int			 paused;
 	int			 closed;	/* close callback called */
 	int			 resumed;
+	int			 ready;		/* mbedtls_ssl_setup done */
 };
 
 static void
@@ -367,7 +368,9 @@ tls_read(struct tls_conn *t)
 	size_t total = 0;
 	int rc;
 
-	while (total < TLS_READ_PER_EVENT && !t->paused) {
+	/* Unconsumed input is bounded too: read no more until it drains. */
+	while (total < TLS_READ_PER_EVENT && !t->paused &&
+	    evbuffer_get_length(t->in) < TLS_READ_PER_EVENT) {
 		rc = mbedtls_ssl_read(&t->ssl, buf, sizeof buf);
 		if (rc == MBEDTLS_ERR_SSL_WANT_READ ||
 		    rc == MBEDTLS_ERR_SSL_WANT_WRITE) {
@@ -389,7 +392,7 @@ tls_read(struct tls_conn *t)
 		    (int)sizeof buf)
 			break;
 	}
-	if (total > 0)
+	if (evbuffer_get_length(t->in) > 0)
 		t->cbs->data(t, t->in, t->arg);
 	/* More than we read this time: come back on the next loop. */
 	if (!t->closed && !t->paused &&
@@ -426,6 +429,29 @@ tls_flush(struct tls_conn *t)
 	}
 }
 
+/*
+ * mbedtls_ssl_setup allocates both 16 KiB record buffers: a server does it
+ * only when the client has sent something, so idle sockets cost ~1 KiB.
+ */
+static int
+tls_ready(struct tls_conn *t)
+{
+	struct tls_ctx *c = t->ctx;
+
+	if (t->ready)
+		return 0;
+	if (mbedtls_ssl_setup(&t->ssl, &c->conf) != 0 ||
+	    (!c->server && mbedtls_ssl_set_hostname(&t->ssl,
+	    "onecity-engine") != 0) ||
+	    (!c->server && c->have_session &&
+	    mbedtls_ssl_set_session(&t->ssl, &c->session) != 0))
+		return -1;
+	mbedtls_ssl_set_bio(&t->ssl, &t->net, mbedtls_net_send,
+	    mbedtls_net_recv, NULL);
+	t->ready = 1;
+	return 0;
+}
+
 static void
 tls_event_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -434,6 +460,10 @@ tls_event_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	if (t->closed)
 		return;
+	if (tls_ready(t) == -1) {
+		tls_fail(t, "cannot set up TLS (out of memory)");
+		return;
+	}
 	switch (t->state) {
 	case TLS_HANDSHAKE:
 		tls_handshake(t);
@@ -472,16 +502,10 @@ tls_conn_new(struct tls_ctx *c, struct event_base *base, evutil_socket_t fd,
 	t->wev = event_new(base, fd, EV_WRITE, tls_event_cb, t);
 	if (t->in == NULL || t->out == NULL || t->rev == NULL ||
 	    t->wev == NULL || evutil_make_socket_nonblocking(fd) == -1 ||
-	    mbedtls_ssl_setup(&t->ssl, &c->conf) != 0 ||
-	    (!c->server && mbedtls_ssl_set_hostname(&t->ssl,
-	    "onecity-engine") != 0) ||
-	    (!c->server && c->have_session &&
-	    mbedtls_ssl_set_session(&t->ssl, &c->session) != 0)) {
+	    (!c->server && tls_ready(t) == -1)) {
 		tls_conn_free(t);
 		return NULL;
 	}
-	mbedtls_ssl_set_bio(&t->ssl, &t->net, mbedtls_net_send,
-	    mbedtls_net_recv, NULL);
 	event_add(t->rev, NULL);
 	/* Clients speak first. */
 	if (!c->server)
