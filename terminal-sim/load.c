@@ -365,7 +365,9 @@ sim_load(int argc, char **argv)
 		struct lv *v = &ld.v[i];
 		v->ld = &ld;
 		snprintf(v->id, sizeof v->id, "load-%ld", i);
-		v->next_seq = v->acked_seq = 1;
+		/* Sequence numbers continue across runs: a validator never
+		 * reuses one (seconds since the epoch x 10^6 < 2^53). */
+		v->next_seq = v->acked_seq = (uint64_t)time(NULL) * 1000000;
 		v->sent_at = calloc(LOAD_INFLIGHT_MAX, sizeof *v->sent_at);
 		if (v->sent_at == NULL || certs_device(ld.certs, v->id, NULL,
 		    NULL, 1, 0, err, sizeof err) == -1 ||
