@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "certs.h"
+#include "rng.h"
 #include "sim.h"
 #include "tariff.h"
 #include "tls.h"
@@ -66,11 +67,7 @@ now_s(void)
 static uint64_t
 rnd(struct load *ld)
 {
-	uint64_t z = (ld->rng += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return rng_next(&ld->rng);
 }
 
 static void

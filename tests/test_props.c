@@ -10,6 +10,7 @@
 #include "limits.h"
 #include "parse.h"
 #include "price.h"
+#include "rng.h"
 #include "tariff-int.h"
 
 struct rng {
@@ -19,11 +20,7 @@ struct rng {
 static uint64_t
 rnd(struct rng *r)
 {
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return rng_next(&r->s);
 }
 
 static unsigned

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "testutil.h"
+#include "rng.h"
 #include "tariff-int.h"
 
 /* The sample tariff and both worked examples load. */
@@ -216,15 +217,6 @@ test_haversine(void **state)
 	assert_int_equal(tariff_haversine_m(52.0, 5.0, 52.0, 5.0), 0);
 }
 
-static uint64_t
-rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 static const char *const nl_files[] = {
 	"agency.txt", "feed_info.txt", "stops.txt", "networks.txt",
