@@ -5,6 +5,7 @@
 # the charges equal `price` over the same taps.  KILLS (default 5; `make
 # soak` uses 20) and SEED vary it.
 set -eu
+. tests/lib.sh
 BIN=${1:-bin}
 FE=$BIN/fare-engine
 KILLS=${KILLS:-5}
@@ -63,11 +64,8 @@ sqlite3 "$tmp/engine.db" "SELECT tap_id FROM v_taps ORDER BY 1" |
 cmp -s "$tmp/acked-ids" "$tmp/stored-ids" || fail "acked and stored ids differ"
 "$FE" audit verify "$tmp/engine.db" >"$tmp/verify" ||
     fail "ledger: $(head -3 "$tmp/verify")"
-"$FE" price --tariff tariffs/nl "$tmp/taps.csv" |
-    sed 's/^{"account":"\([^"]*\)","service_day":"\([^"]*\)","charge_cents":\([-0-9]*\),.*/\1|\2|\3/' \
-    >"$tmp/want"
-sqlite3 "$tmp/engine.db" "SELECT account, service_day, charge_cents FROM
-    v_charges ORDER BY account, service_day" >"$tmp/got"
+price_charges "$FE" tariffs/nl "$tmp/taps.csv" >"$tmp/want"
+db_charges "$tmp/engine.db" >"$tmp/got"
 cmp -s "$tmp/want" "$tmp/got" || fail "charges differ from price after crashes"
 echo "crash: survived $k kill -9 (seed $SEED): $acked taps acknowledged," \
     "all stored once, ledger sound, charges equal price"

@@ -4,6 +4,7 @@
 # views equal `fare-engine price` over the same taps, account-day by
 # account-day and leg by leg.
 set -eu
+. tests/lib.sh
 BIN=${1:-bin}
 FE=$BIN/fare-engine
 tmp=$(mktemp -d)

@@ -4,6 +4,7 @@
 # account-day (the engine's clock is set after the taps, so no leg is
 # still open), and every acknowledged tap is in v_taps exactly once.
 set -eu
+. tests/lib.sh
 BIN=${1:-bin}
 FE=$BIN/fare-engine
 SIM=$BIN/terminal-sim
@@ -36,14 +37,7 @@ for ex in mini week mini-dup; do
 	    --tariff "$dir" --db "$db" --listen 127.0.0.1:$port \
 	    --http 127.0.0.1:$((port + 1)) 2>"$tmp/engine.log" &
 	pid=$!
-	# Wait (bounded) until the health endpoint answers 200.
-	i=0
-	until [ "$(curl -s -o /dev/null -w '%{http_code}' \
-	    http://127.0.0.1:$((port + 1))/healthz 2>/dev/null)" = 200 ]; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "engine did not come up"
-		sleep 0.1
-	done
+	wait_healthy $((port + 1)) || fail "engine did not come up"
 	# shellcheck disable=SC2086
 	"$SIM" replay --engine 127.0.0.1:$port --certs "$tmp/certs" $opts \
 	    --ack-log "$tmp/$ex.acks" "$dir/taps.csv" 2>"$tmp/sim.log" ||
@@ -83,11 +77,8 @@ for ex in mini week mini-dup; do
 		wait "$pid" || fail "engine did not stop cleanly after restart"
 		pid=
 	fi
-	"$FE" price --tariff "$dir" "$dir/taps.csv" |
-	    sed 's/^{"account":"\([^"]*\)","service_day":"\([^"]*\)","charge_cents":\([-0-9]*\),.*/\1|\2|\3/' \
-	    >"$tmp/want"
-	sqlite3 "$db" "SELECT account, service_day, charge_cents FROM v_charges
-	    ORDER BY account, service_day" >"$tmp/got"
+	price_charges "$FE" "$dir" "$dir/taps.csv" >"$tmp/want"
+	db_charges "$db" >"$tmp/got"
 	cmp -s "$tmp/want" "$tmp/got" ||
 	    fail "$ex: v_charges differs from price: $(diff "$tmp/want" "$tmp/got")"
 	# Acknowledged taps are stored exactly once.

@@ -3,6 +3,7 @@
 # holds them (memory measured), keeps serving a real validator meanwhile,
 # and drops them all at the handshake timeout.
 set -eu
+. tests/lib.sh
 BIN=${1:-bin}
 FE=$BIN/fare-engine
 N=${IDLE_CONNECTIONS:-10000}
@@ -27,12 +28,7 @@ port=$((28000 + $$ % 1000 * 2))
     --tariff tariffs/nl --db "$tmp/engine.db" --listen 127.0.0.1:$port \
     --http 127.0.0.1:$((port + 1)) 2>"$tmp/engine.log" &
 pid=$!
-i=0
-until [ "$(curl -s -o /dev/null -w '%{http_code}' \
-    http://127.0.0.1:$((port + 1))/healthz 2>/dev/null)" = 200 ]; do
-	i=$((i + 1)); [ $i -lt 100 ] || fail "no engine: $(cat "$tmp/engine.log")"
-	sleep 0.1
-done
+wait_healthy $((port + 1)) || fail "no engine: $(cat "$tmp/engine.log")"
 rss0=$(awk '/^VmRSS/ { print $2 }' /proc/$pid/status)
 "$BIN"/terminal-sim idle --engine 127.0.0.1:$port --connections "$N" \
     --hold 60 >"$tmp/idle.out" &

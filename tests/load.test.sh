@@ -3,6 +3,7 @@
 # tap sent must be acknowledged, with no errors, and the engine's metrics
 # must agree.
 set -eu
+. tests/lib.sh
 BIN=${1:-bin}
 FE=$BIN/fare-engine
 tmp=$(mktemp -d)
@@ -18,12 +19,7 @@ port=$((26000 + $$ % 1000 * 2))
     --db "$tmp/engine.db" --listen 127.0.0.1:$port \
     --http 127.0.0.1:$((port + 1)) 2>"$tmp/engine.log" &
 pid=$!
-i=0
-until [ "$(curl -s -o /dev/null -w '%{http_code}' \
-    http://127.0.0.1:$((port + 1))/healthz 2>/dev/null)" = 200 ]; do
-	i=$((i + 1)); [ $i -lt 100 ] || { echo "load: no engine"; exit 1; }
-	sleep 0.1
-done
+wait_healthy $((port + 1)) || { echo "load: no engine"; exit 1; }
 "$BIN"/terminal-sim load --engine 127.0.0.1:$port --certs "$tmp/certs" \
     --validators 5 --rate 500 --duration 2 --seed 3 2>/dev/null >"$tmp/out"
 cat "$tmp/out"
