@@ -49,6 +49,7 @@ struct journal {
 	sqlite3_stmt		*ins_tap, *get_tap, *ins_refused, *get_card;
 	sqlite3_stmt		*up_card, *sel_par_taps, *sel_tok_taps;
 	sqlite3_stmt		*del_legs, *del_charges, *del_shares;
+	sqlite3_stmt		*card_day_count;
 	sqlite3_stmt		*ins_leg, *ins_charge, *ins_share;
 };
 
@@ -141,7 +142,9 @@ prepare_all(struct journal *j)
 	    "(?,?,?,?,?) ON CONFLICT DO UPDATE SET charge_cents = "
 	    "excluded.charge_cents, uncapped_cents = excluded.uncapped_cents, "
 	    "open_legs = excluded.open_legs") ||
-	    prep(j, &j->ins_share, "INSERT INTO shares VALUES (?,?,?,?)");
+	    prep(j, &j->ins_share, "INSERT INTO shares VALUES (?,?,?,?)") ||
+	    prep(j, &j->card_day_count, "SELECT count(*) FROM taps WHERE "
+	    "token = ? AND time_utc > ? AND time_utc <= ?");
 }
 
 int64_t
@@ -168,12 +171,39 @@ exec(struct journal *j, const char *sql)
 
 static const char *kinds[] = {"in", "out"};
 
+/* Whether the card already has its day's worth of taps around x. */
+static int
+card_flooding(struct journal *j, const struct jtap *x)
+{
+	sqlite3_stmt *s = j->card_day_count;
+	int64_t n = 0;
+
+	sqlite3_bind_text(s, 1, x->token, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, x->time_utc - 86400);
+	sqlite3_bind_int64(s, 3, x->time_utc);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return n >= LIMIT_CARD_TAPS_PER_DAY;
+}
+
 /* Stores one tap; returns NULL when stored or resent alike, or a reason. */
 static const char *
 store_tap(struct journal *j, const struct jtap *x)
 {
 	sqlite3_stmt *s = j->ins_tap;
 	const char *why = NULL;
+
+	if (card_flooding(j, x)) {
+		/* A resend of a stored tap is still acknowledged. */
+		sqlite3_stmt *g = j->get_tap;
+		int stored;
+		sqlite3_bind_text(g, 1, x->tap_id, -1, SQLITE_STATIC);
+		stored = sqlite3_step(g) == SQLITE_ROW;
+		sqlite3_reset(g);
+		if (!stored)
+			return "flood";
+	}
 
 	sqlite3_bind_text(s, 1, x->tap_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, x->device_id, -1, SQLITE_STATIC);
@@ -734,7 +764,7 @@ finalize_all(struct journal *j)
 	sqlite3_stmt *all[] = {j->ins_tap, j->get_tap, j->ins_refused,
 	    j->get_card, j->up_card, j->sel_par_taps, j->sel_tok_taps,
 	    j->del_legs, j->del_charges, j->del_shares, j->ins_leg,
-	    j->ins_charge, j->ins_share};
+	    j->ins_charge, j->ins_share, j->card_day_count};
 	size_t i;
 
 	for (i = 0; i < sizeof all / sizeof all[0]; i++)

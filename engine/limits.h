@@ -71,6 +71,10 @@
 #define JOURNAL_BATCH			4096
 /* Idle seconds after which open legs are repriced (expiry). */
 #define JOURNAL_EXPIRE_S		60
+/* Taps of one card in any 24 hours: a rider taps a few dozen times on the
+ * busiest day; beyond this a flood is refused (it would make every batch
+ * reprice an ever longer history). */
+#define LIMIT_CARD_TAPS_PER_DAY		500
 /* The late-tap horizon (SPEC §3), in days. */
 #define LATE_TAP_DAYS_DEFAULT		30
 /* A tap more than this ahead of the engine clock is refused (SPEC §3). */

@@ -12,6 +12,7 @@
 
 #include "testutil.h"
 #include "certs.h"
+#include "limits.h"
 #include "tls.h"
 #include "wire.h"
 #include <mbedtls/ssl.h>
@@ -332,6 +333,47 @@ test_client_never_reads(void **state)
 	client_free(greedy);
 }
 
+/* A flood of taps for one card is refused beyond the daily limit, and the
+ * engine goes on serving other validators. */
+static void
+test_flood_one_card(void **state)
+{
+	struct client *c = client_new("dev1", 0), *ok;
+	char body[160];
+	int i, refused = 0, acked = 0;
+
+	(void)state;
+	pump(c, 0);
+	for (i = 0; i < LIMIT_CARD_TAPS_PER_DAY + 20; i++) {
+		snprintf(body, sizeof body, "dev1:%d,2026-11-28T%02d:%02d:%02dZ,"
+		    "6011111111111117,,FERRY,F1,in", 50000 + i, 8 + i / 3600,
+		    i / 60 % 60, i % 60);
+		send_tap(c, body);
+	}
+	/* Count the answers (only the first 64 are kept as text). */
+	c->nframes = 0;
+	for (i = 0; i < 200000 && refused + acked < LIMIT_CARD_TAPS_PER_DAY +
+	    20 && !c->closed; i++) {
+		int k;
+		event_base_loop(c->base, EVLOOP_ONCE);
+		for (k = 0; k < c->nframes; k++) {
+			if (c->frames[k][0] == 'A')
+				acked++;
+			else if (strstr(c->frames[k], "flood") != NULL)
+				refused++;
+		}
+		c->nframes = 0;
+	}
+	assert_int_equal(acked, LIMIT_CARD_TAPS_PER_DAY);
+	assert_int_equal(refused, 20);
+	client_free(c);
+	ok = client_new("dev2", 0);
+	send_tap(ok, "dev2:9,2026-11-28T11:59:50Z,4111111111111111,,FERRY,F1,in");
+	pump(ok, 1);
+	assert_int_equal(ok->frames[0][0], 'A');
+	client_free(ok);
+}
+
 /* Whether the engine's log has a line containing text (bounded wait). */
 static int
 engine_logged(const char *text)
@@ -390,6 +432,7 @@ main(void)
 		cmocka_unit_test(test_slow_client),
 		cmocka_unit_test(test_client_never_reads),
 		cmocka_unit_test(test_tls_refusals),
+		cmocka_unit_test(test_flood_one_card),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
