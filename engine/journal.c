@@ -102,7 +102,14 @@ static const char schema[] =
 "  charge_cents, settled FROM charges;"
 "CREATE VIEW IF NOT EXISTS v_operator_revenue AS SELECT network_id,"
 "  service_day, SUM(cents) AS revenue_cents FROM shares"
-"  GROUP BY network_id, service_day;";
+"  GROUP BY network_id, service_day;"
+"CREATE TABLE IF NOT EXISTS deny (account TEXT PRIMARY KEY,"
+"  since_utc INTEGER NOT NULL, reason TEXT NOT NULL) WITHOUT ROWID;"
+"CREATE TABLE IF NOT EXISTS deny_log (id INTEGER PRIMARY KEY,"
+"  account TEXT NOT NULL, action TEXT NOT NULL, at_utc INTEGER NOT NULL);"
+"CREATE VIEW IF NOT EXISTS v_deny_list AS SELECT account,"
+"  strftime('%Y-%m-%dT%H:%M:%SZ', since_utc, 'unixepoch') AS since_utc,"
+"  reason FROM deny;";
 
 static int
 prep(struct journal *j, sqlite3_stmt **st, const char *sql)

@@ -20,6 +20,8 @@ static const struct cmd_entry {
 	    "serve [--dev] --certs DIR --tariff DIR --db FILE "
 	    "--listen HOST:PORT [--http HOST:PORT] [--config FILE]"},
 	{"audit", NULL, cmd_audit, "audit verify DB"},
+	{"deny", NULL, cmd_deny, "deny add DB ACCOUNT REASON | "
+	    "deny remove DB ACCOUNT"},
 	{"price", NULL, cmd_price,
 	    "price --tariff DIR [--skip-bad] [--explain | --summary] "
 	    "[--token-key-file FILE] TAPS.csv"},

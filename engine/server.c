@@ -22,9 +22,12 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include <sqlite3.h>
+
 #include <mbedtls/platform_util.h>
 
 #include "limits.h"
+#include "deny.h"
 #include "journal.h"
 #include "parse.h"
 #include "server.h"
@@ -63,6 +66,8 @@ struct server {
 	struct event		*tick;		/* housekeeping, each second */
 	struct event		*drain;		/* shutting down: wait for acks */
 	int			 draining, drain_turns;
+	sqlite3			*ro;		/* read-only: the deny list */
+	int64_t			 deny_last;	/* last deny_log id pushed */
 	/* Counters for /metrics. */
 	uint64_t		 n_taps, n_acked, n_refused, n_broken;
 	uint64_t		 n_accepted_conns, n_closed_conns;
@@ -281,6 +286,26 @@ terminal_data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 }
 
 static void
+deny_one_cb(const char *account, int on, void *arg)
+{
+	char body[160];
+
+	snprintf(body, sizeof body, "%c%s", on ? '+' : '-', account);
+	send_frame(arg, 'D', body);
+}
+
+static void
+deny_all_cb(const char *account, int on, void *arg)
+{
+	struct server *s = arg;
+	long i;
+
+	for (i = 0; i < s->nslots; i++)
+		if (s->slot[i] != NULL && s->slot[i]->device_id[0] != '\0')
+			deny_one_cb(account, on, s->slot[i]);
+}
+
+static void
 terminal_open_cb(struct tls_conn *c, void *arg)
 {
 	struct terminal *t = arg;
@@ -290,6 +315,9 @@ terminal_open_cb(struct tls_conn *c, void *arg)
 		event_del(t->deadline);
 	logmsg("validator %s connected%s", t->device_id,
 	    tls_conn_resumed(c) ? " (session resumed)" : "");
+	/* The whole deny list, so the gate decides without asking. */
+	if (t->srv->ro != NULL)
+		deny_each(t->srv->ro, deny_one_cb, t);
 }
 
 static void
@@ -433,6 +461,9 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < s->nslots; i++)
 		if (s->slot[i] != NULL)
 			update_pause(s->slot[i]);
+	/* Deny-list changes go out to every validator within a second. */
+	if (s->ro != NULL)
+		deny_changes(s->ro, &s->deny_last, deny_all_cb, s);
 }
 
 static void
@@ -639,6 +670,18 @@ server_setup(struct server *s, char *err, size_t errlen)
 	if ((s->journal = journal_open(&jo, jt, s->base, journal_done_cb, s,
 	    err, errlen)) == NULL)
 		return -1;
+	/* A read-only view for the deny list; the writer owns the rest. */
+	if (sqlite3_open_v2(c->db, &s->ro, SQLITE_OPEN_READONLY, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_stmt *st;
+		sqlite3_busy_timeout(s->ro, 1000);
+		if (sqlite3_prepare_v2(s->ro, "SELECT coalesce(max(id), 0) FROM "
+		    "deny_log", -1, &st, NULL) == SQLITE_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW)
+				s->deny_last = sqlite3_column_int64(st, 0);
+			sqlite3_finalize(st);
+		}
+	}
 	s->nslots = c->max_connections;
 	s->slot = calloc((size_t)s->nslots, sizeof *s->slot);
 	s->gen = calloc((size_t)s->nslots, sizeof *s->gen);
@@ -743,6 +786,7 @@ out:
 			terminal_close(s.slot[i], "engine stopped");
 	free(s.slot);
 	free(s.gen);
+	sqlite3_close(s.ro);
 	tls_ctx_free(s.tls);
 	tap_tokenizer_free(s.tk);
 	tariff_free(s.tariff);

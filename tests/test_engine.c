@@ -374,6 +374,36 @@ test_flood_one_card(void **state)
 	client_free(ok);
 }
 
+/* Deny-list changes reach connected validators; newcomers get the list. */
+static void
+test_deny_list_push(void **state)
+{
+	static const char acc[] = "tok:00000000000000000000000000000042";
+	struct client *c = client_new("dev1", 0), *late;
+	char cmd[1024];
+
+	(void)state;
+	pump(c, 0);
+	while (!c->opened && !c->closed)
+		event_base_loop(c->base, EVLOOP_ONCE);
+	snprintf(cmd, sizeof cmd, "%s deny add %s/engine.db %s 'test' "
+	    ">/dev/null", engine, dir, acc);
+	assert_int_equal(system(cmd), 0);
+	pump(c, 1);
+	assert_string_equal(c->frames[0], "D:+tok:00000000000000000000000000000042");
+	late = client_new("dev2", 0);
+	pump(late, 1);
+	assert_string_equal(late->frames[0],
+	    "D:+tok:00000000000000000000000000000042");
+	snprintf(cmd, sizeof cmd, "%s deny remove %s/engine.db %s >/dev/null",
+	    engine, dir, acc);
+	assert_int_equal(system(cmd), 0);
+	pump(c, 2);
+	assert_string_equal(c->frames[1], "D:-tok:00000000000000000000000000000042");
+	client_free(late);
+	client_free(c);
+}
+
 /* Whether the engine's log has a line containing text (bounded wait). */
 static int
 engine_logged(const char *text)
@@ -433,6 +463,7 @@ main(void)
 		cmocka_unit_test(test_client_never_reads),
 		cmocka_unit_test(test_tls_refusals),
 		cmocka_unit_test(test_flood_one_card),
+		cmocka_unit_test(test_deny_list_push),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -1,0 +1,77 @@
+/* Deny-list storage and change feed (see deny.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "deny.h"
+
+int
+deny_set(sqlite3 *db, const char *account, int on, const char *reason,
+    int64_t now)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, on ? "INSERT INTO deny VALUES (?1, ?2, ?3) "
+	    "ON CONFLICT(account) DO UPDATE SET reason = excluded.reason" :
+	    "DELETE FROM deny WHERE account = ?1", -1, &s, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	if (on) {
+		sqlite3_bind_int64(s, 2, now);
+		sqlite3_bind_text(s, 3, reason, -1, SQLITE_STATIC);
+	}
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto out;
+	sqlite3_finalize(s);
+	s = NULL;
+	if (sqlite3_prepare_v2(db, "INSERT INTO deny_log (account, action, "
+	    "at_utc) VALUES (?, ?, ?)", -1, &s, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, on ? "+" : "-", 1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, now);
+	if (sqlite3_step(s) == SQLITE_DONE &&
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		rc = 0;
+out:
+	sqlite3_finalize(s);
+	if (rc != 0)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+int
+deny_each(sqlite3 *db, void (*fn)(const char *, int, void *), void *arg)
+{
+	sqlite3_stmt *s;
+
+	if (sqlite3_prepare_v2(db, "SELECT account FROM deny ORDER BY account",
+	    -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(s) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(s, 0), 1, arg);
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int
+deny_changes(sqlite3 *db, int64_t *last, void (*fn)(const char *, int,
+    void *), void *arg)
+{
+	sqlite3_stmt *s;
+
+	if (sqlite3_prepare_v2(db, "SELECT id, account, action FROM deny_log "
+	    "WHERE id > ? ORDER BY id LIMIT 10000", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, *last);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		*last = sqlite3_column_int64(s, 0);
+		fn((const char *)sqlite3_column_text(s, 1),
+		    strcmp((const char *)sqlite3_column_text(s, 2), "+") == 0,
+		    arg);
+	}
+	sqlite3_finalize(s);
+	return 0;
+}

@@ -1,0 +1,24 @@
+/*
+ * The deny list (SPEC §6): accounts refused at the gate.  Kept in the
+ * engine's database (deny, deny_log, v_deny_list); changes are written
+ * by deny_set() (operators' `fare-engine deny`, and settlement later) and
+ * pushed by the engine to every connected validator.
+ */
+#ifndef ONECITY_DENY_H
+#define ONECITY_DENY_H
+
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+/* Adds (on = 1) or lifts an account's entry; logs the change. */
+int	deny_set(sqlite3 *, const char *account, int on, const char *reason,
+	    int64_t now);
+
+/* Calls fn for every listed account, or for changes after *last_id. */
+int	deny_each(sqlite3 *, void (*fn)(const char *account, int on,
+	    void *arg), void *arg);
+int	deny_changes(sqlite3 *, int64_t *last_id,
+	    void (*fn)(const char *account, int on, void *arg), void *arg);
+
+#endif
