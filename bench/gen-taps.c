@@ -17,6 +17,7 @@
 
 #include "parse.h"
 #include "rng.h"
+#include "tap.h"
 #include "tariff-int.h"
 
 struct rng {
@@ -60,25 +61,6 @@ struct netstops {
 	uint32_t	*stop;
 	uint32_t	 n;
 };
-
-static void
-luhn_pan(uint64_t n, char out[17])
-{
-	int i, sum = 0;
-
-	snprintf(out, 17, "4%014llu0", (unsigned long long)(n % 100000000000000ULL));
-	for (i = 0; i < 15; i++) {
-		int d = out[14 - i] - '0';
-		if (i % 2 == 0) {
-			d *= 2;
-			if (d > 9)
-				d -= 9;
-		}
-		sum += d;
-	}
-	out[15] = (char)('0' + (10 - sum % 10) % 10);
-	out[16] = '\0';
-}
 
 static void
 emit(FILE *f, uint64_t *tap_no, int64_t t, const char *pan, const char *par,
@@ -164,8 +146,8 @@ main(int argc, char **argv)
 		char pan[17], pan2[17], par[30] = "";
 		int64_t now = day0 + below(&r, 10 * 3600);
 		uint32_t legs = 1 + below(&r, 5), l;
-		luhn_pan(a * 2 + seed * 1000003ULL, pan);
-		luhn_pan(a * 2 + 1 + seed * 1000003ULL, pan2);
+		tap_make_pan('4', a * 2 + seed * 1000003ULL, pan);
+		tap_make_pan('4', a * 2 + 1 + seed * 1000003ULL, pan2);
 		/* One visitor in four pays with phone and card of one account. */
 		if (below(&r, 4) == 0) {
 			/* EMVCo PAR: a 4-character BIN controller, 25 more. */

@@ -42,8 +42,6 @@
 
 /* Taps in one offline price run (the national day is 6 M). */
 #define LIMIT_PRICE_TAPS	50000000
-/* Taps of one account in one price run: a validator flood is bounded. */
-#define LIMIT_ACCOUNT_TAPS	1000000
 
 /* The engine service. */
 /* Connections: validators of the whole country with a reserve; each costs

@@ -125,13 +125,6 @@ strtab_count(const struct strtab *t)
 	return t->count;
 }
 
-size_t
-strtab_bytes(const struct strtab *t)
-{
-	return t->arena_cap + (size_t)t->off_cap * sizeof *t->off +
-	    (size_t)t->nslots * sizeof *t->slot;
-}
-
 static int
 strtab_eq(const struct strtab *t, uint32_t id, const char *s, size_t len)
 {

@@ -24,8 +24,6 @@ size_t		 strtab_len(const struct strtab *, uint32_t id);
 uint32_t	 strtab_count(const struct strtab *);
 /* Sizes the table for n strings up front (a hint; 0 or -1 on ENOMEM). */
 int		 strtab_expect(struct strtab *, size_t n);
-/* Bytes held, for memory figures. */
-size_t		 strtab_bytes(const struct strtab *);
 uint64_t	 strtab_hash(const char *s, size_t len);
 /*
  * For batches: the 32-bit hash used to place s, a prefetch of its slot,

@@ -79,6 +79,23 @@ tap_check_par_n(const char *par, size_t n, const char **why)
 	return 0;
 }
 
+void
+tap_make_pan(char first, uint64_t n, char out[17])
+{
+	static const int twice[10] = {0, 2, 4, 6, 8, 1, 3, 5, 7, 9};
+	int i, sum = 0;
+
+	snprintf(out, 17, "%c%014llu0", first,
+	    (unsigned long long)(n % 100000000000000ULL));
+	/* The check digit's right neighbour is doubled, and so on. */
+	for (i = 0; i < 15; i++) {
+		unsigned d = (unsigned)(out[14 - i] - '0');
+		sum += i % 2 == 0 ? twice[d] : (int)d;
+	}
+	out[15] = (char)('0' + (10 - sum % 10) % 10);
+	out[16] = '\0';
+}
+
 int
 tap_parse_kind(const char *kind)
 {

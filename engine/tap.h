@@ -7,6 +7,7 @@
 #define ONECITY_TAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define TAP_DEV_TOKEN_KEY	"onecity-dev-token-key"
 #define TAP_TOKEN_HEX		32
@@ -20,6 +21,11 @@ int	tap_check_pan_n(const char *pan, size_t n, const char **why);
 /* Empty, or 29 letters and digits. */
 int	tap_check_par(const char *par, const char **why);
 int	tap_check_par_n(const char *par, size_t n, const char **why);
+/*
+ * A Luhn-valid 16-digit test card number: first digit, then n as 14
+ * digits, then the check digit (simulators and generators).
+ */
+void	tap_make_pan(char first, uint64_t n, char out[17]);
 /* "in" -> 0, "out" -> 1, else -1. */
 int	tap_parse_kind(const char *kind);
 

@@ -177,17 +177,6 @@ tariff_timezone(const struct tariff *t)
 	return t->tz_name;
 }
 
-size_t
-tariff_bytes(const struct tariff *t)
-{
-	uint32_t ns = strtab_count(t->stop_ids);
-
-	return sizeof *t + strtab_bytes(t->stop_ids) +
-	    strtab_bytes(t->stop_names) + (size_t)ns * sizeof *t->stop +
-	    t->ndist_slots * sizeof *t->dist +
-	    t->nleg_rules * sizeof *t->leg_rule;
-}
-
 int64_t
 tariff_haversine_m(double lat1, double lon1, double lat2, double lon2)
 {

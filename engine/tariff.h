@@ -37,7 +37,5 @@ uint32_t	 tariff_nstops(const struct tariff *);
 uint32_t	 tariff_nnetworks(const struct tariff *);
 int		 tariff_checkout_required(const struct tariff *, uint32_t net);
 const char	*tariff_timezone(const struct tariff *);
-/* Bytes of memory the tables hold. */
-size_t		 tariff_bytes(const struct tariff *);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include "certs.h"
 #include "rng.h"
+#include "tap.h"
 #include "sim.h"
 #include "tariff.h"
 #include "tls.h"
@@ -70,21 +71,6 @@ rnd(struct load *ld)
 	return rng_next(&ld->rng);
 }
 
-static void
-card_number(uint64_t n, char out[17])
-{
-	int i, sum = 0;
-
-	snprintf(out, 17, "5%014llu0", (unsigned long long)(n % 100000000000000ULL));
-	for (i = 0; i < 15; i++) {
-		int d = out[14 - i] - '0';
-		if (i % 2 == 0 && (d *= 2) > 9)
-			d -= 9;
-		sum += d;
-	}
-	out[15] = (char)('0' + (10 - sum % 10) % 10);
-}
-
 static void lv_connect(struct lv *);
 
 static int
@@ -100,7 +86,7 @@ lv_send(struct lv *v)
 
 	if (!v->open || v->next_seq - v->acked_seq >= LOAD_INFLIGHT_MAX)
 		return -1;
-	card_number(rnd(ld) % LOAD_CARDS, pan);
+	tap_make_pan('5', rnd(ld) % LOAD_CARDS, pan);
 	/* Tap times: now, on the engine's side of the clock check. */
 	{
 		time_t wall = time(NULL);
