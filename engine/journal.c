@@ -510,7 +510,7 @@ write_batch(struct journal *j, struct jtap *b, size_t n,
 {
 	uint64_t t0 = now_us(), dt;
 	struct strtab *accounts = strtab_new();
-	char acc[64], old[64];
+	char acc[64];
 	size_t i;
 	uint32_t a;
 	int ok = accounts != NULL && exec(j, "BEGIN IMMEDIATE") == SQLITE_OK;
@@ -522,7 +522,12 @@ write_batch(struct journal *j, struct jtap *b, size_t n,
 		res[i].leg_fare_cents = res[i].day_charge_cents = 0;
 		tap_acc[i] = STRTAB_NONE;
 		if (why == NULL) {
-			card_account(j, b[i].token, old, sizeof old);
+			/* The account the card had: a PAR in this batch may
+			 * move it, and the old one must be repriced too. */
+			card_account(j, b[i].token, acc, sizeof acc);
+			if (strtab_intern(accounts, acc, strlen(acc), NULL) ==
+			    STRTAB_NONE)
+				ok = 0;
 			why = store_tap(j, &b[i]);
 			if (why != NULL && strcmp(why, "store") == 0) {
 				ok = 0;
@@ -532,13 +537,6 @@ write_batch(struct journal *j, struct jtap *b, size_t n,
 				ok = 0;
 				break;
 			}
-			card_account(j, b[i].token, acc, sizeof acc);
-			tap_acc[i] = strtab_intern(accounts, acc, strlen(acc),
-			    NULL);
-			if (tap_acc[i] == STRTAB_NONE || (strcmp(acc, old) != 0 &&
-			    strtab_intern(accounts, old, strlen(old), NULL) ==
-			    STRTAB_NONE))
-				ok = 0;
 		}
 		if (why != NULL && store_refused(j, &b[i], why) != 0)
 			ok = 0;
@@ -561,12 +559,13 @@ write_batch(struct journal *j, struct jtap *b, size_t n,
 		j->commit_us_max = dt;
 	j->health[0] = '\0';
 	pthread_mutex_unlock(&j->mu);
-	/* Each tap's account as of the whole batch (a PAR may have come in
-	 * after it), for its feedback. */
+	/* Each tap's account as of the whole batch: repriced, and the
+	 * source of its feedback. */
 	for (i = 0; i < n; i++)
 		if (res[i].refused == NULL) {
 			card_account(j, b[i].token, acc, sizeof acc);
-			tap_acc[i] = strtab_find(accounts, acc, strlen(acc));
+			tap_acc[i] = strtab_intern(accounts, acc, strlen(acc),
+			    NULL);
 		}
 	/* Live pricing: the accounts this batch touched. */
 	if (exec(j, "BEGIN IMMEDIATE") == SQLITE_OK) {
