@@ -27,13 +27,14 @@ LIB_SRC	 = engine/csv.c engine/strtab.c engine/parse.c engine/tz.c \
 	   engine/diag.c engine/tariff.c engine/tariff-load.c \
 	   engine/price.c engine/price-caps.c engine/tap.c engine/buf.c \
 	   engine/tapset.c engine/explain.c certs/certs.c engine/tls.c \
-	   engine/wire.c engine/journal.c engine/ledger.c engine/deny.c
+	   engine/wire.c engine/journal.c engine/ledger.c engine/deny.c \
+	   engine/settle.c
 FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-certs.c engine/cmd-serve.c engine/server.c \
 	   engine/cmd-audit.c engine/cmd-deny.c
 
 SIM_SRC	 = terminal-sim/main.c terminal-sim/replay.c terminal-sim/load.c \
-	   terminal-sim/idle.c
+	   terminal-sim/idle.c terminal-sim/acquirer.c terminal-sim/day.c
 
 LIB_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/%.o)
 SIM_OBJ	 = $(SIM_SRC:%.c=$(BUILD)/%.o)

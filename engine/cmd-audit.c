@@ -1,35 +1,75 @@
 /*
- * fare-engine audit verify DB: proves the ledger is sound (every
- * transaction sums to 0, the hash chain is intact, nothing removed or
- * reordered, postings equal charges and shares).  Exit 0 or 1.
+ * fare-engine audit: what auditors and riders ask of the database.
+ *
+ *   audit verify DB        the ledger is sound (every transaction sums to
+ *                          0, the hash chain is intact, nothing removed or
+ *                          reordered, postings equal charges and shares,
+ *                          collected and owed equal settlements and
+ *                          debts); exit 0 or 1 naming each problem.
+ *   audit card DB (--pan PAN | --par PAR | --token T) [--csv]
+ *                          [--token-key-file F]
+ *                          the journey history, one row per journey.
+ *   audit operators DB --day D
+ *                          revenue per network and its share of the cap
+ *                          discounts.
+ *   audit explain DB ACCOUNT DAY --tariff DIR
+ *                          the day in plain words, then its settlement
+ *                          and ledger transactions.
+ *
+ * All open the database read-only, so they run beside the engine.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
+#include "buf.h"
 #include "cmd.h"
+#include "diag.h"
+#include "explain.h"
 #include "ledger.h"
+#include "parse.h"
+#include "price.h"
+#include "price-int.h"
+#include "tap.h"
+#include "tariff.h"
 
-int
-cmd_audit(int argc, char **argv)
+static sqlite3 *
+open_ro(const char *path)
 {
 	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "fare-engine: %s: %s\n", path,
+		    db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+static const char *
+col(sqlite3_stmt *s, int i)
+{
+	const unsigned char *v = sqlite3_column_text(s, i);
+
+	return v != NULL ? (const char *)v : "";
+}
+
+static int
+audit_verify(const char *path)
+{
+	sqlite3 *db = open_ro(path);
 	sqlite3_stmt *s;
 	size_t bad;
 	long long entries = 0, txns = 0;
 
-	if (argc != 3 || strcmp(argv[1], "verify") != 0) {
-		fprintf(stderr, "usage: fare-engine audit verify DB\n");
-		return 2;
-	}
-	if (sqlite3_open_v2(argv[2], &db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK) {
-		fprintf(stderr, "fare-engine: %s: %s\n", argv[2],
-		    db ? sqlite3_errmsg(db) : "cannot open");
-		sqlite3_close(db);
+	if (db == NULL)
 		return 1;
-	}
 	bad = ledger_verify(db, stdout);
 	if (sqlite3_prepare_v2(db, "SELECT count(*), count(DISTINCT txn_id) "
 	    "FROM ledger", -1, &s, NULL) == SQLITE_OK) {
@@ -41,12 +81,464 @@ cmd_audit(int argc, char **argv)
 	}
 	sqlite3_close(db);
 	if (bad > 0) {
-		printf("%s: ledger NOT sound: %zu problem%s\n", argv[2], bad,
+		printf("%s: ledger NOT sound: %zu problem%s\n", path, bad,
 		    bad == 1 ? "" : "s");
 		return 1;
 	}
 	printf("%s: ledger sound: %lld entries in %lld balanced transactions, "
-	    "hash chain intact, postings equal charges and revenue\n",
-	    argv[2], entries, txns);
+	    "hash chain intact, postings equal charges and revenue, "
+	    "collections equal settlements and debts\n", path, entries, txns);
 	return 0;
+}
+
+/* The account a card, PAR or token is billed under now. */
+static int
+find_account(sqlite3 *db, const char *pan, const char *par,
+    const char *token, const char *keyfile, char *out, size_t len)
+{
+	char tok[TAP_TOKEN_HEX + 1], err[256];
+	sqlite3_stmt *s;
+
+	if (par != NULL) {
+		snprintf(out, len, "par:%s", par);
+		return 0;
+	}
+	if (pan != NULL) {
+		struct tap_tokenizer *tk;
+		const char *why;
+		if (tap_check_pan(pan, &why) == -1) {
+			fprintf(stderr, "fare-engine: --pan: %s\n", why);
+			return -1;
+		}
+		tk = keyfile != NULL ? tap_tokenizer_from_file(keyfile, err,
+		    sizeof err) : tap_tokenizer_new((const unsigned char *)
+		    TAP_DEV_TOKEN_KEY, strlen(TAP_DEV_TOKEN_KEY));
+		if (tk == NULL || tap_token(tk, pan, strlen(pan), tok) == -1) {
+			fprintf(stderr, "fare-engine: cannot tokenize the "
+			    "card: %s\n", tk == NULL ? err : "bad PAN");
+			tap_tokenizer_free(tk);
+			return -1;
+		}
+		tap_tokenizer_free(tk);
+		token = tok;
+	}
+	if (strncmp(token, "tok:", 4) == 0)
+		token += 4;
+	snprintf(out, len, "tok:%s", token);
+	if (sqlite3_prepare_v2(db, "SELECT par FROM cards WHERE token = ? AND "
+	    "par IS NOT NULL", -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, token, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			snprintf(out, len, "par:%s", col(s, 0));
+		sqlite3_finalize(s);
+	}
+	return 0;
+}
+
+static void
+money(int64_t cents, char buf[32])
+{
+	snprintf(buf, 32, "%s%lld.%02lld", cents < 0 ? "-" : "",
+	    (long long)(cents < 0 ? -cents : cents) / 100,
+	    (long long)(cents < 0 ? -cents : cents) % 100);
+}
+
+/* A CSV field, quoted when it needs it. */
+static void
+csv_field(const char *v, int last)
+{
+	if (strpbrk(v, ",\"\n") != NULL) {
+		putchar('"');
+		for (; *v; v++) {
+			if (*v == '"')
+				putchar('"');
+			putchar(*v);
+		}
+		putchar('"');
+	} else
+		fputs(v, stdout);
+	putchar(last ? '\n' : ',');
+}
+
+static int
+audit_card(int argc, char **argv)
+{
+	const char *path = NULL, *pan = NULL, *par = NULL, *token = NULL;
+	const char *keyfile = NULL;
+	char account[96];
+	int csv = 0, i, rows = 0;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+
+	for (i = 1; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(argv[i], "--csv") == 0)
+			csv = 1;
+		else if (strcmp(argv[i], "--pan") == 0 && v && ++i)
+			pan = v;
+		else if (strcmp(argv[i], "--par") == 0 && v && ++i)
+			par = v;
+		else if (strcmp(argv[i], "--token") == 0 && v && ++i)
+			token = v;
+		else if (strcmp(argv[i], "--token-key-file") == 0 && v && ++i)
+			keyfile = v;
+		else if (strcmp(argv[i], "--db") == 0 && v && ++i)
+			path = v;
+		else if (argv[i][0] != '-' && path == NULL)
+			path = argv[i];
+		else
+			path = NULL, i = argc;
+	}
+	if (path == NULL || (pan != NULL) + (par != NULL) + (token != NULL)
+	    != 1) {
+		fprintf(stderr, "usage: fare-engine audit card DB (--pan PAN | "
+		    "--par PAR | --token T) [--csv] [--token-key-file F]\n");
+		return 2;
+	}
+	if ((db = open_ro(path)) == NULL)
+		return 1;
+	if (find_account(db, pan, par, token, keyfile, account,
+	    sizeof account) == -1) {
+		sqlite3_close(db);
+		return 1;
+	}
+	/* One row per journey (leg), then the day's total and settlement. */
+	if (sqlite3_prepare_v2(db, "SELECT l.service_day, coalesce("
+	    "l.checkin_utc, l.checkout_utc), coalesce(l.from_stop_id, '?') || "
+	    "' to ' || coalesce(l.to_stop_id, '?') || ' (' || "
+	    "coalesce(l.network_id, '?') || ')', l.contribution_cents, "
+	    "l.status, l.fare_cents, 0 FROM v_legs l WHERE l.account = ?1 "
+	    "UNION ALL SELECT c.service_day, NULL, 'day total', "
+	    "c.charge_cents, CASE WHEN c.charge_cents < c.uncapped_cents THEN "
+	    "'capped' ELSE '' END, c.uncapped_cents, 1 FROM charges c WHERE "
+	    "c.account = ?1 ORDER BY 1, 7, 2", -1, &s, NULL) != SQLITE_OK) {
+		fprintf(stderr, "fare-engine: %s: %s\n", path,
+		    sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return 1;
+	}
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	if (csv)
+		printf("date,time,journey,charge,capped,notes\n");
+	else
+		printf("Journey history of %s (times UTC, amounts in the "
+		    "tariff's currency)\n%-10s  %-8s  %-44s  %8s  %-6s  %s\n",
+		    account, "date", "time", "journey", "charge", "capped",
+		    "notes");
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *when = col(s, 1), *status = col(s, 4);
+		int total = sqlite3_column_int(s, 6);
+		int64_t charge = sqlite3_column_int64(s, 3);
+		int64_t fare = sqlite3_column_int64(s, 5);
+		char c[32], note[160], tm[9] = "";
+		if (strlen(when) >= 19)
+			snprintf(tm, sizeof tm, "%.8s", when + 11);
+		money(charge, c);
+		if (total) {
+			char u[32];
+			money(fare, u);
+			snprintf(note, sizeof note, "%s", charge < fare ?
+			    "" : "no cap reached");
+			if (charge < fare)
+				snprintf(note, sizeof note, "capped: %s "
+				    "without caps", u);
+		} else if (strcmp(status, "complete") == 0)
+			snprintf(note, sizeof note, "%s", "");
+		else if (strcmp(status, "incomplete") == 0)
+			snprintf(note, sizeof note, "no check-out: maximum "
+			    "fare");
+		else if (strcmp(status, "autocompleted") == 0)
+			snprintf(note, sizeof note, "no check-out: completed "
+			    "automatically");
+		else if (strcmp(status, "cancelled") == 0)
+			snprintf(note, sizeof note, "checked out where checked "
+			    "in: no charge");
+		else if (strcmp(status, "open") == 0)
+			snprintf(note, sizeof note, "still travelling");
+		else
+			snprintf(note, sizeof note, "%s", status);
+		if (!total && strcmp(status, "incomplete") != 0 &&
+		    charge < fare && note[0] == '\0')
+			snprintf(note, sizeof note, "transfer discount");
+		if (csv) {
+			csv_field(col(s, 0), 0);
+			csv_field(tm, 0);
+			csv_field(col(s, 2), 0);
+			csv_field(c, 0);
+			csv_field(total && charge < fare ? "yes" : total ?
+			    "no" : "", 0);
+			csv_field(note, 1);
+		} else
+			printf("%-10s  %-8s  %-44.44s  %8s  %-6s  %s\n",
+			    col(s, 0), tm, col(s, 2), c, total ? (charge <
+			    fare ? "yes" : "no") : "", note);
+		rows++;
+	}
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	if (rows == 0) {
+		fprintf(stderr, "fare-engine: no journeys for %s\n", account);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+audit_operators(int argc, char **argv)
+{
+	const char *path = NULL, *day = NULL;
+	int64_t tf = 0, tr = 0, charges = 0;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int i, n = 0;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--day") == 0 && i + 1 < argc)
+			day = argv[++i];
+		else if (argv[i][0] != '-' && path == NULL)
+			path = argv[i];
+		else
+			path = NULL, i = argc;
+	if (path == NULL || day == NULL) {
+		fprintf(stderr, "usage: fare-engine audit operators DB --day "
+		    "YYYY-MM-DD\n");
+		return 2;
+	}
+	if ((db = open_ro(path)) == NULL)
+		return 1;
+	/* Fares before caps are the legs' contributions (after transfer
+	 * discounts); revenue is the apportioned share after caps. */
+	if (sqlite3_prepare_v2(db, "WITH f AS (SELECT network_id, count(*) AS "
+	    "legs, sum(contribution_cents) AS fares FROM legs WHERE "
+	    "service_day = ?1 AND network_id IS NOT NULL GROUP BY network_id), "
+	    "r AS (SELECT network_id, revenue_cents FROM v_operator_revenue "
+	    "WHERE service_day = ?1) SELECT f.network_id, f.legs, f.fares, "
+	    "coalesce(r.revenue_cents, 0) FROM f LEFT JOIN r USING "
+	    "(network_id) ORDER BY 4 DESC, 1", -1, &s, NULL) != SQLITE_OK) {
+		fprintf(stderr, "fare-engine: %s\n", sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return 1;
+	}
+	sqlite3_bind_text(s, 1, day, -1, SQLITE_STATIC);
+	printf("Operator revenue on %s\n%-12s %7s %14s %12s %14s %9s\n", day,
+	    "network", "legs", "fares_no_caps", "revenue", "cap_discount",
+	    "of_caps");
+	/* Two passes: the totals first, for each network's share. */
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		tf += sqlite3_column_int64(s, 2);
+		tr += sqlite3_column_int64(s, 3);
+	}
+	sqlite3_reset(s);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		int64_t f = sqlite3_column_int64(s, 2);
+		int64_t r = sqlite3_column_int64(s, 3);
+		char a[32], b[32], c[32];
+		money(f, a);
+		money(r, b);
+		money(f - r, c);
+		printf("%-12s %7lld %14s %12s %14s %8.1f%%\n", col(s, 0),
+		    sqlite3_column_int64(s, 1), a, b, c, tf - tr > 0 ?
+		    100.0 * (double)(f - r) / (double)(tf - tr) : 0.0);
+		n++;
+	}
+	sqlite3_finalize(s);
+	if (sqlite3_prepare_v2(db, "SELECT coalesce(sum(charge_cents), 0) FROM "
+	    "charges WHERE service_day = ?", -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, day, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			charges = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	{
+		char a[32], b[32], c[32], d[32];
+		money(tf, a);
+		money(tr, b);
+		money(tf - tr, c);
+		money(charges, d);
+		printf("%-12s %7s %14s %12s %14s %8.1f%%\n", "total", "", a,
+		    b, c, tf - tr > 0 ? 100.0 : 0.0);
+		printf("riders charged %s on %s; operators' revenue %s: %s\n",
+		    d, day, b, charges == tr ? "equal" : "NOT EQUAL");
+	}
+	if (n == 0)
+		fprintf(stderr, "fare-engine: no legs on %s\n", day);
+	return charges == tr ? 0 : 1;
+}
+
+static int
+audit_explain(int argc, char **argv)
+{
+	const char *path = NULL, *account = NULL, *day = NULL, *dir = NULL;
+	struct price_tap *pt = NULL;
+	struct price_result pr;
+	struct tariff *t = NULL;
+	struct diag d;
+	struct buf out;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s;
+	size_t n = 0, cap = 0, k;
+	int64_t stored = -1;
+	int i, rc = 1, found = 0;
+
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--tariff") == 0 && i + 1 < argc)
+			dir = argv[++i];
+		else if (path == NULL)
+			path = argv[i];
+		else if (account == NULL)
+			account = argv[i];
+		else if (day == NULL)
+			day = argv[i];
+		else
+			dir = NULL, i = argc;
+	if (path == NULL || account == NULL || day == NULL || dir == NULL) {
+		fprintf(stderr, "usage: fare-engine audit explain DB ACCOUNT "
+		    "YYYY-MM-DD --tariff DIR\n");
+		return 2;
+	}
+	diag_init(&d);
+	t = tariff_load(dir, &d);
+	diag_print(&d, stderr);
+	diag_free(&d);
+	if (t == NULL || (db = open_ro(path)) == NULL) {
+		tariff_free(t);
+		return 1;
+	}
+	price_result_init(&pr);
+	memset(&out, 0, sizeof out);
+	/* The account's taps, as the engine prices them. */
+	if (sqlite3_prepare_v2(db, strncmp(account, "par:", 4) == 0 ?
+	    "SELECT time_utc, network_id, stop_id, kind FROM taps WHERE token "
+	    "IN (SELECT token FROM cards WHERE par = ?) ORDER BY time_utc, "
+	    "tap_id" : "SELECT time_utc, network_id, stop_id, kind FROM taps "
+	    "WHERE token = ? AND token NOT IN (SELECT token FROM cards WHERE "
+	    "par IS NOT NULL) ORDER BY time_utc, tap_id", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "fare-engine: %s\n", sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, account + 4, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *net = col(s, 1), *stop = col(s, 2);
+		if (price_reserve((void **)&pt, &cap, n + 1, sizeof *pt) == -1)
+			break;
+		pt[n].time = sqlite3_column_int64(s, 0);
+		pt[n].network = tariff_network(t, net, strlen(net));
+		pt[n].stop = tariff_stop(t, stop, strlen(stop));
+		pt[n].kind = strcmp(col(s, 3), "out") == 0;
+		if (pt[n].network != TARIFF_NONE && pt[n].stop != TARIFF_NONE)
+			n++;
+	}
+	sqlite3_finalize(s);
+	if (price_account(t, pt, n, (int64_t)time(NULL), &pr) == -1) {
+		fprintf(stderr, "fare-engine: cannot price %s\n", account);
+		goto out;
+	}
+	for (k = 0; k < pr.ndays; k++) {
+		char dd[11];
+		civil_format_day(pr.day[k].service_day, dd);
+		if (strcmp(dd, day) != 0)
+			continue;
+		explain_day(t, account, &pr, &pr.day[k], &out);
+		fwrite(out.p, 1, out.len, stdout);
+		found = 1;
+		if (sqlite3_prepare_v2(db, "SELECT charge_cents FROM charges "
+		    "WHERE account = ? AND service_day = ?", -1, &s, NULL) ==
+		    SQLITE_OK) {
+			sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, 2, day, -1, SQLITE_STATIC);
+			if (sqlite3_step(s) == SQLITE_ROW)
+				stored = sqlite3_column_int64(s, 0);
+			sqlite3_finalize(s);
+		}
+		if (stored == pr.day[k].charge_cents)
+			printf("The engine's stored charge is the same.\n");
+		else
+			printf("WARNING: the engine's stored charge is %lld "
+			    "cents (repriced since?).\n", (long long)stored);
+	}
+	if (!found) {
+		fprintf(stderr, "fare-engine: %s has no journeys on %s\n",
+		    account, day);
+		goto out;
+	}
+	printf("\nSettlement:\n");
+	if (sqlite3_prepare_v2(db, "SELECT idem_key, kind, amount_cents, "
+	    "state, coalesce(result, ''), coalesce(decided_utc, created_utc) "
+	    "FROM v_settlements WHERE account = ? AND service_day = ? ORDER "
+	    "BY id", -1, &s, NULL) == SQLITE_OK) {
+		int m = 0;
+		sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, day, -1, SQLITE_STATIC);
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			char a[32];
+			money(sqlite3_column_int64(s, 2), a);
+			printf("  %s %s %s: %s %s (key %s)\n", col(s, 5),
+			    col(s, 1), a, col(s, 3), col(s, 4), col(s, 0));
+			m++;
+		}
+		sqlite3_finalize(s);
+		if (m == 0)
+			printf("  not settled yet (the day closes, plus the "
+			    "grace period, first)\n");
+	}
+	printf("\nLedger transactions:\n");
+	if (sqlite3_prepare_v2(db, "SELECT txn_id, strftime('%Y-%m-%dT%H:%M:"
+	    "%SZ', posted_utc, 'unixepoch'), reason, ledger_account, "
+	    "amount_cents FROM ledger WHERE rider_account = ? AND "
+	    "service_day = ? ORDER BY entry_id", -1, &s, NULL) != SQLITE_OK)
+		fprintf(stderr, "fare-engine: %s\n", sqlite3_errmsg(db));
+	else {
+		int64_t last = -1, owed = 0;
+		sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, day, -1, SQLITE_STATIC);
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			char a[32];
+			if (sqlite3_column_int64(s, 0) != last)
+				printf("  txn %lld at %s (%s):\n",
+				    sqlite3_column_int64(s, 0), col(s, 1),
+				    col(s, 2));
+			last = sqlite3_column_int64(s, 0);
+			money(sqlite3_column_int64(s, 4), a);
+			printf("    %-50s %10s\n", col(s, 3), a);
+			if (strncmp(col(s, 3), "rider:", 6) == 0 ||
+			    strncmp(col(s, 3), "debt:", 5) == 0)
+				owed += sqlite3_column_int64(s, 4);
+		}
+		sqlite3_finalize(s);
+		{
+			char a[32];
+			money(owed, a);
+			printf("  The rider still owes %s for this day.\n", a);
+		}
+	}
+	rc = 0;
+out:
+	free(pt);
+	free(out.p);
+	price_result_free(&pr);
+	sqlite3_close(db);
+	tariff_free(t);
+	return rc;
+}
+
+int
+cmd_audit(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "verify") == 0)
+		return audit_verify(argv[2]);
+	if (argc >= 2 && strcmp(argv[1], "card") == 0)
+		return audit_card(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "operators") == 0)
+		return audit_operators(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "explain") == 0)
+		return audit_explain(argc - 1, argv + 1);
+	fprintf(stderr, "usage: fare-engine audit verify DB\n"
+	    "       fare-engine audit card DB (--pan PAN | --par PAR | "
+	    "--token T) [--csv]\n"
+	    "       fare-engine audit operators DB --day YYYY-MM-DD\n"
+	    "       fare-engine audit explain DB ACCOUNT YYYY-MM-DD --tariff "
+	    "DIR\n");
+	return 2;
 }

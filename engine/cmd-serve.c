@@ -13,6 +13,11 @@
  *   max_connections = 20000
  *   synchronous = full
  *   handshake_timeout_s = 10
+ *   acquirer = 127.0.0.1:7790      (no acquirer: settlement is off)
+ *   settle_grace_s = 10800         (after a service day closes)
+ *   settle_interval_s = 60
+ *   settle_timeout_ms = 2000
+ *   debt_tap_gap_s = 3600          (a tap retries a debt at most this often)
  */
 #include <ini.h>
 #include <stdio.h>
@@ -60,6 +65,16 @@ ini_cb(void *user, const char *section, const char *name, const char *value)
 		c->max_connections = strtol(value, NULL, 10);
 	else if (strcmp(name, "handshake_timeout_s") == 0)
 		c->handshake_timeout_s = strtol(value, NULL, 10);
+	else if (strcmp(name, "acquirer") == 0)
+		c->acquirer = keep(value);
+	else if (strcmp(name, "settle_grace_s") == 0)
+		c->settle_grace_s = strtol(value, NULL, 10);
+	else if (strcmp(name, "settle_interval_s") == 0)
+		c->settle_interval_s = strtol(value, NULL, 10);
+	else if (strcmp(name, "settle_timeout_ms") == 0)
+		c->settle_timeout_ms = strtol(value, NULL, 10);
+	else if (strcmp(name, "debt_tap_gap_s") == 0)
+		c->debt_tap_gap_s = strtol(value, NULL, 10);
 	else if (strcmp(name, "synchronous") == 0)
 		c->synchronous_full = strcmp(value, "normal") != 0;
 	else {
@@ -76,7 +91,10 @@ serve_usage(void)
 	fprintf(stderr, "usage: fare-engine serve [--config FILE] [--dev] "
 	    "[--strict-clock] [--clock RFC3339]\n"
 	    "           --certs DIR --tariff DIR --db FILE --listen HOST:PORT "
-	    "[--http HOST:PORT]\n           [--token-key-file FILE]\n");
+	    "[--http HOST:PORT]\n           [--token-key-file FILE] "
+	    "[--acquirer HOST:PORT] [--settle-grace S]\n"
+	    "           [--settle-interval S] [--settle-timeout-ms MS] "
+	    "[--debt-tap-gap S]\n");
 	return 2;
 }
 
@@ -85,7 +103,9 @@ cmd_serve(int argc, char **argv)
 {
 	struct server_config c = {"127.0.0.1:7700", NULL, NULL, NULL, NULL,
 	    NULL, 0, 0, 1, 0, LATE_TAP_DAYS_DEFAULT * 86400,
-	    LIMIT_CONNECTIONS_DEFAULT, HANDSHAKE_TIMEOUT_S};
+	    LIMIT_CONNECTIONS_DEFAULT, HANDSHAKE_TIMEOUT_S, NULL,
+	    SETTLE_GRACE_S_DEFAULT, SETTLE_INTERVAL_S_DEFAULT,
+	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT};
 	const char *why;
 	int i, r;
 
@@ -119,6 +139,16 @@ cmd_serve(int argc, char **argv)
 			c.http = v;
 		else if (strcmp(a, "--token-key-file") == 0 && ++i)
 			c.token_key_file = v;
+		else if (strcmp(a, "--acquirer") == 0 && ++i)
+			c.acquirer = v;
+		else if (strcmp(a, "--settle-grace") == 0 && ++i)
+			c.settle_grace_s = strtol(v, NULL, 10);
+		else if (strcmp(a, "--settle-interval") == 0 && ++i)
+			c.settle_interval_s = strtol(v, NULL, 10);
+		else if (strcmp(a, "--settle-timeout-ms") == 0 && ++i)
+			c.settle_timeout_ms = strtol(v, NULL, 10);
+		else if (strcmp(a, "--debt-tap-gap") == 0 && ++i)
+			c.debt_tap_gap_s = strtol(v, NULL, 10);
 		else if (strcmp(a, "--handshake-timeout") == 0 && ++i)
 			c.handshake_timeout_s = strtol(v, NULL, 10);
 		else if (strcmp(a, "--clock") == 0 && ++i) {
@@ -144,6 +174,15 @@ cmd_serve(int argc, char **argv)
 	if (c.handshake_timeout_s < 1 || c.handshake_timeout_s > 600) {
 		fprintf(stderr, "fare-engine: handshake timeout out of range "
 		    "(1-600 s)\n");
+		return 2;
+	}
+	if (c.settle_grace_s < 0 || c.settle_grace_s > 7 * 86400 ||
+	    c.settle_interval_s < 1 || c.settle_interval_s > 3600 ||
+	    c.settle_timeout_ms < 10 || c.settle_timeout_ms > 60000 ||
+	    c.debt_tap_gap_s < 0 || c.debt_tap_gap_s > 14 * 86400) {
+		fprintf(stderr, "fare-engine: settlement option out of range "
+		    "(grace 0-604800 s, interval 1-3600 s, timeout 10-60000 ms, "
+		    "debt tap gap 0-1209600 s)\n");
 		return 2;
 	}
 	if (c.max_connections < 1 || c.max_connections > LIMIT_CONNECTIONS_MAX) {

@@ -5,14 +5,12 @@
 #include "deny.h"
 
 int
-deny_set(sqlite3 *db, const char *account, int on, const char *reason,
+deny_set_in(sqlite3 *db, const char *account, int on, const char *reason,
     int64_t now)
 {
 	sqlite3_stmt *s = NULL;
 	int rc = -1;
 
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return -1;
 	if (sqlite3_prepare_v2(db, on ? "INSERT INTO deny VALUES (?1, ?2, ?3) "
 	    "ON CONFLICT(account) DO UPDATE SET reason = excluded.reason" :
 	    "DELETE FROM deny WHERE account = ?1", -1, &s, NULL) != SQLITE_OK)
@@ -32,14 +30,24 @@ deny_set(sqlite3 *db, const char *account, int on, const char *reason,
 	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, on ? "+" : "-", 1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, now);
-	if (sqlite3_step(s) == SQLITE_DONE &&
-	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+	if (sqlite3_step(s) == SQLITE_DONE)
 		rc = 0;
 out:
 	sqlite3_finalize(s);
-	if (rc != 0)
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
+}
+
+int
+deny_set(sqlite3 *db, const char *account, int on, const char *reason,
+    int64_t now)
+{
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	if (deny_set_in(db, account, on, reason, now) == 0 &&
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
 }
 
 int

@@ -15,6 +15,10 @@
 int	deny_set(sqlite3 *, const char *account, int on, const char *reason,
 	    int64_t now);
 
+/* The same inside the caller's transaction (settlement). */
+int	deny_set_in(sqlite3 *, const char *account, int on,
+	    const char *reason, int64_t now);
+
 /* Calls fn for every listed account, or for changes after *last_id. */
 int	deny_each(sqlite3 *, void (*fn)(const char *account, int on,
 	    void *arg), void *arg);

@@ -49,7 +49,8 @@ struct journal {
 	sqlite3_stmt		*ins_tap, *get_tap, *ins_refused, *get_card;
 	sqlite3_stmt		*up_card, *sel_par_taps, *sel_tok_taps;
 	sqlite3_stmt		*del_legs, *del_charges, *del_shares;
-	sqlite3_stmt		*card_day_count;
+	sqlite3_stmt		*card_day_count, *debt_tap;
+	int64_t			 debt_tap_gap;
 	sqlite3_stmt		*ins_leg, *ins_charge, *ins_share;
 };
 
@@ -98,8 +99,42 @@ static const char schema[] =
 "  strftime('%Y-%m-%dT%H:%M:%SZ', checkout_utc, 'unixepoch')"
 "    AS checkout_utc,"
 "  status, fare_cents, contribution_cents FROM legs;"
-"CREATE VIEW IF NOT EXISTS v_charges AS SELECT account, service_day,"
-"  charge_cents, settled FROM charges;"
+"CREATE TABLE IF NOT EXISTS settlements (id INTEGER PRIMARY KEY,"
+"  idem_key TEXT NOT NULL UNIQUE, account TEXT NOT NULL,"
+"  service_day TEXT NOT NULL, kind TEXT NOT NULL,"
+"  amount_cents INTEGER NOT NULL, state TEXT NOT NULL,"
+"  debt_id INTEGER, attempts INTEGER NOT NULL DEFAULT 0,"
+"  created_utc INTEGER NOT NULL, decided_utc INTEGER, result TEXT);"
+"CREATE INDEX IF NOT EXISTS settlements_day ON settlements(account,"
+"  service_day);"
+"CREATE INDEX IF NOT EXISTS settlements_pending ON settlements(state)"
+"  WHERE state = 'pending';"
+"CREATE TABLE IF NOT EXISTS debts (id INTEGER PRIMARY KEY,"
+"  account TEXT NOT NULL, service_day TEXT NOT NULL,"
+"  amount_cents INTEGER NOT NULL, opened_utc INTEGER NOT NULL,"
+"  retries INTEGER NOT NULL DEFAULT 0, last_try_utc INTEGER NOT NULL,"
+"  next_retry_utc INTEGER NOT NULL, state TEXT NOT NULL);"
+"CREATE INDEX IF NOT EXISTS debts_account ON debts(account, state);"
+"CREATE INDEX IF NOT EXISTS debts_due ON debts(state, next_retry_utc);"
+"DROP VIEW IF EXISTS v_charges;"
+"CREATE VIEW v_charges AS SELECT c.account, c.service_day,"
+"  c.charge_cents, (c.charge_cents = coalesce((SELECT sum(s.amount_cents)"
+"    FROM settlements s WHERE s.account = c.account AND"
+"    s.service_day = c.service_day AND s.state IN ('approved',"
+"    'debt-adjusted')), 0) AND (c.charge_cents = 0 OR EXISTS (SELECT 1"
+"    FROM settlements s WHERE s.account = c.account AND"
+"    s.service_day = c.service_day AND s.state = 'approved'))) AS settled"
+"  FROM charges c;"
+"CREATE VIEW IF NOT EXISTS v_settlements AS SELECT id, idem_key, account,"
+"  service_day, kind, amount_cents, state, attempts,"
+"  strftime('%Y-%m-%dT%H:%M:%SZ', created_utc, 'unixepoch') AS created_utc,"
+"  strftime('%Y-%m-%dT%H:%M:%SZ', decided_utc, 'unixepoch') AS decided_utc,"
+"  result FROM settlements;"
+"CREATE VIEW IF NOT EXISTS v_debts AS SELECT id, account, service_day,"
+"  amount_cents, strftime('%Y-%m-%dT%H:%M:%SZ', opened_utc, 'unixepoch')"
+"    AS opened_utc, retries,"
+"  strftime('%Y-%m-%dT%H:%M:%SZ', next_retry_utc, 'unixepoch')"
+"    AS next_retry_utc, state FROM debts;"
 "CREATE VIEW IF NOT EXISTS v_operator_revenue AS SELECT network_id,"
 "  service_day, SUM(cents) AS revenue_cents FROM shares"
 "  GROUP BY network_id, service_day;"
@@ -110,6 +145,8 @@ static const char schema[] =
 "CREATE VIEW IF NOT EXISTS v_deny_list AS SELECT account,"
 "  strftime('%Y-%m-%dT%H:%M:%SZ', since_utc, 'unixepoch') AS since_utc,"
 "  reason FROM deny;";
+
+static int	step_done(sqlite3_stmt *);
 
 static int
 prep(struct journal *j, sqlite3_stmt **st, const char *sql)
@@ -151,13 +188,39 @@ prepare_all(struct journal *j)
 	    "open_legs = excluded.open_legs") ||
 	    prep(j, &j->ins_share, "INSERT INTO shares VALUES (?,?,?,?)") ||
 	    prep(j, &j->card_day_count, "SELECT count(*) FROM taps WHERE "
-	    "token = ? AND time_utc > ? AND time_utc <= ?");
+	    "token = ? AND time_utc > ? AND time_utc <= ?") ||
+	    prep(j, &j->debt_tap, "UPDATE debts SET next_retry_utc = ?1 "
+	    "WHERE account = ?2 AND state = 'open' AND next_retry_utc > ?1 "
+	    "AND last_try_utc <= ?1 - ?3");
 }
 
 int64_t
 journal_now(const struct journal *j)
 {
 	return (int64_t)time(NULL) + j->clock_offset;
+}
+
+void
+journal_service_day(struct journal *j, int64_t t, char out[11])
+{
+	pthread_mutex_lock(&j->mu);	/* the writer swaps tariffs under it */
+	civil_format_day(price_service_day(j->tariff, t), out);
+	pthread_mutex_unlock(&j->mu);
+}
+
+/*
+ * The card of an account in debt tapped again: its debt is due for a
+ * recovery attempt now (settlement picks it up), at most once per gap.
+ */
+static int
+debt_due(struct journal *j, const char *account)
+{
+	sqlite3_stmt *s = j->debt_tap;
+
+	sqlite3_bind_int64(s, 1, journal_now(j));
+	sqlite3_bind_text(s, 2, account, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, j->debt_tap_gap);
+	return step_done(s);
 }
 
 static void
@@ -538,6 +601,18 @@ write_batch(struct journal *j, struct jtap *b, size_t n,
 				break;
 			}
 		}
+		else if (strcmp(why, "denied-at-gate") == 0) {
+			/* Not a journey; but the card is back: try its debt. */
+			if (b[i].par[0] != '\0')
+				snprintf(acc, sizeof acc, "par:%s", b[i].par);
+			else
+				card_account(j, b[i].token, acc, sizeof acc);
+			snprintf(b[i].detail, sizeof b[i].detail, "account %s",
+			    acc);
+			if (strtab_intern(accounts, acc, strlen(acc), NULL) ==
+			    STRTAB_NONE)
+				ok = 0;
+		}
 		if (why != NULL && store_refused(j, &b[i], why) != 0)
 			ok = 0;
 		res[i].refused = why;
@@ -571,7 +646,7 @@ write_batch(struct journal *j, struct jtap *b, size_t n,
 	if (exec(j, "BEGIN IMMEDIATE") == SQLITE_OK) {
 		for (a = 0; a < strtab_count(accounts); a++) {
 			const char *name = strtab_name(accounts, a);
-			if (reprice(j, name) != 0)
+			if (reprice(j, name) != 0 || debt_due(j, name) != 0)
 				set_health(j, "repricing");
 			for (i = 0; i < n; i++)
 				if (res[i].refused == NULL && tap_acc[i] == a)
@@ -634,6 +709,8 @@ writer_main(void *arg)
 		free(res);
 		return NULL;
 	}
+	/* After downtime: legs that expired meanwhile close right away. */
+	close_expired_legs(j);
 	for (;;) {
 		struct timespec until;
 		int timed_out = 0;
@@ -719,6 +796,7 @@ journal_open(const struct journal_opts *o, struct tariff *t,
 	}
 	j->tariff = t;
 	j->clock_offset = o->clock_offset_s;
+	j->debt_tap_gap = o->debt_tap_gap_s;
 	j->done = done;
 	j->done_arg = arg;
 	price_result_init(&j->pr);
@@ -770,7 +848,7 @@ finalize_all(struct journal *j)
 	sqlite3_stmt *all[] = {j->ins_tap, j->get_tap, j->ins_refused,
 	    j->get_card, j->up_card, j->sel_par_taps, j->sel_tok_taps,
 	    j->del_legs, j->del_charges, j->del_shares, j->ins_leg,
-	    j->ins_charge, j->ins_share, j->card_day_count};
+	    j->ins_charge, j->ins_share, j->card_day_count, j->debt_tap};
 	size_t i;
 
 	for (i = 0; i < sizeof all / sizeof all[0]; i++)

@@ -44,6 +44,8 @@ struct journal_opts {
 	const char	*path;
 	int		 synchronous_full;	/* 1: FULL, 0: NORMAL */
 	int64_t		 clock_offset_s;	/* engine clock = now + this */
+	int64_t		 debt_tap_gap_s;	/* a tap retries a debt at most
+						 * this often */
 };
 
 /* Opens (creating the schema and views) and starts the writer thread. */
@@ -65,5 +67,8 @@ void		 journal_commit_stats(struct journal *, uint64_t *batches,
 		    uint64_t *total_us, uint64_t *max_us);
 /* The engine clock. */
 int64_t		 journal_now(const struct journal *);
+/* The service day (YYYY-MM-DD) of a UTC time, under the current tariff. */
+void		 journal_service_day(struct journal *, int64_t utc,
+		    char out[11]);
 
 #endif

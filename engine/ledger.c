@@ -2,8 +2,16 @@
  * Ledger entries are rows of `ledger`, never updated or deleted (triggers
  * refuse it).  Each entry's hash is SHA-256 over the previous entry's hash
  * and its own fields, so removing, altering or reordering any entry breaks
- * the chain.  Ledger accounts: rider:<account> (what the rider owes) and
- * revenue:<network_id> (what the operator has earned), per service day.
+ * the chain.  Ledger accounts, each entry tagged with its rider account
+ * and service day:
+ *   rider:<account>     what the rider owes (pricing debits it; a capture
+ *                       or a decline credits it);
+ *   revenue:<network>   what the operator has earned (pricing credits it);
+ *   clearing:acquirer   money collected through the acquirer (captures,
+ *                       recoveries; refunds are negative);
+ *   debt:<account>      a declined charge the rider still owes.
+ * Pricing posts with reason "pricing" or "reversal"; settlement with
+ * "capture", "refund", "decline", "recovery" or "debt-adjust".
  */
 #include <assert.h>
 #include <stdarg.h>
@@ -50,8 +58,8 @@ ledger_open(sqlite3 *db, char *err, size_t errlen)
 	l->db = db;
 	if (sqlite3_exec(db, ledger_schema, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT ledger_account, sum(amount_cents) "
-	    "FROM ledger WHERE rider_account = ? AND service_day = ? "
-	    "GROUP BY ledger_account", -1, &l->posted, NULL) != SQLITE_OK ||
+	    "FROM ledger WHERE rider_account = ? AND service_day = ? AND "
+	    "reason IN ('pricing', 'reversal') GROUP BY ledger_account", -1, &l->posted, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT entry_id, txn_id, hash FROM ledger "
 	    "ORDER BY entry_id DESC LIMIT 1", -1, &l->last, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "INSERT INTO ledger VALUES "
@@ -199,6 +207,22 @@ ledger_post_day(struct ledger *l, const char *account, const char *day,
 	return append_txn(l, p, n, day, account, now, reason);
 }
 
+int
+ledger_move(struct ledger *l, const char *debit, const char *credit,
+    int64_t cents, const char *day, const char *rider, int64_t now,
+    const char *reason)
+{
+	struct posting p[2];
+
+	if (cents == 0)
+		return 0;
+	snprintf(p[0].acct, sizeof p[0].acct, "%s", debit);
+	p[0].amount = cents;
+	snprintf(p[1].acct, sizeof p[1].acct, "%s", credit);
+	p[1].amount = -cents;
+	return append_txn(l, p, 2, day, rider, now, reason);
+}
+
 static size_t
 problem(FILE *out, size_t *count, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -271,8 +295,8 @@ ledger_verify(sqlite3 *db, FILE *out)
 	if (sqlite3_prepare_v2(db, "SELECT c.account, c.service_day, "
 	    "c.charge_cents, coalesce((SELECT sum(amount_cents) FROM ledger l "
 	    "WHERE l.rider_account = c.account AND l.service_day = "
-	    "c.service_day AND l.ledger_account = 'rider:' || c.account), 0) "
-	    "FROM charges c", -1, &s, NULL) == SQLITE_OK) {
+	    "c.service_day AND l.ledger_account = 'rider:' || c.account AND "
+	    "l.reason IN ('pricing', 'reversal')), 0) FROM charges c", -1, &s, NULL) == SQLITE_OK) {
 		while (sqlite3_step(s) == SQLITE_ROW)
 			if (sqlite3_column_int64(s, 2) !=
 			    sqlite3_column_int64(s, 3))
@@ -296,6 +320,43 @@ ledger_verify(sqlite3 *db, FILE *out)
 				    sqlite3_column_text(s, 1),
 				    sqlite3_column_int64(s, 2),
 				    sqlite3_column_int64(s, 3));
+		sqlite3_finalize(s);
+	}
+	/* Money collected equals the approved settlements, debts the open
+	 * ones, account-day by account-day. */
+	if (sqlite3_prepare_v2(db, "WITH c AS (SELECT rider_account AS a, "
+	    "service_day AS d, sum(CASE WHEN ledger_account = "
+	    "'clearing:acquirer' THEN amount_cents ELSE 0 END) AS got, "
+	    "sum(CASE WHEN ledger_account = 'debt:' || rider_account THEN "
+	    "amount_cents ELSE 0 END) AS owed FROM ledger WHERE reason NOT IN "
+	    "('pricing', 'reversal') GROUP BY 1, 2), s AS (SELECT account AS "
+	    "a, service_day AS d, sum(CASE WHEN state = 'approved' THEN "
+	    "amount_cents ELSE 0 END) AS got FROM settlements GROUP BY 1, 2), "
+	    "o AS (SELECT account AS a, service_day AS d, sum(amount_cents) "
+	    "AS owed FROM debts WHERE state != 'recovered' GROUP BY 1, 2) "
+	    "SELECT k.a, k.d, coalesce(c.got, 0), coalesce(s.got, 0), "
+	    "coalesce(c.owed, 0), coalesce(o.owed, 0) FROM (SELECT a, d FROM "
+	    "c UNION SELECT a, d FROM s UNION SELECT a, d FROM o) k LEFT JOIN "
+	    "c USING (a, d) LEFT JOIN s USING (a, d) LEFT JOIN o USING (a, d)",
+	    -1, &s, NULL) == SQLITE_OK) {
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			if (sqlite3_column_int64(s, 2) !=
+			    sqlite3_column_int64(s, 3))
+				problem(out, &bad, "%s %s: collected %lld in the "
+				    "ledger but %lld approved in settlements",
+				    sqlite3_column_text(s, 0),
+				    sqlite3_column_text(s, 1),
+				    sqlite3_column_int64(s, 2),
+				    sqlite3_column_int64(s, 3));
+			if (sqlite3_column_int64(s, 4) !=
+			    sqlite3_column_int64(s, 5))
+				problem(out, &bad, "%s %s: debt %lld in the "
+				    "ledger but %lld open in debts",
+				    sqlite3_column_text(s, 0),
+				    sqlite3_column_text(s, 1),
+				    sqlite3_column_int64(s, 4),
+				    sqlite3_column_int64(s, 5));
+		}
 		sqlite3_finalize(s);
 	}
 	return bad;

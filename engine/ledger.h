@@ -35,9 +35,19 @@ int		 ledger_post_day(struct ledger *, const char *account,
 		    int64_t now, const char *reason);
 
 /*
+ * Moves cents from one ledger account to another as one balanced
+ * transaction (inside the caller's transaction): debit +cents, credit
+ * -cents.  Settlement uses it.
+ */
+int		 ledger_move(struct ledger *, const char *debit,
+		    const char *credit, int64_t cents, const char *day,
+		    const char *rider, int64_t now, const char *reason);
+
+/*
  * Checks a database: every transaction sums to 0, the hash chain is
- * intact, entries are numbered without gaps, and postings equal charges
- * and shares.  Prints each problem to out; returns how many.
+ * intact, entries are numbered without gaps, postings equal charges
+ * and shares, and money collected and owed equals the settlements and
+ * debts.  Prints each problem to out; returns how many.
  */
 size_t		 ledger_verify(sqlite3 *, FILE *out);
 

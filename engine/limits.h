@@ -88,4 +88,13 @@ _Static_assert(LIMIT_CAPS <= 20, "cap subsets are enumerated exhaustively");
 _Static_assert(LIMIT_PER_KM_1E5 * (long long)LIMIT_DISTANCE_M < 9000000000000000000LL,
     "distance sums must fit int64_t");
 
+/* Settlement (settle.c): the grace after a service day closes before it
+ * is settled (late taps still arrive), how often it runs, how long one
+ * acquirer request may take, and how often a tap of an indebted card
+ * triggers a recovery attempt (each counts toward Visa's 6 in 14 days). */
+#define SETTLE_GRACE_S_DEFAULT		(3 * 3600)
+#define SETTLE_INTERVAL_S_DEFAULT	60
+#define SETTLE_TIMEOUT_MS_DEFAULT	2000
+#define DEBT_TAP_GAP_S_DEFAULT		3600
+
 #endif

@@ -28,9 +28,11 @@
 
 #include "limits.h"
 #include "deny.h"
+#include "diag.h"
 #include "journal.h"
 #include "parse.h"
 #include "server.h"
+#include "settle.h"
 #include "tap.h"
 #include "tariff.h"
 #include "tls.h"
@@ -57,6 +59,7 @@ struct server {
 	struct event		*listener_retry;
 	struct evhttp		*http;
 	struct journal		*journal;
+	struct settle		*settle;
 	struct terminal		**slot;
 	uint32_t		*gen;
 	long			 nslots, nconns;
@@ -72,23 +75,6 @@ struct server {
 	uint64_t		 n_taps, n_acked, n_refused, n_broken;
 	uint64_t		 n_accepted_conns, n_closed_conns;
 };
-
-static void
-logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-logmsg(const char *fmt, ...)
-{
-	char ts[21];
-	va_list ap;
-
-	civil_format_utc((int64_t)time(NULL), ts);
-	fprintf(stderr, "%s fare-engine: ", ts);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static uint64_t
 conn_id(const struct terminal *t)
@@ -166,9 +152,9 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 		    "another device than %.60s", f[0], t->device_id);
 		return "wrong-device";
 	}
-	if (n != 7) {
-		snprintf(x->detail, sizeof x->detail, "expected 7 fields, "
-		    "found %zu", n);
+	if (n != 7 && !(n == 8 && strcmp(f[7], "denied") == 0)) {
+		snprintf(x->detail, sizeof x->detail, "expected 7 fields "
+		    "(or 8 ending in 'denied'), found %zu", n);
 		return "bad-fields";
 	}
 	if (parse_rfc3339(f[1], &x->time_utc, &why) == -1) {
@@ -217,7 +203,8 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 	snprintf(x->network_id, sizeof x->network_id, "%s", f[4]);
 	snprintf(x->stop_id, sizeof x->stop_id, "%s", f[5]);
 	x->kind = (uint8_t)kind;
-	return NULL;
+	/* The gate refused the card (deny list): kept, not a journey. */
+	return n == 8 ? "denied-at-gate" : NULL;
 }
 
 static void
@@ -318,6 +305,7 @@ terminal_open_cb(struct tls_conn *c, void *arg)
 	/* The whole deny list, so the gate decides without asking. */
 	if (t->srv->ro != NULL)
 		deny_each(t->srv->ro, deny_one_cb, t);
+	send_frame(t, 'D', "=");	/* the list is complete */
 }
 
 static void
@@ -645,7 +633,7 @@ server_setup(struct server *s, char *err, size_t errlen)
 {
 	const struct server_config *c = s->cfg;
 	struct journal_opts jo = {c->db, c->synchronous_full,
-	    c->clock_offset_s};
+	    c->clock_offset_s, c->debt_tap_gap_s};
 	struct sockaddr_in sin;
 	struct tariff *jt;
 	char host[128];
@@ -670,6 +658,15 @@ server_setup(struct server *s, char *err, size_t errlen)
 	if ((s->journal = journal_open(&jo, jt, s->base, journal_done_cb, s,
 	    err, errlen)) == NULL)
 		return -1;
+	if (c->acquirer != NULL) {
+		struct settle_opts so = {c->db, c->acquirer,
+		    tariff_currency(s->tariff), c->settle_grace_s,
+		    (int)c->settle_interval_s, (int)c->settle_timeout_ms};
+		if ((s->settle = settle_start(&so, s->journal, err,
+		    errlen)) == NULL)
+			return -1;
+	} else
+		logmsg("no acquirer configured: settlement is off");
 	/* A read-only view for the deny list; the writer owns the rest. */
 	if (sqlite3_open_v2(c->db, &s->ro, SQLITE_OPEN_READONLY, NULL) ==
 	    SQLITE_OK) {
@@ -773,6 +770,7 @@ out:
 		event_free(s.listener_retry);
 	if (s.http != NULL)
 		evhttp_free(s.http);
+	settle_stop(s.settle);
 	journal_close(s.journal);
 	for (i = 0; i < 4; i++)
 		if (s.sig[i] != NULL)

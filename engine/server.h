@@ -18,6 +18,11 @@ struct server_config {
 	int64_t		 late_horizon_s;
 	long		 max_connections;
 	long		 handshake_timeout_s;
+	const char	*acquirer;	/* HOST:PORT; NULL: no settlement */
+	int64_t		 settle_grace_s;
+	long		 settle_interval_s;
+	long		 settle_timeout_ms;
+	int64_t		 debt_tap_gap_s;
 };
 
 /* Runs until SIGTERM or SIGINT; returns the exit status. */

@@ -102,6 +102,12 @@ tariff_stop_name(const struct tariff *t, uint32_t s)
 }
 
 const char *
+tariff_currency(const struct tariff *t)
+{
+	return t->currency;
+}
+
+const char *
 tariff_network_id(const struct tariff *t, uint32_t n)
 {
 	return strtab_name(t->network_ids, n);

@@ -27,6 +27,8 @@ uint32_t	 tariff_network(const struct tariff *, const char *id,
 const char	*tariff_stop_id(const struct tariff *, uint32_t stop);
 const char	*tariff_stop_name(const struct tariff *, uint32_t stop);
 const char	*tariff_network_id(const struct tariff *, uint32_t net);
+/* The ISO 4217 currency of the tariff's fares ("EUR"). */
+const char	*tariff_currency(const struct tariff *);
 const char	*tariff_network_name(const struct tariff *, uint32_t net);
 /* The id as a JSON string, quotes included, escaped as SPEC §5 says. */
 const char	*tariff_stop_json(const struct tariff *, uint32_t stop,

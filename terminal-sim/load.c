@@ -123,6 +123,8 @@ lv_data(struct tls_conn *c, struct evbuffer *in, void *arg)
 		char *fld[3];
 		uint64_t seq;
 		evbuffer_drain(in, used);
+		if (f.type == 'D')
+			continue;	/* deny list: load cards are never on it */
 		if (f.type != 'A' && f.type != 'R') {
 			ld->errors++;
 			continue;

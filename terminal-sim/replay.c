@@ -6,6 +6,17 @@
  * keeps, all taps of one account go through one validator, and sequence
  * numbers follow the file's tap_id order (fixed width, so "device:seq"
  * sorts like the original ids).
+ *
+ * The same machinery sends `day`'s tourists (sim-day.c): there each row's
+ * tap_id already names its validator ("<device>:<seq>"), rows may come in
+ * two phases (a validator offline for an hour forwards its taps after the
+ * rest), and every validator decides at the gate from its copy of the
+ * deny list (D frames), sending refused cards flagged `denied`.
+ *
+ * With --queue FILE the validators' store and forward survives a restart
+ * of the simulator: each tap is appended ("T tap_id") and synced before it
+ * leaves, each acknowledgement appended ("A tap_id"); a restarted run
+ * skips what was acknowledged and resends the rest.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,53 +29,33 @@
 #include <event2/event.h>
 
 #include "certs.h"
+#include "replay.h"
 #include "csv.h"
 #include "parse.h"
 #include "strtab.h"
+#include "tap.h"
 #include "tls.h"
 #include "wire.h"
 #include "sim.h"
 
 #define REPLAY_DEVICES		4
+#define REPLAY_DEVICES_MAX	4096
 #define REPLAY_WINDOW		512	/* taps in flight per validator */
 #define REPLAY_SEQ_BASE		1000000000LL
 #define REPLAY_RETRIES		30	/* reconnects in a row, ~1 s apart */
 #define REPLAY_ROWS_MAX		20000000
 
-struct row {
-	char		*f[7];		/* tap_id time card par net stop kind */
-	int64_t		 time;		/* INT64_MIN when unparsable */
-	uint32_t	 kept;		/* index of the row price keeps */
-	uint32_t	 device;
-	int64_t		 seq;
-	int		 state;		/* 0 unsent, 1 sent, 2 answered */
-	int		 refused;
-};
-
 struct device {
 	struct replay	*rp;
 	size_t		 answered_here;	/* on this connection */
-	char		 id[32];
+	char		 id[64];
 	struct tls_ctx	*ctx;
 	struct tls_conn	*conn;
 	uint32_t	*rows;		/* rows to send through this device */
 	size_t		 nrows, next, inflight, answered;
 	int		 retries;
 	int		 open;
-};
-
-struct replay {
-	struct event_base *base;
-	const char	*engine, *certs;
-	struct row	*row;
-	size_t		 nrows;
-	struct device	 dev[REPLAY_DEVICES];
-	size_t		 answered, refused, total;
-	FILE		*acklog;
-	struct event	*retry_ev;
-	int		 failed;
-	size_t		 reconnect_every;	/* 0: never on purpose */
-	uint64_t	 shuffle_seed;		/* 0: file order */
+	int		 list_ready;	/* the deny list arrived whole */
 };
 
 static int
@@ -80,6 +71,33 @@ row_less(const struct row *a, const struct row *b)
 	return 0;
 }
 
+int
+replay_add_row(struct replay *rp, const char *const f[7])
+{
+	static size_t cap;	/* one replay per process */
+	const char *why;
+	struct row *w;
+	size_t i;
+
+	if (rp->nrows == REPLAY_ROWS_MAX)
+		return -1;
+	if (rp->nrows == cap || rp->row == NULL) {
+		size_t nc = cap && rp->row ? cap * 2 : 1024;
+		if ((w = realloc(rp->row, nc * sizeof *w)) == NULL)
+			return -1;
+		rp->row = w;
+		cap = nc;
+	}
+	w = &rp->row[rp->nrows++];
+	memset(w, 0, sizeof *w);
+	for (i = 0; i < 7; i++)
+		if ((w->f[i] = strdup(f[i])) == NULL)
+			return -1;
+	if (parse_rfc3339(w->f[1], &w->time, &why) == -1)
+		w->time = INT64_MIN;
+	return 0;
+}
+
 static int
 read_rows(struct replay *rp, const char *path)
 {
@@ -87,8 +105,7 @@ read_rows(struct replay *rp, const char *path)
 	    "network_id", "stop_id", "kind"};
 	struct csv *c = csv_open(path);
 	struct csv_record rec;
-	size_t cap = 0, i;
-	const char *why;
+	size_t i;
 	int r;
 
 	if (c == NULL || csv_next(c, &rec) != 1 || rec.nfields != 7) {
@@ -105,7 +122,6 @@ read_rows(struct replay *rp, const char *path)
 			return -1;
 		}
 	while ((r = csv_next(c, &rec)) != 0) {
-		struct row *w;
 		if (r == -1 || rec.nfields != 7) {
 			fprintf(stderr, "terminal-sim: %s:%lu: %s (not sent)\n",
 			    path, rec.line, r == -1 ? csv_error(c) :
@@ -113,21 +129,13 @@ read_rows(struct replay *rp, const char *path)
 			rp->failed = 1;
 			continue;
 		}
-		if (rp->nrows == REPLAY_ROWS_MAX)
-			break;
-		if (rp->nrows == cap) {
-			cap = cap ? cap * 2 : 1024;
-			if ((w = realloc(rp->row, cap * sizeof *w)) == NULL)
-				return -1;
-			rp->row = w;
+		if (replay_add_row(rp, rec.field) == -1) {
+			fprintf(stderr, "terminal-sim: %s:%lu: out of memory or "
+			    "more than %d rows\n", path, rec.line,
+			    REPLAY_ROWS_MAX);
+			csv_close(c);
+			return -1;
 		}
-		w = &rp->row[rp->nrows++];
-		memset(w, 0, sizeof *w);
-		for (i = 0; i < 7; i++)
-			if ((w->f[i] = strdup(rec.field[i])) == NULL)
-				return -1;
-		if (parse_rfc3339(w->f[1], &w->time, &why) == -1)
-			w->time = INT64_MIN;
 	}
 	csv_close(c);
 	return 0;
@@ -142,22 +150,54 @@ id_cmp(const void *a, const void *b, void *arg)
 	    rp->row[*(const uint32_t *)b].f[0]);
 }
 
+/* The device named id, added if new. */
+static int
+device_index(struct replay *rp, struct strtab *names, const char *id,
+    size_t len, uint32_t *out)
+{
+	int added;
+	uint32_t d = strtab_intern(names, id, len, &added);
+
+	if (d == STRTAB_NONE || d >= REPLAY_DEVICES_MAX)
+		return -1;
+	if (added) {
+		struct device *nd = realloc(rp->dev, (d + 1) * sizeof *nd);
+		if (nd == NULL)
+			return -1;
+		rp->dev = nd;
+		memset(&nd[d], 0, sizeof nd[d]);
+		snprintf(nd[d].id, sizeof nd[d].id, "%.*s", (int)len, id);
+		rp->ndev = d + 1;
+	}
+	*out = d;
+	return 0;
+}
+
 /* Kept rows, accounts, devices and sequence numbers (see the top). */
 static int
 plan(struct replay *rp)
 {
 	struct strtab *ids = strtab_new(), *cards = strtab_new();
+	struct strtab *names = strtab_new();
 	uint32_t *best = NULL, *order = NULL, *card_par = NULL, id;
-	size_t i, n = rp->nrows;
+	size_t i, n = rp->nrows, k;
 	int rc = -1;
 
-	if (ids == NULL || cards == NULL)
+	if (ids == NULL || cards == NULL || names == NULL)
 		goto out;
 	best = malloc((n + 1) * sizeof *best);
 	order = malloc((n + 1) * sizeof *order);
 	card_par = malloc((n + 1) * sizeof *card_par);
 	if (best == NULL || order == NULL || card_par == NULL)
 		goto out;
+	if (!rp->ids_name_devices)
+		for (i = 0; i < REPLAY_DEVICES; i++) {
+			char name[32];
+			int len = snprintf(name, sizeof name, "replay-%zu", i);
+			if (device_index(rp, names, name, (size_t)len, &id) ==
+			    -1)
+				goto out;
+		}
 	for (i = 0; i < n; i++) {
 		int added;
 		id = strtab_intern(ids, rp->row[i].f[0],
@@ -191,25 +231,44 @@ plan(struct replay *rp)
 		uint32_t c = strtab_find(cards, w->f[2], strlen(w->f[2]));
 		const char *acct = card_par[c] != UINT32_MAX ?
 		    rp->row[card_par[c]].f[3] : w->f[2];
-		w->device = (uint32_t)(strtab_hash(acct, strlen(acct)) %
-		    REPLAY_DEVICES);
-		w->seq = REPLAY_SEQ_BASE + (int64_t)i;
-	}
-	/* Every row is sent: duplicates as resends of the kept row. */
-	for (i = 0; i < n; i++) {
-		struct row *w = &rp->row[i];
-		struct device *d = &rp->dev[rp->row[w->kept].device];
-		uint32_t *v = realloc(d->rows, (d->nrows + 1) * sizeof *v);
-		if (v == NULL)
+		const char *colon = strrchr(w->f[0], ':');
+		const char *why;
+		if (!rp->ids_name_devices) {
+			w->device = (uint32_t)(strtab_hash(acct, strlen(acct)) %
+			    REPLAY_DEVICES);
+			w->seq = REPLAY_SEQ_BASE + (int64_t)i;
+			continue;
+		}
+		/* The row names its validator and sequence number. */
+		if (colon == NULL || parse_int(colon + 1, 1, (int64_t)1 << 53,
+		    &w->seq, &why) == -1 || device_index(rp, names, w->f[0],
+		    (size_t)(colon - w->f[0]), &w->device) == -1) {
+			fprintf(stderr, "terminal-sim: tap_id '%s' is not "
+			    "<device>:<seq> (or too many devices)\n", w->f[0]);
 			goto out;
-		d->rows = v;
-		d->rows[d->nrows++] = (uint32_t)i;
+		}
 	}
+	/* Every row is sent: duplicates as resends of the kept row;
+	 * phase-1 rows after all of phase 0. */
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < n; i++) {
+			struct row *w = &rp->row[i];
+			struct device *d = &rp->dev[rp->row[w->kept].device];
+			uint32_t *v;
+			if (w->phase != k)
+				continue;
+			if ((v = realloc(d->rows, (d->nrows + 1) *
+			    sizeof *v)) == NULL)
+				goto out;
+			d->rows = v;
+			d->rows[d->nrows++] = (uint32_t)i;
+			if (k == 0)
+				rp->phase0_left++;
+		}
 	/* A seeded shuffle of each validator's sending order. */
 	if (rp->shuffle_seed != 0) {
 		uint64_t x = rp->shuffle_seed;
-		size_t k;
-		for (k = 0; k < REPLAY_DEVICES; k++) {
+		for (k = 0; k < rp->ndev; k++) {
 			struct device *d = &rp->dev[k];
 			for (i = d->nrows; i > 1; i--) {
 				size_t r;
@@ -228,10 +287,54 @@ plan(struct replay *rp)
 out:
 	strtab_free(ids);
 	strtab_free(cards);
+	strtab_free(names);
 	free(best);
 	free(order);
 	free(card_par);
 	return rc;
+}
+
+int
+replay_gate_denies(struct replay *rp, const char *pan, const char *par)
+{
+	char acc[64], tok[TAP_TOKEN_HEX + 1];
+	uint32_t id;
+
+	if (rp->deny == NULL || strtab_count(rp->deny) == 0)
+		return 0;
+	if (par[0] != '\0')
+		snprintf(acc, sizeof acc, "par:%s", par);
+	else if (rp->tk != NULL && tap_token(rp->tk, pan, strlen(pan), tok) ==
+	    0)
+		snprintf(acc, sizeof acc, "tok:%s", tok);
+	else
+		return 0;
+	id = strtab_find(rp->deny, acc, strlen(acc));
+	return id != STRTAB_NONE && rp->deny_on[id];
+}
+
+static void
+deny_update(struct replay *rp, const char *body)
+{
+	uint32_t id;
+
+	if ((body[0] != '+' && body[0] != '-') || rp->deny == NULL)
+		return;
+	id = strtab_intern(rp->deny, body + 1, strlen(body + 1), NULL);
+	if (id == STRTAB_NONE)
+		return;
+	if (id >= rp->deny_cap) {
+		size_t nc = rp->deny_cap ? rp->deny_cap * 2 : 256;
+		uint8_t *v;
+		while (nc <= id)
+			nc *= 2;
+		if ((v = realloc(rp->deny_on, nc)) == NULL)
+			return;
+		memset(v + rp->deny_cap, 0, nc - rp->deny_cap);
+		rp->deny_on = v;
+		rp->deny_cap = nc;
+	}
+	rp->deny_on[id] = body[0] == '+';
 }
 
 static void device_connect(struct device *d);
@@ -242,17 +345,27 @@ send_more(struct device *d)
 	struct replay *rp = d->rp;
 	unsigned char buf[WIRE_HEADER + WIRE_BODY_MAX];
 	char body[WIRE_BODY_MAX];
-	size_t n;
+	size_t n, queued = 0;
 
+	/* The gate decides from a whole deny list, never a partial one. */
+	if (rp->deny != NULL && !d->list_ready)
+		return;
 	while (d->open && d->next < d->nrows && d->inflight < REPLAY_WINDOW) {
-		struct row *w = &rp->row[d->rows[d->next++]];
+		struct row *w = &rp->row[d->rows[d->next]];
 		const struct row *k = &rp->row[w->kept];
 		int len;
+		if (w->phase == 1 && rp->phase0_left > 0)
+			break;		/* still offline */
+		d->next++;
 		if (w->state == 2)
 			continue;
-		len = snprintf(body, sizeof body, "%s:%lld,%s,%s,%s,%s,%s,%s",
-		    d->id, (long long)k->seq, k->f[1], k->f[2], k->f[3],
-		    k->f[4], k->f[5], k->f[6]);
+		if (w->gate == 0)
+			w->gate = replay_gate_denies(rp, k->f[2], k->f[3]) ?
+			    2 : 1;
+		len = snprintf(body, sizeof body, "%s:%lld,%s,%s,%s,%s,%s,%s%s",
+		    rp->dev[k->device].id, (long long)k->seq, k->f[1], k->f[2],
+		    k->f[3], k->f[4], k->f[5], k->f[6], w->gate == 2 ?
+		    ",denied" : "");
 		if (len < 0 || (size_t)len >= sizeof body || wire_encode('T',
 		    body, (size_t)len, buf, sizeof buf, &n) == -1) {
 			fprintf(stderr, "terminal-sim: tap %s too long, not "
@@ -261,12 +374,33 @@ send_more(struct device *d)
 			w->refused = 1;
 			rp->answered++;
 			rp->refused++;
+			if (w->phase == 0)
+				rp->phase0_left--;
 			continue;
+		}
+		/* Store, then forward: the tap is on disk before it leaves. */
+		if (rp->queue != NULL && w->state == 0) {
+			fprintf(rp->queue, "T %s\n", w->f[0]);
+			queued++;
 		}
 		w->state = 1;
 		d->inflight++;
 		tls_conn_write(d->conn, buf, n);
 	}
+	if (queued > 0 && (fflush(rp->queue) != 0 ||
+	    fsync(fileno(rp->queue)) != 0)) {
+		perror("terminal-sim: queue");
+		rp->failed = 1;
+	}
+}
+
+static void
+kick_all(struct replay *rp)
+{
+	size_t i;
+
+	for (i = 0; i < rp->ndev; i++)
+		send_more(&rp->dev[i]);
 }
 
 /* An answer for seq: the oldest sent, unanswered row with that seq. */
@@ -281,18 +415,25 @@ answer(struct device *d, int64_t seq, int refused, const char *what)
 		if (w->state != 1 || rp->row[w->kept].seq != seq)
 			continue;
 		w->state = 2;
-		w->refused = refused;
 		d->inflight--;
 		d->answered++;
 		d->answered_here++;
 		rp->answered++;
-		if (refused) {
+		if (refused && strcmp(what, "denied-at-gate") == 0)
+			rp->gate_denied++;
+		else if (refused) {
+			w->refused = 1;
 			rp->refused++;
-			fprintf(stderr, "terminal-sim: tap %s refused: %s\n",
-			    w->f[0], what);
+			if (!rp->quiet)
+				fprintf(stderr, "terminal-sim: tap %s refused: "
+				    "%s\n", w->f[0], what);
 		} else if (rp->acklog != NULL)
 			fprintf(rp->acklog, "%s:%lld %s\n", d->id,
 			    (long long)seq, w->f[0]);
+		if (rp->queue != NULL)
+			fprintf(rp->queue, "A %s\n", w->f[0]);
+		if (w->phase == 0 && --rp->phase0_left == 0)
+			kick_all(rp);	/* the offline validator is back */
 		return;
 	}
 }
@@ -310,8 +451,16 @@ data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 	while ((r = wire_parse(evbuffer_pullup(in, -1),
 	    evbuffer_get_length(in), &f, &used, &why)) == 1) {
 		char *fld[4];
-		size_t nf = wire_fields(f.body, fld, 4);
+		size_t nf;
 		evbuffer_drain(in, used);
+		if (f.type == 'D') {
+			if (strcmp(f.body, "=") == 0)
+				d->list_ready = 1;
+			else
+				deny_update(d->rp, f.body);
+			continue;
+		}
+		nf = wire_fields(f.body, fld, 4);
 		if (f.type == 'A' && nf >= 1)
 			answer(d, strtoll(fld[0], NULL, 10), 0, NULL);
 		else if (f.type == 'R' && nf >= 2)
@@ -320,6 +469,8 @@ data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 			fprintf(stderr, "terminal-sim: %s: engine error: %s\n",
 			    d->id, f.body);
 	}
+	if (d->rp->queue != NULL)
+		fflush(d->rp->queue);
 	if (r == -1) {
 		fprintf(stderr, "terminal-sim: %s: %s\n", d->id, why);
 		tls_conn_close_after_flush(d->conn);
@@ -349,6 +500,7 @@ open_cb(struct tls_conn *c, void *arg)
 	d->open = 1;
 	d->retries = 0;
 	d->answered_here = 0;
+	d->list_ready = 0;
 	tls_conn_save_session(d->conn);
 	send_more(d);
 }
@@ -387,7 +539,8 @@ close_cb(struct tls_conn *c, const char *reason, void *arg)
 		event_base_loopbreak(d->rp->base);
 		return;
 	}
-	fprintf(stderr, "terminal-sim: %s: %s; reconnecting\n", d->id, reason);
+	fprintf(stderr, "terminal-sim: %s: %s; reconnecting\n", d->id,
+	    reason);
 	/* Jittered back-off, 0.2 s growing to 1 s. */
 	tv.tv_usec = 200000 * (d->retries < 5 ? d->retries : 5) +
 	    (long)(strtab_hash(d->id, strlen(d->id)) % 50000);
@@ -419,14 +572,141 @@ device_connect(struct device *d)
 		close(fd);
 }
 
+/*
+ * A restarted simulator: what its queue says was acknowledged is done
+ * (and listed in the new ack log again); the rest is resent.
+ */
+static int
+load_queue(struct replay *rp, const char *path)
+{
+	struct strtab *acked = strtab_new();
+	char line[512];
+	size_t tapped = 0, i;
+	FILE *f;
+
+	if (acked == NULL)
+		return -1;
+	if ((f = fopen(path, "r")) != NULL) {
+		while (fgets(line, sizeof line, f) != NULL) {
+			size_t len = strcspn(line, "\n");
+			if (line[len] != '\n' || len < 3)
+				continue;	/* a torn last line */
+			line[len] = '\0';
+			if (line[0] == 'T')
+				tapped++;
+			else if (line[0] == 'A' && strtab_intern(acked,
+			    line + 2, len - 2, NULL) == STRTAB_NONE) {
+				fclose(f);
+				strtab_free(acked);
+				return -1;
+			}
+		}
+		fclose(f);
+	}
+	for (i = 0; i < rp->nrows; i++) {
+		struct row *w = &rp->row[i];
+		if (strtab_find(acked, w->f[0], strlen(w->f[0])) ==
+		    STRTAB_NONE)
+			continue;
+		w->state = 2;
+		rp->answered++;
+		rp->resumed++;
+		rp->dev[rp->row[w->kept].device].answered++;
+		if (w->phase == 0)
+			rp->phase0_left--;
+		if (rp->acklog != NULL)
+			fprintf(rp->acklog, "%s:%lld %s\n",
+			    rp->dev[rp->row[w->kept].device].id,
+			    (long long)rp->row[w->kept].seq, w->f[0]);
+	}
+	if (tapped > 0)
+		fprintf(stderr, "terminal-sim: queue %s: %zu taps stored, %zu "
+		    "answered before; sending the other %zu\n", path, tapped,
+		    rp->resumed, rp->total - rp->resumed);
+	strtab_free(acked);
+	return (rp->queue = fopen(path, "a")) == NULL ? -1 : 0;
+}
+
+int
+replay_run(struct replay *rp, const char *ack, const char *queue)
+{
+	char err[256];
+	size_t i;
+	int rc = 2;
+
+	if (plan(rp) == -1)
+		goto out;
+	if (ack != NULL && (rp->acklog = fopen(ack, "w")) == NULL) {
+		perror(ack);
+		goto out;
+	}
+	if (queue != NULL && load_queue(rp, queue) == -1) {
+		perror(queue);
+		goto out;
+	}
+	if ((rp->deny = strtab_new()) == NULL ||
+	    (rp->tk = tap_tokenizer_new((const unsigned char *)
+	    TAP_DEV_TOKEN_KEY, strlen(TAP_DEV_TOKEN_KEY))) == NULL)
+		goto out;
+	rp->base = event_base_new();
+	for (i = 0; i < rp->ndev; i++) {
+		struct device *d = &rp->dev[i];
+		d->rp = rp;
+		if (d->nrows == 0 || d->answered == d->nrows)
+			continue;
+		if (certs_device(rp->certs, d->id, NULL, NULL, 1, 0, err,
+		    sizeof err) == -1 || (d->ctx = tls_client_new(rp->certs,
+		    d->id, err, sizeof err)) == NULL) {
+			fprintf(stderr, "terminal-sim: %s: %s\n", d->id, err);
+			goto out;
+		}
+		device_connect(d);
+	}
+	if (rp->total > 0 && rp->answered < rp->total)
+		event_base_dispatch(rp->base);
+	if (rp->answered < rp->total) {
+		fprintf(stderr, "terminal-sim: %zu of %zu taps unanswered\n",
+		    rp->total - rp->answered, rp->total);
+		goto out;
+	}
+	fprintf(stderr, "terminal-sim: %zu taps sent, %zu acknowledged, %zu "
+	    "refused%s", rp->total, rp->total - rp->refused - rp->gate_denied,
+	    rp->refused, rp->gate_denied ? "" : "\n");
+	if (rp->gate_denied)
+		fprintf(stderr, ", %zu refused at the gate (deny list)\n",
+		    rp->gate_denied);
+	rc = rp->refused > 0 || rp->failed ? 1 : 0;
+out:
+	if (rp->acklog != NULL && fclose(rp->acklog) != 0)
+		rc = 2;
+	if (rp->queue != NULL && fclose(rp->queue) != 0)
+		rc = 2;
+	for (i = 0; i < rp->ndev; i++) {
+		tls_conn_free(rp->dev[i].conn);
+		tls_ctx_free(rp->dev[i].ctx);
+		free(rp->dev[i].rows);
+	}
+	free(rp->dev);
+	for (i = 0; i < rp->nrows; i++) {
+		int k;
+		for (k = 0; k < 7; k++)
+			free(rp->row[i].f[k]);
+	}
+	free(rp->row);
+	strtab_free(rp->deny);
+	free(rp->deny_on);
+	tap_tokenizer_free(rp->tk);
+	if (rp->base != NULL)
+		event_base_free(rp->base);
+	return rc;
+}
+
 int
 sim_replay(int argc, char **argv)
 {
 	struct replay rp;
-	const char *ack = NULL, *path = NULL;
-	char err[256];
-	size_t i;
-	int a, rc = 2;
+	const char *ack = NULL, *path = NULL, *queue = NULL;
+	int a;
 
 	memset(&rp, 0, sizeof rp);
 	for (a = 1; a < argc; a++) {
@@ -436,6 +716,8 @@ sim_replay(int argc, char **argv)
 			rp.certs = argv[++a];
 		else if (strcmp(argv[a], "--ack-log") == 0 && a + 1 < argc)
 			ack = argv[++a];
+		else if (strcmp(argv[a], "--queue") == 0 && a + 1 < argc)
+			queue = argv[++a];
 		else if (strcmp(argv[a], "--shuffle") == 0 && a + 1 < argc)
 			rp.shuffle_seed = strtoull(argv[++a], NULL, 10);
 		else if (strcmp(argv[a], "--reconnect-every") == 0 &&
@@ -448,56 +730,12 @@ sim_replay(int argc, char **argv)
 	}
 	if (rp.engine == NULL || rp.certs == NULL || path == NULL) {
 		fprintf(stderr, "usage: terminal-sim replay --engine HOST:PORT "
-		    "--certs DIR [--ack-log FILE] [--shuffle SEED]\n"
-		    "           [--reconnect-every N] TAPS.csv\n");
+		    "--certs DIR [--ack-log FILE] [--queue FILE]\n"
+		    "           [--shuffle SEED] [--reconnect-every N] "
+		    "TAPS.csv\n");
 		return 2;
 	}
-	if (read_rows(&rp, path) == -1 || plan(&rp) == -1)
-		goto out;
-	if (ack != NULL && (rp.acklog = fopen(ack, "w")) == NULL) {
-		perror(ack);
-		goto out;
-	}
-	rp.base = event_base_new();
-	for (i = 0; i < REPLAY_DEVICES; i++) {
-		struct device *d = &rp.dev[i];
-		d->rp = &rp;
-		snprintf(d->id, sizeof d->id, "replay-%zu", i);
-		if (d->nrows == 0)
-			continue;
-		if (certs_device(rp.certs, d->id, NULL, NULL, 1, 0, err,
-		    sizeof err) == -1 || (d->ctx = tls_client_new(rp.certs,
-		    d->id, err, sizeof err)) == NULL) {
-			fprintf(stderr, "terminal-sim: %s: %s\n", d->id, err);
-			goto out;
-		}
-		device_connect(d);
-	}
-	if (rp.total > 0 && rp.answered < rp.total)
-		event_base_dispatch(rp.base);
-	if (rp.answered < rp.total) {
-		fprintf(stderr, "terminal-sim: %zu of %zu taps unanswered\n",
-		    rp.total - rp.answered, rp.total);
-		goto out;
-	}
-	fprintf(stderr, "terminal-sim: %zu taps sent, %zu acknowledged, %zu "
-	    "refused\n", rp.total, rp.total - rp.refused, rp.refused);
-	rc = rp.refused > 0 || rp.failed ? 1 : 0;
-out:
-	if (rp.acklog != NULL && fclose(rp.acklog) != 0)
-		rc = 2;
-	for (i = 0; i < REPLAY_DEVICES; i++) {
-		tls_conn_free(rp.dev[i].conn);
-		tls_ctx_free(rp.dev[i].ctx);
-		free(rp.dev[i].rows);
-	}
-	for (i = 0; i < rp.nrows; i++) {
-		int k;
-		for (k = 0; k < 7; k++)
-			free(rp.row[i].f[k]);
-	}
-	free(rp.row);
-	if (rp.base != NULL)
-		event_base_free(rp.base);
-	return rc;
+	if (read_rows(&rp, path) == -1)
+		return 2;
+	return replay_run(&rp, ack, queue);
 }

@@ -7,5 +7,7 @@
 int	sim_replay(int argc, char **argv);
 int	sim_load(int argc, char **argv);
 int	sim_idle(int argc, char **argv);
+int	sim_acquirer(int argc, char **argv);
+int	sim_day(int argc, char **argv);
 
 #endif

@@ -7,13 +7,14 @@ set -eu
 BIN=${1:-bin}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-DEMO_DIR=$tmp/demo DEMO_ACCOUNTS=300 sh tools/demo.sh "$BIN" >"$tmp/stdout" \
+DEMO_DIR=$tmp/demo DEMO_TOURISTS=300 sh tools/demo.sh "$BIN" >"$tmp/stdout" \
     2>"$tmp/stderr" || { cat "$tmp/stderr"; exit 1; }
-tail -n +2 "$tmp/demo/taps.csv" | cut -d, -f3 | sort -u >"$tmp/pans"
+tail -q -n +2 "$tmp"/demo/taps*.csv | cut -d, -f3 | sort -u >"$tmp/pans"
 [ -s "$tmp/pans" ] || { echo "privacy: no PANs in the input?"; exit 1; }
 sqlite3 "$tmp/demo/engine.db" .dump >"$tmp/dump.sql"
-for f in "$tmp/dump.sql" "$tmp/demo/engine.log" "$tmp/demo/acks.log" \
-    "$tmp/stdout" "$tmp/stderr"; do
+for f in "$tmp/dump.sql" "$tmp/demo/engine.log" "$tmp"/demo/acks*.log \
+    "$tmp/demo/acquirer.journal" "$tmp/demo/acquirer.log" \
+    "$tmp/demo/acquirer.out" "$tmp/stdout" "$tmp/stderr"; do
 	if grep -F -q -f "$tmp/pans" "$f"; then
 		echo "privacy: a PAN appears in $(basename "$f")"
 		exit 1

@@ -28,6 +28,7 @@ struct client {
 	int		 opened, closed, fd;
 	char		 reason[256];
 	char		 frames[64][160];	/* "T:body" of frames received */
+	size_t		 list_done;	/* 1 + frames before the list's end */
 	int		 nframes;
 };
 
@@ -50,7 +51,10 @@ c_data(struct tls_conn *t, struct evbuffer *in, void *arg)
 	while (wire_parse(evbuffer_pullup(in, -1), evbuffer_get_length(in), &f,
 	    &used, &why) == 1) {
 		evbuffer_drain(in, used);
-		if (c->nframes < 64)
+		/* The end of the deny list sent on connect: a marker. */
+		if (f.type == 'D' && strcmp(f.body, "=") == 0)
+			c->list_done = c->nframes + 1;
+		else if (c->nframes < 64)
 			snprintf(c->frames[c->nframes++], 160, "%c:%.150s", f.type,
 			    f.body);
 	}
@@ -395,6 +399,10 @@ test_deny_list_push(void **state)
 	pump(late, 1);
 	assert_string_equal(late->frames[0],
 	    "D:+tok:00000000000000000000000000000042");
+	/* The whole list came first, then its end marker. */
+	while (late->list_done == 0 && !late->closed)
+		event_base_loop(late->base, EVLOOP_ONCE);
+	assert_int_equal(late->list_done, 2);
 	snprintf(cmd, sizeof cmd, "%s deny remove %s/engine.db %s >/dev/null",
 	    engine, dir, acc);
 	assert_int_equal(system(cmd), 0);

@@ -1,78 +1,150 @@
 #!/bin/sh
 # The main job: a simulated day of visitors through the live engine over
-# mutual TLS, on the embedded SQLite database, then a summary of charges,
-# caps and operator revenue, cross-checked against offline pricing.
+# mutual TLS, on the embedded SQLite database; the day closes and is
+# settled with the acquirer simulator; the next morning, cards that were
+# declined are refused at the gate until their debt is recovered.  Then a
+# summary of charges, caps, settlement and operator revenue, cross-checked
+# against offline pricing and the ledger's own audit.
 set -eu
 BIN=${1:-bin}
 out=${DEMO_DIR:-demo}
-ACCOUNTS=${DEMO_ACCOUNTS:-2000}
+TOURISTS=${DEMO_TOURISTS:-${DEMO_ACCOUNTS:-2000}}
+SEED=${DEMO_SEED:-1}
 DAY=2026-11-28
+NEXT=2026-11-29
 rm -rf "$out"
 mkdir -p "$out"
-port=$((30000 + $$ % 1000 * 2))
+. tests/lib.sh
+port=$((30000 + $$ % 1000 * 3))
+http=$((port + 1))
+acq=$((port + 2))
 pid=
+apid=
 cleanup() {
 	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -n "$apid" ] && kill -TERM "$apid" 2>/dev/null && wait "$apid" 2>/dev/null
 	return 0
 }
 trap cleanup EXIT
 
+# serve CLOCK: the engine on the demo database, with the engine clock set.
+serve() {
+	"$BIN"/fare-engine serve --dev --clock "$1" \
+	    --certs "$out/certs" --tariff tariffs/nl --db "$out/engine.db" \
+	    --listen 127.0.0.1:$port --http 127.0.0.1:$http \
+	    --acquirer 127.0.0.1:$acq --settle-interval 1 --debt-tap-gap 0 \
+	    2>>"$out/engine.log" &
+	pid=$!
+	wait_healthy $http || { tail "$out/engine.log"; exit 1; }
+}
+stop_engine() {
+	kill -TERM "$pid"
+	wait "$pid"
+	pid=
+}
+q() { sqlite3 "$out/engine.db" "$1"; }
+
 echo "== tariff"
 "$BIN"/fare-engine tariff check tariffs/nl
-echo "== certificates (dev CA, engine, validators on demand)"
+echo "== certificates (dev CA, engine; each validator gets its own on demand)"
 "$BIN"/fare-engine certs init "$out/certs"
-echo "== a day of $ACCOUNTS visitors on $DAY (seeded)"
-"$BIN"/gen-taps --tariff tariffs/nl --accounts "$ACCOUNTS" --seed 1 \
-    --day "$DAY" >"$out/taps.csv"
-echo "$(($(wc -l <"$out/taps.csv") - 1)) taps"
-echo "== engine (simulated clock: the next day at noon, so the day is closed)"
-"$BIN"/fare-engine serve --dev --clock 2026-11-29T12:00:00Z \
-    --certs "$out/certs" --tariff tariffs/nl --db "$out/engine.db" \
-    --listen 127.0.0.1:$port --http 127.0.0.1:$((port + 1)) \
-    2>"$out/engine.log" &
-pid=$!
+echo "== acquirer simulator (a separate process; declines 2% of accounts once)"
+"$BIN"/terminal-sim acquirer --listen 127.0.0.1:$acq \
+    --journal "$out/acquirer.journal" --decline-pct 2 --seed "$SEED" \
+    >"$out/acquirer.out" 2>"$out/acquirer.log" &
+apid=$!
+
+echo "== $DAY: $TOURISTS visitors tap through the day (engine clock: that night)"
+serve ${NEXT}T01:00:00Z
+"$BIN"/terminal-sim day --engine 127.0.0.1:$port --certs "$out/certs" \
+    --tourists "$TOURISTS" --seed "$SEED" --date $DAY \
+    --taps-out "$out/taps.csv" --ack-log "$out/acks.log"
+stop_engine
+
+echo "== the next morning (06:30 UTC): the day is closed, plus 3 hours' grace: settlement"
+serve ${NEXT}T06:30:00Z
 i=0
-until [ "$(curl -s -o /dev/null -w '%{http_code}' \
-    http://127.0.0.1:$((port + 1))/healthz 2>/dev/null)" = 200 ]; do
+until [ "$(q "SELECT count(*) FROM charges c WHERE c.charge_cents != 0 AND
+    NOT EXISTS (SELECT 1 FROM settlements s WHERE s.account = c.account AND
+    s.service_day = c.service_day AND s.state != 'pending')")" = 0 ]; do
 	i=$((i + 1))
-	if [ $i -ge 100 ]; then cat "$out/engine.log"; exit 1; fi
-	sleep 0.1
+	[ $i -lt 300 ] || { echo "settlement did not finish"; exit 1; }
+	sleep 0.2
 done
-echo "== validators replay the day over mutual TLS"
-"$BIN"/terminal-sim replay --engine 127.0.0.1:$port --certs "$out/certs" \
-    --ack-log "$out/acks.log" "$out/taps.csv"
-curl -s http://127.0.0.1:$((port + 1))/healthz
-kill -TERM "$pid"
-wait "$pid"
-pid=
-echo "== summary (from the engine's database)"
+q "SELECT printf('%d account-days settled: %d captured (EUR %.2f), %d declined (EUR %.2f): debts opened, cards on the deny list',
+    count(*), sum(state = 'approved'),
+    sum(CASE WHEN state = 'approved' THEN amount_cents END) / 100.0,
+    sum(state = 'declined'),
+    coalesce(sum(CASE WHEN state = 'declined' THEN amount_cents END), 0) / 100.0)
+    FROM settlements WHERE kind = 'capture'"
+denied_before=$(q "SELECT count(*) FROM deny")
+
+echo "== $NEXT: the same visitors travel on; the gates refuse the declined cards"
+"$BIN"/terminal-sim day --engine 127.0.0.1:$port --certs "$out/certs" \
+    --tourists "$TOURISTS" --seed "$SEED" --date $NEXT \
+    --taps-out "$out/taps-$NEXT.csv" --ack-log "$out/acks-$NEXT.log" || true
+# Their taps at the gate made the engine retry their debts at once.
+i=0
+until [ "$(q "SELECT count(*) FROM debts WHERE state = 'open' AND
+    next_retry_utc < opened_utc + 86400")" = 0 ] &&
+    [ "$(q "SELECT count(*) FROM settlements WHERE state = 'pending'")" = 0 ]; do
+	i=$((i + 1))
+	[ $i -lt 150 ] || break
+	sleep 0.2
+done
+stop_engine
+kill -TERM "$apid"
+wait "$apid" || true
+apid=
+
+echo "== summary of $DAY (from the engine's database)"
 sqlite3 -box "$out/engine.db" "
-SELECT count(*) AS taps, count(DISTINCT account) AS travellers
-  FROM v_taps;
-SELECT status, count(*) AS legs, printf('%.2f', sum(fare_cents) / 100.0)
-  AS fares_eur FROM v_legs GROUP BY status ORDER BY legs DESC;
-SELECT count(*) AS account_days,
+SELECT count(*) AS taps, count(DISTINCT account) AS travellers,
+  count(DISTINCT device_id) AS validators
+  FROM v_taps WHERE time_utc < '${NEXT}T03:00:00Z';
+SELECT status AS journeys, count(*) AS legs,
+  printf('%.2f', sum(fare_cents) / 100.0) AS fares_eur
+  FROM v_legs WHERE service_day = '$DAY' GROUP BY status ORDER BY legs DESC;
+SELECT count(*) AS travellers,
   printf('%.2f', sum(c.charge_cents) / 100.0) AS charged_eur,
   printf('%.2f', sum(c.uncapped_cents) / 100.0) AS without_caps_eur,
-  sum(c.charge_cents < c.uncapped_cents) AS capped_travellers,
+  sum(c.charge_cents < c.uncapped_cents) AS reached_a_cap,
   printf('%.2f', sum(c.uncapped_cents - c.charge_cents) / 100.0)
-    AS saved_eur FROM charges c;
-SELECT network_id AS operator, printf('%.2f', sum(revenue_cents) / 100.0)
-  AS revenue_eur FROM v_operator_revenue GROUP BY network_id
-  ORDER BY sum(revenue_cents) DESC;"
-echo "== cross-check: offline pricing of the same taps"
-"$BIN"/fare-engine price --tariff tariffs/nl "$out/taps.csv" |
-    sed 's/^{"account":"\([^"]*\)","service_day":"\([^"]*\)","charge_cents":\([-0-9]*\),.*/\1|\2|\3/' \
-    >"$out/price.txt"
-sqlite3 "$out/engine.db" "SELECT account, service_day, charge_cents
-    FROM v_charges ORDER BY account, service_day" >"$out/engine.txt"
+    AS they_saved_eur FROM charges c WHERE service_day = '$DAY';
+SELECT network_id AS operator, printf('%.2f', revenue_cents / 100.0)
+  AS revenue_eur FROM v_operator_revenue WHERE service_day = '$DAY'
+  ORDER BY revenue_cents DESC;
+SELECT kind AS settlement, state, count(*) AS n,
+  printf('%.2f', sum(amount_cents) / 100.0) AS eur
+  FROM settlements WHERE service_day = '$DAY' GROUP BY kind, state;"
+gate=$(q "SELECT count(*) FROM v_refused_taps WHERE reason = 'denied-at-gate'")
+recovered=$(q "SELECT count(*) FROM debts WHERE state = 'recovered'")
+echo "next morning: $denied_before declined card(s) on the deny list;" \
+    "$gate tap(s) refused at the gate; $recovered debt(s) recovered when" \
+    "the card came back; deny list now: $(q "SELECT count(*) FROM deny") entries"
+
+echo "== cross-checks"
+price_charges "$BIN"/fare-engine tariffs/nl "$out/taps.csv" >"$out/price.txt"
+q "SELECT account, service_day, charge_cents FROM v_charges
+    WHERE service_day = '$DAY' ORDER BY account, service_day" >"$out/engine.txt"
 if cmp -s "$out/price.txt" "$out/engine.txt"; then
-	echo "every charge in the engine equals fare-engine price" \
+	echo "every charge of $DAY in the engine equals fare-engine price" \
 	    "($(wc -l <"$out/engine.txt") account-days)"
 else
 	echo "MISMATCH between the engine and fare-engine price:"
 	diff "$out/price.txt" "$out/engine.txt" | head
 	exit 1
 fi
-echo "Files in $out/: engine.db (query it: sqlite3 $out/engine.db" \
-    "'SELECT * FROM v_charges LIMIT 5'), taps.csv, engine.log, acks.log"
+# Every acknowledged tap is stored exactly once.
+sort -u "$out/acks.log" "$out/acks-$NEXT.log" | wc -l >"$out/acked.n"
+if [ "$(cat "$out/acked.n")" != "$(q "SELECT count(*) FROM taps")" ]; then
+	echo "acknowledged $(cat "$out/acked.n") taps but stored $(q "SELECT count(*) FROM taps")"
+	exit 1
+fi
+echo "all $(cat "$out/acked.n") acknowledged taps stored once"
+"$BIN"/fare-engine audit verify "$out/engine.db"
+cat "$out/acquirer.out"
+echo "Files in $out/: engine.db (try: sqlite3 $out/engine.db" \
+    "'SELECT * FROM v_charges LIMIT 5'; fare-engine audit operators" \
+    "$out/engine.db --day $DAY), taps.csv, engine.log, acks.log," \
+    "acquirer.journal"

@@ -1,0 +1,391 @@
+/*
+ * terminal-sim acquirer: the acquirer the engine settles with, as a
+ * separate process on loopback (docs/protocol.md, "Acquirer").  Each
+ * request carries an idempotency key; the first answer to a key is
+ * appended to a journal file and fsync'd before it is sent, and a key seen
+ * again (after a timeout, a crash of either side, a restart) gets the same
+ * answer without a second capture.  Decline rules are deterministic:
+ * accounts named with --decline, and a seeded share (--decline-pct) of all
+ * accounts, are declined for their first --decline-times requests.
+ * Faults on purpose: latency, dropped answers, duplicated answers, and a
+ * crash after the Nth new decision (recorded but not answered).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "rng.h"
+#include "sim.h"
+#include "strtab.h"
+#include "wire.h"
+
+#define ACQ_LINE_MAX	512
+#define ACQ_CONNS_MAX	64
+#define ACQ_KEYS_MAX	20000000
+
+struct decision {
+	char		 answer[64];	/* "APPROVED A123" or "DECLINED ..." */
+};
+
+struct acquirer {
+	struct event_base *base;
+	FILE		*journal;
+	struct strtab	*keys;		/* idempotency key -> decision */
+	struct decision	*dec;
+	size_t		 ndec, cap;
+	struct strtab	*declined_acc;	/* account -> declines so far */
+	uint32_t	*declines;
+	size_t		 dcap;
+	struct strtab	*deny_named;	/* --decline ACCOUNT */
+	int		 decline_pct, decline_times, latency_ms;
+	int		 drop_pct, dup_pct;
+	long		 crash_after, fresh;
+	uint64_t	 seed, rng;
+	long		 conns;
+	/* Report. */
+	uint64_t	 requests, repeats, captures, declines_n, refunds;
+	int64_t		 captured_cents, refunded_cents;
+};
+
+static int
+account_declines(struct acquirer *a, const char *acc)
+{
+	uint64_t h;
+
+	if (strtab_find(a->deny_named, acc, strlen(acc)) != STRTAB_NONE)
+		return 1;
+	if (a->decline_pct <= 0)
+		return 0;
+	h = strtab_hash(acc, strlen(acc)) ^ a->seed;
+	return (int)(rng_next(&h) % 100) < a->decline_pct;
+}
+
+/* Records a decision for key (journal first); 0 or -1. */
+static int
+remember(struct acquirer *a, const char *key, const char *acc,
+    const char *answer, int write)
+{
+	int added;
+	uint32_t id = strtab_intern(a->keys, key, strlen(key), &added);
+
+	if (id == STRTAB_NONE || strtab_count(a->keys) > ACQ_KEYS_MAX)
+		return -1;
+	if (id >= a->cap) {
+		size_t nc = a->cap ? a->cap * 2 : 1024;
+		struct decision *d = realloc(a->dec, nc * sizeof *d);
+		if (d == NULL)
+			return -1;
+		a->dec = d;
+		a->cap = nc;
+	}
+	snprintf(a->dec[id].answer, sizeof a->dec[id].answer, "%s", answer);
+	if (strncmp(answer, "DECLINED", 8) == 0) {
+		uint32_t k = strtab_intern(a->declined_acc, acc, strlen(acc),
+		    &added);
+		if (k == STRTAB_NONE)
+			return -1;
+		if (k >= a->dcap) {
+			size_t nc = a->dcap ? a->dcap * 2 : 256;
+			uint32_t *d = realloc(a->declines, nc * sizeof *d);
+			if (d == NULL)
+				return -1;
+			memset(d + a->dcap, 0, (nc - a->dcap) * sizeof *d);
+			a->declines = d;
+			a->dcap = nc;
+		}
+		a->declines[k]++;
+	}
+	if (write) {
+		if (fprintf(a->journal, "%s %s %s\n", key, acc, answer) < 0 ||
+		    fflush(a->journal) != 0 || fsync(fileno(a->journal)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+load_journal(struct acquirer *a, const char *path)
+{
+	char line[ACQ_LINE_MAX];
+	unsigned long n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *key = strtok(line, " \n"), *acc = strtok(NULL, " \n");
+		char *ans = strtok(NULL, "\n");
+		n++;
+		if (key == NULL || acc == NULL || ans == NULL)
+			continue;	/* a torn last line: never answered */
+		if (remember(a, key, acc, ans, 0) == -1) {
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	fprintf(stderr, "acquirer: %lu decisions from %s\n", n, path);
+	return 0;
+}
+
+static void
+send_answer(struct acquirer *a, struct bufferevent *bev, const char *key,
+    const char *answer)
+{
+	char line[ACQ_LINE_MAX];
+	int n;
+
+	/* Latency: the simulated network and issuer, in order of arrival. */
+	if (a->latency_ms > 0)
+		usleep((useconds_t)a->latency_ms * 1000);
+	if ((int)(rng_next(&a->rng) % 100) < a->drop_pct)
+		return;		/* lost on the way: the engine times out */
+	n = snprintf(line, sizeof line, "%s %s\n", key, answer);
+	bufferevent_write(bev, line, (size_t)n);
+	if ((int)(rng_next(&a->rng) % 100) < a->dup_pct)
+		bufferevent_write(bev, line, (size_t)n);
+}
+
+static void
+handle_line(struct acquirer *a, struct bufferevent *bev, char *line)
+{
+	char *verb = strtok(line, " "), *key = strtok(NULL, " ");
+	char *acc = strtok(NULL, " "), *amt = strtok(NULL, " ");
+	char answer[64];
+	uint32_t id;
+	long long cents;
+
+	a->requests++;
+	if (verb == NULL || strcmp(verb, "CAPTURE") != 0 || key == NULL ||
+	    acc == NULL || amt == NULL) {
+		bufferevent_write(bev, "? ERROR bad-request\n", 20);
+		return;
+	}
+	id = strtab_find(a->keys, key, strlen(key));
+	if (id != STRTAB_NONE) {
+		a->repeats++;
+		send_answer(a, bev, key, a->dec[id].answer);
+		return;
+	}
+	cents = strtoll(amt, NULL, 10);
+	if (cents > 0 && account_declines(a, acc)) {
+		uint32_t k = strtab_find(a->declined_acc, acc, strlen(acc));
+		uint32_t before = k == STRTAB_NONE ? 0 : a->declines[k];
+		if ((int)before < a->decline_times) {
+			snprintf(answer, sizeof answer,
+			    "DECLINED insufficient-funds");
+			goto decided;
+		}
+	}
+	snprintf(answer, sizeof answer, "APPROVED A%06lu",
+	    (unsigned long)(a->captures + a->refunds + 1));
+decided:
+	if (remember(a, key, acc, answer, 1) == -1) {
+		fprintf(stderr, "acquirer: cannot record %s: %s\n", key,
+		    strerror(errno));
+		return;		/* unanswered: retried with its key */
+	}
+	if (answer[0] == 'D')
+		a->declines_n++;
+	else if (cents >= 0) {
+		a->captures++;
+		a->captured_cents += cents;
+	} else {
+		a->refunds++;
+		a->refunded_cents -= cents;
+	}
+	if (a->crash_after > 0 && ++a->fresh >= a->crash_after) {
+		fprintf(stderr, "acquirer: crashing on purpose after %ld new "
+		    "decisions (the last one recorded, not answered)\n",
+		    a->fresh);
+		_exit(3);
+	}
+	send_answer(a, bev, key, answer);
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	struct acquirer *a = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+	size_t len;
+
+	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+		if (len < ACQ_LINE_MAX)
+			handle_line(a, bev, line);
+		free(line);
+	}
+	if (evbuffer_get_length(in) > ACQ_LINE_MAX) {
+		a->conns--;
+		bufferevent_free(bev);
+	}
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct acquirer *a = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		a->conns--;
+		bufferevent_free(bev);
+	}
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int len, void *arg)
+{
+	struct acquirer *a = arg;
+	struct bufferevent *bev;
+
+	(void)l;
+	(void)sa;
+	(void)len;
+	if (a->conns >= ACQ_CONNS_MAX ||
+	    (bev = bufferevent_socket_new(a->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	a->conns++;
+	bufferevent_setcb(bev, read_cb, NULL, event_cb, a);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+static void
+stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: terminal-sim acquirer --listen HOST:PORT "
+	    "--journal FILE [--seed N]\n"
+	    "           [--decline ACCOUNT]... [--decline-pct P] "
+	    "[--decline-times K]\n"
+	    "           [--latency-ms MS] [--drop-pct P] [--dup-pct P] "
+	    "[--crash-after N]\n");
+	return 2;
+}
+
+int
+sim_acquirer(int argc, char **argv)
+{
+	struct acquirer a;
+	struct sockaddr_in sin;
+	struct evconnlistener *l = NULL;
+	struct event *sig1 = NULL, *sig2 = NULL;
+	const char *listen = NULL, *journal = NULL;
+	int i, rc = 1;
+
+	memset(&a, 0, sizeof a);
+	a.decline_times = 1;
+	a.seed = 1;
+	a.keys = strtab_new();
+	a.declined_acc = strtab_new();
+	a.deny_named = strtab_new();
+	if (a.keys == NULL || a.declined_acc == NULL || a.deny_named == NULL)
+		goto out;
+	for (i = 1; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (v == NULL)
+			return usage();
+		i++;
+		if (strcmp(o, "--listen") == 0)
+			listen = v;
+		else if (strcmp(o, "--journal") == 0)
+			journal = v;
+		else if (strcmp(o, "--seed") == 0)
+			a.seed = strtoull(v, NULL, 10);
+		else if (strcmp(o, "--decline") == 0)
+			strtab_intern(a.deny_named, v, strlen(v), NULL);
+		else if (strcmp(o, "--decline-pct") == 0)
+			a.decline_pct = atoi(v);
+		else if (strcmp(o, "--decline-times") == 0)
+			a.decline_times = atoi(v);
+		else if (strcmp(o, "--latency-ms") == 0)
+			a.latency_ms = atoi(v);
+		else if (strcmp(o, "--drop-pct") == 0)
+			a.drop_pct = atoi(v);
+		else if (strcmp(o, "--dup-pct") == 0)
+			a.dup_pct = atoi(v);
+		else if (strcmp(o, "--crash-after") == 0)
+			a.crash_after = atol(v);
+		else
+			return usage();
+	}
+	if (listen == NULL || journal == NULL || wire_parse_addr(listen,
+	    &sin) == -1 || a.decline_pct < 0 || a.decline_pct > 100 ||
+	    a.latency_ms < 0 || a.latency_ms > 60000 || a.drop_pct < 0 ||
+	    a.drop_pct > 100 || a.dup_pct < 0 || a.dup_pct > 100)
+		return usage();
+	a.rng = a.seed;
+	if (load_journal(&a, journal) == -1 ||
+	    (a.journal = fopen(journal, "a")) == NULL) {
+		fprintf(stderr, "acquirer: %s: %s\n", journal, strerror(errno));
+		goto out;
+	}
+	if ((a.base = event_base_new()) == NULL)
+		goto out;
+	l = evconnlistener_new_bind(a.base, accept_cb, &a,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 64,
+	    (struct sockaddr *)&sin, sizeof sin);
+	sig1 = evsignal_new(a.base, SIGTERM, stop_cb, a.base);
+	sig2 = evsignal_new(a.base, SIGINT, stop_cb, a.base);
+	if (l == NULL || sig1 == NULL || sig2 == NULL) {
+		fprintf(stderr, "acquirer: cannot listen on %s\n", listen);
+		goto out;
+	}
+	evsignal_add(sig1, NULL);
+	evsignal_add(sig2, NULL);
+	fprintf(stderr, "acquirer: listening on %s (declines: %d%% of "
+	    "accounts and %u named, %d time(s) each; latency %d ms, drop %d%%, "
+	    "dup %d%%)\n", listen, a.decline_pct, strtab_count(a.deny_named),
+	    a.decline_times, a.latency_ms, a.drop_pct, a.dup_pct);
+	event_base_dispatch(a.base);
+	printf("acquirer: %llu requests (%llu repeated keys answered from the "
+	    "journal): %llu captures %lld.%02lld, %llu refunds %lld.%02lld, "
+	    "%llu declines\n", (unsigned long long)a.requests,
+	    (unsigned long long)a.repeats, (unsigned long long)a.captures,
+	    (long long)a.captured_cents / 100,
+	    (long long)a.captured_cents % 100, (unsigned long long)a.refunds,
+	    (long long)a.refunded_cents / 100,
+	    (long long)a.refunded_cents % 100,
+	    (unsigned long long)a.declines_n);
+	rc = 0;
+out:
+	if (l != NULL)
+		evconnlistener_free(l);
+	if (sig1 != NULL)
+		event_free(sig1);
+	if (sig2 != NULL)
+		event_free(sig2);
+	if (a.base != NULL)
+		event_base_free(a.base);
+	if (a.journal != NULL)
+		fclose(a.journal);
+	strtab_free(a.keys);
+	strtab_free(a.declined_acc);
+	strtab_free(a.deny_named);
+	free(a.dec);
+	free(a.declines);
+	return rc;
+}
