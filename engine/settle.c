@@ -36,6 +36,7 @@
 #define SETTLE_STALE_LINES	16	/* stray answers skipped per request */
 #define SETTLE_BACKOFF_MAX_S	300	/* acquirer down: wait at most this */
 #define SETTLE_POST_BATCH	256	/* outcomes posted per transaction */
+#define SETTLE_FAILURES_DOWN	3	/* unanswered in a row: acquirer down */
 
 /* Days after a decline on which recovery is retried (Visa: <= 6 in 14). */
 static const int retry_day[SETTLE_RETRIES_MAX] = {1, 2, 4, 7, 10, 13};
@@ -451,7 +452,7 @@ static int
 send_all(struct settle *s, struct req *rs, size_t n)
 {
 	size_t i, from = 0;
-	int rc = 0;
+	int rc = 0, failed = 0;
 
 	for (i = 0; i < n && rc == 0 && !s->stop; i++) {
 		struct req *r = &rs[i];
@@ -462,10 +463,14 @@ send_all(struct settle *s, struct req *rs, size_t n)
 			s->st.failures++;
 		pthread_mutex_unlock(&s->mu);
 		if (r->outcome == -1) {
+			/* A lost answer: the request stays pending for the
+			 * next pass; several in a row: the acquirer is down. */
 			step_sql(s, "UPDATE settlements SET attempts = "
 			    "attempts + 1 WHERE id = ?", "i", r->id);
-			rc = -1;
-		}
+			if (++failed >= SETTLE_FAILURES_DOWN)
+				rc = -1;
+		} else
+			failed = 0;
 		if (i + 1 - from == SETTLE_POST_BATCH || rc == -1) {
 			post_outcomes(s, rs + from, i + 1 - from);
 			from = i + 1;

@@ -9,6 +9,10 @@
  * accounts, are declined for their first --decline-times requests.
  * Faults on purpose: latency, dropped answers, duplicated answers, and a
  * crash after the Nth new decision (recorded but not answered).
+ *
+ * Journal lines: "<key> <account> <amount_cents> APPROVED <code>" or
+ * "... DECLINED <reason>", one per key, in the order decided: what the
+ * acquirer captured, for the tests to compare with the engine's ledger.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,7 +79,7 @@ account_declines(struct acquirer *a, const char *acc)
 /* Records a decision for key (journal first); 0 or -1. */
 static int
 remember(struct acquirer *a, const char *key, const char *acc,
-    const char *answer, int write)
+    long long cents, const char *answer, int write)
 {
 	int added;
 	uint32_t id = strtab_intern(a->keys, key, strlen(key), &added);
@@ -108,7 +112,8 @@ remember(struct acquirer *a, const char *key, const char *acc,
 		a->declines[k]++;
 	}
 	if (write) {
-		if (fprintf(a->journal, "%s %s %s\n", key, acc, answer) < 0 ||
+		if (fprintf(a->journal, "%s %s %lld %s\n", key, acc, cents,
+		    answer) < 0 ||
 		    fflush(a->journal) != 0 || fsync(fileno(a->journal)) != 0)
 			return -1;
 	}
@@ -126,11 +131,12 @@ load_journal(struct acquirer *a, const char *path)
 		return errno == ENOENT ? 0 : -1;
 	while (fgets(line, sizeof line, f) != NULL) {
 		char *key = strtok(line, " \n"), *acc = strtok(NULL, " \n");
-		char *ans = strtok(NULL, "\n");
+		char *amt = strtok(NULL, " \n"), *ans = strtok(NULL, "\n");
 		n++;
-		if (key == NULL || acc == NULL || ans == NULL)
+		if (key == NULL || acc == NULL || amt == NULL || ans == NULL)
 			continue;	/* a torn last line: never answered */
-		if (remember(a, key, acc, ans, 0) == -1) {
+		if (remember(a, key, acc, strtoll(amt, NULL, 10), ans, 0) ==
+		    -1) {
 			fclose(f);
 			return -1;
 		}
@@ -192,7 +198,7 @@ handle_line(struct acquirer *a, struct bufferevent *bev, char *line)
 	snprintf(answer, sizeof answer, "APPROVED A%06lu",
 	    (unsigned long)(a->captures + a->refunds + 1));
 decided:
-	if (remember(a, key, acc, answer, 1) == -1) {
+	if (remember(a, key, acc, cents, answer, 1) == -1) {
 		fprintf(stderr, "acquirer: cannot record %s: %s\n", key,
 		    strerror(errno));
 		return;		/* unanswered: retried with its key */

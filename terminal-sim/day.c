@@ -86,12 +86,15 @@ struct day {
 	int64_t		 base;		/* 00:00 UTC of the date */
 	uint64_t	 rng;
 	FILE		*out;
+	FILE		*late;		/* held-back check-outs, sent later */
+	int		 late_pct;
 	/* The offline validator and its hour. */
 	char		 offline[96];
 	int64_t		 off_from, off_to;
 	/* Report. */
 	size_t		 taps, legs, no_checkout, double_taps, clashes;
 	size_t		 wrong_pole, offline_taps, phones, both, plastic;
+	size_t		 late_taps;
 };
 
 struct card {
@@ -152,6 +155,14 @@ tap(struct day *d, int64_t t, const char *pan, const char *par,
 	snprintf(id, sizeof id, "%s:%lld", dev, (long long)(d->base / 86400 *
 	    1000000 + ++d->seq[k]));
 	civil_format_utc(t, when);
+	/* Held back: a validator that forwards this tap days later. */
+	if (d->late != NULL && strcmp(kind, "out") == 0 &&
+	    (int)(strtab_hash(id, strlen(id)) % 100) < d->late_pct) {
+		fprintf(d->late, "%s,%s,%s,%s,%s,%s,%s\n", id, when, pan, par,
+		    net, stop, kind);
+		d->late_taps++;
+		return 0;
+	}
 	f[0] = id;
 	f[1] = when;
 	f[2] = pan;
@@ -312,8 +323,9 @@ sim_day(int argc, char **argv)
 	struct replay rp;
 	struct day d;
 	const char *ack = NULL, *out = NULL, *date = "2026-11-28";
-	const char *queue = NULL;
-	long tourists = 1000;
+	const char *queue = NULL, *late = NULL;
+	long tourists = 1000, stop_after = 0;
+	int generate_only = 0;
 	uint64_t seed = 1;
 	int32_t days;
 	size_t i;
@@ -323,6 +335,10 @@ sim_day(int argc, char **argv)
 	memset(&d, 0, sizeof d);
 	for (a = 1; a < argc; a++) {
 		const char *v = a + 1 < argc ? argv[a + 1] : NULL;
+		if (strcmp(argv[a], "--generate-only") == 0) {
+			generate_only = 1;
+			continue;
+		}
 		if (v == NULL) {
 			a = argc + 1;
 			break;
@@ -344,16 +360,25 @@ sim_day(int argc, char **argv)
 			out = v;
 		else if (strcmp(argv[a - 1], "--queue") == 0)
 			queue = v;
+		else if (strcmp(argv[a - 1], "--late-out") == 0)
+			late = v;
+		else if (strcmp(argv[a - 1], "--late-pct") == 0)
+			d.late_pct = atoi(v);
+		else if (strcmp(argv[a - 1], "--stop-after") == 0)
+			stop_after = strtol(v, NULL, 10);
 		else
 			a = argc + 1;
 	}
-	if (a != argc || rp.engine == NULL || rp.certs == NULL ||
+	if (a != argc || ((rp.engine == NULL || rp.certs == NULL) &&
+	    !generate_only) || d.late_pct < 0 || d.late_pct > 100 ||
 	    tourists < 1 || tourists > DAY_TOURISTS_MAX ||
 	    parse_date(date, &days) == -1) {
 		fprintf(stderr, "usage: terminal-sim day --engine HOST:PORT "
 		    "--certs DIR [--tourists N] [--seed S]\n"
 		    "           [--date YYYY-MM-DD] [--taps-out FILE] "
-		    "[--ack-log FILE] [--queue FILE]\n");
+		    "[--ack-log FILE] [--queue FILE]\n"
+		    "           [--late-out FILE --late-pct P] "
+		    "[--stop-after N] [--generate-only]\n");
 		return 2;
 	}
 	d.rp = &rp;
@@ -364,8 +389,14 @@ sim_day(int argc, char **argv)
 		perror(out);
 		return 2;
 	}
+	if (late != NULL && (d.late = fopen(late, "w")) == NULL) {
+		perror(late);
+		return 2;
+	}
 	if (d.out != NULL)
 		fprintf(d.out, "tap_id,time,card,par,network_id,stop_id,kind\n");
+	if (d.late != NULL)
+		fprintf(d.late, "tap_id,time,card,par,network_id,stop_id,kind\n");
 	/* The offline validator: a GVB pole in the centre, 12:00-13:00 CET. */
 	snprintf(d.offline, sizeof d.offline, "gvb-dam.gvb");
 	d.off_from = d.base + 11 * 3600;
@@ -374,6 +405,8 @@ sim_day(int argc, char **argv)
 	for (i = 0; i < (size_t)tourists && rc == 0; i++)
 		rc = tourist(&d, seed, i, days);
 	if (d.out != NULL && fclose(d.out) != 0)
+		rc = -1;
+	if (d.late != NULL && fclose(d.late) != 0)
 		rc = -1;
 	if (rc != 0) {
 		fprintf(stderr, "terminal-sim: day: out of memory\n");
@@ -390,8 +423,22 @@ sim_day(int argc, char **argv)
 	    (unsigned long long)seed, tourists, d.plastic, d.phones, d.both,
 	    d.legs, d.taps, strtab_count(d.devices), d.no_checkout,
 	    d.double_taps, d.clashes, d.wrong_pole, d.offline, d.offline_taps);
+	if (d.late_taps > 0)
+		fprintf(stderr, "terminal-sim: %zu check-outs held back in %s "
+		    "(late taps)\n", d.late_taps, late);
 	strtab_free(d.devices);
 	free(d.seq);
+	if (generate_only) {
+		size_t r;
+		for (r = 0; r < rp.nrows; r++) {
+			int k;
+			for (k = 0; k < 7; k++)
+				free(rp.row[r].f[k]);
+		}
+		free(rp.row);
+		return 0;
+	}
 	rp.ids_name_devices = 1;
+	rp.stop_after = (size_t)stop_after;
 	return replay_run(&rp, ack, queue);
 }

@@ -26,7 +26,7 @@ main(int argc, char **argv)
 		return sim_idle(argc - 1, argv + 1);
 	fprintf(stderr, "usage: terminal-sim replay --engine HOST:PORT --certs "
 	    "DIR [--ack-log FILE]\n           [--queue FILE] [--shuffle SEED] "
-	    "[--reconnect-every N] TAPS.csv\n"
+	    "[--reconnect-every N] [--keep-ids] TAPS.csv\n"
 	    "       terminal-sim day --engine HOST:PORT --certs DIR "
 	    "[--tourists N] [--seed S]\n           [--date YYYY-MM-DD] "
 	    "[--taps-out FILE] [--ack-log FILE] [--queue FILE]\n"

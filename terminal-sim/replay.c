@@ -432,6 +432,17 @@ answer(struct device *d, int64_t seq, int refused, const char *what)
 			    (long long)seq, w->f[0]);
 		if (rp->queue != NULL)
 			fprintf(rp->queue, "A %s\n", w->f[0]);
+		if (rp->stop_after > 0 && rp->answered - rp->resumed >=
+		    rp->stop_after) {
+			/* A crash on purpose: what is on disk is all. */
+			if (rp->queue != NULL)
+				fflush(rp->queue);
+			if (rp->acklog != NULL)
+				fflush(rp->acklog);
+			fprintf(stderr, "terminal-sim: stopping abruptly after "
+			    "%zu answers (--stop-after)\n", rp->stop_after);
+			_exit(3);
+		}
 		if (w->phase == 0 && --rp->phase0_left == 0)
 			kick_all(rp);	/* the offline validator is back */
 		return;
@@ -718,6 +729,8 @@ sim_replay(int argc, char **argv)
 			ack = argv[++a];
 		else if (strcmp(argv[a], "--queue") == 0 && a + 1 < argc)
 			queue = argv[++a];
+		else if (strcmp(argv[a], "--keep-ids") == 0)
+			rp.ids_name_devices = 1;
 		else if (strcmp(argv[a], "--shuffle") == 0 && a + 1 < argc)
 			rp.shuffle_seed = strtoull(argv[++a], NULL, 10);
 		else if (strcmp(argv[a], "--reconnect-every") == 0 &&
@@ -732,7 +745,7 @@ sim_replay(int argc, char **argv)
 		fprintf(stderr, "usage: terminal-sim replay --engine HOST:PORT "
 		    "--certs DIR [--ack-log FILE] [--queue FILE]\n"
 		    "           [--shuffle SEED] [--reconnect-every N] "
-		    "TAPS.csv\n");
+		    "[--keep-ids] TAPS.csv\n");
 		return 2;
 	}
 	if (read_rows(&rp, path) == -1)

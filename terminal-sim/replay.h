@@ -41,6 +41,7 @@ struct replay {
 	int		 ids_name_devices;	/* tap_id = <device>:<seq> */
 	int		 quiet;			/* no line per refusal */
 	size_t		 reconnect_every;	/* 0: never on purpose */
+	size_t		 stop_after;		/* crash after N answers (tests) */
 	uint64_t	 shuffle_seed;		/* 0: file order */
 	struct tap_tokenizer *tk;		/* the gate's card -> account */
 	struct strtab	*deny;			/* accounts seen in D frames */

@@ -105,6 +105,26 @@ for ex in mini week mini-dup; do
 	fi
 	grep -q "entry 2: hash mismatch" "$tmp/verify" ||
 	    fail "$ex: audit verify did not name entry 2: $(cat "$tmp/verify")"
+	# One entry deleted: the gap and the broken chain are named.
+	cp "$db" "$tmp/tampered.db"
+	sqlite3 "$tmp/tampered.db" "DROP TRIGGER ledger_no_delete;
+	    DELETE FROM ledger WHERE entry_id = 3"
+	if "$FE" audit verify "$tmp/tampered.db" >"$tmp/verify"; then
+		fail "$ex: audit verify missed a deleted entry"
+	fi
+	grep -q "entry 4: expected entry 3" "$tmp/verify" ||
+	    fail "$ex: audit verify did not name the gap: $(cat "$tmp/verify")"
+	# Two entries swapped (reordered): named too.
+	cp "$db" "$tmp/tampered.db"
+	sqlite3 "$tmp/tampered.db" "DROP TRIGGER ledger_no_update;
+	    UPDATE ledger SET entry_id = -1 WHERE entry_id = 3;
+	    UPDATE ledger SET entry_id = 3 WHERE entry_id = 4;
+	    UPDATE ledger SET entry_id = 4 WHERE entry_id = -1"
+	if "$FE" audit verify "$tmp/tampered.db" >"$tmp/verify"; then
+		fail "$ex: audit verify missed two swapped entries"
+	fi
+	grep -q "entry 3: prev_hash does not match" "$tmp/verify" ||
+	    fail "$ex: audit verify did not name the swap: $(cat "$tmp/verify")"
 	# No PAN anywhere in the database.
 	if sqlite3 "$db" .dump | grep -Eq '4111111111111111|5555555555554444|4000056655665556'; then
 		fail "$ex: a PAN reached the database"
