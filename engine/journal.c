@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "limits.h"
+#include "diag.h"
 #include "journal.h"
 #include "ledger.h"
 #include "limits.h"
@@ -49,7 +50,8 @@ struct journal {
 	sqlite3_stmt		*ins_tap, *get_tap, *ins_refused, *get_card;
 	sqlite3_stmt		*up_card, *sel_par_taps, *sel_tok_taps;
 	sqlite3_stmt		*del_legs, *del_charges, *del_shares;
-	sqlite3_stmt		*card_day_count, *debt_tap;
+	sqlite3_stmt		*card_day_count, *debt_tap, *sel_days;
+	struct strtab		*days_before;	/* writer's scratch */
 	int64_t			 debt_tap_gap;
 	sqlite3_stmt		*ins_leg, *ins_charge, *ins_share;
 };
@@ -189,6 +191,8 @@ prepare_all(struct journal *j)
 	    prep(j, &j->ins_share, "INSERT INTO shares VALUES (?,?,?,?)") ||
 	    prep(j, &j->card_day_count, "SELECT count(*) FROM taps WHERE "
 	    "token = ? AND time_utc > ? AND time_utc <= ?") ||
+	    prep(j, &j->sel_days, "SELECT service_day FROM charges WHERE "
+	    "account = ?") ||
 	    prep(j, &j->debt_tap, "UPDATE debts SET next_retry_utc = ?1 "
 	    "WHERE account = ?2 AND state = 'open' AND next_retry_utc > ?1 "
 	    "AND last_try_utc <= ?1 - ?3");
@@ -226,11 +230,29 @@ debt_due(struct journal *j, const char *account)
 static void
 set_health(struct journal *j, const char *what)
 {
+	char h[sizeof j->health];
+	int changed;
+
+	snprintf(h, sizeof h, "%s: %s", what, sqlite3_errmsg(j->db));
 	pthread_mutex_lock(&j->mu);
-	snprintf(j->health, sizeof j->health, "%s: %s", what,
-	    sqlite3_errmsg(j->db));
+	changed = strcmp(h, j->health) != 0;
+	memcpy(j->health, h, sizeof h);
 	pthread_mutex_unlock(&j->mu);
-	fprintf(stderr, "fare-engine: journal: %s\n", j->health);
+	if (changed)	/* once per episode, not once per retry */
+		logmsg("journal: %s", h);
+}
+
+static void
+clear_health(struct journal *j)
+{
+	int was;
+
+	pthread_mutex_lock(&j->mu);
+	was = j->health[0] != '\0';
+	j->health[0] = '\0';
+	pthread_mutex_unlock(&j->mu);
+	if (was)
+		logmsg("journal: committing again");
 }
 
 static int
@@ -454,84 +476,93 @@ clear_account(struct journal *j, const char *account)
 	    step_done(j->del_shares);
 }
 
-/*
- * Days the account was charged for before but has no legs on now (its
- * card moved to a PAR account, or a late tap moved a leg): post them back
- * to zero, so the ledger always equals the charges.
- */
+/* The days an account is charged for now, from charges. */
 static int
-reverse_gone_days(struct journal *j, const char *account)
+charged_days(struct journal *j, const char *account, struct strtab *days)
 {
-	sqlite3_stmt *s;
-	struct strtab *days = strtab_new();
-	uint32_t i;
+	sqlite3_stmt *s = j->sel_days;
 	int rc = 0;
 
-	if (days == NULL || sqlite3_prepare_v2(j->db, "SELECT DISTINCT "
-	    "service_day FROM ledger WHERE rider_account = ?1 AND service_day "
-	    "NOT IN (SELECT service_day FROM charges WHERE account = ?1)", -1,
-	    &s, NULL) != SQLITE_OK) {
-		strtab_free(days);
-		return -1;
-	}
 	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		const char *d = (const char *)sqlite3_column_text(s, 0);
-		if (strtab_intern(days, d, strlen(d), NULL) == STRTAB_NONE)
+	while (sqlite3_step(s) == SQLITE_ROW)
+		if (strtab_intern(days, (const char *)sqlite3_column_text(s, 0),
+		    10, NULL) == STRTAB_NONE)
 			rc = -1;
-	}
-	sqlite3_finalize(s);
-	for (i = 0; i < strtab_count(days) && rc == 0; i++)
-		rc = ledger_post_day(j->ledger, account, strtab_name(days, i),
-		    0, NULL, 0, journal_now(j), "reversal");
-	strtab_free(days);
+	sqlite3_reset(s);
 	return rc;
 }
 
-/* Reprices one account from its stored taps and rewrites its rows. */
+/*
+ * Reprices one account from its stored taps and rewrites its rows.  Days
+ * it was charged for before but has no legs on now (its card moved to a
+ * PAR account, or a late tap moved a leg) are posted back to zero, so the
+ * ledger always equals the charges.
+ */
 static int
 reprice(struct journal *j, const char *account)
 {
 	const struct tariff *t = j->tariff;
 	sqlite3_stmt *s = account[0] == 'p' ? j->sel_par_taps : j->sel_tok_taps;
-	char now_acc[64];
+	struct strtab *before = j->days_before;
+	char now_acc[64], day[11];
 	size_t n = 0, d;
-	int rc = 0;
+	uint32_t i;
+	int rc = 0, moved = 0;
 
+	strtab_clear(before);
+	if (charged_days(j, account, before) == -1)
+		return -1;
 	/* A card that has since shown a PAR belongs to that account now. */
 	if (account[0] == 't') {
 		card_account(j, account + 4, now_acc, sizeof now_acc);
-		if (strcmp(now_acc, account) != 0)
-			return clear_account(j, account);
+		moved = strcmp(now_acc, account) != 0;
 	}
-
-	sqlite3_bind_text(s, 1, account + 4, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		const char *net = (const char *)sqlite3_column_text(s, 1);
-		const char *stop = (const char *)sqlite3_column_text(s, 2);
-		struct price_tap *p;
-		if (price_reserve((void **)&j->pt, &j->pt_cap, n + 1,
-		    sizeof *j->pt) == -1) {
-			rc = -1;
-			break;
+	j->pr.ndays = 0;
+	if (moved)
+		rc = clear_account(j, account);
+	else {
+		sqlite3_bind_text(s, 1, account + 4, -1, SQLITE_STATIC);
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			const char *net = (const char *)sqlite3_column_text(s,
+			    1);
+			const char *stop = (const char *)sqlite3_column_text(s,
+			    2);
+			struct price_tap *p;
+			if (price_reserve((void **)&j->pt, &j->pt_cap, n + 1,
+			    sizeof *j->pt) == -1) {
+				rc = -1;
+				break;
+			}
+			p = &j->pt[n];
+			p->time = sqlite3_column_int64(s, 0);
+			p->network = tariff_network(t, net, strlen(net));
+			p->stop = tariff_stop(t, stop, strlen(stop));
+			p->kind = strcmp((const char *)sqlite3_column_text(s,
+			    3), "out") == 0;
+			/* A stop gone from a reloaded tariff cannot count. */
+			if (p->network != TARIFF_NONE && p->stop != TARIFF_NONE)
+				n++;
 		}
-		p = &j->pt[n];
-		p->time = sqlite3_column_int64(s, 0);
-		p->network = tariff_network(t, net, strlen(net));
-		p->stop = tariff_stop(t, stop, strlen(stop));
-		p->kind = strcmp((const char *)sqlite3_column_text(s, 3),
-		    "out") == 0;
-		/* A stop gone from a reloaded tariff: the tap cannot count. */
-		if (p->network != TARIFF_NONE && p->stop != TARIFF_NONE)
-			n++;
+		sqlite3_reset(s);
+		if (rc == -1 || clear_account(j, account) != 0 ||
+		    price_account(t, j->pt, n, journal_now(j), &j->pr) == -1)
+			return -1;
+		for (d = 0; d < j->pr.ndays && rc == 0; d++)
+			rc = write_day(j, account, &j->pr.day[d]);
 	}
-	sqlite3_reset(s);
-	if (rc == -1 || clear_account(j, account) != 0 ||
-	    price_account(t, j->pt, n, journal_now(j), &j->pr) == -1)
-		return -1;
-	for (d = 0; d < j->pr.ndays && rc == 0; d++)
-		rc = write_day(j, account, &j->pr.day[d]);
-	return rc == 0 ? reverse_gone_days(j, account) : rc;
+	/* Days charged before and not now: their postings go back to 0. */
+	for (i = 0; i < strtab_count(before) && rc == 0; i++) {
+		const char *old = strtab_name(before, i);
+		int still = 0;
+		for (d = 0; d < j->pr.ndays && !still; d++) {
+			civil_format_day(j->pr.day[d].service_day, day);
+			still = strcmp(day, old) == 0;
+		}
+		if (!still)
+			rc = ledger_post_day(j->ledger, account, old, 0, NULL,
+			    0, journal_now(j), "reversal");
+	}
+	return rc;
 }
 
 /* Feedback for an ack: the tap's leg fare and its day's charge. */
@@ -567,17 +598,23 @@ now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static void
+static int
 write_batch(struct journal *j, struct jtap *b, size_t n,
     struct jresult *res, uint32_t *tap_acc)
 {
 	uint64_t t0 = now_us(), dt;
 	struct strtab *accounts = strtab_new();
+	uint32_t *first = NULL, *next = NULL;
 	char acc[64];
 	size_t i;
 	uint32_t a;
 	int ok = accounts != NULL && exec(j, "BEGIN IMMEDIATE") == SQLITE_OK;
 
+	/*
+	 * One transaction: the taps, then the new prices and ledger postings
+	 * of every account they touch.  A tap is acknowledged only once all
+	 * of it is durable (stored, priced, posted): one commit, one fsync.
+	 */
 	for (i = 0; i < n && ok; i++) {
 		const char *why = b[i].refuse;
 		res[i].conn_id = b[i].conn_id;
@@ -617,13 +654,48 @@ write_batch(struct journal *j, struct jtap *b, size_t n,
 			ok = 0;
 		res[i].refused = why;
 	}
+	/* Each tap's account as of the whole batch, and the taps of each
+	 * account as a list (first/next), for the feedback. */
+	for (i = 0; i < n && ok; i++)
+		if (res[i].refused == NULL) {
+			card_account(j, b[i].token, acc, sizeof acc);
+			tap_acc[i] = strtab_intern(accounts, acc, strlen(acc),
+			    NULL);
+		}
+	if (ok) {
+		first = malloc((strtab_count(accounts) + 1) * sizeof *first);
+		next = malloc((n + 1) * sizeof *next);
+		ok = first != NULL && next != NULL;
+	}
+	if (ok) {
+		for (a = 0; a < strtab_count(accounts); a++)
+			first[a] = UINT32_MAX;
+		for (i = n; i-- > 0;)
+			if (tap_acc[i] != STRTAB_NONE) {
+				next[i] = first[tap_acc[i]];
+				first[tap_acc[i]] = (uint32_t)i;
+			}
+	}
+	/* Live pricing: the accounts this batch touched. */
+	for (a = 0; ok && a < strtab_count(accounts); a++) {
+		const char *name = strtab_name(accounts, a);
+		uint32_t k;
+		if (reprice(j, name) != 0 || debt_due(j, name) != 0) {
+			ok = 0;
+			break;
+		}
+		for (k = first[a]; k != UINT32_MAX; k = next[k])
+			feedback(j, &b[k], &res[k]);
+	}
+	free(first);
+	free(next);
 	if (!ok || exec(j, "COMMIT") != SQLITE_OK) {
 		set_health(j, "cannot commit a batch; nothing acknowledged");
 		exec(j, "ROLLBACK");
 		strtab_free(accounts);
 		for (i = 0; i < n; i++)
 			res[i].refused = "not-committed";
-		return;
+		return -1;
 	}
 	dt = now_us() - t0;
 	pthread_mutex_lock(&j->mu);
@@ -632,32 +704,10 @@ write_batch(struct journal *j, struct jtap *b, size_t n,
 	j->commit_us += dt;
 	if (dt > j->commit_us_max)
 		j->commit_us_max = dt;
-	j->health[0] = '\0';
 	pthread_mutex_unlock(&j->mu);
-	/* Each tap's account as of the whole batch: repriced, and the
-	 * source of its feedback. */
-	for (i = 0; i < n; i++)
-		if (res[i].refused == NULL) {
-			card_account(j, b[i].token, acc, sizeof acc);
-			tap_acc[i] = strtab_intern(accounts, acc, strlen(acc),
-			    NULL);
-		}
-	/* Live pricing: the accounts this batch touched. */
-	if (exec(j, "BEGIN IMMEDIATE") == SQLITE_OK) {
-		for (a = 0; a < strtab_count(accounts); a++) {
-			const char *name = strtab_name(accounts, a);
-			if (reprice(j, name) != 0 || debt_due(j, name) != 0)
-				set_health(j, "repricing");
-			for (i = 0; i < n; i++)
-				if (res[i].refused == NULL && tap_acc[i] == a)
-					feedback(j, &b[i], &res[i]);
-		}
-		if (exec(j, "COMMIT") != SQLITE_OK) {
-			set_health(j, "cannot commit prices");
-			exec(j, "ROLLBACK");
-		}
-	}
+	clear_health(j);
 	strtab_free(accounts);
+	return 0;
 }
 
 /*
@@ -701,6 +751,7 @@ writer_main(void *arg)
 	struct jresult *res = malloc(JOURNAL_BATCH * sizeof *res);
 	uint32_t *tap_acc = malloc(JOURNAL_BATCH * sizeof *tap_acc);
 	size_t n, i;
+	long wait_ms;
 
 	if (b == NULL || res == NULL || tap_acc == NULL) {
 		free(tap_acc);
@@ -709,6 +760,7 @@ writer_main(void *arg)
 		free(res);
 		return NULL;
 	}
+	pthread_setname_np(pthread_self(), "fe-writer");
 	/* After downtime: legs that expired meanwhile close right away. */
 	close_expired_legs(j);
 	for (;;) {
@@ -747,7 +799,28 @@ writer_main(void *arg)
 			j->next_tariff = NULL;
 		}
 		pthread_mutex_unlock(&j->mu);
-		write_batch(j, b, n, res, tap_acc);
+		/*
+		 * Disk full or an I/O error: nothing of the batch was
+		 * acknowledged.  Keep it and try again (0.1 s, doubling to
+		 * 1 s; the loop
+		 * stops reading once the queue fills); validators keep their
+		 * copies, so stopping now loses nothing either.
+		 */
+		for (wait_ms = 100; write_batch(j, b, n, res, tap_acc) == -1;
+		    wait_ms = wait_ms < 1000 ? wait_ms * 2 : 1000) {
+			struct timespec again;
+			pthread_mutex_lock(&j->mu);
+			clock_gettime(CLOCK_REALTIME, &again);
+			again.tv_nsec += wait_ms * 1000000L;
+			again.tv_sec += again.tv_nsec / 1000000000L;
+			again.tv_nsec %= 1000000000L;
+			if (!j->stop)
+				pthread_cond_timedwait(&j->cv, &j->mu, &again);
+			i = j->stop;
+			pthread_mutex_unlock(&j->mu);
+			if (i)
+				break;
+		}
 		pthread_mutex_lock(&j->mu);
 		/* The loop drains results promptly; bound them all the same. */
 		for (i = 0; i < n && j->nres < JOURNAL_QUEUE; i++)
@@ -788,7 +861,7 @@ journal_open(const struct journal_opts *o, struct tariff *t,
     size_t errlen)
 {
 	struct journal *j = calloc(1, sizeof *j);
-	char pragma[128];
+	char pragma[256];
 
 	if (j == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -814,12 +887,20 @@ journal_open(const struct journal_opts *o, struct tariff *t,
 		    sqlite3_errmsg(j->db) : "cannot open");
 		goto fail;
 	}
+	/* A page cache of JOURNAL_CACHE_KIB: the writer's working set
+	 * (indexes of taps, legs, charges, ledger) stays in memory instead of
+	 * being read back from the OS on every batch. */
 	snprintf(pragma, sizeof pragma, "PRAGMA journal_mode=WAL; "
-	    "PRAGMA synchronous=%s; PRAGMA busy_timeout=5000;",
-	    o->synchronous_full ? "FULL" : "NORMAL");
+	    "PRAGMA synchronous=%s; PRAGMA busy_timeout=5000; "
+	    "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY;",
+	    o->synchronous_full ? "FULL" : "NORMAL", JOURNAL_CACHE_KIB);
 	if (exec(j, pragma) != SQLITE_OK || exec(j, schema) != SQLITE_OK ||
 	    prepare_all(j) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", o->path, sqlite3_errmsg(j->db));
+		goto fail;
+	}
+	if ((j->days_before = strtab_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	if ((j->ledger = ledger_open(j->db, err, errlen)) == NULL)
@@ -835,6 +916,7 @@ journal_open(const struct journal_opts *o, struct tariff *t,
 fail:
 	if (j->done_ev != NULL)
 		event_free(j->done_ev);
+	strtab_free(j->days_before);
 	sqlite3_close_v2(j->db);
 	free(j->q);
 	free(j->res);
@@ -848,7 +930,8 @@ finalize_all(struct journal *j)
 	sqlite3_stmt *all[] = {j->ins_tap, j->get_tap, j->ins_refused,
 	    j->get_card, j->up_card, j->sel_par_taps, j->sel_tok_taps,
 	    j->del_legs, j->del_charges, j->del_shares, j->ins_leg,
-	    j->ins_charge, j->ins_share, j->card_day_count, j->debt_tap};
+	    j->ins_charge, j->ins_share, j->card_day_count, j->debt_tap,
+	    j->sel_days};
 	size_t i;
 
 	for (i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -869,6 +952,7 @@ journal_close(struct journal *j)
 	done_cb(-1, 0, j);
 	finalize_all(j);
 	ledger_close(j->ledger);
+	strtab_free(j->days_before);
 	sqlite3_close_v2(j->db);
 	event_free(j->done_ev);
 	tariff_free(j->next_tariff);

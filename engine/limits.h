@@ -97,4 +97,14 @@ _Static_assert(LIMIT_PER_KM_1E5 * (long long)LIMIT_DISTANCE_M < 9000000000000000
 #define SETTLE_TIMEOUT_MS_DEFAULT	2000
 #define DEBT_TAP_GAP_S_DEFAULT		3600
 
+/* TCP keepalive on validator connections: a peer that vanished without
+ * closing (half-open) is dropped after 60 + 6 x 10 s = 2 minutes. */
+#define TCP_KEEPALIVE_IDLE_S		60
+#define TCP_KEEPALIVE_INTERVAL_S	10
+#define TCP_KEEPALIVE_PROBES		6
+
+/* The writer's SQLite page cache: 256 MiB keeps the hot indexes of a
+ * busy day in memory (the default 2 MiB made every batch re-read pages). */
+#define JOURNAL_CACHE_KIB		(256 * 1024)
+
 #endif

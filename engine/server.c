@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <time.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "limits.h"
 #include "deny.h"
 #include "diag.h"
+#include "faultvfs.h"
 #include "journal.h"
 #include "parse.h"
 #include "server.h"
@@ -348,6 +350,17 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		    s->cfg->max_connections);
 		return;
 	}
+	/* Half-open connections (a validator's link died without a FIN)
+	 * are found by TCP keepalive and closed, freeing their slot. */
+	{
+		int on = 1, idle = TCP_KEEPALIVE_IDLE_S, intvl =
+		    TCP_KEEPALIVE_INTERVAL_S, cnt = TCP_KEEPALIVE_PROBES;
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+		    sizeof intvl);
+		setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+	}
 	for (i = 0; i < s->nslots && s->slot[i] != NULL; i++)
 		;
 	if (i == s->nslots || (t = calloc(1, sizeof *t)) == NULL) {
@@ -468,12 +481,18 @@ healthz_cb(struct evhttp_request *req, void *arg)
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
+	if (bad != NULL) {	/* SQLite's words: no quotes, but be sure */
+		char *p;
+		for (p = why; *p; p++)
+			if (*p == '"' || *p == '\\' || (unsigned char)*p < 32)
+				*p = ' ';
+	}
 	evbuffer_add_printf(b, "{\"status\":\"%s\",\"accepting\":%s,"
 	    "\"connections\":%ld,\"committed\":%llu,\"queued\":%zu%s%s%s}\n",
 	    bad ? "failing" : "ok", s->accepting ? "true" : "false",
 	    s->nconns, (unsigned long long)journal_committed(s->journal),
-	    journal_queued(s->journal), bad ? ",\"reason\":\"" : "",
-	    bad ? "journal" : "", bad ? "\"" : "");
+	    journal_queued(s->journal), bad ? ",\"reason\":\"journal: " : "",
+	    bad ? why : "", bad ? "\"" : "");
 	evhttp_send_reply(req, bad ? 503 : 200, bad ? "Failing" : "OK", b);
 	evbuffer_free(b);
 }
@@ -754,6 +773,8 @@ server_run(const struct server_config *cfg)
 		    TAP_DEV_TOKEN_KEY, cfg->strict_clock ? "" :
 		    ", tap times not checked against the clock",
 		    ", a missing CRL tolerated");
+	if (faultvfs_install() == -1)
+		goto out;
 	if (server_setup(&s, err, sizeof err) == -1) {
 		logmsg("%s", err);
 		goto out;

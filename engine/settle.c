@@ -708,6 +708,7 @@ settle_main(void *arg)
 	struct settle *s = arg;
 	int was_down = 0;
 
+	pthread_setname_np(pthread_self(), "fe-settle");
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
 		struct timespec until;

@@ -77,6 +77,14 @@ slots_free(struct slot *p, size_t n)
 		munmap(p, n * sizeof *p);
 }
 
+void
+strtab_clear(struct strtab *t)
+{
+	t->arena_len = 0;
+	t->count = 0;
+	memset(t->slot, 0xff, t->nslots * sizeof *t->slot);
+}
+
 struct strtab *
 strtab_new(void)
 {

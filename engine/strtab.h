@@ -15,6 +15,8 @@ struct strtab;
 
 struct strtab	*strtab_new(void);
 void		 strtab_free(struct strtab *);
+/* Forgets every string, keeping the memory for reuse. */
+void		 strtab_clear(struct strtab *);
 /* The id of s, adding it if new (*added says which); STRTAB_NONE on ENOMEM. */
 uint32_t	 strtab_intern(struct strtab *, const char *s, size_t len,
 		    int *added);

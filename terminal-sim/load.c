@@ -4,6 +4,12 @@
  * rate R for S seconds; a progress line each second, then a report of
  * taps/s acknowledged, ack latency p50/p99/max, refusals, errors and
  * reconnects.  Seeded: the same seed sends the same taps.
+ *
+ * --storm: a reconnect storm instead.  All N validators connect at once
+ * and each sends one tap; the time until every one has its ack is the
+ * first figure (full handshakes).  Then all drop their links and
+ * reconnect at once with the TLS sessions they saved (resumption): the
+ * second figure.
  */
 #include <math.h>
 #include <stdio.h>
@@ -34,6 +40,7 @@ struct lv {
 	struct tls_ctx	*ctx;
 	struct tls_conn	*conn;
 	int		 open, retries;
+	int		 storm_acked;	/* this wave */
 	uint64_t	 next_seq, acked_seq;
 	double		*sent_at;	/* ring of LOAD_INFLIGHT_MAX */
 };
@@ -54,6 +61,9 @@ struct load {
 	long		 rr;
 	FILE		*acklog;
 	int		 stopping;
+	int		 storm;		/* 0 off, 1 first wave, 2 second */
+	long		 storm_done, storm_resumed;
+	double		 storm_t0, storm_s[2];
 };
 
 static double
@@ -108,6 +118,40 @@ lv_send(struct lv *v)
 	return 0;
 }
 
+static void lv_connect(struct lv *);
+
+/* Every validator of this wave has its ack: time it, start the next. */
+static void
+storm_wave_done(struct load *ld)
+{
+	long i;
+
+	ld->storm_s[ld->storm - 1] = now_s() - ld->storm_t0;
+	fprintf(stderr, "storm: wave %d: %ld validators connected and "
+	    "acknowledged in %.2f s\n", ld->storm, ld->nv,
+	    ld->storm_s[ld->storm - 1]);
+	if (ld->storm == 2) {
+		ld->stopping = 1;
+		event_base_loopbreak(ld->base);
+		return;
+	}
+	/* Everyone drops the link, then all come back at once. */
+	ld->storm = 2;
+	ld->storm_done = 0;
+	ld->stopping = 1;	/* the closes are on purpose */
+	for (i = 0; i < ld->nv; i++) {
+		tls_conn_free(ld->v[i].conn);
+		ld->v[i].conn = NULL;
+		ld->v[i].open = 0;
+		ld->v[i].storm_acked = 0;
+		ld->v[i].acked_seq = ld->v[i].next_seq;
+	}
+	ld->stopping = 0;
+	ld->storm_t0 = now_s();
+	for (i = 0; i < ld->nv; i++)
+		lv_connect(&ld->v[i]);
+}
+
 static void
 lv_data(struct tls_conn *c, struct evbuffer *in, void *arg)
 {
@@ -138,6 +182,11 @@ lv_data(struct tls_conn *c, struct evbuffer *in, void *arg)
 			v->acked_seq = seq + 1;
 		}
 		ld->last_answer = now_s();
+		if (ld->storm && !v->storm_acked) {
+			v->storm_acked = 1;
+			if (++ld->storm_done == ld->nv)
+				storm_wave_done(ld);
+		}
 		if (f.type == 'A') {
 			ld->acked++;
 			if (ld->acklog != NULL)
@@ -157,6 +206,11 @@ lv_open(struct tls_conn *c, void *arg)
 	v->open = 1;
 	v->retries = 0;
 	tls_conn_save_session(v->conn);
+	if (v->ld->storm) {
+		if (tls_conn_resumed(v->conn))
+			v->ld->storm_resumed++;
+		lv_send(v);
+	}
 }
 
 static void
@@ -299,7 +353,7 @@ sim_load(int argc, char **argv)
 	ld.rng = 1;
 	for (a = 1; a < argc; a++) {
 		const char *o = argv[a], *v = a + 1 < argc ? argv[a + 1] : NULL;
-		if (v == NULL)
+		if (v == NULL && strcmp(o, "--storm") != 0)
 			break;
 		if (strcmp(o, "--engine") == 0)
 			ld.engine = v;
@@ -317,7 +371,10 @@ sim_load(int argc, char **argv)
 			ld.rng = strtoull(v, NULL, 10);
 		else if (strcmp(o, "--ack-log") == 0)
 			ack = v;
-		else
+		else if (strcmp(o, "--storm") == 0) {
+			ld.storm = 1;
+			continue;
+		} else
 			break;
 		a++;
 	}
@@ -327,7 +384,8 @@ sim_load(int argc, char **argv)
 		fprintf(stderr, "usage: terminal-sim load --engine HOST:PORT "
 		    "--certs DIR [--tariff DIR]\n           [--validators N "
 		    "(1-%d)] [--rate TAPS_PER_S] [--duration S] [--seed N]\n"
-		    "           [--ack-log FILE]\n", LOAD_VALIDATORS_MAX);
+		    "           [--ack-log FILE] [--storm]\n",
+		    LOAD_VALIDATORS_MAX);
 		return 2;
 	}
 	diag_init(&d);
@@ -361,7 +419,21 @@ sim_load(int argc, char **argv)
 			fprintf(stderr, "terminal-sim: %s: %s\n", v->id, err);
 			goto out;
 		}
-		lv_connect(v);
+		if (!ld.storm)
+			lv_connect(v);
+	}
+	if (ld.storm) {
+		/* Certificates and keys are ready: now all at once. */
+		ld.storm_t0 = now_s();
+		for (i = 0; i < ld.nv; i++)
+			lv_connect(&ld.v[i]);
+		event_base_dispatch(ld.base);
+		printf("storm: %ld validators: first connection (full "
+		    "handshakes) %.2f s; all again with session resumption "
+		    "%.2f s (%ld resumed)\n", ld.nv, ld.storm_s[0],
+		    ld.storm_s[1], ld.storm_resumed);
+		rc = ld.storm_s[1] > 0 ? 0 : 1;
+		goto out;
 	}
 	ld.t0 = now_s();
 	ld.tick = event_new(ld.base, -1, EV_PERSIST, tick_cb, &ld);

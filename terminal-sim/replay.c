@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -44,6 +45,7 @@
 #define REPLAY_SEQ_BASE		1000000000LL
 #define REPLAY_RETRIES		30	/* reconnects in a row, ~1 s apart */
 #define REPLAY_ROWS_MAX		20000000
+#define REPLAY_SILENCE_S	15	/* taps in flight, no answer: reconnect */
 
 struct device {
 	struct replay	*rp;
@@ -56,6 +58,8 @@ struct device {
 	int		 retries;
 	int		 open;
 	int		 list_ready;	/* the deny list arrived whole */
+	struct event	*watch;		/* half-open link detector */
+	time_t		 last_rx;
 };
 
 static int
@@ -459,6 +463,7 @@ data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 	int r;
 
 	(void)c;
+	d->last_rx = time(NULL);
 	while ((r = wire_parse(evbuffer_pullup(in, -1),
 	    evbuffer_get_length(in), &f, &used, &why)) == 1) {
 		char *fld[4];
@@ -482,6 +487,8 @@ data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 	}
 	if (d->rp->queue != NULL)
 		fflush(d->rp->queue);
+	if (d->rp->acklog != NULL)
+		fflush(d->rp->acklog);	/* readable while it runs */
 	if (r == -1) {
 		fprintf(stderr, "terminal-sim: %s: %s\n", d->id, why);
 		tls_conn_close_after_flush(d->conn);
@@ -512,6 +519,7 @@ open_cb(struct tls_conn *c, void *arg)
 	d->retries = 0;
 	d->answered_here = 0;
 	d->list_ready = 0;
+	d->last_rx = time(NULL);
 	tls_conn_save_session(d->conn);
 	send_more(d);
 }
@@ -559,6 +567,26 @@ close_cb(struct tls_conn *c, const char *reason, void *arg)
 }
 
 static const struct tls_conn_cbs device_cbs = {open_cb, data_cb, close_cb};
+
+/*
+ * A link that went silent with taps in flight (half-open: the engine or
+ * the network vanished without closing it): drop it and reconnect; the
+ * taps in flight are resent.
+ */
+static void
+watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct device *d = arg;
+
+	(void)fd;
+	(void)what;
+	if (!d->open || d->inflight == 0 ||
+	    time(NULL) - d->last_rx < REPLAY_SILENCE_S)
+		return;
+	tls_conn_free(d->conn);
+	d->conn = NULL;
+	close_cb(NULL, "no answer for 15 s with taps in flight", d);
+}
 
 static void
 device_connect(struct device *d)
@@ -671,6 +699,11 @@ replay_run(struct replay *rp, const char *ack, const char *queue)
 			fprintf(stderr, "terminal-sim: %s: %s\n", d->id, err);
 			goto out;
 		}
+		d->watch = event_new(rp->base, -1, EV_PERSIST, watch_cb, d);
+		if (d->watch != NULL) {
+			struct timeval tv = {2, 0};
+			event_add(d->watch, &tv);
+		}
 		device_connect(d);
 	}
 	if (rp->total > 0 && rp->answered < rp->total)
@@ -693,6 +726,8 @@ out:
 	if (rp->queue != NULL && fclose(rp->queue) != 0)
 		rc = 2;
 	for (i = 0; i < rp->ndev; i++) {
+		if (rp->dev[i].watch != NULL)
+			event_free(rp->dev[i].watch);
 		tls_conn_free(rp->dev[i].conn);
 		tls_ctx_free(rp->dev[i].ctx);
 		free(rp->dev[i].rows);

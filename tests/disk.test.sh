@@ -1,0 +1,114 @@
+#!/bin/sh
+# Disk faults.  (1) The database on a small tmpfs that fills up under a
+# day of taps: the engine stops acknowledging, says why in its log and on
+# /healthz (503), acknowledges nothing it did not commit, and carries on
+# by itself when space returns.  (2) Injected SQLite write errors (the
+# test build bin/fare-engine-faults fails writes N..N+M-1, as SQLite's own
+# tests do), as I/O errors and as "disk full": the same.  Each time every
+# tap the simulator logged is stored once, the database passes
+# integrity_check, the ledger verifies and the charges equal `price`.
+set -eu
+. tests/lib.sh
+BIN=${1:-bin}
+FE=$BIN/fare-engine
+SIM=$BIN/terminal-sim
+tmp=$(mktemp -d)
+pid=
+spid=
+mounted=
+cleanup() {
+	[ -n "$spid" ] && kill "$spid" 2>/dev/null
+	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -n "$mounted" ] && umount "$tmp/fs" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "disk: $*" >&2; [ -f "$tmp/engine.log" ] && tail -8 "$tmp/engine.log" >&2; exit 1; }
+port=$((24000 + $$ % 800 * 2))
+http=$((port + 1))
+health() { curl -s -o "$tmp/health.json" -w '%{http_code}' "http://127.0.0.1:$http/healthz" || true; }
+
+"$FE" certs init "$tmp/certs" >/dev/null
+
+# check NAME DB TAPS ACKS: the invariants after a run.
+check() {
+	rows=$(($(wc -l <"$3") - 1))
+	acked=$(cut -d' ' -f2 "$4" | sort -u | wc -l)
+	stored=$(sqlite3 "$2" "SELECT count(*) FROM taps")
+	[ "$acked" = "$rows" ] || fail "$1: $rows taps, $acked acknowledged"
+	[ "$stored" = "$rows" ] || fail "$1: $rows taps, $stored stored"
+	[ "$(sqlite3 "$2" "PRAGMA integrity_check")" = ok ] ||
+	    fail "$1: the database is damaged"
+	"$FE" audit verify "$2" >"$tmp/verify" || fail "$1: $(cat "$tmp/verify")"
+	price_charges "$FE" tariffs/nl "$3" >"$tmp/want"
+	db_charges "$2" >"$tmp/got"
+	cmp -s "$tmp/want" "$tmp/got" || fail "$1: v_charges differs from price"
+}
+
+# (1) A full filesystem, then space again.
+mkdir "$tmp/fs"
+mount -t tmpfs -o size=12m tmpfs "$tmp/fs" || fail "cannot mount a tmpfs (root needed)"
+mounted=1
+"$FE" serve --dev --clock 2026-11-29T12:00:00Z --certs "$tmp/certs" \
+    --tariff tariffs/nl --db "$tmp/fs/engine.db" --listen 127.0.0.1:$port \
+    --http 127.0.0.1:$http 2>"$tmp/engine.log" &
+pid=$!
+wait_healthy $http || fail "engine did not start"
+# Leave about 1.5 MB: a day of 600 visitors needs several.
+avail=$(df -k --output=avail "$tmp/fs" | tail -1)
+dd if=/dev/zero of="$tmp/fs/filler" bs=1k count=$((avail - 1500)) 2>/dev/null || true
+"$SIM" day --engine 127.0.0.1:$port --certs "$tmp/certs" --tourists 600 \
+    --seed 21 --taps-out "$tmp/full.csv" --ack-log "$tmp/full.acks" \
+    2>"$tmp/sim.log" &
+spid=$!
+i=0
+until [ "$(health)" = 503 ]; do
+	i=$((i + 1))
+	kill -0 $spid 2>/dev/null || fail "the day finished without filling the disk"
+	[ $i -lt 300 ] || fail "the engine never said it was failing"
+	sleep 0.1
+done
+grep -q "full" "$tmp/health.json" || fail "/healthz does not say why: $(cat "$tmp/health.json")"
+grep -q "journal: cannot commit a batch; nothing acknowledged: database or disk is full" \
+    "$tmp/engine.log" || fail "the log does not say why"
+# While it fails, nothing more is acknowledged.
+before=$(grep -c . "$tmp/full.acks" || true)
+sleep 1
+stuck=$(grep -c . "$tmp/full.acks" || true)
+[ "$stuck" = "$before" ] || fail "acknowledged $before then $stuck while failing"
+kill -0 $spid 2>/dev/null || fail "the simulator gave up"
+rm -f "$tmp/fs/filler"
+wait $spid || fail "the day did not finish after space returned: $(tail -3 "$tmp/sim.log")"
+spid=
+grep -q "journal: committing again" "$tmp/engine.log" || fail "no resume in the log"
+[ "$(health)" = 200 ] || fail "/healthz still failing after space returned"
+kill -TERM "$pid"
+wait "$pid" || fail "engine did not stop cleanly"
+pid=
+check full "$tmp/fs/engine.db" "$tmp/full.csv" "$tmp/full.acks"
+echo "disk: full filesystem: $stuck taps acknowledged before it filled, none while full, the rest after space returned: all $(($(wc -l <"$tmp/full.csv") - 1)) stored once, database intact"
+
+# (2) Injected write errors: I/O errors, then "disk full".
+for mode in io full; do
+	spec=400:6
+	[ $mode = full ] && spec=900:6:full
+	rm -f "$tmp/engine.db"*
+	ONECITY_FAULT_WRITES=$spec "$BIN"/fare-engine-faults serve --dev \
+	    --clock 2026-11-29T12:00:00Z --certs "$tmp/certs" --tariff tariffs/nl \
+	    --db "$tmp/engine.db" --listen 127.0.0.1:$port \
+	    --http 127.0.0.1:$http 2>"$tmp/engine.log" &
+	pid=$!
+	wait_healthy $http || fail "$mode: engine did not start"
+	"$SIM" day --engine 127.0.0.1:$port --certs "$tmp/certs" --tourists 300 \
+	    --seed 22 --taps-out "$tmp/$mode.csv" --ack-log "$tmp/$mode.acks" \
+	    2>"$tmp/sim.log" || fail "$mode: $(tail -3 "$tmp/sim.log")"
+	kill -TERM "$pid"
+	wait "$pid" || fail "$mode: engine did not stop cleanly"
+	pid=
+	grep -q "FAULT INJECTION" "$tmp/engine.log" || fail "$mode: no faults injected"
+	n=$(grep -c "journal: cannot commit" "$tmp/engine.log" || true)
+	[ "$n" -gt 0 ] || fail "$mode: no failed commit"
+	grep -q "journal: committing again" "$tmp/engine.log" || fail "$mode: no resume"
+	check "$mode" "$tmp/engine.db" "$tmp/$mode.csv" "$tmp/$mode.acks"
+	echo "disk: injected $mode errors (writes $spec): commits failed, retried, all taps stored once, database intact"
+done
