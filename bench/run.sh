@@ -1,6 +1,8 @@
 #!/bin/sh
-# make bench: tariff load times and offline pricing on a synthetic national
-# day, measured in this run on this machine.  Prints a table and writes
+# make bench: tariff load times, offline pricing on a synthetic national
+# day, the SQLite floor, the live engine end to end, latency, a reconnect
+# storm, and memory and cost per tap as the database grows; measured in
+# this run on this machine.  Prints a table and writes
 # bench/results.json.  Generated data lives in bench/data/ (not committed).
 set -eu
 BIN=${1:-bin}
@@ -46,6 +48,99 @@ price_tps=$1 read_s=$2 work_s=$3 price_s=$4 price_kib=$5
 set -- $(price_median "$data/day-$ACCOUNTS.csv")
 acct_tps=$1 acct_s=$4
 
+# 3. The floor: raw SQLite inserts of journal-shaped rows, 1,000-row
+# transactions, WAL, synchronous=FULL, on the disk the engine uses.
+floor=$("$BIN"/floor "$data/floor.db" 200000 | sed -n 's/.*: \([0-9]*\) rows\/s.*/\1/p')
+rm -f "$data"/floor.db*
+
+# The engine on a fresh database in bench/data, with the dev certificates.
+port=$((31000 + $$ % 500 * 2))
+epid=
+cleanup() { [ -n "$epid" ] && kill -TERM "$epid" 2>/dev/null && wait "$epid" 2>/dev/null; return 0; }
+trap cleanup EXIT
+[ -f "$data/certs/ca.crt" ] || "$BIN"/fare-engine certs init "$data/certs" >/dev/null
+serve() {	# serve DB: start the engine on it
+	"$BIN"/fare-engine serve --dev --certs "$data/certs" --tariff tariffs/nl \
+	    --db "$1" --listen 127.0.0.1:$port --http 127.0.0.1:$((port + 1)) \
+	    2>"$data/engine.log" &
+	epid=$!
+	i=0
+	until curl -sf -o /dev/null http://127.0.0.1:$((port + 1))/healthz; do
+		i=$((i + 1)); [ $i -lt 600 ] || { echo "bench: engine did not start"; exit 1; }
+		sleep 0.1
+	done
+}
+unserve() { kill -TERM "$epid"; wait "$epid" || true; epid=; }
+metric() { curl -s http://127.0.0.1:$((port + 1))/metrics | sed -n "s/^$1 //p"; }
+load() {	# load VALIDATORS RATE SECONDS: the load report on stdout
+	"$BIN"/terminal-sim load --engine 127.0.0.1:$port --certs "$data/certs" \
+	    --validators "$1" --rate "$2" --duration "$3" 2>/dev/null
+}
+
+# 4. End to end at the highest rate it takes: 100 validators asking for
+# 100,000 taps/s for 20 s; taps acknowledged (stored, priced, ledgered).
+rm -f "$data"/e2e.db*
+serve "$data/e2e.db"
+out=$(load 100 100000 20)
+e2e_tps=$(echo "$out" | sed -n 's/.*acknowledged [0-9]* (\([0-9]*\) taps\/s).*/\1/p')
+# Where the writer's time went, per tap (the engine's own split).
+ntaps=$(metric onecity_taps_committed_total)
+split() { metric "onecity_batch_seconds{phase=\"$1\"}" |
+    awk -v n="$ntaps" '{ printf "%.1f", $1 * 1e6 / n }'; }
+us_store=$(split store) us_price=$(split price) us_commit=$(split commit)
+unserve
+rm -f "$data"/e2e.db*
+
+# 5. Latency at a fixed 10,000 taps/s for 10 s.
+serve "$data/lat.db"
+out=$(load 100 10000 10)
+lat_tps=$(echo "$out" | sed -n 's/.*acknowledged [0-9]* (\([0-9]*\) taps\/s).*/\1/p')
+set -- $(echo "$out" | sed -n 's/.*p50 \([0-9.]*\) ms, p99 \([0-9.]*\) ms, max \([0-9.]*\) ms.*/\1 \2 \3/p')
+p50=$1 p99=$2 pmax=$3
+unserve
+rm -f "$data"/lat.db*
+
+# 6. Reconnect storm: 5,000 validators at once, full handshakes, then all
+# again with session resumption.
+STORM=${BENCH_STORM:-5000}
+serve "$data/storm.db"
+out=$("$BIN"/terminal-sim load --storm --engine 127.0.0.1:$port --certs \
+    "$data/certs" --validators "$STORM" 2>/dev/null || true)
+set -- $(echo "$out" | sed -n 's/.*full handshakes) \([0-9.]*\) s; all again with session resumption \([0-9.]*\) s (\([0-9]*\) resumed).*/\1 \2 \3/p')
+storm_full=${1:-failed} storm_res=${2:-failed} storm_resumed=${3:-0}
+unserve
+rm -f "$data"/storm.db*
+
+# 7. Memory and cost per tap as the database grows: the engine on a
+# database already holding N taps (N/2 account-days), serving 3,000
+# taps/s for 8 s: its peak RSS, and the writer's time per tap.
+grow() {	# grow N: a database with N taps and N/2 account-days
+	rm -f "$data"/grow.db*
+	serve "$data/grow.db"; unserve	# the engine's own schema
+	sqlite3 "$data/grow.db" "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;
+	BEGIN;
+	WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $1 - 1)
+	INSERT INTO taps SELECT printf('pre:%012d', i), 'pre', i,
+	    1795000000 + i % 86400, printf('%032x', i / 2), NULL, 'GVB',
+	    'gvb-dam', CASE i % 2 WHEN 0 THEN 'in' ELSE 'out' END, 1795000000 FROM n;
+	WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $1 / 2 - 1)
+	INSERT INTO charges SELECT printf('tok:%032x', i), '2026-11-20', 0, 0, 0, 0 FROM n;
+	COMMIT;" >/dev/null
+}
+growth=
+for n in 10000 1000000 ${BENCH_GROW_MAX:-10000000}; do
+	grow $n
+	serve "$data/grow.db"
+	c0=$(metric onecity_taps_committed_total); s0=$(metric onecity_commit_seconds_sum)
+	load 50 3000 8 >/dev/null
+	c1=$(metric onecity_taps_committed_total); s1=$(metric onecity_commit_seconds_sum)
+	rss=$(sed -n 's/^VmHWM:[^0-9]*\([0-9]*\).*/\1/p' /proc/$epid/status)
+	us=$(awk -v a="$s0" -v b="$s1" -v c="$c0" -v d="$c1" 'BEGIN { printf "%.1f", (b - a) * 1e6 / (d - c) }')
+	unserve
+	growth="$growth $n:$us:$rss"
+done
+rm -f "$data"/grow.db*
+
 printf '\n%-44s %14s %14s\n' "figure" "measured" "target"
 printf '%-44s %12s s %14s\n' "load tariffs/nl (best of 5)" "$nl_s" "< 0.050 s"
 printf '%-44s %12s s %14s\n' "load $STOPS-stop tariff (best of 3)" "$big_s" "< 2 s"
@@ -56,12 +151,39 @@ printf '%-44s %12s s\n' "  time order: price and write JSON" "$work_s"
 printf '%-44s %10s t/s %14s\n' "  time order: taps per second, end to end" "$price_tps" ">= 1000000"
 printf '%-44s %10s t/s %14s\n' "  account order: taps per second" "$acct_tps" ">= 1000000"
 printf '%-44s %10s MiB %14s\n' "  peak memory" "$((price_kib / 1024))" "< 2048 MiB"
+ratio=$(awk -v a="$e2e_tps" -v b="$floor" 'BEGIN { printf "%.2f", a / b }')
+printf '%-44s %10s r/s\n' "floor: SQLite inserts, 1,000-row txns, FULL" "$floor"
+printf '%-44s %10s t/s %14s\n' "end to end, acknowledged (20 s)" "$e2e_tps" ">= 50000"
+printf '%-44s %14s %14s\n' "  ratio to the floor" "$ratio" ">= 0.50"
+printf '%-44s %9s us\n' "  writer per tap: store the tap" "$us_store"
+printf '%-44s %9s us\n' "  writer per tap: price and post its account" "$us_price"
+printf '%-44s %9s us\n' "  writer per tap: COMMIT (WAL write, fsync)" "$us_commit"
+printf '%-44s %10s t/s %14s\n' "at a 10,000 taps/s target: acknowledged" "$lat_tps" "10000"
+printf '%-44s %11s ms %14s\n' "  ack latency p50" "$p50" ""
+printf '%-44s %11s ms %14s\n' "  ack latency p99" "$p99" "<= 25 ms"
+printf '%-44s %11s ms %14s\n' "  ack latency max" "$pmax" ""
+printf '%-44s %12s s %14s\n' "storm of $STORM: full handshakes" "$storm_full" "<= 30 s"
+printf '%-44s %12s s %14s\n' "storm of $STORM: with resumption ($storm_resumed)" "$storm_res" "<= 30 s"
+grow_json=
+for g in $growth; do
+	n=${g%%:*}; rest=${g#*:}; us=${rest%%:*}; rss=${rest#*:}
+	per=$(awk -v r="$rss" -v n="$n" 'BEGIN { printf "%.3f", r / (n / 2) }')
+	printf '%-44s %8s us/tap %10s KiB\n' "db of $n taps: writer time per tap, RSS" "$us" "$rss"
+	printf '%-44s %10s KiB %14s\n' "  engine RSS per account-day ($((n / 2)))" "$per" "<= 1 KiB"
+	grow_json="$grow_json${grow_json:+,}{\"taps\":$n,\"account_days\":$((n / 2)),\"writer_us_per_tap\":$us,\"peak_rss_kib\":$rss}"
+done
 
 cat >bench/results.json <<JSON
 {"date":"$(date -u +%Y-%m-%dT%H:%M:%SZ)","machine":"$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB",
  "tariff_load":{"nl_s":$nl_s,"big_stops":$STOPS,"big_s":$big_s,"big_peak_kib":$big_kib},
  "price":{"taps":$taps,"accounts":$ACCOUNTS,"read_s":$read_s,"price_s":$work_s,"total_s":$price_s,
           "taps_per_s":$price_tps,"peak_rss_kib":$price_kib,
-          "account_order_taps_per_s":$acct_tps,"account_order_total_s":$acct_s}}
+          "account_order_taps_per_s":$acct_tps,"account_order_total_s":$acct_s},
+ "floor_rows_per_s":$floor,
+ "end_to_end":{"taps_per_s":$e2e_tps,"ratio_to_floor":$ratio,
+   "writer_us_per_tap":{"store":$us_store,"price":$us_price,"commit":$us_commit}},
+ "latency_at_10k":{"acked_per_s":$lat_tps,"p50_ms":$p50,"p99_ms":$p99,"max_ms":$pmax},
+ "storm":{"validators":$STORM,"full_s":"$storm_full","resumed_s":"$storm_res","resumed":$storm_resumed},
+ "growth":[$grow_json]}
 JSON
 echo "bench: wrote bench/results.json"

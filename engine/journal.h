@@ -65,6 +65,9 @@ uint64_t	 journal_committed(struct journal *);
 /* Commit latency: batches, total and worst microseconds. */
 void		 journal_commit_stats(struct journal *, uint64_t *batches,
 		    uint64_t *total_us, uint64_t *max_us);
+/* Where batch time went: storing taps, pricing and posting, COMMIT. */
+void		 journal_batch_split(struct journal *, uint64_t *store_us,
+		    uint64_t *price_us, uint64_t *sync_us);
 /* The engine clock. */
 int64_t		 journal_now(const struct journal *);
 /* The service day (YYYY-MM-DD) of a UTC time, under the current tariff. */

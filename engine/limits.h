@@ -107,4 +107,8 @@ _Static_assert(LIMIT_PER_KM_1E5 * (long long)LIMIT_DISTANCE_M < 9000000000000000
  * busy day in memory (the default 2 MiB made every batch re-read pages). */
 #define JOURNAL_CACHE_KIB		(256 * 1024)
 
+/* The listen backlog: a reconnect storm of thousands of validators waits
+ * in the kernel, not in SYN retries (Linux caps it at somaxconn, 4096). */
+#define LISTEN_BACKLOG			4096
+
 #endif

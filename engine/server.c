@@ -49,6 +49,7 @@ struct terminal {
 	unsigned		 inflight;
 	int			 paused;
 	struct event		*deadline;	/* handshake must finish by it */
+	int			 extensions;	/* of the deadline, peer spoke */
 };
 
 struct server {
@@ -321,14 +322,26 @@ static const struct tls_conn_cbs terminal_cbs = {
 	terminal_open_cb, terminal_data_cb, terminal_close_cb,
 };
 
-/* A connection that has not finished its handshake in time is dropped:
- * idle half-open sockets must not hold slots (slowloris). */
+/*
+ * A connection that has not finished its handshake in time is dropped:
+ * idle half-open sockets must not hold slots (slowloris).  One whose peer
+ * has spoken gets the timeout twice more: in a reconnect storm the engine
+ * itself is what is slow (thousands of handshakes queue for the CPU), and
+ * dropping them would only make them all come back.
+ */
 static void
 deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct terminal *t = arg;
+	struct timeval tv = {t->srv->cfg->handshake_timeout_s, 0};
+
 	(void)fd;
 	(void)what;
-	terminal_close(arg, "handshake timeout");
+	if (tls_conn_started(t->conn) && ++t->extensions <= 2) {
+		evtimer_add(t->deadline, &tv);
+		return;
+	}
+	terminal_close(t, "handshake timeout");
 }
 
 static void
@@ -503,13 +516,14 @@ metrics_cb(struct evhttp_request *req, void *arg)
 {
 	struct server *s = arg;
 	struct evbuffer *b = evbuffer_new();
-	uint64_t batches, total_us, max_us;
+	uint64_t batches, total_us, max_us, st_us, pr_us, sy_us;
 
 	if (b == NULL) {
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
 	journal_commit_stats(s->journal, &batches, &total_us, &max_us);
+	journal_batch_split(s->journal, &st_us, &pr_us, &sy_us);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4");
 	evbuffer_add_printf(b,
@@ -521,6 +535,14 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	    "onecity_commit_seconds_max %.6f\n",
 	    (unsigned long long)batches, (double)total_us / 1e6,
 	    (double)max_us / 1e6);
+	evbuffer_add_printf(b,
+	    "# HELP onecity_batch_seconds Batch time by phase: storing the "
+	    "taps, pricing and posting their accounts, and the COMMIT.\n"
+	    "# TYPE onecity_batch_seconds counter\n"
+	    "onecity_batch_seconds{phase=\"store\"} %.6f\n"
+	    "onecity_batch_seconds{phase=\"price\"} %.6f\n"
+	    "onecity_batch_seconds{phase=\"commit\"} %.6f\n",
+	    (double)st_us / 1e6, (double)pr_us / 1e6, (double)sy_us / 1e6);
 	evbuffer_add_printf(b,
 	    "# HELP onecity_taps_received_total Tap frames received.\n"
 	    "# TYPE onecity_taps_received_total counter\n"
@@ -711,7 +733,7 @@ server_setup(struct server *s, char *err, size_t errlen)
 	}
 	s->listener = evconnlistener_new_bind(s->base, accept_cb, s,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    1024, (struct sockaddr *)&sin, sizeof sin);
+	    LISTEN_BACKLOG, (struct sockaddr *)&sin, sizeof sin);
 	if (s->listener == NULL) {
 		snprintf(err, errlen, "cannot listen on %s: %s", c->listen,
 		    strerror(errno));

@@ -514,27 +514,49 @@ load_req(sqlite3_stmt *st, struct req *r)
 	r->debt_id = sqlite3_column_int64(st, 6);
 }
 
+/*
+ * Up to SETTLE_BATCH requests from a query whose columns are those of
+ * load_req(); ?1 is the limit, ?2 (if used) the text or the number given.
+ */
+static struct req *
+fetch(struct settle *s, const char *sql, const char *text, int64_t num,
+    size_t *n)
+{
+	sqlite3_stmt *st;
+	struct req *rs;
+
+	*n = 0;
+	if ((rs = calloc(SETTLE_BATCH, sizeof *rs)) == NULL)
+		return NULL;
+	if (prepare(s, &st, sql) == -1) {
+		free(rs);
+		return NULL;
+	}
+	sqlite3_bind_int(st, 1, SETTLE_BATCH);
+	if (sqlite3_bind_parameter_count(st) < 2)
+		;
+	else if (text != NULL)
+		sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(st, 2, num);
+	while (*n < SETTLE_BATCH && sqlite3_step(st) == SQLITE_ROW)
+		load_req(st, &rs[(*n)++]);
+	sqlite3_finalize(st);
+	return rs;
+}
+
 /* Requests sent before but not answered: the same key again. */
 static int
 resend_pending(struct settle *s)
 {
-	sqlite3_stmt *st;
-	struct req *rs;
-	size_t n = 0;
-	int rc = 0;
+	size_t n;
+	struct req *rs = fetch(s, "SELECT id, idem_key, account, service_day, "
+	    "kind, amount_cents, coalesce(debt_id, 0) FROM settlements WHERE "
+	    "state = 'pending' ORDER BY id LIMIT ?1", NULL, 0, &n);
+	int rc;
 
-	if ((rs = calloc(SETTLE_BATCH, sizeof *rs)) == NULL)
+	if (rs == NULL)
 		return -1;
-	if (prepare(s, &st, "SELECT id, idem_key, account, service_day, kind, "
-	    "amount_cents, coalesce(debt_id, 0) FROM settlements WHERE "
-	    "state = 'pending' ORDER BY id LIMIT ?") == -1) {
-		free(rs);
-		return -1;
-	}
-	sqlite3_bind_int(st, 1, SETTLE_BATCH);
-	while (n < SETTLE_BATCH && sqlite3_step(st) == SQLITE_ROW)
-		load_req(st, &rs[n++]);
-	sqlite3_finalize(st);
 	rc = send_all(s, rs, n);
 	free(rs);
 	return rc;
@@ -592,38 +614,24 @@ adjust_debt(struct settle *s, struct req *r)
 static int
 settle_days(struct settle *s, const char *cutoff, size_t *done)
 {
-	sqlite3_stmt *st;
 	struct req *rs;
-	size_t n = 0, i, m = 0;
+	size_t n, i, m = 0;
 	int rc = 0;
 
-	if ((rs = calloc(SETTLE_BATCH, sizeof *rs)) == NULL)
-		return -1;
-	if (prepare(s, &st, "WITH a AS (SELECT account, service_day, "
+	rs = fetch(s, "WITH a AS (SELECT account, service_day, "
 	    "sum(amount_cents) AS asked FROM settlements WHERE kind IN "
 	    "('capture', 'refund') GROUP BY account, service_day) "
-	    "SELECT c.account, c.service_day, c.charge_cents - "
-	    "coalesce(a.asked, 0) FROM charges c LEFT JOIN a ON a.account = "
-	    "c.account AND a.service_day = c.service_day WHERE "
-	    "c.service_day < ?1 AND c.open_legs = 0 AND c.charge_cents != "
-	    "coalesce(a.asked, 0) UNION ALL SELECT a.account, a.service_day, "
-	    "-a.asked FROM a WHERE a.asked != 0 AND a.service_day < ?1 AND "
-	    "NOT EXISTS (SELECT 1 FROM charges c WHERE c.account = a.account "
-	    "AND c.service_day = a.service_day) LIMIT ?2") == -1) {
-		free(rs);
+	    "SELECT 0, '', c.account, c.service_day, '', c.charge_cents - "
+	    "coalesce(a.asked, 0), 0 FROM charges c LEFT JOIN a ON a.account "
+	    "= c.account AND a.service_day = c.service_day WHERE "
+	    "c.service_day < ?2 AND c.open_legs = 0 AND c.charge_cents != "
+	    "coalesce(a.asked, 0) UNION ALL SELECT 0, '', a.account, "
+	    "a.service_day, '', -a.asked, 0 FROM a WHERE a.asked != 0 AND "
+	    "a.service_day < ?2 AND NOT EXISTS (SELECT 1 FROM charges c WHERE "
+	    "c.account = a.account AND c.service_day = a.service_day) "
+	    "LIMIT ?1", cutoff, 0, &n);
+	if (rs == NULL)
 		return -1;
-	}
-	sqlite3_bind_text(st, 1, cutoff, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, SETTLE_BATCH);
-	while (n < SETTLE_BATCH && sqlite3_step(st) == SQLITE_ROW) {
-		struct req *r = &rs[n++];
-		snprintf(r->account, sizeof r->account, "%s",
-		    sqlite3_column_text(st, 0));
-		snprintf(r->day, sizeof r->day, "%s",
-		    sqlite3_column_text(st, 1));
-		r->amount = sqlite3_column_int64(st, 2);
-	}
-	sqlite3_finalize(st);
 	for (i = 0; i < n && rc == 0 && !s->stop; i++) {
 		struct req *r = &rs[i];
 		if (r->amount < 0) {
@@ -653,34 +661,16 @@ settle_days(struct settle *s, const char *cutoff, size_t *done)
 static int
 recover_debts(struct settle *s)
 {
-	sqlite3_stmt *st;
-	struct req *rs;
-	size_t n = 0;
-	int rc = 0;
+	size_t n;
+	struct req *rs = fetch(s, "SELECT 0, '', d.account, d.service_day, "
+	    "'recovery', d.amount_cents, d.id FROM debts d WHERE d.state = "
+	    "'open' AND d.next_retry_utc <= ?2 AND NOT EXISTS (SELECT 1 FROM "
+	    "settlements x WHERE x.debt_id = d.id AND x.state = 'pending') "
+	    "ORDER BY d.next_retry_utc LIMIT ?1", NULL, journal_now(s->j), &n);
+	int rc;
 
-	if ((rs = calloc(SETTLE_BATCH, sizeof *rs)) == NULL)
+	if (rs == NULL)
 		return -1;
-	if (prepare(s, &st, "SELECT d.id, d.account, d.service_day, "
-	    "d.amount_cents FROM debts d WHERE d.state = 'open' AND "
-	    "d.next_retry_utc <= ? AND NOT EXISTS (SELECT 1 FROM settlements "
-	    "x WHERE x.debt_id = d.id AND x.state = 'pending') ORDER BY "
-	    "d.next_retry_utc LIMIT ?") == -1) {
-		free(rs);
-		return -1;
-	}
-	sqlite3_bind_int64(st, 1, journal_now(s->j));
-	sqlite3_bind_int(st, 2, SETTLE_BATCH);
-	while (n < SETTLE_BATCH && sqlite3_step(st) == SQLITE_ROW) {
-		struct req *r = &rs[n++];
-		r->debt_id = sqlite3_column_int64(st, 0);
-		snprintf(r->account, sizeof r->account, "%s",
-		    sqlite3_column_text(st, 1));
-		snprintf(r->day, sizeof r->day, "%s",
-		    sqlite3_column_text(st, 2));
-		r->amount = sqlite3_column_int64(st, 3);
-		snprintf(r->kind, sizeof r->kind, "recovery");
-	}
-	sqlite3_finalize(st);
 	rc = request_all(s, rs, n);
 	free(rs);
 	return rc;

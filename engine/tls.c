@@ -571,6 +571,12 @@ tls_conn_close_after_flush(struct tls_conn *t)
 	event_active(t->wev, EV_WRITE, 0);
 }
 
+int
+tls_conn_started(const struct tls_conn *t)
+{
+	return t->ready;
+}
+
 const char *
 tls_conn_peer_cn(const struct tls_conn *t)
 {
