@@ -106,14 +106,21 @@ terminal_close(struct terminal *t, const char *reason)
 	}
 }
 
-static void
+/*
+ * Sends one frame.  A write that fails closes the connection at once and
+ * frees t: returns 0 while t still exists, -1 once it is gone.
+ */
+static int
 send_frame(struct terminal *t, char type, const char *body)
 {
 	unsigned char buf[WIRE_HEADER + WIRE_BODY_MAX];
+	struct server *s = t->srv;
+	uint32_t slot = t->slot;
 	size_t n;
 
 	if (wire_encode(type, body, strlen(body), buf, sizeof buf, &n) == 0)
 		tls_conn_write(t->conn, buf, n);
+	return s->slot[slot] == t ? 0 : -1;
 }
 
 static void
@@ -255,10 +262,11 @@ terminal_data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 			break;
 		if (r == -1 || f.type != 'T') {
 			s->n_broken++;
-			send_frame(t, 'E', why ? why : "unknown frame type");
-			tls_conn_close_after_flush(t->conn);
 			logmsg("validator %s: broken frame: %s", t->device_id,
 			    why ? why : "unknown frame type");
+			if (send_frame(t, 'E', why ? why : "unknown frame "
+			    "type") == 0)
+				tls_conn_close_after_flush(t->conn);
 			return;
 		}
 		evbuffer_drain(in, used);
@@ -275,13 +283,27 @@ terminal_data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 	}
 }
 
-static void
-deny_one_cb(const char *account, int on, void *arg)
+static int
+send_deny(struct terminal *t, const char *account, int on)
 {
 	char body[160];
 
 	snprintf(body, sizeof body, "%c%s", on ? '+' : '-', account);
-	send_frame(arg, 'D', body);
+	return send_frame(t, 'D', body);
+}
+
+/* The whole list to one terminal, which a failed write may free. */
+struct deny_to {
+	struct terminal	*t;		/* NULL once gone */
+};
+
+static void
+deny_one_cb(const char *account, int on, void *arg)
+{
+	struct deny_to *d = arg;
+
+	if (d->t != NULL && send_deny(d->t, account, on) == -1)
+		d->t = NULL;
 }
 
 static void
@@ -292,7 +314,7 @@ deny_all_cb(const char *account, int on, void *arg)
 
 	for (i = 0; i < s->nslots; i++)
 		if (s->slot[i] != NULL && s->slot[i]->device_id[0] != '\0')
-			deny_one_cb(account, on, s->slot[i]);
+			send_deny(s->slot[i], account, on);
 }
 
 static void
@@ -306,9 +328,13 @@ terminal_open_cb(struct tls_conn *c, void *arg)
 	logmsg("validator %s connected%s", t->device_id,
 	    tls_conn_resumed(c) ? " (session resumed)" : "");
 	/* The whole deny list, so the gate decides without asking. */
-	if (t->srv->ro != NULL)
-		deny_each(t->srv->ro, deny_one_cb, t);
-	send_frame(t, 'D', "=");	/* the list is complete */
+	{
+		struct deny_to d = {t};
+		if (t->srv->ro != NULL)
+			deny_each(t->srv->ro, deny_one_cb, &d);
+		if (d.t != NULL)
+			send_frame(t, 'D', "=");	/* the list is complete */
+	}
 }
 
 static void
@@ -444,15 +470,16 @@ journal_done_cb(const struct jresult *r, size_t n, void *arg)
 		else
 			snprintf(body, sizeof body, "%llu,%s",
 			    (unsigned long long)r[i].seq, r[i].refused);
-		if (r[i].refused == NULL || strcmp(r[i].refused,
-		    "not-committed") != 0)
-			send_frame(t, r[i].refused ? 'R' : 'A', body);
 		if (r[i].refused == NULL)
 			s->n_acked++;
 		else
 			s->n_refused++;
 		if (t->inflight > 0)
 			t->inflight--;
+		/* Last: a failed write frees t (the validator resends). */
+		if (r[i].refused == NULL || strcmp(r[i].refused,
+		    "not-committed") != 0)
+			send_frame(t, r[i].refused ? 'R' : 'A', body);
 	}
 	if (s->journal_full && journal_queued(s->journal) < JOURNAL_QUEUE_RESUME)
 		s->journal_full = 0;

@@ -531,6 +531,11 @@ tls_conn_free(struct tls_conn *t)
 	free(t);
 }
 
+/*
+ * Queues bytes and sends what the socket takes.  A failure calls the
+ * close callback before this returns: callers must not touch their
+ * connection's owner after a write without checking it still exists.
+ */
 int
 tls_conn_write(struct tls_conn *t, const void *p, size_t n)
 {

@@ -46,7 +46,8 @@ int		 tls_ctx_reload_crl(struct tls_ctx *, char *err, size_t errlen);
 struct tls_conn	*tls_conn_new(struct tls_ctx *, struct event_base *,
 		    evutil_socket_t fd, const struct tls_conn_cbs *, void *arg);
 void		 tls_conn_free(struct tls_conn *);
-/* Queues plaintext; it leaves as the socket allows. */
+/* Queues plaintext; it leaves as the socket allows.  A write that fails
+ * calls the close callback at once (the owner may be freed by it). */
 int		 tls_conn_write(struct tls_conn *, const void *, size_t);
 size_t		 tls_conn_pending(const struct tls_conn *);
 /* Stops or resumes reading (back-pressure). */

@@ -439,6 +439,7 @@ sim_day(int argc, char **argv)
 		return 0;
 	}
 	rp.ids_name_devices = 1;
+	rp.gate = 1;		/* live taps: the gates decide now */
 	rp.stop_after = (size_t)stop_after;
 	return replay_run(&rp, ack, queue);
 }

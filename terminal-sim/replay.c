@@ -11,7 +11,8 @@
  * tap_id already names its validator ("<device>:<seq>"), rows may come in
  * two phases (a validator offline for an hour forwards its taps after the
  * rest), and every validator decides at the gate from its copy of the
- * deny list (D frames), sending refused cards flagged `denied`.
+ * deny list (D frames), sending refused cards flagged `denied`.  `replay`
+ * does not: a tap file records taps whose gates decided long ago.
  *
  * With --queue FILE the validators' store and forward survives a restart
  * of the simulator: each tap is appended ("T tap_id") and synced before it
@@ -364,8 +365,8 @@ send_more(struct device *d)
 		if (w->state == 2)
 			continue;
 		if (w->gate == 0)
-			w->gate = replay_gate_denies(rp, k->f[2], k->f[3]) ?
-			    2 : 1;
+			w->gate = rp->gate && replay_gate_denies(rp, k->f[2],
+			    k->f[3]) ? 2 : 1;
 		len = snprintf(body, sizeof body, "%s:%lld,%s,%s,%s,%s,%s,%s%s",
 		    rp->dev[k->device].id, (long long)k->seq, k->f[1], k->f[2],
 		    k->f[3], k->f[4], k->f[5], k->f[6], w->gate == 2 ?
