@@ -562,6 +562,28 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	    "onecity_commit_seconds_max %.6f\n",
 	    (unsigned long long)batches, (double)total_us / 1e6,
 	    (double)max_us / 1e6);
+	if (s->settle != NULL) {
+		struct settle_stats st;
+		settle_get_stats(s->settle, &st);
+		evbuffer_add_printf(b,
+		    "# HELP onecity_settlements_total Acquirer outcomes.\n"
+		    "# TYPE onecity_settlements_total counter\n"
+		    "onecity_settlements_total{outcome=\"approved\"} %llu\n"
+		    "onecity_settlements_total{outcome=\"declined\"} %llu\n"
+		    "onecity_settlements_total{outcome=\"recovered\"} %llu\n"
+		    "onecity_settlements_total{outcome=\"unanswered\"} %llu\n"
+		    "# TYPE onecity_settled_cents_total counter\n"
+		    "onecity_settled_cents_total{kind=\"captured\"} %lld\n"
+		    "onecity_settled_cents_total{kind=\"refunded\"} %lld\n"
+		    "# TYPE onecity_acquirer_up gauge\n"
+		    "onecity_acquirer_up %d\n",
+		    (unsigned long long)st.approved,
+		    (unsigned long long)st.declined,
+		    (unsigned long long)st.recovered,
+		    (unsigned long long)st.failures,
+		    (long long)st.captured_cents, (long long)st.refunded_cents,
+		    st.acquirer_ok);
+	}
 	evbuffer_add_printf(b,
 	    "# HELP onecity_batch_seconds Batch time by phase: storing the "
 	    "taps, pricing and posting their accounts, and the COMMIT.\n"

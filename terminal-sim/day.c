@@ -30,7 +30,6 @@
 #include "tap.h"
 
 #define DAY_TOURISTS_MAX	1000000
-#define DAY_TAPS_MAX		64
 
 /* Mistake rates, in per mille. */
 #define RATE_NO_CHECKOUT	25	/* of legs that need a check-out */

@@ -429,9 +429,8 @@ answer(struct device *d, int64_t seq, int refused, const char *what)
 		else if (refused) {
 			w->refused = 1;
 			rp->refused++;
-			if (!rp->quiet)
-				fprintf(stderr, "terminal-sim: tap %s refused: "
-				    "%s\n", w->f[0], what);
+			fprintf(stderr, "terminal-sim: tap %s refused: %s\n",
+			    w->f[0], what);
 		} else if (rp->acklog != NULL)
 			fprintf(rp->acklog, "%s:%lld %s\n", d->id,
 			    (long long)seq, w->f[0]);

@@ -39,7 +39,6 @@ struct replay {
 	FILE		*queue;
 	int		 failed;
 	int		 ids_name_devices;	/* tap_id = <device>:<seq> */
-	int		 quiet;			/* no line per refusal */
 	int		 gate;			/* decide from the deny list */
 	size_t		 reconnect_every;	/* 0: never on purpose */
 	size_t		 stop_after;		/* crash after N answers (tests) */

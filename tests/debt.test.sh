@@ -62,6 +62,10 @@ until_q "SELECT amount_cents || ' ' || state FROM debts WHERE account = '$ACC'" 
     state = 'approved'")" = 0 ] || fail "money moved for a declined card"
 [ "$(q "SELECT settled FROM v_charges WHERE account = '$ACC'")" = 0 ] ||
     fail "a day in debt shows as settled"
+curl -s http://127.0.0.1:$((port + 1))/metrics >"$tmp/metrics"
+grep -q '^onecity_settlements_total{outcome="declined"} 1$' "$tmp/metrics" ||
+    fail "/metrics does not count the decline: $(grep settle "$tmp/metrics")"
+grep -q '^onecity_acquirer_up 1$' "$tmp/metrics" || fail "/metrics: acquirer not up"
 kill -TERM "$pid"
 wait "$pid" || fail "engine did not stop cleanly"
 pid=
