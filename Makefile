@@ -40,7 +40,8 @@ LIB_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/%.o)
 SIM_OBJ	 = $(SIM_SRC:%.c=$(BUILD)/%.o)
 FE_OBJ	 = $(FE_SRC:%.c=$(BUILD)/%.o)
 
-TESTS	 = test_csv test_parse test_tariff test_price test_props test_tls test_engine
+TESTS	 = test_csv test_parse test_tariff test_feeds test_price test_props test_tls \
+	   test_engine
 TEST_BIN = $(TESTS:%=$(BIN)/%)
 
 .PHONY: all deps test test-run demo bench fuzz soak clean contract

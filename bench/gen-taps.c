@@ -132,6 +132,9 @@ main(int argc, char **argv)
 		const char *net = stop_network(tariff_stop_id(t, i));
 		uint32_t k = net ? tariff_network(t, net, strlen(net)) :
 		    TARIFF_NONE;
+		/* Station parents (location_type 1) have no validators. */
+		if (strncmp(tariff_stop_id(t, i), "station-", 8) == 0)
+			continue;
 		for (n = 0; n < t->nnetworks; n++)
 			if (k == n || k == TARIFF_NONE)
 				ns[n].stop[ns[n].n++] = i;

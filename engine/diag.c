@@ -29,7 +29,7 @@ static void
 diag_vadd(struct diag *d, const char *file, unsigned long line,
     const char *kind, const char *fmt, va_list ap)
 {
-	char body[512], *m;
+	char raw[512], body[2048], *m;
 	int len;
 
 	if (d->n >= LIMIT_DIAGNOSTICS) {
@@ -46,7 +46,10 @@ diag_vadd(struct diag *d, const char *file, unsigned long line,
 		d->msg = v;
 		d->cap = cap;
 	}
-	vsnprintf(body, sizeof body, fmt, ap);
+	/* Never a control character or an invalid byte, raw, in a message:
+	 * they come from the input being reported (SPEC §2). */
+	vsnprintf(raw, sizeof raw, fmt, ap);
+	utf8_printable(raw, body, sizeof body);
 	len = snprintf(NULL, 0, "%s:%lu: %s%s", file, line, kind, body);
 	if (len < 0 || (m = malloc((size_t)len + 1)) == NULL) {
 		d->dropped++;
@@ -88,7 +91,9 @@ diag_print(const struct diag *d, FILE *f)
 	for (i = 0; i < d->n; i++)
 		fprintf(f, "%s\n", d->msg[i]);
 	if (d->dropped > 0)
-		fprintf(f, "... and %zu more problems not listed\n", d->dropped);
+		fprintf(f, "... and %zu more problems not listed (%zu errors "
+		    "and %zu warnings in all; at most %d are listed)\n",
+		    d->dropped, d->nerrors, d->nwarnings, LIMIT_DIAGNOSTICS);
 }
 
 int

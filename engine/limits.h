@@ -12,6 +12,9 @@
 #define LIMIT_STOPS		1000000
 #define LIMIT_RULES		100000	/* rows of each rule file */
 
+/* Distinct currencies tracked to report a mixed feed (one is allowed). */
+#define LIMIT_CURRENCIES	16
+
 /* Rows of the other tariff files: generous, but not unbounded. */
 #define LIMIT_TARIFF_ROWS	4000000
 
@@ -31,8 +34,9 @@
 
 /* A leg longer than a week is not a journey. */
 #define LIMIT_MAX_LEG_MINUTES	10080
-/* Transfer rule durations: a day is the longest sensible transfer. */
-#define LIMIT_DURATION_S	86400
+/* Transfer rule durations: GTFS says only "positive integer", and a
+ * monthly pass's transfer may last 30 days (SPEC §2): int32_t's range. */
+#define LIMIT_DURATION_S	2147483647
 /* Distances: no leg is longer than the earth's circumference. */
 #define LIMIT_DISTANCE_M	40075000
 /* per_km_amount in 1e-5 EUR: up to 1000 EUR per km keeps sums in int64. */

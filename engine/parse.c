@@ -2,6 +2,7 @@
  * Text to numbers, strictly.  Shared by the tariff loader and the tap
  * reader so that "1.08" means 108 cents everywhere.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "parse.h"
@@ -308,4 +309,100 @@ civil_format_utc(int64_t utc, char buf[21])
 	put_digits(buf + 17, (unsigned)(s % 60), 2);
 	buf[19] = 'Z';
 	buf[20] = '\0';
+}
+
+/*
+ * The length of the valid UTF-8 sequence at p (at most n bytes), or 0 with
+ * *why saying what is wrong (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF).
+ */
+static size_t
+utf8_seq(const unsigned char *p, size_t n, const char **why)
+{
+	size_t len, i;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] < 0xc2) {
+		*why = p[0] < 0xc0 ? "a stray continuation byte" :
+		    "an overlong form";
+		return 0;
+	}
+	len = p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : p[0] < 0xf5 ? 4 : 0;
+	if (len == 0) {
+		*why = "a code point above U+10FFFF";
+		return 0;
+	}
+	cp = p[0] & (0x7f >> len);
+	for (i = 1; i < len; i++) {
+		if (i >= n || (p[i] & 0xc0) != 0x80) {
+			*why = "a truncated sequence";
+			return 0;
+		}
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) {
+		*why = "an overlong form";
+		return 0;
+	}
+	if (cp >= 0xd800 && cp <= 0xdfff) {
+		*why = "a surrogate (U+D800 to U+DFFF)";
+		return 0;
+	}
+	if (cp > 0x10ffff) {
+		*why = "a code point above U+10FFFF";
+		return 0;
+	}
+	return len;
+}
+
+int
+utf8_check(const char *s, size_t n, size_t *at, const char **why)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k;
+
+	while (i < n) {
+		if (p[i] < 0x20) {
+			*why = "a control character";
+			*at = i;
+			return -1;
+		}
+		if ((k = utf8_seq(p + i, n - i, why)) == 0) {
+			*at = i;
+			return -1;
+		}
+		i += k;
+	}
+	return 0;
+}
+
+size_t
+utf8_printable(const char *s, char *out, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, o = 0, n = strlen(s), k;
+	const char *why;
+
+	if (len == 0)
+		return 0;
+	while (i < n) {
+		if (p[i] >= 0x20 && p[i] != 0x7f &&
+		    (k = utf8_seq(p + i, n - i, &why)) != 0) {
+			if (o + k >= len)
+				break;
+			memcpy(out + o, p + i, k);
+			o += k;
+			i += k;
+			continue;
+		}
+		if (o + 4 >= len)
+			break;
+		snprintf(out + o, 5, "\\x%02X", p[i]);
+		o += 4;
+		i++;
+	}
+	out[o] = '\0';
+	return o;
 }

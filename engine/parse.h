@@ -7,6 +7,7 @@
 #ifndef ONECITY_PARSE_H
 #define ONECITY_PARSE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* "-1.08" with at most max_decimals decimals into units of 10^-max_decimals. */
@@ -33,5 +34,21 @@ void	civil_format_day(int64_t days, char buf[11]);
 void	civil_format_utc(int64_t utc, char buf[21]);
 /* Floor division by 86400 for negative times too. */
 int64_t	civil_day_of(int64_t secs);
+
+/*
+ * Text fields are UTF-8 as GTFS defines them (SPEC §2): 0 when the n bytes
+ * at s are valid UTF-8 (RFC 3629) without a control character U+0000 to
+ * U+001F; else -1 with the offending byte's offset in *at and a reason in
+ * *why ("an overlong form", "a surrogate ...", "a code point above
+ * U+10FFFF", "a stray continuation byte", "a truncated sequence", "a
+ * control character").
+ */
+int	utf8_check(const char *s, size_t n, size_t *at, const char **why);
+/*
+ * s made safe to print into out (len bytes, always terminated): valid
+ * UTF-8 is copied, control characters, DEL and invalid bytes become
+ * "\xNN".  Returns the length written; truncates at a character boundary.
+ */
+size_t	utf8_printable(const char *s, char *out, size_t len);
 
 #endif

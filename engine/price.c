@@ -183,7 +183,9 @@ price_leg_fare(const struct tariff *t, uint32_t net, uint32_t from,
 	*rule_out = (uint32_t)(best - t->leg_rule);
 	*dist_out = -1;
 	if (nw->nbands > 0) {
-		*dist_out = tariff_distance_m(t, from, to);
+		/* A pair with no distance cannot be priced by distance. */
+		if ((*dist_out = tariff_distance_m(t, from, to)) < 0)
+			return -1;
 		*fare += distance_cents(t, nw, *dist_out);
 	}
 	return 0;
@@ -240,9 +242,10 @@ leg_closed_by_tap(const struct tariff *t, struct price_leg *l,
 	int64_t fare, dist;
 	uint32_t rule;
 
-	if (tap->stop == l->from_stop && tap->time - l->checkin <= nw->cancel_s) {
+	if (tariff_same_station(t, l->from_stop, tap->stop) &&
+	    tap->time - l->checkin <= nw->cancel_s) {
 		l->status = LEG_CANCELLED;
-		l->to_stop = l->from_stop;
+		l->to_stop = tap->stop;
 		l->checkout = tap->time;
 		return;
 	}
@@ -270,7 +273,8 @@ leg_complete(const struct tariff *t, struct price_leg *l,
 
 	l->to_stop = tap->stop;
 	l->checkout = tap->time;
-	if (tap->stop == l->from_stop && tap->time - l->checkin <= nw->cancel_s) {
+	if (tariff_same_station(t, l->from_stop, tap->stop) &&
+	    tap->time - l->checkin <= nw->cancel_s) {
 		l->status = LEG_CANCELLED;
 		return;
 	}
@@ -435,14 +439,20 @@ transfer_run(const struct tariff *t, const struct price_result *r,
 	return n;
 }
 
+/*
+ * Whether leg l is within x's duration_limit, measured from leg f (SPEC
+ * §4): the run's first leg, or the leg before l for duration_limit_from
+ * `previous`.  A rule without a limit reaches only legs on the journey's
+ * first service day (first).
+ */
 static int
 transfer_within(const struct t_transfer_rule *x, const struct price_leg *f,
-    const struct price_leg *l)
+    const struct price_leg *l, const struct price_leg *first)
 {
 	int64_t start, end;
 
 	if (x->duration_s < 0)
-		return 1;
+		return l->service_day == first->service_day;
 	start = x->duration_type == 0 || x->duration_type == 1 ? f->checkin :
 	    leg_out(f);
 	end = x->duration_type == 1 || x->duration_type == 2 ? l->checkin :
@@ -502,12 +512,14 @@ journey_join(const struct tariff *t, struct price_result *r,
 		return 0;
 	for (k = 0; k < t->ntransfers; k++) {
 		const struct t_transfer_rule *x = &t->transfer[k];
-		if (!transfer_groups_match(t, x, p->leg_group, l->leg_group))
+		if (x->left_out ||
+		    !transfer_groups_match(t, x, p->leg_group, l->leg_group))
 			continue;
 		run = transfer_run(t, r, j, x);
 		if (x->transfer_count > 0 && run > (size_t)x->transfer_count)
 			continue;
-		if (!transfer_within(x, &r->leg[j->legs[j->nlegs - run]], l))
+		if (!transfer_within(x, x->from_previous ? p :
+		    &r->leg[j->legs[j->nlegs - run]], l, &r->leg[j->legs[0]]))
 			continue;
 		cost = transfer_cost(t, r, j, x, l, &first, &own);
 		if (best != NULL) {

@@ -142,8 +142,19 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 	char *f[8], *colon;
 	const char *why;
 	int64_t seq, now;
-	size_t n = wire_fields(body, f, 8);
+	size_t n = wire_fields(body, f, 8), i, at;
 	int kind;
+
+	/* Text fields are UTF-8 without control characters (SPEC §2, §3);
+	 * checked first, so that no detail below echoes raw bytes. */
+	for (i = 0; i < n; i++) {
+		if (utf8_check(f[i], strlen(f[i]), &at, &why) == 0)
+			continue;
+		snprintf(x->detail, sizeof x->detail, "field %zu (%s) is not "
+		    "valid UTF-8 text: %s at byte %zu", i + 1, i < 7 ?
+		    tap_field_name[i] : "flag", why, at + 1);
+		return "bad-fields";
+	}
 
 	/* tap_id is <device_id>:<seq>, and the device must be this one. */
 	colon = strrchr(f[0], ':');

@@ -96,6 +96,10 @@ tap_make_pan(char first, uint64_t n, char out[17])
 	out[16] = '\0';
 }
 
+const char *const tap_field_name[7] = {
+	"tap_id", "time", "card", "par", "network_id", "stop_id", "kind",
+};
+
 int
 tap_parse_kind(const char *kind)
 {

@@ -26,6 +26,8 @@ int	tap_check_par_n(const char *par, size_t n, const char **why);
  * digits, then the check digit (simulators and generators).
  */
 void	tap_make_pan(char first, uint64_t n, char out[17]);
+/* The fields of a tap in their order (SPEC §3): the tap file's header. */
+extern const char *const tap_field_name[7];
 /* "in" -> 0, "out" -> 1, else -1. */
 int	tap_parse_kind(const char *kind);
 

@@ -68,6 +68,7 @@ struct pending {
 
 struct tapset {
 	const struct tariff	*t;
+	char			 why[160];	/* a reason built for a row */
 	struct pending		 batch[TAPSET_BATCH];
 	size_t			 nbatch;
 	int			 oom;
@@ -264,24 +265,33 @@ tapset_count(const struct tapset *s)
 	return s->ntaps + s->nbatch;
 }
 
+/*
+ * Every text field of a tap is UTF-8 without control characters (SPEC
+ * §3, as §2 says for tariffs); the tap_id is also non-empty and bounded.
+ */
 static int
-check_tap_id(const char *id, size_t len, const char **why)
+check_tap_text(struct tapset *s, const char *const *f, const size_t *n,
+    const char **why)
 {
-	const unsigned char *p = (const unsigned char *)id;
+	const char *what;
+	size_t i, at;
 
-	if (*p == '\0') {
+	if (n[0] == 0) {
 		*why = "tap_id is empty";
 		return -1;
 	}
-	if (len > LIMIT_ID_LEN) {
+	if (n[0] > LIMIT_ID_LEN) {
 		*why = "tap_id is longer than 128 bytes";
 		return -1;
 	}
-	for (; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f) {
-			*why = "tap_id has a control character";
-			return -1;
-		}
+	for (i = 0; i < 7; i++) {
+		if (utf8_check(f[i], n[i], &at, &what) == 0)
+			continue;
+		snprintf(s->why, sizeof s->why, "%s is not valid UTF-8 text: "
+		    "%s at byte %zu", tap_field_name[i], what, at + 1);
+		*why = s->why;
+		return -1;
+	}
 	return 0;
 }
 
@@ -297,7 +307,7 @@ tapset_add_fields(struct tapset *s, const char *const *f, const size_t *n,
 	struct stap tp;
 	int k;
 
-	if (check_tap_id(f[F_ID], n[F_ID], why) == -1 ||
+	if (check_tap_text(s, f, n, why) == -1 ||
 	    parse_rfc3339(f[F_TIME], &tp.time, why) == -1 ||
 	    tap_check_pan_n(f[F_CARD], n[F_CARD], why) == -1 ||
 	    tap_check_par_n(f[F_PAR], n[F_PAR], why) == -1)
@@ -353,9 +363,6 @@ tapset_add(struct tapset *s, const char *tap_id, const char *time,
 	return tapset_add_fields(s, f, n, why);
 }
 
-static const char *const tap_header[] = {
-	"tap_id", "time", "card", "par", "network_id", "stop_id", "kind",
-};
 
 int
 tapset_read(struct tapset *s, const char *path, struct diag *d)
@@ -386,7 +393,7 @@ tapset_read(struct tapset *s, const char *path, struct diag *d)
 		return -1;
 	}
 	for (i = 0; i < 7; i++)
-		if (strcmp(rec.field[i], tap_header[i]) != 0) {
+		if (strcmp(rec.field[i], tap_field_name[i]) != 0) {
 			diag_error(d, path, 1, "the header must be exactly "
 			    "tap_id,time,card,par,network_id,stop_id,kind");
 			csv_close(c);

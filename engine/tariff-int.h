@@ -12,7 +12,8 @@
 #include "tz.h"
 
 struct t_stop {
-	double		 lat, lon;
+	double		 lat, lon;	/* valid only where has_coords */
+	uint8_t		 has_coords;	/* generic nodes may lack them (GTFS) */
 	uint32_t	 parent;
 	uint32_t	 name;		/* in tariff.stop_names */
 	uint32_t	 areas_off;	/* into tariff.stop_area_list */
@@ -64,6 +65,9 @@ struct t_leg_rule {
 	uint32_t	 from_tf, to_tf, product;
 	int64_t		 priority;
 	unsigned long	 row;
+	/* Its product has no bank-card row: left out of pricing, but it
+	 * still names its network and areas (SPEC §2, §4). */
+	uint8_t		 left_out;
 };
 
 #define T_COUNT_EMPTY	(-2)
@@ -75,6 +79,11 @@ struct t_transfer_rule {
 	int32_t		 duration_s;		/* -1: none */
 	int8_t		 duration_type;
 	int8_t		 transfer_type;
+	/* ext duration_limit_from (SPEC §2): 0 `first` (GTFS: from the
+	 * first leg of the run), 1 `previous` (OVpay: from the leg before). */
+	uint8_t		 from_previous;
+	/* As t_leg_rule.left_out: names its leg groups, never matches. */
+	uint8_t		 left_out;
 	unsigned long	 row;
 };
 
@@ -123,13 +132,15 @@ struct tariff {
 
 	struct strtab	*leg_group_ids;
 	struct t_leg_rule *leg_rule;
-	size_t		 nleg_rules;
+	size_t		 nleg_rules;	/* left-out rules included */
+	size_t		 nleg_left_out;
 	uint32_t	*net_rules;	/* candidate rules per network */
 	int		 has_priority;
 	uint8_t		*from_area_named, *to_area_named;
 
 	struct t_transfer_rule *transfer;
-	size_t		 ntransfers;
+	size_t		 ntransfers;	/* left-out rules included */
+	size_t		 ntransfers_left_out;
 	uint8_t		*from_lg_named, *to_lg_named;
 
 	struct t_dist	*dist;		/* open addressing, power of two */
@@ -148,11 +159,19 @@ struct tariff {
 
 /* Builds the pre-escaped JSON ids; 0 or -1 when out of memory. */
 int	tariff_build_json(struct tariff *);
-/* Metres from a to b: stop_distances.txt, else great-circle. */
+/*
+ * Metres from a to b: stop_distances.txt, else great-circle; -1 when
+ * neither gives one (a stop without coordinates, SPEC §4).
+ */
 int64_t	tariff_distance_m(const struct tariff *, uint32_t a, uint32_t b);
 /* Whether the stop lies in area (its own areas, else its parent's). */
 int	tariff_stop_in_area(const struct tariff *, uint32_t stop,
 	    uint32_t area);
+/*
+ * Whether stop b is at the station of stop a (SPEC §4 "own station"): the
+ * same stop, two stops with one parent_station, or a stop and its parent.
+ */
+int	tariff_same_station(const struct tariff *, uint32_t a, uint32_t b);
 /* Whether a service runs on a day (days since the epoch). */
 int	tariff_service_runs(const struct tariff *, uint32_t service,
 	    int32_t day);

@@ -15,9 +15,24 @@
 #include "parse.h"
 #include "tariff-int.h"
 
+/* Where a network is defined (SPEC §2): networks.txt, else the distinct
+ * routes.txt network_id values, else one network per agency_id. */
+enum net_src { NET_SRC_NETWORKS, NET_SRC_ROUTES, NET_SRC_AGENCY, NET_SRC_MAX };
+
+static const char *const net_src_file[NET_SRC_MAX] = {
+	"networks.txt", "routes.txt", "agency.txt",
+};
+
 struct net_row {
 	char		*id, *name;
 	unsigned long	 row;
+	enum net_src	 src;
+};
+
+struct cur_row {
+	uint8_t		 cur;	/* index into loader.cur */
+	uint8_t		 caps;	/* fare_caps.txt, else fare_products.txt */
+	unsigned long	 line;
 };
 
 struct loader {
@@ -36,8 +51,24 @@ struct loader {
 	/* fare_media.txt */
 	struct strtab	*media_ids;
 	int		*media_type;
-	/* the feed's currency and where it was first seen */
-	char		 currency_where[80];
+	/* rider_categories.txt: is_default_fare_category per category */
+	struct strtab	*rider_ids;
+	uint8_t		*rider_default;
+	size_t		 rider_cap;
+	int		 have_riders;
+	/* fare_products.txt rows ignored for a bank card, and which */
+	size_t		 ignored_rider, ignored_media;
+	struct strtab	*ignored_rider_ids, *ignored_media_ids;
+
+	/* the currencies of amounts, and each amount's row */
+	struct {
+		char		 code[4];
+		char		 where[4200];
+		size_t		 count;
+	}		 cur[LIMIT_CURRENCIES];
+	size_t		 ncur;
+	struct cur_row	*cur_rows;
+	size_t		 ncur_rows, cur_rows_cap;
 	/* networks seen in network_policies.txt, and where */
 	unsigned long	*policy_row;
 	/* fare_caps.txt raw rows */
@@ -60,6 +91,13 @@ struct loader {
 	size_t		 product_cap, leg_rule_cap, transfer_cap;
 	struct net_row	*net_rows;
 	size_t		 nnet_rows, net_rows_cap;
+	enum net_src	 net_src;	/* the source in use */
+	/* where each network is defined, for warnings naming it */
+	unsigned long	*net_row_of;
+	enum net_src	*net_src_of;
+	/* agency.txt: agency_id and agency_name of each row */
+	struct net_row	*agencies;
+	size_t		 nagencies, agencies_cap;
 };
 
 typedef void	(*row_fn)(struct loader *, const struct csv_record *,
@@ -104,6 +142,40 @@ file_exists(const struct loader *L, const char *name)
 
 	snprintf(path, sizeof path, "%s/%s", L->t->dir, name);
 	return access(path, F_OK) == 0;
+}
+
+/*
+ * Every field the loader reads is UTF-8 text without control characters
+ * (SPEC §2: GTFS forbids tabs and line breaks in fields); a row with one
+ * that is not is reported at its line and skipped.  Unknown columns are
+ * not looked at.
+ */
+static int
+check_text(struct loader *L, const struct csv_record *rec,
+    const struct column *cols, const int *col, size_t ncols)
+{
+	const char *why;
+	size_t i, at;
+	int bad = 0;
+
+	for (i = 0; i < ncols; i++) {
+		const char *f;
+		if (col[i] < 0 || (size_t)col[i] >= rec->nfields)
+			continue;
+		f = rec->field[col[i]];
+		if (utf8_check(f, rec->len[col[i]], &at, &why) == 0)
+			continue;
+		if ((unsigned char)f[at] < 0x20)
+			ERR(L, rec, "%s has a control character (U+%04X) at "
+			    "byte %zu: GTFS forbids tabs and line breaks in "
+			    "fields", cols[i].name, (unsigned char)f[at],
+			    at + 1);
+		else
+			ERR(L, rec, "%s is not valid UTF-8 text: %s at byte %zu",
+			    cols[i].name, why, at + 1);
+		bad = 1;
+	}
+	return bad ? -1 : 0;
 }
 
 /*
@@ -171,18 +243,20 @@ load_file(struct loader *L, const char *name, int required,
 			    "more than %zu rows: over the limit", max_rows);
 			break;
 		}
+		if (check_text(L, &rec, cols, col, ncols) == -1)
+			continue;
 		fn(L, &rec, col);
 	}
 	csv_close(c);
 	return 0;
 }
 
-/* Checks an id field: non-empty when required, bounded, valid UTF-8. */
+/* Checks an id field: non-empty when required, bounded (load_file has
+ * checked that it is UTF-8 text). */
 static int
 check_id(struct loader *L, const struct csv_record *rec, const char *what,
     const char *s, int required)
 {
-	const unsigned char *p = (const unsigned char *)s;
 	size_t len = strlen(s);
 
 	if (len == 0) {
@@ -193,20 +267,6 @@ check_id(struct loader *L, const struct csv_record *rec, const char *what,
 	if (len > LIMIT_ID_LEN) {
 		ERR(L, rec, "%s is longer than %d bytes", what, LIMIT_ID_LEN);
 		return -1;
-	}
-	while (*p != '\0') {
-		int n = *p < 0x80 ? 0 : (*p >> 5) == 6 ? 1 : (*p >> 4) == 14 ?
-		    2 : (*p >> 3) == 30 ? 3 : -1;
-		if (n == -1 || *p < 0x20) {
-			ERR(L, rec, "%s '%s' is not valid UTF-8 text", what, s);
-			return -1;
-		}
-		for (p++; n > 0; n--, p++) {
-			if ((*p & 0xc0) != 0x80) {
-				ERR(L, rec, "%s is not valid UTF-8 text", what);
-				return -1;
-			}
-		}
 	}
 	return 0;
 }
@@ -272,30 +332,101 @@ parse_money(struct loader *L, const struct csv_record *rec, const char *what,
 	return 0;
 }
 
+/*
+ * One currency per feed (SPEC §2).  Every amount's row is kept; once all
+ * are read, the currency of most rows (the first seen on a tie) is the
+ * feed's, and each row of another is reported: the odd line out, not
+ * every line after an odd first one.
+ */
 static void
 check_currency(struct loader *L, const struct csv_record *rec, const char *s)
 {
+	struct cur_row *v;
+	size_t c;
+
 	if (strlen(s) != 3 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' ||
 	    s[1] > 'Z' || s[2] < 'A' || s[2] > 'Z') {
 		ERR(L, rec, "currency '%s' is not an ISO 4217 code", s);
 		return;
 	}
-	if (L->t->currency[0] == '\0') {
-		memcpy(L->t->currency, s, 4);
-		snprintf(L->currency_where, sizeof L->currency_where, "%s:%lu",
+	for (c = 0; c < L->ncur && strcmp(L->cur[c].code, s) != 0; c++)
+		;
+	if (c == L->ncur) {
+		if (L->ncur == LIMIT_CURRENCIES) {
+			ERR(L, rec, "mixed currencies: %s is the %dth currency",
+			    s, LIMIT_CURRENCIES + 1);
+			return;
+		}
+		memcpy(L->cur[c].code, s, 4);
+		snprintf(L->cur[c].where, sizeof L->cur[c].where, "%s:%lu",
 		    L->file, rec->line);
-	} else if (strcmp(L->t->currency, s) != 0)
-		ERR(L, rec, "mixed currencies: %s here, %s at %s", s,
-		    L->t->currency, L->currency_where);
+		L->cur[c].count = 0;
+		L->ncur++;
+	}
+	L->cur[c].count++;
+	if ((v = grow(L, L->cur_rows, &L->cur_rows_cap, L->ncur_rows,
+	    sizeof *v)) == NULL)
+		return;
+	L->cur_rows = v;
+	v[L->ncur_rows].cur = (uint8_t)c;
+	v[L->ncur_rows].caps = strstr(L->file, "fare_caps.txt") != NULL;
+	v[L->ncur_rows].line = rec->line;
+	L->ncur_rows++;
+}
+
+static void
+finish_currencies(struct loader *L)
+{
+	size_t c, best = 0, k;
+
+	if (L->ncur == 0)
+		return;
+	for (c = 1; c < L->ncur; c++)
+		if (L->cur[c].count > L->cur[best].count)
+			best = c;
+	memcpy(L->t->currency, L->cur[best].code, 4);
+	for (k = 0; k < L->ncur_rows && L->ncur > 1; k++) {
+		const struct cur_row *r = &L->cur_rows[k];
+		if (r->cur != best)
+			diag_error(L->d, tpath(L, r->caps ? "fare_caps.txt" :
+			    "fare_products.txt"), r->line, "mixed currencies: "
+			    "%s here, %s at %s", L->cur[r->cur].code,
+			    L->cur[best].code, L->cur[best].where);
+	}
 }
 
 /* agency.txt */
+
+/* Keeps a row's id and name for the networks (net_rows or agencies). */
+static void
+keep_net_row(struct loader *L, struct net_row **rows, size_t *n, size_t *cap,
+    const struct csv_record *rec, const char *id, const char *name,
+    enum net_src src)
+{
+	struct net_row *v;
+
+	if ((v = grow(L, *rows, cap, *n, sizeof *v)) == NULL)
+		return;
+	*rows = v;
+	v[*n].id = strdup(id);
+	v[*n].name = strdup(name);
+	v[*n].row = rec->line;
+	v[*n].src = src;
+	if (v[*n].id == NULL || v[*n].name == NULL)
+		L->oom = 1;
+	(*n)++;
+}
 
 static void
 row_agency(struct loader *L, const struct csv_record *rec, const int *col)
 {
 	const char *tzname = csv_field(rec, col[0]);
 	char err[256];
+
+	if (check_id(L, rec, "agency_id", csv_field(rec, col[1]), 0) == 0)
+		keep_net_row(L, &L->agencies, &L->nagencies, &L->agencies_cap,
+		    rec, csv_field(rec, col[1]), csv_field(rec, col[2]),
+		    NET_SRC_AGENCY);
 
 	if (*tzname == '\0') {
 		ERR(L, rec, "agency_timezone is empty");
@@ -375,6 +506,34 @@ parse_coord(struct loader *L, const struct csv_record *rec, const char *what,
 	return v;
 }
 
+/*
+ * stop_lat and stop_lon: required, except that GTFS lets generic nodes and
+ * boarding areas (location_type 3 and 4) go without (SPEC §2); such a stop
+ * has no great-circle distance to another.
+ */
+static void
+stop_coords(struct loader *L, const struct csv_record *rec, const int *col,
+    struct t_stop *st)
+{
+	const char *lat = csv_field(rec, col[2]), *lon = csv_field(rec, col[3]);
+	int64_t type = parse_num(L, rec, "location_type", csv_field(rec, col[5]),
+	    0, 4, 0);
+
+	st->lat = st->lon = 0;
+	st->has_coords = 0;
+	if (*lat == '\0' && *lon == '\0' && (type == 3 || type == 4))
+		return;
+	if (*lat == '\0' || *lon == '\0') {
+		ERR(L, rec, "%s is empty: only generic nodes and boarding areas "
+		    "(location_type 3 and 4) may go without coordinates",
+		    *lat == '\0' ? "stop_lat" : "stop_lon");
+		return;
+	}
+	st->lat = parse_coord(L, rec, "stop_lat", lat, 90);
+	st->lon = parse_coord(L, rec, "stop_lon", lon, 180);
+	st->has_coords = 1;
+}
+
 static void
 row_stop(struct loader *L, const struct csv_record *rec, const int *col)
 {
@@ -425,10 +584,7 @@ row_stop(struct loader *L, const struct csv_record *rec, const int *col)
 	}
 	t->stop[s].name = n;
 	L->stop_row[s] = rec->line;
-	t->stop[s].lat = parse_coord(L, rec, "stop_lat", csv_field(rec, col[2]),
-	    90);
-	t->stop[s].lon = parse_coord(L, rec, "stop_lon", csv_field(rec, col[3]),
-	    180);
+	stop_coords(L, rec, col, &t->stop[s]);
 	t->stop[s].parent = TARIFF_NONE;
 	t->stop[s].nareas = 0;
 	L->parent_of[s] = STRTAB_NONE;
@@ -442,12 +598,12 @@ load_stops(struct loader *L)
 {
 	static const struct column cols[] = {
 		{"stop_id", 1}, {"stop_name", 0}, {"stop_lat", 1},
-		{"stop_lon", 1}, {"parent_station", 0},
+		{"stop_lon", 1}, {"parent_station", 0}, {"location_type", 0},
 	};
 	struct tariff *t = L->t;
 	uint32_t i, n;
 
-	if (load_file(L, "stops.txt", 1, cols, 5, LIMIT_STOPS + 1, row_stop) ||
+	if (load_file(L, "stops.txt", 1, cols, 6, LIMIT_STOPS + 1, row_stop) ||
 	    L->header_failed) {
 		L->stops_broken = 1;
 		return;
@@ -473,26 +629,32 @@ load_stops(struct loader *L)
 		diag_error(L->d, tpath(L, "stops.txt"), 1, "no stops");
 }
 
-/* networks.txt: read twice, so that ids are interned in byte order. */
-
+/*
+ * networks.txt, or routes.txt's network_id, or agency.txt (SPEC §2).  The
+ * rows are collected, sorted and interned in byte order of their ids.
+ */
 
 static void
 row_network(struct loader *L, const struct csv_record *rec, const int *col)
 {
 	const char *id = csv_field(rec, col[0]);
-	struct net_row *v;
 
 	if (check_id(L, rec, "network_id", id, 1) == -1)
 		return;
-	if ((v = grow(L, L->net_rows, &L->net_rows_cap, L->nnet_rows, sizeof *v)) == NULL)
+	keep_net_row(L, &L->net_rows, &L->nnet_rows, &L->net_rows_cap, rec,
+	    id, csv_field(rec, col[1]), NET_SRC_NETWORKS);
+}
+
+/* routes.txt: each distinct non-empty network_id is a network. */
+static void
+row_route(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	const char *id = csv_field(rec, col[0]);
+
+	if (*id == '\0' || check_id(L, rec, "network_id", id, 0) == -1)
 		return;
-	L->net_rows = v;
-	v[L->nnet_rows].id = strdup(id);
-	v[L->nnet_rows].name = strdup(csv_field(rec, col[1]));
-	v[L->nnet_rows].row = rec->line;
-	if (v[L->nnet_rows].id == NULL || v[L->nnet_rows].name == NULL)
-		L->oom = 1;
-	L->nnet_rows++;
+	keep_net_row(L, &L->net_rows, &L->nnet_rows, &L->net_rows_cap, rec,
+	    id, "", NET_SRC_ROUTES);
 }
 
 static int
@@ -501,60 +663,125 @@ net_row_cmp(const void *a, const void *b)
 	const struct net_row *x = a, *y = b;
 	int c = strcmp(x->id, y->id);
 
-	return c != 0 ? c : (x->row > y->row) - (x->row < y->row);
+	if (c != 0)
+		return c;
+	if (x->src != y->src)
+		return x->src < y->src ? -1 : 1;
+	return (x->row > y->row) - (x->row < y->row);
+}
+
+static void
+net_rows_free(struct net_row *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].id);
+		free(v[i].name);
+	}
+	free(v);
+}
+
+/* Collects the network rows from the first source that has any. */
+static void
+collect_networks(struct loader *L)
+{
+	static const struct column ncols[] = {
+		{"network_id", 1}, {"network_name", 0},
+	};
+	static const struct column rcols[] = {{"network_id", 0}};
+	size_t i, from_networks;
+	int have_networks;
+
+	L->nnet_rows = 0;
+	have_networks = load_file(L, "networks.txt", 0, ncols, 2, LIMIT_RULES,
+	    row_network) == 0;
+	from_networks = L->nnet_rows;
+	load_file(L, "routes.txt", 0, rcols, 1, LIMIT_TARIFF_ROWS, row_route);
+	L->net_src = NET_SRC_NETWORKS;
+	if (have_networks && L->nnet_rows > from_networks) {
+		/* GTFS forbids this; take both, and say so. */
+		diag_warn(L->d, tpath(L, "routes.txt"),
+		    L->net_rows[from_networks].row, "routes.txt has network_id "
+		    "although the feed has networks.txt, which GTFS forbids; "
+		    "the networks of both are used");
+	} else if (!have_networks && L->nnet_rows > 0)
+		L->net_src = NET_SRC_ROUTES;
+	else if (!have_networks) {
+		L->net_src = NET_SRC_AGENCY;
+		for (i = 0; i < L->nagencies; i++) {
+			struct net_row *a = &L->agencies[i];
+			struct csv_record rec;
+			if (*a->id == '\0') {
+				diag_error(L->d, tpath(L, "agency.txt"), a->row,
+				    "agency_id is empty: a feed with neither "
+				    "networks.txt nor network_id in routes.txt "
+				    "has a network per agency_id");
+				continue;
+			}
+			rec.line = a->row;
+			keep_net_row(L, &L->net_rows, &L->nnet_rows,
+			    &L->net_rows_cap, &rec, a->id, a->name,
+			    NET_SRC_AGENCY);
+		}
+	}
 }
 
 static void
 load_networks(struct loader *L)
 {
-	static const struct column cols[] = {
-		{"network_id", 1}, {"network_name", 0},
-	};
 	struct tariff *t = L->t;
 	size_t i;
 
-	L->nnet_rows = 0;
-	load_file(L, "networks.txt", 1, cols, 2, LIMIT_RULES, row_network);
+	collect_networks(L);
 	if (L->nnet_rows > 0)
 		qsort(L->net_rows, L->nnet_rows, sizeof *L->net_rows,
 		    net_row_cmp);
 	t->network = calloc(L->nnet_rows + 1, sizeof *t->network);
-	if (t->network == NULL) {
+	L->net_row_of = calloc(L->nnet_rows + 1, sizeof *L->net_row_of);
+	L->net_src_of = calloc(L->nnet_rows + 1, sizeof *L->net_src_of);
+	if (t->network == NULL || L->net_row_of == NULL ||
+	    L->net_src_of == NULL) {
 		L->oom = 1;
 		return;
 	}
 	for (i = 0; i < L->nnet_rows; i++) {
-		int added;
+		struct net_row *v = &L->net_rows[i];
+		const char *file = tpath(L, net_src_file[v->src]);
 		uint32_t n;
-		if (i > 0 && strcmp(L->net_rows[i].id, L->net_rows[i - 1].id) == 0) {
-			diag_error(L->d, tpath(L, "networks.txt"), L->net_rows[i].row,
-			    "network_id '%s' is listed twice (first at line "
-			    "%lu)", L->net_rows[i].id, L->net_rows[i - 1].row);
+		if (i > 0 && strcmp(v->id, v[-1].id) == 0) {
+			/* A network has many routes; networks.txt names one
+			 * once (and agency.txt an agency). */
+			if (v->src == v[-1].src && v->src != NET_SRC_ROUTES)
+				diag_error(L->d, file, v->row, "%s '%s' is "
+				    "listed twice (first at line %lu)",
+				    v->src == NET_SRC_AGENCY ? "agency_id" :
+				    "network_id", v->id, v[-1].row);
 			continue;
 		}
 		if (strtab_count(t->network_ids) >= LIMIT_NETWORKS) {
-			diag_error(L->d, tpath(L, "networks.txt"), L->net_rows[i].row,
-			    "more than %d networks: over the limit",
-			    LIMIT_NETWORKS);
+			diag_error(L->d, file, v->row, "more than %d networks: "
+			    "over the limit", LIMIT_NETWORKS);
 			break;
 		}
-		n = strtab_intern(t->network_ids, L->net_rows[i].id,
-		    strlen(L->net_rows[i].id), &added);
+		n = strtab_intern(t->network_ids, v->id, strlen(v->id), NULL);
 		if (n == STRTAB_NONE) {
 			L->oom = 1;
 			break;
 		}
-		t->network[n].name = L->net_rows[i].name;
-		L->net_rows[i].name = NULL;
+		t->network[n].name = v->name;
+		v->name = NULL;
+		L->net_row_of[n] = v->row;
+		L->net_src_of[n] = v->src;
 	}
 	t->nnetworks = strtab_count(t->network_ids);
-	for (i = 0; i < L->nnet_rows; i++) {
-		free(L->net_rows[i].id);
-		free(L->net_rows[i].name);
-	}
-	free(L->net_rows);
+	net_rows_free(L->net_rows, L->nnet_rows);
 	L->net_rows = NULL;
-	L->net_rows_cap = 0;
+	L->nnet_rows = L->net_rows_cap = 0;
+	if (t->nnetworks == 0 && L->d->nerrors == 0)
+		diag_error(L->d, tpath(L, net_src_file[L->net_src]), 0,
+		    "no networks: the feed needs networks.txt, network_id in "
+		    "routes.txt, or agency_id in agency.txt");
 	if (L->policy_row == NULL &&
 	    (L->policy_row = calloc(t->nnetworks + 1,
 	    sizeof *L->policy_row)) == NULL)
@@ -880,6 +1107,61 @@ row_media(struct loader *L, const struct csv_record *rec, const int *col)
 	L->media_type[m] = (int)type;
 }
 
+/* rider_categories.txt (GTFS, optional) */
+static void
+row_rider(struct loader *L, const struct csv_record *rec, const int *col)
+{
+	const char *id = csv_field(rec, col[0]);
+	int dflt = parse_flag(L, rec, "is_default_fare_category",
+	    csv_field(rec, col[1]), 0);
+	uint32_t r;
+	int added;
+	void *p;
+
+	if (check_id(L, rec, "rider_category_id", id, 1) == -1)
+		return;
+	if ((r = strtab_intern(L->rider_ids, id, strlen(id), &added)) ==
+	    STRTAB_NONE) {
+		L->oom = 1;
+		return;
+	}
+	if (!added) {
+		ERR(L, rec, "rider_category_id '%s' is listed twice", id);
+		return;
+	}
+	if ((p = grow(L, L->rider_default, &L->rider_cap, r, 1)) == NULL)
+		return;
+	L->rider_default = p;
+	L->rider_default[r] = dflt == 1;
+}
+
+/*
+ * Whether a fare_products row with this rider_category_id is for a bank
+ * card: an empty category or the feed's default one (SPEC §2).  0 when
+ * the row is to be ignored, -1 on a dangling id.
+ */
+static int
+rider_for_card(struct loader *L, const struct csv_record *rec,
+    const char *rider)
+{
+	uint32_t r;
+
+	if (*rider == '\0')
+		return 1;
+	if (L->have_riders) {
+		r = ref(L, rec, L->rider_ids, "rider_category_id", rider);
+		if (r == TARIFF_NONE)
+			return -1;
+		if (L->rider_default[r])
+			return 1;
+	}
+	L->ignored_rider++;
+	if (strtab_intern(L->ignored_rider_ids, rider, strlen(rider), NULL) ==
+	    STRTAB_NONE)
+		L->oom = 1;
+	return 0;
+}
+
 static void
 row_product(struct loader *L, const struct csv_record *rec, const int *col)
 {
@@ -889,7 +1171,7 @@ row_product(struct loader *L, const struct csv_record *rec, const int *col)
 	const char *rider = csv_field(rec, col[4]);
 	struct t_product *pr;
 	int64_t cents = 0;
-	int added, level;
+	int added, level, card;
 	uint32_t p, m;
 	void *v;
 
@@ -912,7 +1194,8 @@ row_product(struct loader *L, const struct csv_record *rec, const int *col)
 	if (parse_money(L, rec, "amount", csv_field(rec, col[1]), &cents) == -1)
 		return;
 	check_currency(L, rec, csv_field(rec, col[2]));
-	/* A bank card has no rider category and is fare medium type 3. */
+	/* A bank card has the default rider category (or none) and is fare
+	 * medium type 3, contactless EMV. */
 	level = 1;
 	if (*media != '\0') {
 		m = ref(L, rec, L->media_ids, "fare_media_id", media);
@@ -920,8 +1203,15 @@ row_product(struct loader *L, const struct csv_record *rec, const int *col)
 			return;
 		level = L->media_type[m] == 3 ? 2 : 0;
 	}
-	if (*rider != '\0' || level == 0)
+	if ((card = rider_for_card(L, rec, rider)) != 1)
 		return;
+	if (level == 0) {
+		L->ignored_media++;
+		if (strtab_intern(L->ignored_media_ids, media, strlen(media),
+		    NULL) == STRTAB_NONE)
+			L->oom = 1;
+		return;
+	}
 	if (level == pr->level) {
 		ERR(L, rec, "fare product '%s' has two rows that apply to a "
 		    "contactless bank card (the other at line %lu)", id,
@@ -936,11 +1226,52 @@ row_product(struct loader *L, const struct csv_record *rec, const int *col)
 	}
 }
 
+/* "a, b, c and 4 more" of the first ids of tab, into buf. */
+static const char *
+id_list(const struct strtab *tab, char *buf, size_t len)
+{
+	uint32_t i, n = strtab_count(tab);
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && i < 5 && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? ", " : "",
+		    strtab_name(tab, i));
+	if (n > 5 && o < len)
+		snprintf(buf + o, len - o, " and %u more", n - 5);
+	return buf;
+}
+
+/* Never lose fares in silence (SPEC §2): what a bank card does not see. */
+static void
+warn_ignored_products(struct loader *L)
+{
+	char a[256], b[256];
+
+	if (L->ignored_rider > 0)
+		diag_warn(L->d, tpath(L, "fare_products.txt"), 1, "%zu row%s "
+		    "ignored for a bank card: rider category not the "
+		    "default one (%s)%s", L->ignored_rider,
+		    L->ignored_rider == 1 ? "" : "s",
+		    id_list(L->ignored_rider_ids, a, sizeof a),
+		    L->have_riders ? "" : "; the feed has no "
+		    "rider_categories.txt to name a default");
+	if (L->ignored_media > 0)
+		diag_warn(L->d, tpath(L, "fare_products.txt"), 1, "%zu row%s "
+		    "ignored for a bank card: fare medium not "
+		    "contactless EMV, fare_media_type 3 (%s)", L->ignored_media,
+		    L->ignored_media == 1 ? "" : "s",
+		    id_list(L->ignored_media_ids, b, sizeof b));
+}
+
 static void
 load_products(struct loader *L)
 {
 	static const struct column mcols[] = {
 		{"fare_media_id", 1}, {"fare_media_type", 1},
+	};
+	static const struct column rcols[] = {
+		{"rider_category_id", 1}, {"is_default_fare_category", 0},
 	};
 	static const struct column cols[] = {
 		{"fare_product_id", 1}, {"amount", 1}, {"currency", 1},
@@ -949,7 +1280,10 @@ load_products(struct loader *L)
 	};
 
 	load_file(L, "fare_media.txt", 0, mcols, 2, LIMIT_RULES, row_media);
+	L->have_riders = load_file(L, "rider_categories.txt", 0, rcols, 2,
+	    LIMIT_RULES, row_rider) == 0 && !L->header_failed;
 	load_file(L, "fare_products.txt", 1, cols, 6, LIMIT_RULES, row_product);
+	warn_ignored_products(L);
 }
 
 /*
@@ -1002,9 +1336,14 @@ row_leg_rule(struct loader *L, const struct csv_record *rec, const int *col)
 		return;
 	}
 	r.product = ref_product(L, rec, pid, &skip);
-	if (r.product == TARIFF_NONE || skip)
+	r.left_out = (uint8_t)skip;
+	if (r.product == TARIFF_NONE)
 		return;
-	if (t->product[r.product].amount_cents < 0) {
+	if (skip)
+		diag_warn(L->d, L->file, rec->line, "rule left out of pricing: "
+		    "fare product '%s' has no row for a contactless bank card "
+		    "(it still names its network and areas)", pid);
+	else if (t->product[r.product].amount_cents < 0) {
 		ERR(L, rec, "fare product '%s' has a negative amount: a leg "
 		    "fare cannot be negative", pid);
 		return;
@@ -1020,6 +1359,7 @@ row_leg_rule(struct loader *L, const struct csv_record *rec, const int *col)
 		return;
 	t->leg_rule = v;
 	t->leg_rule[t->nleg_rules++] = r;
+	t->nleg_left_out += r.left_out;
 }
 
 /* Whether network n matches rule r's network field (SPEC §4). */
@@ -1027,9 +1367,26 @@ static int
 rule_network_matches(const struct tariff *t, const struct t_leg_rule *r,
     uint32_t n, uint64_t named)
 {
+	if (r->left_out)
+		return 0;
 	if (r->network != TARIFF_NONE)
 		return r->network == n;
 	return t->has_priority || !(named >> n & 1);
+}
+
+/* Never lose fares in silence (SPEC §2): each network no rule prices. */
+static void
+warn_networks_unpriced(struct loader *L)
+{
+	struct tariff *t = L->t;
+	uint32_t n;
+
+	for (n = 0; n < t->nnetworks; n++)
+		if (t->network[n].nrules == 0)
+			diag_warn(L->d, tpath(L, net_src_file[L->net_src_of[n]]),
+			    L->net_row_of[n], "network '%s' has no leg rule "
+			    "for a bank card: its legs will be unpriced",
+			    strtab_name(t->network_ids, n));
 }
 
 static void
@@ -1082,6 +1439,7 @@ index_leg_rules(struct loader *L)
 				t->net_rules[pos++] = (uint32_t)k;
 		t->network[n].nrules = (uint32_t)(pos - t->network[n].rules_off);
 	}
+	warn_networks_unpriced(L);
 }
 
 static void
@@ -1127,7 +1485,7 @@ row_transfer(struct loader *L, const struct csv_record *rec, const int *col)
 	const char *from = csv_field(rec, col[0]), *to = csv_field(rec, col[1]);
 	const char *cnt = csv_field(rec, col[2]), *lim = csv_field(rec, col[3]);
 	const char *ltype = csv_field(rec, col[4]), *pid = csv_field(rec, col[6]);
-	const char *ftype = csv_field(rec, col[5]);
+	const char *ftype = csv_field(rec, col[5]), *dfrom = csv_field(rec, col[7]);
 	struct t_transfer_rule r;
 	int skip = 0, bad = 0;
 	void *v;
@@ -1161,6 +1519,15 @@ row_transfer(struct loader *L, const struct csv_record *rec, const int *col)
 	}
 	r.duration_s = (int32_t)parse_num(L, rec, "duration_limit", lim, 1,
 	    LIMIT_DURATION_S, -1);
+	if (strcmp(dfrom, "") == 0 || strcmp(dfrom, "first") == 0)
+		r.from_previous = 0;
+	else if (strcmp(dfrom, "previous") == 0)
+		r.from_previous = 1;
+	else {
+		ERR(L, rec, "duration_limit_from '%s' must be 'first' or "
+		    "'previous'", dfrom);
+		bad = 1;
+	}
 	r.duration_type = (int8_t)parse_num(L, rec, "duration_limit_type",
 	    ltype, 0, 3, -1);
 	if (*ftype == '\0') {
@@ -1174,13 +1541,51 @@ row_transfer(struct loader *L, const struct csv_record *rec, const int *col)
 	    (*lim != '\0' && r.duration_s == -1) ||
 	    (*ltype != '\0' && r.duration_type == -1) || r.transfer_type == -1;
 	r.row = rec->line;
-	if (bad || skip)
+	r.left_out = (uint8_t)skip;
+	if (bad)
 		return;
+	if (skip)
+		diag_warn(L->d, L->file, rec->line, "rule left out of pricing: "
+		    "fare product '%s' has no row for a contactless bank card "
+		    "(it still names its leg groups)", pid);
 	if ((v = grow(L, t->transfer, &L->transfer_cap, t->ntransfers, sizeof r))
 	    == NULL)
 		return;
 	t->transfer = v;
 	t->transfer[t->ntransfers++] = r;
+	t->ntransfers_left_out += r.left_out;
+}
+
+/*
+ * A transfer product that is also a leg product: "cheapest product wins"
+ * then prices a plain ride at the transfer price (seen in a real feed).
+ */
+static void
+warn_transfer_products_on_legs(struct loader *L)
+{
+	struct tariff *t = L->t;
+	size_t k, np = strtab_count(t->product_ids);
+	unsigned long *first;
+
+	if ((first = calloc(np + 1, sizeof *first)) == NULL) {
+		L->oom = 1;
+		return;
+	}
+	for (k = t->ntransfers; k-- > 0;)
+		if (t->transfer[k].product != TARIFF_NONE)
+			first[t->transfer[k].product] = t->transfer[k].row;
+	for (k = 0; k < t->nleg_rules; k++) {
+		const struct t_leg_rule *r = &t->leg_rule[k];
+		if (first[r->product] != 0)
+			diag_warn(L->d, tpath(L, "fare_leg_rules.txt"), r->row,
+			    "fare product '%s' is also a transfer product "
+			    "(fare_transfer_rules.txt:%lu): as a leg product "
+			    "the cheapest product wins, which may price a "
+			    "plain ride at the transfer price",
+			    strtab_name(t->product_ids, r->product),
+			    first[r->product]);
+	}
+	free(first);
 }
 
 static void
@@ -1190,7 +1595,7 @@ load_transfers(struct loader *L)
 		{"from_leg_group_id", 0}, {"to_leg_group_id", 0},
 		{"transfer_count", 0}, {"duration_limit", 0},
 		{"duration_limit_type", 0}, {"fare_transfer_type", 1},
-		{"fare_product_id", 0},
+		{"fare_product_id", 0}, {"duration_limit_from", 0},
 	};
 	struct tariff *t = L->t;
 	uint32_t n = strtab_count(t->leg_group_ids);
@@ -1199,8 +1604,10 @@ load_transfers(struct loader *L)
 	if (file_exists(L, "fare_leg_join_rules.txt"))
 		diag_error(L->d, tpath(L, "fare_leg_join_rules.txt"), 0, "not supported: "
 		    "a tariff with leg join rules is rejected");
-	load_file(L, "fare_transfer_rules.txt", 0, cols, 7, LIMIT_RULES,
+	load_file(L, "fare_transfer_rules.txt", 0, cols, 8, LIMIT_RULES,
 	    row_transfer);
+	if (t->leg_rule != NULL)
+		warn_transfer_products_on_legs(L);
 	t->from_lg_named = calloc((size_t)n + 1, 1);
 	t->to_lg_named = calloc((size_t)n + 1, 1);
 	if (t->from_lg_named == NULL || t->to_lg_named == NULL) {
@@ -1273,8 +1680,10 @@ load_policies(struct loader *L)
 	struct tariff *t = L->t;
 	uint32_t n;
 
+	/* A network without a row is plain GTFS (SPEC §2): each tap-in is
+	 * a complete leg; a row's checkout_required defaults to 1. */
 	for (n = 0; n < t->nnetworks; n++) {
-		t->network[n].checkout_required = 1;
+		t->network[n].checkout_required = 0;
 		t->network[n].autocomplete = 1;
 		t->network[n].max_leg_s = 360 * 60;
 		t->network[n].cancel_s = 30 * 60;
@@ -1282,12 +1691,6 @@ load_policies(struct loader *L)
 	}
 	load_file(L, "network_policies.txt", 0, cols, 6, LIMIT_RULES,
 	    row_policy);
-	for (n = 0; n < t->nnetworks; n++)
-		if (L->policy_row[n] == 0)
-			diag_error(L->d, tpath(L, "network_policies.txt"), 0, "network "
-			    "'%s' has no policy row, so it requires check-out "
-			    "but has no incomplete fare",
-			    strtab_name(t->network_ids, n));
 }
 
 /* fare_distance_rules.txt */
@@ -1599,12 +2002,20 @@ loader_free(struct loader *L)
 	strtab_free(L->parent_names);
 	strtab_free(L->media_ids);
 	strtab_free(L->cap_ids);
+	strtab_free(L->rider_ids);
+	strtab_free(L->ignored_rider_ids);
+	strtab_free(L->ignored_media_ids);
+	free(L->rider_default);
 	free(L->parent_of);
 	free(L->stop_row);
 	free(L->sa_stop);
 	free(L->sa_area);
 	free(L->media_type);
 	free(L->policy_row);
+	free(L->cur_rows);
+	free(L->net_row_of);
+	free(L->net_src_of);
+	net_rows_free(L->agencies, L->nagencies);
 	free(L->bands);
 	free(L->tfr);
 	free(L->tfr_group);
@@ -1633,6 +2044,11 @@ tariff_load(const char *dir, struct diag *d)
 	L.parent_names = strtab_new();
 	L.media_ids = strtab_new();
 	L.cap_ids = strtab_new();
+	L.rider_ids = strtab_new();
+	L.ignored_rider_ids = strtab_new();
+	L.ignored_media_ids = strtab_new();
+	if (!L.rider_ids || !L.ignored_rider_ids || !L.ignored_media_ids)
+		goto nomem;
 	if (!t->stop_ids || !t->stop_names || !t->network_ids ||
 	    !t->area_ids || !t->product_ids || !t->service_ids || !t->tf_ids ||
 	    !t->leg_group_ids || !L.parent_names || !L.media_ids || !L.cap_ids)
@@ -1660,6 +2076,7 @@ tariff_load(const char *dir, struct diag *d)
 	load_bands(&L);
 	load_distances(&L);
 	load_caps(&L);
+	finish_currencies(&L);
 	if (L.oom)
 		goto nomem;
 	if (d->nerrors > errors0)

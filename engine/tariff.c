@@ -72,7 +72,9 @@ tariff_summary(const struct tariff *t, char *buf, size_t len)
 	    "%zu transfer rules, %u caps (%u day, %u week), %zu stop "
 	    "distances; timezone %s, service day starts %02d:%02d:%02d, "
 	    "currency %s", t->dir, strtab_count(t->stop_ids), t->nnetworks,
-	    t->nleg_rules, t->ntransfers, t->ncaps, day, week, t->ndist,
+	    t->nleg_rules - t->nleg_left_out,
+	    t->ntransfers - t->ntransfers_left_out, t->ncaps, day, week,
+	    t->ndist,
 	    t->tz_name, t->day_start_s / 3600, t->day_start_s / 60 % 60,
 	    t->day_start_s % 60, t->currency[0] ? t->currency : "none");
 }
@@ -211,8 +213,18 @@ tariff_distance_m(const struct tariff *t, uint32_t a, uint32_t b)
 	}
 	if (a == b)
 		return 0;
+	if (!t->stop[a].has_coords || !t->stop[b].has_coords)
+		return -1;
 	return tariff_haversine_m(t->stop[a].lat, t->stop[a].lon,
 	    t->stop[b].lat, t->stop[b].lon);
+}
+
+int
+tariff_same_station(const struct tariff *t, uint32_t a, uint32_t b)
+{
+	uint32_t pa = t->stop[a].parent, pb = t->stop[b].parent;
+
+	return a == b || pa == b || pb == a || (pa != TARIFF_NONE && pa == pb);
 }
 
 int

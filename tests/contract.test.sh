@@ -48,4 +48,18 @@ if "$FE" price --tariff "$EX/mini" "$EX/mini/taps.csv" --explain |
     grep -Eq '4111111111111111|4012888888881881|5555555555554444'; then
 	fail "a PAN appears in the output"
 fi
+# A feed whose every rule is dropped for a bank card (only cash and paper
+# prices): tariff check exits 0, with warnings naming what was dropped.
+cp -r "$EX/gtfs" "$tmp/dropped"
+sed -i "s/,emv,/,cash,/" "$tmp/dropped/fare_products.txt"
+rm "$tmp/dropped/network_policies.txt"
+"$FE" tariff check "$tmp/dropped" >"$tmp/o" 2>"$tmp/e" ||
+    fail "tariff check rejected a feed whose rules were all dropped: $(cat "$tmp/e")"
+for want in "fare_products.txt:1: warning: 7 rows ignored for a bank card: fare medium not contactless EMV" \
+    "fare_leg_rules.txt:2: warning: rule left out of pricing: fare product 'metro_fare'" \
+    "fare_transfer_rules.txt:2: warning: rule left out of pricing: fare product 'tram_transfer'" \
+    "routes.txt:2: warning: network 'METRO' has no leg rule for a bank card"; do
+	grep -qF "$want" "$tmp/e" || fail "tariff check did not warn: $want; got: $(cat "$tmp/e")"
+done
+grep -q ": 10 stops, 3 networks, 0 leg rules," "$tmp/o" || fail "summary: $(cat "$tmp/o")"
 exit 0

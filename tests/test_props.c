@@ -245,6 +245,205 @@ test_properties(void **state)
 	tariff_free(tn);
 }
 
+/*
+ * A random tariff shaped like the real feeds of SPEC §2: networks from
+ * networks.txt, routes.txt or agency.txt; stations with platforms and a
+ * generic node without coordinates; rider categories with a default; fare
+ * media of every type; rules left out for want of a bank-card row; some
+ * networks without a policy row; transfers measured from the first or the
+ * previous leg, with or without a limit, up to 30 days; sometimes distance
+ * bands and caps.  Every generated feed must load.
+ */
+static void
+gen_feed(struct rng *r, const char *dir)
+{
+	static const char *const tzs[] = {"Europe/Amsterdam", "America/New_York"};
+	static const char *const lims[] = {"", "600", "2100", "5400", "86400",
+	    "2592000"};
+	char path[512], lg[4][8];
+	unsigned nnet = 1 + below(r, 4), n, i, mode = below(r, 3);
+	unsigned priority = below(r, 3) == 0, used = 0;
+	FILE *f;
+
+#define OPEN(name) do {							\
+	snprintf(path, sizeof path, "%s/%s", dir, name);		\
+	f = fopen(path, "w");						\
+	assert_non_null(f);						\
+} while (0)
+	OPEN("agency.txt");
+	fprintf(f, "agency_id,agency_name,agency_timezone,agency_url\n");
+	i = below(r, 2);
+	for (n = 0; n < nnet; n++)
+		fprintf(f, "N%u,Agency %u,%s,https://example.org\n", n, n,
+		    tzs[i]);
+	fclose(f);
+	if (mode == 0) {
+		OPEN("networks.txt");
+		fprintf(f, "network_id,network_name\n");
+		for (n = 0; n < nnet; n++)
+			fprintf(f, "N%u,Network %u\n", n, n);
+		fclose(f);
+	} else if (mode == 1) {
+		OPEN("routes.txt");
+		fprintf(f, "route_id,agency_id,route_type,network_id\n");
+		for (n = 0; n < nnet * 2; n++)
+			fprintf(f, "r%u,N%u,3,N%u\n", n, n / 2, n / 2);
+		fclose(f);
+	}
+	OPEN("stops.txt");
+	fprintf(f, "stop_id,stop_name,stop_lat,stop_lon,location_type,"
+	    "parent_station\n");
+	fprintf(f, "S,Station,52.37,4.90,1,\nS1,Platform 1,52.3701,4.9001,0,S\n"
+	    "S2,Platform 2,52.3699,4.8999,0,S\nSN,Concourse,,,3,S\n");
+	for (i = 0; i < 8; i++)
+		fprintf(f, "P%u,Stop %u,%.6f,%.6f,,\n", i, i,
+		    52.30 + below(r, 20000) / 100000.0,
+		    4.80 + below(r, 30000) / 100000.0);
+	fclose(f);
+	OPEN("fare_media.txt");
+	fprintf(f, "fare_media_id,fare_media_type\ncash,0\npaper,1\ncard,2\n"
+	    "emv,3\napp,4\n");
+	fclose(f);
+	OPEN("fare_products.txt");
+	fprintf(f, "fare_product_id,amount,currency,fare_media_id,"
+	    "rider_category_id\n");
+	for (i = 0; i < 4; i++) {
+		/* The bank-card row, unless the product is cash-only. */
+		if (i == 0 || below(r, 5) != 0)
+			fprintf(f, "leg%u,%u.%02u,EUR,%s,%s\n", i, below(r, 5),
+			    below(r, 100), below(r, 2) ? "emv" : "",
+			    below(r, 2) ? "adult" : "");
+		fprintf(f, "leg%u,9.99,EUR,cash,\n", i);
+		fprintf(f, "leg%u,0.50,EUR,emv,senior\n", i);
+	}
+	fprintf(f, "xfer_free,0,EUR,,\nxfer_waive,-1.50,EUR,emv,\n"
+	    "xfer_ab,3.00,EUR,,\nincomplete,4.00,EUR,,\n");
+	fclose(f);
+	if (below(r, 2)) {
+		OPEN("rider_categories.txt");
+		fprintf(f, "rider_category_id,is_default_fare_category\n"
+		    "adult,1\nsenior,0\n");
+		fclose(f);
+	}
+	OPEN("fare_leg_rules.txt");
+	fprintf(f, "leg_group_id,network_id,from_area_id,to_area_id,"
+	    "fare_product_id%s\n", priority ? ",rule_priority" : "");
+	for (i = 0; i < 4; i++)
+		snprintf(lg[i], sizeof lg[i], "g%u", below(r, 3));
+	for (n = 0; n < nnet; n++) {
+		if (below(r, 6) == 0)
+			continue;
+		fprintf(f, "%s,N%u,,,leg%u%s\n", lg[n % 4], n, below(r, 4),
+		    priority ? ",1" : "");
+		used |= 1u << (lg[n % 4][1] - '0');
+		if (below(r, 3) == 0) {
+			fprintf(f, "%s,N%u,,,leg%u%s\n", lg[(n + 1) % 4], n,
+			    below(r, 4), priority ? ",0" : "");
+			used |= 1u << (lg[(n + 1) % 4][1] - '0');
+		}
+	}
+	if (below(r, 2)) {
+		fprintf(f, "g3,,,,leg%u%s\n", below(r, 4), priority ? ",0" : "");
+		used |= 1u << 3;
+	}
+	fclose(f);
+	OPEN("fare_transfer_rules.txt");
+	fprintf(f, "from_leg_group_id,to_leg_group_id,transfer_count,"
+	    "duration_limit,duration_limit_type,fare_transfer_type,"
+	    "fare_product_id,duration_limit_from\n");
+	for (i = used != 0 ? below(r, 4) : 0; i > 0; i--) {
+		static const char *const prods[] = {"", "xfer_free",
+		    "xfer_waive", "xfer_ab", "leg3"};
+		unsigned a, b;
+		while (!(used >> (a = below(r, 4)) & 1))
+			;
+		while (!(used >> (b = below(r, 4)) & 1))
+			;
+		const char *lim = lims[below(r, 6)];
+		fprintf(f, "g%u,g%u,%s,%s,%s,%u,%s,%s\n", a, b,
+		    a == b ? (below(r, 2) ? "-1" : "2") : "", lim,
+		    *lim ? (below(r, 2) ? "1" : "2") : "", below(r, 3),
+		    prods[below(r, 5)], below(r, 2) ? "previous" :
+		    below(r, 2) ? "first" : "");
+	}
+	fclose(f);
+	OPEN("network_policies.txt");
+	fprintf(f, "network_id,checkout_required,incomplete_fare_product_id,"
+	    "max_leg_minutes,cancel_minutes,autocomplete\n");
+	for (n = 0; n < nnet; n++)
+		if (below(r, 3) != 0)
+			fprintf(f, "N%u,%u,incomplete,%u,%u,%u\n", n,
+			    below(r, 4) != 0, 30 + below(r, 300),
+			    below(r, 40), below(r, 2));
+	fclose(f);
+	if (below(r, 2)) {
+		OPEN("fare_distance_rules.txt");
+		fprintf(f, "network_id,from_distance_m,per_km_amount\n"
+		    "N0,0,0.15\nN0,3000,0.10\n");
+		fclose(f);
+	}
+	if (below(r, 2)) {
+		OPEN("fare_caps.txt");
+		fprintf(f, "cap_id,amount,currency,period,network_id\n"
+		    "day,%u.00,EUR,day,\nweek,%u.00,EUR,week,\n",
+		    3 + below(r, 8), 10 + below(r, 30));
+		fclose(f);
+	}
+#undef OPEN
+}
+
+/* The properties hold over random feeds of real shapes too. */
+static void
+test_properties_generated_feeds(void **state)
+{
+	const char *seed_env = getenv("ONECITY_SEED");
+	struct rng r = {seed_env ? strtoull(seed_env, NULL, 10) : 20261130};
+	struct tap_tokenizer *tk = tap_tokenizer_new(
+	    (const unsigned char *)TAP_DEV_TOKEN_KEY, strlen(TAP_DEV_TOKEN_KEY));
+	struct gtap g[160];
+	size_t order[320], i, n;
+	unsigned feeds = 60, sets = 60, k, s, days = 0;
+
+	(void)state;
+	for (k = 0; k < feeds; k++) {
+		char tmpl[] = "/tmp/onecity-genfeed-XXXXXX";
+		char *dir = strdup(mkdtemp(tmpl));
+		struct tariff *t;
+		gen_feed(&r, dir);
+		t = tu_load(dir);
+		for (s = 0; s < sets; s++) {
+			char *a, *b;
+			size_t m;
+			n = gen_taps(t, &r, g, 60);
+			for (i = 0; i < n; i++)
+				order[i] = i;
+			a = run(t, tk, g, order, n, t->ncaps == 0, &days);
+			m = n;
+			for (i = 0; i < n; i++)
+				if (below(&r, 4) == 0)
+					order[m++] = i;
+			for (i = m; i > 1; i--) {
+				size_t j = below(&r, (unsigned)i), x = order[i - 1];
+				order[i - 1] = order[j];
+				order[j] = x;
+			}
+			b = run(t, tk, g, order, m, t->ncaps == 0, NULL);
+			if (strcmp(a, b) != 0)
+				fail_msg("feed %u (%s) set %u: shuffling changed "
+				    "the output:\n%s\n--- vs ---\n%s", k, dir, s,
+				    a, b);
+			free(a);
+			free(b);
+		}
+		tariff_free(t);
+		tu_rmdir(dir);
+	}
+	print_message("generated feeds: %u feeds, %u account-days\n", feeds,
+	    days);
+	assert_true(days > feeds * sets);
+	tap_tokenizer_free(tk);
+}
+
 /* A caught mistake: dropping duplicates must not depend on arrival order. */
 static void
 test_conflicting_duplicates_order_free(void **state)
@@ -274,6 +473,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_conflicting_duplicates_order_free),
 		cmocka_unit_test(test_properties),
+		cmocka_unit_test(test_properties_generated_feeds),
 	};
 
 	return cmocka_run_group_tests_name("properties", tests, NULL, NULL);
