@@ -25,7 +25,7 @@ LIBS	 = $(CRYPTO) -levent_core -levent_extra -levent_pthreads -lsqlite3 -linih \
 # The pricing library and its tariff: pure, shared by every binary.
 LIB_SRC	 = engine/csv.c engine/strtab.c engine/parse.c engine/tz.c \
 	   engine/diag.c engine/tariff.c engine/tariff-load.c \
-	   engine/price.c engine/price-caps.c engine/tap.c engine/buf.c \
+	   engine/price.c engine/price-caps.c engine/price-window.c engine/tap.c engine/buf.c \
 	   engine/tapset.c engine/explain.c certs/certs.c engine/tls.c \
 	   engine/wire.c engine/journal.c engine/ledger.c engine/deny.c \
 	   engine/settle.c engine/faultvfs.c
@@ -40,7 +40,7 @@ LIB_OBJ	 = $(LIB_SRC:%.c=$(BUILD)/%.o)
 SIM_OBJ	 = $(SIM_SRC:%.c=$(BUILD)/%.o)
 FE_OBJ	 = $(FE_SRC:%.c=$(BUILD)/%.o)
 
-TESTS	 = test_csv test_parse test_tariff test_feeds test_price test_props test_tls \
+TESTS	 = test_csv test_parse test_tariff test_feeds test_window test_price test_props test_tls \
 	   test_engine
 TEST_BIN = $(TESTS:%=$(BIN)/%)
 

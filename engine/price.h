@@ -95,4 +95,21 @@ int32_t	price_service_day(const struct tariff *, int64_t utc);
 
 const char *price_status_name(enum price_status);
 
+/*
+ * Repricing windows (SPEC §6; price-window.c).  price_link_s: the longest
+ * time across which pricing state reaches from one tap to the next (open
+ * legs, double taps, transfer duration limits), in seconds.
+ * price_week_start: the Monday of a service day's service week (days since
+ * the epoch).  price_window_cut: for taps[0..n) in time order, the index of
+ * the latest clean cut at or before the first tap on or after from_day
+ * (pricing taps[cut..n) gives the same days from from_day's week on as
+ * pricing all n); *found is 0 when no such cut is within the taps given
+ * (then the caller reads further back, or prices from the account's very
+ * first tap, index 0).
+ */
+int64_t	price_link_s(const struct tariff *);
+int32_t	price_week_start(int32_t service_day);
+size_t	price_window_cut(const struct tariff *, const struct price_tap *taps,
+	    size_t n, int32_t from_day, int *found);
+
 #endif

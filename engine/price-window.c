@@ -1,0 +1,81 @@
+/*
+ * The repricing window of one account (SPEC §6: a tap re-prices only what
+ * it can affect).  Pricing walks an account's taps from its first; to
+ * re-price from a later point and get exactly what the whole walk gives,
+ * the walk must start at a *clean cut*: a gap between two consecutive taps
+ * across which no state of the walk reaches.  The state is the open leg
+ * (closed at the next tap once older than max_leg_minutes), the previous
+ * kept tap (a double tap is within 60 s), and the journey (a transfer rule
+ * joins a leg within its duration_limit of an earlier one, or, without a
+ * limit, on the journey's first service day).  So a gap is clean when it
+ * is longer than all of these and, where a transfer rule has no limit, the
+ * two taps lie on different service days.  Days are then re-priced whole weeks at a time (week caps), from
+ * the Monday of the earliest changed day.
+ */
+#include "price-int.h"
+#include "parse.h"
+#include "tariff-int.h"
+
+/* Whether some transfer rule has no duration_limit (it reaches over the
+ * journey's first service day, however long that is). */
+static int
+has_unlimited_transfer(const struct tariff *t)
+{
+	size_t k;
+
+	for (k = 0; k < t->ntransfers; k++)
+		if (!t->transfer[k].left_out && t->transfer[k].duration_s < 0)
+			return 1;
+	return 0;
+}
+
+int64_t
+price_link_s(const struct tariff *t)
+{
+	int64_t link = 60;
+	size_t k;
+	uint32_t n;
+
+	for (n = 0; n < t->nnetworks; n++)
+		if (t->network[n].max_leg_s > link)
+			link = t->network[n].max_leg_s;
+	for (k = 0; k < t->ntransfers; k++)
+		if (!t->transfer[k].left_out && t->transfer[k].duration_s > link)
+			link = t->transfer[k].duration_s;
+	return link;
+}
+
+int32_t
+price_week_start(int32_t service_day)
+{
+	return service_day - (int32_t)civil_weekday(service_day);
+}
+
+size_t
+price_window_cut(const struct tariff *t, const struct price_tap *taps,
+    size_t n, int32_t from_day, int *found)
+{
+	int64_t link = price_link_s(t);
+	int by_day = has_unlimited_transfer(t);
+	size_t i0, i;
+
+	*found = 0;
+	for (i0 = 0; i0 < n && price_service_day(t, taps[i0].time) < from_day;
+	    i0++)
+		;
+	if (i0 == n) {
+		/* No tap from from_day on: nothing before reaches it. */
+		*found = 1;
+		return n;
+	}
+	for (i = i0; i > 0; i--) {
+		const struct price_tap *a = &taps[i - 1], *b = &taps[i];
+		if (b->time - a->time > link && (!by_day ||
+		    price_service_day(t, b->time) >
+		    price_service_day(t, a->time))) {
+			*found = 1;
+			return i;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,270 @@
+/*
+ * The repricing window (price-window.c, SPEC §6): which taps a change must
+ * re-price from, named after each case, and the property that re-pricing
+ * from the cut gives exactly the days the whole history gives, from the
+ * changed day's week on.
+ */
+#include "testutil.h"
+#include "limits.h"
+#include "parse.h"
+#include "price.h"
+#include "rng.h"
+
+/* 2026-11-30 is a Monday; times below are UTC (CET = UTC+1). */
+#define MON	1795996800LL
+#define DAY	86400LL
+#define HOUR	3600LL
+
+static struct price_tap
+tap(const struct tariff *t, int64_t time, const char *net, const char *stop,
+    int kind)
+{
+	struct price_tap p;
+
+	p.time = time;
+	p.network = tariff_network(t, net, strlen(net));
+	p.stop = tariff_stop(t, stop, strlen(stop));
+	p.kind = (uint8_t)kind;
+	assert_true(p.network != TARIFF_NONE && p.stop != TARIFF_NONE);
+	return p;
+}
+
+/* A commuter's day: the train in at 08:00 local, back at 17:30. */
+static size_t
+commute(const struct tariff *t, int64_t day, struct price_tap *out)
+{
+	out[0] = tap(t, day + 7 * HOUR, "NS", "ut", PRICE_IN);
+	out[1] = tap(t, day + 7 * HOUR + 1800, "NS", "asd", PRICE_OUT);
+	out[2] = tap(t, day + 16 * HOUR + 1800, "NS", "asd", PRICE_IN);
+	out[3] = tap(t, day + 17 * HOUR, "NS", "ut", PRICE_OUT);
+	return 4;
+}
+
+static int32_t
+sday(int64_t utc)
+{
+	return (int32_t)(utc / DAY);
+}
+
+/* A late tap three weeks back: the cut is before that week's Monday. */
+static void
+test_window_late_tap_in_an_earlier_week(void **state)
+{
+	struct tariff *t = tu_load(TU_NL);
+	struct price_tap taps[200];
+	size_t n = 0, cut;
+	int d, found;
+
+	(void)state;
+	for (d = 0; d < 42; d++)
+		n += commute(t, MON - 21 * DAY + d * DAY, taps + n);
+	/* A change on Wednesday of the first week (2026-11-18). */
+	cut = price_window_cut(t, taps, n,
+	    price_week_start(sday(MON - 12 * DAY)), &found);
+	assert_true(found);
+	assert_true(taps[cut].time == MON - 14 * DAY + 7 * HOUR);
+	assert_int_equal(price_week_start(sday(MON - 12 * DAY)),
+	    sday(MON - 14 * DAY));
+	tariff_free(t);
+}
+
+/* A live tap today: the cut is this week's first tap, not older history. */
+static void
+test_window_live_tap_reads_this_week_only(void **state)
+{
+	struct tariff *t = tu_load(TU_NL);
+	struct price_tap taps[1600];
+	size_t n = 0, cut;
+	int d, found;
+
+	(void)state;
+	for (d = 0; d < 365; d++)
+		n += commute(t, MON - 364 * DAY + d * DAY, taps + n);
+	cut = price_window_cut(t, taps, n, sday(MON), &found);
+	assert_true(found);
+	assert_int_equal(cut, n - 4);
+	tariff_free(t);
+}
+
+/*
+ * A journey crossing Sunday night into Monday's service day (the
+ * 35-minute transfer): the cut moves back to the journey's first leg.
+ */
+static void
+test_window_journey_crossing_sunday_night(void **state)
+{
+	struct tariff *t = tu_load(TU_NL);
+	struct price_tap taps[8];
+	int64_t sun = MON - DAY;
+	size_t cut;
+	int found;
+
+	(void)state;
+	taps[0] = tap(t, sun + 10 * HOUR, "GVB", "gvb-dam", PRICE_IN);
+	taps[1] = tap(t, sun + 10 * HOUR + 900, "GVB", "gvb-spui", PRICE_OUT);
+	/* 03:10-03:30 local Monday: still Sunday's service day. */
+	taps[2] = tap(t, MON + 2 * HOUR + 600, "GVB", "gvb-dam", PRICE_IN);
+	taps[3] = tap(t, MON + 2 * HOUR + 1800, "GVB", "gvb-rai", PRICE_OUT);
+	/* 04:05 local: Monday's service day, 35 minutes after. */
+	taps[4] = tap(t, MON + 3 * HOUR + 300, "GVB", "gvb-rai", PRICE_IN);
+	taps[5] = tap(t, MON + 3 * HOUR + 1200, "GVB", "gvb-dam", PRICE_OUT);
+	cut = price_window_cut(t, taps, 6, sday(MON), &found);
+	assert_true(found);
+	assert_int_equal(cut, 2);
+	tariff_free(t);
+}
+
+/* Without a clean gap in what was read, the caller must read further. */
+static void
+test_window_needs_more_history(void **state)
+{
+	struct tariff *t = tu_load(TU_NL);
+	struct price_tap taps[4];
+	int found;
+
+	(void)state;
+	taps[0] = tap(t, MON - 2 * HOUR, "GVB", "gvb-dam", PRICE_IN);
+	/* 04:10 local Monday: five hours, under NS's 6-hour open leg. */
+	taps[1] = tap(t, MON + 3 * HOUR + 600, "GVB", "gvb-spui", PRICE_IN);
+	assert_int_equal(price_window_cut(t, taps, 2, sday(MON), &found), 0);
+	assert_false(found);
+	tariff_free(t);
+}
+
+/* No tap in the window: nothing before reaches it (the end is a cut). */
+static void
+test_window_no_taps_from_the_day(void **state)
+{
+	struct tariff *t = tu_load(TU_NL);
+	struct price_tap taps[4];
+	int found;
+
+	(void)state;
+	commute(t, MON - 7 * DAY, taps);
+	assert_int_equal(price_window_cut(t, taps, 4, sday(MON), &found), 4);
+	assert_true(found);
+	tariff_free(t);
+}
+
+/* A 30-day transfer (GTFS allows it) makes the link as long. */
+static void
+test_window_long_transfer_reaches_far(void **state)
+{
+	static const struct tu_file month[] = {
+		{"fare_transfer_rules.txt",
+		    "from_leg_group_id,to_leg_group_id,transfer_count,"
+		    "duration_limit,duration_limit_type,fare_transfer_type,"
+		    "fare_product_id\n"
+		    "local,local,-1,2592000,1,1,local_transfer\n"},
+	};
+	struct tariff *t = tu_load_with(TU_NL, month, 1);
+	struct price_tap taps[200];
+	size_t n = 0, cut;
+	int d, found;
+
+	(void)state;
+	assert_int_equal(price_link_s(t), 2592000);
+	for (d = 0; d < 40; d++)
+		n += commute(t, MON - 39 * DAY + d * DAY, taps + n);
+	cut = price_window_cut(t, taps, n, sday(MON), &found);
+	assert_false(found);
+	assert_int_equal(cut, 0);
+	tariff_free(t);
+}
+
+/* Renders days >= from of r as JSON lines. */
+static char *
+days_json(const struct tariff *t, const struct price_result *r, int32_t from)
+{
+	struct buf b = {0, 0, 0, 0};
+	size_t d;
+
+	for (d = 0; d < r->ndays; d++)
+		if (r->day[d].service_day >= from)
+			price_json_day(t, "tok:x", r, &r->day[d], &b);
+	buf_addc(&b, '\0');
+	return b.p;
+}
+
+/*
+ * The property: for random histories of several weeks over the sample
+ * tariff and a random changed day, pricing from the cut gives the days
+ * of that day's week on byte for byte as pricing the whole history.
+ */
+static void
+test_window_equals_whole_history(void **state)
+{
+	const char *seed_env = getenv("ONECITY_SEED");
+	uint64_t s = seed_env ? strtoull(seed_env, NULL, 10) : 20261201;
+	struct tariff *t = tu_load(TU_NL);
+	struct price_result full, part;
+	struct price_tap taps[600];
+	uint32_t ns = tariff_nstops(t), nn = tariff_nnetworks(t);
+	unsigned k, cuts = 0;
+
+	(void)state;
+	price_result_init(&full);
+	price_result_init(&part);
+	for (k = 0; k < 3000; k++) {
+		int64_t now = MON - 28 * DAY + (int64_t)(rng_next(&s) % DAY);
+		size_t n = 0, cut;
+		int32_t from, w;
+		int found;
+		char *a, *b;
+		while (n < 20 + rng_next(&s) % 500) {
+			struct price_tap *p = &taps[n++];
+			uint64_t r = rng_next(&s);
+			p->time = now;
+			p->network = (uint32_t)(r % nn);
+			p->stop = (uint32_t)((r >> 8) % ns);
+			p->kind = (uint8_t)((r >> 20) % 2);
+			/* Rides, transfers, double taps and nights off. */
+			r >>= 24;
+			now += r % 8 == 0 ? (int64_t)(r >> 3) % 90 :
+			    r % 8 == 1 ? 8 * HOUR + (int64_t)(r >> 3) % (2 * DAY) :
+			    60 + (int64_t)(r >> 3) % 3000;
+		}
+		from = price_service_day(t, taps[rng_next(&s) % n].time) +
+		    (int32_t)(rng_next(&s) % 3);
+		w = price_week_start(from);
+		cut = price_window_cut(t, taps, n, w, &found);
+		if (!found)
+			cut = 0;
+		cuts += cut > 0;
+		assert_int_equal(price_account(t, taps, n, PRICE_END_OF_TIME,
+		    &full), 0);
+		a = days_json(t, &full, w);
+		assert_int_equal(price_account(t, taps + cut, n - cut,
+		    PRICE_END_OF_TIME, &part), 0);
+		b = days_json(t, &part, w);
+		if (strcmp(a, b) != 0)
+			fail_msg("history %u, cut %zu of %zu, from %d: the window "
+			    "differs:\n%s\n--- vs ---\n%s", k, cut, n, (int)w, a,
+			    b);
+		free(a);
+		free(b);
+	}
+	print_message("window: 3000 histories, %u repriced from a later cut\n",
+	    cuts);
+	assert_true(cuts > 600);
+	price_result_free(&full);
+	price_result_free(&part);
+	tariff_free(t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_window_late_tap_in_an_earlier_week),
+		cmocka_unit_test(test_window_live_tap_reads_this_week_only),
+		cmocka_unit_test(test_window_journey_crossing_sunday_night),
+		cmocka_unit_test(test_window_needs_more_history),
+		cmocka_unit_test(test_window_no_taps_from_the_day),
+		cmocka_unit_test(test_window_long_transfer_reaches_far),
+		cmocka_unit_test(test_window_equals_whole_history),
+	};
+
+	return cmocka_run_group_tests_name("repricing window", tests, NULL,
+	    NULL);
+}
