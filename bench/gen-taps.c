@@ -6,6 +6,11 @@
  * same seed always gives the same file.
  *
  *   gen-taps --tariff DIR --accounts N [--seed S] [--day YYYY-MM-DD]
+ *   gen-taps --tariff DIR --commuters N --days D [--first K] [--day ...]
+ *
+ * The second form: N commuters (accounts K.. K+N-1, cards of their own)
+ * each riding NS from home to work and back every day for the D days
+ * ending on --day, day by day: the shape of an old account (ISSUE 14).
  *
  * Stops are grouped by network from their id prefix in tariffs/nl
  * ("gvb-", "ret-", ...; plain codes are railway stations); on another
@@ -74,11 +79,54 @@ emit(FILE *f, uint64_t *tap_no, int64_t t, const char *pan, const char *par,
 	    kind);
 }
 
+/* Commuters: D days of four NS taps each, written day by day. */
+static void
+commuters(const struct tariff *t, const struct netstops *rail, uint32_t nsnet,
+    unsigned long long first, unsigned long long n, int days, int64_t day0,
+    uint64_t seed)
+{
+	unsigned long long a;
+	int d;
+
+	for (d = days - 1; d >= 0; d--) {
+		int64_t base = day0 - (int64_t)d * 86400 + 2 * 3600;
+		for (a = first; a < first + n; a++) {
+			struct rng r = {seed ^ (a * 0x9e3779b97f4a7c15ULL)};
+			uint32_t home = rail->stop[below(&r, rail->n)];
+			uint32_t work = rail->stop[below(&r, rail->n)];
+			int64_t go = base + below(&r, 3600);
+			int64_t back = base + 9 * 3600 + below(&r, 3600);
+			char pan[17], ts[21];
+			int k;
+			struct {
+				int64_t t;
+				uint32_t stop;
+				const char *kind;
+			} tp[4] = {{go, home, "in"}, {go + 1800 + below(&r, 1800),
+			    work, "out"}, {back, work, "in"}, {back + 1800 +
+			    below(&r, 1800), home, "out"}};
+			tap_make_pan('5', a, pan);
+			for (k = 0; k < 4; k++) {
+				/* "<device>:<seq>", unique over every file made
+				 * this way (replay --keep-ids). */
+				unsigned long long seq = (a * 100000ULL +
+				    (unsigned long long)(tp[k].t / 86400)) * 4 +
+				    (unsigned long long)k;
+				civil_format_utc(tp[k].t, ts);
+				printf("commute-%llu:%llu,%s,%s,,%s,%s,%s\n", a % 16,
+				    seq, ts, pan, tariff_network_id(t, nsnet),
+				    tariff_stop_id(t, tp[k].stop), tp[k].kind);
+			}
+		}
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *dir = NULL, *day = "2026-11-28", *why;
-	unsigned long long accounts = 1000, seed = 1, a;
+	unsigned long long accounts = 1000, seed = 1, a, ncomm = 0, first = 0;
+	int days = 0;
 	struct netstops ns[64];
 	struct tariff *t;
 	struct diag d;
@@ -98,9 +146,17 @@ main(int argc, char **argv)
 			seed = strtoull(argv[++ai], NULL, 10);
 		else if (strcmp(argv[ai], "--day") == 0 && ai + 1 < argc)
 			day = argv[++ai];
+		else if (strcmp(argv[ai], "--commuters") == 0 && ai + 1 < argc)
+			ncomm = strtoull(argv[++ai], NULL, 10);
+		else if (strcmp(argv[ai], "--first") == 0 && ai + 1 < argc)
+			first = strtoull(argv[++ai], NULL, 10);
+		else if (strcmp(argv[ai], "--days") == 0 && ai + 1 < argc)
+			days = atoi(argv[++ai]);
 		else {
 			fprintf(stderr, "usage: gen-taps --tariff DIR --accounts "
-			    "N [--seed S] [--day YYYY-MM-DD]\n");
+			    "N [--seed S] [--day YYYY-MM-DD]\n"
+			    "       gen-taps --tariff DIR --commuters N --days D "
+			    "[--first K] [--seed S] [--day YYYY-MM-DD]\n");
 			return 2;
 		}
 	}
@@ -144,6 +200,17 @@ main(int argc, char **argv)
 			usable[nusable++] = n;
 	setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
 	printf("tap_id,time,card,par,network_id,stop_id,kind\n");
+	if (ncomm > 0) {
+		uint32_t rail = tariff_network(t, "NS", 2);
+		if (rail == TARIFF_NONE || days < 1 || days > 3650 ||
+		    ns[rail].n < 2) {
+			fprintf(stderr, "gen-taps: --commuters needs NS stops "
+			    "and 1 to 3650 --days\n");
+			return 2;
+		}
+		commuters(t, &ns[rail], rail, first, ncomm, days, day0, seed);
+		accounts = 0;
+	}
 	r.s = seed;
 	for (a = 0; a < accounts && nusable > 0; a++) {
 		char pan[17], pan2[17], par[30] = "";

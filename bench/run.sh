@@ -59,10 +59,11 @@ epid=
 cleanup() { [ -n "$epid" ] && kill -TERM "$epid" 2>/dev/null && wait "$epid" 2>/dev/null; return 0; }
 trap cleanup EXIT
 [ -f "$data/certs/ca.crt" ] || "$BIN"/fare-engine certs init "$data/certs" >/dev/null
-serve() {	# serve DB: start the engine on it
+serve() {	# serve DB [FLAGS]: start the engine on it
+	db=$1; shift
 	"$BIN"/fare-engine serve --dev --certs "$data/certs" --tariff tariffs/nl \
-	    --db "$1" --listen 127.0.0.1:$port --http 127.0.0.1:$((port + 1)) \
-	    2>"$data/engine.log" &
+	    --db "$db" --listen 127.0.0.1:$port --http 127.0.0.1:$((port + 1)) \
+	    "$@" 2>"$data/engine.log" &
 	epid=$!
 	i=0
 	until curl -sf -o /dev/null http://127.0.0.1:$((port + 1))/healthz; do
@@ -76,6 +77,9 @@ load() {	# load VALIDATORS RATE SECONDS: the load report on stdout
 	"$BIN"/terminal-sim load --engine 127.0.0.1:$port --certs "$data/certs" \
 	    --validators "$1" --rate "$2" --duration "$3" 2>/dev/null
 }
+
+# 3b. Old accounts against new ones on one database (bench/history.sh).
+. bench/history.sh
 
 # 4. End to end at the highest rate it takes: 100 validators asking for
 # 100,000 taps/s for 20 s; taps acknowledged (stored, priced, ledgered).
@@ -162,6 +166,14 @@ printf '%-44s %10s t/s %14s\n' "at a 10,000 taps/s target: acknowledged" "$lat_t
 printf '%-44s %11s ms %14s\n' "  ack latency p50" "$p50" ""
 printf '%-44s %11s ms %14s\n' "  ack latency p99" "$p99" "<= 25 ms"
 printf '%-44s %11s ms %14s\n' "  ack latency max" "$pmax" ""
+printf '%-44s %9s us %14s\n' "history: writer per tap, new accounts" "$hist_new_us" ""
+printf '%-44s %9s us %14s\n' "  commuters with 60 days of history" "$hist_60_us" ""
+printf '%-44s %9s us %14s\n' "  commuters with 365 days of history" "$hist_365_us" ""
+printf '%-44s %12sx %14s\n' "  60 days vs new (writer per tap)" "$hist_60_ratio" "<= 1.2x"
+printf '%-44s %12sx %14s\n' "  365 days vs new (writer per tap)" "$hist_365_ratio" "<= 1.2x"
+printf '%-44s %9s us %14s\n' "  pricing phase per tap: new / 60 d / 365 d" "$hist_new_price/$hist_60_price/$hist_365_price" ""
+printf '%-44s %14s %14s\n' "  rows written per tap: new / 60 d / 365 d" "$hist_new_rows/$hist_60_rows/$hist_365_rows" ""
+printf '%-44s %12s s\n' "  replaying the history ($N x 425 days)" "$hist_load_s"
 printf '%-44s %12s s %14s\n' "storm of $STORM: full handshakes" "$storm_full" "<= 30 s"
 printf '%-44s %12s s %14s\n' "storm of $STORM: with resumption ($storm_resumed)" "$storm_res" "<= 30 s"
 grow_json=
@@ -183,6 +195,10 @@ cat >bench/results.json <<JSON
  "end_to_end":{"taps_per_s":$e2e_tps,"ratio_to_floor":$ratio,
    "writer_us_per_tap":{"store":$us_store,"price":$us_price,"commit":$us_commit}},
  "latency_at_10k":{"acked_per_s":$lat_tps,"p50_ms":$p50,"p99_ms":$p99,"max_ms":$pmax},
+ "history":{"commuters":$N,"writer_us_per_tap":{"new":$hist_new_us,"days60":$hist_60_us,"days365":$hist_365_us},
+   "ratio":{"days60":$hist_60_ratio,"days365":$hist_365_ratio},
+   "price_us_per_tap":{"new":$hist_new_price,"days60":$hist_60_price,"days365":$hist_365_price},
+   "rows_per_tap":{"new":$hist_new_rows,"days60":$hist_60_rows,"days365":$hist_365_rows}},
  "storm":{"validators":$STORM,"full_s":"$storm_full","resumed_s":"$storm_res","resumed":$storm_resumed},
  "growth":[$grow_json]}
 JSON

@@ -25,6 +25,11 @@
 /* Ids are short in practice (GTFS ids, device:seq); bound them. */
 #define LIMIT_ID_LEN		128
 
+/* Rules left out of pricing listed one by one per file; the rest are
+ * counted in one line, so that warnings about whole networks stay within
+ * LIMIT_DIAGNOSTICS. */
+#define LIMIT_LEFT_OUT_LISTED	20
+
 /* Problems reported for one tariff or tap file before we stop listing. */
 #define LIMIT_DIAGNOSTICS	1000
 

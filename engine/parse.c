@@ -331,7 +331,7 @@ utf8_seq(const unsigned char *p, size_t n, const char **why)
 	}
 	len = p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : p[0] < 0xf5 ? 4 : 0;
 	if (len == 0) {
-		*why = "a code point above U+10FFFF";
+		*why = "an invalid byte (0xF5 to 0xFF)";
 		return 0;
 	}
 	cp = p[0] & (0x7f >> len);

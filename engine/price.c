@@ -96,8 +96,7 @@ area_matches(const struct tariff *t, uint32_t area, const uint8_t *named,
 	if (t->has_priority)
 		return 1;
 	st = &t->stop[stop];
-	if (st->nareas == 0 && st->parent != NONE)
-		st = &t->stop[st->parent];
+	st = &t->stop[st->area_stop];
 	for (i = 0; i < st->nareas; i++)
 		if (named[t->stop_area_list[st->areas_off + i]])
 			return 0;

@@ -287,8 +287,14 @@ check_tap_text(struct tapset *s, const char *const *f, const size_t *n,
 	for (i = 0; i < 7; i++) {
 		if (utf8_check(f[i], n[i], &at, &what) == 0)
 			continue;
-		snprintf(s->why, sizeof s->why, "%s is not valid UTF-8 text: "
-		    "%s at byte %zu", tap_field_name[i], what, at + 1);
+		if ((unsigned char)f[i][at] < 0x20)
+			snprintf(s->why, sizeof s->why, "%s has a control "
+			    "character (U+%04X) at byte %zu", tap_field_name[i],
+			    (unsigned char)f[i][at], at + 1);
+		else
+			snprintf(s->why, sizeof s->why, "%s is not valid UTF-8 "
+			    "text: %s at byte %zu", tap_field_name[i], what,
+			    at + 1);
 		*why = s->why;
 		return -1;
 	}

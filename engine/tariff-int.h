@@ -15,6 +15,12 @@ struct t_stop {
 	double		 lat, lon;	/* valid only where has_coords */
 	uint8_t		 has_coords;	/* generic nodes may lack them (GTFS) */
 	uint32_t	 parent;
+	/* Its station: the topmost parent_station above it (a boarding
+	 * area's platform's station), or itself. */
+	uint32_t	 station;
+	/* The stop whose stop_areas rows it takes: itself, else the
+	 * nearest parent_station above it that has some (SPEC §2). */
+	uint32_t	 area_stop;
 	uint32_t	 name;		/* in tariff.stop_names */
 	uint32_t	 areas_off;	/* into tariff.stop_area_list */
 	uint32_t	 nareas;
@@ -169,7 +175,8 @@ int	tariff_stop_in_area(const struct tariff *, uint32_t stop,
 	    uint32_t area);
 /*
  * Whether stop b is at the station of stop a (SPEC §4 "own station"): the
- * same stop, two stops with one parent_station, or a stop and its parent.
+ * same stop, two stops with one parent_station, or a stop and its parent;
+ * a boarding area (location_type 4) is at its platform's station.
  */
 int	tariff_same_station(const struct tariff *, uint32_t a, uint32_t b);
 /* Whether a service runs on a day (days since the epoch). */

@@ -56,6 +56,8 @@ struct loader {
 	uint8_t		*rider_default;
 	size_t		 rider_cap;
 	int		 have_riders;
+	/* rules left out and listed so far (leg, transfer) */
+	size_t		 left_out_listed[2];
 	/* fare_products.txt rows ignored for a bank card, and which */
 	size_t		 ignored_rider, ignored_media;
 	struct strtab	*ignored_rider_ids, *ignored_media_ids;
@@ -207,6 +209,13 @@ load_file(struct loader *L, const char *name, int required,
 		return -1;
 	}
 	r = csv_next(c, &rec);
+	if (r == 0 && !required) {
+		/* Published feeds ship empty optional files: as absent. */
+		diag_warn(L->d, name, 1, "empty file: no header; read as "
+		    "absent");
+		csv_close(c);
+		return -1;
+	}
 	if (r <= 0) {
 		diag_error(L->d, name, r == 0 ? 1 : rec.line, "%s",
 		    r == 0 ? "empty file: no header" : csv_error(c));
@@ -338,17 +347,27 @@ parse_money(struct loader *L, const struct csv_record *rec, const char *what,
  * feed's, and each row of another is reported: the odd line out, not
  * every line after an odd first one.
  */
+static int
+check_currency_code(struct loader *L, const struct csv_record *rec,
+    const char *s)
+{
+	if (strlen(s) != 3 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' ||
+	    s[1] > 'Z' || s[2] < 'A' || s[2] > 'Z') {
+		ERR(L, rec, "currency '%s' is not an ISO 4217 code", s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Counts a row that is used (a bank-card product row, a cap). */
 static void
 check_currency(struct loader *L, const struct csv_record *rec, const char *s)
 {
 	struct cur_row *v;
 	size_t c;
 
-	if (strlen(s) != 3 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' ||
-	    s[1] > 'Z' || s[2] < 'A' || s[2] > 'Z') {
-		ERR(L, rec, "currency '%s' is not an ISO 4217 code", s);
+	if (check_currency_code(L, rec, s) == -1)
 		return;
-	}
 	for (c = 0; c < L->ncur && strcmp(L->cur[c].code, s) != 0; c++)
 		;
 	if (c == L->ncur) {
@@ -593,6 +612,33 @@ row_stop(struct loader *L, const struct csv_record *rec, const int *col)
 		    strlen(parent), NULL);
 }
 
+/*
+ * Each stop's station: the topmost parent_station above it.  GTFS nests
+ * at most three deep (boarding area, platform, station); a deeper chain
+ * is a cycle or a mistake, reported at the stop where it starts.
+ */
+static void
+resolve_stations(struct loader *L)
+{
+	struct tariff *t = L->t;
+	uint32_t i, s, n = strtab_count(t->stop_ids);
+	int depth;
+
+	for (i = 0; i < n; i++) {
+		for (s = i, depth = 0; t->stop[s].parent != TARIFF_NONE &&
+		    depth < 3; depth++)
+			s = t->stop[s].parent;
+		if (t->stop[s].parent != TARIFF_NONE) {
+			diag_error(L->d, tpath(L, "stops.txt"), L->stop_row[i],
+			    "parent_station of '%s' leads to a cycle or nests "
+			    "more than three deep", strtab_name(t->stop_ids, i));
+			s = i;
+		}
+		t->stop[i].station = s;
+		t->stop[i].area_stop = i;
+	}
+}
+
 static void
 load_stops(struct loader *L)
 {
@@ -625,6 +671,7 @@ load_stops(struct loader *L)
 			t->stop[i].parent = TARIFF_NONE;
 		}
 	}
+	resolve_stations(L);
 	if (n == 0 && L->d->nerrors == 0)
 		diag_error(L->d, tpath(L, "stops.txt"), 1, "no stops");
 }
@@ -712,6 +759,19 @@ collect_networks(struct loader *L)
 		for (i = 0; i < L->nagencies; i++) {
 			struct net_row *a = &L->agencies[i];
 			struct csv_record rec;
+			if (*a->id == '\0' && L->nagencies == 1 &&
+			    *a->name != '\0' && strlen(a->name) <= LIMIT_ID_LEN) {
+				/* GTFS lets a one-agency feed omit agency_id. */
+				diag_warn(L->d, tpath(L, "agency.txt"), a->row,
+				    "the feed's only agency has no agency_id: "
+				    "its network is named after agency_name "
+				    "'%s', and taps must name it so", a->name);
+				free(a->id);
+				if ((a->id = strdup(a->name)) == NULL) {
+					L->oom = 1;
+					return;
+				}
+			}
 			if (*a->id == '\0') {
 				diag_error(L->d, tpath(L, "agency.txt"), a->row,
 				    "agency_id is empty: a feed with neither "
@@ -725,6 +785,38 @@ collect_networks(struct loader *L)
 			    NET_SRC_AGENCY);
 		}
 	}
+}
+
+static int
+net_row_line_cmp(const void *a, const void *b)
+{
+	const struct net_row *x = a, *y = b;
+
+	if (x->src != y->src)
+		return x->src < y->src ? -1 : 1;
+	return (x->row > y->row) - (x->row < y->row);
+}
+
+/* Names the line where the (LIMIT_NETWORKS + 1)th distinct id appears. */
+static void
+over_network_limit(struct loader *L)
+{
+	struct net_row *v = malloc(L->nnet_rows * sizeof *v);
+	size_t i, k = 0;
+
+	if (v == NULL) {
+		L->oom = 1;
+		return;
+	}
+	/* The first row of each id (rows are sorted by id, then line). */
+	for (i = 0; i < L->nnet_rows; i++)
+		if (i == 0 || strcmp(L->net_rows[i].id, L->net_rows[i - 1].id))
+			v[k++] = L->net_rows[i];
+	qsort(v, k, sizeof *v, net_row_line_cmp);
+	diag_error(L->d, tpath(L, net_src_file[v[LIMIT_NETWORKS].src]),
+	    v[LIMIT_NETWORKS].row, "more than %d networks: over the limit",
+	    LIMIT_NETWORKS);
+	free(v);
 }
 
 static void
@@ -760,8 +852,7 @@ load_networks(struct loader *L)
 			continue;
 		}
 		if (strtab_count(t->network_ids) >= LIMIT_NETWORKS) {
-			diag_error(L->d, file, v->row, "more than %d networks: "
-			    "over the limit", LIMIT_NETWORKS);
+			over_network_limit(L);
 			break;
 		}
 		n = strtab_intern(t->network_ids, v->id, strlen(v->id), NULL);
@@ -779,7 +870,7 @@ load_networks(struct loader *L)
 	L->net_rows = NULL;
 	L->nnet_rows = L->net_rows_cap = 0;
 	if (t->nnetworks == 0 && L->d->nerrors == 0)
-		diag_error(L->d, tpath(L, net_src_file[L->net_src]), 0,
+		diag_error(L->d, tpath(L, net_src_file[L->net_src]), 1,
 		    "no networks: the feed needs networks.txt, network_id in "
 		    "routes.txt, or agency_id in agency.txt");
 	if (L->policy_row == NULL &&
@@ -861,6 +952,16 @@ group_stop_areas(struct loader *L)
 		t->stop_area_list[s->areas_off + s->nareas++] = L->sa_area[k];
 	}
 	free(cnt);
+	/* A stop without areas takes its nearest parent's that has some
+	 * (a boarding area its platform's, else its station's). */
+	for (i = 0; i < n; i++) {
+		uint32_t a = i;
+		int depth;
+		for (depth = 0; t->stop[a].nareas == 0 &&
+		    t->stop[a].parent != TARIFF_NONE && depth < 3; depth++)
+			a = t->stop[a].parent;
+		t->stop[i].area_stop = t->stop[a].nareas > 0 ? a : i;
+	}
 }
 
 static void
@@ -1191,9 +1292,9 @@ row_product(struct loader *L, const struct csv_record *rec, const int *col)
 	}
 	pr = &t->product[p];
 	/* A product with a bad amount is known, so rules naming it are quiet. */
-	if (parse_money(L, rec, "amount", csv_field(rec, col[1]), &cents) == -1)
+	if (parse_money(L, rec, "amount", csv_field(rec, col[1]), &cents) == -1 ||
+	    check_currency_code(L, rec, csv_field(rec, col[2])) == -1)
 		return;
-	check_currency(L, rec, csv_field(rec, col[2]));
 	/* A bank card has the default rider category (or none) and is fare
 	 * medium type 3, contactless EMV. */
 	level = 1;
@@ -1212,6 +1313,8 @@ row_product(struct loader *L, const struct csv_record *rec, const int *col)
 			L->oom = 1;
 		return;
 	}
+	/* One currency per feed, among the rows a bank card uses. */
+	check_currency(L, rec, csv_field(rec, col[2]));
 	if (level == pr->level) {
 		ERR(L, rec, "fare product '%s' has two rows that apply to a "
 		    "contactless bank card (the other at line %lu)", id,
@@ -1339,7 +1442,7 @@ row_leg_rule(struct loader *L, const struct csv_record *rec, const int *col)
 	r.left_out = (uint8_t)skip;
 	if (r.product == TARIFF_NONE)
 		return;
-	if (skip)
+	if (skip && L->left_out_listed[0]++ < LIMIT_LEFT_OUT_LISTED)
 		diag_warn(L->d, L->file, rec->line, "rule left out of pricing: "
 		    "fare product '%s' has no row for a contactless bank card "
 		    "(it still names its network and areas)", pid);
@@ -1374,6 +1477,18 @@ rule_network_matches(const struct tariff *t, const struct t_leg_rule *r,
 	return t->has_priority || !(named >> n & 1);
 }
 
+/* More left-out rules than were listed: say how many in all. */
+static void
+warn_left_out_total(struct loader *L, const char *file, size_t listed,
+    size_t total)
+{
+	if (listed > LIMIT_LEFT_OUT_LISTED)
+		diag_warn(L->d, tpath(L, file), 1, "%zu rules left out of "
+		    "pricing in all (their products have no row for a "
+		    "contactless bank card); the first %d are listed", total,
+		    LIMIT_LEFT_OUT_LISTED);
+}
+
 /* Never lose fares in silence (SPEC §2): each network no rule prices. */
 static void
 warn_networks_unpriced(struct loader *L)
@@ -1396,7 +1511,7 @@ index_leg_rules(struct loader *L)
 	uint64_t named = 0;
 	uint32_t n, na = strtab_count(t->area_ids);
 	size_t k, total = 0, pos = 0;
-	int warned = 0;
+	int warned = 0, any_named;
 
 	t->from_area_named = calloc((size_t)na + 1, 1);
 	t->to_area_named = calloc((size_t)na + 1, 1);
@@ -1413,7 +1528,10 @@ index_leg_rules(struct loader *L)
 		if (r->to_area != TARIFF_NONE)
 			t->to_area_named[r->to_area] = 1;
 	}
-	for (k = 0; k < t->nleg_rules && !t->has_priority && !warned; k++) {
+	for (k = 0, any_named = 0; k < na; k++)
+		any_named |= t->from_area_named[k] | t->to_area_named[k];
+	for (k = 0; k < t->nleg_rules && !t->has_priority && !warned &&
+	    any_named; k++) {
 		const struct t_leg_rule *r = &t->leg_rule[k];
 		if ((r->from_area == TARIFF_NONE || r->to_area == TARIFF_NONE) &&
 		    na > 0) {
@@ -1439,6 +1557,8 @@ index_leg_rules(struct loader *L)
 				t->net_rules[pos++] = (uint32_t)k;
 		t->network[n].nrules = (uint32_t)(pos - t->network[n].rules_off);
 	}
+	warn_left_out_total(L, "fare_leg_rules.txt", L->left_out_listed[0],
+	    t->nleg_left_out);
 	warn_networks_unpriced(L);
 }
 
@@ -1544,7 +1664,7 @@ row_transfer(struct loader *L, const struct csv_record *rec, const int *col)
 	r.left_out = (uint8_t)skip;
 	if (bad)
 		return;
-	if (skip)
+	if (skip && L->left_out_listed[1]++ < LIMIT_LEFT_OUT_LISTED)
 		diag_warn(L->d, L->file, rec->line, "rule left out of pricing: "
 		    "fare product '%s' has no row for a contactless bank card "
 		    "(it still names its leg groups)", pid);
@@ -1606,6 +1726,8 @@ load_transfers(struct loader *L)
 		    "a tariff with leg join rules is rejected");
 	load_file(L, "fare_transfer_rules.txt", 0, cols, 8, LIMIT_RULES,
 	    row_transfer);
+	warn_left_out_total(L, "fare_transfer_rules.txt", L->left_out_listed[1],
+	    t->ntransfers_left_out);
 	if (t->leg_rule != NULL)
 		warn_transfer_products_on_legs(L);
 	t->from_lg_named = calloc((size_t)n + 1, 1);
@@ -1669,6 +1791,36 @@ row_policy(struct loader *L, const struct csv_record *rec, const int *col)
 		    "incomplete_fare_product_id", id);
 }
 
+/*
+ * On a network without check-out a leg starts and ends at its boarding
+ * stop, so a rule from one area to another matches only a stop in both:
+ * a zonal feed without network_policies.txt prices every trip as a trip
+ * within its boarding zone.  Said once per network.
+ */
+static void
+warn_zonal_without_checkout(struct loader *L)
+{
+	struct tariff *t = L->t;
+	uint64_t warned = 0;
+	size_t k;
+
+	for (k = 0; k < t->nleg_rules; k++) {
+		const struct t_leg_rule *r = &t->leg_rule[k];
+		if (r->left_out || r->network == TARIFF_NONE ||
+		    t->network[r->network].checkout_required ||
+		    r->to_area == TARIFF_NONE || r->to_area == r->from_area ||
+		    (warned >> r->network & 1))
+			continue;
+		warned |= (uint64_t)1 << r->network;
+		diag_warn(L->d, tpath(L, "fare_leg_rules.txt"), r->row,
+		    "network '%s' has no check-out (no network_policies.txt "
+		    "row), so its legs start and end at the boarding stop: "
+		    "this rule to area '%s' matches only stops in both areas",
+		    strtab_name(t->network_ids, r->network),
+		    strtab_name(t->area_ids, r->to_area));
+	}
+}
+
 static void
 load_policies(struct loader *L)
 {
@@ -1691,6 +1843,7 @@ load_policies(struct loader *L)
 	}
 	load_file(L, "network_policies.txt", 0, cols, 6, LIMIT_RULES,
 	    row_policy);
+	warn_zonal_without_checkout(L);
 }
 
 /* fare_distance_rules.txt */

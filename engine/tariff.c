@@ -222,9 +222,7 @@ tariff_distance_m(const struct tariff *t, uint32_t a, uint32_t b)
 int
 tariff_same_station(const struct tariff *t, uint32_t a, uint32_t b)
 {
-	uint32_t pa = t->stop[a].parent, pb = t->stop[b].parent;
-
-	return a == b || pa == b || pb == a || (pa != TARIFF_NONE && pa == pb);
+	return t->stop[a].station == t->stop[b].station;
 }
 
 int
@@ -233,8 +231,7 @@ tariff_stop_in_area(const struct tariff *t, uint32_t s, uint32_t area)
 	const struct t_stop *st = &t->stop[s];
 	uint32_t i;
 
-	if (st->nareas == 0 && st->parent != TARIFF_NONE)
-		st = &t->stop[st->parent];
+	st = &t->stop[st->area_stop];
 	for (i = 0; i < st->nareas; i++)
 		if (t->stop_area_list[st->areas_off + i] == area)
 			return 1;

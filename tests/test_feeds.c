@@ -175,6 +175,15 @@ test_networks_from_agencies(void **state)
 		{"routes.txt", NULL},
 		{"agency.txt", "agency_name,agency_url,agency_timezone\n"
 		    "Metro Transit,https://example.org,America/New_York\n"},
+		{"fare_leg_rules.txt",
+		    "leg_group_id,network_id,fare_product_id\n"
+		    "core,Metro Transit,ride\n"},
+	};
+	static const struct tu_file twonoid[] = {
+		{"routes.txt", NULL},
+		{"agency.txt", "agency_name,agency_url,agency_timezone\n"
+		    "Metro Transit,https://example.org,America/New_York\n"
+		    "City Bus,https://example.org,America/New_York\n"},
 	};
 	char msgs[8192];
 	struct tariff *t = transit_with(over, 2, msgs, sizeof msgs);
@@ -186,7 +195,17 @@ test_networks_from_agencies(void **state)
 	assert_string_equal(tariff_network_id(t, 0), "CB");
 	assert_string_equal(tariff_network_name(t, 1), "Metro Transit");
 	tariff_free(t);
-	t = transit_with(noid, 2, msgs, sizeof msgs);
+	/* GTFS lets a one-agency feed omit agency_id: named after it. */
+	t = transit_with(noid, 3, msgs, sizeof msgs);
+	if (t == NULL)
+		fail_msg("rejected:\n%s", msgs);
+	assert_int_equal(tariff_nnetworks(t), 1);
+	assert_string_equal(tariff_network_id(t, 0), "Metro Transit");
+	tu_has(msgs, "agency.txt:2: warning: the feed's only agency has no "
+	    "agency_id: its network is named after agency_name 'Metro "
+	    "Transit'");
+	tariff_free(t);
+	t = transit_with(twonoid, 2, msgs, sizeof msgs);
 	assert_null(t);
 	tu_has(msgs, "agency.txt:2: agency_id is empty: a feed with neither "
 	    "networks.txt nor network_id in routes.txt has a network per "
@@ -628,7 +647,7 @@ test_ids_valid_utf8(void **state)
 		{"A\xe0\x80\xaf", "an overlong form at byte 2"},
 		{"A\xed\xa0\x80", "a surrogate (U+D800 to U+DFFF) at byte 2"},
 		{"A\xf4\x90\x80\x80", "a code point above U+10FFFF at byte 2"},
-		{"A\xf8\x88\x80\x80\x80", "a code point above U+10FFFF"},
+		{"A\xf8\x88\x80\x80\x80", "an invalid byte (0xF5 to 0xFF)"},
 		{"A\x80", "a stray continuation byte at byte 2"},
 		{"A\xe2\x82", "a truncated sequence at byte 2"},
 		{"A\tB", "stop_id has a control character (U+0009) at byte 2: "
@@ -689,8 +708,8 @@ test_tap_text_valid_utf8(void **state)
 	    "surrogate (U+D800 to U+DFFF) at byte 4");
 	assert_int_equal(tapset_add(s, "a\n1", "2026-11-30T14:00:00Z",
 	    "4111111111111111", "", "subway", "UP", "in", &why), -1);
-	assert_string_equal(why, "tap_id is not valid UTF-8 text: a control "
-	    "character at byte 2");
+	assert_string_equal(why, "tap_id has a control character (U+000A) at "
+	    "byte 2");
 	assert_int_equal(tapset_add(s, "a1", "2026-11-30T14:00:00Z",
 	    "4111111111111111", "", "subway", "UP", "in", &why), 0);
 	tapset_free(s);
@@ -778,6 +797,197 @@ test_real_feed_shapes_load(void **state)
 	tariff_free(t);
 }
 
+/* Review: a boarding area is at its platform's station, takes its areas. */
+static void
+test_boarding_area_at_its_platforms_station(void **state)
+{
+	static const struct tu_file over[] = {
+		{"areas.txt", "area_id\nZ1\n"},
+		{"stop_areas.txt", "area_id,stop_id\nZ1,CTR\n"},
+		{"fare_leg_rules.txt",
+		    "leg_group_id,network_id,from_area_id,to_area_id,"
+		    "fare_product_id\n"
+		    "core,subway,Z1,Z1,ride\n"},
+		{"fare_transfer_rules.txt", NULL},
+		{"network_policies.txt",
+		    "network_id,checkout_required,incomplete_fare_product_id\n"
+		    "subway,1,express\n"},
+	};
+	char msgs[8192], *out;
+	struct tariff *t = transit_with(over, 5, msgs, sizeof msgs);
+
+	(void)state;
+	if (t == NULL)
+		fail_msg("rejected:\n%s", msgs);
+	assert_true(tariff_same_station(t, tariff_stop(t, "CTR_B1", 6),
+	    tariff_stop(t, "CTR_2", 5)));
+	assert_true(tariff_stop_in_area(t, tariff_stop(t, "CTR_B1", 6),
+	    strtab_find(t->area_ids, "Z1", 2)));
+	out = tu_price(t,
+	    "a1,2026-11-30T14:00:00Z,4111111111111111,,subway,CTR_B1,in\n"
+	    "a2,2026-11-30T14:04:00Z,4111111111111111,,subway,CTR_2,out\n");
+	tu_has(out, "\"status\":\"cancelled\"");
+	free(out);
+	tariff_free(t);
+}
+
+/* Review: a parent_station cycle is an error, not a hang. */
+static void
+test_parent_station_cycle_rejected(void **state)
+{
+	static const struct tu_file over[] = {
+		{"stops.txt", "stop_id,stop_name,stop_lat,stop_lon,"
+		    "location_type,parent_station\n"
+		    "UP,Up,40.8,-73.95,,\nA,A,40.7,-74.0,1,B\n"
+		    "B,B,40.7,-74.0,1,A\n"},
+	};
+	char msgs[8192];
+
+	(void)state;
+	assert_null(transit_with(over, 1, msgs, sizeof msgs));
+	tu_has(msgs, "stops.txt:3: parent_station of 'A' leads to a cycle");
+}
+
+/*
+ * Review: a feed with over a thousand left-out rules still shows which
+ * networks lost every fare (the per-rule warnings are counted, not all
+ * listed).
+ */
+static void
+test_network_warnings_survive_many_left_out_rules(void **state)
+{
+	struct tu_file over[3] = {
+		{"fare_products.txt",
+		    "fare_product_id,amount,currency,rider_category_id\n"
+		    "ride,2.90,USD,SENIOR\nfree_transfer,0,USD,\n"},
+		{"fare_leg_rules.txt", NULL},
+		{"fare_transfer_rules.txt", NULL},
+	};
+	char *rules = malloc(1200 * 32 + 64), msgs[65536];
+	size_t o = 0;
+	struct tariff *t;
+	int i;
+
+	(void)state;
+	o += (size_t)sprintf(rules, "leg_group_id,network_id,fare_product_id\n");
+	for (i = 0; i < 1200; i++)
+		o += (size_t)sprintf(rules + o, "g%d,subway,ride\n", i);
+	over[1].text = rules;
+	t = transit_with(over, 3, msgs, sizeof msgs);
+	if (t == NULL)
+		fail_msg("rejected:\n%s", msgs + (strlen(msgs) > 3000 ? strlen(msgs) - 3000 : 0));
+	tu_has(msgs, "fare_leg_rules.txt:21: warning: rule left out");
+	tu_lacks(msgs, "fare_leg_rules.txt:22: warning: rule left out");
+	tu_has(msgs, "fare_leg_rules.txt:1: warning: 1200 rules left out of "
+	    "pricing in all");
+	tu_has(msgs, "network 'subway' has no leg rule for a bank card");
+	tu_has(msgs, "network 'bus' has no leg rule for a bank card");
+	tariff_free(t);
+	free(rules);
+}
+
+/* Review: the 65th network is named at its own line. */
+static void
+test_network_limit_names_the_line(void **state)
+{
+	struct tu_file over[2] = {{"routes.txt", NULL},
+	    {"fare_leg_rules.txt", "leg_group_id,network_id,fare_product_id\n"
+	    "core,,ride\n"}};
+	char *routes = malloc(70 * 40), msgs[8192];
+	size_t o = 0;
+	int i;
+
+	(void)state;
+	o += (size_t)sprintf(routes, "route_id,network_id\n");
+	for (i = 1; i <= 64; i++)
+		o += (size_t)sprintf(routes + o, "r%d,M%d\n", i, i);
+	sprintf(routes + o, "r65,A0\n");
+	over[0].text = routes;
+	assert_null(transit_with(over, 2, msgs, sizeof msgs));
+	tu_has(msgs, "routes.txt:66: more than 64 networks: over the limit");
+	free(routes);
+}
+
+/* Review: a zonal feed without check-out is told why it prices low. */
+static void
+test_zonal_rules_without_checkout_warn(void **state)
+{
+	static const struct tu_file over[] = {
+		{"areas.txt", "area_id\nA\nC\n"},
+		{"stop_areas.txt", "area_id,stop_id\nA,CTR\nC,UP\n"},
+		{"fare_leg_rules.txt",
+		    "leg_group_id,network_id,from_area_id,to_area_id,"
+		    "fare_product_id\n"
+		    "core,subway,A,A,ride\ncore,subway,A,C,express\n"},
+	};
+	char msgs[8192];
+	struct tariff *t = transit_with(over, 3, msgs, sizeof msgs);
+
+	(void)state;
+	assert_non_null(t);
+	tu_has(msgs, "fare_leg_rules.txt:3: warning: network 'subway' has no "
+	    "check-out (no network_policies.txt row), so its legs start and "
+	    "end at the boarding stop: this rule to area 'C'");
+	tu_lacks(msgs, "fare_leg_rules.txt:2: warning: network");
+	tariff_free(t);
+}
+
+/* Review: no "empty area field" warning where no rule names an area. */
+static void
+test_no_area_warning_without_named_areas(void **state)
+{
+	static const struct tu_file over[] = {
+		{"areas.txt", "area_id\nA\n"},
+		{"stop_areas.txt", "area_id,stop_id\nA,CTR\n"},
+	};
+	char msgs[8192];
+	struct tariff *t = transit_with(over, 2, msgs, sizeof msgs);
+
+	(void)state;
+	assert_non_null(t);
+	tu_lacks(msgs, "empty area field");
+	tariff_free(t);
+}
+
+/* Review: an empty optional file is read as absent, with a warning. */
+static void
+test_empty_optional_file_read_as_absent(void **state)
+{
+	static const struct tu_file over[] = {
+		{"calendar_dates.txt", ""},
+		{"fare_transfer_rules.txt", ""},
+	};
+	char msgs[8192];
+	struct tariff *t = transit_with(over, 2, msgs, sizeof msgs);
+
+	(void)state;
+	if (t == NULL)
+		fail_msg("rejected:\n%s", msgs);
+	tu_has(msgs, "fare_transfer_rules.txt:1: warning: empty file: no "
+	    "header; read as absent");
+	tariff_free(t);
+}
+
+/* Review: rows a bank card ignores do not count for the currency. */
+static void
+test_ignored_rows_do_not_mix_currencies(void **state)
+{
+	static const struct tu_file over[] = {
+		{"fare_products.txt",
+		    "fare_product_id,amount,currency,rider_category_id\n"
+		    "ride,2.90,USD,\nride,3.90,CAD,SENIOR\nnight,2.00,USD,\n"
+		    "express,7.00,USD,\nfree_transfer,0,USD,\n"},
+	};
+	char msgs[8192];
+	struct tariff *t = transit_with(over, 1, msgs, sizeof msgs);
+
+	(void)state;
+	if (t == NULL)
+		fail_msg("rejected:\n%s", msgs);
+	assert_string_equal(tariff_currency(t), "USD");
+	tariff_free(t);
+}
+
 int
 main(void)
 {
@@ -801,6 +1011,14 @@ main(void)
 		cmocka_unit_test(test_mixed_currencies_on_odd_line_out),
 		cmocka_unit_test(test_every_problem_counted),
 		cmocka_unit_test(test_real_feed_shapes_load),
+		cmocka_unit_test(test_boarding_area_at_its_platforms_station),
+		cmocka_unit_test(test_parent_station_cycle_rejected),
+		cmocka_unit_test(test_network_warnings_survive_many_left_out_rules),
+		cmocka_unit_test(test_network_limit_names_the_line),
+		cmocka_unit_test(test_zonal_rules_without_checkout_warn),
+		cmocka_unit_test(test_no_area_warning_without_named_areas),
+		cmocka_unit_test(test_empty_optional_file_read_as_absent),
+		cmocka_unit_test(test_ignored_rows_do_not_mix_currencies),
 	};
 
 	return cmocka_run_group_tests_name("real feed shapes", tests, NULL,
