@@ -75,6 +75,10 @@ tls_err(char *err, size_t errlen, const char *what, int rc)
 	snprintf(err, errlen, "%s: %s", what, buf);
 }
 
+static const mbedtls_ecp_group_id tls_curves[] = {
+	MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_NONE,
+};
+
 static int
 ctx_common(struct tls_ctx *c, int endpoint, char *err, size_t errlen)
 {
@@ -113,6 +117,11 @@ ctx_common(struct tls_ctx *c, int endpoint, char *err, size_t errlen)
 	mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
 	mbedtls_ssl_conf_renegotiation(&c->conf,
 	    MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+	/* Key exchange on X25519 first: a full handshake costs each side
+	 * one Montgomery ladder per key, where P-256 also rebuilds its
+	 * fixed-base table in every new ECDH context (ISSUE 14, the storm).
+	 * P-256 stays for peers without it; certificates stay ECDSA P-256. */
+	mbedtls_ssl_conf_curves(&c->conf, tls_curves);
 	return 0;
 }
 
