@@ -30,7 +30,6 @@
 #include "limits.h"
 #include "deny.h"
 #include "diag.h"
-#include "faultvfs.h"
 #include "journal.h"
 #include "parse.h"
 #include "server.h"
@@ -844,8 +843,6 @@ server_run(const struct server_config *cfg)
 		    TAP_DEV_TOKEN_KEY, cfg->strict_clock ? "" :
 		    ", tap times not checked against the clock",
 		    ", a missing CRL tolerated");
-	if (faultvfs_install() == -1)
-		goto out;
 	if (server_setup(&s, err, sizeof err) == -1) {
 		logmsg("%s", err);
 		goto out;
