@@ -6,6 +6,7 @@
  * goes through terminal_close(t, reason), which logs why.
  */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <time.h>
@@ -30,7 +31,7 @@
 #include "limits.h"
 #include "deny.h"
 #include "diag.h"
-#include "journal.h"
+#include "writer.h"
 #include "parse.h"
 #include "server.h"
 #include "settle.h"
@@ -60,13 +61,13 @@ struct server {
 	struct evconnlistener	*listener;
 	struct event		*listener_retry;
 	struct evhttp		*http;
-	struct journal		*journal;
+	struct writer		*writer;
 	struct settle		*settle;
 	struct terminal		**slot;
 	uint32_t		*gen;
 	long			 nslots, nconns;
 	int			 accepting;
-	int			 journal_full;
+	int			 queue_full;
 	struct event		*sig[4];
 	struct event		*tick;		/* housekeeping, each second */
 	struct event		*drain;		/* shutting down: wait for acks */
@@ -126,7 +127,7 @@ static void
 update_pause(struct terminal *t)
 {
 	int want = t->srv->draining || t->inflight >= TERMINAL_INFLIGHT_MAX ||
-	    tls_conn_pending(t->conn) > TERMINAL_OUT_MAX || t->srv->journal_full;
+	    tls_conn_pending(t->conn) > TERMINAL_OUT_MAX || t->srv->queue_full;
 
 	if (want != t->paused) {
 		t->paused = want;
@@ -134,8 +135,8 @@ update_pause(struct terminal *t)
 	}
 }
 
-/* Parses and checks one tap frame into x; returns a refusal or NULL. */
-static const char *
+/* Parses and checks one tap frame into x; returns why it is refused. */
+static enum refusal
 check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 {
 	char *f[8], *colon;
@@ -150,7 +151,7 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 	    &why) == -1) {
 		snprintf(x->detail, sizeof x->detail, "tap_id '%.100s' is not "
 		    "<device_id>:<seq>", f[0]);
-		return "bad-fields";
+		return REFUSAL_BAD_FIELDS;
 	}
 	x->seq = (uint64_t)seq;
 	snprintf(x->tap_id, sizeof x->tap_id, "%s:%lld", t->device_id,
@@ -159,61 +160,61 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 	    memcmp(f[0], t->device_id, (size_t)(colon - f[0])) != 0) {
 		snprintf(x->detail, sizeof x->detail, "tap_id '%.60s' claims "
 		    "another device than %.60s", f[0], t->device_id);
-		return "wrong-device";
+		return REFUSAL_WRONG_DEVICE;
 	}
 	if (n != 7 && !(n == 8 && strcmp(f[7], "denied") == 0)) {
 		snprintf(x->detail, sizeof x->detail, "expected 7 fields "
 		    "(or 8 ending in 'denied'), found %zu", n);
-		return "bad-fields";
+		return REFUSAL_BAD_FIELDS;
 	}
 	if (parse_rfc3339(f[1], &x->time_utc, &why) == -1) {
 		snprintf(x->detail, sizeof x->detail, "%s: %.100s", why, f[1]);
-		return "bad-time";
+		return REFUSAL_BAD_TIME;
 	}
 	if (tap_check_pan(f[2], &why) == -1) {
 		/* Never the PAN itself, in logs or in the database. */
 		snprintf(x->detail, sizeof x->detail, "%s", why);
-		return "bad-pan";
+		return REFUSAL_BAD_PAN;
 	}
 	if (tap_check_par(f[3], &why) == -1) {
 		snprintf(x->detail, sizeof x->detail, "%s", why);
-		return "bad-par";
+		return REFUSAL_BAD_PAR;
 	}
 	if (tariff_network(s->tariff, f[4], strlen(f[4])) == TARIFF_NONE) {
 		snprintf(x->detail, sizeof x->detail, "network_id '%.100s'",
 		    f[4]);
-		return "unknown-network";
+		return REFUSAL_UNKNOWN_NETWORK;
 	}
 	if (tariff_stop(s->tariff, f[5], strlen(f[5])) == TARIFF_NONE) {
 		snprintf(x->detail, sizeof x->detail, "stop_id '%.100s'", f[5]);
-		return "unknown-stop";
+		return REFUSAL_UNKNOWN_STOP;
 	}
 	if ((kind = tap_parse_kind(f[6])) == -1) {
 		snprintf(x->detail, sizeof x->detail, "kind '%.20s'", f[6]);
-		return "bad-kind";
+		return REFUSAL_BAD_KIND;
 	}
-	now = journal_now(s->journal);
+	now = writer_now(s->writer);
 	if ((!s->cfg->dev || s->cfg->strict_clock) &&
 	    x->time_utc > now + TAP_FUTURE_S) {
 		snprintf(x->detail, sizeof x->detail, "%s is more than 5 "
 		    "minutes ahead of the engine clock", f[1]);
-		return "future";
+		return REFUSAL_FUTURE;
 	}
 	if ((!s->cfg->dev || s->cfg->strict_clock) &&
 	    x->time_utc < now - s->cfg->late_horizon_s) {
 		snprintf(x->detail, sizeof x->detail, "%s is older than the "
 		    "late-tap horizon", f[1]);
-		return "too-old";
+		return REFUSAL_TOO_OLD;
 	}
 	if (tap_token(s->tk, f[2], strlen(f[2]), x->token) == -1)
-		return "bad-pan";
+		return REFUSAL_BAD_PAN;
 	mbedtls_platform_zeroize(f[2], strlen(f[2]));
 	snprintf(x->par, sizeof x->par, "%s", f[3]);
 	snprintf(x->network_id, sizeof x->network_id, "%s", f[4]);
 	snprintf(x->stop_id, sizeof x->stop_id, "%s", f[5]);
 	x->kind = (uint8_t)kind;
 	/* The gate refused the card (deny list): kept, not a journey. */
-	return n == 8 ? "denied-at-gate" : NULL;
+	return n == 8 ? REFUSAL_DENIED_AT_GATE : REFUSAL_NONE;
 }
 
 static void
@@ -223,19 +224,19 @@ handle_tap(struct server *s, struct terminal *t, char *body)
 
 	memset(&x, 0, sizeof x);
 	x.conn_id = conn_id(t);
-	x.received_utc = journal_now(s->journal);
+	x.received_utc = writer_now(s->writer);
 	snprintf(x.device_id, sizeof x.device_id, "%s", t->device_id);
 	x.refuse = check_tap(s, t, body, &x);
 	s->n_taps++;
-	if (journal_submit(s->journal, &x) == -1) {
-		s->journal_full = 1;
+	if (writer_submit(s->writer, &x) == -1) {
+		s->queue_full = 1;
 		terminal_close(t, "journal queue full");
 		return;
 	}
 	mbedtls_platform_zeroize(&x, sizeof x);
 	t->inflight++;
-	if (journal_queued(s->journal) > JOURNAL_QUEUE_PAUSE)
-		s->journal_full = 1;
+	if (writer_queued(s->writer) > JOURNAL_QUEUE_PAUSE)
+		s->queue_full = 1;
 	update_pause(t);
 }
 
@@ -449,7 +450,7 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 }
 
 static void
-journal_done_cb(const struct jresult *r, size_t n, void *arg)
+writer_done_cb(const struct jresult *r, size_t n, void *arg)
 {
 	struct server *s = arg;
 	char body[128];
@@ -461,27 +462,29 @@ journal_done_cb(const struct jresult *r, size_t n, void *arg)
 		    NULL;
 		if (t == NULL || t->gen != (uint32_t)r[i].conn_id)
 			continue;	/* gone: the validator will resend */
-		if (r[i].refused == NULL)
+		assert(r[i].refused >= 0 && r[i].refused < REFUSAL_MAX);
+		if (r[i].refused == REFUSAL_NONE)
 			snprintf(body, sizeof body, "%llu,%lld,%lld",
 			    (unsigned long long)r[i].seq,
 			    (long long)r[i].leg_fare_cents,
 			    (long long)r[i].day_charge_cents);
 		else
 			snprintf(body, sizeof body, "%llu,%s",
-			    (unsigned long long)r[i].seq, r[i].refused);
-		if (r[i].refused == NULL)
+			    (unsigned long long)r[i].seq,
+			    refusal_name(r[i].refused));
+		if (r[i].refused == REFUSAL_NONE)
 			s->n_acked++;
 		else
 			s->n_refused++;
 		if (t->inflight > 0)
 			t->inflight--;
 		/* Last: a failed write frees t (the validator resends). */
-		if (r[i].refused == NULL || strcmp(r[i].refused,
-		    "not-committed") != 0)
-			send_frame(t, r[i].refused ? 'R' : 'A', body);
+		if (r[i].refused != REFUSAL_NOT_COMMITTED)
+			send_frame(t, r[i].refused != REFUSAL_NONE ? 'R' : 'A',
+			    body);
 	}
-	if (s->journal_full && journal_queued(s->journal) < JOURNAL_QUEUE_RESUME)
-		s->journal_full = 0;
+	if (s->queue_full && writer_queued(s->writer) < JOURNAL_QUEUE_RESUME)
+		s->queue_full = 0;
 	for (i = 0; i < (size_t)s->nslots; i++)
 		if (s->slot[i] != NULL)
 			update_pause(s->slot[i]);
@@ -496,8 +499,8 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->journal_full && journal_queued(s->journal) < JOURNAL_QUEUE_RESUME)
-		s->journal_full = 0;
+	if (s->queue_full && writer_queued(s->writer) < JOURNAL_QUEUE_RESUME)
+		s->queue_full = 0;
 	for (i = 0; i < s->nslots; i++)
 		if (s->slot[i] != NULL)
 			update_pause(s->slot[i]);
@@ -512,7 +515,7 @@ healthz_cb(struct evhttp_request *req, void *arg)
 	struct server *s = arg;
 	struct evbuffer *b = evbuffer_new();
 	char why[256];
-	const char *bad = journal_health(s->journal, why, sizeof why);
+	const char *bad = writer_health(s->writer, why, sizeof why);
 
 	if (b == NULL) {
 		evhttp_send_error(req, 500, "out of memory");
@@ -529,8 +532,8 @@ healthz_cb(struct evhttp_request *req, void *arg)
 	evbuffer_add_printf(b, "{\"status\":\"%s\",\"accepting\":%s,"
 	    "\"connections\":%ld,\"committed\":%llu,\"queued\":%zu%s%s%s}\n",
 	    bad ? "failing" : "ok", s->accepting ? "true" : "false",
-	    s->nconns, (unsigned long long)journal_committed(s->journal),
-	    journal_queued(s->journal), bad ? ",\"reason\":\"journal: " : "",
+	    s->nconns, (unsigned long long)writer_committed(s->writer),
+	    writer_queued(s->writer), bad ? ",\"reason\":\"journal: " : "",
 	    bad ? why : "", bad ? "\"" : "");
 	evhttp_send_reply(req, bad ? 503 : 200, bad ? "Failing" : "OK", b);
 	evbuffer_free(b);
@@ -548,8 +551,8 @@ metrics_cb(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
-	journal_commit_stats(s->journal, &batches, &total_us, &max_us);
-	journal_batch_split(s->journal, &st_us, &pr_us, &sy_us);
+	writer_commit_stats(s->writer, &batches, &total_us, &max_us);
+	writer_batch_split(s->writer, &st_us, &pr_us, &sy_us);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4");
 	evbuffer_add_printf(b,
@@ -611,9 +614,9 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	    "onecity_journal_queue %zu\n",
 	    (unsigned long long)s->n_taps, (unsigned long long)s->n_acked,
 	    (unsigned long long)s->n_refused, (unsigned long long)s->n_broken,
-	    (unsigned long long)journal_committed(s->journal), s->nconns,
+	    (unsigned long long)writer_committed(s->writer), s->nconns,
 	    (unsigned long long)s->n_accepted_conns,
-	    journal_queued(s->journal));
+	    writer_queued(s->writer));
 	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
 }
@@ -713,7 +716,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	tariff_free(s->tariff);
 	s->tariff = a;
-	journal_set_tariff(s->journal, b);
+	writer_set_tariff(s->writer, b);
 	logmsg("SIGHUP: tariff %s reloaded", s->cfg->tariff);
 }
 
@@ -721,7 +724,7 @@ static int
 server_setup(struct server *s, char *err, size_t errlen)
 {
 	const struct server_config *c = s->cfg;
-	struct journal_opts jo = {c->db, c->synchronous_full,
+	struct writer_opts jo = {c->db, c->synchronous_full,
 	    c->clock_offset_s, c->debt_tap_gap_s};
 	struct sockaddr_in sin;
 	struct tariff *jt;
@@ -744,14 +747,14 @@ server_setup(struct server *s, char *err, size_t errlen)
 		return -1;
 	if ((s->tls = tls_server_new(c->certs, !c->dev, err, errlen)) == NULL)
 		return -1;
-	if ((s->journal = journal_open(&jo, jt, s->base, journal_done_cb, s,
+	if ((s->writer = writer_open(&jo, jt, s->base, writer_done_cb, s,
 	    err, errlen)) == NULL)
 		return -1;
 	if (c->acquirer != NULL) {
 		struct settle_opts so = {c->db, c->acquirer,
 		    tariff_currency(s->tariff), c->settle_grace_s,
 		    (int)c->settle_interval_s, (int)c->settle_timeout_ms};
-		if ((s->settle = settle_start(&so, s->journal, err,
+		if ((s->settle = settle_start(&so, s->writer, err,
 		    errlen)) == NULL)
 			return -1;
 	} else
@@ -860,7 +863,7 @@ out:
 	if (s.http != NULL)
 		evhttp_free(s.http);
 	settle_stop(s.settle);
-	journal_close(s.journal);
+	writer_close(s.writer);
 	for (i = 0; i < 4; i++)
 		if (s.sig[i] != NULL)
 			event_free(s.sig[i]);

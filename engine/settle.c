@@ -9,6 +9,7 @@
  * at the next pass; the acquirer answers a key it has seen with the same
  * result and does not capture again.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -24,11 +25,13 @@
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "deny.h"
 #include "diag.h"
 #include "ledger.h"
 #include "limits.h"
 #include "settle.h"
+#include "settlement.h"
 #include "wire.h"
 
 #define SETTLE_BATCH		5000	/* account-days per pass */
@@ -43,7 +46,7 @@ static const int retry_day[SETTLE_RETRIES_MAX] = {1, 2, 4, 7, 10, 13};
 
 struct settle {
 	struct settle_opts	 o;
-	struct journal		*j;
+	struct writer		*w;
 	sqlite3			*db;
 	struct ledger		*ledger;
 	pthread_t		 thread;
@@ -65,7 +68,7 @@ struct req {
 	char		 key[200];
 	char		 account[64];
 	char		 day[11];
-	char		 kind[12];
+	enum settle_kind kind;
 };
 
 static int
@@ -130,10 +133,7 @@ acq_connect(struct settle *s)
 static int64_t
 mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(clock_mono_us() / 1000);
 }
 
 /* Waits for the fd until the deadline; 1 ready, 0 timed out or broken. */
@@ -280,12 +280,12 @@ query_int(struct settle *s, const char *sql, const char *a, const char *b)
 
 /* Inserts r as a pending request (inside a transaction); fills id, key. */
 static int
-add_request(struct settle *s, struct req *r, const char *state,
+add_request(struct settle *s, struct req *r, enum settle_state state,
     const char *result)
 {
 	int64_t n = query_int(s, "SELECT count(*) FROM settlements WHERE "
 	    "account = ? AND service_day = ?", r->account, r->day);
-	int64_t now = journal_now(s->j);
+	int64_t now = writer_now(s->w);
 
 	snprintf(r->key, sizeof r->key, "%s/%s/%lld", r->account, r->day,
 	    (long long)n + 1);
@@ -293,7 +293,8 @@ add_request(struct settle *s, struct req *r, const char *state,
 	    "service_day, kind, amount_cents, state, debt_id, created_utc, "
 	    "decided_utc, result) VALUES (?,?,?,?,?,?,nullif(?, 0),?,"
 	    "CASE WHEN ?6 = 'pending' THEN NULL ELSE ?8 END,?)", "ssssisiis",
-	    r->key, r->account, r->day, r->kind, r->amount, state, r->debt_id,
+	    r->key, r->account, r->day, settle_kind_name(r->kind), r->amount,
+	    settle_state_name(state), r->debt_id,
 	    now, result) == -1)
 		return -1;
 	r->id = sqlite3_last_insert_rowid(s->db);
@@ -327,89 +328,77 @@ next_retry(int64_t opened, int retries, int64_t now)
 	return t < opened + (int64_t)SETTLE_RETRY_DAYS * 86400 ? t : -1;
 }
 
-/*
- * Posts a request's outcome inside the caller's transaction: approved 1,
- * declined 0.
- */
+/* A recovery's outcome: the debt is paid, or its next retry is set. */
 static int
-record(struct settle *s, const struct req *r, int approved,
-    const char *result)
+record_recovery(struct settle *s, const struct req *r, int approved,
+    int64_t now)
 {
-	int64_t now = journal_now(s->j);
-	char rider[80], debt[80];
+	sqlite3_stmt *st;
+	int64_t opened = now, next;
+	int retries = 0, rc = 0;
+	char debt[80];
+
+	if (approved) {
+		snprintf(debt, sizeof debt, "debt:%s", r->account);
+		rc |= ledger_move(s->ledger, "clearing:acquirer", debt,
+		    r->amount, r->day, r->account, now, "recovery");
+		rc |= step_sql(s, "UPDATE debts SET state = ?, retries = "
+		    "retries + 1, last_try_utc = ? WHERE id = ?", "sii",
+		    debt_state_name(DEBT_RECOVERED), now, r->debt_id);
+		return rc | maybe_lift(s, r->account, now);
+	}
+	if (prepare(s, &st, "SELECT opened_utc, retries FROM debts WHERE "
+	    "id = ?") == 0) {
+		sqlite3_bind_int64(st, 1, r->debt_id);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			opened = sqlite3_column_int64(st, 0);
+			retries = sqlite3_column_int(st, 1);
+		}
+		sqlite3_finalize(st);
+	}
+	next = next_retry(opened, retries + 1, now);
+	rc |= step_sql(s, "UPDATE debts SET retries = retries + 1, "
+	    "last_try_utc = ?, next_retry_utc = ?, state = ? WHERE id = ?",
+	    "iisi", now, next < 0 ? now : next, debt_state_name(next < 0 ?
+	    DEBT_EXHAUSTED : DEBT_OPEN), r->debt_id);
+	if (next < 0)
+		logmsg("settlement: %s %s: debt of %lld cents not recovered "
+		    "after %d retries; stays on the deny list", r->account,
+		    r->day, (long long)r->amount, retries + 1);
+	return rc;
+}
+
+/* A declined capture: a debt opens and the account is denied. */
+static int
+record_decline(struct settle *s, const struct req *r, const char *result,
+    int64_t now)
+{
+	char rider[80], debt[80], why[160];
 	int rc = 0;
 
 	snprintf(rider, sizeof rider, "rider:%s", r->account);
 	snprintf(debt, sizeof debt, "debt:%s", r->account);
-	if (!approved && strcmp(r->kind, "refund") == 0) {
-		/* A refund is never refused for funds: try again later. */
-		logmsg("settlement: refund %s declined (%s); retried next pass",
-		    r->key, result);
-		return step_sql(s, "UPDATE settlements SET attempts = attempts "
-		    "+ 1 WHERE id = ?", "i", r->id);
-	}
-	rc |= step_sql(s, "UPDATE settlements SET state = ?, decided_utc = ?, "
-	    "result = ?, attempts = attempts + 1 WHERE id = ? AND state = "
-	    "'pending'", "sisi", approved ? "approved" : "declined", now,
-	    result, r->id);
-	if (rc != 0 || sqlite3_changes(s->db) != 1)	/* recorded before */
-		return rc;
-	if (strcmp(r->kind, "recovery") == 0) {
-		if (approved) {
-			rc |= ledger_move(s->ledger, "clearing:acquirer", debt,
-			    r->amount, r->day, r->account, now, "recovery");
-			rc |= step_sql(s, "UPDATE debts SET state = 'recovered', "
-			    "retries = retries + 1, last_try_utc = ? WHERE "
-			    "id = ?", "ii", now, r->debt_id);
-			rc |= maybe_lift(s, r->account, now);
-		} else {
-			sqlite3_stmt *st;
-			int64_t opened = now, next;
-			int retries = 0;
-			if (prepare(s, &st, "SELECT opened_utc, retries FROM "
-			    "debts WHERE id = ?") == 0) {
-				sqlite3_bind_int64(st, 1, r->debt_id);
-				if (sqlite3_step(st) == SQLITE_ROW) {
-					opened = sqlite3_column_int64(st, 0);
-					retries = sqlite3_column_int(st, 1);
-				}
-				sqlite3_finalize(st);
-			}
-			next = next_retry(opened, retries + 1, now);
-			rc |= step_sql(s, "UPDATE debts SET retries = retries + "
-			    "1, last_try_utc = ?, next_retry_utc = ?, state = ? "
-			    "WHERE id = ?", "iisi", now, next < 0 ? now : next,
-			    next < 0 ? "exhausted" : "open", r->debt_id);
-			if (next < 0)
-				logmsg("settlement: %s %s: debt of %lld cents "
-				    "not recovered after %d retries; stays on "
-				    "the deny list", r->account, r->day,
-				    (long long)r->amount, retries + 1);
-		}
-	} else if (approved) {
-		rc |= ledger_move(s->ledger, "clearing:acquirer", rider,
-		    r->amount, r->day, r->account, now, r->kind);
-	} else {
-		char why[160];
-		rc |= ledger_move(s->ledger, debt, rider, r->amount, r->day,
-		    r->account, now, "decline");
-		rc |= step_sql(s, "INSERT INTO debts (account, service_day, "
-		    "amount_cents, opened_utc, last_try_utc, next_retry_utc, "
-		    "state) VALUES (?, ?, ?, ?, ?, ?, 'open')", "ssiiii",
-		    r->account, r->day, r->amount, now, now,
-		    next_retry(now, 0, now));
-		snprintf(why, sizeof why, "declined: %.100s", result);
-		rc |= deny_set_in(s->db, r->account, 1, why, now);
-		logmsg("settlement: %s %s: %lld cents declined (%s): debt "
-		    "opened, deny list +", r->account, r->day,
-		    (long long)r->amount, result);
-	}
-	if (rc != 0)
-		return -1;
+	rc |= ledger_move(s->ledger, debt, rider, r->amount, r->day,
+	    r->account, now, "decline");
+	rc |= step_sql(s, "INSERT INTO debts (account, service_day, "
+	    "amount_cents, opened_utc, last_try_utc, next_retry_utc, state) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?)", "ssiiiis", r->account, r->day,
+	    r->amount, now, now, next_retry(now, 0, now),
+	    debt_state_name(DEBT_OPEN));
+	snprintf(why, sizeof why, "declined: %.100s", result);
+	rc |= deny_set_in(s->db, r->account, 1, why, now);
+	logmsg("settlement: %s %s: %lld cents declined (%s): debt opened, "
+	    "deny list +", r->account, r->day, (long long)r->amount, result);
+	return rc;
+}
+
+static void
+count_outcome(struct settle *s, const struct req *r, int approved)
+{
 	pthread_mutex_lock(&s->mu);
 	if (!approved)
 		s->st.declined++;
-	else if (strcmp(r->kind, "recovery") == 0)
+	else if (r->kind == SETTLE_RECOVERY)
 		s->st.recovered++;
 	else
 		s->st.approved++;
@@ -418,6 +407,49 @@ record(struct settle *s, const struct req *r, int approved,
 	else if (approved)
 		s->st.refunded_cents -= r->amount;
 	pthread_mutex_unlock(&s->mu);
+}
+
+/*
+ * Posts a request's outcome inside the caller's transaction: approved 1,
+ * declined 0.  Only a pending request is decided, and only once.
+ */
+static int
+record(struct settle *s, const struct req *r, int approved,
+    const char *result)
+{
+	int64_t now = writer_now(s->w);
+	char rider[80];
+	int rc = 0;
+
+	assert(r->kind >= 0 && r->kind < SETTLE_KIND_MAX);
+	assert(approved == 0 || approved == 1);
+	if (!approved && r->kind == SETTLE_REFUND) {
+		/* A refund is never refused for funds: try again later. */
+		logmsg("settlement: refund %s declined (%s); retried next pass",
+		    r->key, result);
+		return step_sql(s, "UPDATE settlements SET attempts = attempts "
+		    "+ 1 WHERE id = ?", "i", r->id);
+	}
+	/* The one legal transition: pending to approved or declined. */
+	rc |= step_sql(s, "UPDATE settlements SET state = ?, decided_utc = ?, "
+	    "result = ?, attempts = attempts + 1 WHERE id = ? AND state = ?",
+	    "sisis", settle_state_name(approved ? SETTLE_APPROVED :
+	    SETTLE_DECLINED), now, result, r->id,
+	    settle_state_name(SETTLE_PENDING));
+	if (rc != 0 || sqlite3_changes(s->db) != 1)	/* recorded before */
+		return rc;
+	if (r->kind == SETTLE_RECOVERY)
+		rc |= record_recovery(s, r, approved, now);
+	else if (approved) {
+		snprintf(rider, sizeof rider, "rider:%s", r->account);
+		rc |= ledger_move(s->ledger, "clearing:acquirer", rider,
+		    r->amount, r->day, r->account, now,
+		    settle_kind_name(r->kind));
+	} else
+		rc |= record_decline(s, r, result, now);
+	if (rc != 0)
+		return -1;
+	count_outcome(s, r, approved);
 	return 0;
 }
 
@@ -491,7 +523,7 @@ request_all(struct settle *s, struct req *rs, size_t n)
 	if (exec(s, "BEGIN IMMEDIATE") == -1)
 		return -1;
 	for (i = 0; i < n; i++)
-		if (add_request(s, &rs[i], "pending", NULL) == -1) {
+		if (add_request(s, &rs[i], SETTLE_PENDING, NULL) == -1) {
 			exec(s, "ROLLBACK");
 			return -1;
 		}
@@ -503,13 +535,17 @@ request_all(struct settle *s, struct req *rs, size_t n)
 static void
 load_req(sqlite3_stmt *st, struct req *r)
 {
+	int kind;
+
 	memset(r, 0, sizeof *r);
 	r->id = sqlite3_column_int64(st, 0);
 	snprintf(r->key, sizeof r->key, "%s", sqlite3_column_text(st, 1));
 	snprintf(r->account, sizeof r->account, "%s",
 	    sqlite3_column_text(st, 2));
 	snprintf(r->day, sizeof r->day, "%s", sqlite3_column_text(st, 3));
-	snprintf(r->kind, sizeof r->kind, "%s", sqlite3_column_text(st, 4));
+	/* Account-days to settle come without one: the caller decides. */
+	kind = settle_kind_parse((const char *)sqlite3_column_text(st, 4));
+	r->kind = kind < 0 ? SETTLE_CAPTURE : (enum settle_kind)kind;
 	r->amount = sqlite3_column_int64(st, 5);
 	r->debt_id = sqlite3_column_int64(st, 6);
 }
@@ -570,7 +606,7 @@ static int
 adjust_debt(struct settle *s, struct req *r)
 {
 	sqlite3_stmt *st;
-	int64_t now = journal_now(s->j), id = 0, owed = 0, adj;
+	int64_t now = writer_now(s->w), id = 0, owed = 0, adj;
 	char rider[80], debt[80];
 	int rc = 0;
 
@@ -596,7 +632,7 @@ adjust_debt(struct settle *s, struct req *r)
 	snprintf(debt, sizeof debt, "debt:%s", r->account);
 	r->amount = -adj;
 	r->debt_id = id;
-	rc |= add_request(s, r, "debt-adjusted", "debt reduced");
+	rc |= add_request(s, r, SETTLE_DEBT_ADJUSTED, "debt reduced");
 	rc |= ledger_move(s->ledger, rider, debt, adj, r->day, r->account,
 	    now, "debt-adjust");
 	rc |= step_sql(s, "UPDATE debts SET amount_cents = amount_cents - ?1, "
@@ -636,7 +672,7 @@ settle_days(struct settle *s, const char *cutoff, size_t *done)
 		struct req *r = &rs[i];
 		if (r->amount < 0) {
 			struct req adj = *r;
-			snprintf(adj.kind, sizeof adj.kind, "refund");
+			adj.kind = SETTLE_REFUND;
 			rc = adjust_debt(s, &adj);
 			if (rc == -1)
 				break;
@@ -646,8 +682,7 @@ settle_days(struct settle *s, const char *cutoff, size_t *done)
 			if (r->amount == 0)
 				continue;
 		}
-		snprintf(r->kind, sizeof r->kind, "%s", r->amount > 0 ?
-		    "capture" : "refund");
+		r->kind = r->amount > 0 ? SETTLE_CAPTURE : SETTLE_REFUND;
 		rs[m++] = *r;
 	}
 	if (rc == 0)
@@ -666,7 +701,7 @@ recover_debts(struct settle *s)
 	    "'recovery', d.amount_cents, d.id FROM debts d WHERE d.state = "
 	    "'open' AND d.next_retry_utc <= ?2 AND NOT EXISTS (SELECT 1 FROM "
 	    "settlements x WHERE x.debt_id = d.id AND x.state = 'pending') "
-	    "ORDER BY d.next_retry_utc LIMIT ?1", NULL, journal_now(s->j), &n);
+	    "ORDER BY d.next_retry_utc LIMIT ?1", NULL, writer_now(s->w), &n);
 	int rc;
 
 	if (rs == NULL)
@@ -684,7 +719,7 @@ pass(struct settle *s, int *more)
 	size_t n = 0;
 
 	*more = 0;
-	journal_service_day(s->j, journal_now(s->j) - s->o.grace_s, cutoff);
+	writer_service_day(s->w, writer_now(s->w) - s->o.grace_s, cutoff);
 	if (resend_pending(s) == -1 || recover_debts(s) == -1 ||
 	    settle_days(s, cutoff, &n) == -1)
 		return -1;
@@ -739,7 +774,7 @@ settle_main(void *arg)
 }
 
 struct settle *
-settle_start(const struct settle_opts *o, struct journal *j, char *err,
+settle_start(const struct settle_opts *o, struct writer *w, char *err,
     size_t errlen)
 {
 	struct settle *s = calloc(1, sizeof *s);
@@ -752,7 +787,7 @@ settle_start(const struct settle_opts *o, struct journal *j, char *err,
 	s->o = *o;
 	snprintf(s->currency, sizeof s->currency, "%s", o->currency);
 	s->o.currency = s->currency;
-	s->j = j;
+	s->w = w;
 	s->fd = -1;
 	if (wire_parse_addr(o->acquirer, &sin) == -1) {
 		snprintf(err, errlen, "acquirer '%s' is not HOST:PORT",

@@ -4,6 +4,24 @@
 
 #include "deny.h"
 
+static const char schema[] =
+"CREATE TABLE IF NOT EXISTS deny (account TEXT PRIMARY KEY,"
+"  since_utc INTEGER NOT NULL, reason TEXT NOT NULL) WITHOUT ROWID;"
+"CREATE TABLE IF NOT EXISTS deny_log (id INTEGER PRIMARY KEY,"
+"  account TEXT NOT NULL, action TEXT NOT NULL, at_utc INTEGER NOT NULL);"
+"CREATE VIEW IF NOT EXISTS v_deny_list AS SELECT account,"
+"  strftime('%Y-%m-%dT%H:%M:%SZ', since_utc, 'unixepoch') AS since_utc,"
+"  reason FROM deny;";
+
+int
+deny_schema(sqlite3 *db, char *err, size_t errlen)
+{
+	if (sqlite3_exec(db, schema, NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	snprintf(err, errlen, "deny list: %s", sqlite3_errmsg(db));
+	return -1;
+}
+
 int
 deny_set_in(sqlite3 *db, const char *account, int on, const char *reason,
     int64_t now)

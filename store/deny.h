@@ -7,9 +7,13 @@
 #ifndef ONECITY_DENY_H
 #define ONECITY_DENY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
+
+/* Creates the tables and v_deny_list. */
+int	deny_schema(sqlite3 *, char *err, size_t errlen);
 
 /* Adds (on = 1) or lifts an account's entry; logs the change. */
 int	deny_set(sqlite3 *, const char *account, int on, const char *reason,

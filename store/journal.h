@@ -1,9 +1,9 @@
 /*
  * The journal: the engine's SQLite database (WAL, synchronous=FULL by
- * default), its writer thread with group commit, and live pricing of the
- * accounts each batch touches.  The event loop hands taps over with
- * journal_submit() and gets results back through a callback on its own
- * thread, each after its batch has committed.
+ * default) and the tables of what validators sent: taps, cards (a token
+ * and the least PAR it showed) and refused taps, with their views.  It
+ * owns the connection the other store modules (charges, settlement, deny,
+ * ledger) add their tables to; the engine's writer thread drives it.
  */
 #ifndef ONECITY_JOURNAL_H
 #define ONECITY_JOURNAL_H
@@ -11,13 +11,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <event2/event.h>
+#include <sqlite3.h>
 
-#include "tariff.h"
+/*
+ * Why a tap was refused (SPEC: the R frame's reason and refused.reason
+ * are the names).  REFUSAL_STORE and REFUSAL_NOT_COMMITTED are the
+ * engine's own failures: the first aborts the batch, the second is never
+ * sent (the validator resends).
+ */
+enum refusal {
+	REFUSAL_NONE,			/* stored (or a resend of a stored tap) */
+	REFUSAL_BAD_FIELDS,
+	REFUSAL_WRONG_DEVICE,
+	REFUSAL_BAD_TIME,
+	REFUSAL_BAD_PAN,
+	REFUSAL_BAD_PAR,
+	REFUSAL_UNKNOWN_NETWORK,
+	REFUSAL_UNKNOWN_STOP,
+	REFUSAL_BAD_KIND,
+	REFUSAL_FUTURE,
+	REFUSAL_TOO_OLD,
+	REFUSAL_DENIED_AT_GATE,		/* kept: the card is back, try its debt */
+	REFUSAL_FLOOD,
+	REFUSAL_CONFLICTING_RESEND,
+	REFUSAL_STORE,
+	REFUSAL_NOT_COMMITTED,
+	REFUSAL_MAX
+};
 
-struct journal;
+const char	*refusal_name(enum refusal);
 
-/* A tap (or a refusal) for the writer. */
+/* A tap (or a refusal) as the validator sent it, checked. */
 struct jtap {
 	uint64_t	 conn_id, seq;
 	char		 tap_id[140];
@@ -28,50 +52,43 @@ struct jtap {
 	char		 network_id[129];	/* text: tariffs may be swapped */
 	char		 stop_id[129];
 	uint8_t		 kind;
-	const char	*refuse;	/* reason code, or NULL to store */
+	enum refusal	 refuse;	/* REFUSAL_NONE to store */
 	char		 detail[160];
 };
 
-struct jresult {
-	uint64_t	 conn_id, seq;
-	const char	*refused;	/* NULL: acknowledged */
-	int64_t		 leg_fare_cents, day_charge_cents;
-};
+struct journal;
 
-typedef void	(*journal_done_fn)(const struct jresult *, size_t n, void *arg);
-
-struct journal_opts {
-	const char	*path;
-	int		 synchronous_full;	/* 1: FULL, 0: NORMAL */
-	int64_t		 clock_offset_s;	/* engine clock = now + this */
-	int64_t		 debt_tap_gap_s;	/* a tap retries a debt at most
-						 * this often */
-};
-
-/* Opens (creating the schema and views) and starts the writer thread. */
-struct journal	*journal_open(const struct journal_opts *, struct tariff *,
-		    struct event_base *, journal_done_fn, void *arg,
-		    char *err, size_t errlen);
-/* Stops the writer after it has committed everything queued. */
+/* Opens (creating the tables and views); cache_kib is SQLite's page cache. */
+struct journal	*journal_open(const char *path, int synchronous_full,
+		    int cache_kib, char *err, size_t errlen);
 void		 journal_close(struct journal *);
-/* Queues a tap; -1 when the queue is full (apply back-pressure). */
-int		 journal_submit(struct journal *, const struct jtap *);
-size_t		 journal_queued(struct journal *);
-/* Swaps the tariff (SIGHUP); the old one is freed by the writer. */
-void		 journal_set_tariff(struct journal *, struct tariff *);
-/* Health: NULL when fine, else why the writer is failing. */
-const char	*journal_health(struct journal *, char *buf, size_t len);
-uint64_t	 journal_committed(struct journal *);
-/* Commit latency: batches, total and worst microseconds. */
-void		 journal_commit_stats(struct journal *, uint64_t *batches,
-		    uint64_t *total_us, uint64_t *max_us);
-/* Where batch time went: storing taps, pricing and posting, COMMIT. */
-void		 journal_batch_split(struct journal *, uint64_t *store_us,
-		    uint64_t *price_us, uint64_t *sync_us);
-/* The engine clock. */
-int64_t		 journal_now(const struct journal *);
-/* The service day (YYYY-MM-DD) of a UTC time, under the current tariff. */
-void		 journal_service_day(struct journal *, int64_t utc,
-		    char out[11]);
+/* The connection, for the store modules that keep their tables in it. */
+sqlite3		*journal_db(struct journal *);
+int		 journal_exec(struct journal *, const char *sql);
+
+/* Stores a tap: REFUSAL_NONE when stored or resent alike, or why not. */
+enum refusal	 journal_store_tap(struct journal *, const struct jtap *);
+int		 journal_store_refused(struct journal *, const struct jtap *,
+		    enum refusal);
+/* Records the card's token and PAR (the least PAR it ever showed). */
+int		 journal_update_card(struct journal *, const struct jtap *);
+/* The account key of a card: par:<least PAR> or tok:<token>. */
+void		 journal_card_account(struct journal *, const char *token,
+		    char *out, size_t len);
+
+/* One stored tap of an account, in time order. */
+struct journal_tap {
+	int64_t		 time_utc;
+	const char	*network_id, *stop_id;
+	int		 out;		/* 1 check-out, 0 check-in */
+};
+
+/*
+ * Calls fn for each tap of an account (par:... or tok:...), in time
+ * order; stops at the first fn that returns -1.  Returns -1 then, or on
+ * an SQLite error.
+ */
+int		 journal_account_taps(struct journal *, const char *account,
+		    int (*fn)(const struct journal_tap *, void *), void *arg);
 
 #endif

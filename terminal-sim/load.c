@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "certs.h"
+#include "clock.h"
 #include "rng.h"
 #include "tap.h"
 #include "sim.h"
@@ -69,10 +70,7 @@ struct load {
 static double
 now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)clock_mono_us() / 1e6;
 }
 
 static uint64_t
