@@ -33,7 +33,7 @@ FARE_SRC = fare/csv.c fare/strtab.c fare/parse.c fare/tz.c fare/diag.c \
 # libwire.a: frames, mutual TLS on libevent, addresses, certificate paths.
 WIRE_SRC = wire/wire.c wire/tls.c certs/certs.c
 # libstore.a: SQLite; each module owns its tables and statements.
-STORE_SRC = store/journal.c store/charges.c store/settlement.c store/ledger.c \
+STORE_SRC = store/store.c store/journal.c store/charges.c store/settlement.c store/ledger.c \
 	   store/deny.c
 # fare-engine: the commands and the service.
 FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \

@@ -10,6 +10,7 @@
 #include "charges.h"
 #include "parse.h"
 #include "price-int.h"
+#include "store.h"
 
 struct charges {
 	sqlite3		*db;
@@ -46,8 +47,7 @@ static const char schema[] =
 static int
 prep(struct charges *c, sqlite3_stmt **st, const char *sql)
 {
-	return sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-	    st, NULL);
+	return store_prep(c->db, st, sql);
 }
 
 struct charges *
@@ -60,8 +60,11 @@ charges_open(sqlite3 *db, char *err, size_t errlen)
 		return NULL;
 	}
 	c->db = db;
-	if (sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-	    prep(c, &c->del_legs, "DELETE FROM legs WHERE account = ?") ||
+	if (store_schema(db, schema, "charges", err, errlen) == -1) {
+		charges_close(c);
+		return NULL;
+	}
+	if (prep(c, &c->del_legs, "DELETE FROM legs WHERE account = ?") ||
 	    prep(c, &c->del_charges, "DELETE FROM charges WHERE account = ?") ||
 	    prep(c, &c->del_shares, "DELETE FROM shares WHERE account = ?") ||
 	    prep(c, &c->ins_leg, "INSERT INTO legs VALUES "
@@ -97,15 +100,6 @@ charges_close(struct charges *c)
 	sqlite3_finalize(c->sel_days);
 	sqlite3_finalize(c->sel_open);
 	free(c);
-}
-
-static int
-step_done(sqlite3_stmt *s)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 static void
@@ -146,7 +140,7 @@ write_leg(struct charges *c, const struct tariff *t, const char *account,
 	    SQLITE_STATIC);
 	sqlite3_bind_int64(s, 10, l->fare_cents);
 	sqlite3_bind_int64(s, 11, l->contribution_cents);
-	return step_done(s);
+	return store_step_done(s);
 }
 
 int
@@ -172,7 +166,7 @@ charges_write_day(struct charges *c, const struct tariff *t,
 		sqlite3_bind_text(s, 3, tariff_network_id(t, sh->network), -1,
 		    SQLITE_STATIC);
 		sqlite3_bind_int64(s, 4, sh->cents);
-		rc = step_done(s);
+		rc = store_step_done(s);
 	}
 	if (rc == 0) {
 		sqlite3_stmt *s = c->ins_charge;
@@ -181,7 +175,7 @@ charges_write_day(struct charges *c, const struct tariff *t,
 		sqlite3_bind_int64(s, 3, d->charge_cents);
 		sqlite3_bind_int64(s, 4, d->uncapped_cents);
 		sqlite3_bind_int(s, 5, (int)open);
-		rc = step_done(s);
+		rc = store_step_done(s);
 	}
 	return rc;
 }
@@ -192,8 +186,8 @@ charges_clear(struct charges *c, const char *account)
 	sqlite3_bind_text(c->del_legs, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(c->del_charges, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(c->del_shares, 1, account, -1, SQLITE_STATIC);
-	return step_done(c->del_legs) | step_done(c->del_charges) |
-	    step_done(c->del_shares);
+	return store_step_done(c->del_legs) | store_step_done(c->del_charges) |
+	    store_step_done(c->del_shares);
 }
 
 /* Adds the first column of each row of s (bound by the caller) to tab. */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "deny.h"
+#include "store.h"
 
 static const char schema[] =
 "CREATE TABLE IF NOT EXISTS deny (account TEXT PRIMARY KEY,"
@@ -16,10 +17,7 @@ static const char schema[] =
 int
 deny_schema(sqlite3 *db, char *err, size_t errlen)
 {
-	if (sqlite3_exec(db, schema, NULL, NULL, NULL) == SQLITE_OK)
-		return 0;
-	snprintf(err, errlen, "deny list: %s", sqlite3_errmsg(db));
-	return -1;
+	return store_schema(db, schema, "deny list", err, errlen);
 }
 
 int

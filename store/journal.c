@@ -13,6 +13,7 @@
 
 #include "journal.h"
 #include "limits.h"
+#include "store.h"
 
 struct journal {
 	sqlite3		*db;
@@ -70,15 +71,13 @@ static const char schema[] =
 const char *
 refusal_name(enum refusal r)
 {
-	assert(r >= 0 && r < REFUSAL_MAX);
-	return refusal_names[r];
+	return store_name(refusal_names, REFUSAL_MAX, (int)r);
 }
 
 static int
 prep(struct journal *j, sqlite3_stmt **st, const char *sql)
 {
-	return sqlite3_prepare_v3(j->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-	    st, NULL);
+	return store_prep(j->db, st, sql);
 }
 
 static int
@@ -136,8 +135,9 @@ journal_open(const char *path, int synchronous_full, int cache_kib,
 	    "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY;",
 	    synchronous_full ? "FULL" : "NORMAL", cache_kib);
 	if (journal_exec(j, pragma) != SQLITE_OK ||
-	    journal_exec(j, schema) != SQLITE_OK || prepare_all(j) !=
-	    SQLITE_OK) {
+	    store_schema(j->db, schema, path, err, errlen) == -1)
+		goto fail;
+	if (prepare_all(j) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(j->db));
 		goto fail;
 	}
@@ -255,16 +255,13 @@ journal_store_refused(struct journal *j, const struct jtap *x,
     enum refusal why)
 {
 	sqlite3_stmt *s = j->ins_refused;
-	int rc;
 
 	assert(why > REFUSAL_NONE && why < REFUSAL_MAX);
 	sqlite3_bind_int64(s, 1, x->received_utc);
 	sqlite3_bind_text(s, 2, x->device_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, refusal_name(why), -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 4, x->detail, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return store_step_done(s);
 }
 
 void
@@ -286,16 +283,13 @@ int
 journal_update_card(struct journal *j, const struct jtap *x)
 {
 	sqlite3_stmt *s = j->up_card;
-	int rc;
 
 	sqlite3_bind_text(s, 1, x->token, -1, SQLITE_STATIC);
 	if (x->par[0] != '\0')
 		sqlite3_bind_text(s, 2, x->par, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(s, 2);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return store_step_done(s);
 }
 
 int

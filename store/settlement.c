@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "settlement.h"
+#include "store.h"
 
 struct settlement {
 	sqlite3_stmt	*any_debt, *debt_tap;
@@ -74,22 +75,19 @@ static const char schema[] =
 const char *
 settle_kind_name(enum settle_kind k)
 {
-	assert(k >= 0 && k < SETTLE_KIND_MAX);
-	return kind_names[k];
+	return store_name(kind_names, SETTLE_KIND_MAX, (int)k);
 }
 
 const char *
 settle_state_name(enum settle_state s)
 {
-	assert(s >= 0 && s < SETTLE_STATE_MAX);
-	return state_names[s];
+	return store_name(state_names, SETTLE_STATE_MAX, (int)s);
 }
 
 const char *
 debt_state_name(enum debt_state s)
 {
-	assert(s >= 0 && s < DEBT_STATE_MAX);
-	return debt_names[s];
+	return store_name(debt_names, DEBT_STATE_MAX, (int)s);
 }
 
 int
@@ -106,10 +104,7 @@ settle_kind_parse(const char *name)
 int
 settlement_schema(sqlite3 *db, char *err, size_t errlen)
 {
-	if (sqlite3_exec(db, schema, NULL, NULL, NULL) == SQLITE_OK)
-		return 0;
-	snprintf(err, errlen, "settlement: %s", sqlite3_errmsg(db));
-	return -1;
+	return store_schema(db, schema, "settlement", err, errlen);
 }
 
 struct settlement *
@@ -123,13 +118,11 @@ settlement_open(sqlite3 *db, char *err, size_t errlen)
 	}
 	if (settlement_schema(db, err, errlen) == -1)
 		goto fail;
-	if (sqlite3_prepare_v3(db, "SELECT EXISTS (SELECT 1 FROM debts WHERE "
-	    "state = 'open')", -1, SQLITE_PREPARE_PERSISTENT, &st->any_debt,
-	    NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(db, "UPDATE debts SET next_retry_utc = ?1 "
-	    "WHERE account = ?2 AND state = 'open' AND next_retry_utc > ?1 "
-	    "AND last_try_utc <= ?1 - ?3", -1, SQLITE_PREPARE_PERSISTENT,
-	    &st->debt_tap, NULL) != SQLITE_OK) {
+	if (store_prep(db, &st->any_debt, "SELECT EXISTS (SELECT 1 FROM "
+	    "debts WHERE state = 'open')") != SQLITE_OK ||
+	    store_prep(db, &st->debt_tap, "UPDATE debts SET next_retry_utc = "
+	    "?1 WHERE account = ?2 AND state = 'open' AND next_retry_utc > ?1 "
+	    "AND last_try_utc <= ?1 - ?3") != SQLITE_OK) {
 		snprintf(err, errlen, "settlement: %s", sqlite3_errmsg(db));
 		goto fail;
 	}
@@ -165,12 +158,9 @@ settlement_debt_due(struct settlement *st, const char *account, int64_t now,
     int64_t gap_s)
 {
 	sqlite3_stmt *s = st->debt_tap;
-	int rc;
 
 	sqlite3_bind_int64(s, 1, now);
 	sqlite3_bind_text(s, 2, account, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, gap_s);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return store_step_done(s);
 }
