@@ -1,8 +1,8 @@
 /*
  * The engine service.  One libevent loop serves validators over mutual TLS
- * (tls.c), answers GET /healthz, and hands taps to the journal's writer
- * thread; results come back to this thread and go out as ack or refusal
- * frames.  Each validator connection is a struct terminal; every teardown
+ * (tls.c), answers HTTP (server-http.c), and hands taps to the writer
+ * thread (writer.c); results come back to this thread and go out as ack
+ * or refusal frames.  Each validator connection is a struct terminal; every teardown
  * goes through terminal_close(t, reason), which logs why.
  */
 #include <arpa/inet.h>
@@ -34,50 +34,13 @@
 #include "writer.h"
 #include "parse.h"
 #include "server.h"
+#include "server-int.h"
 #include "settle.h"
 #include "tap.h"
 #include "tariff.h"
 #include "tls.h"
 #include "wire.h"
 
-
-struct terminal {
-	struct server		*srv;
-	struct tls_conn		*conn;
-	uint32_t		 slot, gen;
-	char			 device_id[65];
-	unsigned		 inflight;
-	int			 paused;
-	struct event		*deadline;	/* handshake must finish by it */
-	int			 extensions;	/* of the deadline, peer spoke */
-};
-
-struct server {
-	const struct server_config *cfg;
-	struct event_base	*base;
-	struct tariff		*tariff;	/* this thread's copy */
-	struct tap_tokenizer	*tk;
-	struct tls_ctx		*tls;
-	struct evconnlistener	*listener;
-	struct event		*listener_retry;
-	struct evhttp		*http;
-	struct writer		*writer;
-	struct settle		*settle;
-	struct terminal		**slot;
-	uint32_t		*gen;
-	long			 nslots, nconns;
-	int			 accepting;
-	int			 queue_full;
-	struct event		*sig[4];
-	struct event		*tick;		/* housekeeping, each second */
-	struct event		*drain;		/* shutting down: wait for acks */
-	int			 draining, drain_turns;
-	sqlite3			*ro;		/* read-only: the deny list */
-	int64_t			 deny_last;	/* last deny_log id pushed */
-	/* Counters for /metrics. */
-	uint64_t		 n_taps, n_acked, n_refused, n_broken;
-	uint64_t		 n_accepted_conns, n_closed_conns;
-};
 
 static uint64_t
 conn_id(const struct terminal *t)
@@ -509,118 +472,6 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 		deny_changes(s->ro, &s->deny_last, deny_all_cb, s);
 }
 
-static void
-healthz_cb(struct evhttp_request *req, void *arg)
-{
-	struct server *s = arg;
-	struct evbuffer *b = evbuffer_new();
-	char why[256];
-	const char *bad = writer_health(s->writer, why, sizeof why);
-
-	if (b == NULL) {
-		evhttp_send_error(req, 500, "out of memory");
-		return;
-	}
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "application/json");
-	if (bad != NULL) {	/* SQLite's words: no quotes, but be sure */
-		char *p;
-		for (p = why; *p; p++)
-			if (*p == '"' || *p == '\\' || (unsigned char)*p < 32)
-				*p = ' ';
-	}
-	evbuffer_add_printf(b, "{\"status\":\"%s\",\"accepting\":%s,"
-	    "\"connections\":%ld,\"committed\":%llu,\"queued\":%zu%s%s%s}\n",
-	    bad ? "failing" : "ok", s->accepting ? "true" : "false",
-	    s->nconns, (unsigned long long)writer_committed(s->writer),
-	    writer_queued(s->writer), bad ? ",\"reason\":\"journal: " : "",
-	    bad ? why : "", bad ? "\"" : "");
-	evhttp_send_reply(req, bad ? 503 : 200, bad ? "Failing" : "OK", b);
-	evbuffer_free(b);
-}
-
-/* Prometheus text exposition of the engine's counters. */
-static void
-metrics_cb(struct evhttp_request *req, void *arg)
-{
-	struct server *s = arg;
-	struct evbuffer *b = evbuffer_new();
-	uint64_t batches, total_us, max_us, st_us, pr_us, sy_us;
-
-	if (b == NULL) {
-		evhttp_send_error(req, 500, "out of memory");
-		return;
-	}
-	writer_commit_stats(s->writer, &batches, &total_us, &max_us);
-	writer_batch_split(s->writer, &st_us, &pr_us, &sy_us);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; version=0.0.4");
-	evbuffer_add_printf(b,
-	    "# HELP onecity_commit_seconds Batch commit time (store+fsync).\n"
-	    "# TYPE onecity_commit_seconds summary\n"
-	    "onecity_commit_seconds_count %llu\n"
-	    "onecity_commit_seconds_sum %.6f\n"
-	    "# TYPE onecity_commit_seconds_max gauge\n"
-	    "onecity_commit_seconds_max %.6f\n",
-	    (unsigned long long)batches, (double)total_us / 1e6,
-	    (double)max_us / 1e6);
-	if (s->settle != NULL) {
-		struct settle_stats st;
-		settle_get_stats(s->settle, &st);
-		evbuffer_add_printf(b,
-		    "# HELP onecity_settlements_total Acquirer outcomes.\n"
-		    "# TYPE onecity_settlements_total counter\n"
-		    "onecity_settlements_total{outcome=\"approved\"} %llu\n"
-		    "onecity_settlements_total{outcome=\"declined\"} %llu\n"
-		    "onecity_settlements_total{outcome=\"recovered\"} %llu\n"
-		    "onecity_settlements_total{outcome=\"unanswered\"} %llu\n"
-		    "# TYPE onecity_settled_cents_total counter\n"
-		    "onecity_settled_cents_total{kind=\"captured\"} %lld\n"
-		    "onecity_settled_cents_total{kind=\"refunded\"} %lld\n"
-		    "# TYPE onecity_acquirer_up gauge\n"
-		    "onecity_acquirer_up %d\n",
-		    (unsigned long long)st.approved,
-		    (unsigned long long)st.declined,
-		    (unsigned long long)st.recovered,
-		    (unsigned long long)st.failures,
-		    (long long)st.captured_cents, (long long)st.refunded_cents,
-		    st.acquirer_ok);
-	}
-	evbuffer_add_printf(b,
-	    "# HELP onecity_batch_seconds Batch time by phase: storing the "
-	    "taps, pricing and posting their accounts, and the COMMIT.\n"
-	    "# TYPE onecity_batch_seconds counter\n"
-	    "onecity_batch_seconds{phase=\"store\"} %.6f\n"
-	    "onecity_batch_seconds{phase=\"price\"} %.6f\n"
-	    "onecity_batch_seconds{phase=\"commit\"} %.6f\n",
-	    (double)st_us / 1e6, (double)pr_us / 1e6, (double)sy_us / 1e6);
-	evbuffer_add_printf(b,
-	    "# HELP onecity_taps_received_total Tap frames received.\n"
-	    "# TYPE onecity_taps_received_total counter\n"
-	    "onecity_taps_received_total %llu\n"
-	    "# TYPE onecity_taps_acked_total counter\n"
-	    "onecity_taps_acked_total %llu\n"
-	    "# TYPE onecity_taps_refused_total counter\n"
-	    "onecity_taps_refused_total %llu\n"
-	    "# TYPE onecity_frames_broken_total counter\n"
-	    "onecity_frames_broken_total %llu\n"
-	    "# TYPE onecity_taps_committed_total counter\n"
-	    "onecity_taps_committed_total %llu\n"
-	    "# TYPE onecity_connections gauge\n"
-	    "onecity_connections %ld\n"
-	    "# TYPE onecity_connections_accepted_total counter\n"
-	    "onecity_connections_accepted_total %llu\n"
-	    "# TYPE onecity_journal_queue gauge\n"
-	    "onecity_journal_queue %zu\n",
-	    (unsigned long long)s->n_taps, (unsigned long long)s->n_acked,
-	    (unsigned long long)s->n_refused, (unsigned long long)s->n_broken,
-	    (unsigned long long)writer_committed(s->writer), s->nconns,
-	    (unsigned long long)s->n_accepted_conns,
-	    writer_queued(s->writer));
-	evhttp_send_reply(req, 200, "OK", b);
-	evbuffer_free(b);
-}
-
 /*
  * Shutting down: once every tap read is committed and acked, flush the
  * acks and close each connection; stop when none is left.  Bounded: after
@@ -720,20 +571,14 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	logmsg("SIGHUP: tariff %s reloaded", s->cfg->tariff);
 }
 
+/* The tariff twice (this thread's and the writer's), the token key, TLS. */
 static int
-server_setup(struct server *s, char *err, size_t errlen)
+setup_keys(struct server *s, struct tariff **jt, char *err, size_t errlen)
 {
 	const struct server_config *c = s->cfg;
-	struct writer_opts jo = {c->db, c->synchronous_full,
-	    c->clock_offset_s, c->debt_tap_gap_s};
-	struct sockaddr_in sin;
-	struct tariff *jt;
-	char host[128];
-	const char *colon;
-	int sigs[] = {SIGTERM, SIGINT}, i;
 
 	if ((s->tariff = load_tariff(c->tariff)) == NULL ||
-	    (jt = load_tariff(c->tariff)) == NULL) {
+	    (*jt = load_tariff(c->tariff)) == NULL) {
 		snprintf(err, errlen, "tariff %s rejected (see above)",
 		    c->tariff);
 		return -1;
@@ -745,32 +590,34 @@ server_setup(struct server *s, char *err, size_t errlen)
 		    TAP_DEV_TOKEN_KEY, strlen(TAP_DEV_TOKEN_KEY));
 	if (s->tk == NULL)
 		return -1;
-	if ((s->tls = tls_server_new(c->certs, !c->dev, err, errlen)) == NULL)
-		return -1;
-	if ((s->writer = writer_open(&jo, jt, s->base, writer_done_cb, s,
-	    err, errlen)) == NULL)
-		return -1;
-	if (c->acquirer != NULL) {
-		struct settle_opts so = {c->db, c->acquirer,
-		    tariff_currency(s->tariff), c->settle_grace_s,
-		    (int)c->settle_interval_s, (int)c->settle_timeout_ms};
-		if ((s->settle = settle_start(&so, s->writer, err,
-		    errlen)) == NULL)
-			return -1;
-	} else
-		logmsg("no acquirer configured: settlement is off");
-	/* A read-only view for the deny list; the writer owns the rest. */
-	if (sqlite3_open_v2(c->db, &s->ro, SQLITE_OPEN_READONLY, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_stmt *st;
-		sqlite3_busy_timeout(s->ro, 1000);
-		if (sqlite3_prepare_v2(s->ro, "SELECT coalesce(max(id), 0) FROM "
-		    "deny_log", -1, &st, NULL) == SQLITE_OK) {
-			if (sqlite3_step(st) == SQLITE_ROW)
-				s->deny_last = sqlite3_column_int64(st, 0);
-			sqlite3_finalize(st);
-		}
+	s->tls = tls_server_new(c->certs, !c->dev, err, errlen);
+	return s->tls == NULL ? -1 : 0;
+}
+
+/* A read-only view for the deny list; the writer owns the rest. */
+static void
+open_deny_feed(struct server *s)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_open_v2(s->cfg->db, &s->ro, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK)
+		return;
+	sqlite3_busy_timeout(s->ro, 1000);
+	if (sqlite3_prepare_v2(s->ro, "SELECT coalesce(max(id), 0) FROM "
+	    "deny_log", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			s->deny_last = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
 	}
+}
+
+static int
+listen_validators(struct server *s, char *err, size_t errlen)
+{
+	const struct server_config *c = s->cfg;
+	struct sockaddr_in sin;
+
 	s->nslots = c->max_connections;
 	s->slot = calloc((size_t)s->nslots, sizeof *s->slot);
 	s->gen = calloc((size_t)s->nslots, sizeof *s->gen);
@@ -792,36 +639,55 @@ server_setup(struct server *s, char *err, size_t errlen)
 	}
 	evconnlistener_set_error_cb(s->listener, accept_error_cb);
 	s->listener_retry = evtimer_new(s->base, listener_retry_cb, s);
-	if (c->http != NULL) {
-		colon = strrchr(c->http, ':');
-		if (colon == NULL || (size_t)(colon - c->http) >= sizeof host) {
-			snprintf(err, errlen, "--http %s: not HOST:PORT", c->http);
-			return -1;
-		}
-		memcpy(host, c->http, (size_t)(colon - c->http));
-		host[colon - c->http] = '\0';
-		if ((s->http = evhttp_new(s->base)) == NULL ||
-		    evhttp_bind_socket(s->http, host,
-		    (uint16_t)atoi(colon + 1)) != 0) {
-			snprintf(err, errlen, "cannot serve HTTP on %s",
-			    c->http);
-			return -1;
-		}
-		evhttp_set_cb(s->http, "/healthz", healthz_cb, s);
-		evhttp_set_cb(s->http, "/metrics", metrics_cb, s);
-	}
+	return 0;
+}
+
+/* SIGTERM and SIGINT drain and stop, SIGHUP reloads; a tick each second. */
+static void
+add_events(struct server *s)
+{
+	int sigs[] = {SIGTERM, SIGINT}, i;
+	struct timeval one = {1, 0};
+
 	for (i = 0; i < 2; i++) {
 		s->sig[i] = evsignal_new(s->base, sigs[i], shutdown_cb, s);
 		event_add(s->sig[i], NULL);
 	}
 	s->sig[2] = evsignal_new(s->base, SIGHUP, reload_cb, s);
 	event_add(s->sig[2], NULL);
-	{
-		struct timeval one = {1, 0};
-		s->tick = event_new(s->base, -1, EV_PERSIST, tick_cb, s);
-		if (s->tick != NULL)
-			event_add(s->tick, &one);
-	}
+	s->tick = event_new(s->base, -1, EV_PERSIST, tick_cb, s);
+	if (s->tick != NULL)
+		event_add(s->tick, &one);
+}
+
+static int
+server_setup(struct server *s, char *err, size_t errlen)
+{
+	const struct server_config *c = s->cfg;
+	struct writer_opts wo = {c->db, c->synchronous_full,
+	    c->clock_offset_s, c->debt_tap_gap_s};
+	struct tariff *jt;
+
+	if (setup_keys(s, &jt, err, errlen) == -1)
+		return -1;
+	if ((s->writer = writer_open(&wo, jt, s->base, writer_done_cb, s,
+	    err, errlen)) == NULL)
+		return -1;
+	if (c->acquirer != NULL) {
+		struct settle_opts so = {c->db, c->acquirer,
+		    tariff_currency(s->tariff), c->settle_grace_s,
+		    (int)c->settle_interval_s, (int)c->settle_timeout_ms};
+		if ((s->settle = settle_start(&so, s->writer, err,
+		    errlen)) == NULL)
+			return -1;
+	} else
+		logmsg("no acquirer configured: settlement is off");
+	open_deny_feed(s);
+	if (listen_validators(s, err, errlen) == -1)
+		return -1;
+	if (c->http != NULL && server_http_start(s, err, errlen) == -1)
+		return -1;
+	add_events(s);
 	s->accepting = 1;
 	return 0;
 }
