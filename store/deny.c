@@ -99,3 +99,19 @@ deny_changes(sqlite3 *db, int64_t *last, void (*fn)(const char *, int,
 	sqlite3_finalize(s);
 	return 0;
 }
+
+int
+deny_declined(sqlite3 *db, const char *account)
+{
+	sqlite3_stmt *s;
+	int64_t n = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM deny WHERE account = "
+	    "? AND reason LIKE 'declined%'", -1, &s, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n > 0;
+}

@@ -23,6 +23,9 @@ int	deny_set(sqlite3 *, const char *account, int on, const char *reason,
 int	deny_set_in(sqlite3 *, const char *account, int on,
 	    const char *reason, int64_t now);
 
+/* Whether settlement put the account on the list (a declined charge). */
+int	deny_declined(sqlite3 *, const char *account);
+
 /* Calls fn for every listed account, or for changes after *last_id. */
 int	deny_each(sqlite3 *, void (*fn)(const char *account, int on,
 	    void *arg), void *arg);

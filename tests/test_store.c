@@ -268,6 +268,61 @@ test_debt_due_on_tap(void **state)
 	    5000);
 }
 
+/* A request is decided once: pending to approved, never again. */
+static void
+test_settlement_decided_once(void **state)
+{
+	struct store *s = *state;
+	struct settle_req r, *rs;
+	size_t n;
+
+	memset(&r, 0, sizeof r);
+	snprintf(r.account, sizeof r.account, "par:P");
+	snprintf(r.day, sizeof r.day, "2026-11-28");
+	r.kind = SETTLE_CAPTURE;
+	r.amount = 300;
+	assert_int_equal(settlement_add(s->db, &r, SETTLE_PENDING, NULL, 10),
+	    0);
+	assert_string_equal(r.key, "par:P/2026-11-28/1");
+	rs = settlement_fetch(s->db, SETTLE_FETCH_PENDING, NULL, 0, 10, &n);
+	assert_non_null(rs);
+	assert_int_equal(n, 1);
+	assert_int_equal(rs[0].kind, SETTLE_CAPTURE);
+	free(rs);
+	assert_int_equal(settlement_decide(s->db, r.id, 1, "ok", 20), 1);
+	assert_int_equal(settlement_decide(s->db, r.id, 0, "no", 30), 0);
+	assert_int_equal(count(s->db, "SELECT count(*) FROM settlements "
+	    "WHERE state = 'approved'"), 1);
+	assert_int_equal(settlement_add(s->db, &r, SETTLE_PENDING, NULL, 40),
+	    0);
+	assert_string_equal(r.key, "par:P/2026-11-28/2");
+}
+
+/* A debt opens, is lowered, and is recovered when nothing is left. */
+static void
+test_debt_lifecycle(void **state)
+{
+	struct store *s = *state;
+	struct settle_req r;
+	int64_t id, owed;
+
+	memset(&r, 0, sizeof r);
+	snprintf(r.account, sizeof r.account, "par:P");
+	snprintf(r.day, sizeof r.day, "2026-11-28");
+	r.amount = 300;
+	assert_int_equal(debt_open(s->db, &r, 10, 100), 0);
+	assert_int_equal(debt_unrecovered(s->db, "par:P"), 1);
+	assert_int_equal(debt_owed(s->db, "par:P", "2026-11-28", &id, &owed),
+	    1);
+	assert_int_equal(owed, 300);
+	assert_int_equal(debt_reduce(s->db, id, 100), 0);
+	assert_int_equal(debt_unrecovered(s->db, "par:P"), 1);
+	assert_int_equal(debt_reduce(s->db, id, 200), 0);
+	assert_int_equal(debt_unrecovered(s->db, "par:P"), 0);
+	assert_int_equal(debt_owed(s->db, "par:P", "2026-11-28", &id, &owed),
+	    0);
+}
+
 /* Charges and their view: v_charges.settled without a settled column. */
 static void
 test_charges_view(void **state)
@@ -312,6 +367,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_debt_due_on_tap, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_charges_view, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_settlement_decided_once,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_debt_lifecycle, setup,
 		    teardown),
 	};
 
