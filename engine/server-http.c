@@ -44,20 +44,44 @@ healthz_cb(struct evhttp_request *req, void *arg)
 	evbuffer_free(b);
 }
 
+/* The settlement thread's counters. */
+static void
+metrics_settle(struct evbuffer *b, struct settle *settle)
+{
+	struct settle_stats st;
+
+	settle_get_stats(settle, &st);
+	evbuffer_add_printf(b,
+	    "# HELP onecity_settlements_total Acquirer outcomes.\n"
+	    "# TYPE onecity_settlements_total counter\n"
+	    "onecity_settlements_total{outcome=\"approved\"} %llu\n"
+	    "onecity_settlements_total{outcome=\"declined\"} %llu\n"
+	    "onecity_settlements_total{outcome=\"recovered\"} %llu\n"
+	    "onecity_settlements_total{outcome=\"unanswered\"} %llu\n"
+	    "# TYPE onecity_settled_cents_total counter\n"
+	    "onecity_settled_cents_total{kind=\"captured\"} %lld\n"
+	    "onecity_settled_cents_total{kind=\"refunded\"} %lld\n"
+	    "# TYPE onecity_acquirer_up gauge\n"
+	    "onecity_acquirer_up %d\n",
+	    (unsigned long long)st.approved, (unsigned long long)st.declined,
+	    (unsigned long long)st.recovered, (unsigned long long)st.failures,
+	    (long long)st.captured_cents, (long long)st.refunded_cents,
+	    st.acquirer_ok);
+}
+
 /* Prometheus text exposition of the engine's counters. */
 static void
 metrics_cb(struct evhttp_request *req, void *arg)
 {
 	struct server *s = arg;
 	struct evbuffer *b = evbuffer_new();
-	uint64_t batches, total_us, max_us, st_us, pr_us, sy_us;
+	struct writer_stats ws;
 
 	if (b == NULL) {
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
-	writer_commit_stats(s->writer, &batches, &total_us, &max_us);
-	writer_batch_split(s->writer, &st_us, &pr_us, &sy_us);
+	writer_get_stats(s->writer, &ws);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "text/plain; version=0.0.4");
 	evbuffer_add_printf(b,
@@ -67,30 +91,10 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	    "onecity_commit_seconds_sum %.6f\n"
 	    "# TYPE onecity_commit_seconds_max gauge\n"
 	    "onecity_commit_seconds_max %.6f\n",
-	    (unsigned long long)batches, (double)total_us / 1e6,
-	    (double)max_us / 1e6);
-	if (s->settle != NULL) {
-		struct settle_stats st;
-		settle_get_stats(s->settle, &st);
-		evbuffer_add_printf(b,
-		    "# HELP onecity_settlements_total Acquirer outcomes.\n"
-		    "# TYPE onecity_settlements_total counter\n"
-		    "onecity_settlements_total{outcome=\"approved\"} %llu\n"
-		    "onecity_settlements_total{outcome=\"declined\"} %llu\n"
-		    "onecity_settlements_total{outcome=\"recovered\"} %llu\n"
-		    "onecity_settlements_total{outcome=\"unanswered\"} %llu\n"
-		    "# TYPE onecity_settled_cents_total counter\n"
-		    "onecity_settled_cents_total{kind=\"captured\"} %lld\n"
-		    "onecity_settled_cents_total{kind=\"refunded\"} %lld\n"
-		    "# TYPE onecity_acquirer_up gauge\n"
-		    "onecity_acquirer_up %d\n",
-		    (unsigned long long)st.approved,
-		    (unsigned long long)st.declined,
-		    (unsigned long long)st.recovered,
-		    (unsigned long long)st.failures,
-		    (long long)st.captured_cents, (long long)st.refunded_cents,
-		    st.acquirer_ok);
-	}
+	    (unsigned long long)ws.batches, (double)ws.commit_us / 1e6,
+	    (double)ws.commit_us_max / 1e6);
+	if (s->settle != NULL)
+		metrics_settle(b, s->settle);
 	evbuffer_add_printf(b,
 	    "# HELP onecity_batch_seconds Batch time by phase: storing the "
 	    "taps, pricing and posting their accounts, and the COMMIT.\n"
@@ -98,7 +102,8 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	    "onecity_batch_seconds{phase=\"store\"} %.6f\n"
 	    "onecity_batch_seconds{phase=\"price\"} %.6f\n"
 	    "onecity_batch_seconds{phase=\"commit\"} %.6f\n",
-	    (double)st_us / 1e6, (double)pr_us / 1e6, (double)sy_us / 1e6);
+	    (double)ws.store_us / 1e6, (double)ws.price_us / 1e6,
+	    (double)ws.sync_us / 1e6);
 	evbuffer_add_printf(b,
 	    "# HELP onecity_taps_received_total Tap frames received.\n"
 	    "# TYPE onecity_taps_received_total counter\n"

@@ -2,8 +2,8 @@
  * The engine service.  One libevent loop serves validators over mutual TLS
  * (tls.c), answers HTTP (server-http.c), and hands taps to the writer
  * thread (writer.c); results come back to this thread and go out as ack
- * or refusal frames.  Each validator connection is a struct terminal; every teardown
- * goes through terminal_close(t, reason), which logs why.
+ * or refusal frames.  Each validator connection is a struct terminal;
+ * every teardown goes through terminal_close(t, reason), which logs why.
  */
 #include <arpa/inet.h>
 #include <assert.h>

@@ -33,7 +33,7 @@ struct writer {
 	struct charges		*charges;
 	struct settlement	*settlement;
 	struct ledger		*ledger;
-	struct tariff		*tariff;	/* the writer's; swapped between batches */
+	struct tariff		*tariff;	/* swapped between batches */
 	struct tariff		*next_tariff;	/* set by writer_set_tariff */
 	int64_t			 clock_offset;
 	pthread_t		 thread;
@@ -46,8 +46,7 @@ struct writer {
 	int			 stop;
 	char			 health[256];
 	uint64_t		 committed;
-	uint64_t		 batches, commit_us, commit_us_max;
-	uint64_t		 store_us, price_us, sync_us;	/* split */
+	struct writer_stats	 st;
 	int64_t			 last_expiry;	/* writer only */
 	struct event		*done_ev;
 	writer_done_fn		 done;
@@ -63,7 +62,7 @@ struct writer {
 struct batch {
 	struct jtap		*b;
 	struct jresult		*res;
-	uint32_t		*tap_acc;	/* each tap's account, or NONE */
+	uint32_t		*tap_acc;	/* each tap's account or NONE */
 	size_t			 n;
 	struct strtab		*accounts;	/* every account touched */
 	uint32_t		*first, *next;	/* the taps of each account */
@@ -237,7 +236,8 @@ feedback(struct writer *w, const struct jtap *x, struct jresult *res)
 			continue;
 		res->day_charge_cents = pd->charge_cents;
 		for (i = 0; i < pd->nlegs; i++) {
-			const struct price_leg *l = &w->pr.leg[pd->legs_off + i];
+			const struct price_leg *l =
+			    &w->pr.leg[pd->legs_off + i];
 			if (l->checkin == x->time_utc ||
 			    l->checkout == x->time_utc)
 				res->leg_fare_cents = l->fare_cents;
@@ -273,7 +273,8 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 		why = journal_store_tap(w->journal, x);
 		if (why == REFUSAL_STORE)
 			return -1;
-		if (why == REFUSAL_NONE && journal_update_card(w->journal, x) != 0)
+		if (why == REFUSAL_NONE &&
+		    journal_update_card(w->journal, x) != 0)
 			return -1;
 	} else if (why == REFUSAL_DENIED_AT_GATE) {
 		/* Not a journey; but the card is back: try its debt. */
@@ -370,13 +371,13 @@ count_batch(struct writer *w, size_t n, uint64_t t0, uint64_t t1,
 
 	pthread_mutex_lock(&w->mu);
 	w->committed += n;
-	w->batches++;
-	w->commit_us += dt;
-	w->store_us += t1 - t0;
-	w->price_us += t2 - t1;
-	w->sync_us += t0 + dt - t2;
-	if (dt > w->commit_us_max)
-		w->commit_us_max = dt;
+	w->st.batches++;
+	w->st.commit_us += dt;
+	w->st.store_us += t1 - t0;
+	w->st.price_us += t2 - t1;
+	w->st.sync_us += t0 + dt - t2;
+	if (dt > w->st.commit_us_max)
+		w->st.commit_us_max = dt;
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -727,24 +728,10 @@ writer_health(struct writer *w, char *buf, size_t len)
 }
 
 void
-writer_commit_stats(struct writer *w, uint64_t *batches, uint64_t *total,
-    uint64_t *max)
+writer_get_stats(struct writer *w, struct writer_stats *out)
 {
 	pthread_mutex_lock(&w->mu);
-	*batches = w->batches;
-	*total = w->commit_us;
-	*max = w->commit_us_max;
-	pthread_mutex_unlock(&w->mu);
-}
-
-void
-writer_batch_split(struct writer *w, uint64_t *store_us,
-    uint64_t *price_us, uint64_t *sync_us)
-{
-	pthread_mutex_lock(&w->mu);
-	*store_us = w->store_us;
-	*price_us = w->price_us;
-	*sync_us = w->sync_us;
+	*out = w->st;
 	pthread_mutex_unlock(&w->mu);
 }
 

@@ -48,12 +48,12 @@ void		 writer_set_tariff(struct writer *, struct tariff *);
 /* Health: NULL when fine, else why the writer is failing. */
 const char	*writer_health(struct writer *, char *buf, size_t len);
 uint64_t	 writer_committed(struct writer *);
-/* Commit latency: batches, total and worst microseconds. */
-void		 writer_commit_stats(struct writer *, uint64_t *batches,
-		    uint64_t *total_us, uint64_t *max_us);
-/* Where batch time went: storing taps, pricing and posting, COMMIT. */
-void		 writer_batch_split(struct writer *, uint64_t *store_us,
-		    uint64_t *price_us, uint64_t *sync_us);
+/* Batches, their commit latency and where their time went. */
+struct writer_stats {
+	uint64_t	 batches, commit_us, commit_us_max;
+	uint64_t	 store_us, price_us, sync_us;	/* the three phases */
+};
+void		 writer_get_stats(struct writer *, struct writer_stats *);
 /* The engine clock. */
 int64_t		 writer_now(const struct writer *);
 /* The service day (YYYY-MM-DD) of a UTC time, under the current tariff. */

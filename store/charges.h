@@ -32,7 +32,7 @@ int		 charges_clear(struct charges *, const char *account);
 int		 charges_days(struct charges *, const char *account,
 		    struct strtab *days);
 /* Adds up to max accounts that have open legs to accounts. */
-int		 charges_open_accounts(struct charges *, struct strtab *accounts,
-		    int max);
+int		 charges_open_accounts(struct charges *,
+		    struct strtab *accounts, int max);
 
 #endif

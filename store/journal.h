@@ -20,7 +20,7 @@
  * sent (the validator resends).
  */
 enum refusal {
-	REFUSAL_NONE,			/* stored (or a resend of a stored tap) */
+	REFUSAL_NONE,			/* stored, or a stored tap resent */
 	REFUSAL_BAD_FIELDS,
 	REFUSAL_WRONG_DEVICE,
 	REFUSAL_BAD_TIME,
@@ -31,7 +31,7 @@ enum refusal {
 	REFUSAL_BAD_KIND,
 	REFUSAL_FUTURE,
 	REFUSAL_TOO_OLD,
-	REFUSAL_DENIED_AT_GATE,		/* kept: the card is back, try its debt */
+	REFUSAL_DENIED_AT_GATE,		/* kept: the card is back: its debt */
 	REFUSAL_FLOOD,
 	REFUSAL_CONFLICTING_RESEND,
 	REFUSAL_STORE,
