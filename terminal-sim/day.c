@@ -414,18 +414,6 @@ day_summary(const struct day *d, const struct day_args *a)
 		    "(late taps)\n", d->late_taps, a->late);
 }
 
-static void
-free_rows(struct replay *rp)
-{
-	size_t r;
-	int k;
-
-	for (r = 0; r < rp->nrows; r++)
-		for (k = 0; k < 7; k++)
-			free(rp->row[r].f[k]);
-	free(rp->row);
-}
-
 int
 sim_day(int argc, char **argv)
 {
@@ -468,7 +456,7 @@ sim_day(int argc, char **argv)
 	strtab_free(d.devices);
 	free(d.seq);
 	if (a.generate_only) {
-		free_rows(&rp);
+		replay_free_rows(&rp);
 		return 0;
 	}
 	rp.ids_name_devices = 1;

@@ -722,10 +722,48 @@ load_queue(struct replay *rp, const char *path)
 	return (rp->queue = fopen(path, "a")) == NULL ? -1 : 0;
 }
 
+/* Every device with taps left: its certificate, watch and connection. */
+static int
+start_devices(struct replay *rp)
+{
+	struct timeval tv = {2, 0};
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < rp->ndev; i++) {
+		struct device *d = &rp->dev[i];
+		d->rp = rp;
+		if (d->nrows == 0 || d->answered == d->nrows)
+			continue;
+		if (certs_device(rp->certs, d->id, NULL, NULL, 1, 0, err,
+		    sizeof err) == -1 || (d->ctx = tls_client_new(rp->certs,
+		    d->id, err, sizeof err)) == NULL) {
+			fprintf(stderr, "terminal-sim: %s: %s\n", d->id, err);
+			return -1;
+		}
+		d->watch = event_new(rp->base, -1, EV_PERSIST, watch_cb, d);
+		if (d->watch != NULL)
+			event_add(d->watch, &tv);
+		device_connect(d);
+	}
+	return 0;
+}
+
+void
+replay_free_rows(struct replay *rp)
+{
+	size_t r;
+	int k;
+
+	for (r = 0; r < rp->nrows; r++)
+		for (k = 0; k < 7; k++)
+			free(rp->row[r].f[k]);
+	free(rp->row);
+}
+
 int
 replay_run(struct replay *rp, const char *ack, const char *queue)
 {
-	char err[256];
 	size_t i;
 	int rc = 2;
 
@@ -744,24 +782,8 @@ replay_run(struct replay *rp, const char *ack, const char *queue)
 	    TAP_DEV_TOKEN_KEY, strlen(TAP_DEV_TOKEN_KEY))) == NULL)
 		goto out;
 	rp->base = event_base_new();
-	for (i = 0; i < rp->ndev; i++) {
-		struct device *d = &rp->dev[i];
-		d->rp = rp;
-		if (d->nrows == 0 || d->answered == d->nrows)
-			continue;
-		if (certs_device(rp->certs, d->id, NULL, NULL, 1, 0, err,
-		    sizeof err) == -1 || (d->ctx = tls_client_new(rp->certs,
-		    d->id, err, sizeof err)) == NULL) {
-			fprintf(stderr, "terminal-sim: %s: %s\n", d->id, err);
-			goto out;
-		}
-		d->watch = event_new(rp->base, -1, EV_PERSIST, watch_cb, d);
-		if (d->watch != NULL) {
-			struct timeval tv = {2, 0};
-			event_add(d->watch, &tv);
-		}
-		device_connect(d);
-	}
+	if (start_devices(rp) == -1)
+		goto out;
 	if (rp->total > 0 && rp->answered < rp->total)
 		event_base_dispatch(rp->base);
 	if (rp->answered < rp->total) {
@@ -789,12 +811,7 @@ out:
 		free(rp->dev[i].rows);
 	}
 	free(rp->dev);
-	for (i = 0; i < rp->nrows; i++) {
-		int k;
-		for (k = 0; k < 7; k++)
-			free(rp->row[i].f[k]);
-	}
-	free(rp->row);
+	replay_free_rows(rp);
 	strtab_free(rp->deny);
 	free(rp->deny_on);
 	tap_tokenizer_free(rp->tk);
