@@ -14,15 +14,13 @@
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "rng.h"
 
 static double
 now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)clock_mono_us() / 1e6;
 }
 
 int

@@ -329,6 +329,40 @@ read_revoked(const char *dir, long *serials, size_t max)
 	return n;
 }
 
+/*
+ * The signed CRL around its TBS (tl bytes at tbs, inside der): ASN.1 is
+ * written backwards: the signature, the algorithm, then the TBS moved in
+ * front, then the outer SEQUENCE.  The whole DER starts at *out.
+ */
+static int
+crl_wrap(unsigned char *der, size_t size, const unsigned char *tbs, int tl,
+    const unsigned char *sig, size_t sl, unsigned char **out, size_t *total)
+{
+	unsigned char *tbs_copy = malloc((size_t)tl), *q;
+	size_t l = 0;
+	int k;
+
+	if (tbs_copy == NULL)
+		return 1;
+	memcpy(tbs_copy, tbs, (size_t)tl);
+	q = der + size;
+	if ((k = mbedtls_asn1_write_bitstring(&q, der, sig, sl * 8)) < 0 ||
+	    (l += (size_t)k, (k = write_sig_alg(&q, der)) < 0)) {
+		free(tbs_copy);
+		return k;
+	}
+	l += (size_t)k;
+	q -= tl;
+	memcpy(q, tbs_copy, (size_t)tl);
+	free(tbs_copy);
+	l += (size_t)tl;
+	if ((k = asn1_seq(&q, der, l)) < 0)
+		return k;
+	*total = l + (size_t)k;
+	*out = q;
+	return 0;
+}
+
 static int
 write_crl(struct rng *r, const char *dir, mbedtls_pk_context *ca_key,
     const mbedtls_x509_crt *ca)
@@ -362,37 +396,9 @@ write_crl(struct rng *r, const char *dir, mbedtls_pk_context *ca_key,
 		free(der);
 		return rc;
 	}
-	{
-		/*
-		 * ASN.1 is written backwards: the signature, the algorithm,
-		 * then the TBS moved in front, then the outer SEQUENCE.
-		 */
-		unsigned char *tbs_copy = malloc((size_t)tl), *q;
-		size_t l = 0;
-		int k;
-		if (tbs_copy == NULL) {
-			free(der);
-			return 1;
-		}
-		memcpy(tbs_copy, p, (size_t)tl);
-		q = der + size;
-		if ((k = mbedtls_asn1_write_bitstring(&q, der, sig, sl * 8)) < 0 ||
-		    (l += (size_t)k, (k = write_sig_alg(&q, der)) < 0)) {
-			free(tbs_copy);
-			free(der);
-			return k;
-		}
-		l += (size_t)k;
-		q -= tl;
-		memcpy(q, tbs_copy, (size_t)tl);
-		free(tbs_copy);
-		l += (size_t)tl;
-		if ((k = asn1_seq(&q, der, l)) < 0) {
-			free(der);
-			return k;
-		}
-		total = l + (size_t)k;
-		p = q;
+	if ((rc = crl_wrap(der, size, p, tl, sig, sl, &p, &total)) != 0) {
+		free(der);
+		return rc;
 	}
 	mbedtls_x509_crl_init(&check);
 	rc = mbedtls_x509_crl_parse_der(&check, p, total);

@@ -160,44 +160,118 @@ csv_field(const char *v, int last)
 	putchar(last ? '\n' : ',');
 }
 
-static int
-audit_card(int argc, char **argv)
-{
-	const char *path = NULL, *pan = NULL, *par = NULL, *token = NULL;
-	const char *keyfile = NULL;
-	char account[96];
-	int csv = 0, i, rows = 0;
-	sqlite3 *db;
-	sqlite3_stmt *s;
+struct card_args {
+	const char	*path, *pan, *par, *token, *keyfile;
+	int		 csv;
+};
 
+/* Parses audit card's arguments; -1 when they are not a valid call. */
+static int
+card_args(int argc, char **argv, struct card_args *a)
+{
+	int i;
+
+	memset(a, 0, sizeof *a);
 	for (i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(argv[i], "--csv") == 0)
-			csv = 1;
+			a->csv = 1;
 		else if (strcmp(argv[i], "--pan") == 0 && v && ++i)
-			pan = v;
+			a->pan = v;
 		else if (strcmp(argv[i], "--par") == 0 && v && ++i)
-			par = v;
+			a->par = v;
 		else if (strcmp(argv[i], "--token") == 0 && v && ++i)
-			token = v;
+			a->token = v;
 		else if (strcmp(argv[i], "--token-key-file") == 0 && v && ++i)
-			keyfile = v;
+			a->keyfile = v;
 		else if (strcmp(argv[i], "--db") == 0 && v && ++i)
-			path = v;
-		else if (argv[i][0] != '-' && path == NULL)
-			path = argv[i];
+			a->path = v;
+		else if (argv[i][0] != '-' && a->path == NULL)
+			a->path = argv[i];
 		else
-			path = NULL, i = argc;
+			a->path = NULL, i = argc;
 	}
-	if (path == NULL || (pan != NULL) + (par != NULL) + (token != NULL)
-	    != 1) {
+	if (a->path == NULL || (a->pan != NULL) + (a->par != NULL) +
+	    (a->token != NULL) != 1) {
 		fprintf(stderr, "usage: fare-engine audit card DB (--pan PAN | "
 		    "--par PAR | --token T) [--csv] [--token-key-file F]\n");
-		return 2;
+		return -1;
 	}
-	if ((db = open_ro(path)) == NULL)
+	return 0;
+}
+
+/* The notes column of a leg (or of a day's total) in plain words. */
+static void
+card_note(const char *status, int total, int64_t charge, int64_t fare,
+    char *note, size_t len)
+{
+	char u[32];
+
+	if (total) {
+		money(fare, u);
+		snprintf(note, len, "%s", charge < fare ? "" :
+		    "no cap reached");
+		if (charge < fare)
+			snprintf(note, len, "capped: %s without caps", u);
+	} else if (strcmp(status, "complete") == 0)
+		snprintf(note, len, "%s", "");
+	else if (strcmp(status, "incomplete") == 0)
+		snprintf(note, len, "no check-out: maximum fare");
+	else if (strcmp(status, "autocompleted") == 0)
+		snprintf(note, len, "no check-out: completed automatically");
+	else if (strcmp(status, "cancelled") == 0)
+		snprintf(note, len, "checked out where checked in: no charge");
+	else if (strcmp(status, "open") == 0)
+		snprintf(note, len, "still travelling");
+	else
+		snprintf(note, len, "%s", status);
+	if (!total && strcmp(status, "incomplete") != 0 && charge < fare &&
+	    note[0] == '\0')
+		snprintf(note, len, "transfer discount");
+}
+
+/* One row of the history: a leg, or a day's total. */
+static void
+card_row(sqlite3_stmt *s, int csv)
+{
+	const char *when = col(s, 1), *status = col(s, 4);
+	int total = sqlite3_column_int(s, 6);
+	int64_t charge = sqlite3_column_int64(s, 3);
+	int64_t fare = sqlite3_column_int64(s, 5);
+	char c[32], note[160], tm[9] = "";
+
+	if (strlen(when) >= 19)
+		snprintf(tm, sizeof tm, "%.8s", when + 11);
+	money(charge, c);
+	card_note(status, total, charge, fare, note, sizeof note);
+	if (csv) {
+		csv_field(col(s, 0), 0);
+		csv_field(tm, 0);
+		csv_field(col(s, 2), 0);
+		csv_field(c, 0);
+		csv_field(total && charge < fare ? "yes" : total ? "no" : "",
+		    0);
+		csv_field(note, 1);
+	} else
+		printf("%-10s  %-8s  %-44.44s  %8s  %-6s  %s\n", col(s, 0), tm,
+		    col(s, 2), c, total ? (charge < fare ? "yes" : "no") : "",
+		    note);
+}
+
+static int
+audit_card(int argc, char **argv)
+{
+	struct card_args a;
+	char account[96];
+	int rows = 0;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+
+	if (card_args(argc, argv, &a) == -1)
+		return 2;
+	if ((db = open_ro(a.path)) == NULL)
 		return 1;
-	if (find_account(db, pan, par, token, keyfile, account,
+	if (find_account(db, a.pan, a.par, a.token, a.keyfile, account,
 	    sizeof account) == -1) {
 		sqlite3_close(db);
 		return 1;
@@ -212,68 +286,21 @@ audit_card(int argc, char **argv)
 	    "c.charge_cents, CASE WHEN c.charge_cents < c.uncapped_cents THEN "
 	    "'capped' ELSE '' END, c.uncapped_cents, 1 FROM charges c WHERE "
 	    "c.account = ?1 ORDER BY 1, 7, 2", -1, &s, NULL) != SQLITE_OK) {
-		fprintf(stderr, "fare-engine: %s: %s\n", path,
+		fprintf(stderr, "fare-engine: %s: %s\n", a.path,
 		    sqlite3_errmsg(db));
 		sqlite3_close(db);
 		return 1;
 	}
 	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
-	if (csv)
+	if (a.csv)
 		printf("date,time,journey,charge,capped,notes\n");
 	else
 		printf("Journey history of %s (times UTC, amounts in the "
 		    "tariff's currency)\n%-10s  %-8s  %-44s  %8s  %-6s  %s\n",
 		    account, "date", "time", "journey", "charge", "capped",
 		    "notes");
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		const char *when = col(s, 1), *status = col(s, 4);
-		int total = sqlite3_column_int(s, 6);
-		int64_t charge = sqlite3_column_int64(s, 3);
-		int64_t fare = sqlite3_column_int64(s, 5);
-		char c[32], note[160], tm[9] = "";
-		if (strlen(when) >= 19)
-			snprintf(tm, sizeof tm, "%.8s", when + 11);
-		money(charge, c);
-		if (total) {
-			char u[32];
-			money(fare, u);
-			snprintf(note, sizeof note, "%s", charge < fare ?
-			    "" : "no cap reached");
-			if (charge < fare)
-				snprintf(note, sizeof note, "capped: %s "
-				    "without caps", u);
-		} else if (strcmp(status, "complete") == 0)
-			snprintf(note, sizeof note, "%s", "");
-		else if (strcmp(status, "incomplete") == 0)
-			snprintf(note, sizeof note, "no check-out: maximum "
-			    "fare");
-		else if (strcmp(status, "autocompleted") == 0)
-			snprintf(note, sizeof note, "no check-out: completed "
-			    "automatically");
-		else if (strcmp(status, "cancelled") == 0)
-			snprintf(note, sizeof note, "checked out where checked "
-			    "in: no charge");
-		else if (strcmp(status, "open") == 0)
-			snprintf(note, sizeof note, "still travelling");
-		else
-			snprintf(note, sizeof note, "%s", status);
-		if (!total && strcmp(status, "incomplete") != 0 &&
-		    charge < fare && note[0] == '\0')
-			snprintf(note, sizeof note, "transfer discount");
-		if (csv) {
-			csv_field(col(s, 0), 0);
-			csv_field(tm, 0);
-			csv_field(col(s, 2), 0);
-			csv_field(c, 0);
-			csv_field(total && charge < fare ? "yes" : total ?
-			    "no" : "", 0);
-			csv_field(note, 1);
-		} else
-			printf("%-10s  %-8s  %-44.44s  %8s  %-6s  %s\n",
-			    col(s, 0), tm, col(s, 2), c, total ? (charge <
-			    fare ? "yes" : "no") : "", note);
-		rows++;
-	}
+	for (; sqlite3_step(s) == SQLITE_ROW; rows++)
+		card_row(s, a.csv);
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	if (rows == 0) {
@@ -281,6 +308,39 @@ audit_card(int argc, char **argv)
 		return 1;
 	}
 	return 0;
+}
+
+/* What riders were charged for a service day, in all. */
+static int64_t
+day_charges(sqlite3 *db, const char *day)
+{
+	sqlite3_stmt *s;
+	int64_t charges = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT coalesce(sum(charge_cents), 0) FROM "
+	    "charges WHERE service_day = ?", -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, day, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			charges = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+	}
+	return charges;
+}
+
+/* The total line, and whether the riders' charges equal the revenue. */
+static void
+operators_total(const char *day, int64_t tf, int64_t tr, int64_t charges)
+{
+	char a[32], b[32], c[32], d[32];
+
+	money(tf, a);
+	money(tr, b);
+	money(tf - tr, c);
+	money(charges, d);
+	printf("%-12s %7s %14s %12s %14s %8.1f%%\n", "total", "", a, b, c,
+	    tf - tr > 0 ? 100.0 : 0.0);
+	printf("riders charged %s on %s; operators' revenue %s: %s\n", d, day,
+	    b, charges == tr ? "equal" : "NOT EQUAL");
 }
 
 static int
@@ -342,28 +402,144 @@ audit_operators(int argc, char **argv)
 		n++;
 	}
 	sqlite3_finalize(s);
-	if (sqlite3_prepare_v2(db, "SELECT coalesce(sum(charge_cents), 0) FROM "
-	    "charges WHERE service_day = ?", -1, &s, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, day, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) == SQLITE_ROW)
-			charges = sqlite3_column_int64(s, 0);
-		sqlite3_finalize(s);
-	}
+	charges = day_charges(db, day);
 	sqlite3_close(db);
-	{
-		char a[32], b[32], c[32], d[32];
-		money(tf, a);
-		money(tr, b);
-		money(tf - tr, c);
-		money(charges, d);
-		printf("%-12s %7s %14s %12s %14s %8.1f%%\n", "total", "", a,
-		    b, c, tf - tr > 0 ? 100.0 : 0.0);
-		printf("riders charged %s on %s; operators' revenue %s: %s\n",
-		    d, day, b, charges == tr ? "equal" : "NOT EQUAL");
-	}
+	operators_total(day, tf, tr, charges);
 	if (n == 0)
 		fprintf(stderr, "fare-engine: no legs on %s\n", day);
 	return charges == tr ? 0 : 1;
+}
+
+/* The account's taps, as the engine prices them; -1 if unreadable. */
+static int
+explain_taps(sqlite3 *db, const struct tariff *t, const char *account,
+    struct price_tap **pt, size_t *n)
+{
+	sqlite3_stmt *s;
+	size_t cap = 0;
+
+	if (sqlite3_prepare_v2(db, strncmp(account, "par:", 4) == 0 ?
+	    "SELECT time_utc, network_id, stop_id, kind FROM taps WHERE token "
+	    "IN (SELECT token FROM cards WHERE par = ?) ORDER BY time_utc, "
+	    "tap_id" : "SELECT time_utc, network_id, stop_id, kind FROM taps "
+	    "WHERE token = ? AND token NOT IN (SELECT token FROM cards WHERE "
+	    "par IS NOT NULL) ORDER BY time_utc, tap_id", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "fare-engine: %s\n", sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_text(s, 1, account + 4, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *net = col(s, 1), *stop = col(s, 2);
+		struct price_tap *p;
+		if (price_reserve((void **)pt, &cap, *n + 1, sizeof **pt) == -1)
+			break;
+		p = &(*pt)[*n];
+		p->time = sqlite3_column_int64(s, 0);
+		p->network = tariff_network(t, net, strlen(net));
+		p->stop = tariff_stop(t, stop, strlen(stop));
+		p->kind = strcmp(col(s, 3), "out") == 0;
+		if (p->network != TARIFF_NONE && p->stop != TARIFF_NONE)
+			(*n)++;
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+/* The explanation of the day, checked against the stored charge. */
+static int
+explain_priced_day(sqlite3 *db, const struct tariff *t, const char *account,
+    const char *day, const struct price_result *pr, struct buf *out)
+{
+	sqlite3_stmt *s;
+	int64_t stored = -1;
+	int found = 0;
+	size_t k;
+
+	for (k = 0; k < pr->ndays; k++) {
+		char dd[11];
+		civil_format_day(pr->day[k].service_day, dd);
+		if (strcmp(dd, day) != 0)
+			continue;
+		explain_day(t, account, pr, &pr->day[k], out);
+		fwrite(out->p, 1, out->len, stdout);
+		found = 1;
+		if (sqlite3_prepare_v2(db, "SELECT charge_cents FROM charges "
+		    "WHERE account = ? AND service_day = ?", -1, &s, NULL) ==
+		    SQLITE_OK) {
+			sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, 2, day, -1, SQLITE_STATIC);
+			if (sqlite3_step(s) == SQLITE_ROW)
+				stored = sqlite3_column_int64(s, 0);
+			sqlite3_finalize(s);
+		}
+		if (stored == pr->day[k].charge_cents)
+			printf("The engine's stored charge is the same.\n");
+		else
+			printf("WARNING: the engine's stored charge is %lld "
+			    "cents (repriced since?).\n", (long long)stored);
+	}
+	return found;
+}
+
+static void
+explain_settlement(sqlite3 *db, const char *account, const char *day)
+{
+	sqlite3_stmt *s;
+	int m = 0;
+
+	printf("\nSettlement:\n");
+	if (sqlite3_prepare_v2(db, "SELECT idem_key, kind, amount_cents, "
+	    "state, coalesce(result, ''), coalesce(decided_utc, created_utc) "
+	    "FROM v_settlements WHERE account = ? AND service_day = ? ORDER "
+	    "BY id", -1, &s, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, day, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		char a[32];
+		money(sqlite3_column_int64(s, 2), a);
+		printf("  %s %s %s: %s %s (key %s)\n", col(s, 5), col(s, 1), a,
+		    col(s, 3), col(s, 4), col(s, 0));
+		m++;
+	}
+	sqlite3_finalize(s);
+	if (m == 0)
+		printf("  not settled yet (the day closes, plus the grace "
+		    "period, first)\n");
+}
+
+static void
+explain_ledger(sqlite3 *db, const char *account, const char *day)
+{
+	sqlite3_stmt *s;
+	int64_t last = -1, owed = 0;
+	char a[32];
+
+	printf("\nLedger transactions:\n");
+	if (sqlite3_prepare_v2(db, "SELECT txn_id, strftime('%Y-%m-%dT%H:%M:"
+	    "%SZ', posted_utc, 'unixepoch'), reason, ledger_account, "
+	    "amount_cents FROM ledger WHERE rider_account = ? AND "
+	    "service_day = ? ORDER BY entry_id", -1, &s, NULL) != SQLITE_OK) {
+		fprintf(stderr, "fare-engine: %s\n", sqlite3_errmsg(db));
+		return;
+	}
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, day, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		if (sqlite3_column_int64(s, 0) != last)
+			printf("  txn %lld at %s (%s):\n",
+			    sqlite3_column_int64(s, 0), col(s, 1), col(s, 2));
+		last = sqlite3_column_int64(s, 0);
+		money(sqlite3_column_int64(s, 4), a);
+		printf("    %-50s %10s\n", col(s, 3), a);
+		if (strncmp(col(s, 3), "rider:", 6) == 0 ||
+		    strncmp(col(s, 3), "debt:", 5) == 0)
+			owed += sqlite3_column_int64(s, 4);
+	}
+	sqlite3_finalize(s);
+	money(owed, a);
+	printf("  The rider still owes %s for this day.\n", a);
 }
 
 static int
@@ -376,10 +552,8 @@ audit_explain(int argc, char **argv)
 	struct diag d;
 	struct buf out;
 	sqlite3 *db = NULL;
-	sqlite3_stmt *s;
-	size_t n = 0, cap = 0, k;
-	int64_t stored = -1;
-	int i, rc = 1, found = 0;
+	size_t n = 0;
+	int i, rc = 1;
 
 	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--tariff") == 0 && i + 1 < argc)
@@ -407,112 +581,19 @@ audit_explain(int argc, char **argv)
 	}
 	price_result_init(&pr);
 	memset(&out, 0, sizeof out);
-	/* The account's taps, as the engine prices them. */
-	if (sqlite3_prepare_v2(db, strncmp(account, "par:", 4) == 0 ?
-	    "SELECT time_utc, network_id, stop_id, kind FROM taps WHERE token "
-	    "IN (SELECT token FROM cards WHERE par = ?) ORDER BY time_utc, "
-	    "tap_id" : "SELECT time_utc, network_id, stop_id, kind FROM taps "
-	    "WHERE token = ? AND token NOT IN (SELECT token FROM cards WHERE "
-	    "par IS NOT NULL) ORDER BY time_utc, tap_id", -1, &s, NULL) !=
-	    SQLITE_OK) {
-		fprintf(stderr, "fare-engine: %s\n", sqlite3_errmsg(db));
+	if (explain_taps(db, t, account, &pt, &n) == -1)
 		goto out;
-	}
-	sqlite3_bind_text(s, 1, account + 4, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		const char *net = col(s, 1), *stop = col(s, 2);
-		if (price_reserve((void **)&pt, &cap, n + 1, sizeof *pt) == -1)
-			break;
-		pt[n].time = sqlite3_column_int64(s, 0);
-		pt[n].network = tariff_network(t, net, strlen(net));
-		pt[n].stop = tariff_stop(t, stop, strlen(stop));
-		pt[n].kind = strcmp(col(s, 3), "out") == 0;
-		if (pt[n].network != TARIFF_NONE && pt[n].stop != TARIFF_NONE)
-			n++;
-	}
-	sqlite3_finalize(s);
 	if (price_account(t, pt, n, (int64_t)time(NULL), &pr) == -1) {
 		fprintf(stderr, "fare-engine: cannot price %s\n", account);
 		goto out;
 	}
-	for (k = 0; k < pr.ndays; k++) {
-		char dd[11];
-		civil_format_day(pr.day[k].service_day, dd);
-		if (strcmp(dd, day) != 0)
-			continue;
-		explain_day(t, account, &pr, &pr.day[k], &out);
-		fwrite(out.p, 1, out.len, stdout);
-		found = 1;
-		if (sqlite3_prepare_v2(db, "SELECT charge_cents FROM charges "
-		    "WHERE account = ? AND service_day = ?", -1, &s, NULL) ==
-		    SQLITE_OK) {
-			sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
-			sqlite3_bind_text(s, 2, day, -1, SQLITE_STATIC);
-			if (sqlite3_step(s) == SQLITE_ROW)
-				stored = sqlite3_column_int64(s, 0);
-			sqlite3_finalize(s);
-		}
-		if (stored == pr.day[k].charge_cents)
-			printf("The engine's stored charge is the same.\n");
-		else
-			printf("WARNING: the engine's stored charge is %lld "
-			    "cents (repriced since?).\n", (long long)stored);
-	}
-	if (!found) {
+	if (!explain_priced_day(db, t, account, day, &pr, &out)) {
 		fprintf(stderr, "fare-engine: %s has no journeys on %s\n",
 		    account, day);
 		goto out;
 	}
-	printf("\nSettlement:\n");
-	if (sqlite3_prepare_v2(db, "SELECT idem_key, kind, amount_cents, "
-	    "state, coalesce(result, ''), coalesce(decided_utc, created_utc) "
-	    "FROM v_settlements WHERE account = ? AND service_day = ? ORDER "
-	    "BY id", -1, &s, NULL) == SQLITE_OK) {
-		int m = 0;
-		sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, day, -1, SQLITE_STATIC);
-		while (sqlite3_step(s) == SQLITE_ROW) {
-			char a[32];
-			money(sqlite3_column_int64(s, 2), a);
-			printf("  %s %s %s: %s %s (key %s)\n", col(s, 5),
-			    col(s, 1), a, col(s, 3), col(s, 4), col(s, 0));
-			m++;
-		}
-		sqlite3_finalize(s);
-		if (m == 0)
-			printf("  not settled yet (the day closes, plus the "
-			    "grace period, first)\n");
-	}
-	printf("\nLedger transactions:\n");
-	if (sqlite3_prepare_v2(db, "SELECT txn_id, strftime('%Y-%m-%dT%H:%M:"
-	    "%SZ', posted_utc, 'unixepoch'), reason, ledger_account, "
-	    "amount_cents FROM ledger WHERE rider_account = ? AND "
-	    "service_day = ? ORDER BY entry_id", -1, &s, NULL) != SQLITE_OK)
-		fprintf(stderr, "fare-engine: %s\n", sqlite3_errmsg(db));
-	else {
-		int64_t last = -1, owed = 0;
-		sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, day, -1, SQLITE_STATIC);
-		while (sqlite3_step(s) == SQLITE_ROW) {
-			char a[32];
-			if (sqlite3_column_int64(s, 0) != last)
-				printf("  txn %lld at %s (%s):\n",
-				    sqlite3_column_int64(s, 0), col(s, 1),
-				    col(s, 2));
-			last = sqlite3_column_int64(s, 0);
-			money(sqlite3_column_int64(s, 4), a);
-			printf("    %-50s %10s\n", col(s, 3), a);
-			if (strncmp(col(s, 3), "rider:", 6) == 0 ||
-			    strncmp(col(s, 3), "debt:", 5) == 0)
-				owed += sqlite3_column_int64(s, 4);
-		}
-		sqlite3_finalize(s);
-		{
-			char a[32];
-			money(owed, a);
-			printf("  The rider still owes %s for this day.\n", a);
-		}
-	}
+	explain_settlement(db, account, day);
+	explain_ledger(db, account, day);
 	rc = 0;
 out:
 	free(pt);

@@ -98,6 +98,8 @@ serve_usage(void)
 	return 2;
 }
 
+static int	serve_check(const struct server_config *);
+
 int
 cmd_serve(int argc, char **argv)
 {
@@ -161,33 +163,40 @@ cmd_serve(int argc, char **argv)
 		} else
 			return serve_usage();
 	}
-	if (c.certs == NULL || c.tariff == NULL || c.db == NULL) {
+	return serve_check(&c) == 0 ? server_run(&c) : 2;
+}
+
+/* The whole configuration, from the file and the options: 0 if usable. */
+static int
+serve_check(const struct server_config *c)
+{
+	if (c->certs == NULL || c->tariff == NULL || c->db == NULL) {
 		fprintf(stderr, "fare-engine: serve needs --certs, --tariff "
 		    "and --db (or a config file naming them)\n");
 		return serve_usage();
 	}
-	if (!c.dev && c.token_key_file == NULL) {
+	if (!c->dev && c->token_key_file == NULL) {
 		fprintf(stderr, "fare-engine: serve needs --token-key-file "
 		    "(or --dev for the development key)\n");
 		return 2;
 	}
-	if (c.handshake_timeout_s < 1 || c.handshake_timeout_s > 600) {
+	if (c->handshake_timeout_s < 1 || c->handshake_timeout_s > 600) {
 		fprintf(stderr, "fare-engine: handshake timeout out of range "
 		    "(1-600 s)\n");
 		return 2;
 	}
-	if (c.settle_grace_s < 0 || c.settle_grace_s > 7 * 86400 ||
-	    c.settle_interval_s < 1 || c.settle_interval_s > 3600 ||
-	    c.settle_timeout_ms < 10 || c.settle_timeout_ms > 60000 ||
-	    c.debt_tap_gap_s < 0 || c.debt_tap_gap_s > 14 * 86400) {
+	if (c->settle_grace_s < 0 || c->settle_grace_s > 7 * 86400 ||
+	    c->settle_interval_s < 1 || c->settle_interval_s > 3600 ||
+	    c->settle_timeout_ms < 10 || c->settle_timeout_ms > 60000 ||
+	    c->debt_tap_gap_s < 0 || c->debt_tap_gap_s > 14 * 86400) {
 		fprintf(stderr, "fare-engine: settlement option out of range "
 		    "(grace 0-604800 s, interval 1-3600 s, timeout 10-60000 ms, "
 		    "debt tap gap 0-1209600 s)\n");
 		return 2;
 	}
-	if (c.max_connections < 1 || c.max_connections > LIMIT_CONNECTIONS_MAX) {
+	if (c->max_connections < 1 || c->max_connections > LIMIT_CONNECTIONS_MAX) {
 		fprintf(stderr, "fare-engine: max_connections out of range\n");
 		return 2;
 	}
-	return server_run(&c);
+	return 0;
 }

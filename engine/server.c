@@ -1,11 +1,12 @@
 /*
  * The engine service.  One libevent loop serves validators over mutual TLS
- * (tls.c), answers GET /healthz, and hands taps to the journal's writer
- * thread; results come back to this thread and go out as ack or refusal
- * frames.  Each validator connection is a struct terminal; every teardown
- * goes through terminal_close(t, reason), which logs why.
+ * (tls.c), answers HTTP (server-http.c), and hands taps to the writer
+ * thread (writer.c); results come back to this thread and go out as ack
+ * or refusal frames.  Each validator connection is a struct terminal;
+ * every teardown goes through terminal_close(t, reason), which logs why.
  */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <time.h>
@@ -30,54 +31,16 @@
 #include "limits.h"
 #include "deny.h"
 #include "diag.h"
-#include "faultvfs.h"
-#include "journal.h"
+#include "writer.h"
 #include "parse.h"
 #include "server.h"
+#include "server-int.h"
 #include "settle.h"
 #include "tap.h"
 #include "tariff.h"
 #include "tls.h"
 #include "wire.h"
 
-
-struct terminal {
-	struct server		*srv;
-	struct tls_conn		*conn;
-	uint32_t		 slot, gen;
-	char			 device_id[65];
-	unsigned		 inflight;
-	int			 paused;
-	struct event		*deadline;	/* handshake must finish by it */
-	int			 extensions;	/* of the deadline, peer spoke */
-};
-
-struct server {
-	const struct server_config *cfg;
-	struct event_base	*base;
-	struct tariff		*tariff;	/* this thread's copy */
-	struct tap_tokenizer	*tk;
-	struct tls_ctx		*tls;
-	struct evconnlistener	*listener;
-	struct event		*listener_retry;
-	struct evhttp		*http;
-	struct journal		*journal;
-	struct settle		*settle;
-	struct terminal		**slot;
-	uint32_t		*gen;
-	long			 nslots, nconns;
-	int			 accepting;
-	int			 journal_full;
-	struct event		*sig[4];
-	struct event		*tick;		/* housekeeping, each second */
-	struct event		*drain;		/* shutting down: wait for acks */
-	int			 draining, drain_turns;
-	sqlite3			*ro;		/* read-only: the deny list */
-	int64_t			 deny_last;	/* last deny_log id pushed */
-	/* Counters for /metrics. */
-	uint64_t		 n_taps, n_acked, n_refused, n_broken;
-	uint64_t		 n_accepted_conns, n_closed_conns;
-};
 
 static uint64_t
 conn_id(const struct terminal *t)
@@ -127,7 +90,7 @@ static void
 update_pause(struct terminal *t)
 {
 	int want = t->srv->draining || t->inflight >= TERMINAL_INFLIGHT_MAX ||
-	    tls_conn_pending(t->conn) > TERMINAL_OUT_MAX || t->srv->journal_full;
+	    tls_conn_pending(t->conn) > TERMINAL_OUT_MAX || t->srv->queue_full;
 
 	if (want != t->paused) {
 		t->paused = want;
@@ -135,8 +98,12 @@ update_pause(struct terminal *t)
 	}
 }
 
-/* Parses and checks one tap frame into x; returns a refusal or NULL. */
-static const char *
+/* "%.*s" arguments: s cut to at most max bytes on a character boundary,
+ * so that no detail stored or logged ends in half a character. */
+#define UTF8_CUT(s, max)	(int)utf8_cut((s), (max)), (s)
+
+/* Parses and checks one tap frame into x; returns why it is refused. */
+static enum refusal
 check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 {
 	char *f[8], *colon;
@@ -145,87 +112,95 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 	size_t n = wire_fields(body, f, 8), i, at;
 	int kind;
 
+	/* tap_id is <device_id>:<seq>, and the device must be this one. */
+	colon = strrchr(f[0], ':');
+	if (colon == NULL || parse_int(colon + 1, 1, (int64_t)1 << 53, &seq,
+	    &why) == -1) {
+		char shown[101];
+		/* Not yet checked as text: shown escaped. */
+		utf8_printable(f[0], shown, sizeof shown);
+		snprintf(x->detail, sizeof x->detail, "tap_id '%s' is not "
+		    "<device_id>:<seq>", shown);
+		return REFUSAL_BAD_FIELDS;
+	}
+	x->seq = (uint64_t)seq;
 	/* Text fields are UTF-8 without control characters (SPEC §2, §3);
-	 * checked first, so that no detail below echoes raw bytes. */
+	 * checked once the sequence number is known (the refusal names
+	 * it), before any detail below echoes a field. */
 	for (i = 0; i < n; i++) {
 		if (utf8_check(f[i], strlen(f[i]), &at, &why) == 0)
 			continue;
 		snprintf(x->detail, sizeof x->detail, "field %zu (%s) is not "
 		    "valid UTF-8 text: %s at byte %zu", i + 1, i < 7 ?
 		    tap_field_name[i] : "flag", why, at + 1);
-		return "bad-fields";
+		return REFUSAL_BAD_FIELDS;
 	}
 
-	/* tap_id is <device_id>:<seq>, and the device must be this one. */
-	colon = strrchr(f[0], ':');
-	if (colon == NULL || parse_int(colon + 1, 1, (int64_t)1 << 53, &seq,
-	    &why) == -1) {
-		snprintf(x->detail, sizeof x->detail, "tap_id '%.100s' is not "
-		    "<device_id>:<seq>", f[0]);
-		return "bad-fields";
-	}
-	x->seq = (uint64_t)seq;
 	snprintf(x->tap_id, sizeof x->tap_id, "%s:%lld", t->device_id,
 	    (long long)seq);
 	if ((size_t)(colon - f[0]) != strlen(t->device_id) ||
 	    memcmp(f[0], t->device_id, (size_t)(colon - f[0])) != 0) {
-		snprintf(x->detail, sizeof x->detail, "tap_id '%.60s' claims "
-		    "another device than %.60s", f[0], t->device_id);
-		return "wrong-device";
+		snprintf(x->detail, sizeof x->detail, "tap_id '%.*s' claims "
+		    "another device than %.*s", UTF8_CUT(f[0], 60),
+		    UTF8_CUT(t->device_id, 60));
+		return REFUSAL_WRONG_DEVICE;
 	}
 	if (n != 7 && !(n == 8 && strcmp(f[7], "denied") == 0)) {
 		snprintf(x->detail, sizeof x->detail, "expected 7 fields "
 		    "(or 8 ending in 'denied'), found %zu", n);
-		return "bad-fields";
+		return REFUSAL_BAD_FIELDS;
 	}
 	if (parse_rfc3339(f[1], &x->time_utc, &why) == -1) {
-		snprintf(x->detail, sizeof x->detail, "%s: %.100s", why, f[1]);
-		return "bad-time";
+		snprintf(x->detail, sizeof x->detail, "%s: %.*s", why,
+		    UTF8_CUT(f[1], 100));
+		return REFUSAL_BAD_TIME;
 	}
 	if (tap_check_pan(f[2], &why) == -1) {
 		/* Never the PAN itself, in logs or in the database. */
 		snprintf(x->detail, sizeof x->detail, "%s", why);
-		return "bad-pan";
+		return REFUSAL_BAD_PAN;
 	}
 	if (tap_check_par(f[3], &why) == -1) {
 		snprintf(x->detail, sizeof x->detail, "%s", why);
-		return "bad-par";
+		return REFUSAL_BAD_PAR;
 	}
 	if (tariff_network(s->tariff, f[4], strlen(f[4])) == TARIFF_NONE) {
-		snprintf(x->detail, sizeof x->detail, "network_id '%.100s'",
-		    f[4]);
-		return "unknown-network";
+		snprintf(x->detail, sizeof x->detail, "network_id '%.*s'",
+		    UTF8_CUT(f[4], 100));
+		return REFUSAL_UNKNOWN_NETWORK;
 	}
 	if (tariff_stop(s->tariff, f[5], strlen(f[5])) == TARIFF_NONE) {
-		snprintf(x->detail, sizeof x->detail, "stop_id '%.100s'", f[5]);
-		return "unknown-stop";
+		snprintf(x->detail, sizeof x->detail, "stop_id '%.*s'",
+		    UTF8_CUT(f[5], 100));
+		return REFUSAL_UNKNOWN_STOP;
 	}
 	if ((kind = tap_parse_kind(f[6])) == -1) {
-		snprintf(x->detail, sizeof x->detail, "kind '%.20s'", f[6]);
-		return "bad-kind";
+		snprintf(x->detail, sizeof x->detail, "kind '%.*s'",
+		    UTF8_CUT(f[6], 20));
+		return REFUSAL_BAD_KIND;
 	}
-	now = journal_now(s->journal);
+	now = writer_now(s->writer);
 	if ((!s->cfg->dev || s->cfg->strict_clock) &&
 	    x->time_utc > now + TAP_FUTURE_S) {
 		snprintf(x->detail, sizeof x->detail, "%s is more than 5 "
 		    "minutes ahead of the engine clock", f[1]);
-		return "future";
+		return REFUSAL_FUTURE;
 	}
 	if ((!s->cfg->dev || s->cfg->strict_clock) &&
 	    x->time_utc < now - s->cfg->late_horizon_s) {
 		snprintf(x->detail, sizeof x->detail, "%s is older than the "
 		    "late-tap horizon", f[1]);
-		return "too-old";
+		return REFUSAL_TOO_OLD;
 	}
 	if (tap_token(s->tk, f[2], strlen(f[2]), x->token) == -1)
-		return "bad-pan";
+		return REFUSAL_BAD_PAN;
 	mbedtls_platform_zeroize(f[2], strlen(f[2]));
 	snprintf(x->par, sizeof x->par, "%s", f[3]);
 	snprintf(x->network_id, sizeof x->network_id, "%s", f[4]);
 	snprintf(x->stop_id, sizeof x->stop_id, "%s", f[5]);
 	x->kind = (uint8_t)kind;
 	/* The gate refused the card (deny list): kept, not a journey. */
-	return n == 8 ? "denied-at-gate" : NULL;
+	return n == 8 ? REFUSAL_DENIED_AT_GATE : REFUSAL_NONE;
 }
 
 static void
@@ -235,19 +210,19 @@ handle_tap(struct server *s, struct terminal *t, char *body)
 
 	memset(&x, 0, sizeof x);
 	x.conn_id = conn_id(t);
-	x.received_utc = journal_now(s->journal);
+	x.received_utc = writer_now(s->writer);
 	snprintf(x.device_id, sizeof x.device_id, "%s", t->device_id);
 	x.refuse = check_tap(s, t, body, &x);
 	s->n_taps++;
-	if (journal_submit(s->journal, &x) == -1) {
-		s->journal_full = 1;
+	if (writer_submit(s->writer, &x) == -1) {
+		s->queue_full = 1;
 		terminal_close(t, "journal queue full");
 		return;
 	}
 	mbedtls_platform_zeroize(&x, sizeof x);
 	t->inflight++;
-	if (journal_queued(s->journal) > JOURNAL_QUEUE_PAUSE)
-		s->journal_full = 1;
+	if (writer_queued(s->writer) > JOURNAL_QUEUE_PAUSE)
+		s->queue_full = 1;
 	update_pause(t);
 }
 
@@ -461,7 +436,7 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 }
 
 static void
-journal_done_cb(const struct jresult *r, size_t n, void *arg)
+writer_done_cb(const struct jresult *r, size_t n, void *arg)
 {
 	struct server *s = arg;
 	char body[128];
@@ -473,27 +448,29 @@ journal_done_cb(const struct jresult *r, size_t n, void *arg)
 		    NULL;
 		if (t == NULL || t->gen != (uint32_t)r[i].conn_id)
 			continue;	/* gone: the validator will resend */
-		if (r[i].refused == NULL)
+		assert(r[i].refused >= 0 && r[i].refused < REFUSAL_MAX);
+		if (r[i].refused == REFUSAL_NONE)
 			snprintf(body, sizeof body, "%llu,%lld,%lld",
 			    (unsigned long long)r[i].seq,
 			    (long long)r[i].leg_fare_cents,
 			    (long long)r[i].day_charge_cents);
 		else
 			snprintf(body, sizeof body, "%llu,%s",
-			    (unsigned long long)r[i].seq, r[i].refused);
-		if (r[i].refused == NULL)
+			    (unsigned long long)r[i].seq,
+			    refusal_name(r[i].refused));
+		if (r[i].refused == REFUSAL_NONE)
 			s->n_acked++;
 		else
 			s->n_refused++;
 		if (t->inflight > 0)
 			t->inflight--;
 		/* Last: a failed write frees t (the validator resends). */
-		if (r[i].refused == NULL || strcmp(r[i].refused,
-		    "not-committed") != 0)
-			send_frame(t, r[i].refused ? 'R' : 'A', body);
+		if (r[i].refused != REFUSAL_NOT_COMMITTED)
+			send_frame(t, r[i].refused != REFUSAL_NONE ? 'R' : 'A',
+			    body);
 	}
-	if (s->journal_full && journal_queued(s->journal) < JOURNAL_QUEUE_RESUME)
-		s->journal_full = 0;
+	if (s->queue_full && writer_queued(s->writer) < JOURNAL_QUEUE_RESUME)
+		s->queue_full = 0;
 	for (i = 0; i < (size_t)s->nslots; i++)
 		if (s->slot[i] != NULL)
 			update_pause(s->slot[i]);
@@ -508,126 +485,14 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->journal_full && journal_queued(s->journal) < JOURNAL_QUEUE_RESUME)
-		s->journal_full = 0;
+	if (s->queue_full && writer_queued(s->writer) < JOURNAL_QUEUE_RESUME)
+		s->queue_full = 0;
 	for (i = 0; i < s->nslots; i++)
 		if (s->slot[i] != NULL)
 			update_pause(s->slot[i]);
 	/* Deny-list changes go out to every validator within a second. */
 	if (s->ro != NULL)
 		deny_changes(s->ro, &s->deny_last, deny_all_cb, s);
-}
-
-static void
-healthz_cb(struct evhttp_request *req, void *arg)
-{
-	struct server *s = arg;
-	struct evbuffer *b = evbuffer_new();
-	char why[256];
-	const char *bad = journal_health(s->journal, why, sizeof why);
-
-	if (b == NULL) {
-		evhttp_send_error(req, 500, "out of memory");
-		return;
-	}
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "application/json");
-	if (bad != NULL) {	/* SQLite's words: no quotes, but be sure */
-		char *p;
-		for (p = why; *p; p++)
-			if (*p == '"' || *p == '\\' || (unsigned char)*p < 32)
-				*p = ' ';
-	}
-	evbuffer_add_printf(b, "{\"status\":\"%s\",\"accepting\":%s,"
-	    "\"connections\":%ld,\"committed\":%llu,\"queued\":%zu%s%s%s}\n",
-	    bad ? "failing" : "ok", s->accepting ? "true" : "false",
-	    s->nconns, (unsigned long long)journal_committed(s->journal),
-	    journal_queued(s->journal), bad ? ",\"reason\":\"journal: " : "",
-	    bad ? why : "", bad ? "\"" : "");
-	evhttp_send_reply(req, bad ? 503 : 200, bad ? "Failing" : "OK", b);
-	evbuffer_free(b);
-}
-
-/* Prometheus text exposition of the engine's counters. */
-static void
-metrics_cb(struct evhttp_request *req, void *arg)
-{
-	struct server *s = arg;
-	struct evbuffer *b = evbuffer_new();
-	uint64_t batches, total_us, max_us, st_us, pr_us, sy_us;
-
-	if (b == NULL) {
-		evhttp_send_error(req, 500, "out of memory");
-		return;
-	}
-	journal_commit_stats(s->journal, &batches, &total_us, &max_us);
-	journal_batch_split(s->journal, &st_us, &pr_us, &sy_us);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; version=0.0.4");
-	evbuffer_add_printf(b,
-	    "# HELP onecity_commit_seconds Batch commit time (store+fsync).\n"
-	    "# TYPE onecity_commit_seconds summary\n"
-	    "onecity_commit_seconds_count %llu\n"
-	    "onecity_commit_seconds_sum %.6f\n"
-	    "# TYPE onecity_commit_seconds_max gauge\n"
-	    "onecity_commit_seconds_max %.6f\n",
-	    (unsigned long long)batches, (double)total_us / 1e6,
-	    (double)max_us / 1e6);
-	if (s->settle != NULL) {
-		struct settle_stats st;
-		settle_get_stats(s->settle, &st);
-		evbuffer_add_printf(b,
-		    "# HELP onecity_settlements_total Acquirer outcomes.\n"
-		    "# TYPE onecity_settlements_total counter\n"
-		    "onecity_settlements_total{outcome=\"approved\"} %llu\n"
-		    "onecity_settlements_total{outcome=\"declined\"} %llu\n"
-		    "onecity_settlements_total{outcome=\"recovered\"} %llu\n"
-		    "onecity_settlements_total{outcome=\"unanswered\"} %llu\n"
-		    "# TYPE onecity_settled_cents_total counter\n"
-		    "onecity_settled_cents_total{kind=\"captured\"} %lld\n"
-		    "onecity_settled_cents_total{kind=\"refunded\"} %lld\n"
-		    "# TYPE onecity_acquirer_up gauge\n"
-		    "onecity_acquirer_up %d\n",
-		    (unsigned long long)st.approved,
-		    (unsigned long long)st.declined,
-		    (unsigned long long)st.recovered,
-		    (unsigned long long)st.failures,
-		    (long long)st.captured_cents, (long long)st.refunded_cents,
-		    st.acquirer_ok);
-	}
-	evbuffer_add_printf(b,
-	    "# HELP onecity_batch_seconds Batch time by phase: storing the "
-	    "taps, pricing and posting their accounts, and the COMMIT.\n"
-	    "# TYPE onecity_batch_seconds counter\n"
-	    "onecity_batch_seconds{phase=\"store\"} %.6f\n"
-	    "onecity_batch_seconds{phase=\"price\"} %.6f\n"
-	    "onecity_batch_seconds{phase=\"commit\"} %.6f\n",
-	    (double)st_us / 1e6, (double)pr_us / 1e6, (double)sy_us / 1e6);
-	evbuffer_add_printf(b,
-	    "# HELP onecity_taps_received_total Tap frames received.\n"
-	    "# TYPE onecity_taps_received_total counter\n"
-	    "onecity_taps_received_total %llu\n"
-	    "# TYPE onecity_taps_acked_total counter\n"
-	    "onecity_taps_acked_total %llu\n"
-	    "# TYPE onecity_taps_refused_total counter\n"
-	    "onecity_taps_refused_total %llu\n"
-	    "# TYPE onecity_frames_broken_total counter\n"
-	    "onecity_frames_broken_total %llu\n"
-	    "# TYPE onecity_taps_committed_total counter\n"
-	    "onecity_taps_committed_total %llu\n"
-	    "# TYPE onecity_connections gauge\n"
-	    "onecity_connections %ld\n"
-	    "# TYPE onecity_connections_accepted_total counter\n"
-	    "onecity_connections_accepted_total %llu\n"
-	    "# TYPE onecity_journal_queue gauge\n"
-	    "onecity_journal_queue %zu\n",
-	    (unsigned long long)s->n_taps, (unsigned long long)s->n_acked,
-	    (unsigned long long)s->n_refused, (unsigned long long)s->n_broken,
-	    (unsigned long long)journal_committed(s->journal), s->nconns,
-	    (unsigned long long)s->n_accepted_conns,
-	    journal_queued(s->journal));
-	evhttp_send_reply(req, 200, "OK", b);
-	evbuffer_free(b);
 }
 
 /*
@@ -725,24 +590,18 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	tariff_free(s->tariff);
 	s->tariff = a;
-	journal_set_tariff(s->journal, b);
+	writer_set_tariff(s->writer, b);
 	logmsg("SIGHUP: tariff %s reloaded", s->cfg->tariff);
 }
 
+/* The tariff twice (this thread's and the writer's), the token key, TLS. */
 static int
-server_setup(struct server *s, char *err, size_t errlen)
+setup_keys(struct server *s, struct tariff **jt, char *err, size_t errlen)
 {
 	const struct server_config *c = s->cfg;
-	struct journal_opts jo = {c->db, c->synchronous_full,
-	    c->clock_offset_s, c->debt_tap_gap_s};
-	struct sockaddr_in sin;
-	struct tariff *jt;
-	char host[128];
-	const char *colon;
-	int sigs[] = {SIGTERM, SIGINT}, i;
 
 	if ((s->tariff = load_tariff(c->tariff)) == NULL ||
-	    (jt = load_tariff(c->tariff)) == NULL) {
+	    (*jt = load_tariff(c->tariff)) == NULL) {
 		snprintf(err, errlen, "tariff %s rejected (see above)",
 		    c->tariff);
 		return -1;
@@ -754,32 +613,34 @@ server_setup(struct server *s, char *err, size_t errlen)
 		    TAP_DEV_TOKEN_KEY, strlen(TAP_DEV_TOKEN_KEY));
 	if (s->tk == NULL)
 		return -1;
-	if ((s->tls = tls_server_new(c->certs, !c->dev, err, errlen)) == NULL)
-		return -1;
-	if ((s->journal = journal_open(&jo, jt, s->base, journal_done_cb, s,
-	    err, errlen)) == NULL)
-		return -1;
-	if (c->acquirer != NULL) {
-		struct settle_opts so = {c->db, c->acquirer,
-		    tariff_currency(s->tariff), c->settle_grace_s,
-		    (int)c->settle_interval_s, (int)c->settle_timeout_ms};
-		if ((s->settle = settle_start(&so, s->journal, err,
-		    errlen)) == NULL)
-			return -1;
-	} else
-		logmsg("no acquirer configured: settlement is off");
-	/* A read-only view for the deny list; the writer owns the rest. */
-	if (sqlite3_open_v2(c->db, &s->ro, SQLITE_OPEN_READONLY, NULL) ==
-	    SQLITE_OK) {
-		sqlite3_stmt *st;
-		sqlite3_busy_timeout(s->ro, 1000);
-		if (sqlite3_prepare_v2(s->ro, "SELECT coalesce(max(id), 0) FROM "
-		    "deny_log", -1, &st, NULL) == SQLITE_OK) {
-			if (sqlite3_step(st) == SQLITE_ROW)
-				s->deny_last = sqlite3_column_int64(st, 0);
-			sqlite3_finalize(st);
-		}
+	s->tls = tls_server_new(c->certs, !c->dev, err, errlen);
+	return s->tls == NULL ? -1 : 0;
+}
+
+/* A read-only view for the deny list; the writer owns the rest. */
+static void
+open_deny_feed(struct server *s)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_open_v2(s->cfg->db, &s->ro, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK)
+		return;
+	sqlite3_busy_timeout(s->ro, 1000);
+	if (sqlite3_prepare_v2(s->ro, "SELECT coalesce(max(id), 0) FROM "
+	    "deny_log", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			s->deny_last = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
 	}
+}
+
+static int
+listen_validators(struct server *s, char *err, size_t errlen)
+{
+	const struct server_config *c = s->cfg;
+	struct sockaddr_in sin;
+
 	s->nslots = c->max_connections;
 	s->slot = calloc((size_t)s->nslots, sizeof *s->slot);
 	s->gen = calloc((size_t)s->nslots, sizeof *s->gen);
@@ -801,36 +662,55 @@ server_setup(struct server *s, char *err, size_t errlen)
 	}
 	evconnlistener_set_error_cb(s->listener, accept_error_cb);
 	s->listener_retry = evtimer_new(s->base, listener_retry_cb, s);
-	if (c->http != NULL) {
-		colon = strrchr(c->http, ':');
-		if (colon == NULL || (size_t)(colon - c->http) >= sizeof host) {
-			snprintf(err, errlen, "--http %s: not HOST:PORT", c->http);
-			return -1;
-		}
-		memcpy(host, c->http, (size_t)(colon - c->http));
-		host[colon - c->http] = '\0';
-		if ((s->http = evhttp_new(s->base)) == NULL ||
-		    evhttp_bind_socket(s->http, host,
-		    (uint16_t)atoi(colon + 1)) != 0) {
-			snprintf(err, errlen, "cannot serve HTTP on %s",
-			    c->http);
-			return -1;
-		}
-		evhttp_set_cb(s->http, "/healthz", healthz_cb, s);
-		evhttp_set_cb(s->http, "/metrics", metrics_cb, s);
-	}
+	return 0;
+}
+
+/* SIGTERM and SIGINT drain and stop, SIGHUP reloads; a tick each second. */
+static void
+add_events(struct server *s)
+{
+	int sigs[] = {SIGTERM, SIGINT}, i;
+	struct timeval one = {1, 0};
+
 	for (i = 0; i < 2; i++) {
 		s->sig[i] = evsignal_new(s->base, sigs[i], shutdown_cb, s);
 		event_add(s->sig[i], NULL);
 	}
 	s->sig[2] = evsignal_new(s->base, SIGHUP, reload_cb, s);
 	event_add(s->sig[2], NULL);
-	{
-		struct timeval one = {1, 0};
-		s->tick = event_new(s->base, -1, EV_PERSIST, tick_cb, s);
-		if (s->tick != NULL)
-			event_add(s->tick, &one);
-	}
+	s->tick = event_new(s->base, -1, EV_PERSIST, tick_cb, s);
+	if (s->tick != NULL)
+		event_add(s->tick, &one);
+}
+
+static int
+server_setup(struct server *s, char *err, size_t errlen)
+{
+	const struct server_config *c = s->cfg;
+	struct writer_opts wo = {c->db, c->synchronous_full,
+	    c->clock_offset_s, c->debt_tap_gap_s};
+	struct tariff *jt;
+
+	if (setup_keys(s, &jt, err, errlen) == -1)
+		return -1;
+	if ((s->writer = writer_open(&wo, jt, s->base, writer_done_cb, s,
+	    err, errlen)) == NULL)
+		return -1;
+	if (c->acquirer != NULL) {
+		struct settle_opts so = {c->db, c->acquirer,
+		    tariff_currency(s->tariff), c->settle_grace_s,
+		    (int)c->settle_interval_s, (int)c->settle_timeout_ms};
+		if ((s->settle = settle_start(&so, s->writer, err,
+		    errlen)) == NULL)
+			return -1;
+	} else
+		logmsg("no acquirer configured: settlement is off");
+	open_deny_feed(s);
+	if (listen_validators(s, err, errlen) == -1)
+		return -1;
+	if (c->http != NULL && server_http_start(s, err, errlen) == -1)
+		return -1;
+	add_events(s);
 	s->accepting = 1;
 	return 0;
 }
@@ -855,8 +735,6 @@ server_run(const struct server_config *cfg)
 		    TAP_DEV_TOKEN_KEY, cfg->strict_clock ? "" :
 		    ", tap times not checked against the clock",
 		    ", a missing CRL tolerated");
-	if (faultvfs_install() == -1)
-		goto out;
 	if (server_setup(&s, err, sizeof err) == -1) {
 		logmsg("%s", err);
 		goto out;
@@ -874,7 +752,7 @@ out:
 	if (s.http != NULL)
 		evhttp_free(s.http);
 	settle_stop(s.settle);
-	journal_close(s.journal);
+	writer_close(s.writer);
 	for (i = 0; i < 4; i++)
 		if (s.sig[i] != NULL)
 			event_free(s.sig[i]);

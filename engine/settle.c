@@ -1,6 +1,7 @@
 /*
  * The settlement thread.  It owns a second SQLite connection; the
- * journal's writer owns the first.  Both write in short BEGIN IMMEDIATE
+ * writer thread (writer.c) owns the first; the statements are
+ * store/settlement.c's.  Both write in short BEGIN IMMEDIATE
  * transactions, so ledger appends stay one chain.  Network I/O never
  * happens inside a transaction: a request is first committed as a
  * 'pending' row of `settlements` with its idempotency key, then sent, and
@@ -9,12 +10,12 @@
  * at the next pass; the acquirer answers a key it has seen with the same
  * result and does not capture again.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +25,13 @@
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "deny.h"
 #include "diag.h"
 #include "ledger.h"
 #include "limits.h"
 #include "settle.h"
+#include "settlement.h"
 #include "wire.h"
 
 #define SETTLE_BATCH		5000	/* account-days per pass */
@@ -43,7 +46,7 @@ static const int retry_day[SETTLE_RETRIES_MAX] = {1, 2, 4, 7, 10, 13};
 
 struct settle {
 	struct settle_opts	 o;
-	struct journal		*j;
+	struct writer		*w;
 	sqlite3			*db;
 	struct ledger		*ledger;
 	pthread_t		 thread;
@@ -56,16 +59,6 @@ struct settle {
 	int			 down_s;	/* back-off while unreachable */
 	struct settle_stats	 st;		/* under mu */
 	char			 currency[8];
-};
-
-struct req {
-	int64_t		 id, debt_id, amount;
-	int		 outcome;	/* 1 approved, 0 declined, -1 none */
-	char		 result[64];
-	char		 key[200];
-	char		 account[64];
-	char		 day[11];
-	char		 kind[12];
 };
 
 static int
@@ -130,10 +123,7 @@ acq_connect(struct settle *s)
 static int64_t
 mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(clock_mono_us() / 1000);
 }
 
 /* Waits for the fd until the deadline; 1 ready, 0 timed out or broken. */
@@ -153,7 +143,7 @@ wait_fd(int fd, short ev, int64_t deadline)
  * (the connection is dropped; the request stays pending).
  */
 static int
-acq_request(struct settle *s, const struct req *r, char *result,
+acq_request(struct settle *s, const struct settle_req *r, char *result,
     size_t rlen)
 {
 	char line[SETTLE_LINE_MAX];
@@ -222,92 +212,12 @@ fail:
 
 /* ---- the database side ---- */
 
-static int
-prepare(struct settle *s, sqlite3_stmt **st, const char *sql)
-{
-	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK)
-		return 0;
-	logmsg("settlement: %s", sqlite3_errmsg(s->db));
-	return -1;
-}
-
-/*
- * Runs sql with arguments bound from fmt: 'i' int64, 's' text.  Returns 0
- * when it ran to the end.
- */
-static int
-step_sql(struct settle *s, const char *sql, const char *fmt, ...)
-{
-	sqlite3_stmt *st;
-	va_list ap;
-	int i, rc;
-
-	if (prepare(s, &st, sql) == -1)
-		return -1;
-	va_start(ap, fmt);
-	for (i = 0; fmt[i] != '\0'; i++)
-		if (fmt[i] == 'i')
-			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
-		else
-			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *),
-			    -1, SQLITE_TRANSIENT);
-	va_end(ap);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		;
-	sqlite3_finalize(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-	logmsg("settlement: %s", sqlite3_errmsg(s->db));
-	return -1;
-}
-
-static int64_t
-query_int(struct settle *s, const char *sql, const char *a, const char *b)
-{
-	sqlite3_stmt *st;
-	int64_t v = 0;
-
-	if (prepare(s, &st, sql) == -1)
-		return 0;
-	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-	if (b != NULL)
-		sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-/* Inserts r as a pending request (inside a transaction); fills id, key. */
-static int
-add_request(struct settle *s, struct req *r, const char *state,
-    const char *result)
-{
-	int64_t n = query_int(s, "SELECT count(*) FROM settlements WHERE "
-	    "account = ? AND service_day = ?", r->account, r->day);
-	int64_t now = journal_now(s->j);
-
-	snprintf(r->key, sizeof r->key, "%s/%s/%lld", r->account, r->day,
-	    (long long)n + 1);
-	if (step_sql(s, "INSERT INTO settlements (idem_key, account, "
-	    "service_day, kind, amount_cents, state, debt_id, created_utc, "
-	    "decided_utc, result) VALUES (?,?,?,?,?,?,nullif(?, 0),?,"
-	    "CASE WHEN ?6 = 'pending' THEN NULL ELSE ?8 END,?)", "ssssisiis",
-	    r->key, r->account, r->day, r->kind, r->amount, state, r->debt_id,
-	    now, result) == -1)
-		return -1;
-	r->id = sqlite3_last_insert_rowid(s->db);
-	return 0;
-}
-
 /* Lifts a settlement's deny entry once the account owes nothing. */
 static int
 maybe_lift(struct settle *s, const char *account, int64_t now)
 {
-	if (query_int(s, "SELECT count(*) FROM debts WHERE account = ? AND "
-	    "state != 'recovered'", account, NULL) > 0 ||
-	    query_int(s, "SELECT count(*) FROM deny WHERE account = ? AND "
-	    "reason LIKE 'declined%'", account, NULL) == 0)
+	if (debt_unrecovered(s->db, account) > 0 ||
+	    !deny_declined(s->db, account))
 		return 0;
 	logmsg("settlement: %s owes nothing now: lifted from the deny list",
 	    account);
@@ -327,89 +237,59 @@ next_retry(int64_t opened, int retries, int64_t now)
 	return t < opened + (int64_t)SETTLE_RETRY_DAYS * 86400 ? t : -1;
 }
 
-/*
- * Posts a request's outcome inside the caller's transaction: approved 1,
- * declined 0.
- */
+/* A recovery's outcome: the debt is paid, or its next retry is set. */
 static int
-record(struct settle *s, const struct req *r, int approved,
-    const char *result)
+record_recovery(struct settle *s, const struct settle_req *r, int approved,
+    int64_t now)
 {
-	int64_t now = journal_now(s->j);
-	char rider[80], debt[80];
+	int64_t opened, next;
+	int retries, rc = 0;
+	char debt[80];
+
+	if (approved) {
+		snprintf(debt, sizeof debt, "debt:%s", r->account);
+		rc |= ledger_move(s->ledger, "clearing:acquirer", debt,
+		    r->amount, r->day, r->account, now, "recovery");
+		rc |= debt_recovered(s->db, r->debt_id, now);
+		return rc | maybe_lift(s, r->account, now);
+	}
+	debt_history(s->db, r->debt_id, now, &opened, &retries);
+	next = next_retry(opened, retries + 1, now);
+	rc |= debt_retried(s->db, r->debt_id, now, next);
+	if (next < 0)
+		logmsg("settlement: %s %s: debt of %lld cents not recovered "
+		    "after %d retries; stays on the deny list", r->account,
+		    r->day, (long long)r->amount, retries + 1);
+	return rc;
+}
+
+/* A declined capture: a debt opens and the account is denied. */
+static int
+record_decline(struct settle *s, const struct settle_req *r,
+    const char *result, int64_t now)
+{
+	char rider[80], debt[80], why[160];
 	int rc = 0;
 
 	snprintf(rider, sizeof rider, "rider:%s", r->account);
 	snprintf(debt, sizeof debt, "debt:%s", r->account);
-	if (!approved && strcmp(r->kind, "refund") == 0) {
-		/* A refund is never refused for funds: try again later. */
-		logmsg("settlement: refund %s declined (%s); retried next pass",
-		    r->key, result);
-		return step_sql(s, "UPDATE settlements SET attempts = attempts "
-		    "+ 1 WHERE id = ?", "i", r->id);
-	}
-	rc |= step_sql(s, "UPDATE settlements SET state = ?, decided_utc = ?, "
-	    "result = ?, attempts = attempts + 1 WHERE id = ? AND state = "
-	    "'pending'", "sisi", approved ? "approved" : "declined", now,
-	    result, r->id);
-	if (rc != 0 || sqlite3_changes(s->db) != 1)	/* recorded before */
-		return rc;
-	if (strcmp(r->kind, "recovery") == 0) {
-		if (approved) {
-			rc |= ledger_move(s->ledger, "clearing:acquirer", debt,
-			    r->amount, r->day, r->account, now, "recovery");
-			rc |= step_sql(s, "UPDATE debts SET state = 'recovered', "
-			    "retries = retries + 1, last_try_utc = ? WHERE "
-			    "id = ?", "ii", now, r->debt_id);
-			rc |= maybe_lift(s, r->account, now);
-		} else {
-			sqlite3_stmt *st;
-			int64_t opened = now, next;
-			int retries = 0;
-			if (prepare(s, &st, "SELECT opened_utc, retries FROM "
-			    "debts WHERE id = ?") == 0) {
-				sqlite3_bind_int64(st, 1, r->debt_id);
-				if (sqlite3_step(st) == SQLITE_ROW) {
-					opened = sqlite3_column_int64(st, 0);
-					retries = sqlite3_column_int(st, 1);
-				}
-				sqlite3_finalize(st);
-			}
-			next = next_retry(opened, retries + 1, now);
-			rc |= step_sql(s, "UPDATE debts SET retries = retries + "
-			    "1, last_try_utc = ?, next_retry_utc = ?, state = ? "
-			    "WHERE id = ?", "iisi", now, next < 0 ? now : next,
-			    next < 0 ? "exhausted" : "open", r->debt_id);
-			if (next < 0)
-				logmsg("settlement: %s %s: debt of %lld cents "
-				    "not recovered after %d retries; stays on "
-				    "the deny list", r->account, r->day,
-				    (long long)r->amount, retries + 1);
-		}
-	} else if (approved) {
-		rc |= ledger_move(s->ledger, "clearing:acquirer", rider,
-		    r->amount, r->day, r->account, now, r->kind);
-	} else {
-		char why[160];
-		rc |= ledger_move(s->ledger, debt, rider, r->amount, r->day,
-		    r->account, now, "decline");
-		rc |= step_sql(s, "INSERT INTO debts (account, service_day, "
-		    "amount_cents, opened_utc, last_try_utc, next_retry_utc, "
-		    "state) VALUES (?, ?, ?, ?, ?, ?, 'open')", "ssiiii",
-		    r->account, r->day, r->amount, now, now,
-		    next_retry(now, 0, now));
-		snprintf(why, sizeof why, "declined: %.100s", result);
-		rc |= deny_set_in(s->db, r->account, 1, why, now);
-		logmsg("settlement: %s %s: %lld cents declined (%s): debt "
-		    "opened, deny list +", r->account, r->day,
-		    (long long)r->amount, result);
-	}
-	if (rc != 0)
-		return -1;
+	rc |= ledger_move(s->ledger, debt, rider, r->amount, r->day,
+	    r->account, now, "decline");
+	rc |= debt_open(s->db, r, now, next_retry(now, 0, now));
+	snprintf(why, sizeof why, "declined: %.100s", result);
+	rc |= deny_set_in(s->db, r->account, 1, why, now);
+	logmsg("settlement: %s %s: %lld cents declined (%s): debt opened, "
+	    "deny list +", r->account, r->day, (long long)r->amount, result);
+	return rc;
+}
+
+static void
+count_outcome(struct settle *s, const struct settle_req *r, int approved)
+{
 	pthread_mutex_lock(&s->mu);
 	if (!approved)
 		s->st.declined++;
-	else if (strcmp(r->kind, "recovery") == 0)
+	else if (r->kind == SETTLE_RECOVERY)
 		s->st.recovered++;
 	else
 		s->st.approved++;
@@ -418,12 +298,49 @@ record(struct settle *s, const struct req *r, int approved,
 	else if (approved)
 		s->st.refunded_cents -= r->amount;
 	pthread_mutex_unlock(&s->mu);
+}
+
+/*
+ * Posts a request's outcome inside the caller's transaction: approved 1,
+ * declined 0.  Only a pending request is decided, and only once.
+ */
+static int
+record(struct settle *s, const struct settle_req *r, int approved,
+    const char *result)
+{
+	int64_t now = writer_now(s->w);
+	char rider[80];
+	int rc = 0;
+
+	assert(r->kind >= 0 && r->kind < SETTLE_KIND_MAX);
+	assert(approved == 0 || approved == 1);
+	if (!approved && r->kind == SETTLE_REFUND) {
+		/* A refund is never refused for funds: try again later. */
+		logmsg("settlement: refund %s declined (%s); retried next pass",
+		    r->key, result);
+		return settlement_attempted(s->db, r->id);
+	}
+	if ((rc = settlement_decide(s->db, r->id, approved, result, now)) != 1)
+		return rc;	/* -1, or 0: recorded before */
+	rc = 0;
+	if (r->kind == SETTLE_RECOVERY)
+		rc |= record_recovery(s, r, approved, now);
+	else if (approved) {
+		snprintf(rider, sizeof rider, "rider:%s", r->account);
+		rc |= ledger_move(s->ledger, "clearing:acquirer", rider,
+		    r->amount, r->day, r->account, now,
+		    settle_kind_name(r->kind));
+	} else
+		rc |= record_decline(s, r, result, now);
+	if (rc != 0)
+		return -1;
+	count_outcome(s, r, approved);
 	return 0;
 }
 
 /* Posts the outcomes gathered so far, in one transaction. */
 static int
-post_outcomes(struct settle *s, struct req *rs, size_t n)
+post_outcomes(struct settle *s, struct settle_req *rs, size_t n)
 {
 	size_t i;
 
@@ -449,13 +366,13 @@ post_outcomes(struct settle *s, struct req *rs, size_t n)
  * Returns -1 when the acquirer stopped answering.
  */
 static int
-send_all(struct settle *s, struct req *rs, size_t n)
+send_all(struct settle *s, struct settle_req *rs, size_t n)
 {
 	size_t i, from = 0;
 	int rc = 0, failed = 0;
 
 	for (i = 0; i < n && rc == 0 && !s->stop; i++) {
-		struct req *r = &rs[i];
+		struct settle_req *r = &rs[i];
 		r->outcome = acq_request(s, r, r->result, sizeof r->result);
 		pthread_mutex_lock(&s->mu);
 		s->st.acquirer_ok = r->outcome != -1;
@@ -465,8 +382,7 @@ send_all(struct settle *s, struct req *rs, size_t n)
 		if (r->outcome == -1) {
 			/* A lost answer: the request stays pending for the
 			 * next pass; several in a row: the acquirer is down. */
-			step_sql(s, "UPDATE settlements SET attempts = "
-			    "attempts + 1 WHERE id = ?", "i", r->id);
+			settlement_attempted(s->db, r->id);
 			if (++failed >= SETTLE_FAILURES_DOWN)
 				rc = -1;
 		} else
@@ -482,7 +398,7 @@ send_all(struct settle *s, struct req *rs, size_t n)
 
 /* Commits new requests as pending (one transaction), then sends them. */
 static int
-request_all(struct settle *s, struct req *rs, size_t n)
+request_all(struct settle *s, struct settle_req *rs, size_t n)
 {
 	size_t i;
 
@@ -491,7 +407,8 @@ request_all(struct settle *s, struct req *rs, size_t n)
 	if (exec(s, "BEGIN IMMEDIATE") == -1)
 		return -1;
 	for (i = 0; i < n; i++)
-		if (add_request(s, &rs[i], "pending", NULL) == -1) {
+		if (settlement_add(s->db, &rs[i], SETTLE_PENDING, NULL,
+		    writer_now(s->w)) == -1) {
 			exec(s, "ROLLBACK");
 			return -1;
 		}
@@ -500,59 +417,13 @@ request_all(struct settle *s, struct req *rs, size_t n)
 	return send_all(s, rs, n);
 }
 
-static void
-load_req(sqlite3_stmt *st, struct req *r)
-{
-	memset(r, 0, sizeof *r);
-	r->id = sqlite3_column_int64(st, 0);
-	snprintf(r->key, sizeof r->key, "%s", sqlite3_column_text(st, 1));
-	snprintf(r->account, sizeof r->account, "%s",
-	    sqlite3_column_text(st, 2));
-	snprintf(r->day, sizeof r->day, "%s", sqlite3_column_text(st, 3));
-	snprintf(r->kind, sizeof r->kind, "%s", sqlite3_column_text(st, 4));
-	r->amount = sqlite3_column_int64(st, 5);
-	r->debt_id = sqlite3_column_int64(st, 6);
-}
-
-/*
- * Up to SETTLE_BATCH requests from a query whose columns are those of
- * load_req(); ?1 is the limit, ?2 (if used) the text or the number given.
- */
-static struct req *
-fetch(struct settle *s, const char *sql, const char *text, int64_t num,
-    size_t *n)
-{
-	sqlite3_stmt *st;
-	struct req *rs;
-
-	*n = 0;
-	if ((rs = calloc(SETTLE_BATCH, sizeof *rs)) == NULL)
-		return NULL;
-	if (prepare(s, &st, sql) == -1) {
-		free(rs);
-		return NULL;
-	}
-	sqlite3_bind_int(st, 1, SETTLE_BATCH);
-	if (sqlite3_bind_parameter_count(st) < 2)
-		;
-	else if (text != NULL)
-		sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_int64(st, 2, num);
-	while (*n < SETTLE_BATCH && sqlite3_step(st) == SQLITE_ROW)
-		load_req(st, &rs[(*n)++]);
-	sqlite3_finalize(st);
-	return rs;
-}
-
 /* Requests sent before but not answered: the same key again. */
 static int
 resend_pending(struct settle *s)
 {
 	size_t n;
-	struct req *rs = fetch(s, "SELECT id, idem_key, account, service_day, "
-	    "kind, amount_cents, coalesce(debt_id, 0) FROM settlements WHERE "
-	    "state = 'pending' ORDER BY id LIMIT ?1", NULL, 0, &n);
+	struct settle_req *rs = settlement_fetch(s->db, SETTLE_FETCH_PENDING,
+	    NULL, 0, SETTLE_BATCH, &n);
 	int rc;
 
 	if (rs == NULL)
@@ -567,41 +438,29 @@ resend_pending(struct settle *s)
  * shrinks first (no money moves); what is left is refunded.
  */
 static int
-adjust_debt(struct settle *s, struct req *r)
+adjust_debt(struct settle *s, struct settle_req *r)
 {
-	sqlite3_stmt *st;
-	int64_t now = journal_now(s->j), id = 0, owed = 0, adj;
+	int64_t now = writer_now(s->w), id, owed, adj;
 	char rider[80], debt[80];
 	int rc = 0;
 
 	if (exec(s, "BEGIN IMMEDIATE") == -1)
 		return -1;
-	if (prepare(s, &st, "SELECT id, amount_cents FROM debts WHERE "
-	    "account = ? AND service_day = ? AND state != 'recovered' AND "
-	    "amount_cents > 0 ORDER BY id LIMIT 1") == 0) {
-		sqlite3_bind_text(st, 1, r->account, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, r->day, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			id = sqlite3_column_int64(st, 0);
-			owed = sqlite3_column_int64(st, 1);
-		}
-		sqlite3_finalize(st);
-	}
-	if (id == 0) {
+	if (!debt_owed(s->db, r->account, r->day, &id, &owed)) {
 		exec(s, "ROLLBACK");
 		return 0;
 	}
 	adj = -r->amount < owed ? -r->amount : owed;
+	assert(adj > 0 && adj <= owed);
 	snprintf(rider, sizeof rider, "rider:%s", r->account);
 	snprintf(debt, sizeof debt, "debt:%s", r->account);
 	r->amount = -adj;
 	r->debt_id = id;
-	rc |= add_request(s, r, "debt-adjusted", "debt reduced");
+	rc |= settlement_add(s->db, r, SETTLE_DEBT_ADJUSTED, "debt reduced",
+	    now);
 	rc |= ledger_move(s->ledger, rider, debt, adj, r->day, r->account,
 	    now, "debt-adjust");
-	rc |= step_sql(s, "UPDATE debts SET amount_cents = amount_cents - ?1, "
-	    "state = CASE WHEN amount_cents - ?1 = 0 THEN 'recovered' ELSE "
-	    "state END WHERE id = ?2", "ii", adj, id);
+	rc |= debt_reduce(s->db, id, adj);
 	rc |= maybe_lift(s, r->account, now);
 	if (rc != 0) {
 		exec(s, "ROLLBACK");
@@ -614,29 +473,19 @@ adjust_debt(struct settle *s, struct req *r)
 static int
 settle_days(struct settle *s, const char *cutoff, size_t *done)
 {
-	struct req *rs;
+	struct settle_req *rs;
 	size_t n, i, m = 0;
 	int rc = 0;
 
-	rs = fetch(s, "WITH a AS (SELECT account, service_day, "
-	    "sum(amount_cents) AS asked FROM settlements WHERE kind IN "
-	    "('capture', 'refund') GROUP BY account, service_day) "
-	    "SELECT 0, '', c.account, c.service_day, '', c.charge_cents - "
-	    "coalesce(a.asked, 0), 0 FROM charges c LEFT JOIN a ON a.account "
-	    "= c.account AND a.service_day = c.service_day WHERE "
-	    "c.service_day < ?2 AND c.open_legs = 0 AND c.charge_cents != "
-	    "coalesce(a.asked, 0) UNION ALL SELECT 0, '', a.account, "
-	    "a.service_day, '', -a.asked, 0 FROM a WHERE a.asked != 0 AND "
-	    "a.service_day < ?2 AND NOT EXISTS (SELECT 1 FROM charges c WHERE "
-	    "c.account = a.account AND c.service_day = a.service_day) "
-	    "LIMIT ?1", cutoff, 0, &n);
+	rs = settlement_fetch(s->db, SETTLE_FETCH_DAYS, cutoff, 0,
+	    SETTLE_BATCH, &n);
 	if (rs == NULL)
 		return -1;
 	for (i = 0; i < n && rc == 0 && !s->stop; i++) {
-		struct req *r = &rs[i];
+		struct settle_req *r = &rs[i];
 		if (r->amount < 0) {
-			struct req adj = *r;
-			snprintf(adj.kind, sizeof adj.kind, "refund");
+			struct settle_req adj = *r;
+			adj.kind = SETTLE_REFUND;
 			rc = adjust_debt(s, &adj);
 			if (rc == -1)
 				break;
@@ -646,8 +495,7 @@ settle_days(struct settle *s, const char *cutoff, size_t *done)
 			if (r->amount == 0)
 				continue;
 		}
-		snprintf(r->kind, sizeof r->kind, "%s", r->amount > 0 ?
-		    "capture" : "refund");
+		r->kind = r->amount > 0 ? SETTLE_CAPTURE : SETTLE_REFUND;
 		rs[m++] = *r;
 	}
 	if (rc == 0)
@@ -662,11 +510,8 @@ static int
 recover_debts(struct settle *s)
 {
 	size_t n;
-	struct req *rs = fetch(s, "SELECT 0, '', d.account, d.service_day, "
-	    "'recovery', d.amount_cents, d.id FROM debts d WHERE d.state = "
-	    "'open' AND d.next_retry_utc <= ?2 AND NOT EXISTS (SELECT 1 FROM "
-	    "settlements x WHERE x.debt_id = d.id AND x.state = 'pending') "
-	    "ORDER BY d.next_retry_utc LIMIT ?1", NULL, journal_now(s->j), &n);
+	struct settle_req *rs = settlement_fetch(s->db, SETTLE_FETCH_DEBTS,
+	    NULL, writer_now(s->w), SETTLE_BATCH, &n);
 	int rc;
 
 	if (rs == NULL)
@@ -684,7 +529,7 @@ pass(struct settle *s, int *more)
 	size_t n = 0;
 
 	*more = 0;
-	journal_service_day(s->j, journal_now(s->j) - s->o.grace_s, cutoff);
+	writer_service_day(s->w, writer_now(s->w) - s->o.grace_s, cutoff);
 	if (resend_pending(s) == -1 || recover_debts(s) == -1 ||
 	    settle_days(s, cutoff, &n) == -1)
 		return -1;
@@ -739,7 +584,7 @@ settle_main(void *arg)
 }
 
 struct settle *
-settle_start(const struct settle_opts *o, struct journal *j, char *err,
+settle_start(const struct settle_opts *o, struct writer *w, char *err,
     size_t errlen)
 {
 	struct settle *s = calloc(1, sizeof *s);
@@ -752,7 +597,7 @@ settle_start(const struct settle_opts *o, struct journal *j, char *err,
 	s->o = *o;
 	snprintf(s->currency, sizeof s->currency, "%s", o->currency);
 	s->o.currency = s->currency;
-	s->j = j;
+	s->w = w;
 	s->fd = -1;
 	if (wire_parse_addr(o->acquirer, &sin) == -1) {
 		snprintf(err, errlen, "acquirer '%s' is not HOST:PORT",

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "journal.h"
+#include "writer.h"
 
 struct settle_opts {
 	const char	*db;
@@ -35,7 +35,7 @@ struct settle_stats {
 struct settle;
 
 /* Opens its own database connection and starts the settlement thread. */
-struct settle	*settle_start(const struct settle_opts *, struct journal *,
+struct settle	*settle_start(const struct settle_opts *, struct writer *,
 		    char *err, size_t errlen);
 /* Stops after the request in flight (bounded by timeout_ms). */
 void		 settle_stop(struct settle *);

@@ -42,8 +42,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		diag_init(&d);
 		t = tariff_load(dir ? dir : "../shared/examples/mini", &d);
 		diag_free(&d);
-		tk = tap_tokenizer_new((const unsigned char *)"fuzz-key-0123456",
-		    16);
+		tk = tap_tokenizer_new(
+		    (const unsigned char *)"fuzz-key-0123456", 16);
 		if (t == NULL || tk == NULL)
 			abort();
 	}

@@ -292,6 +292,63 @@ usage(void)
 	return 2;
 }
 
+/* The options into a; -1 when they are not a valid call. */
+static int
+acq_args(int argc, char **argv, struct acquirer *a, const char **listen,
+    const char **journal, struct sockaddr_in *sin)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (v == NULL)
+			return -1;
+		i++;
+		if (strcmp(o, "--listen") == 0)
+			*listen = v;
+		else if (strcmp(o, "--journal") == 0)
+			*journal = v;
+		else if (strcmp(o, "--seed") == 0)
+			a->seed = strtoull(v, NULL, 10);
+		else if (strcmp(o, "--decline") == 0)
+			strtab_intern(a->deny_named, v, strlen(v), NULL);
+		else if (strcmp(o, "--decline-pct") == 0)
+			a->decline_pct = atoi(v);
+		else if (strcmp(o, "--decline-times") == 0)
+			a->decline_times = atoi(v);
+		else if (strcmp(o, "--latency-ms") == 0)
+			a->latency_ms = atoi(v);
+		else if (strcmp(o, "--drop-pct") == 0)
+			a->drop_pct = atoi(v);
+		else if (strcmp(o, "--dup-pct") == 0)
+			a->dup_pct = atoi(v);
+		else if (strcmp(o, "--crash-after") == 0)
+			a->crash_after = atol(v);
+		else
+			return -1;
+	}
+	if (*listen == NULL || *journal == NULL || wire_parse_addr(*listen,
+	    sin) == -1 || a->decline_pct < 0 || a->decline_pct > 100 ||
+	    a->latency_ms < 0 || a->latency_ms > 60000 || a->drop_pct < 0 ||
+	    a->drop_pct > 100 || a->dup_pct < 0 || a->dup_pct > 100)
+		return -1;
+	return 0;
+}
+
+static void
+acq_report(const struct acquirer *a)
+{
+	printf("acquirer: %llu requests (%llu repeated keys answered from the "
+	    "journal): %llu captures %lld.%02lld, %llu refunds %lld.%02lld, "
+	    "%llu declines\n", (unsigned long long)a->requests,
+	    (unsigned long long)a->repeats, (unsigned long long)a->captures,
+	    (long long)a->captured_cents / 100,
+	    (long long)a->captured_cents % 100, (unsigned long long)a->refunds,
+	    (long long)a->refunded_cents / 100,
+	    (long long)a->refunded_cents % 100,
+	    (unsigned long long)a->declines_n);
+}
+
 int
 sim_acquirer(int argc, char **argv)
 {
@@ -300,7 +357,7 @@ sim_acquirer(int argc, char **argv)
 	struct evconnlistener *l = NULL;
 	struct event *sig1 = NULL, *sig2 = NULL;
 	const char *listen = NULL, *journal = NULL;
-	int i, rc = 1;
+	int rc = 1;
 
 	memset(&a, 0, sizeof a);
 	a.decline_times = 1;
@@ -310,38 +367,7 @@ sim_acquirer(int argc, char **argv)
 	a.deny_named = strtab_new();
 	if (a.keys == NULL || a.declined_acc == NULL || a.deny_named == NULL)
 		goto out;
-	for (i = 1; i < argc; i++) {
-		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (v == NULL)
-			return usage();
-		i++;
-		if (strcmp(o, "--listen") == 0)
-			listen = v;
-		else if (strcmp(o, "--journal") == 0)
-			journal = v;
-		else if (strcmp(o, "--seed") == 0)
-			a.seed = strtoull(v, NULL, 10);
-		else if (strcmp(o, "--decline") == 0)
-			strtab_intern(a.deny_named, v, strlen(v), NULL);
-		else if (strcmp(o, "--decline-pct") == 0)
-			a.decline_pct = atoi(v);
-		else if (strcmp(o, "--decline-times") == 0)
-			a.decline_times = atoi(v);
-		else if (strcmp(o, "--latency-ms") == 0)
-			a.latency_ms = atoi(v);
-		else if (strcmp(o, "--drop-pct") == 0)
-			a.drop_pct = atoi(v);
-		else if (strcmp(o, "--dup-pct") == 0)
-			a.dup_pct = atoi(v);
-		else if (strcmp(o, "--crash-after") == 0)
-			a.crash_after = atol(v);
-		else
-			return usage();
-	}
-	if (listen == NULL || journal == NULL || wire_parse_addr(listen,
-	    &sin) == -1 || a.decline_pct < 0 || a.decline_pct > 100 ||
-	    a.latency_ms < 0 || a.latency_ms > 60000 || a.drop_pct < 0 ||
-	    a.drop_pct > 100 || a.dup_pct < 0 || a.dup_pct > 100)
+	if (acq_args(argc, argv, &a, &listen, &journal, &sin) == -1)
 		return usage();
 	a.rng = a.seed;
 	if (load_journal(&a, journal) == -1 ||
@@ -367,15 +393,7 @@ sim_acquirer(int argc, char **argv)
 	    "dup %d%%)\n", listen, a.decline_pct, strtab_count(a.deny_named),
 	    a.decline_times, a.latency_ms, a.drop_pct, a.dup_pct);
 	event_base_dispatch(a.base);
-	printf("acquirer: %llu requests (%llu repeated keys answered from the "
-	    "journal): %llu captures %lld.%02lld, %llu refunds %lld.%02lld, "
-	    "%llu declines\n", (unsigned long long)a.requests,
-	    (unsigned long long)a.repeats, (unsigned long long)a.captures,
-	    (long long)a.captured_cents / 100,
-	    (long long)a.captured_cents % 100, (unsigned long long)a.refunds,
-	    (long long)a.refunded_cents / 100,
-	    (long long)a.refunded_cents % 100,
-	    (unsigned long long)a.declines_n);
+	acq_report(&a);
 	rc = 0;
 out:
 	if (l != NULL)

@@ -316,93 +316,132 @@ parse_date(const char *s, int32_t *days)
 	return 0;
 }
 
-int
-sim_day(int argc, char **argv)
-{
-	struct replay rp;
-	struct day d;
-	const char *ack = NULL, *out = NULL, *date = "2026-11-28";
-	const char *queue = NULL, *late = NULL;
-	long tourists = 1000, stop_after = 0;
-	int generate_only = 0;
-	uint64_t seed = 1;
-	int32_t days;
-	size_t i;
-	int a, rc;
+struct day_args {
+	const char	*ack, *out, *date, *queue, *late;
+	long		 tourists, stop_after;
+	int		 generate_only;
+	uint64_t	 seed;
+	int32_t		 days;
+};
 
-	memset(&rp, 0, sizeof rp);
-	memset(&d, 0, sizeof d);
-	for (a = 1; a < argc; a++) {
-		const char *v = a + 1 < argc ? argv[a + 1] : NULL;
-		if (strcmp(argv[a], "--generate-only") == 0) {
-			generate_only = 1;
+/* Parses the options into a, rp and d; -1 (after the usage) when bad. */
+static int
+day_args(int argc, char **argv, struct day_args *a, struct replay *rp,
+    struct day *d)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(o, "--generate-only") == 0) {
+			a->generate_only = 1;
 			continue;
 		}
 		if (v == NULL) {
-			a = argc + 1;
+			i = argc + 1;
 			break;
 		}
-		a++;
-		if (strcmp(argv[a - 1], "--engine") == 0)
-			rp.engine = v;
-		else if (strcmp(argv[a - 1], "--certs") == 0)
-			rp.certs = v;
-		else if (strcmp(argv[a - 1], "--tourists") == 0)
-			tourists = strtol(v, NULL, 10);
-		else if (strcmp(argv[a - 1], "--seed") == 0)
-			seed = strtoull(v, NULL, 10);
-		else if (strcmp(argv[a - 1], "--date") == 0)
-			date = v;
-		else if (strcmp(argv[a - 1], "--ack-log") == 0)
-			ack = v;
-		else if (strcmp(argv[a - 1], "--taps-out") == 0)
-			out = v;
-		else if (strcmp(argv[a - 1], "--queue") == 0)
-			queue = v;
-		else if (strcmp(argv[a - 1], "--late-out") == 0)
-			late = v;
-		else if (strcmp(argv[a - 1], "--late-pct") == 0)
-			d.late_pct = atoi(v);
-		else if (strcmp(argv[a - 1], "--stop-after") == 0)
-			stop_after = strtol(v, NULL, 10);
+		i++;
+		if (strcmp(o, "--engine") == 0)
+			rp->engine = v;
+		else if (strcmp(o, "--certs") == 0)
+			rp->certs = v;
+		else if (strcmp(o, "--tourists") == 0)
+			a->tourists = strtol(v, NULL, 10);
+		else if (strcmp(o, "--seed") == 0)
+			a->seed = strtoull(v, NULL, 10);
+		else if (strcmp(o, "--date") == 0)
+			a->date = v;
+		else if (strcmp(o, "--ack-log") == 0)
+			a->ack = v;
+		else if (strcmp(o, "--taps-out") == 0)
+			a->out = v;
+		else if (strcmp(o, "--queue") == 0)
+			a->queue = v;
+		else if (strcmp(o, "--late-out") == 0)
+			a->late = v;
+		else if (strcmp(o, "--late-pct") == 0)
+			d->late_pct = atoi(v);
+		else if (strcmp(o, "--stop-after") == 0)
+			a->stop_after = strtol(v, NULL, 10);
 		else
-			a = argc + 1;
+			i = argc + 1;
 	}
-	if (a != argc || ((rp.engine == NULL || rp.certs == NULL) &&
-	    !generate_only) || d.late_pct < 0 || d.late_pct > 100 ||
-	    tourists < 1 || tourists > DAY_TOURISTS_MAX ||
-	    parse_date(date, &days) == -1) {
+	if (i != argc || ((rp->engine == NULL || rp->certs == NULL) &&
+	    !a->generate_only) || d->late_pct < 0 || d->late_pct > 100 ||
+	    a->tourists < 1 || a->tourists > DAY_TOURISTS_MAX ||
+	    parse_date(a->date, &a->days) == -1) {
 		fprintf(stderr, "usage: terminal-sim day --engine HOST:PORT "
 		    "--certs DIR [--tourists N] [--seed S]\n"
 		    "           [--date YYYY-MM-DD] [--taps-out FILE] "
 		    "[--ack-log FILE] [--queue FILE]\n"
 		    "           [--late-out FILE --late-pct P] "
 		    "[--stop-after N] [--generate-only]\n");
-		return 2;
+		return -1;
 	}
+	return 0;
+}
+
+/* Opens a tap file for writing, with its header; -1 if it cannot. */
+static int
+open_taps_out(const char *path, FILE **f)
+{
+	if (path == NULL)
+		return 0;
+	if ((*f = fopen(path, "w")) == NULL) {
+		perror(path);
+		return -1;
+	}
+	fprintf(*f, "tap_id,time,card,par,network_id,stop_id,kind\n");
+	return 0;
+}
+
+static void
+day_summary(const struct day *d, const struct day_args *a)
+{
+	fprintf(stderr, "terminal-sim: day %s, seed %llu: %ld visitors "
+	    "(%zu plastic cards, %zu phones, %zu with phone and card of one "
+	    "account), %zu legs, %zu taps at %u validators\n"
+	    "terminal-sim: mistakes: %zu forgotten check-outs, %zu double taps, "
+	    "%zu card clashes, %zu wrong operator's pole; validator %s offline "
+	    "for an hour (%zu taps forwarded late)\n", a->date,
+	    (unsigned long long)a->seed, a->tourists, d->plastic, d->phones,
+	    d->both, d->legs, d->taps, strtab_count(d->devices),
+	    d->no_checkout, d->double_taps, d->clashes, d->wrong_pole,
+	    d->offline, d->offline_taps);
+	if (d->late_taps > 0)
+		fprintf(stderr, "terminal-sim: %zu check-outs held back in %s "
+		    "(late taps)\n", d->late_taps, a->late);
+}
+
+int
+sim_day(int argc, char **argv)
+{
+	struct day_args a = {NULL, NULL, "2026-11-28", NULL, NULL, 1000, 0, 0,
+	    1, 0};
+	struct replay rp;
+	struct day d;
+	size_t i;
+	int rc;
+
+	memset(&rp, 0, sizeof rp);
+	memset(&d, 0, sizeof d);
+	if (day_args(argc, argv, &a, &rp, &d) == -1)
+		return 2;
 	d.rp = &rp;
-	d.base = (int64_t)days * 86400;
+	d.base = (int64_t)a.days * 86400;
 	if ((d.devices = strtab_new()) == NULL)
 		return 2;
-	if (out != NULL && (d.out = fopen(out, "w")) == NULL) {
-		perror(out);
+	if (open_taps_out(a.out, &d.out) == -1 ||
+	    open_taps_out(a.late, &d.late) == -1)
 		return 2;
-	}
-	if (late != NULL && (d.late = fopen(late, "w")) == NULL) {
-		perror(late);
-		return 2;
-	}
-	if (d.out != NULL)
-		fprintf(d.out, "tap_id,time,card,par,network_id,stop_id,kind\n");
-	if (d.late != NULL)
-		fprintf(d.late, "tap_id,time,card,par,network_id,stop_id,kind\n");
 	/* The offline validator: a GVB pole in the centre, 12:00-13:00 CET. */
 	snprintf(d.offline, sizeof d.offline, "gvb-dam.gvb");
 	d.off_from = d.base + 11 * 3600;
 	d.off_to = d.off_from + 3600;
 	rc = 0;
-	for (i = 0; i < (size_t)tourists && rc == 0; i++)
-		rc = tourist(&d, seed, i, days);
+	for (i = 0; i < (size_t)a.tourists && rc == 0; i++)
+		rc = tourist(&d, a.seed, i, a.days);
 	if (d.out != NULL && fclose(d.out) != 0)
 		rc = -1;
 	if (d.late != NULL && fclose(d.late) != 0)
@@ -413,32 +452,15 @@ sim_day(int argc, char **argv)
 		free(d.seq);
 		return 2;
 	}
-	fprintf(stderr, "terminal-sim: day %s, seed %llu: %ld visitors "
-	    "(%zu plastic cards, %zu phones, %zu with phone and card of one "
-	    "account), %zu legs, %zu taps at %u validators\n"
-	    "terminal-sim: mistakes: %zu forgotten check-outs, %zu double taps, "
-	    "%zu card clashes, %zu wrong operator's pole; validator %s offline "
-	    "for an hour (%zu taps forwarded late)\n", date,
-	    (unsigned long long)seed, tourists, d.plastic, d.phones, d.both,
-	    d.legs, d.taps, strtab_count(d.devices), d.no_checkout,
-	    d.double_taps, d.clashes, d.wrong_pole, d.offline, d.offline_taps);
-	if (d.late_taps > 0)
-		fprintf(stderr, "terminal-sim: %zu check-outs held back in %s "
-		    "(late taps)\n", d.late_taps, late);
+	day_summary(&d, &a);
 	strtab_free(d.devices);
 	free(d.seq);
-	if (generate_only) {
-		size_t r;
-		for (r = 0; r < rp.nrows; r++) {
-			int k;
-			for (k = 0; k < 7; k++)
-				free(rp.row[r].f[k]);
-		}
-		free(rp.row);
+	if (a.generate_only) {
+		replay_free_rows(&rp);
 		return 0;
 	}
 	rp.ids_name_devices = 1;
 	rp.gate = 1;		/* live taps: the gates decide now */
-	rp.stop_after = (size_t)stop_after;
-	return replay_run(&rp, ack, queue);
+	rp.stop_after = (size_t)a.stop_after;
+	return replay_run(&rp, a.ack, a.queue);
 }

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "certs.h"
+#include "clock.h"
 #include "rng.h"
 #include "tap.h"
 #include "sim.h"
@@ -69,10 +70,7 @@ struct load {
 static double
 now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)clock_mono_us() / 1e6;
 }
 
 static uint64_t
@@ -333,61 +331,147 @@ second_cb(evutil_socket_t fd, short what, void *arg)
 	last = ld->acked;
 }
 
-int
-sim_load(int argc, char **argv)
+/* Parses the options into ld; -1 (after the usage) when they are bad. */
+static int
+load_args(int argc, char **argv, struct load *ld, const char **tdir,
+    const char **ack)
 {
-	struct load ld;
-	const char *tdir = "tariffs/nl", *ack = NULL;
-	struct timeval ten = {0, 10000}, one = {1, 0};
-	struct diag d;
-	struct tariff *t;
-	char err[256];
-	double elapsed;
-	long i;
-	int a, rc = 1;
+	int a;
 
-	memset(&ld, 0, sizeof ld);
-	ld.nv = 10;
-	ld.rate = 1000;
-	ld.duration = 10;
-	ld.rng = 1;
+	ld->nv = 10;
+	ld->rate = 1000;
+	ld->duration = 10;
+	ld->rng = 1;
 	for (a = 1; a < argc; a++) {
 		const char *o = argv[a], *v = a + 1 < argc ? argv[a + 1] : NULL;
 		if (v == NULL && strcmp(o, "--storm") != 0)
 			break;
 		if (strcmp(o, "--engine") == 0)
-			ld.engine = v;
+			ld->engine = v;
 		else if (strcmp(o, "--certs") == 0)
-			ld.certs = v;
+			ld->certs = v;
 		else if (strcmp(o, "--tariff") == 0)
-			tdir = v;
+			*tdir = v;
 		else if (strcmp(o, "--validators") == 0)
-			ld.nv = strtol(v, NULL, 10);
+			ld->nv = strtol(v, NULL, 10);
 		else if (strcmp(o, "--rate") == 0)
-			ld.rate = strtod(v, NULL);
+			ld->rate = strtod(v, NULL);
 		else if (strcmp(o, "--duration") == 0)
-			ld.duration = strtod(v, NULL);
+			ld->duration = strtod(v, NULL);
 		else if (strcmp(o, "--seed") == 0)
-			ld.rng = strtoull(v, NULL, 10);
+			ld->rng = strtoull(v, NULL, 10);
 		else if (strcmp(o, "--ack-log") == 0)
-			ack = v;
+			*ack = v;
 		else if (strcmp(o, "--storm") == 0) {
-			ld.storm = 1;
+			ld->storm = 1;
 			continue;
 		} else
 			break;
 		a++;
 	}
-	if (a < argc || ld.engine == NULL || ld.certs == NULL || ld.nv < 1 ||
-	    ld.nv > LOAD_VALIDATORS_MAX || !(ld.rate > 0) ||
-	    !(ld.duration > 0) || ld.duration > 86400) {
+	if (a < argc || ld->engine == NULL || ld->certs == NULL ||
+	    ld->nv < 1 || ld->nv > LOAD_VALIDATORS_MAX || !(ld->rate > 0) ||
+	    !(ld->duration > 0) || ld->duration > 86400) {
 		fprintf(stderr, "usage: terminal-sim load --engine HOST:PORT "
 		    "--certs DIR [--tariff DIR]\n           [--validators N "
 		    "(1-%d)] [--rate TAPS_PER_S] [--duration S] [--seed N]\n"
 		    "           [--ack-log FILE] [--storm]\n",
 		    LOAD_VALIDATORS_MAX);
-		return 2;
+		return -1;
 	}
+	return 0;
+}
+
+/* Each validator's certificate, TLS context and sequence numbers. */
+static int
+load_validators(struct load *ld)
+{
+	char err[256];
+	long i;
+
+	for (i = 0; i < ld->nv; i++) {
+		struct lv *v = &ld->v[i];
+		v->ld = ld;
+		snprintf(v->id, sizeof v->id, "load-%ld", i);
+		/* Sequence numbers continue across runs: a validator never
+		 * reuses one (seconds since the epoch x 10^6 < 2^53). */
+		v->next_seq = v->acked_seq = (uint64_t)time(NULL) * 1000000;
+		v->sent_at = calloc(LOAD_INFLIGHT_MAX, sizeof *v->sent_at);
+		if (v->sent_at == NULL || certs_device(ld->certs, v->id, NULL,
+		    NULL, 1, 0, err, sizeof err) == -1 ||
+		    (v->ctx = tls_client_new(ld->certs, v->id, err,
+		    sizeof err)) == NULL) {
+			fprintf(stderr, "terminal-sim: %s: %s\n", v->id, err);
+			return -1;
+		}
+		if (!ld->storm)
+			lv_connect(v);
+	}
+	return 0;
+}
+
+/* Certificates and keys are ready: now all at once, twice. */
+static int
+load_storm(struct load *ld)
+{
+	long i;
+
+	ld->storm_t0 = now_s();
+	for (i = 0; i < ld->nv; i++)
+		lv_connect(&ld->v[i]);
+	event_base_dispatch(ld->base);
+	printf("storm: %ld validators: first connection (full handshakes) "
+	    "%.2f s; all again with session resumption %.2f s (%ld "
+	    "resumed)\n", ld->nv, ld->storm_s[0], ld->storm_s[1],
+	    ld->storm_resumed);
+	return ld->storm_s[1] > 0 ? 0 : 1;
+}
+
+/* The steady load for the duration, then its numbers. */
+static int
+load_steady(struct load *ld)
+{
+	struct timeval ten = {0, 10000}, one = {1, 0};
+	double elapsed;
+
+	ld->t0 = now_s();
+	ld->tick = event_new(ld->base, -1, EV_PERSIST, tick_cb, ld);
+	ld->second = event_new(ld->base, -1, EV_PERSIST, second_cb, ld);
+	event_add(ld->tick, &ten);
+	event_add(ld->second, &one);
+	event_base_dispatch(ld->base);
+	elapsed = (ld->last_answer > ld->t0 ? ld->last_answer : now_s()) -
+	    ld->t0;
+	qsort(ld->lat, ld->nlat, sizeof *ld->lat, dbl_cmp);
+	fprintf(stderr, "\n");
+	printf("load: %ld validators, target %.0f taps/s for %.0f s\n",
+	    ld->nv, ld->rate, ld->duration);
+	printf("load: sent %llu, acknowledged %llu (%.0f taps/s), refused %llu, "
+	    "errors %llu, reconnects %llu, not sent in time %llu\n",
+	    (unsigned long long)ld->sent, (unsigned long long)ld->acked,
+	    (double)ld->acked / elapsed, (unsigned long long)ld->refused,
+	    (unsigned long long)ld->errors, (unsigned long long)ld->reconnects,
+	    (unsigned long long)ld->backlog);
+	printf("load: ack latency p50 %.2f ms, p99 %.2f ms, max %.2f ms "
+	    "(%zu samples)\n", pct(ld->lat, ld->nlat, 0.5) * 1e3,
+	    pct(ld->lat, ld->nlat, 0.99) * 1e3,
+	    ld->nlat ? ld->lat[ld->nlat - 1] * 1e3 : 0.0, ld->nlat);
+	return ld->errors > 0 || ld->acked == 0 ? 1 : 0;
+}
+
+int
+sim_load(int argc, char **argv)
+{
+	struct load ld;
+	const char *tdir = "tariffs/nl", *ack = NULL;
+	struct diag d;
+	struct tariff *t;
+	long i;
+	int rc = 1;
+
+	memset(&ld, 0, sizeof ld);
+	if (load_args(argc, argv, &ld, &tdir, &ack) == -1)
+		return 2;
 	diag_init(&d);
 	t = tariff_load(tdir, &d);
 	diag_print(&d, stderr);
@@ -404,59 +488,9 @@ sim_load(int argc, char **argv)
 		perror(ack);
 		goto out;
 	}
-	for (i = 0; i < ld.nv; i++) {
-		struct lv *v = &ld.v[i];
-		v->ld = &ld;
-		snprintf(v->id, sizeof v->id, "load-%ld", i);
-		/* Sequence numbers continue across runs: a validator never
-		 * reuses one (seconds since the epoch x 10^6 < 2^53). */
-		v->next_seq = v->acked_seq = (uint64_t)time(NULL) * 1000000;
-		v->sent_at = calloc(LOAD_INFLIGHT_MAX, sizeof *v->sent_at);
-		if (v->sent_at == NULL || certs_device(ld.certs, v->id, NULL,
-		    NULL, 1, 0, err, sizeof err) == -1 ||
-		    (v->ctx = tls_client_new(ld.certs, v->id, err,
-		    sizeof err)) == NULL) {
-			fprintf(stderr, "terminal-sim: %s: %s\n", v->id, err);
-			goto out;
-		}
-		if (!ld.storm)
-			lv_connect(v);
-	}
-	if (ld.storm) {
-		/* Certificates and keys are ready: now all at once. */
-		ld.storm_t0 = now_s();
-		for (i = 0; i < ld.nv; i++)
-			lv_connect(&ld.v[i]);
-		event_base_dispatch(ld.base);
-		printf("storm: %ld validators: first connection (full "
-		    "handshakes) %.2f s; all again with session resumption "
-		    "%.2f s (%ld resumed)\n", ld.nv, ld.storm_s[0],
-		    ld.storm_s[1], ld.storm_resumed);
-		rc = ld.storm_s[1] > 0 ? 0 : 1;
+	if (load_validators(&ld) == -1)
 		goto out;
-	}
-	ld.t0 = now_s();
-	ld.tick = event_new(ld.base, -1, EV_PERSIST, tick_cb, &ld);
-	ld.second = event_new(ld.base, -1, EV_PERSIST, second_cb, &ld);
-	event_add(ld.tick, &ten);
-	event_add(ld.second, &one);
-	event_base_dispatch(ld.base);
-	elapsed = (ld.last_answer > ld.t0 ? ld.last_answer : now_s()) - ld.t0;
-	qsort(ld.lat, ld.nlat, sizeof *ld.lat, dbl_cmp);
-	fprintf(stderr, "\n");
-	printf("load: %ld validators, target %.0f taps/s for %.0f s\n", ld.nv,
-	    ld.rate, ld.duration);
-	printf("load: sent %llu, acknowledged %llu (%.0f taps/s), refused %llu, "
-	    "errors %llu, reconnects %llu, not sent in time %llu\n",
-	    (unsigned long long)ld.sent, (unsigned long long)ld.acked,
-	    (double)ld.acked / elapsed, (unsigned long long)ld.refused,
-	    (unsigned long long)ld.errors, (unsigned long long)ld.reconnects,
-	    (unsigned long long)ld.backlog);
-	printf("load: ack latency p50 %.2f ms, p99 %.2f ms, max %.2f ms "
-	    "(%zu samples)\n", pct(ld.lat, ld.nlat, 0.5) * 1e3,
-	    pct(ld.lat, ld.nlat, 0.99) * 1e3,
-	    ld.nlat ? ld.lat[ld.nlat - 1] * 1e3 : 0.0, ld.nlat);
-	rc = ld.errors > 0 || ld.acked == 0 ? 1 : 0;
+	rc = ld.storm ? load_storm(&ld) : load_steady(&ld);
 out:
 	if (ld.acklog != NULL)
 		fclose(ld.acklog);

@@ -24,7 +24,8 @@ main(int argc, char **argv)
 		return sim_acquirer(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "idle") == 0)
 		return sim_idle(argc - 1, argv + 1);
-	fprintf(stderr, "usage: terminal-sim replay --engine HOST:PORT --certs "
+	fprintf(stderr,
+	    "usage: terminal-sim replay --engine HOST:PORT --certs "
 	    "DIR [--ack-log FILE]\n           [--queue FILE] [--shuffle SEED] "
 	    "[--reconnect-every N] [--keep-ids] TAPS.csv\n"
 	    "       terminal-sim day --engine HOST:PORT --certs DIR "

@@ -178,85 +178,104 @@ device_index(struct replay *rp, struct strtab *names, const char *id,
 	return 0;
 }
 
-/* Kept rows, accounts, devices and sequence numbers (see the top). */
-static int
-plan(struct replay *rp)
-{
-	struct strtab *ids = strtab_new(), *cards = strtab_new();
-	struct strtab *names = strtab_new();
-	uint32_t *best = NULL, *order = NULL, *card_par = NULL, id;
-	size_t i, n = rp->nrows, k;
-	int rc = -1;
+/* plan()'s working set: tap ids, cards and device names, row indexes. */
+struct plan {
+	struct strtab	*ids, *cards, *names;
+	uint32_t	*best;		/* per tap id: the row kept */
+	uint32_t	*order;		/* kept rows by tap id */
+	uint32_t	*card_par;	/* per card: the row of its least PAR */
+};
 
-	if (ids == NULL || cards == NULL || names == NULL)
-		goto out;
-	best = malloc((n + 1) * sizeof *best);
-	order = malloc((n + 1) * sizeof *order);
-	card_par = malloc((n + 1) * sizeof *card_par);
-	if (best == NULL || order == NULL || card_par == NULL)
-		goto out;
-	if (!rp->ids_name_devices)
-		for (i = 0; i < REPLAY_DEVICES; i++) {
-			char name[32];
-			int len = snprintf(name, sizeof name, "replay-%zu", i);
-			if (device_index(rp, names, name, (size_t)len, &id) ==
-			    -1)
-				goto out;
-		}
+/* Keeps one row per tap id (row_less decides); every row points to it. */
+static int
+plan_keep(struct replay *rp, struct plan *pl)
+{
+	size_t i, n = rp->nrows;
+	uint32_t id;
+
 	for (i = 0; i < n; i++) {
 		int added;
-		id = strtab_intern(ids, rp->row[i].f[0],
+		id = strtab_intern(pl->ids, rp->row[i].f[0],
 		    strlen(rp->row[i].f[0]), &added);
 		if (id == STRTAB_NONE)
-			goto out;
-		if (added || row_less(&rp->row[i], &rp->row[best[id]]))
-			best[id] = (uint32_t)i;
+			return -1;
+		if (added || row_less(&rp->row[i], &rp->row[pl->best[id]]))
+			pl->best[id] = (uint32_t)i;
 	}
 	for (i = 0; i < n; i++) {
-		rp->row[i].kept = best[strtab_find(ids, rp->row[i].f[0],
-		    strlen(rp->row[i].f[0]))];
-		card_par[i] = UINT32_MAX;
+		rp->row[i].kept = pl->best[strtab_find(pl->ids,
+		    rp->row[i].f[0], strlen(rp->row[i].f[0]))];
+		pl->card_par[i] = UINT32_MAX;
 	}
-	/* Each card's least PAR among kept rows, as price decides it. */
-	for (i = 0; i < strtab_count(ids); i++) {
-		const struct row *w = &rp->row[best[i]];
-		uint32_t c = strtab_intern(cards, w->f[2], strlen(w->f[2]),
+	return 0;
+}
+
+/* Each card's least PAR among kept rows, as price decides it. */
+static int
+plan_pars(struct replay *rp, struct plan *pl)
+{
+	size_t i;
+
+	for (i = 0; i < strtab_count(pl->ids); i++) {
+		const struct row *w = &rp->row[pl->best[i]];
+		uint32_t c = strtab_intern(pl->cards, w->f[2], strlen(w->f[2]),
 		    NULL);
 		if (c == STRTAB_NONE)
-			goto out;
-		if (w->f[3][0] != '\0' && (card_par[c] == UINT32_MAX ||
-		    strcmp(w->f[3], rp->row[card_par[c]].f[3]) < 0))
-			card_par[c] = best[i];
+			return -1;
+		if (w->f[3][0] != '\0' && (pl->card_par[c] == UINT32_MAX ||
+		    strcmp(w->f[3], rp->row[pl->card_par[c]].f[3]) < 0))
+			pl->card_par[c] = pl->best[i];
 	}
-	for (i = 0; i < strtab_count(ids); i++)
-		order[i] = best[i];
-	qsort_r(order, strtab_count(ids), sizeof *order, id_cmp, rp);
-	for (i = 0; i < strtab_count(ids); i++) {
-		struct row *w = &rp->row[order[i]];
-		uint32_t c = strtab_find(cards, w->f[2], strlen(w->f[2]));
-		const char *acct = card_par[c] != UINT32_MAX ?
-		    rp->row[card_par[c]].f[3] : w->f[2];
+	return 0;
+}
+
+/*
+ * The device and sequence number of each kept row: by account over
+ * REPLAY_DEVICES, or as its tap id names them.
+ */
+static int
+plan_devices(struct replay *rp, struct plan *pl)
+{
+	size_t i, nid = strtab_count(pl->ids);
+	const char *why;
+
+	for (i = 0; i < nid; i++)
+		pl->order[i] = pl->best[i];
+	qsort_r(pl->order, nid, sizeof *pl->order, id_cmp, rp);
+	for (i = 0; i < nid; i++) {
+		struct row *w = &rp->row[pl->order[i]];
+		uint32_t c = strtab_find(pl->cards, w->f[2], strlen(w->f[2]));
+		const char *acct = pl->card_par[c] != UINT32_MAX ?
+		    rp->row[pl->card_par[c]].f[3] : w->f[2];
 		const char *colon = strrchr(w->f[0], ':');
-		const char *why;
 		if (!rp->ids_name_devices) {
 			w->device = (uint32_t)(strtab_hash(acct, strlen(acct)) %
 			    REPLAY_DEVICES);
 			w->seq = REPLAY_SEQ_BASE + (int64_t)i;
 			continue;
 		}
-		/* The row names its validator and sequence number. */
 		if (colon == NULL || parse_int(colon + 1, 1, (int64_t)1 << 53,
-		    &w->seq, &why) == -1 || device_index(rp, names, w->f[0],
-		    (size_t)(colon - w->f[0]), &w->device) == -1) {
+		    &w->seq, &why) == -1 || device_index(rp, pl->names,
+		    w->f[0], (size_t)(colon - w->f[0]), &w->device) == -1) {
 			fprintf(stderr, "terminal-sim: tap_id '%s' is not "
 			    "<device>:<seq> (or too many devices)\n", w->f[0]);
-			goto out;
+			return -1;
 		}
 	}
-	/* Every row is sent: duplicates as resends of the kept row;
-	 * phase-1 rows after all of phase 0. */
+	return 0;
+}
+
+/*
+ * Every row is sent: duplicates as resends of the kept row; phase-1 rows
+ * after all of phase 0.
+ */
+static int
+plan_queue(struct replay *rp)
+{
+	size_t i, k;
+
 	for (k = 0; k < 2; k++)
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < rp->nrows; i++) {
 			struct row *w = &rp->row[i];
 			struct device *d = &rp->dev[rp->row[w->kept].device];
 			uint32_t *v;
@@ -264,38 +283,75 @@ plan(struct replay *rp)
 				continue;
 			if ((v = realloc(d->rows, (d->nrows + 1) *
 			    sizeof *v)) == NULL)
-				goto out;
+				return -1;
 			d->rows = v;
 			d->rows[d->nrows++] = (uint32_t)i;
 			if (k == 0)
 				rp->phase0_left++;
 		}
-	/* A seeded shuffle of each validator's sending order. */
-	if (rp->shuffle_seed != 0) {
-		uint64_t x = rp->shuffle_seed;
-		for (k = 0; k < rp->ndev; k++) {
-			struct device *d = &rp->dev[k];
-			for (i = d->nrows; i > 1; i--) {
-				size_t r;
-				uint32_t tmp;
-				x = x * 6364136223846793005ULL +
-				    1442695040888963407ULL;
-				r = (size_t)(x >> 33) % i;
-				tmp = d->rows[i - 1];
-				d->rows[i - 1] = d->rows[r];
-				d->rows[r] = tmp;
-			}
+	return 0;
+}
+
+/* A seeded shuffle of each validator's sending order. */
+static void
+plan_shuffle(struct replay *rp)
+{
+	uint64_t x = rp->shuffle_seed;
+	size_t i, k;
+
+	for (k = 0; k < rp->ndev; k++) {
+		struct device *d = &rp->dev[k];
+		for (i = d->nrows; i > 1; i--) {
+			size_t r;
+			uint32_t tmp;
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			r = (size_t)(x >> 33) % i;
+			tmp = d->rows[i - 1];
+			d->rows[i - 1] = d->rows[r];
+			d->rows[r] = tmp;
 		}
 	}
+}
+
+/* Kept rows, accounts, devices and sequence numbers (see the top). */
+static int
+plan(struct replay *rp)
+{
+	struct plan pl = {strtab_new(), strtab_new(), strtab_new(), NULL,
+	    NULL, NULL};
+	size_t i, n = rp->nrows;
+	uint32_t id;
+	int rc = -1;
+
+	if (pl.ids == NULL || pl.cards == NULL || pl.names == NULL)
+		goto out;
+	pl.best = malloc((n + 1) * sizeof *pl.best);
+	pl.order = malloc((n + 1) * sizeof *pl.order);
+	pl.card_par = malloc((n + 1) * sizeof *pl.card_par);
+	if (pl.best == NULL || pl.order == NULL || pl.card_par == NULL)
+		goto out;
+	if (!rp->ids_name_devices)
+		for (i = 0; i < REPLAY_DEVICES; i++) {
+			char name[32];
+			int len = snprintf(name, sizeof name, "replay-%zu", i);
+			if (device_index(rp, pl.names, name, (size_t)len,
+			    &id) == -1)
+				goto out;
+		}
+	if (plan_keep(rp, &pl) == -1 || plan_pars(rp, &pl) == -1 ||
+	    plan_devices(rp, &pl) == -1 || plan_queue(rp) == -1)
+		goto out;
+	if (rp->shuffle_seed != 0)
+		plan_shuffle(rp);
 	rp->total = n;
 	rc = 0;
 out:
-	strtab_free(ids);
-	strtab_free(cards);
-	strtab_free(names);
-	free(best);
-	free(order);
-	free(card_par);
+	strtab_free(pl.ids);
+	strtab_free(pl.cards);
+	strtab_free(pl.names);
+	free(pl.best);
+	free(pl.order);
+	free(pl.card_par);
 	return rc;
 }
 
@@ -666,10 +722,48 @@ load_queue(struct replay *rp, const char *path)
 	return (rp->queue = fopen(path, "a")) == NULL ? -1 : 0;
 }
 
+/* Every device with taps left: its certificate, watch and connection. */
+static int
+start_devices(struct replay *rp)
+{
+	struct timeval tv = {2, 0};
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < rp->ndev; i++) {
+		struct device *d = &rp->dev[i];
+		d->rp = rp;
+		if (d->nrows == 0 || d->answered == d->nrows)
+			continue;
+		if (certs_device(rp->certs, d->id, NULL, NULL, 1, 0, err,
+		    sizeof err) == -1 || (d->ctx = tls_client_new(rp->certs,
+		    d->id, err, sizeof err)) == NULL) {
+			fprintf(stderr, "terminal-sim: %s: %s\n", d->id, err);
+			return -1;
+		}
+		d->watch = event_new(rp->base, -1, EV_PERSIST, watch_cb, d);
+		if (d->watch != NULL)
+			event_add(d->watch, &tv);
+		device_connect(d);
+	}
+	return 0;
+}
+
+void
+replay_free_rows(struct replay *rp)
+{
+	size_t r;
+	int k;
+
+	for (r = 0; r < rp->nrows; r++)
+		for (k = 0; k < 7; k++)
+			free(rp->row[r].f[k]);
+	free(rp->row);
+}
+
 int
 replay_run(struct replay *rp, const char *ack, const char *queue)
 {
-	char err[256];
 	size_t i;
 	int rc = 2;
 
@@ -688,24 +782,8 @@ replay_run(struct replay *rp, const char *ack, const char *queue)
 	    TAP_DEV_TOKEN_KEY, strlen(TAP_DEV_TOKEN_KEY))) == NULL)
 		goto out;
 	rp->base = event_base_new();
-	for (i = 0; i < rp->ndev; i++) {
-		struct device *d = &rp->dev[i];
-		d->rp = rp;
-		if (d->nrows == 0 || d->answered == d->nrows)
-			continue;
-		if (certs_device(rp->certs, d->id, NULL, NULL, 1, 0, err,
-		    sizeof err) == -1 || (d->ctx = tls_client_new(rp->certs,
-		    d->id, err, sizeof err)) == NULL) {
-			fprintf(stderr, "terminal-sim: %s: %s\n", d->id, err);
-			goto out;
-		}
-		d->watch = event_new(rp->base, -1, EV_PERSIST, watch_cb, d);
-		if (d->watch != NULL) {
-			struct timeval tv = {2, 0};
-			event_add(d->watch, &tv);
-		}
-		device_connect(d);
-	}
+	if (start_devices(rp) == -1)
+		goto out;
 	if (rp->total > 0 && rp->answered < rp->total)
 		event_base_dispatch(rp->base);
 	if (rp->answered < rp->total) {
@@ -733,12 +811,7 @@ out:
 		free(rp->dev[i].rows);
 	}
 	free(rp->dev);
-	for (i = 0; i < rp->nrows; i++) {
-		int k;
-		for (k = 0; k < 7; k++)
-			free(rp->row[i].f[k]);
-	}
-	free(rp->row);
+	replay_free_rows(rp);
 	strtab_free(rp->deny);
 	free(rp->deny_on);
 	tap_tokenizer_free(rp->tk);

@@ -51,6 +51,8 @@ struct replay {
 
 /* Adds a row (fields copied); -1 on out of memory or too many rows. */
 int	replay_add_row(struct replay *, const char *const f[7]);
+/* Frees the rows added (replay_run() does it when it ends). */
+void	replay_free_rows(struct replay *);
 /*
  * Plans and sends every row; ack_path and queue_path may be NULL.
  * Returns 0 when all were acknowledged, 1 when some were refused, 2 on

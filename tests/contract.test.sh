@@ -2,12 +2,11 @@
 # SPEC §2/§5 contract through the real binary: the worked examples price
 # byte for byte, the sample tariff loads, bad tap files fail as specified.
 set -eu
+. tests/lib.sh
 BIN=${1:-bin}
 FE=$BIN/fare-engine
 EX=../shared/examples
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "contract: $*" >&2; exit 1; }
+e2e_init contract
 
 for ex in "$EX"/*/; do
 	ex=${ex%/}

@@ -10,16 +10,8 @@ BIN=${1:-bin}
 FE=$BIN/fare-engine
 KILLS=${KILLS:-5}
 SEED=${SEED:-$$}
-tmp=$(mktemp -d)
-pid=
-sim=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	[ -n "$sim" ] && kill "$sim" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "crash: $*" >&2; tail -5 "$tmp/engine.log" >&2; exit 1; }
+e2e_init crash
+e2e_kill=9
 
 "$FE" certs init "$tmp/certs" >/dev/null
 "$BIN"/gen-taps --tariff tariffs/nl --accounts "${ACCOUNTS:-4000}" --seed 5 \

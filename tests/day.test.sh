@@ -9,14 +9,7 @@ set -eu
 BIN=${1:-bin}
 FE=$BIN/fare-engine
 SIM=$BIN/terminal-sim
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "day: $*" >&2; [ -f "$tmp/engine.log" ] && tail -5 "$tmp/engine.log" >&2; exit 1; }
+e2e_init day
 
 # Reproducibility: the same seed, the same taps; another seed, others.
 "$SIM" day --generate-only --tourists 300 --seed 5 --taps-out "$tmp/a.csv" 2>/dev/null

@@ -13,16 +13,7 @@ FE=$BIN/fare-engine
 SIM=$BIN/terminal-sim
 EX=../shared/examples/mini
 ACC=tok:67da5f2440cd91a5ebf8e26f1142bdaa	# card 5105105105105100
-tmp=$(mktemp -d)
-pid=
-apid=
-cleanup() {
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	[ -n "$apid" ] && kill -TERM "$apid" 2>/dev/null && wait "$apid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "debt: $*" >&2; [ -f "$tmp/engine.log" ] && tail -5 "$tmp/engine.log" >&2; exit 1; }
+e2e_init debt
 q() { sqlite3 "$tmp/engine.db" "$1"; }
 port=$((23000 + $$ % 300 * 3))
 # until_q SQL VALUE: wait (at most 20 s) until the query gives VALUE.

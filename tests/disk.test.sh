@@ -12,18 +12,7 @@ set -eu
 BIN=${1:-bin}
 FE=$BIN/fare-engine
 SIM=$BIN/terminal-sim
-tmp=$(mktemp -d)
-pid=
-spid=
-mounted=
-cleanup() {
-	[ -n "$spid" ] && kill "$spid" 2>/dev/null
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	[ -n "$mounted" ] && umount "$tmp/fs" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "disk: $*" >&2; [ -f "$tmp/engine.log" ] && tail -8 "$tmp/engine.log" >&2; exit 1; }
+e2e_init disk 8
 port=$((24000 + $$ % 800 * 2))
 http=$((port + 1))
 health() { curl -s -o "$tmp/health.json" -w '%{http_code}' "http://127.0.0.1:$http/healthz" || true; }

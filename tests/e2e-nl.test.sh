@@ -7,14 +7,7 @@ set -eu
 . tests/lib.sh
 BIN=${1:-bin}
 FE=$BIN/fare-engine
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "e2e-nl: $*" >&2; tail -5 "$tmp/engine.log" >&2; exit 1; }
+e2e_init e2e-nl
 
 "$FE" certs init "$tmp/certs" >/dev/null
 "$BIN"/gen-taps --tariff tariffs/nl --accounts 18000 --seed 11 \

@@ -9,14 +9,7 @@ BIN=${1:-bin}
 FE=$BIN/fare-engine
 SIM=$BIN/terminal-sim
 EX=../shared/examples
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "e2e: $*" >&2; [ -f "$tmp/engine.log" ] && tail -20 "$tmp/engine.log" >&2; exit 1; }
+e2e_init e2e 20
 
 "$FE" certs init "$tmp/certs" >/dev/null
 port=$((10000 + $$ % 2000 * 2))

@@ -9,16 +9,7 @@ FE=$BIN/fare-engine
 N=${IDLE_CONNECTIONS:-10000}
 # Under the sanitizers every connection costs several times more.
 [ "$BIN" = bin-san ] && N=${IDLE_CONNECTIONS:-2000}
-tmp=$(mktemp -d)
-pid=
-idle=
-cleanup() {
-	[ -n "$idle" ] && kill "$idle" 2>/dev/null
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "idle: $*" >&2; exit 1; }
+e2e_init idle
 metric() {
 	curl -s http://127.0.0.1:$((port + 1))/metrics | sed -n "s/^$1 //p"
 }

@@ -22,3 +22,40 @@ db_charges() {
 	sqlite3 "$1" "SELECT account, service_day, charge_cents FROM v_charges
 	    ORDER BY account, service_day"
 }
+
+# e2e_init NAME [LOG_LINES]: the start of every end-to-end test.  A
+# temporary directory $tmp; $pid (the engine), $apid (the acquirer),
+# $spid, $sim, $idle (simulators) and $mounted empty until started; on
+# exit, whatever is still running is stopped and $tmp removed.  Set
+# e2e_kill=9 to stop the engine with SIGKILL instead of SIGTERM.
+e2e_init() {
+	e2e_name=$1
+	e2e_log_lines=${2:-5}
+	tmp=$(mktemp -d)
+	pid= apid= spid= sim= idle= mounted=
+	trap e2e_cleanup EXIT
+}
+
+# fail MSG: which test, why, and the end of the engine's log.
+fail() {
+	echo "$e2e_name: $*" >&2
+	[ -f "$tmp/engine.log" ] && tail -"$e2e_log_lines" "$tmp/engine.log" >&2
+	exit 1
+}
+
+# Simulators first, then the engine (thawed if a test froze it, and waited
+# for), then the acquirer, then the files.
+e2e_cleanup() {
+	for _p in $sim $spid $idle; do
+		kill "$_p" 2>/dev/null
+	done
+	if [ -n "$pid" ]; then
+		kill -CONT "$pid" 2>/dev/null
+		kill -"${e2e_kill:-TERM}" "$pid" 2>/dev/null &&
+		    wait "$pid" 2>/dev/null
+	fi
+	[ -n "$apid" ] && kill -TERM "$apid" 2>/dev/null &&
+	    wait "$apid" 2>/dev/null
+	[ -n "$mounted" ] && umount "$tmp/fs" 2>/dev/null
+	rm -rf "$tmp"
+}

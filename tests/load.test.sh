@@ -6,13 +6,7 @@ set -eu
 . tests/lib.sh
 BIN=${1:-bin}
 FE=$BIN/fare-engine
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+e2e_init load
 "$FE" certs init "$tmp/certs" >/dev/null
 port=$((26000 + $$ % 1000 * 2))
 "$FE" serve --dev --certs "$tmp/certs" --tariff tariffs/nl \

@@ -10,17 +10,7 @@ set -eu
 BIN=${1:-bin}
 FE=$BIN/fare-engine
 SIM=$BIN/terminal-sim
-tmp=$(mktemp -d)
-pid=
-spid=
-cleanup() {
-	[ -n "$pid" ] && kill -CONT "$pid" 2>/dev/null
-	[ -n "$spid" ] && kill "$spid" 2>/dev/null
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "netfault: $*" >&2; [ -f "$tmp/engine.log" ] && tail -5 "$tmp/engine.log" >&2; exit 1; }
+e2e_init netfault
 port=$((20000 + $$ % 900 * 2))
 
 "$FE" certs init "$tmp/certs" >/dev/null

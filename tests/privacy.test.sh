@@ -4,9 +4,9 @@
 # the database, the logs and everything printed.  The input tap file is
 # the only place they may be.
 set -eu
+. tests/lib.sh
 BIN=${1:-bin}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+e2e_init privacy
 DEMO_DIR=$tmp/demo DEMO_TOURISTS=300 sh tools/demo.sh "$BIN" >"$tmp/stdout" \
     2>"$tmp/stderr" || { cat "$tmp/stderr"; exit 1; }
 tail -q -n +2 "$tmp"/demo/taps*.csv | cut -d, -f3 | sort -u >"$tmp/pans"

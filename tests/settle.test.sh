@@ -13,16 +13,7 @@ set -eu
 BIN=${1:-bin}
 FE=$BIN/fare-engine
 SIM=$BIN/terminal-sim
-tmp=$(mktemp -d)
-pid=
-apid=
-cleanup() {
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	[ -n "$apid" ] && kill -TERM "$apid" 2>/dev/null && wait "$apid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "settle: $*" >&2; [ -f "$tmp/engine.log" ] && tail -8 "$tmp/engine.log" >&2; exit 1; }
+e2e_init settle 8
 q() { sqlite3 "$tmp/engine.db" "$1"; }
 
 port=$((12000 + $$ % 600 * 3))

@@ -460,12 +460,54 @@ test_tls_refusals(void **state)
 	    "disconnected: handshake");
 }
 
+/*
+ * Text fields are UTF-8 without control characters (SPEC §2, §3): such a
+ * tap is refused, and no refusal's detail ends in half a character.
+ */
+static void
+test_tap_text_not_utf8_refused(void **state)
+{
+	struct client *c = client_new("dev1", 0);
+	char cmd[600], stop[200], frame[400], out[512];
+	FILE *p;
+	size_t n;
+
+	(void)state;
+	send_tap(c, "dev1:20,2026-11-28T11:59:00Z,5555555555554444,,CITY,"
+	    "C\xc0\xaf,in");
+	send_tap(c, "dev1:21,2026-11-28T11:59:00Z,5555555555554444,,CI\x01TY,"
+	    "C,in");
+	/* An unknown stop of 99 'S' and an e-acute: cut before the e. */
+	memset(stop, 'S', 99);
+	memcpy(stop + 99, "\xc3\xa9", 3);
+	snprintf(frame, sizeof frame, "dev1:22,2026-11-28T11:59:00Z,"
+	    "5555555555554444,,CITY,%s,in", stop);
+	send_tap(c, frame);
+	pump(c, 3);
+	assert_string_equal(c->frames[0], "R:20,bad-fields");
+	assert_string_equal(c->frames[1], "R:21,bad-fields");
+	assert_string_equal(c->frames[2], "R:22,unknown-stop");
+	client_free(c);
+	snprintf(cmd, sizeof cmd, "sqlite3 %s/engine.db \"SELECT hex(detail) "
+	    "FROM refused WHERE detail LIKE 'stop_id%%' ORDER BY id DESC "
+	    "LIMIT 1\"", dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, sizeof out - 1, p);
+	out[n] = '\0';
+	pclose(p);
+	/* ...SSS' (53 53 27): the lone C3 lead byte is gone. */
+	tu_has(out, "535327\n");
+	tu_lacks(out, "C327");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ack_and_resend),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_tap_text_not_utf8_refused),
 		cmocka_unit_test(test_broken_frames),
 		cmocka_unit_test(test_slow_client),
 		cmocka_unit_test(test_client_never_reads),

@@ -12,15 +12,7 @@ case "$BIN" in *san*) echo "valgrind: not with the sanitizer build"; exit 0 ;; e
 FE=$BIN/fare-engine
 SIM=$BIN/terminal-sim
 EX=../shared/examples/mini
-tmp=$(mktemp -d)
-pid=
-apid=
-cleanup() {
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	[ -n "$apid" ] && kill -TERM "$apid" 2>/dev/null && wait "$apid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+e2e_init valgrind 30
 fail() { echo "valgrind: $*" >&2; tail -30 "$tmp"/vg.* >&2 2>/dev/null; exit 1; }
 VG="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect
     --error-exitcode=99"

@@ -7,9 +7,13 @@
 #ifndef ONECITY_DENY_H
 #define ONECITY_DENY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
+
+/* Creates the tables and v_deny_list. */
+int	deny_schema(sqlite3 *, char *err, size_t errlen);
 
 /* Adds (on = 1) or lifts an account's entry; logs the change. */
 int	deny_set(sqlite3 *, const char *account, int on, const char *reason,
@@ -18,6 +22,9 @@ int	deny_set(sqlite3 *, const char *account, int on, const char *reason,
 /* The same inside the caller's transaction (settlement). */
 int	deny_set_in(sqlite3 *, const char *account, int on,
 	    const char *reason, int64_t now);
+
+/* Whether settlement put the account on the list (a declined charge). */
+int	deny_declined(sqlite3 *, const char *account);
 
 /* Calls fn for every listed account, or for changes after *last_id. */
 int	deny_each(sqlite3 *, void (*fn)(const char *account, int on,

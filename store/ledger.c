@@ -241,31 +241,33 @@ problem(FILE *out, size_t *count, const char *fmt, ...)
 	return ++*count;
 }
 
-size_t
-ledger_verify(sqlite3 *db, FILE *out)
+/*
+ * The chain, entry by entry: numbered without gaps, each hash intact.
+ * -1 when there is no ledger to check.
+ */
+static int
+verify_chain(sqlite3 *db, FILE *out, size_t *bad)
 {
 	sqlite3_stmt *s;
 	char prev[65] = "genesis", hash[65];
 	int64_t expect_id = 1;
-	size_t bad = 0;
 
-	/* The chain, entry by entry. */
 	if (sqlite3_prepare_v2(db, "SELECT entry_id, txn_id, posted_utc, "
 	    "ledger_account, amount_cents, service_day, rider_account, reason, "
 	    "prev_hash, hash FROM ledger ORDER BY entry_id", -1, &s, NULL) !=
 	    SQLITE_OK) {
-		problem(out, &bad, "no ledger: %s", sqlite3_errmsg(db));
-		return bad;
+		problem(out, bad, "no ledger: %s", sqlite3_errmsg(db));
+		return -1;
 	}
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(s, 0);
 		const char *stored = (const char *)sqlite3_column_text(s, 9);
 		if (id != expect_id)
-			problem(out, &bad, "entry %lld: expected entry %lld "
+			problem(out, bad, "entry %lld: expected entry %lld "
 			    "(an entry was removed or reordered)",
 			    (long long)id, (long long)expect_id);
 		if (strcmp((const char *)sqlite3_column_text(s, 8), prev) != 0)
-			problem(out, &bad, "entry %lld: prev_hash does not match "
+			problem(out, bad, "entry %lld: prev_hash does not match "
 			    "the previous entry", (long long)id);
 		entry_hash(prev, id, sqlite3_column_int64(s, 1),
 		    sqlite3_column_int64(s, 2),
@@ -275,12 +277,66 @@ ledger_verify(sqlite3 *db, FILE *out)
 		    (const char *)sqlite3_column_text(s, 6),
 		    (const char *)sqlite3_column_text(s, 7), hash);
 		if (strcmp(hash, stored) != 0)
-			problem(out, &bad, "entry %lld: hash mismatch (the entry "
+			problem(out, bad, "entry %lld: hash mismatch (the entry "
 			    "was altered)", (long long)id);
 		snprintf(prev, sizeof prev, "%s", stored);
 		expect_id = id + 1;
 	}
 	sqlite3_finalize(s);
+	return 0;
+}
+
+/* Two columns of a row that must be equal, and how to say they are not. */
+struct pair_check {
+	int		 col;		/* and col + 1 */
+	const char	*prefix, *what, *but, *tail;
+};
+
+/*
+ * Runs sql (columns: two names, then the pairs) and reports each row
+ * whose pair differs as "<prefix><name> <name>: <what> A <but> B<tail>".
+ */
+static void
+verify_pairs(sqlite3 *db, FILE *out, size_t *bad, const char *sql,
+    const struct pair_check *c, size_t n)
+{
+	sqlite3_stmt *s;
+	size_t k;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return;
+	while (sqlite3_step(s) == SQLITE_ROW)
+		for (k = 0; k < n; k++)
+			if (sqlite3_column_int64(s, c[k].col) !=
+			    sqlite3_column_int64(s, c[k].col + 1))
+				problem(out, bad, "%s%s %s: %s %lld %s %lld%s",
+				    c[k].prefix, sqlite3_column_text(s, 0),
+				    sqlite3_column_text(s, 1), c[k].what,
+				    sqlite3_column_int64(s, c[k].col), c[k].but,
+				    sqlite3_column_int64(s, c[k].col + 1),
+				    c[k].tail);
+	sqlite3_finalize(s);
+}
+
+static const struct pair_check charge_check[] = {
+	{2, "", "charge", "but postings", ""},
+};
+static const struct pair_check share_check[] = {
+	{2, "revenue:", "share", "but postings", ""},
+};
+static const struct pair_check money_check[] = {
+	{2, "", "collected", "in the ledger but", " approved in settlements"},
+	{4, "", "debt", "in the ledger but", " open in debts"},
+};
+
+size_t
+ledger_verify(sqlite3 *db, FILE *out)
+{
+	sqlite3_stmt *s;
+	size_t bad = 0;
+
+	if (verify_chain(db, out, &bad) == -1)
+		return bad;
 	/* Every transaction balances. */
 	if (sqlite3_prepare_v2(db, "SELECT txn_id, sum(amount_cents) FROM ledger "
 	    "GROUP BY txn_id HAVING sum(amount_cents) != 0", -1, &s, NULL) ==
@@ -292,39 +348,20 @@ ledger_verify(sqlite3 *db, FILE *out)
 		sqlite3_finalize(s);
 	}
 	/* Postings equal charges, and operators' revenue their shares. */
-	if (sqlite3_prepare_v2(db, "SELECT c.account, c.service_day, "
+	verify_pairs(db, out, &bad, "SELECT c.account, c.service_day, "
 	    "c.charge_cents, coalesce((SELECT sum(amount_cents) FROM ledger l "
 	    "WHERE l.rider_account = c.account AND l.service_day = "
 	    "c.service_day AND l.ledger_account = 'rider:' || c.account AND "
-	    "l.reason IN ('pricing', 'reversal')), 0) FROM charges c", -1, &s, NULL) == SQLITE_OK) {
-		while (sqlite3_step(s) == SQLITE_ROW)
-			if (sqlite3_column_int64(s, 2) !=
-			    sqlite3_column_int64(s, 3))
-				problem(out, &bad, "%s %s: charge %lld but "
-				    "postings %lld", sqlite3_column_text(s, 0),
-				    sqlite3_column_text(s, 1),
-				    sqlite3_column_int64(s, 2),
-				    sqlite3_column_int64(s, 3));
-		sqlite3_finalize(s);
-	}
-	if (sqlite3_prepare_v2(db, "SELECT network_id, service_day, "
+	    "l.reason IN ('pricing', 'reversal')), 0) FROM charges c",
+	    charge_check, 1);
+	verify_pairs(db, out, &bad, "SELECT network_id, service_day, "
 	    "sum(cents), coalesce((SELECT -sum(amount_cents) FROM ledger l "
 	    "WHERE l.ledger_account = 'revenue:' || network_id AND "
 	    "l.service_day = shares.service_day), 0) FROM shares GROUP BY "
-	    "network_id, service_day", -1, &s, NULL) == SQLITE_OK) {
-		while (sqlite3_step(s) == SQLITE_ROW)
-			if (sqlite3_column_int64(s, 2) !=
-			    sqlite3_column_int64(s, 3))
-				problem(out, &bad, "revenue:%s %s: share %lld but "
-				    "postings %lld", sqlite3_column_text(s, 0),
-				    sqlite3_column_text(s, 1),
-				    sqlite3_column_int64(s, 2),
-				    sqlite3_column_int64(s, 3));
-		sqlite3_finalize(s);
-	}
+	    "network_id, service_day", share_check, 1);
 	/* Money collected equals the approved settlements, debts the open
 	 * ones, account-day by account-day. */
-	if (sqlite3_prepare_v2(db, "WITH c AS (SELECT rider_account AS a, "
+	verify_pairs(db, out, &bad, "WITH c AS (SELECT rider_account AS a, "
 	    "service_day AS d, sum(CASE WHEN ledger_account = "
 	    "'clearing:acquirer' THEN amount_cents ELSE 0 END) AS got, "
 	    "sum(CASE WHEN ledger_account = 'debt:' || rider_account THEN "
@@ -338,26 +375,6 @@ ledger_verify(sqlite3 *db, FILE *out)
 	    "coalesce(c.owed, 0), coalesce(o.owed, 0) FROM (SELECT a, d FROM "
 	    "c UNION SELECT a, d FROM s UNION SELECT a, d FROM o) k LEFT JOIN "
 	    "c USING (a, d) LEFT JOIN s USING (a, d) LEFT JOIN o USING (a, d)",
-	    -1, &s, NULL) == SQLITE_OK) {
-		while (sqlite3_step(s) == SQLITE_ROW) {
-			if (sqlite3_column_int64(s, 2) !=
-			    sqlite3_column_int64(s, 3))
-				problem(out, &bad, "%s %s: collected %lld in the "
-				    "ledger but %lld approved in settlements",
-				    sqlite3_column_text(s, 0),
-				    sqlite3_column_text(s, 1),
-				    sqlite3_column_int64(s, 2),
-				    sqlite3_column_int64(s, 3));
-			if (sqlite3_column_int64(s, 4) !=
-			    sqlite3_column_int64(s, 5))
-				problem(out, &bad, "%s %s: debt %lld in the "
-				    "ledger but %lld open in debts",
-				    sqlite3_column_text(s, 0),
-				    sqlite3_column_text(s, 1),
-				    sqlite3_column_int64(s, 4),
-				    sqlite3_column_int64(s, 5));
-		}
-		sqlite3_finalize(s);
-	}
+	    money_check, 2);
 	return bad;
 }

@@ -1,9 +1,10 @@
 /*
  * A fault-injection hook for tests, as SQLite's own tests do it: an SQLite
  * VFS wrapping the default one whose Nth to (N+M-1)th writes fail with an
- * I/O error (or "disk full").  It exists only in bin/fare-engine-faults,
- * built with -DONECITY_FAULTS; the real fare-engine gets the no-op below.
- * In the test binary it is switched on by ONECITY_FAULT_WRITES=N:M[:full].
+ * I/O error (or "disk full").  It is linked only into the test binary
+ * bin/fare-engine-faults (the real fare-engine has no trace of it) and
+ * installs itself before main() when ONECITY_FAULT_WRITES=N:M[:full]
+ * asks; a malformed value stops the binary.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,17 +13,6 @@
 #include <sqlite3.h>
 
 #include "diag.h"
-#include "faultvfs.h"
-
-#ifndef ONECITY_FAULTS
-
-int
-faultvfs_install(void)
-{
-	return 0;
-}
-
-#else
 
 struct ffile {
 	sqlite3_file	 base;
@@ -169,7 +159,7 @@ f_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
 	return rc;
 }
 
-int
+static int
 faultvfs_install(void)
 {
 	const char *spec = getenv("ONECITY_FAULT_WRITES");
@@ -201,4 +191,10 @@ faultvfs_install(void)
 	return 0;
 }
 
-#endif
+/* Before main(), so that every connection the engine opens is wrapped. */
+__attribute__((constructor)) static void
+faultvfs_init(void)
+{
+	if (faultvfs_install() == -1)
+		exit(1);
+}

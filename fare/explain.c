@@ -12,6 +12,9 @@
 #include "price-int.h"
 #include "tariff-int.h"
 
+/* tapset.c hands price times to buf_put_json_time(): one "no time". */
+_Static_assert(BUF_NO_TIME == PRICE_NO_TIME, "buf and price disagree");
+
 void
 explain_euro(int64_t cents, char buf[32])
 {

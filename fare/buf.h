@@ -29,6 +29,8 @@ void	buf_add_slow(struct buf *, const void *s, size_t n);
 int	buf_reserve(struct buf *, size_t n);
 /* Writers for reserved room: each returns the end of what it wrote. */
 char	*buf_put_i64(char *w, int64_t v);
+/* A UTC time as a JSON string; BUF_NO_TIME (PRICE_NO_TIME) as null. */
+#define BUF_NO_TIME	INT64_MIN
 char	*buf_put_json_time(char *w, int64_t utc, struct buf_time_cache *);
 
 /* Inline so that fixed-size appends compile to a few moves. */

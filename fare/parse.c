@@ -406,3 +406,17 @@ utf8_printable(const char *s, char *out, size_t len)
 	out[o] = '\0';
 	return o;
 }
+
+size_t
+utf8_cut(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n <= max)
+		return n;
+	/* Back off continuation bytes to the start of a character. */
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	return n;
+}

@@ -18,6 +18,11 @@
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+/*
+ * Private, for one field: whether the handshake resumed a session
+ * (ssl.handshake->resume, tls_handshake()).  mbedTLS 2.28 has no public
+ * accessor for it; everything else here is public API.
+ */
 #include <mbedtls/ssl_internal.h>
 #include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crl.h>

@@ -54,9 +54,9 @@ size_t		 tls_conn_pending(const struct tls_conn *);
 void		 tls_conn_pause(struct tls_conn *, int paused);
 /* Closes after flushing what is queued. */
 void		 tls_conn_close_after_flush(struct tls_conn *);
-/* The peer certificate's CN (the device_id), once open. */
 /* Whether the peer has spoken (its handshake is under way). */
 int		 tls_conn_started(const struct tls_conn *);
+/* The peer certificate's CN (the device_id), once open. */
 const char	*tls_conn_peer_cn(const struct tls_conn *);
 /* Whether the handshake resumed a session. */
 int		 tls_conn_resumed(const struct tls_conn *);

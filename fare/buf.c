@@ -4,7 +4,6 @@
 
 #include "buf.h"
 #include "parse.h"
-#include "price.h"
 
 void
 buf_free(struct buf *b)
@@ -124,7 +123,7 @@ buf_put_json_time(char *t, int64_t utc, struct buf_time_cache *c)
 {
 	int64_t day, s;
 
-	if (utc == PRICE_NO_TIME) {
+	if (utc == BUF_NO_TIME) {
 		memcpy(t, "null", 4);
 		return t + 4;
 	}

@@ -50,5 +50,8 @@ int	utf8_check(const char *s, size_t n, size_t *at, const char **why);
  * "\xNN".  Returns the length written; truncates at a character boundary.
  */
 size_t	utf8_printable(const char *s, char *out, size_t len);
+/* The length of s's longest prefix of at most max bytes that does not end
+ * inside a UTF-8 sequence (for "%.*s" of valid UTF-8 text). */
+size_t	utf8_cut(const char *s, size_t max);
 
 #endif

@@ -3,6 +3,22 @@
 #include <string.h>
 
 #include "deny.h"
+#include "store.h"
+
+static const char schema[] =
+"CREATE TABLE IF NOT EXISTS deny (account TEXT PRIMARY KEY,"
+"  since_utc INTEGER NOT NULL, reason TEXT NOT NULL) WITHOUT ROWID;"
+"CREATE TABLE IF NOT EXISTS deny_log (id INTEGER PRIMARY KEY,"
+"  account TEXT NOT NULL, action TEXT NOT NULL, at_utc INTEGER NOT NULL);"
+"CREATE VIEW IF NOT EXISTS v_deny_list AS SELECT account,"
+"  strftime('%Y-%m-%dT%H:%M:%SZ', since_utc, 'unixepoch') AS since_utc,"
+"  reason FROM deny;";
+
+int
+deny_schema(sqlite3 *db, char *err, size_t errlen)
+{
+	return store_schema(db, schema, "deny list", err, errlen);
+}
 
 int
 deny_set_in(sqlite3 *db, const char *account, int on, const char *reason,
@@ -82,4 +98,20 @@ deny_changes(sqlite3 *db, int64_t *last, void (*fn)(const char *, int,
 	}
 	sqlite3_finalize(s);
 	return 0;
+}
+
+int
+deny_declined(sqlite3 *db, const char *account)
+{
+	sqlite3_stmt *s;
+	int64_t n = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM deny WHERE account = "
+	    "? AND reason LIKE 'declined%'", -1, &s, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n > 0;
 }

@@ -1,0 +1,61 @@
+/*
+ * The service's internals, shared by server.c (validators, signals) and
+ * server-http.c (/healthz, /metrics), as SQLite pairs btree.h with
+ * btreeInt.h.  Nothing outside engine/server*.c includes it.
+ */
+#ifndef ONECITY_SERVER_INT_H
+#define ONECITY_SERVER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+
+#include <sqlite3.h>
+
+#include "server.h"
+
+struct terminal {
+	struct server		*srv;
+	struct tls_conn		*conn;
+	uint32_t		 slot, gen;
+	char			 device_id[65];
+	unsigned		 inflight;
+	int			 paused;
+	struct event		*deadline;	/* handshake must finish by it */
+	int			 extensions;	/* of the deadline, peer spoke */
+};
+
+struct server {
+	const struct server_config *cfg;
+	struct event_base	*base;
+	struct tariff		*tariff;	/* this thread's copy */
+	struct tap_tokenizer	*tk;
+	struct tls_ctx		*tls;
+	struct evconnlistener	*listener;
+	struct event		*listener_retry;
+	struct evhttp		*http;
+	struct writer		*writer;
+	struct settle		*settle;
+	struct terminal		**slot;
+	uint32_t		*gen;
+	long			 nslots, nconns;
+	int			 accepting;
+	int			 queue_full;
+	struct event		*sig[4];
+	struct event		*tick;		/* housekeeping, each second */
+	struct event		*drain;		/* shutting down: wait for acks */
+	int			 draining, drain_turns;
+	sqlite3			*ro;		/* read-only: the deny list */
+	int64_t			 deny_last;	/* last deny_log id pushed */
+	/* Counters for /metrics. */
+	uint64_t		 n_taps, n_acked, n_refused, n_broken;
+	uint64_t		 n_accepted_conns, n_closed_conns;
+};
+
+/* Serves /healthz and /metrics on cfg->http; -1 with err on failure. */
+int	server_http_start(struct server *, char *err, size_t errlen);
+
+#endif

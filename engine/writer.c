@@ -1,0 +1,747 @@
+/*
+ * The writer thread and live pricing.  One thread owns the SQLite
+ * connection: it takes whatever taps are queued (up to a batch), stores
+ * them in one transaction, reprices the accounts they touch, and hands the
+ * results to the event loop (event_active on a user event: libevent's
+ * threads are on).  Nothing is acknowledged before its transaction has
+ * committed.  The tables are the store's (journal, charges, settlement,
+ * deny, ledger); this file only orders the work.
+ */
+#include <assert.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "charges.h"
+#include "clock.h"
+#include "deny.h"
+#include "diag.h"
+#include "ledger.h"
+#include "limits.h"
+#include "parse.h"
+#include "price-int.h"
+#include "settlement.h"
+#include "strtab.h"
+#include "writer.h"
+
+struct writer {
+	struct journal		*journal;
+	struct charges		*charges;
+	struct settlement	*settlement;
+	struct ledger		*ledger;
+	struct tariff		*tariff;	/* swapped between batches */
+	struct tariff		*next_tariff;	/* set by writer_set_tariff */
+	int64_t			 clock_offset;
+	pthread_t		 thread;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	struct jtap		*q;		/* ring of JOURNAL_QUEUE */
+	size_t			 qhead, qlen;
+	struct jresult		*res;		/* results for the loop */
+	size_t			 nres;
+	int			 stop;
+	char			 health[256];
+	uint64_t		 committed;
+	struct writer_stats	 st;
+	int64_t			 last_expiry;	/* writer only */
+	struct event		*done_ev;
+	writer_done_fn		 done;
+	void			*done_arg;
+	struct price_result	 pr;
+	struct price_tap	*pt;
+	size_t			 pt_cap, npt;
+	struct strtab		*days_before;	/* writer's scratch */
+	int64_t			 debt_tap_gap;
+};
+
+/* One batch on its way through write_batch(). */
+struct batch {
+	struct jtap		*b;
+	struct jresult		*res;
+	uint32_t		*tap_acc;	/* each tap's account or NONE */
+	size_t			 n;
+	struct strtab		*accounts;	/* every account touched */
+	uint32_t		*first, *next;	/* the taps of each account */
+};
+
+int64_t
+writer_now(const struct writer *w)
+{
+	return (int64_t)time(NULL) + w->clock_offset;
+}
+
+void
+writer_service_day(struct writer *w, int64_t t, char out[11])
+{
+	pthread_mutex_lock(&w->mu);	/* the writer swaps tariffs under it */
+	civil_format_day(price_service_day(w->tariff, t), out);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+set_health(struct writer *w, const char *what)
+{
+	char h[sizeof w->health];
+	int changed;
+
+	snprintf(h, sizeof h, "%s: %s", what,
+	    sqlite3_errmsg(journal_db(w->journal)));
+	pthread_mutex_lock(&w->mu);
+	changed = strcmp(h, w->health) != 0;
+	memcpy(w->health, h, sizeof h);
+	pthread_mutex_unlock(&w->mu);
+	if (changed)	/* once per episode, not once per retry */
+		logmsg("journal: %s", h);
+}
+
+static void
+clear_health(struct writer *w)
+{
+	int was;
+
+	pthread_mutex_lock(&w->mu);
+	was = w->health[0] != '\0';
+	w->health[0] = '\0';
+	pthread_mutex_unlock(&w->mu);
+	if (was)
+		logmsg("journal: committing again");
+}
+
+/* Adds one stored tap to the taps to price; skips what the tariff lost. */
+static int
+add_tap_cb(const struct journal_tap *jt, void *arg)
+{
+	struct writer *w = arg;
+	const struct tariff *t = w->tariff;
+	struct price_tap *p;
+
+	if (price_reserve((void **)&w->pt, &w->pt_cap, w->npt + 1,
+	    sizeof *w->pt) == -1)
+		return -1;
+	p = &w->pt[w->npt];
+	p->time = jt->time_utc;
+	p->network = tariff_network(t, jt->network_id,
+	    strlen(jt->network_id));
+	p->stop = tariff_stop(t, jt->stop_id, strlen(jt->stop_id));
+	p->kind = jt->out;
+	/* A stop gone from a reloaded tariff cannot count. */
+	if (p->network != TARIFF_NONE && p->stop != TARIFF_NONE)
+		w->npt++;
+	return 0;
+}
+
+/* Writes one priced day and posts what changed to the ledger. */
+static int
+write_day(struct writer *w, const char *account, const struct price_day *d)
+{
+	const struct price_result *r = &w->pr;
+	struct ledger_share ls[LIMIT_NETWORKS];
+	int64_t shares = 0;
+	char day[11];
+	uint32_t i;
+
+	if (charges_write_day(w->charges, w->tariff, account, r, d) != 0)
+		return -1;
+	for (i = 0; i < d->nshares && i < LIMIT_NETWORKS; i++) {
+		ls[i].network_id = tariff_network_id(w->tariff,
+		    r->share[d->shares_off + i].network);
+		ls[i].cents = r->share[d->shares_off + i].cents;
+		shares += ls[i].cents;
+	}
+	/* Apportionment shares out the whole charge, no more, no less. */
+	assert(d->nshares == 0 || shares == d->charge_cents);
+	civil_format_day(d->service_day, day);
+	return ledger_post_day(w->ledger, account, day, d->charge_cents, ls,
+	    d->nshares, writer_now(w), "pricing");
+}
+
+/* Days charged before and not now: their postings go back to 0. */
+static int
+reverse_dropped_days(struct writer *w, const char *account)
+{
+	struct strtab *before = w->days_before;
+	char day[11];
+	size_t d;
+	uint32_t i;
+	int rc = 0;
+
+	for (i = 0; i < strtab_count(before) && rc == 0; i++) {
+		const char *old = strtab_name(before, i);
+		int still = 0;
+		for (d = 0; d < w->pr.ndays && !still; d++) {
+			civil_format_day(w->pr.day[d].service_day, day);
+			still = strcmp(day, old) == 0;
+		}
+		if (!still)
+			rc = ledger_post_day(w->ledger, account, old, 0, NULL,
+			    0, writer_now(w), "reversal");
+	}
+	return rc;
+}
+
+/*
+ * Reprices one account from its stored taps and rewrites its rows.  Days
+ * it was charged for before but has no legs on now (its card moved to a
+ * PAR account, or a late tap moved a leg) are posted back to zero, so the
+ * ledger always equals the charges.
+ */
+static int
+reprice(struct writer *w, const char *account)
+{
+	char now_acc[64];
+	size_t d;
+	int rc = 0, moved = 0;
+
+	strtab_clear(w->days_before);
+	if (charges_days(w->charges, account, w->days_before) == -1)
+		return -1;
+	/* A card that has since shown a PAR belongs to that account now. */
+	if (account[0] == 't') {
+		journal_card_account(w->journal, account + 4, now_acc,
+		    sizeof now_acc);
+		moved = strcmp(now_acc, account) != 0;
+	}
+	w->pr.ndays = 0;
+	if (moved)
+		rc = charges_clear(w->charges, account);
+	else {
+		w->npt = 0;
+		if (journal_account_taps(w->journal, account, add_tap_cb,
+		    w) == -1 || charges_clear(w->charges, account) != 0 ||
+		    price_account(w->tariff, w->pt, w->npt, writer_now(w),
+		    &w->pr) == -1)
+			return -1;
+		for (d = 0; d < w->pr.ndays && rc == 0; d++)
+			rc = write_day(w, account, &w->pr.day[d]);
+	}
+	return rc == 0 ? reverse_dropped_days(w, account) : rc;
+}
+
+/* Feedback for an ack: the tap's leg fare and its day's charge. */
+static void
+feedback(struct writer *w, const struct jtap *x, struct jresult *res)
+{
+	int32_t day = price_service_day(w->tariff, x->time_utc);
+	size_t d;
+	uint32_t i;
+
+	res->leg_fare_cents = res->day_charge_cents = 0;
+	for (d = 0; d < w->pr.ndays; d++) {
+		const struct price_day *pd = &w->pr.day[d];
+		if (pd->service_day != day)
+			continue;
+		res->day_charge_cents = pd->charge_cents;
+		for (i = 0; i < pd->nlegs; i++) {
+			const struct price_leg *l =
+			    &w->pr.leg[pd->legs_off + i];
+			if (l->checkin == x->time_utc ||
+			    l->checkout == x->time_utc)
+				res->leg_fare_cents = l->fare_cents;
+		}
+	}
+}
+
+static int
+touch_account(struct batch *bt, const char *acc)
+{
+	return strtab_intern(bt->accounts, acc, strlen(acc), NULL) ==
+	    STRTAB_NONE ? -1 : 0;
+}
+
+/*
+ * Stores one tap of a batch (or its refusal).  -1 stops the batch: a
+ * write failed, or memory ran out.
+ */
+static int
+store_one(struct writer *w, struct batch *bt, size_t i)
+{
+	struct jtap *x = &bt->b[i];
+	enum refusal why = x->refuse;
+	char acc[64];
+
+	assert(why >= 0 && why < REFUSAL_MAX);
+	if (why == REFUSAL_NONE) {
+		/* The account the card had: a PAR in this batch may move it,
+		 * and the old one must be repriced too. */
+		journal_card_account(w->journal, x->token, acc, sizeof acc);
+		if (touch_account(bt, acc) == -1)
+			return -1;
+		why = journal_store_tap(w->journal, x);
+		if (why == REFUSAL_STORE)
+			return -1;
+		if (why == REFUSAL_NONE &&
+		    journal_update_card(w->journal, x) != 0)
+			return -1;
+	} else if (why == REFUSAL_DENIED_AT_GATE) {
+		/* Not a journey; but the card is back: try its debt. */
+		if (x->par[0] != '\0')
+			snprintf(acc, sizeof acc, "par:%s", x->par);
+		else
+			journal_card_account(w->journal, x->token, acc,
+			    sizeof acc);
+		snprintf(x->detail, sizeof x->detail, "account %s", acc);
+		if (touch_account(bt, acc) == -1)
+			return -1;
+	}
+	if (why != REFUSAL_NONE && journal_store_refused(w->journal, x, why)
+	    != 0)
+		return -1;
+	bt->res[i].refused = why;
+	return 0;
+}
+
+static int
+store_batch(struct writer *w, struct batch *bt)
+{
+	size_t i;
+
+	for (i = 0; i < bt->n; i++) {
+		bt->res[i].conn_id = bt->b[i].conn_id;
+		bt->res[i].seq = bt->b[i].seq;
+		bt->res[i].leg_fare_cents = bt->res[i].day_charge_cents = 0;
+		bt->tap_acc[i] = STRTAB_NONE;
+		if (store_one(w, bt, i) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Each tap's account as of the whole batch, and the taps of each account
+ * as a list (first/next), for the feedback.
+ */
+static int
+index_batch(struct writer *w, struct batch *bt)
+{
+	char acc[64];
+	size_t i, n = bt->n;
+	uint32_t a;
+
+	for (i = 0; i < n; i++)
+		if (bt->res[i].refused == REFUSAL_NONE) {
+			journal_card_account(w->journal, bt->b[i].token, acc,
+			    sizeof acc);
+			bt->tap_acc[i] = strtab_intern(bt->accounts, acc,
+			    strlen(acc), NULL);
+		}
+	bt->first = malloc((strtab_count(bt->accounts) + 1) *
+	    sizeof *bt->first);
+	bt->next = malloc((n + 1) * sizeof *bt->next);
+	if (bt->first == NULL || bt->next == NULL)
+		return -1;
+	for (a = 0; a < strtab_count(bt->accounts); a++)
+		bt->first[a] = UINT32_MAX;
+	for (i = n; i-- > 0;)
+		if (bt->tap_acc[i] != STRTAB_NONE) {
+			bt->next[i] = bt->first[bt->tap_acc[i]];
+			bt->first[bt->tap_acc[i]] = (uint32_t)i;
+		}
+	return 0;
+}
+
+/* Live pricing: the accounts this batch touched. */
+static int
+price_batch(struct writer *w, struct batch *bt)
+{
+	/* Any open debt at all?  (Inside this transaction: settlement
+	 * cannot open one meanwhile.)  Most batches have none to look at. */
+	int debts = settlement_any_debt(w->settlement);
+	uint32_t a, k;
+
+	for (a = 0; a < strtab_count(bt->accounts); a++) {
+		const char *name = strtab_name(bt->accounts, a);
+		if (reprice(w, name) != 0 || (debts && settlement_debt_due(
+		    w->settlement, name, writer_now(w), w->debt_tap_gap) != 0))
+			return -1;
+		for (k = bt->first[a]; k != UINT32_MAX; k = bt->next[k])
+			feedback(w, &bt->b[k], &bt->res[k]);
+	}
+	return 0;
+}
+
+static void
+count_batch(struct writer *w, size_t n, uint64_t t0, uint64_t t1,
+    uint64_t t2)
+{
+	uint64_t dt = clock_mono_us() - t0;
+
+	pthread_mutex_lock(&w->mu);
+	w->committed += n;
+	w->st.batches++;
+	w->st.commit_us += dt;
+	w->st.store_us += t1 - t0;
+	w->st.price_us += t2 - t1;
+	w->st.sync_us += t0 + dt - t2;
+	if (dt > w->st.commit_us_max)
+		w->st.commit_us_max = dt;
+	pthread_mutex_unlock(&w->mu);
+}
+
+/*
+ * One batch, one transaction: the taps, then the new prices and ledger
+ * postings of every account they touch.  A tap is acknowledged only once
+ * all of it is durable (stored, priced, posted): one commit, one fsync.
+ */
+static int
+write_batch(struct writer *w, struct jtap *b, size_t n,
+    struct jresult *res, uint32_t *tap_acc)
+{
+	struct batch bt = {b, res, tap_acc, n, strtab_new(), NULL, NULL};
+	uint64_t t0 = clock_mono_us(), t1 = t0, t2 = t0;
+	int ok = bt.accounts != NULL &&
+	    journal_exec(w->journal, "BEGIN IMMEDIATE") == SQLITE_OK;
+	size_t i;
+
+	ok = ok && store_batch(w, &bt) == 0 && index_batch(w, &bt) == 0;
+	t1 = clock_mono_us();
+	ok = ok && price_batch(w, &bt) == 0;
+	free(bt.first);
+	free(bt.next);
+	strtab_free(bt.accounts);
+	t2 = clock_mono_us();
+	if (!ok || journal_exec(w->journal, "COMMIT") != SQLITE_OK) {
+		set_health(w, "cannot commit a batch; nothing acknowledged");
+		journal_exec(w->journal, "ROLLBACK");
+		for (i = 0; i < n; i++)
+			res[i].refused = REFUSAL_NOT_COMMITTED;
+		return -1;
+	}
+	count_batch(w, n, t0, t1, t2);
+	clear_health(w);
+	return 0;
+}
+
+/*
+ * When idle: reprice the accounts that still have open legs, so that a
+ * leg past max_leg_minutes becomes incomplete without waiting for a tap.
+ */
+static void
+close_expired_legs(struct writer *w)
+{
+	struct strtab *acc = strtab_new();
+	uint32_t i;
+
+	if (acc == NULL)
+		return;
+	/* On a failure, with the accounts read so far. */
+	(void)charges_open_accounts(w->charges, acc, 10000);
+	if (strtab_count(acc) > 0 &&
+	    journal_exec(w->journal, "BEGIN IMMEDIATE") == SQLITE_OK) {
+		for (i = 0; i < strtab_count(acc); i++)
+			if (reprice(w, strtab_name(acc, i)) != 0)
+				set_health(w, "repricing open legs");
+		if (journal_exec(w->journal, "COMMIT") != SQLITE_OK)
+			journal_exec(w->journal, "ROLLBACK");
+	}
+	strtab_free(acc);
+}
+
+/*
+ * Waits for taps (closing expired legs while idle and every
+ * JOURNAL_EXPIRE_S), then takes a batch and swaps in a new tariff.
+ * Returns how many taps it took, or -1 when stopping with nothing queued.
+ */
+static long
+take_batch(struct writer *w, struct jtap *b)
+{
+	size_t n;
+
+	for (;;) {
+		struct timespec until;
+		int timed_out = 0;
+		pthread_mutex_lock(&w->mu);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += JOURNAL_EXPIRE_S;
+		while (w->qlen == 0 && !w->stop && !timed_out)
+			timed_out = pthread_cond_timedwait(&w->cv, &w->mu,
+			    &until) != 0;
+		if (w->qlen == 0 && w->stop) {
+			pthread_mutex_unlock(&w->mu);
+			return -1;
+		}
+		/* Open legs expire whether or not taps keep coming. */
+		if (w->qlen > 0 && writer_now(w) - w->last_expiry <
+		    JOURNAL_EXPIRE_S)
+			break;
+		pthread_mutex_unlock(&w->mu);
+		w->last_expiry = writer_now(w);
+		close_expired_legs(w);
+		pthread_mutex_lock(&w->mu);
+		if (w->qlen > 0)
+			break;
+		pthread_mutex_unlock(&w->mu);
+	}
+	for (n = 0; n < JOURNAL_BATCH && w->qlen > 0; n++) {
+		b[n] = w->q[w->qhead];
+		w->qhead = (w->qhead + 1) % JOURNAL_QUEUE;
+		w->qlen--;
+	}
+	if (w->next_tariff != NULL) {
+		/* Between batches: nobody else reads the old one. */
+		tariff_free(w->tariff);
+		w->tariff = w->next_tariff;
+		w->next_tariff = NULL;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return (long)n;
+}
+
+/*
+ * Disk full or an I/O error: nothing of the batch was acknowledged.  Keep
+ * it and try again (0.1 s, doubling to 1 s; the loop stops reading once
+ * the queue fills); validators keep their copies, so stopping now loses
+ * nothing either.
+ */
+static void
+commit_retrying(struct writer *w, struct jtap *b, size_t n,
+    struct jresult *res, uint32_t *tap_acc)
+{
+	long wait_ms;
+	int stop;
+
+	for (wait_ms = 100; write_batch(w, b, n, res, tap_acc) == -1;
+	    wait_ms = wait_ms < 1000 ? wait_ms * 2 : 1000) {
+		struct timespec again;
+		pthread_mutex_lock(&w->mu);
+		clock_gettime(CLOCK_REALTIME, &again);
+		again.tv_nsec += wait_ms * 1000000L;
+		again.tv_sec += again.tv_nsec / 1000000000L;
+		again.tv_nsec %= 1000000000L;
+		if (!w->stop)
+			pthread_cond_timedwait(&w->cv, &w->mu, &again);
+		stop = w->stop;
+		pthread_mutex_unlock(&w->mu);
+		if (stop)
+			break;
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct jtap *b = malloc(JOURNAL_BATCH * sizeof *b);
+	struct jresult *res = malloc(JOURNAL_BATCH * sizeof *res);
+	uint32_t *tap_acc = malloc(JOURNAL_BATCH * sizeof *tap_acc);
+	long n;
+	size_t i;
+
+	if (b == NULL || res == NULL || tap_acc == NULL) {
+		fprintf(stderr, "fare-engine: journal: out of memory\n");
+		goto out;
+	}
+	pthread_setname_np(pthread_self(), "fe-writer");
+	/* After downtime: legs that expired meanwhile close right away. */
+	close_expired_legs(w);
+	while ((n = take_batch(w, b)) >= 0) {
+		commit_retrying(w, b, (size_t)n, res, tap_acc);
+		pthread_mutex_lock(&w->mu);
+		/* The loop drains results promptly; bound them all the same. */
+		for (i = 0; i < (size_t)n && w->nres < JOURNAL_QUEUE; i++)
+			w->res[w->nres++] = res[i];
+		pthread_mutex_unlock(&w->mu);
+		event_active(w->done_ev, EV_READ, 0);
+	}
+out:
+	free(b);
+	free(res);
+	free(tap_acc);
+	return NULL;
+}
+
+static void
+done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct writer *w = arg;
+	struct jresult *copy;
+	size_t n;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&w->mu);
+	n = w->nres;
+	copy = malloc((n + 1) * sizeof *copy);
+	if (copy != NULL)
+		memcpy(copy, w->res, n * sizeof *copy);
+	w->nres = 0;
+	pthread_mutex_unlock(&w->mu);
+	if (copy != NULL)
+		w->done(copy, n, w->done_arg);
+	free(copy);
+}
+
+/* The store: the journal's connection, each module adding its tables. */
+static int
+open_store(struct writer *w, const struct writer_opts *o, char *err,
+    size_t errlen)
+{
+	sqlite3 *db;
+
+	if ((w->journal = journal_open(o->path, o->synchronous_full,
+	    JOURNAL_CACHE_KIB, err, errlen)) == NULL)
+		return -1;
+	db = journal_db(w->journal);
+	if ((w->charges = charges_open(db, err, errlen)) == NULL ||
+	    (w->settlement = settlement_open(db, err, errlen)) == NULL ||
+	    deny_schema(db, err, errlen) == -1 ||
+	    (w->ledger = ledger_open(db, err, errlen)) == NULL)
+		return -1;
+	return 0;
+}
+
+static void
+close_store(struct writer *w)
+{
+	ledger_close(w->ledger);
+	settlement_close(w->settlement);
+	charges_close(w->charges);
+	journal_close(w->journal);
+}
+
+struct writer *
+writer_open(const struct writer_opts *o, struct tariff *t,
+    struct event_base *base, writer_done_fn done, void *arg, char *err,
+    size_t errlen)
+{
+	struct writer *w = calloc(1, sizeof *w);
+
+	if (w == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->tariff = t;
+	w->clock_offset = o->clock_offset_s;
+	w->debt_tap_gap = o->debt_tap_gap_s;
+	w->done = done;
+	w->done_arg = arg;
+	price_result_init(&w->pr);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	w->q = malloc(JOURNAL_QUEUE * sizeof *w->q);
+	w->res = malloc(JOURNAL_QUEUE * sizeof *w->res);
+	w->days_before = strtab_new();
+	if (w->q == NULL || w->res == NULL || w->days_before == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (open_store(w, o, err, errlen) == -1)
+		goto fail;
+	w->done_ev = event_new(base, -1, EV_READ, done_cb, w);
+	w->last_expiry = writer_now(w);
+	if (w->done_ev == NULL ||
+	    pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		snprintf(err, errlen, "cannot start the writer thread");
+		goto fail;
+	}
+	return w;
+fail:
+	if (w->done_ev != NULL)
+		event_free(w->done_ev);
+	close_store(w);
+	strtab_free(w->days_before);
+	price_result_free(&w->pr);
+	free(w->q);
+	free(w->res);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w);
+	return NULL;
+}
+
+void
+writer_close(struct writer *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	/* Deliver the last results, if the loop still runs they go out. */
+	done_cb(-1, 0, w);
+	close_store(w);
+	strtab_free(w->days_before);
+	event_free(w->done_ev);
+	tariff_free(w->next_tariff);
+	tariff_free(w->tariff);
+	price_result_free(&w->pr);
+	free(w->pt);
+	free(w->q);
+	free(w->res);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w);
+}
+
+int
+writer_submit(struct writer *w, const struct jtap *x)
+{
+	pthread_mutex_lock(&w->mu);
+	if (w->qlen == JOURNAL_QUEUE) {
+		pthread_mutex_unlock(&w->mu);
+		return -1;
+	}
+	w->q[(w->qhead + w->qlen) % JOURNAL_QUEUE] = *x;
+	w->qlen++;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+size_t
+writer_queued(struct writer *w)
+{
+	size_t n;
+
+	pthread_mutex_lock(&w->mu);
+	n = w->qlen;
+	pthread_mutex_unlock(&w->mu);
+	return n;
+}
+
+void
+writer_set_tariff(struct writer *w, struct tariff *t)
+{
+	pthread_mutex_lock(&w->mu);
+	tariff_free(w->next_tariff);
+	w->next_tariff = t;
+	pthread_mutex_unlock(&w->mu);
+}
+
+const char *
+writer_health(struct writer *w, char *buf, size_t len)
+{
+	const char *r = NULL;
+
+	pthread_mutex_lock(&w->mu);
+	if (w->health[0] != '\0') {
+		snprintf(buf, len, "%s", w->health);
+		r = buf;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return r;
+}
+
+void
+writer_get_stats(struct writer *w, struct writer_stats *out)
+{
+	pthread_mutex_lock(&w->mu);
+	*out = w->st;
+	pthread_mutex_unlock(&w->mu);
+}
+
+uint64_t
+writer_committed(struct writer *w)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&w->mu);
+	n = w->committed;
+	pthread_mutex_unlock(&w->mu);
+	return n;
+}

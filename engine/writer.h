@@ -1,0 +1,62 @@
+/*
+ * The writer: the one thread that writes the engine's database (store/),
+ * with its queue, group commit and health.  The event loop hands taps
+ * over with writer_submit() and gets results back through a callback on
+ * its own thread, each after its batch has committed; each batch also
+ * reprices the accounts it touched (fare/) and posts to the ledger.
+ */
+#ifndef ONECITY_WRITER_H
+#define ONECITY_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "journal.h"
+#include "tariff.h"
+
+struct writer;
+
+struct jresult {
+	uint64_t	 conn_id, seq;
+	enum refusal	 refused;	/* REFUSAL_NONE: acknowledged */
+	int64_t		 leg_fare_cents, day_charge_cents;
+};
+
+typedef void	(*writer_done_fn)(const struct jresult *, size_t n, void *arg);
+
+struct writer_opts {
+	const char	*path;
+	int		 synchronous_full;	/* 1: FULL, 0: NORMAL */
+	int64_t		 clock_offset_s;	/* engine clock = now + this */
+	int64_t		 debt_tap_gap_s;	/* a tap retries a debt at most
+						 * this often */
+};
+
+/* Opens the database (creating the schema and views), starts the thread. */
+struct writer	*writer_open(const struct writer_opts *, struct tariff *,
+		    struct event_base *, writer_done_fn, void *arg,
+		    char *err, size_t errlen);
+/* Stops the writer after it has committed everything queued. */
+void		 writer_close(struct writer *);
+/* Queues a tap; -1 when the queue is full (apply back-pressure). */
+int		 writer_submit(struct writer *, const struct jtap *);
+size_t		 writer_queued(struct writer *);
+/* Swaps the tariff (SIGHUP); the old one is freed by the writer. */
+void		 writer_set_tariff(struct writer *, struct tariff *);
+/* Health: NULL when fine, else why the writer is failing. */
+const char	*writer_health(struct writer *, char *buf, size_t len);
+uint64_t	 writer_committed(struct writer *);
+/* Batches, their commit latency and where their time went. */
+struct writer_stats {
+	uint64_t	 batches, commit_us, commit_us_max;
+	uint64_t	 store_us, price_us, sync_us;	/* the three phases */
+};
+void		 writer_get_stats(struct writer *, struct writer_stats *);
+/* The engine clock. */
+int64_t		 writer_now(const struct writer *);
+/* The service day (YYYY-MM-DD) of a UTC time, under the current tariff. */
+void		 writer_service_day(struct writer *, int64_t utc, char out[11]);
+
+#endif

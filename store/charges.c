@@ -1,0 +1,223 @@
+/*
+ * The legs, charges and shares tables.  A row of charges is the current
+ * price of one account-day; whether it is settled is settlement's to say
+ * (v_charges.settled, store/settlement.c), not a column here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "charges.h"
+#include "parse.h"
+#include "price-int.h"
+#include "store.h"
+
+struct charges {
+	sqlite3		*db;
+	sqlite3_stmt	*del_legs, *del_charges, *del_shares;
+	sqlite3_stmt	*ins_leg, *ins_charge, *ins_share, *sel_days;
+	sqlite3_stmt	*sel_open;
+};
+
+static const char schema[] =
+"CREATE TABLE IF NOT EXISTS legs (account TEXT NOT NULL,"
+"  service_day TEXT NOT NULL, leg_no INTEGER NOT NULL, network_id TEXT,"
+"  from_stop_id TEXT, to_stop_id TEXT, checkin_utc INTEGER,"
+"  checkout_utc INTEGER, status TEXT NOT NULL, fare_cents INTEGER NOT NULL,"
+"  contribution_cents INTEGER NOT NULL,"
+"  PRIMARY KEY (account, service_day, leg_no)) WITHOUT ROWID;"
+"CREATE TABLE IF NOT EXISTS charges (account TEXT NOT NULL,"
+"  service_day TEXT NOT NULL, charge_cents INTEGER NOT NULL,"
+"  uncapped_cents INTEGER NOT NULL, open_legs INTEGER NOT NULL,"
+"  PRIMARY KEY (account, service_day)) WITHOUT ROWID;"
+"CREATE TABLE IF NOT EXISTS shares (account TEXT NOT NULL,"
+"  service_day TEXT NOT NULL, network_id TEXT NOT NULL,"
+"  cents INTEGER NOT NULL,"
+"  PRIMARY KEY (account, service_day, network_id)) WITHOUT ROWID;"
+"CREATE VIEW IF NOT EXISTS v_legs AS SELECT account, service_day, leg_no,"
+"  network_id, from_stop_id, to_stop_id,"
+"  strftime('%Y-%m-%dT%H:%M:%SZ', checkin_utc, 'unixepoch') AS checkin_utc,"
+"  strftime('%Y-%m-%dT%H:%M:%SZ', checkout_utc, 'unixepoch')"
+"    AS checkout_utc,"
+"  status, fare_cents, contribution_cents FROM legs;"
+"CREATE VIEW IF NOT EXISTS v_operator_revenue AS SELECT network_id,"
+"  service_day, SUM(cents) AS revenue_cents FROM shares"
+"  GROUP BY network_id, service_day;";
+
+static int
+prep(struct charges *c, sqlite3_stmt **st, const char *sql)
+{
+	return store_prep(c->db, st, sql);
+}
+
+struct charges *
+charges_open(sqlite3 *db, char *err, size_t errlen)
+{
+	struct charges *c = calloc(1, sizeof *c);
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->db = db;
+	if (store_schema(db, schema, "charges", err, errlen) == -1) {
+		charges_close(c);
+		return NULL;
+	}
+	if (prep(c, &c->del_legs, "DELETE FROM legs WHERE account = ?") ||
+	    prep(c, &c->del_charges, "DELETE FROM charges WHERE account = ?") ||
+	    prep(c, &c->del_shares, "DELETE FROM shares WHERE account = ?") ||
+	    prep(c, &c->ins_leg, "INSERT INTO legs VALUES "
+	    "(?,?,?,?,?,?,?,?,?,?,?)") ||
+	    prep(c, &c->ins_charge, "INSERT INTO charges (account, "
+	    "service_day, charge_cents, uncapped_cents, open_legs) VALUES "
+	    "(?,?,?,?,?) ON CONFLICT DO UPDATE SET charge_cents = "
+	    "excluded.charge_cents, uncapped_cents = excluded.uncapped_cents, "
+	    "open_legs = excluded.open_legs") ||
+	    prep(c, &c->ins_share, "INSERT INTO shares VALUES (?,?,?,?)") ||
+	    prep(c, &c->sel_days, "SELECT service_day FROM charges WHERE "
+	    "account = ?") ||
+	    prep(c, &c->sel_open, "SELECT DISTINCT account FROM charges "
+	    "WHERE open_legs > 0 LIMIT ?")) {
+		snprintf(err, errlen, "charges: %s", sqlite3_errmsg(db));
+		charges_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+charges_close(struct charges *c)
+{
+	if (c == NULL)
+		return;
+	sqlite3_finalize(c->del_legs);
+	sqlite3_finalize(c->del_charges);
+	sqlite3_finalize(c->del_shares);
+	sqlite3_finalize(c->ins_leg);
+	sqlite3_finalize(c->ins_charge);
+	sqlite3_finalize(c->ins_share);
+	sqlite3_finalize(c->sel_days);
+	sqlite3_finalize(c->sel_open);
+	free(c);
+}
+
+static void
+bind_time(sqlite3_stmt *s, int col, int64_t t)
+{
+	if (t == PRICE_NO_TIME)
+		sqlite3_bind_null(s, col);
+	else
+		sqlite3_bind_int64(s, col, t);
+}
+
+static void
+bind_stop(const struct tariff *t, sqlite3_stmt *s, int col, uint32_t stop)
+{
+	if (stop == TARIFF_NONE)
+		sqlite3_bind_null(s, col);
+	else
+		sqlite3_bind_text(s, col, tariff_stop_id(t, stop), -1,
+		    SQLITE_STATIC);
+}
+
+static int
+write_leg(struct charges *c, const struct tariff *t, const char *account,
+    const char *day, uint32_t leg_no, const struct price_leg *l)
+{
+	sqlite3_stmt *s = c->ins_leg;
+
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, day, 10, SQLITE_TRANSIENT);
+	sqlite3_bind_int(s, 3, (int)leg_no);
+	sqlite3_bind_text(s, 4, tariff_network_id(t, l->network), -1,
+	    SQLITE_STATIC);
+	bind_stop(t, s, 5, l->from_stop);
+	bind_stop(t, s, 6, l->to_stop);
+	bind_time(s, 7, l->checkin);
+	bind_time(s, 8, l->checkout);
+	sqlite3_bind_text(s, 9, price_status_name(l->status), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(s, 10, l->fare_cents);
+	sqlite3_bind_int64(s, 11, l->contribution_cents);
+	return store_step_done(s);
+}
+
+int
+charges_write_day(struct charges *c, const struct tariff *t,
+    const char *account, const struct price_result *r,
+    const struct price_day *d)
+{
+	char day[11];
+	uint32_t i, open = 0;
+	int rc = 0;
+
+	civil_format_day(d->service_day, day);
+	for (i = 0; i < d->nlegs && rc == 0; i++) {
+		const struct price_leg *l = &r->leg[d->legs_off + i];
+		open += l->status == LEG_OPEN;
+		rc = write_leg(c, t, account, day, i + 1, l);
+	}
+	for (i = 0; i < d->nshares && rc == 0; i++) {
+		const struct price_share *sh = &r->share[d->shares_off + i];
+		sqlite3_stmt *s = c->ins_share;
+		sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, day, 10, SQLITE_TRANSIENT);
+		sqlite3_bind_text(s, 3, tariff_network_id(t, sh->network), -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_int64(s, 4, sh->cents);
+		rc = store_step_done(s);
+	}
+	if (rc == 0) {
+		sqlite3_stmt *s = c->ins_charge;
+		sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, day, 10, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(s, 3, d->charge_cents);
+		sqlite3_bind_int64(s, 4, d->uncapped_cents);
+		sqlite3_bind_int(s, 5, (int)open);
+		rc = store_step_done(s);
+	}
+	return rc;
+}
+
+int
+charges_clear(struct charges *c, const char *account)
+{
+	sqlite3_bind_text(c->del_legs, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(c->del_charges, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(c->del_shares, 1, account, -1, SQLITE_STATIC);
+	return store_step_done(c->del_legs) | store_step_done(c->del_charges) |
+	    store_step_done(c->del_shares);
+}
+
+/* Adds the first column of each row of s (bound by the caller) to tab. */
+static int
+collect(sqlite3_stmt *s, struct strtab *tab, int len)
+{
+	int rc = 0;
+
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(s, 0);
+		if (strtab_intern(tab, v, len < 0 ? strlen(v) : (size_t)len,
+		    NULL) == STRTAB_NONE) {
+			rc = -1;
+			break;
+		}
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
+charges_days(struct charges *c, const char *account, struct strtab *days)
+{
+	sqlite3_bind_text(c->sel_days, 1, account, -1, SQLITE_STATIC);
+	return collect(c->sel_days, days, 10);
+}
+
+int
+charges_open_accounts(struct charges *c, struct strtab *accounts, int max)
+{
+	sqlite3_bind_int(c->sel_open, 1, max);
+	return collect(c->sel_open, accounts, -1);
+}

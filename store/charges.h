@@ -1,0 +1,38 @@
+/*
+ * Pricing results (SPEC §5): legs, charges and operators' shares of each
+ * account-day, as the writer's last repricing left them, with v_legs and
+ * v_operator_revenue.  Rewritten whole for an account each time it is
+ * repriced; the ledger keeps the history.
+ */
+#ifndef ONECITY_CHARGES_H
+#define ONECITY_CHARGES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "price.h"
+#include "strtab.h"
+#include "tariff.h"
+
+struct charges;
+
+/* Creates the tables and views in db; prepares the statements. */
+struct charges	*charges_open(sqlite3 *db, char *err, size_t errlen);
+void		 charges_close(struct charges *);
+
+/* Writes one priced day of an account: its legs, shares and charge. */
+int		 charges_write_day(struct charges *, const struct tariff *,
+		    const char *account, const struct price_result *,
+		    const struct price_day *);
+/* Deletes an account's rows (before it is written again). */
+int		 charges_clear(struct charges *, const char *account);
+/* Adds the service days an account is charged for now to days. */
+int		 charges_days(struct charges *, const char *account,
+		    struct strtab *days);
+/* Adds up to max accounts that have open legs to accounts. */
+int		 charges_open_accounts(struct charges *,
+		    struct strtab *accounts, int max);
+
+#endif

@@ -1,0 +1,317 @@
+/*
+ * The journal's tables: taps (what validators sent, once each), cards
+ * (each token and the least PAR it showed, which makes the account key)
+ * and refused (every refusal with its reason).  Statements are prepared
+ * once, at open, for the writer thread that owns the connection.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "journal.h"
+#include "limits.h"
+#include "store.h"
+
+struct journal {
+	sqlite3		*db;
+	sqlite3_stmt	*ins_tap, *get_tap, *ins_refused, *get_card;
+	sqlite3_stmt	*up_card, *sel_par_taps, *sel_tok_taps;
+	sqlite3_stmt	*card_day_count;
+};
+
+static const char *const refusal_names[REFUSAL_MAX] = {
+	[REFUSAL_NONE] = "none",
+	[REFUSAL_BAD_FIELDS] = "bad-fields",
+	[REFUSAL_WRONG_DEVICE] = "wrong-device",
+	[REFUSAL_BAD_TIME] = "bad-time",
+	[REFUSAL_BAD_PAN] = "bad-pan",
+	[REFUSAL_BAD_PAR] = "bad-par",
+	[REFUSAL_UNKNOWN_NETWORK] = "unknown-network",
+	[REFUSAL_UNKNOWN_STOP] = "unknown-stop",
+	[REFUSAL_BAD_KIND] = "bad-kind",
+	[REFUSAL_FUTURE] = "future",
+	[REFUSAL_TOO_OLD] = "too-old",
+	[REFUSAL_DENIED_AT_GATE] = "denied-at-gate",
+	[REFUSAL_FLOOD] = "flood",
+	[REFUSAL_CONFLICTING_RESEND] = "conflicting-resend",
+	[REFUSAL_STORE] = "store",
+	[REFUSAL_NOT_COMMITTED] = "not-committed",
+};
+
+static const char *const kinds[] = {"in", "out"};
+
+static const char schema[] =
+"CREATE TABLE IF NOT EXISTS taps ("
+"  tap_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+"  time_utc INTEGER NOT NULL, token TEXT NOT NULL, par TEXT,"
+"  network_id TEXT NOT NULL, stop_id TEXT NOT NULL, kind TEXT NOT NULL,"
+"  received_utc INTEGER NOT NULL) WITHOUT ROWID;"
+"CREATE INDEX IF NOT EXISTS taps_token ON taps(token, time_utc);"
+"CREATE TABLE IF NOT EXISTS cards (token TEXT PRIMARY KEY, par TEXT)"
+"  WITHOUT ROWID;"
+"CREATE INDEX IF NOT EXISTS cards_par ON cards(par);"
+"CREATE TABLE IF NOT EXISTS refused (id INTEGER PRIMARY KEY,"
+"  received_utc INTEGER NOT NULL, device_id TEXT NOT NULL,"
+"  reason TEXT NOT NULL, detail TEXT NOT NULL);"
+"CREATE VIEW IF NOT EXISTS v_taps AS SELECT t.tap_id, t.device_id,"
+"  strftime('%Y-%m-%dT%H:%M:%SZ', t.time_utc, 'unixepoch') AS time_utc,"
+"  CASE WHEN c.par IS NOT NULL THEN 'par:' || c.par"
+"       ELSE 'tok:' || t.token END AS account,"
+"  t.network_id, t.stop_id, t.kind,"
+"  strftime('%Y-%m-%dT%H:%M:%SZ', t.received_utc, 'unixepoch')"
+"    AS received_utc"
+"  FROM taps t LEFT JOIN cards c ON c.token = t.token;"
+"CREATE VIEW IF NOT EXISTS v_refused_taps AS SELECT"
+"  strftime('%Y-%m-%dT%H:%M:%SZ', received_utc, 'unixepoch')"
+"    AS received_utc, device_id, reason, detail FROM refused;";
+
+const char *
+refusal_name(enum refusal r)
+{
+	return store_name(refusal_names, REFUSAL_MAX, (int)r);
+}
+
+static int
+prep(struct journal *j, sqlite3_stmt **st, const char *sql)
+{
+	return store_prep(j->db, st, sql);
+}
+
+static int
+prepare_all(struct journal *j)
+{
+	return prep(j, &j->ins_tap, "INSERT INTO taps VALUES "
+	    "(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(tap_id) DO NOTHING") ||
+	    prep(j, &j->get_tap, "SELECT device_id, time_utc, token, "
+	    "coalesce(par, ''), network_id, stop_id, kind FROM taps "
+	    "WHERE tap_id = ?") ||
+	    prep(j, &j->ins_refused, "INSERT INTO refused (received_utc, "
+	    "device_id, reason, detail) VALUES (?,?,?,?)") ||
+	    prep(j, &j->get_card, "SELECT par FROM cards WHERE token = ?") ||
+	    prep(j, &j->up_card, "INSERT INTO cards VALUES (?, ?) "
+	    "ON CONFLICT(token) DO UPDATE SET par = CASE WHEN excluded.par "
+	    "IS NOT NULL AND (par IS NULL OR excluded.par < par) THEN "
+	    "excluded.par ELSE par END") ||
+	    prep(j, &j->sel_par_taps, "SELECT time_utc, network_id, stop_id, "
+	    "kind FROM taps WHERE token IN (SELECT token FROM cards WHERE "
+	    "par = ?) ORDER BY time_utc, tap_id") ||
+	    prep(j, &j->sel_tok_taps, "SELECT time_utc, network_id, stop_id, "
+	    "kind FROM taps WHERE token = ? ORDER BY time_utc, tap_id") ||
+	    prep(j, &j->card_day_count, "SELECT count(*) FROM taps WHERE "
+	    "token = ? AND time_utc > ? AND time_utc <= ?");
+}
+
+int
+journal_exec(struct journal *j, const char *sql)
+{
+	return sqlite3_exec(j->db, sql, NULL, NULL, NULL);
+}
+
+struct journal *
+journal_open(const char *path, int synchronous_full, int cache_kib,
+    char *err, size_t errlen)
+{
+	struct journal *j = calloc(1, sizeof *j);
+	char pragma[256];
+
+	if (j == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, j->db ?
+		    sqlite3_errmsg(j->db) : "cannot open");
+		goto fail;
+	}
+	/* A page cache of cache_kib: the writer's working set (indexes of
+	 * taps, legs, charges, ledger) stays in memory instead of being read
+	 * back from the OS on every batch. */
+	snprintf(pragma, sizeof pragma, "PRAGMA journal_mode=WAL; "
+	    "PRAGMA synchronous=%s; PRAGMA busy_timeout=5000; "
+	    "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY;",
+	    synchronous_full ? "FULL" : "NORMAL", cache_kib);
+	if (journal_exec(j, pragma) != SQLITE_OK ||
+	    store_schema(j->db, schema, path, err, errlen) == -1)
+		goto fail;
+	if (prepare_all(j) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(j->db));
+		goto fail;
+	}
+	return j;
+fail:
+	journal_close(j);
+	return NULL;
+}
+
+void
+journal_close(struct journal *j)
+{
+	size_t i;
+
+	if (j == NULL)
+		return;
+	sqlite3_stmt *all[] = {j->ins_tap, j->get_tap, j->ins_refused,
+	    j->get_card, j->up_card, j->sel_par_taps, j->sel_tok_taps,
+	    j->card_day_count};
+	for (i = 0; i < sizeof all / sizeof all[0]; i++)
+		sqlite3_finalize(all[i]);
+	sqlite3_close_v2(j->db);
+	free(j);
+}
+
+sqlite3 *
+journal_db(struct journal *j)
+{
+	return j->db;
+}
+
+/* Whether the card already has its day's worth of taps around x. */
+static int
+card_flooding(struct journal *j, const struct jtap *x)
+{
+	sqlite3_stmt *s = j->card_day_count;
+	int64_t n = 0;
+
+	sqlite3_bind_text(s, 1, x->token, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, x->time_utc - 86400);
+	sqlite3_bind_int64(s, 3, x->time_utc);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return n >= LIMIT_CARD_TAPS_PER_DAY;
+}
+
+static int
+tap_stored(struct journal *j, const char *tap_id)
+{
+	sqlite3_stmt *g = j->get_tap;
+	int stored;
+
+	sqlite3_bind_text(g, 1, tap_id, -1, SQLITE_STATIC);
+	stored = sqlite3_step(g) == SQLITE_ROW;
+	sqlite3_reset(g);
+	return stored;
+}
+
+/* A resend: the same content is acknowledged again, not stored. */
+static enum refusal
+check_resend(struct journal *j, const struct jtap *x)
+{
+	sqlite3_stmt *s = j->get_tap;
+	enum refusal why = REFUSAL_NONE;
+
+	sqlite3_bind_text(s, 1, x->tap_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW &&
+	    (strcmp((const char *)sqlite3_column_text(s, 0), x->device_id) ||
+	    sqlite3_column_int64(s, 1) != x->time_utc ||
+	    strcmp((const char *)sqlite3_column_text(s, 2), x->token) ||
+	    strcmp((const char *)sqlite3_column_text(s, 3), x->par) ||
+	    strcmp((const char *)sqlite3_column_text(s, 4), x->network_id) ||
+	    strcmp((const char *)sqlite3_column_text(s, 5), x->stop_id) ||
+	    strcmp((const char *)sqlite3_column_text(s, 6), kinds[x->kind])))
+		why = REFUSAL_CONFLICTING_RESEND;
+	sqlite3_reset(s);
+	return why;
+}
+
+enum refusal
+journal_store_tap(struct journal *j, const struct jtap *x)
+{
+	sqlite3_stmt *s = j->ins_tap;
+	int rc;
+
+	assert(x->kind < 2);
+	/* A resend of a stored tap is still acknowledged. */
+	if (card_flooding(j, x) && !tap_stored(j, x->tap_id))
+		return REFUSAL_FLOOD;
+	sqlite3_bind_text(s, 1, x->tap_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, x->device_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)x->seq);
+	sqlite3_bind_int64(s, 4, x->time_utc);
+	sqlite3_bind_text(s, 5, x->token, -1, SQLITE_STATIC);
+	if (x->par[0] != '\0')
+		sqlite3_bind_text(s, 6, x->par, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 6);
+	sqlite3_bind_text(s, 7, x->network_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, x->stop_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 9, kinds[x->kind], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 10, x->received_utc);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return REFUSAL_STORE;
+	if (sqlite3_changes(j->db) == 1)
+		return REFUSAL_NONE;
+	return check_resend(j, x);
+}
+
+int
+journal_store_refused(struct journal *j, const struct jtap *x,
+    enum refusal why)
+{
+	sqlite3_stmt *s = j->ins_refused;
+
+	assert(why > REFUSAL_NONE && why < REFUSAL_MAX);
+	sqlite3_bind_int64(s, 1, x->received_utc);
+	sqlite3_bind_text(s, 2, x->device_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, refusal_name(why), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, x->detail, -1, SQLITE_STATIC);
+	return store_step_done(s);
+}
+
+void
+journal_card_account(struct journal *j, const char *token, char *out,
+    size_t len)
+{
+	sqlite3_stmt *s = j->get_card;
+
+	sqlite3_bind_text(s, 1, token, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW &&
+	    sqlite3_column_type(s, 0) != SQLITE_NULL)
+		snprintf(out, len, "par:%s", sqlite3_column_text(s, 0));
+	else
+		snprintf(out, len, "tok:%s", token);
+	sqlite3_reset(s);
+}
+
+int
+journal_update_card(struct journal *j, const struct jtap *x)
+{
+	sqlite3_stmt *s = j->up_card;
+
+	sqlite3_bind_text(s, 1, x->token, -1, SQLITE_STATIC);
+	if (x->par[0] != '\0')
+		sqlite3_bind_text(s, 2, x->par, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 2);
+	return store_step_done(s);
+}
+
+int
+journal_account_taps(struct journal *j, const char *account,
+    int (*fn)(const struct journal_tap *, void *), void *arg)
+{
+	sqlite3_stmt *s = account[0] == 'p' ? j->sel_par_taps :
+	    j->sel_tok_taps;
+	struct journal_tap t;
+	int rc = 0;
+
+	assert(strncmp(account, "par:", 4) == 0 ||
+	    strncmp(account, "tok:", 4) == 0);
+	sqlite3_bind_text(s, 1, account + 4, -1, SQLITE_STATIC);
+	while (rc == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		t.time_utc = sqlite3_column_int64(s, 0);
+		t.network_id = (const char *)sqlite3_column_text(s, 1);
+		t.stop_id = (const char *)sqlite3_column_text(s, 2);
+		t.out = strcmp((const char *)sqlite3_column_text(s, 3),
+		    "out") == 0;
+		rc = fn(&t, arg) == -1 ? -1 : 0;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}

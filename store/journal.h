@@ -1,0 +1,94 @@
+/*
+ * The journal: the engine's SQLite database (WAL, synchronous=FULL by
+ * default) and the tables of what validators sent: taps, cards (a token
+ * and the least PAR it showed) and refused taps, with their views.  It
+ * owns the connection the other store modules (charges, settlement, deny,
+ * ledger) add their tables to; the engine's writer thread drives it.
+ */
+#ifndef ONECITY_JOURNAL_H
+#define ONECITY_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+/*
+ * Why a tap was refused (SPEC: the R frame's reason and refused.reason
+ * are the names).  REFUSAL_STORE and REFUSAL_NOT_COMMITTED are the
+ * engine's own failures: the first aborts the batch, the second is never
+ * sent (the validator resends).
+ */
+enum refusal {
+	REFUSAL_NONE,			/* stored, or a stored tap resent */
+	REFUSAL_BAD_FIELDS,
+	REFUSAL_WRONG_DEVICE,
+	REFUSAL_BAD_TIME,
+	REFUSAL_BAD_PAN,
+	REFUSAL_BAD_PAR,
+	REFUSAL_UNKNOWN_NETWORK,
+	REFUSAL_UNKNOWN_STOP,
+	REFUSAL_BAD_KIND,
+	REFUSAL_FUTURE,
+	REFUSAL_TOO_OLD,
+	REFUSAL_DENIED_AT_GATE,		/* kept: the card is back: its debt */
+	REFUSAL_FLOOD,
+	REFUSAL_CONFLICTING_RESEND,
+	REFUSAL_STORE,
+	REFUSAL_NOT_COMMITTED,
+	REFUSAL_MAX
+};
+
+const char	*refusal_name(enum refusal);
+
+/* A tap (or a refusal) as the validator sent it, checked. */
+struct jtap {
+	uint64_t	 conn_id, seq;
+	char		 tap_id[140];
+	char		 device_id[65];
+	int64_t		 time_utc, received_utc;
+	char		 token[33];
+	char		 par[30];
+	char		 network_id[129];	/* text: tariffs may be swapped */
+	char		 stop_id[129];
+	uint8_t		 kind;
+	enum refusal	 refuse;	/* REFUSAL_NONE to store */
+	char		 detail[160];
+};
+
+struct journal;
+
+/* Opens (creating the tables and views); cache_kib is SQLite's page cache. */
+struct journal	*journal_open(const char *path, int synchronous_full,
+		    int cache_kib, char *err, size_t errlen);
+void		 journal_close(struct journal *);
+/* The connection, for the store modules that keep their tables in it. */
+sqlite3		*journal_db(struct journal *);
+int		 journal_exec(struct journal *, const char *sql);
+
+/* Stores a tap: REFUSAL_NONE when stored or resent alike, or why not. */
+enum refusal	 journal_store_tap(struct journal *, const struct jtap *);
+int		 journal_store_refused(struct journal *, const struct jtap *,
+		    enum refusal);
+/* Records the card's token and PAR (the least PAR it ever showed). */
+int		 journal_update_card(struct journal *, const struct jtap *);
+/* The account key of a card: par:<least PAR> or tok:<token>. */
+void		 journal_card_account(struct journal *, const char *token,
+		    char *out, size_t len);
+
+/* One stored tap of an account, in time order. */
+struct journal_tap {
+	int64_t		 time_utc;
+	const char	*network_id, *stop_id;
+	int		 out;		/* 1 check-out, 0 check-in */
+};
+
+/*
+ * Calls fn for each tap of an account (par:... or tok:...), in time
+ * order; stops at the first fn that returns -1.  Returns -1 then, or on
+ * an SQLite error.
+ */
+int		 journal_account_taps(struct journal *, const char *account,
+		    int (*fn)(const struct journal_tap *, void *), void *arg);
+
+#endif

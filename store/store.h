@@ -1,0 +1,30 @@
+/*
+ * What every store module does the same way: create its tables, prepare
+ * its statements for the life of the connection, run a write, and name an
+ * enum value for the tables (each table of names asserted complete).
+ */
+#ifndef ONECITY_STORE_H
+#define ONECITY_STORE_H
+
+#include <assert.h>
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+/* Runs a module's schema; on failure says what in err.  0 or -1. */
+int	store_schema(sqlite3 *, const char *schema, const char *what,
+	    char *err, size_t errlen);
+/* Prepares a statement kept until the module closes; an SQLite code. */
+int	store_prep(sqlite3 *, sqlite3_stmt **, const char *sql);
+/* Steps a write to its end and resets it: 0, or -1 if it failed. */
+int	store_step_done(sqlite3_stmt *);
+
+/* The name of v in a table of max names. */
+static inline const char *
+store_name(const char *const *names, int max, int v)
+{
+	assert(v >= 0 && v < max && names[v] != NULL);
+	return names[v];
+}
+
+#endif

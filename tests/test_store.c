@@ -1,0 +1,378 @@
+/*
+ * The store on :memory:: each module's tables and statements, alone,
+ * without the writer thread; write failures injected in-process with a
+ * trigger that aborts the write, as a full disk would.
+ */
+#include "testutil.h"
+#include "charges.h"
+#include "deny.h"
+#include "journal.h"
+#include "ledger.h"
+#include "settlement.h"
+
+struct store {
+	struct journal		*j;
+	struct charges		*c;
+	struct settlement	*st;
+	struct ledger		*l;
+	sqlite3			*db;
+};
+
+static int
+setup(void **state)
+{
+	struct store *s = calloc(1, sizeof *s);
+	char err[256] = "";
+
+	assert_non_null(s);
+	s->j = journal_open(":memory:", 1, 1024, err, sizeof err);
+	assert_non_null(s->j);
+	s->db = journal_db(s->j);
+	s->c = charges_open(s->db, err, sizeof err);
+	s->st = settlement_open(s->db, err, sizeof err);
+	assert_int_equal(deny_schema(s->db, err, sizeof err), 0);
+	s->l = ledger_open(s->db, err, sizeof err);
+	assert_non_null(s->c);
+	assert_non_null(s->st);
+	assert_non_null(s->l);
+	*state = s;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct store *s = *state;
+
+	ledger_close(s->l);
+	settlement_close(s->st);
+	charges_close(s->c);
+	journal_close(s->j);
+	free(s);
+	return 0;
+}
+
+static void
+make_tap(struct jtap *x, const char *id, int64_t t, const char *token,
+    const char *par)
+{
+	memset(x, 0, sizeof *x);
+	snprintf(x->tap_id, sizeof x->tap_id, "%s", id);
+	snprintf(x->device_id, sizeof x->device_id, "dev1");
+	x->seq = 1;
+	x->time_utc = t;
+	x->received_utc = t;
+	snprintf(x->token, sizeof x->token, "%s", token);
+	snprintf(x->par, sizeof x->par, "%s", par);
+	snprintf(x->network_id, sizeof x->network_id, "CITY");
+	snprintf(x->stop_id, sizeof x->stop_id, "A");
+}
+
+static int64_t
+count(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t n = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* A tap is stored once; its resend is acknowledged, a changed one not. */
+static void
+test_tap_stored_once(void **state)
+{
+	struct store *s = *state;
+	struct jtap x;
+
+	make_tap(&x, "dev1:1", 1000, "tokA", "");
+	assert_int_equal(journal_store_tap(s->j, &x), REFUSAL_NONE);
+	assert_int_equal(journal_store_tap(s->j, &x), REFUSAL_NONE);
+	assert_int_equal(count(s->db, "SELECT count(*) FROM taps"), 1);
+	x.time_utc++;
+	assert_int_equal(journal_store_tap(s->j, &x),
+	    REFUSAL_CONFLICTING_RESEND);
+}
+
+/* A card's account is its least PAR once it showed one, else its token. */
+static void
+test_card_account_least_par(void **state)
+{
+	struct store *s = *state;
+	struct jtap x;
+	char acc[64];
+
+	make_tap(&x, "dev1:1", 1000, "tokA", "");
+	assert_int_equal(journal_update_card(s->j, &x), 0);
+	journal_card_account(s->j, "tokA", acc, sizeof acc);
+	assert_string_equal(acc, "tok:tokA");
+	snprintf(x.par, sizeof x.par, "PARB");
+	assert_int_equal(journal_update_card(s->j, &x), 0);
+	snprintf(x.par, sizeof x.par, "PARA");
+	assert_int_equal(journal_update_card(s->j, &x), 0);
+	snprintf(x.par, sizeof x.par, "PARC");
+	assert_int_equal(journal_update_card(s->j, &x), 0);
+	journal_card_account(s->j, "tokA", acc, sizeof acc);
+	assert_string_equal(acc, "par:PARA");
+}
+
+static int
+collect_cb(const struct journal_tap *t, void *arg)
+{
+	int64_t *times = arg;
+
+	times[++times[0]] = t->time_utc;
+	return 0;
+}
+
+/* An account's taps come back in time order, across its cards. */
+static void
+test_account_taps_in_order(void **state)
+{
+	struct store *s = *state;
+	struct jtap x;
+	int64_t times[8] = {0};
+
+	make_tap(&x, "dev1:2", 2000, "tokA", "PAR1");
+	assert_int_equal(journal_store_tap(s->j, &x), REFUSAL_NONE);
+	assert_int_equal(journal_update_card(s->j, &x), 0);
+	make_tap(&x, "dev1:1", 1000, "tokB", "PAR1");
+	assert_int_equal(journal_store_tap(s->j, &x), REFUSAL_NONE);
+	assert_int_equal(journal_update_card(s->j, &x), 0);
+	assert_int_equal(journal_account_taps(s->j, "par:PAR1", collect_cb,
+	    times), 0);
+	assert_int_equal(times[0], 2);
+	assert_int_equal(times[1], 1000);
+	assert_int_equal(times[2], 2000);
+}
+
+/* Every refusal, kind and state has a name; refused rows hold it. */
+static void
+test_names_complete(void **state)
+{
+	struct store *s = *state;
+	struct jtap x;
+	int r;
+
+	for (r = 0; r < REFUSAL_MAX; r++)
+		assert_non_null(refusal_name((enum refusal)r));
+	for (r = 0; r < SETTLE_KIND_MAX; r++)
+		assert_int_equal(settle_kind_parse(settle_kind_name(
+		    (enum settle_kind)r)), r);
+	for (r = 0; r < SETTLE_STATE_MAX; r++)
+		assert_non_null(settle_state_name((enum settle_state)r));
+	for (r = 0; r < DEBT_STATE_MAX; r++)
+		assert_non_null(debt_state_name((enum debt_state)r));
+	assert_int_equal(settle_kind_parse(""), -1);
+	make_tap(&x, "dev1:1", 1000, "tokA", "");
+	assert_int_equal(journal_store_refused(s->j, &x, REFUSAL_FLOOD), 0);
+	assert_int_equal(count(s->db, "SELECT count(*) FROM refused WHERE "
+	    "reason = 'flood'"), 1);
+}
+
+/* A disk that refuses writes: the tap is not stored, and says so. */
+static void
+test_store_write_fails(void **state)
+{
+	struct store *s = *state;
+	struct jtap x;
+
+	assert_int_equal(journal_exec(s->j, "CREATE TEMP TRIGGER f BEFORE "
+	    "INSERT ON taps BEGIN SELECT RAISE(ABORT, 'injected'); END; "
+	    "CREATE TEMP TRIGGER g BEFORE INSERT ON refused BEGIN "
+	    "SELECT RAISE(ABORT, 'injected'); END;"), SQLITE_OK);
+	make_tap(&x, "dev1:1", 1000, "tokA", "");
+	assert_int_equal(journal_store_tap(s->j, &x), REFUSAL_STORE);
+	assert_int_equal(journal_store_refused(s->j, &x, REFUSAL_FLOOD), -1);
+	assert_int_equal(count(s->db, "SELECT count(*) FROM taps"), 0);
+}
+
+/* Ledger moves are balanced transactions of two entries each. */
+static void
+test_ledger_moves_balance(void **state)
+{
+	struct store *s = *state;
+
+	assert_int_equal(ledger_move(s->l, "debt:par:P", "rider:par:P", 300,
+	    "2026-11-28", "par:P", 1000, "decline"), 0);
+	assert_int_equal(ledger_move(s->l, "clearing:acquirer", "debt:par:P",
+	    300, "2026-11-28", "par:P", 2000, "recovery"), 0);
+	assert_int_equal(count(s->db, "SELECT sum(amount_cents) FROM ledger"),
+	    0);
+	assert_int_equal(count(s->db, "SELECT count(*) FROM ledger"), 4);
+	assert_int_equal(count(s->db, "SELECT count(DISTINCT txn_id) FROM "
+	    "ledger"), 2);
+}
+
+/* A ledger write that fails reports it (the batch is rolled back). */
+static void
+test_ledger_write_fails(void **state)
+{
+	struct store *s = *state;
+
+	assert_int_equal(journal_exec(s->j, "CREATE TEMP TRIGGER f BEFORE "
+	    "INSERT ON ledger BEGIN SELECT RAISE(ABORT, 'injected'); END;"),
+	    SQLITE_OK);
+	assert_int_equal(ledger_move(s->l, "a", "b", 1, "2026-11-28", "x",
+	    1, "test"), -1);
+}
+
+static void
+deny_cb(const char *account, int on, void *arg)
+{
+	int *n = arg;
+
+	(void)account;
+	*n += on ? 1 : -1;
+}
+
+/* Deny entries are listed, and their changes fed once each. */
+static void
+test_deny_list_feed(void **state)
+{
+	struct store *s = *state;
+	int64_t last = 0;
+	int n = 0;
+
+	assert_int_equal(deny_set(s->db, "par:P", 1, "declined: x", 10), 0);
+	assert_int_equal(deny_set(s->db, "par:Q", 1, "operator", 11), 0);
+	assert_int_equal(deny_each(s->db, deny_cb, &n), 0);
+	assert_int_equal(n, 2);
+	n = 0;
+	assert_int_equal(deny_changes(s->db, &last, deny_cb, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(deny_set(s->db, "par:P", 0, "", 12), 0);
+	n = 0;
+	assert_int_equal(deny_changes(s->db, &last, deny_cb, &n), 0);
+	assert_int_equal(n, -1);
+}
+
+/* A card tapping again makes its open debt due now, at most once a gap. */
+static void
+test_debt_due_on_tap(void **state)
+{
+	struct store *s = *state;
+
+	assert_int_equal(settlement_any_debt(s->st), 0);
+	assert_int_equal(journal_exec(s->j, "INSERT INTO debts (account, "
+	    "service_day, amount_cents, opened_utc, last_try_utc, "
+	    "next_retry_utc, state) VALUES ('par:P', '2026-11-28', 300, 0, "
+	    "0, 90000, 'open')"), SQLITE_OK);
+	assert_int_equal(settlement_any_debt(s->st), 1);
+	assert_int_equal(settlement_debt_due(s->st, "par:P", 5000, 3600), 0);
+	assert_int_equal(count(s->db, "SELECT next_retry_utc FROM debts"),
+	    5000);
+}
+
+/* A request is decided once: pending to approved, never again. */
+static void
+test_settlement_decided_once(void **state)
+{
+	struct store *s = *state;
+	struct settle_req r, *rs;
+	size_t n;
+
+	memset(&r, 0, sizeof r);
+	snprintf(r.account, sizeof r.account, "par:P");
+	snprintf(r.day, sizeof r.day, "2026-11-28");
+	r.kind = SETTLE_CAPTURE;
+	r.amount = 300;
+	assert_int_equal(settlement_add(s->db, &r, SETTLE_PENDING, NULL, 10),
+	    0);
+	assert_string_equal(r.key, "par:P/2026-11-28/1");
+	rs = settlement_fetch(s->db, SETTLE_FETCH_PENDING, NULL, 0, 10, &n);
+	assert_non_null(rs);
+	assert_int_equal(n, 1);
+	assert_int_equal(rs[0].kind, SETTLE_CAPTURE);
+	free(rs);
+	assert_int_equal(settlement_decide(s->db, r.id, 1, "ok", 20), 1);
+	assert_int_equal(settlement_decide(s->db, r.id, 0, "no", 30), 0);
+	assert_int_equal(count(s->db, "SELECT count(*) FROM settlements "
+	    "WHERE state = 'approved'"), 1);
+	assert_int_equal(settlement_add(s->db, &r, SETTLE_PENDING, NULL, 40),
+	    0);
+	assert_string_equal(r.key, "par:P/2026-11-28/2");
+}
+
+/* A debt opens, is lowered, and is recovered when nothing is left. */
+static void
+test_debt_lifecycle(void **state)
+{
+	struct store *s = *state;
+	struct settle_req r;
+	int64_t id, owed;
+
+	memset(&r, 0, sizeof r);
+	snprintf(r.account, sizeof r.account, "par:P");
+	snprintf(r.day, sizeof r.day, "2026-11-28");
+	r.amount = 300;
+	assert_int_equal(debt_open(s->db, &r, 10, 100), 0);
+	assert_int_equal(debt_unrecovered(s->db, "par:P"), 1);
+	assert_int_equal(debt_owed(s->db, "par:P", "2026-11-28", &id, &owed),
+	    1);
+	assert_int_equal(owed, 300);
+	assert_int_equal(debt_reduce(s->db, id, 100), 0);
+	assert_int_equal(debt_unrecovered(s->db, "par:P"), 1);
+	assert_int_equal(debt_reduce(s->db, id, 200), 0);
+	assert_int_equal(debt_unrecovered(s->db, "par:P"), 0);
+	assert_int_equal(debt_owed(s->db, "par:P", "2026-11-28", &id, &owed),
+	    0);
+}
+
+/* Charges and their view: v_charges.settled without a settled column. */
+static void
+test_charges_view(void **state)
+{
+	struct store *s = *state;
+	struct strtab *t = strtab_new();
+
+	assert_non_null(t);
+	assert_int_equal(journal_exec(s->j, "INSERT INTO charges VALUES "
+	    "('par:P', '2026-11-28', 300, 300, 1)"), SQLITE_OK);
+	assert_int_equal(count(s->db, "SELECT settled FROM v_charges"), 0);
+	assert_int_equal(charges_days(s->c, "par:P", t), 0);
+	assert_int_equal(strtab_count(t), 1);
+	strtab_clear(t);
+	assert_int_equal(charges_open_accounts(s->c, t, 10), 0);
+	assert_int_equal(strtab_count(t), 1);
+	assert_int_equal(charges_clear(s->c, "par:P"), 0);
+	assert_int_equal(count(s->db, "SELECT count(*) FROM charges"), 0);
+	strtab_free(t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_tap_stored_once, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_card_account_least_par,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_account_taps_in_order,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_names_complete, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_store_write_fails, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_ledger_moves_balance,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ledger_write_fails, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_deny_list_feed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_debt_due_on_tap, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_charges_view, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_settlement_decided_once,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_debt_lifecycle, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
