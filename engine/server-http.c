@@ -101,9 +101,18 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	    "# TYPE onecity_batch_seconds counter\n"
 	    "onecity_batch_seconds{phase=\"store\"} %.6f\n"
 	    "onecity_batch_seconds{phase=\"price\"} %.6f\n"
-	    "onecity_batch_seconds{phase=\"commit\"} %.6f\n",
+	    "onecity_batch_seconds{phase=\"commit\"} %.6f\n"
+	    "# HELP onecity_rows_written_total Database rows the writer "
+	    "inserted, updated or deleted (taps, results, ledger).\n"
+	    "# TYPE onecity_rows_written_total counter\n"
+	    "onecity_rows_written_total %llu\n"
+	    "# HELP onecity_taps_read_total Stored taps read back to "
+	    "reprice accounts (SPEC 6: only their open window).\n"
+	    "# TYPE onecity_taps_read_total counter\n"
+	    "onecity_taps_read_total %llu\n",
 	    (double)ws.store_us / 1e6, (double)ws.price_us / 1e6,
-	    (double)ws.sync_us / 1e6);
+	    (double)ws.sync_us / 1e6, (unsigned long long)ws.rows_written,
+	    (unsigned long long)ws.taps_read);
 	evbuffer_add_printf(b,
 	    "# HELP onecity_taps_received_total Tap frames received.\n"
 	    "# TYPE onecity_taps_received_total counter\n"

@@ -56,6 +56,7 @@ struct writer {
 	size_t			 pt_cap, npt;
 	struct strtab		*days_before;	/* writer's scratch */
 	int64_t			 debt_tap_gap;
+	uint64_t		 batch_taps_read;	/* writer only */
 };
 
 /* One batch on its way through write_batch(). */
@@ -66,6 +67,8 @@ struct batch {
 	size_t			 n;
 	struct strtab		*accounts;	/* every account touched */
 	uint32_t		*first, *next;	/* the taps of each account */
+	uint32_t		*before;	/* each tap's account before it */
+	int32_t			*from_day;	/* per account: reprice from */
 };
 
 int64_t
@@ -183,40 +186,96 @@ reverse_dropped_days(struct writer *w, const char *account)
 	return rc;
 }
 
+/* A service day as "YYYY-MM-DD"; "" (before every day) for INT32_MIN. */
+static void
+day_text(int32_t day, char out[11])
+{
+	if (day == INT32_MIN)
+		out[0] = '\0';
+	else
+		civil_format_day(day, out);
+}
+
 /*
- * Reprices one account from its stored taps and rewrites its rows.  Days
- * it was charged for before but has no legs on now (its card moved to a
- * PAR account, or a late tap moved a leg) are posted back to zero, so the
- * ledger always equals the charges.
+ * Reads the taps to price an account from week (a service week's Monday)
+ * on: from the latest clean cut before it (SPEC §6, price_window_cut),
+ * looking back further only when what was read holds no cut and the
+ * account has older taps.  Sets *cut to the first tap to price.
  */
 static int
-reprice(struct writer *w, const char *account)
+load_window(struct writer *w, const char *account, int32_t week,
+    size_t *cut)
 {
-	char now_acc[64];
-	size_t d;
+	int64_t lookback = price_link_s(w->tariff) + 2 * 86400, since;
+	int found = 0;
+
+	for (;;) {
+		since = week == INT32_MIN || lookback > WRITER_LOOKBACK_MAX_S ?
+		    INT64_MIN : (int64_t)week * 86400 - 86400 - lookback;
+		w->npt = 0;
+		if (journal_account_taps(w->journal, account, since,
+		    add_tap_cb, w) == -1)
+			return -1;
+		*cut = since == INT64_MIN ? 0 :
+		    price_window_cut(w->tariff, w->pt, w->npt, week, &found);
+		if (since == INT64_MIN || found)
+			break;
+		switch (journal_account_has_taps_before(w->journal, account,
+		    since)) {
+		case 0:		/* what was read is the whole history */
+			*cut = 0;
+			return 0;
+		case -1:
+			return -1;
+		}
+		lookback *= 4;
+	}
+	w->batch_taps_read += w->npt;
+	return 0;
+}
+
+/*
+ * Reprices one account from the service week of from_day on (SPEC §6: a
+ * tap re-prices what it can affect, never the whole history); days before
+ * that week keep their stored results.  INT32_MIN reprices every day (a
+ * card that joined a PAR account).  Days charged before and not now are
+ * posted back to zero, so the ledger always equals the charges.
+ */
+static int
+reprice(struct writer *w, const char *account, int32_t from_day)
+{
+	int32_t week = from_day == INT32_MIN ? INT32_MIN :
+	    price_week_start(from_day);
+	char now_acc[64], from[11];
+	size_t d, cut = 0;
 	int rc = 0, moved = 0;
 
-	strtab_clear(w->days_before);
-	if (charges_days(w->charges, account, w->days_before) == -1)
-		return -1;
+	if (from_day == INT32_MAX)	/* touched, nothing to reprice */
+		return 0;
 	/* A card that has since shown a PAR belongs to that account now. */
 	if (account[0] == 't') {
 		journal_card_account(w->journal, account + 4, now_acc,
 		    sizeof now_acc);
 		moved = strcmp(now_acc, account) != 0;
 	}
+	if (moved)
+		week = INT32_MIN;
+	day_text(week, from);
+	strtab_clear(w->days_before);
+	if (charges_days(w->charges, account, from, w->days_before) == -1)
+		return -1;
 	w->pr.ndays = 0;
 	if (moved)
-		rc = charges_clear(w->charges, account);
+		rc = charges_clear(w->charges, account, from);
 	else {
-		w->npt = 0;
-		if (journal_account_taps(w->journal, account, add_tap_cb,
-		    w) == -1 || charges_clear(w->charges, account) != 0 ||
-		    price_account(w->tariff, w->pt, w->npt, writer_now(w),
-		    &w->pr) == -1)
+		if (load_window(w, account, week, &cut) == -1 ||
+		    charges_clear(w->charges, account, from) != 0 ||
+		    price_account(w->tariff, w->pt + cut, w->npt - cut,
+		    writer_now(w), &w->pr) == -1)
 			return -1;
 		for (d = 0; d < w->pr.ndays && rc == 0; d++)
-			rc = write_day(w, account, &w->pr.day[d]);
+			if (w->pr.day[d].service_day >= week)
+				rc = write_day(w, account, &w->pr.day[d]);
 	}
 	return rc == 0 ? reverse_dropped_days(w, account) : rc;
 }
@@ -245,11 +304,11 @@ feedback(struct writer *w, const struct jtap *x, struct jresult *res)
 	}
 }
 
-static int
+/* The account's index in the batch; STRTAB_NONE when out of memory. */
+static uint32_t
 touch_account(struct batch *bt, const char *acc)
 {
-	return strtab_intern(bt->accounts, acc, strlen(acc), NULL) ==
-	    STRTAB_NONE ? -1 : 0;
+	return strtab_intern(bt->accounts, acc, strlen(acc), NULL);
 }
 
 /*
@@ -268,7 +327,7 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 		/* The account the card had: a PAR in this batch may move it,
 		 * and the old one must be repriced too. */
 		journal_card_account(w->journal, x->token, acc, sizeof acc);
-		if (touch_account(bt, acc) == -1)
+		if ((bt->before[i] = touch_account(bt, acc)) == STRTAB_NONE)
 			return -1;
 		why = journal_store_tap(w->journal, x);
 		if (why == REFUSAL_STORE)
@@ -284,7 +343,7 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 			journal_card_account(w->journal, x->token, acc,
 			    sizeof acc);
 		snprintf(x->detail, sizeof x->detail, "account %s", acc);
-		if (touch_account(bt, acc) == -1)
+		if (touch_account(bt, acc) == STRTAB_NONE)
 			return -1;
 	}
 	if (why != REFUSAL_NONE && journal_store_refused(w->journal, x, why)
@@ -331,10 +390,28 @@ index_batch(struct writer *w, struct batch *bt)
 	bt->first = malloc((strtab_count(bt->accounts) + 1) *
 	    sizeof *bt->first);
 	bt->next = malloc((n + 1) * sizeof *bt->next);
-	if (bt->first == NULL || bt->next == NULL)
+	bt->from_day = malloc((strtab_count(bt->accounts) + 1) *
+	    sizeof *bt->from_day);
+	if (bt->first == NULL || bt->next == NULL || bt->from_day == NULL)
 		return -1;
-	for (a = 0; a < strtab_count(bt->accounts); a++)
+	for (a = 0; a < strtab_count(bt->accounts); a++) {
 		bt->first[a] = UINT32_MAX;
+		bt->from_day[a] = INT32_MAX;	/* nothing to reprice */
+	}
+	/* Reprice each account from its earliest tap's day on; a card that
+	 * moved to another account (it showed a PAR) moves all its taps, so
+	 * both accounts are repriced whole. */
+	for (i = 0; i < n; i++) {
+		int32_t day;
+		if ((a = bt->tap_acc[i]) == STRTAB_NONE)
+			continue;
+		day = price_service_day(w->tariff, bt->b[i].time_utc);
+		if (day < bt->from_day[a])
+			bt->from_day[a] = day;
+		if (bt->before[i] != a)
+			bt->from_day[a] = bt->from_day[bt->before[i]] =
+			    INT32_MIN;
+	}
 	for (i = n; i-- > 0;)
 		if (bt->tap_acc[i] != STRTAB_NONE) {
 			bt->next[i] = bt->first[bt->tap_acc[i]];
@@ -354,7 +431,8 @@ price_batch(struct writer *w, struct batch *bt)
 
 	for (a = 0; a < strtab_count(bt->accounts); a++) {
 		const char *name = strtab_name(bt->accounts, a);
-		if (reprice(w, name) != 0 || (debts && settlement_debt_due(
+		if (reprice(w, name, bt->from_day[a]) != 0 ||
+		    (debts && settlement_debt_due(
 		    w->settlement, name, writer_now(w), w->debt_tap_gap) != 0))
 			return -1;
 		for (k = bt->first[a]; k != UINT32_MAX; k = bt->next[k])
@@ -365,12 +443,15 @@ price_batch(struct writer *w, struct batch *bt)
 
 static void
 count_batch(struct writer *w, size_t n, uint64_t t0, uint64_t t1,
-    uint64_t t2)
+    uint64_t t2, int64_t rows)
 {
 	uint64_t dt = clock_mono_us() - t0;
 
 	pthread_mutex_lock(&w->mu);
 	w->committed += n;
+	w->st.rows_written += (uint64_t)rows;
+	w->st.taps_read += w->batch_taps_read;
+	w->batch_taps_read = 0;
 	w->st.batches++;
 	w->st.commit_us += dt;
 	w->st.store_us += t1 - t0;
@@ -390,9 +471,11 @@ static int
 write_batch(struct writer *w, struct jtap *b, size_t n,
     struct jresult *res, uint32_t *tap_acc)
 {
-	struct batch bt = {b, res, tap_acc, n, strtab_new(), NULL, NULL};
+	struct batch bt = {b, res, tap_acc, n, strtab_new(), NULL, NULL,
+	    malloc((n + 1) * sizeof(uint32_t)), NULL};
 	uint64_t t0 = clock_mono_us(), t1 = t0, t2 = t0;
-	int ok = bt.accounts != NULL &&
+	int64_t rows0 = journal_changes(w->journal);
+	int ok = bt.accounts != NULL && bt.before != NULL &&
 	    journal_exec(w->journal, "BEGIN IMMEDIATE") == SQLITE_OK;
 	size_t i;
 
@@ -401,6 +484,8 @@ write_batch(struct writer *w, struct jtap *b, size_t n,
 	ok = ok && price_batch(w, &bt) == 0;
 	free(bt.first);
 	free(bt.next);
+	free(bt.before);
+	free(bt.from_day);
 	strtab_free(bt.accounts);
 	t2 = clock_mono_us();
 	if (!ok || journal_exec(w->journal, "COMMIT") != SQLITE_OK) {
@@ -410,7 +495,7 @@ write_batch(struct writer *w, struct jtap *b, size_t n,
 			res[i].refused = REFUSAL_NOT_COMMITTED;
 		return -1;
 	}
-	count_batch(w, n, t0, t1, t2);
+	count_batch(w, n, t0, t1, t2, journal_changes(w->journal) - rows0);
 	clear_health(w);
 	return 0;
 }
@@ -431,9 +516,22 @@ close_expired_legs(struct writer *w)
 	(void)charges_open_accounts(w->charges, acc, 10000);
 	if (strtab_count(acc) > 0 &&
 	    journal_exec(w->journal, "BEGIN IMMEDIATE") == SQLITE_OK) {
-		for (i = 0; i < strtab_count(acc); i++)
-			if (reprice(w, strtab_name(acc, i)) != 0)
+		for (i = 0; i < strtab_count(acc); i++) {
+			/* "ACCOUNT YYYY-MM-DD": from its first open day. */
+			char name[80];
+			const char *e = strtab_name(acc, i), *sp;
+			int32_t day = INT32_MIN;
+			unsigned y, m, dd;
+			if ((sp = strchr(e, ' ')) == NULL ||
+			    (size_t)(sp - e) >= sizeof name)
+				continue;
+			memcpy(name, e, (size_t)(sp - e));
+			name[sp - e] = '\0';
+			if (sscanf(sp + 1, "%4u-%2u-%2u", &y, &m, &dd) == 3)
+				day = civil_to_days(y, m, dd);
+			if (reprice(w, name, day) != 0)
 				set_health(w, "repricing open legs");
+		}
 		if (journal_exec(w->journal, "COMMIT") != SQLITE_OK)
 			journal_exec(w->journal, "ROLLBACK");
 	}

@@ -52,6 +52,8 @@ uint64_t	 writer_committed(struct writer *);
 struct writer_stats {
 	uint64_t	 batches, commit_us, commit_us_max;
 	uint64_t	 store_us, price_us, sync_us;	/* the three phases */
+	uint64_t	 rows_written;	/* rows inserted, updated, deleted */
+	uint64_t	 taps_read;	/* stored taps read back to reprice */
 };
 void		 writer_get_stats(struct writer *, struct writer_stats *);
 /* The engine clock. */

@@ -76,6 +76,10 @@
 #define JOURNAL_QUEUE_RESUME		30000
 /* Taps per transaction: one fsync amortised over many taps. */
 #define JOURNAL_BATCH			4096
+/* Repricing reads an account's taps back from the last clean cut before
+ * the changed week (SPEC §6); it looks back this far at most before it
+ * reads the whole history (a tariff whose transfers reach over months). */
+#define WRITER_LOOKBACK_MAX_S		(400 * 86400LL)
 /* Idle seconds after which open legs are repriced (expiry). */
 #define JOURNAL_EXPIRE_S		60
 /* Taps of one card in any 24 hours: a rider taps a few dozen times on the

@@ -64,9 +64,12 @@ charges_open(sqlite3 *db, char *err, size_t errlen)
 		charges_close(c);
 		return NULL;
 	}
-	if (prep(c, &c->del_legs, "DELETE FROM legs WHERE account = ?") ||
-	    prep(c, &c->del_charges, "DELETE FROM charges WHERE account = ?") ||
-	    prep(c, &c->del_shares, "DELETE FROM shares WHERE account = ?") ||
+	if (prep(c, &c->del_legs, "DELETE FROM legs WHERE account = ? AND "
+	    "service_day >= ?") ||
+	    prep(c, &c->del_charges, "DELETE FROM charges WHERE account = ? "
+	    "AND service_day >= ?") ||
+	    prep(c, &c->del_shares, "DELETE FROM shares WHERE account = ? AND "
+	    "service_day >= ?") ||
 	    prep(c, &c->ins_leg, "INSERT INTO legs VALUES "
 	    "(?,?,?,?,?,?,?,?,?,?,?)") ||
 	    prep(c, &c->ins_charge, "INSERT INTO charges (account, "
@@ -76,9 +79,9 @@ charges_open(sqlite3 *db, char *err, size_t errlen)
 	    "open_legs = excluded.open_legs") ||
 	    prep(c, &c->ins_share, "INSERT INTO shares VALUES (?,?,?,?)") ||
 	    prep(c, &c->sel_days, "SELECT service_day FROM charges WHERE "
-	    "account = ?") ||
-	    prep(c, &c->sel_open, "SELECT DISTINCT account FROM charges "
-	    "WHERE open_legs > 0 LIMIT ?")) {
+	    "account = ? AND service_day >= ?") ||
+	    prep(c, &c->sel_open, "SELECT account || ' ' || min(service_day) "
+	    "FROM charges WHERE open_legs > 0 GROUP BY account LIMIT ?")) {
 		snprintf(err, errlen, "charges: %s", sqlite3_errmsg(db));
 		charges_close(c);
 		return NULL;
@@ -181,11 +184,14 @@ charges_write_day(struct charges *c, const struct tariff *t,
 }
 
 int
-charges_clear(struct charges *c, const char *account)
+charges_clear(struct charges *c, const char *account, const char *from_day)
 {
 	sqlite3_bind_text(c->del_legs, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(c->del_charges, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(c->del_shares, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(c->del_legs, 2, from_day, -1, SQLITE_STATIC);
+	sqlite3_bind_text(c->del_charges, 2, from_day, -1, SQLITE_STATIC);
+	sqlite3_bind_text(c->del_shares, 2, from_day, -1, SQLITE_STATIC);
 	return store_step_done(c->del_legs) | store_step_done(c->del_charges) |
 	    store_step_done(c->del_shares);
 }
@@ -209,9 +215,11 @@ collect(sqlite3_stmt *s, struct strtab *tab, int len)
 }
 
 int
-charges_days(struct charges *c, const char *account, struct strtab *days)
+charges_days(struct charges *c, const char *account, const char *from_day,
+    struct strtab *days)
 {
 	sqlite3_bind_text(c->sel_days, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(c->sel_days, 2, from_day, -1, SQLITE_STATIC);
 	return collect(c->sel_days, days, 10);
 }
 

@@ -1,8 +1,8 @@
 /*
  * Pricing results (SPEC §5): legs, charges and operators' shares of each
  * account-day, as the writer's last repricing left them, with v_legs and
- * v_operator_revenue.  Rewritten whole for an account each time it is
- * repriced; the ledger keeps the history.
+ * v_operator_revenue.  Rewritten from the first day a repricing can change
+ * (SPEC §6); the ledger keeps the history.
  */
 #ifndef ONECITY_CHARGES_H
 #define ONECITY_CHARGES_H
@@ -26,12 +26,19 @@ void		 charges_close(struct charges *);
 int		 charges_write_day(struct charges *, const struct tariff *,
 		    const char *account, const struct price_result *,
 		    const struct price_day *);
-/* Deletes an account's rows (before it is written again). */
-int		 charges_clear(struct charges *, const char *account);
-/* Adds the service days an account is charged for now to days. */
+/*
+ * Deletes an account's rows of the service days from from_day on
+ * ("YYYY-MM-DD"; "" for all), before they are written again: a tap
+ * re-prices only the days it can change (SPEC §6).
+ */
+int		 charges_clear(struct charges *, const char *account,
+		    const char *from_day);
+/* Adds the service days from from_day on that an account is charged for
+ * now to days. */
 int		 charges_days(struct charges *, const char *account,
-		    struct strtab *days);
-/* Adds up to max accounts that have open legs to accounts. */
+		    const char *from_day, struct strtab *days);
+/* Adds up to max "ACCOUNT YYYY-MM-DD" entries to accounts: each account
+ * with open legs and the first service day it has them on. */
 int		 charges_open_accounts(struct charges *,
 		    struct strtab *accounts, int max);
 

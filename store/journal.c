@@ -19,6 +19,7 @@ struct journal {
 	sqlite3		*db;
 	sqlite3_stmt	*ins_tap, *get_tap, *ins_refused, *get_card;
 	sqlite3_stmt	*up_card, *sel_par_taps, *sel_tok_taps;
+	sqlite3_stmt	*par_before, *tok_before;
 	sqlite3_stmt	*card_day_count;
 };
 
@@ -97,9 +98,15 @@ prepare_all(struct journal *j)
 	    "excluded.par ELSE par END") ||
 	    prep(j, &j->sel_par_taps, "SELECT time_utc, network_id, stop_id, "
 	    "kind FROM taps WHERE token IN (SELECT token FROM cards WHERE "
-	    "par = ?) ORDER BY time_utc, tap_id") ||
+	    "par = ?1) AND time_utc >= ?2 ORDER BY time_utc, tap_id") ||
 	    prep(j, &j->sel_tok_taps, "SELECT time_utc, network_id, stop_id, "
-	    "kind FROM taps WHERE token = ? ORDER BY time_utc, tap_id") ||
+	    "kind FROM taps WHERE token = ?1 AND time_utc >= ?2 "
+	    "ORDER BY time_utc, tap_id") ||
+	    prep(j, &j->par_before, "SELECT EXISTS (SELECT 1 FROM taps WHERE "
+	    "token IN (SELECT token FROM cards WHERE par = ?1) AND "
+	    "time_utc < ?2)") ||
+	    prep(j, &j->tok_before, "SELECT EXISTS (SELECT 1 FROM taps WHERE "
+	    "token = ?1 AND time_utc < ?2)") ||
 	    prep(j, &j->card_day_count, "SELECT count(*) FROM taps WHERE "
 	    "token = ? AND time_utc > ? AND time_utc <= ?");
 }
@@ -156,6 +163,7 @@ journal_close(struct journal *j)
 		return;
 	sqlite3_stmt *all[] = {j->ins_tap, j->get_tap, j->ins_refused,
 	    j->get_card, j->up_card, j->sel_par_taps, j->sel_tok_taps,
+	    j->par_before, j->tok_before,
 	    j->card_day_count};
 	for (i = 0; i < sizeof all / sizeof all[0]; i++)
 		sqlite3_finalize(all[i]);
@@ -293,7 +301,7 @@ journal_update_card(struct journal *j, const struct jtap *x)
 }
 
 int
-journal_account_taps(struct journal *j, const char *account,
+journal_account_taps(struct journal *j, const char *account, int64_t since,
     int (*fn)(const struct journal_tap *, void *), void *arg)
 {
 	sqlite3_stmt *s = account[0] == 'p' ? j->sel_par_taps :
@@ -304,6 +312,7 @@ journal_account_taps(struct journal *j, const char *account,
 	assert(strncmp(account, "par:", 4) == 0 ||
 	    strncmp(account, "tok:", 4) == 0);
 	sqlite3_bind_text(s, 1, account + 4, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, since);
 	while (rc == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		t.time_utc = sqlite3_column_int64(s, 0);
 		t.network_id = (const char *)sqlite3_column_text(s, 1);
@@ -314,4 +323,27 @@ journal_account_taps(struct journal *j, const char *account,
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+journal_account_has_taps_before(struct journal *j, const char *account,
+    int64_t before)
+{
+	sqlite3_stmt *s = account[0] == 'p' ? j->par_before : j->tok_before;
+	int rc;
+
+	assert(strncmp(account, "par:", 4) == 0 ||
+	    strncmp(account, "tok:", 4) == 0);
+	sqlite3_bind_text(s, 1, account + 4, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, before);
+	rc = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) != 0 :
+	    -1;
+	sqlite3_reset(s);
+	return rc;
+}
+
+int64_t
+journal_changes(struct journal *j)
+{
+	return sqlite3_total_changes64(j->db);
 }

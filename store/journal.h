@@ -84,11 +84,19 @@ struct journal_tap {
 };
 
 /*
- * Calls fn for each tap of an account (par:... or tok:...), in time
- * order; stops at the first fn that returns -1.  Returns -1 then, or on
- * an SQLite error.
+ * Calls fn for each tap of an account (par:... or tok:...) at or after
+ * since (UTC seconds; INT64_MIN for all), in time order, through the
+ * index on (token, time_utc); stops at the first fn that returns -1.
+ * Returns -1 then, or on an SQLite error.
  */
 int		 journal_account_taps(struct journal *, const char *account,
-		    int (*fn)(const struct journal_tap *, void *), void *arg);
+		    int64_t since, int (*fn)(const struct journal_tap *, void *),
+		    void *arg);
+/* Whether the account has a tap before `before` (UTC seconds): 1 or 0,
+ * -1 on an SQLite error. */
+int		 journal_account_has_taps_before(struct journal *,
+		    const char *account, int64_t before);
+/* Rows inserted, updated or deleted on the connection so far. */
+int64_t		 journal_changes(struct journal *);
 
 #endif

@@ -143,11 +143,25 @@ test_account_taps_in_order(void **state)
 	make_tap(&x, "dev1:1", 1000, "tokB", "PAR1");
 	assert_int_equal(journal_store_tap(s->j, &x), REFUSAL_NONE);
 	assert_int_equal(journal_update_card(s->j, &x), 0);
-	assert_int_equal(journal_account_taps(s->j, "par:PAR1", collect_cb,
-	    times), 0);
+	assert_int_equal(journal_account_taps(s->j, "par:PAR1", INT64_MIN,
+	    collect_cb, times), 0);
 	assert_int_equal(times[0], 2);
 	assert_int_equal(times[1], 1000);
 	assert_int_equal(times[2], 2000);
+	/* From a time on, through the index; and what lies before it. */
+	times[0] = 0;
+	assert_int_equal(journal_account_taps(s->j, "par:PAR1", 1500,
+	    collect_cb, times), 0);
+	assert_int_equal(times[0], 1);
+	assert_int_equal(times[1], 2000);
+	assert_int_equal(journal_account_has_taps_before(s->j, "par:PAR1",
+	    1500), 1);
+	assert_int_equal(journal_account_has_taps_before(s->j, "par:PAR1",
+	    1000), 0);
+	assert_int_equal(journal_account_has_taps_before(s->j, "tok:tokA",
+	    5000), 1);
+	assert_int_equal(journal_account_has_taps_before(s->j, "tok:tokZ",
+	    5000), 0);
 }
 
 /* Every refusal, kind and state has a name; refused rows hold it. */
@@ -334,12 +348,21 @@ test_charges_view(void **state)
 	assert_int_equal(journal_exec(s->j, "INSERT INTO charges VALUES "
 	    "('par:P', '2026-11-28', 300, 300, 1)"), SQLITE_OK);
 	assert_int_equal(count(s->db, "SELECT settled FROM v_charges"), 0);
-	assert_int_equal(charges_days(s->c, "par:P", t), 0);
+	assert_int_equal(journal_exec(s->j, "INSERT INTO charges VALUES "
+	    "('par:P', '2026-11-30', 100, 100, 0)"), SQLITE_OK);
+	assert_int_equal(charges_days(s->c, "par:P", "", t), 0);
+	assert_int_equal(strtab_count(t), 2);
+	strtab_clear(t);
+	assert_int_equal(charges_days(s->c, "par:P", "2026-11-29", t), 0);
 	assert_int_equal(strtab_count(t), 1);
 	strtab_clear(t);
 	assert_int_equal(charges_open_accounts(s->c, t, 10), 0);
 	assert_int_equal(strtab_count(t), 1);
-	assert_int_equal(charges_clear(s->c, "par:P"), 0);
+	assert_string_equal(strtab_name(t, 0), "par:P 2026-11-28");
+	/* Only the days from the one given are cleared. */
+	assert_int_equal(charges_clear(s->c, "par:P", "2026-11-29"), 0);
+	assert_int_equal(count(s->db, "SELECT count(*) FROM charges"), 1);
+	assert_int_equal(charges_clear(s->c, "par:P", ""), 0);
 	assert_int_equal(count(s->db, "SELECT count(*) FROM charges"), 0);
 	strtab_free(t);
 }
