@@ -69,6 +69,7 @@ struct batch {
 	uint32_t		*first, *next;	/* the taps of each account */
 	uint32_t		*before;	/* each tap's account before it */
 	int32_t			*from_day;	/* per account: reprice from */
+	int32_t			*to_day;	/* ... the last changed day */
 };
 
 int64_t
@@ -186,49 +187,64 @@ reverse_dropped_days(struct writer *w, const char *account)
 	return rc;
 }
 
-/* A service day as "YYYY-MM-DD"; "" (before every day) for INT32_MIN. */
+/* A service day as "YYYY-MM-DD"; "" (before every day) for INT32_MIN,
+ * "9999-12-31" (after every day) for INT32_MAX. */
 static void
 day_text(int32_t day, char out[11])
 {
 	if (day == INT32_MIN)
 		out[0] = '\0';
+	else if (day == INT32_MAX)
+		memcpy(out, "9999-12-31", 11);
 	else
 		civil_format_day(day, out);
 }
 
 /*
- * Reads the taps to price an account from week (a service week's Monday)
- * on: from the latest clean cut before it (SPEC §6, price_window_cut),
- * looking back further only when what was read holds no cut and the
- * account has older taps.  Sets *cut to the first tap to price.
+ * Reads the taps to price an account whose earliest change is on
+ * changed_day (SPEC §6): from the latest clean cut before the week of the
+ * first leg the change can touch (price_window_start), looking back
+ * further only when what was read holds no cut and the account has older
+ * taps.  Sets *cut to the first tap to price and *week to the Monday of
+ * the first week to write (INT32_MIN: the whole history).
  */
 static int
-load_window(struct writer *w, const char *account, int32_t week,
-    size_t *cut)
+load_window(struct writer *w, const char *account, int32_t changed_day,
+    size_t *cut, int32_t *week)
 {
 	int64_t lookback = price_link_s(w->tariff) + 2 * 86400, since;
 	int found = 0;
 
 	for (;;) {
-		since = week == INT32_MIN || lookback > WRITER_LOOKBACK_MAX_S ?
-		    INT64_MIN : (int64_t)week * 86400 - 86400 - lookback;
+		since = changed_day == INT32_MIN ||
+		    lookback > WRITER_LOOKBACK_MAX_S ? INT64_MIN :
+		    (int64_t)price_week_start(changed_day) * 86400 - 86400 -
+		    lookback;
 		w->npt = 0;
 		if (journal_account_taps(w->journal, account, since,
 		    add_tap_cb, w) == -1)
 			return -1;
-		*cut = since == INT64_MIN ? 0 :
-		    price_window_cut(w->tariff, w->pt, w->npt, week, &found);
+		if (since != INT64_MIN)
+			*cut = price_window_start(w->tariff, w->pt, w->npt,
+			    changed_day, week, &found);
 		if (since == INT64_MIN || found)
 			break;
 		switch (journal_account_has_taps_before(w->journal, account,
 		    since)) {
 		case 0:		/* what was read is the whole history */
-			*cut = 0;
-			return 0;
+			found = 0;
+			since = INT64_MIN;
+			break;
 		case -1:
 			return -1;
 		}
+		if (since == INT64_MIN)
+			break;
 		lookback *= 4;
+	}
+	if (!found) {
+		*cut = 0;
+		*week = INT32_MIN;
 	}
 	w->batch_taps_read += w->npt;
 	return 0;
@@ -242,12 +258,12 @@ load_window(struct writer *w, const char *account, int32_t week,
  * posted back to zero, so the ledger always equals the charges.
  */
 static int
-reprice(struct writer *w, const char *account, int32_t from_day)
+reprice(struct writer *w, const char *account, int32_t from_day,
+    int32_t to_day)
 {
-	int32_t week = from_day == INT32_MIN ? INT32_MIN :
-	    price_week_start(from_day);
-	char now_acc[64], from[11];
-	size_t d, cut = 0;
+	int32_t week = INT32_MIN, last = INT32_MAX;
+	char now_acc[64], from[11], to[11];
+	size_t d, cut = 0, end;
 	int rc = 0, moved = 0;
 
 	if (from_day == INT32_MAX)	/* touched, nothing to reprice */
@@ -259,24 +275,29 @@ reprice(struct writer *w, const char *account, int32_t from_day)
 		moved = strcmp(now_acc, account) != 0;
 	}
 	if (moved)
-		week = INT32_MIN;
-	day_text(week, from);
-	strtab_clear(w->days_before);
-	if (charges_days(w->charges, account, from, w->days_before) == -1)
-		return -1;
+		to_day = INT32_MAX;
 	w->pr.ndays = 0;
-	if (moved)
-		rc = charges_clear(w->charges, account, from);
-	else {
-		if (load_window(w, account, week, &cut) == -1 ||
-		    charges_clear(w->charges, account, from) != 0 ||
-		    price_account(w->tariff, w->pt + cut, w->npt - cut,
-		    writer_now(w), &w->pr) == -1)
+	if (!moved) {
+		if (load_window(w, account, from_day, &cut, &week) == -1)
 			return -1;
-		for (d = 0; d < w->pr.ndays && rc == 0; d++)
-			if (w->pr.day[d].service_day >= week)
-				rc = write_day(w, account, &w->pr.day[d]);
+		/* Through the week where the walk is clean again after the
+		 * last changed day; the weeks after it stay as stored. */
+		end = to_day == INT32_MAX ? w->npt - cut : price_window_end(
+		    w->tariff, w->pt + cut, w->npt - cut, to_day, &last);
+		if (price_account(w->tariff, w->pt + cut, end, writer_now(w),
+		    &w->pr) == -1)
+			return -1;
 	}
+	day_text(week, from);
+	day_text(last, to);
+	strtab_clear(w->days_before);
+	if (charges_days(w->charges, account, from, to, w->days_before) == -1 ||
+	    charges_clear(w->charges, account, from, to) != 0)
+		return -1;
+	for (d = 0; d < w->pr.ndays && rc == 0; d++)
+		if (w->pr.day[d].service_day >= week &&
+		    w->pr.day[d].service_day <= last)
+			rc = write_day(w, account, &w->pr.day[d]);
 	return rc == 0 ? reverse_dropped_days(w, account) : rc;
 }
 
@@ -392,11 +413,15 @@ index_batch(struct writer *w, struct batch *bt)
 	bt->next = malloc((n + 1) * sizeof *bt->next);
 	bt->from_day = malloc((strtab_count(bt->accounts) + 1) *
 	    sizeof *bt->from_day);
-	if (bt->first == NULL || bt->next == NULL || bt->from_day == NULL)
+	bt->to_day = malloc((strtab_count(bt->accounts) + 1) *
+	    sizeof *bt->to_day);
+	if (bt->first == NULL || bt->next == NULL || bt->from_day == NULL ||
+	    bt->to_day == NULL)
 		return -1;
 	for (a = 0; a < strtab_count(bt->accounts); a++) {
 		bt->first[a] = UINT32_MAX;
 		bt->from_day[a] = INT32_MAX;	/* nothing to reprice */
+		bt->to_day[a] = INT32_MIN;
 	}
 	/* Reprice each account from its earliest tap's day on; a card that
 	 * moved to another account (it showed a PAR) moves all its taps, so
@@ -408,9 +433,13 @@ index_batch(struct writer *w, struct batch *bt)
 		day = price_service_day(w->tariff, bt->b[i].time_utc);
 		if (day < bt->from_day[a])
 			bt->from_day[a] = day;
-		if (bt->before[i] != a)
+		if (day > bt->to_day[a])
+			bt->to_day[a] = day;
+		if (bt->before[i] != a) {
 			bt->from_day[a] = bt->from_day[bt->before[i]] =
 			    INT32_MIN;
+			bt->to_day[a] = bt->to_day[bt->before[i]] = INT32_MAX;
+		}
 	}
 	for (i = n; i-- > 0;)
 		if (bt->tap_acc[i] != STRTAB_NONE) {
@@ -431,7 +460,7 @@ price_batch(struct writer *w, struct batch *bt)
 
 	for (a = 0; a < strtab_count(bt->accounts); a++) {
 		const char *name = strtab_name(bt->accounts, a);
-		if (reprice(w, name, bt->from_day[a]) != 0 ||
+		if (reprice(w, name, bt->from_day[a], bt->to_day[a]) != 0 ||
 		    (debts && settlement_debt_due(
 		    w->settlement, name, writer_now(w), w->debt_tap_gap) != 0))
 			return -1;
@@ -472,7 +501,7 @@ write_batch(struct writer *w, struct jtap *b, size_t n,
     struct jresult *res, uint32_t *tap_acc)
 {
 	struct batch bt = {b, res, tap_acc, n, strtab_new(), NULL, NULL,
-	    malloc((n + 1) * sizeof(uint32_t)), NULL};
+	    malloc((n + 1) * sizeof(uint32_t)), NULL, NULL};
 	uint64_t t0 = clock_mono_us(), t1 = t0, t2 = t0;
 	int64_t rows0 = journal_changes(w->journal);
 	int ok = bt.accounts != NULL && bt.before != NULL &&
@@ -486,6 +515,7 @@ write_batch(struct writer *w, struct jtap *b, size_t n,
 	free(bt.next);
 	free(bt.before);
 	free(bt.from_day);
+	free(bt.to_day);
 	strtab_free(bt.accounts);
 	t2 = clock_mono_us();
 	if (!ok || journal_exec(w->journal, "COMMIT") != SQLITE_OK) {
@@ -529,7 +559,7 @@ close_expired_legs(struct writer *w)
 			name[sp - e] = '\0';
 			if (sscanf(sp + 1, "%4u-%2u-%2u", &y, &m, &dd) == 3)
 				day = civil_to_days(y, m, dd);
-			if (reprice(w, name, day) != 0)
+			if (reprice(w, name, day, INT32_MAX) != 0)
 				set_health(w, "repricing open legs");
 		}
 		if (journal_exec(w->journal, "COMMIT") != SQLITE_OK)

@@ -51,6 +51,44 @@ price_week_start(int32_t service_day)
 	return service_day - (int32_t)civil_weekday(service_day);
 }
 
+/* Whether nothing of the walk reaches from tap a to the next tap b. */
+static int
+clean_gap(const struct tariff *t, int64_t link, int by_day,
+    const struct price_tap *a, const struct price_tap *b)
+{
+	return b->time - a->time > link && (!by_day ||
+	    price_service_day(t, b->time) > price_service_day(t, a->time));
+}
+
+size_t
+price_window_end(const struct tariff *t, const struct price_tap *taps,
+    size_t n, int32_t to_day, int32_t *last_day)
+{
+	int64_t link = price_link_s(t);
+	int by_day = has_unlimited_transfer(t);
+	int32_t next_week = price_week_start(to_day) + 7;
+	size_t e, c;
+
+	for (e = 0; e < n && price_service_day(t, taps[e].time) < next_week;
+	    e++)
+		;
+	for (c = e > 0 ? e : 1; c < n; c++)
+		if (clean_gap(t, link, by_day, &taps[c - 1], &taps[c]))
+			break;
+	if (c >= n) {
+		*last_day = INT32_MAX;
+		return n;
+	}
+	/* Legs from tap c on are what they were; the week of the last leg
+	 * before it may still total differently (week caps). */
+	*last_day = price_week_start(price_service_day(t, taps[c - 1].time))
+	    + 6;
+	for (e = c; e < n && price_service_day(t, taps[e].time) <= *last_day;
+	    e++)
+		;
+	return e;
+}
+
 size_t
 price_window_cut(const struct tariff *t, const struct price_tap *taps,
     size_t n, int32_t from_day, int *found)
@@ -69,13 +107,27 @@ price_window_cut(const struct tariff *t, const struct price_tap *taps,
 		return n;
 	}
 	for (i = i0; i > 0; i--) {
-		const struct price_tap *a = &taps[i - 1], *b = &taps[i];
-		if (b->time - a->time > link && (!by_day ||
-		    price_service_day(t, b->time) >
-		    price_service_day(t, a->time))) {
+		if (clean_gap(t, link, by_day, &taps[i - 1], &taps[i])) {
 			*found = 1;
 			return i;
 		}
 	}
 	return 0;
+}
+
+size_t
+price_window_start(const struct tariff *t, const struct price_tap *taps,
+    size_t n, int32_t changed_day, int32_t *week, int *found)
+{
+	size_t cut0 = price_window_cut(t, taps, n, changed_day, found);
+
+	/* The legs from cut0 on may change (a leg the changed tap closes,
+	 * the first leg of a journey it joins): from their week on. */
+	if (!*found)
+		return 0;
+	*week = price_week_start(cut0 < n ?
+	    price_service_day(t, taps[cut0].time) : changed_day);
+	if (cut0 < n && price_service_day(t, taps[cut0].time) > changed_day)
+		*week = price_week_start(changed_day);
+	return price_window_cut(t, taps, n, *week, found);
 }

@@ -107,6 +107,24 @@ const char *price_status_name(enum price_status);
  * (then the caller reads further back, or prices from the account's very
  * first tap, index 0).
  */
+/*
+ * price_window_end: for taps[0..n) in time order (the window read from
+ * the cut on) and to_day, the latest changed service day, the index of
+ * the first tap not to price and, in *last_day, the last service day to
+ * write (INT32_MAX: through the end); the days after it stay as stored.
+ */
+size_t	price_window_end(const struct tariff *, const struct price_tap *taps,
+	    size_t n, int32_t to_day, int32_t *last_day);
+/*
+ * price_window_start: for taps[0..n) in time order and changed_day, the
+ * earliest service day a change touches, the first tap to price and, in
+ * *week, the Monday of the first service week to write: the week of the
+ * first tap after the clean cut before the change (a tap can close a leg
+ * opened the day before, or join a journey that began earlier, but never
+ * across a clean cut).  *found as for price_window_cut.
+ */
+size_t	price_window_start(const struct tariff *, const struct price_tap *taps,
+	    size_t n, int32_t changed_day, int32_t *week, int *found);
 int64_t	price_link_s(const struct tariff *);
 int32_t	price_week_start(int32_t service_day);
 size_t	price_window_cut(const struct tariff *, const struct price_tap *taps,

@@ -65,11 +65,11 @@ charges_open(sqlite3 *db, char *err, size_t errlen)
 		return NULL;
 	}
 	if (prep(c, &c->del_legs, "DELETE FROM legs WHERE account = ? AND "
-	    "service_day >= ?") ||
+	    "service_day BETWEEN ? AND ?") ||
 	    prep(c, &c->del_charges, "DELETE FROM charges WHERE account = ? "
-	    "AND service_day >= ?") ||
+	    "AND service_day BETWEEN ? AND ?") ||
 	    prep(c, &c->del_shares, "DELETE FROM shares WHERE account = ? AND "
-	    "service_day >= ?") ||
+	    "service_day BETWEEN ? AND ?") ||
 	    prep(c, &c->ins_leg, "INSERT INTO legs VALUES "
 	    "(?,?,?,?,?,?,?,?,?,?,?)") ||
 	    prep(c, &c->ins_charge, "INSERT INTO charges (account, "
@@ -79,7 +79,7 @@ charges_open(sqlite3 *db, char *err, size_t errlen)
 	    "open_legs = excluded.open_legs") ||
 	    prep(c, &c->ins_share, "INSERT INTO shares VALUES (?,?,?,?)") ||
 	    prep(c, &c->sel_days, "SELECT service_day FROM charges WHERE "
-	    "account = ? AND service_day >= ?") ||
+	    "account = ? AND service_day BETWEEN ? AND ?") ||
 	    prep(c, &c->sel_open, "SELECT account || ' ' || min(service_day) "
 	    "FROM charges WHERE open_legs > 0 GROUP BY account LIMIT ?")) {
 		snprintf(err, errlen, "charges: %s", sqlite3_errmsg(db));
@@ -184,14 +184,17 @@ charges_write_day(struct charges *c, const struct tariff *t,
 }
 
 int
-charges_clear(struct charges *c, const char *account, const char *from_day)
+charges_clear(struct charges *c, const char *account, const char *from_day,
+    const char *to_day)
 {
-	sqlite3_bind_text(c->del_legs, 1, account, -1, SQLITE_STATIC);
-	sqlite3_bind_text(c->del_charges, 1, account, -1, SQLITE_STATIC);
-	sqlite3_bind_text(c->del_shares, 1, account, -1, SQLITE_STATIC);
-	sqlite3_bind_text(c->del_legs, 2, from_day, -1, SQLITE_STATIC);
-	sqlite3_bind_text(c->del_charges, 2, from_day, -1, SQLITE_STATIC);
-	sqlite3_bind_text(c->del_shares, 2, from_day, -1, SQLITE_STATIC);
+	sqlite3_stmt *del[3] = {c->del_legs, c->del_charges, c->del_shares};
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		sqlite3_bind_text(del[i], 1, account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(del[i], 2, from_day, -1, SQLITE_STATIC);
+		sqlite3_bind_text(del[i], 3, to_day, -1, SQLITE_STATIC);
+	}
 	return store_step_done(c->del_legs) | store_step_done(c->del_charges) |
 	    store_step_done(c->del_shares);
 }
@@ -216,10 +219,11 @@ collect(sqlite3_stmt *s, struct strtab *tab, int len)
 
 int
 charges_days(struct charges *c, const char *account, const char *from_day,
-    struct strtab *days)
+    const char *to_day, struct strtab *days)
 {
 	sqlite3_bind_text(c->sel_days, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(c->sel_days, 2, from_day, -1, SQLITE_STATIC);
+	sqlite3_bind_text(c->sel_days, 3, to_day, -1, SQLITE_STATIC);
 	return collect(c->sel_days, days, 10);
 }
 

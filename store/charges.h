@@ -27,16 +27,17 @@ int		 charges_write_day(struct charges *, const struct tariff *,
 		    const char *account, const struct price_result *,
 		    const struct price_day *);
 /*
- * Deletes an account's rows of the service days from from_day on
- * ("YYYY-MM-DD"; "" for all), before they are written again: a tap
- * re-prices only the days it can change (SPEC §6).
+ * Deletes an account's rows of the service days from from_day through
+ * to_day ("YYYY-MM-DD"; "" and "9999-12-31" for all), before they are
+ * written again: a tap re-prices only the days it can change (SPEC §6).
  */
 int		 charges_clear(struct charges *, const char *account,
-		    const char *from_day);
-/* Adds the service days from from_day on that an account is charged for
- * now to days. */
+		    const char *from_day, const char *to_day);
+/* Adds the service days from from_day through to_day that an account is
+ * charged for now to days. */
 int		 charges_days(struct charges *, const char *account,
-		    const char *from_day, struct strtab *days);
+		    const char *from_day, const char *to_day,
+		    struct strtab *days);
 /* Adds up to max "ACCOUNT YYYY-MM-DD" entries to accounts: each account
  * with open legs and the first service day it has them on. */
 int		 charges_open_accounts(struct charges *,

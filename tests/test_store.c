@@ -350,19 +350,21 @@ test_charges_view(void **state)
 	assert_int_equal(count(s->db, "SELECT settled FROM v_charges"), 0);
 	assert_int_equal(journal_exec(s->j, "INSERT INTO charges VALUES "
 	    "('par:P', '2026-11-30', 100, 100, 0)"), SQLITE_OK);
-	assert_int_equal(charges_days(s->c, "par:P", "", t), 0);
+	assert_int_equal(charges_days(s->c, "par:P", "", "9999-12-31", t), 0);
 	assert_int_equal(strtab_count(t), 2);
 	strtab_clear(t);
-	assert_int_equal(charges_days(s->c, "par:P", "2026-11-29", t), 0);
+	assert_int_equal(charges_days(s->c, "par:P", "2026-11-29", "9999-12-31",
+	    t), 0);
 	assert_int_equal(strtab_count(t), 1);
 	strtab_clear(t);
 	assert_int_equal(charges_open_accounts(s->c, t, 10), 0);
 	assert_int_equal(strtab_count(t), 1);
 	assert_string_equal(strtab_name(t, 0), "par:P 2026-11-28");
 	/* Only the days from the one given are cleared. */
-	assert_int_equal(charges_clear(s->c, "par:P", "2026-11-29"), 0);
+	assert_int_equal(charges_clear(s->c, "par:P", "2026-11-29",
+	    "2026-11-30"), 0);
 	assert_int_equal(count(s->db, "SELECT count(*) FROM charges"), 1);
-	assert_int_equal(charges_clear(s->c, "par:P", ""), 0);
+	assert_int_equal(charges_clear(s->c, "par:P", "", "9999-12-31"), 0);
 	assert_int_equal(count(s->db, "SELECT count(*) FROM charges"), 0);
 	strtab_free(t);
 }

@@ -252,6 +252,114 @@ test_window_equals_whole_history(void **state)
 	tariff_free(t);
 }
 
+/* Days of r in [from, to] (or outside it: out = 1) as JSON lines. */
+static char *
+range_json(const struct tariff *t, const struct price_result *r,
+    int32_t from, int32_t to, int out)
+{
+	struct buf b = {0, 0, 0, 0};
+	size_t d;
+
+	for (d = 0; d < r->ndays; d++) {
+		int32_t sd = r->day[d].service_day;
+		if ((sd >= from && sd <= to) == !out)
+			price_json_day(t, "tok:x", r, &r->day[d], &b);
+	}
+	buf_addc(&b, '\0');
+	return b.p;
+}
+
+/*
+ * The whole window: taps added within [from_day, to_day] of a history
+ * change nothing outside [Monday of from_day's week, last_day]
+ * (price_window_end), and inside it pricing from the cut to the end index
+ * gives what pricing the whole history gives.
+ */
+static void
+test_window_changes_stay_inside(void **state)
+{
+	uint64_t s = 20261202;
+	struct tariff *t = tu_load(TU_NL);
+	struct price_result old, full, part;
+	struct price_tap taps[600], base[600];
+	uint32_t ns = tariff_nstops(t), nn = tariff_nnetworks(t);
+	unsigned k, bounded = 0;
+
+	(void)state;
+	price_result_init(&old);
+	price_result_init(&full);
+	price_result_init(&part);
+	for (k = 0; k < 3000; k++) {
+		int64_t now = MON - 42 * DAY + (int64_t)(rng_next(&s) % DAY);
+		size_t n = 0, nb = 0, i, cut, end;
+		int32_t from = INT32_MAX, to = INT32_MIN, w, last;
+		int64_t lo, hi;
+		int found;
+		char *a, *b;
+		while (n < 20 + rng_next(&s) % 500) {
+			struct price_tap *p = &taps[n++];
+			uint64_t r = rng_next(&s);
+			p->time = now;
+			p->network = (uint32_t)(r % nn);
+			p->stop = (uint32_t)((r >> 8) % ns);
+			p->kind = (uint8_t)((r >> 20) % 2);
+			r >>= 24;
+			now += r % 8 == 0 ? (int64_t)(r >> 3) % 90 :
+			    r % 8 == 1 ? 8 * HOUR + (int64_t)(r >> 3) % (2 * DAY) :
+			    60 + (int64_t)(r >> 3) % 3000;
+		}
+		/* The change: the taps of a random stretch of up to 9 days
+		 * arrive late (the old state lacks them). */
+		lo = taps[rng_next(&s) % n].time;
+		hi = lo + (int64_t)(rng_next(&s) % (9 * DAY));
+		for (i = 0; i < n; i++) {
+			if (taps[i].time >= lo && taps[i].time <= hi &&
+			    rng_next(&s) % 2 == 0) {
+				int32_t d = price_service_day(t, taps[i].time);
+				from = d < from ? d : from;
+				to = d > to ? d : to;
+			} else
+				base[nb++] = taps[i];
+		}
+		if (from == INT32_MAX)
+			continue;
+		cut = price_window_start(t, taps, n, from, &w, &found);
+		if (!found) {
+			cut = 0;
+			w = INT32_MIN;
+		}
+		end = price_window_end(t, taps + cut, n - cut, to, &last);
+		bounded += last != INT32_MAX;
+		assert_int_equal(price_account(t, base, nb, PRICE_END_OF_TIME,
+		    &old), 0);
+		assert_int_equal(price_account(t, taps, n, PRICE_END_OF_TIME,
+		    &full), 0);
+		assert_int_equal(price_account(t, taps + cut, end,
+		    PRICE_END_OF_TIME, &part), 0);
+		a = range_json(t, &full, w, last, 1);
+		b = range_json(t, &old, w, last, 1);
+		if (strcmp(a, b) != 0)
+			fail_msg("history %u: a day outside [%d, %d] changed:\n"
+			    "%s\n--- vs ---\n%s", k, (int)w, (int)last, a, b);
+		free(a);
+		free(b);
+		a = range_json(t, &full, w, last, 0);
+		b = range_json(t, &part, w, last, 0);
+		if (strcmp(a, b) != 0)
+			fail_msg("history %u: the window [%d, %d] differs:\n"
+			    "%s\n--- vs ---\n%s", k, (int)w, (int)last, a, b);
+		free(a);
+		free(b);
+	}
+	print_message("window: %u changes ended before the history did\n",
+	    bounded);
+	assert_true(bounded > 500);
+	price_result_free(&old);
+	price_result_free(&full);
+	price_result_free(&part);
+	tariff_free(t);
+}
+
 int
 main(void)
 {
@@ -263,6 +371,7 @@ main(void)
 		cmocka_unit_test(test_window_no_taps_from_the_day),
 		cmocka_unit_test(test_window_long_transfer_reaches_far),
 		cmocka_unit_test(test_window_equals_whole_history),
+		cmocka_unit_test(test_window_changes_stay_inside),
 	};
 
 	return cmocka_run_group_tests_name("repricing window", tests, NULL,
