@@ -48,6 +48,10 @@ struct writer {
 	uint64_t		 committed;
 	struct writer_stats	 st;
 	int64_t			 last_expiry;	/* writer only */
+	int64_t			 last_close;	/* writer only */
+	int64_t			 close_grace_s;	/* a day closes this long
+						 * after its end */
+	uint64_t		 days_posted;	/* writer only */
 	struct event		*done_ev;
 	writer_done_fn		 done;
 	void			*done_arg;
@@ -138,17 +142,34 @@ add_tap_cb(const struct journal_tap *jt, void *arg)
 	return 0;
 }
 
-/* Writes one priced day and posts what changed to the ledger. */
+/*
+ * Whether a service day has closed (SPEC §6): its end plus the grace for
+ * late taps has passed on the engine clock.
+ */
+static int
+day_closed(struct writer *w, int32_t day)
+{
+	return day < price_service_day(w->tariff, writer_now(w) -
+	    w->close_grace_s);
+}
+
+/*
+ * Writes one priced day.  While the day is open its charge is provisional
+ * and nothing is posted; a change to a closed day is posted at once as an
+ * adjusting transaction (SPEC §6 "Provisional, then posted").
+ */
 static int
 write_day(struct writer *w, const char *account, const struct price_day *d)
 {
 	const struct price_result *r = &w->pr;
 	struct ledger_share ls[LIMIT_NETWORKS];
 	int64_t shares = 0;
+	int closed = day_closed(w, d->service_day);
 	char day[11];
 	uint32_t i;
 
-	if (charges_write_day(w->charges, w->tariff, account, r, d) != 0)
+	if (charges_write_day(w->charges, w->tariff, account, r, d,
+	    closed) != 0)
 		return -1;
 	for (i = 0; i < d->nshares && i < LIMIT_NETWORKS; i++) {
 		ls[i].network_id = tariff_network_id(w->tariff,
@@ -158,9 +179,65 @@ write_day(struct writer *w, const char *account, const struct price_day *d)
 	}
 	/* Apportionment shares out the whole charge, no more, no less. */
 	assert(d->nshares == 0 || shares == d->charge_cents);
+	if (!closed)
+		return 0;
 	civil_format_day(d->service_day, day);
 	return ledger_post_day(w->ledger, account, day, d->charge_cents, ls,
-	    d->nshares, writer_now(w), "pricing");
+	    d->nshares, writer_now(w), "adjustment");
+}
+
+/* Posts one account-day at its closing: its charge and shares. */
+static int
+post_closed_cb(const char *account, const char *day, int64_t charge,
+    void *arg)
+{
+	struct writer *w = arg;
+	struct ledger_share ls[LIMIT_NETWORKS];
+	char ids[LIMIT_NETWORKS][128];
+	int64_t cents[LIMIT_NETWORKS], sum = 0;
+	int i, n = charges_day_shares(w->charges, account, day, ids, cents,
+	    LIMIT_NETWORKS);
+
+	for (i = 0; i < n; i++) {
+		ls[i].network_id = ids[i];
+		ls[i].cents = cents[i];
+		sum += cents[i];
+	}
+	assert(n == 0 || sum == charge);
+	if (ledger_post_day(w->ledger, account, day, charge, ls, (size_t)n,
+	    writer_now(w), "close") != 0)
+		return -1;
+	return charges_set_posted(w->charges, account, day);
+}
+
+/*
+ * Day close (SPEC §6): every account-day of the days closed so far that
+ * is not yet posted goes to the ledger as one balanced transaction, in
+ * transactions of WRITER_CLOSE_BATCH account-days, so that settlement
+ * (which takes only posted days) finds it.
+ */
+static void
+close_days(struct writer *w)
+{
+	int32_t last = price_service_day(w->tariff, writer_now(w) -
+	    w->close_grace_s) - 1;
+	char day[11];
+	int n = WRITER_CLOSE_BATCH, rounds;
+
+	civil_format_day(last, day);
+	for (rounds = 0; n == WRITER_CLOSE_BATCH && rounds < 10; rounds++) {
+		if (journal_exec(w->journal, "BEGIN IMMEDIATE") != SQLITE_OK)
+			return;
+		n = charges_unposted(w->charges, day, WRITER_CLOSE_BATCH,
+		    post_closed_cb, w);
+		if (n < 0 || journal_exec(w->journal, "COMMIT") != SQLITE_OK) {
+			journal_exec(w->journal, "ROLLBACK");
+			set_health(w, "cannot post closed days");
+			return;
+		}
+		if (n > 0)
+			w->days_posted += (uint64_t)n;
+	}
 }
 
 /* Days charged before and not now: their postings go back to 0. */
@@ -580,10 +657,10 @@ take_batch(struct writer *w, struct jtap *b)
 
 	for (;;) {
 		struct timespec until;
-		int timed_out = 0;
+		int timed_out = 0, expire, close;
 		pthread_mutex_lock(&w->mu);
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += JOURNAL_EXPIRE_S;
+		until.tv_sec += WRITER_CLOSE_INTERVAL_S;
 		while (w->qlen == 0 && !w->stop && !timed_out)
 			timed_out = pthread_cond_timedwait(&w->cv, &w->mu,
 			    &until) != 0;
@@ -591,13 +668,22 @@ take_batch(struct writer *w, struct jtap *b)
 			pthread_mutex_unlock(&w->mu);
 			return -1;
 		}
-		/* Open legs expire whether or not taps keep coming. */
-		if (w->qlen > 0 && writer_now(w) - w->last_expiry <
-		    JOURNAL_EXPIRE_S)
+		/* Days close and open legs expire whether or not taps keep
+		 * coming. */
+		expire = writer_now(w) - w->last_expiry >= JOURNAL_EXPIRE_S;
+		close = writer_now(w) - w->last_close >=
+		    WRITER_CLOSE_INTERVAL_S;
+		if (w->qlen > 0 && !expire && !close)
 			break;
 		pthread_mutex_unlock(&w->mu);
-		w->last_expiry = writer_now(w);
-		close_expired_legs(w);
+		if (close) {
+			w->last_close = writer_now(w);
+			close_days(w);
+		}
+		if (expire) {
+			w->last_expiry = writer_now(w);
+			close_expired_legs(w);
+		}
 		pthread_mutex_lock(&w->mu);
 		if (w->qlen > 0)
 			break;
@@ -744,6 +830,7 @@ writer_open(const struct writer_opts *o, struct tariff *t,
 	w->tariff = t;
 	w->clock_offset = o->clock_offset_s;
 	w->debt_tap_gap = o->debt_tap_gap_s;
+	w->close_grace_s = o->close_grace_s;
 	w->done = done;
 	w->done_arg = arg;
 	price_result_init(&w->pr);

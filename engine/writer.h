@@ -32,6 +32,8 @@ struct writer_opts {
 	int64_t		 clock_offset_s;	/* engine clock = now + this */
 	int64_t		 debt_tap_gap_s;	/* a tap retries a debt at most
 						 * this often */
+	int64_t		 close_grace_s;		/* a service day closes this
+						 * long after its end */
 };
 
 /* Opens the database (creating the schema and views), starts the thread. */

@@ -80,6 +80,10 @@
  * the changed week (SPEC §6); it looks back this far at most before it
  * reads the whole history (a tariff whose transfers reach over months). */
 #define WRITER_LOOKBACK_MAX_S		(400 * 86400LL)
+/* Day close (SPEC §6): how often the writer looks for account-days to
+ * post, and how many it posts in one transaction. */
+#define WRITER_CLOSE_INTERVAL_S		1
+#define WRITER_CLOSE_BATCH		1000
 /* Idle seconds after which open legs are repriced (expiry). */
 #define JOURNAL_EXPIRE_S		60
 /* Taps of one card in any 24 hours: a rider taps a few dozen times on the

@@ -16,7 +16,7 @@ struct charges {
 	sqlite3		*db;
 	sqlite3_stmt	*del_legs, *del_charges, *del_shares;
 	sqlite3_stmt	*ins_leg, *ins_charge, *ins_share, *sel_days;
-	sqlite3_stmt	*sel_open;
+	sqlite3_stmt	*sel_open, *sel_unposted, *sel_shares, *set_posted;
 };
 
 static const char schema[] =
@@ -29,6 +29,7 @@ static const char schema[] =
 "CREATE TABLE IF NOT EXISTS charges (account TEXT NOT NULL,"
 "  service_day TEXT NOT NULL, charge_cents INTEGER NOT NULL,"
 "  uncapped_cents INTEGER NOT NULL, open_legs INTEGER NOT NULL,"
+"  posted INTEGER NOT NULL DEFAULT 0,"
 "  PRIMARY KEY (account, service_day)) WITHOUT ROWID;"
 "CREATE TABLE IF NOT EXISTS shares (account TEXT NOT NULL,"
 "  service_day TEXT NOT NULL, network_id TEXT NOT NULL,"
@@ -40,6 +41,8 @@ static const char schema[] =
 "  strftime('%Y-%m-%dT%H:%M:%SZ', checkout_utc, 'unixepoch')"
 "    AS checkout_utc,"
 "  status, fare_cents, contribution_cents FROM legs;"
+"CREATE INDEX IF NOT EXISTS charges_unposted ON charges(service_day)"
+"  WHERE posted = 0;"
 "CREATE VIEW IF NOT EXISTS v_operator_revenue AS SELECT network_id,"
 "  service_day, SUM(cents) AS revenue_cents FROM shares"
 "  GROUP BY network_id, service_day;";
@@ -48,6 +51,36 @@ static int
 prep(struct charges *c, sqlite3_stmt **st, const char *sql)
 {
 	return store_prep(c->db, st, sql);
+}
+
+/*
+ * A database from before posting at day close: its charges were posted
+ * as they were priced, so the column they lack is 1 for them.
+ */
+static int
+add_posted_column(struct charges *c, char *err, size_t errlen)
+{
+	sqlite3_stmt *s;
+	int has = 0;
+
+	if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM pragma_table_info("
+	    "'charges') WHERE name = 'posted'", -1, &s, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "charges: %s", sqlite3_errmsg(c->db));
+		return -1;
+	}
+	has = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	if (has)
+		return 0;
+	if (sqlite3_exec(c->db, "ALTER TABLE charges ADD COLUMN posted "
+	    "INTEGER NOT NULL DEFAULT 1; CREATE INDEX IF NOT EXISTS "
+	    "charges_unposted ON charges(service_day) WHERE posted = 0",
+	    NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "charges: adding 'posted': %s",
+		    sqlite3_errmsg(c->db));
+		return -1;
+	}
+	return 0;
 }
 
 struct charges *
@@ -60,7 +93,8 @@ charges_open(sqlite3 *db, char *err, size_t errlen)
 		return NULL;
 	}
 	c->db = db;
-	if (store_schema(db, schema, "charges", err, errlen) == -1) {
+	if (store_schema(db, schema, "charges", err, errlen) == -1 ||
+	    add_posted_column(c, err, errlen) == -1) {
 		charges_close(c);
 		return NULL;
 	}
@@ -73,13 +107,20 @@ charges_open(sqlite3 *db, char *err, size_t errlen)
 	    prep(c, &c->ins_leg, "INSERT INTO legs VALUES "
 	    "(?,?,?,?,?,?,?,?,?,?,?)") ||
 	    prep(c, &c->ins_charge, "INSERT INTO charges (account, "
-	    "service_day, charge_cents, uncapped_cents, open_legs) VALUES "
-	    "(?,?,?,?,?) ON CONFLICT DO UPDATE SET charge_cents = "
+	    "service_day, charge_cents, uncapped_cents, open_legs, posted) "
+	    "VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET charge_cents = "
 	    "excluded.charge_cents, uncapped_cents = excluded.uncapped_cents, "
-	    "open_legs = excluded.open_legs") ||
+	    "open_legs = excluded.open_legs, posted = excluded.posted") ||
+	    prep(c, &c->sel_unposted, "SELECT account, service_day, "
+	    "charge_cents FROM charges WHERE posted = 0 AND service_day <= ? "
+	    "ORDER BY service_day LIMIT ?") ||
+	    prep(c, &c->sel_shares, "SELECT network_id, cents FROM shares "
+	    "WHERE account = ? AND service_day = ?") ||
+	    prep(c, &c->set_posted, "UPDATE charges SET posted = 1 WHERE "
+	    "account = ? AND service_day = ?") ||
 	    prep(c, &c->ins_share, "INSERT INTO shares VALUES (?,?,?,?)") ||
 	    prep(c, &c->sel_days, "SELECT service_day FROM charges WHERE "
-	    "account = ? AND service_day BETWEEN ? AND ?") ||
+	    "account = ? AND service_day BETWEEN ? AND ? AND posted = 1") ||
 	    prep(c, &c->sel_open, "SELECT account || ' ' || min(service_day) "
 	    "FROM charges WHERE open_legs > 0 GROUP BY account LIMIT ?")) {
 		snprintf(err, errlen, "charges: %s", sqlite3_errmsg(db));
@@ -102,6 +143,9 @@ charges_close(struct charges *c)
 	sqlite3_finalize(c->ins_share);
 	sqlite3_finalize(c->sel_days);
 	sqlite3_finalize(c->sel_open);
+	sqlite3_finalize(c->sel_unposted);
+	sqlite3_finalize(c->sel_shares);
+	sqlite3_finalize(c->set_posted);
 	free(c);
 }
 
@@ -149,7 +193,7 @@ write_leg(struct charges *c, const struct tariff *t, const char *account,
 int
 charges_write_day(struct charges *c, const struct tariff *t,
     const char *account, const struct price_result *r,
-    const struct price_day *d)
+    const struct price_day *d, int posted)
 {
 	char day[11];
 	uint32_t i, open = 0;
@@ -178,6 +222,7 @@ charges_write_day(struct charges *c, const struct tariff *t,
 		sqlite3_bind_int64(s, 3, d->charge_cents);
 		sqlite3_bind_int64(s, 4, d->uncapped_cents);
 		sqlite3_bind_int(s, 5, (int)open);
+		sqlite3_bind_int(s, 6, posted != 0);
 		rc = store_step_done(s);
 	}
 	return rc;
@@ -232,4 +277,49 @@ charges_open_accounts(struct charges *c, struct strtab *accounts, int max)
 {
 	sqlite3_bind_int(c->sel_open, 1, max);
 	return collect(c->sel_open, accounts, -1);
+}
+
+int
+charges_unposted(struct charges *c, const char *last_day, int max,
+    int (*fn)(const char *account, const char *day, int64_t charge_cents,
+    void *), void *arg)
+{
+	sqlite3_stmt *s = c->sel_unposted;
+	int rc = 0, n = 0;
+
+	sqlite3_bind_text(s, 1, last_day, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, max);
+	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+		rc = fn((const char *)sqlite3_column_text(s, 0),
+		    (const char *)sqlite3_column_text(s, 1),
+		    sqlite3_column_int64(s, 2), arg);
+		n++;
+	}
+	sqlite3_reset(s);
+	return rc == 0 ? n : -1;
+}
+
+int
+charges_day_shares(struct charges *c, const char *account, const char *day,
+    char ids[][128], int64_t *cents, size_t max)
+{
+	sqlite3_stmt *s = c->sel_shares;
+	size_t n = 0;
+
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, day, -1, SQLITE_STATIC);
+	while (n < max && sqlite3_step(s) == SQLITE_ROW) {
+		snprintf(ids[n], 128, "%s", sqlite3_column_text(s, 0));
+		cents[n++] = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	return (int)n;
+}
+
+int
+charges_set_posted(struct charges *c, const char *account, const char *day)
+{
+	sqlite3_bind_text(c->set_posted, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(c->set_posted, 2, day, -1, SQLITE_STATIC);
+	return store_step_done(c->set_posted);
 }

@@ -22,10 +22,30 @@ struct charges;
 struct charges	*charges_open(sqlite3 *db, char *err, size_t errlen);
 void		 charges_close(struct charges *);
 
-/* Writes one priced day of an account: its legs, shares and charge. */
+/*
+ * Writes one priced day of an account: its legs, shares and charge;
+ * posted says whether the ledger holds it (a closed day, SPEC §6
+ * "Provisional, then posted").
+ */
 int		 charges_write_day(struct charges *, const struct tariff *,
 		    const char *account, const struct price_result *,
-		    const struct price_day *);
+		    const struct price_day *, int posted);
+/*
+ * Calls fn for up to max account-days not yet posted whose service day
+ * is last_day or before ("YYYY-MM-DD"), oldest first; returns how many,
+ * or -1 when fn or SQLite failed.
+ */
+int		 charges_unposted(struct charges *, const char *last_day,
+		    int max, int (*fn)(const char *account, const char *day,
+		    int64_t charge_cents, void *), void *arg);
+/* The operators' shares of an account-day: ids and cents, at most max;
+ * returns how many. */
+int		 charges_day_shares(struct charges *, const char *account,
+		    const char *day, char ids[][128], int64_t *cents,
+		    size_t max);
+/* Marks an account-day posted. */
+int		 charges_set_posted(struct charges *, const char *account,
+		    const char *day);
 /*
  * Deletes an account's rows of the service days from from_day through
  * to_day ("YYYY-MM-DD"; "" and "9999-12-31" for all), before they are
@@ -34,7 +54,7 @@ int		 charges_write_day(struct charges *, const struct tariff *,
 int		 charges_clear(struct charges *, const char *account,
 		    const char *from_day, const char *to_day);
 /* Adds the service days from from_day through to_day that an account is
- * charged for now to days. */
+ * charged for and that are posted (closed) to days. */
 int		 charges_days(struct charges *, const char *account,
 		    const char *from_day, const char *to_day,
 		    struct strtab *days);

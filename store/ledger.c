@@ -10,8 +10,11 @@
  *   clearing:acquirer   money collected through the acquirer (captures,
  *                       recoveries; refunds are negative);
  *   debt:<account>      a declined charge the rider still owes.
- * Pricing posts with reason "pricing" or "reversal"; settlement with
- * "capture", "refund", "decline", "recovery" or "debt-adjust".
+ * Pricing posts at day close (SPEC §6) with reason "close", a later change
+ * of a closed day with "adjustment", a closed day no longer charged with
+ * "reversal" ("pricing": databases from before posting at close);
+ * settlement with "capture", "refund", "decline", "recovery" or
+ * "debt-adjust".
  */
 #include <assert.h>
 #include <stdarg.h>
@@ -59,7 +62,7 @@ ledger_open(sqlite3 *db, char *err, size_t errlen)
 	if (sqlite3_exec(db, ledger_schema, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT ledger_account, sum(amount_cents) "
 	    "FROM ledger WHERE rider_account = ? AND service_day = ? AND "
-	    "reason IN ('pricing', 'reversal') GROUP BY ledger_account", -1, &l->posted, NULL) != SQLITE_OK ||
+	    "reason IN (" LEDGER_PRICING_REASONS ") GROUP BY ledger_account", -1, &l->posted, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT entry_id, txn_id, hash FROM ledger "
 	    "ORDER BY entry_id DESC LIMIT 1", -1, &l->last, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "INSERT INTO ledger VALUES "
@@ -348,17 +351,22 @@ ledger_verify(sqlite3 *db, FILE *out)
 		sqlite3_finalize(s);
 	}
 	/* Postings equal charges, and operators' revenue their shares. */
+	/* Closed (posted) days: postings equal charges; open days are
+	 * provisional and posted nothing yet (SPEC §6). */
 	verify_pairs(db, out, &bad, "SELECT c.account, c.service_day, "
-	    "c.charge_cents, coalesce((SELECT sum(amount_cents) FROM ledger l "
+	    "CASE WHEN c.posted THEN c.charge_cents ELSE 0 END, "
+	    "coalesce((SELECT sum(amount_cents) FROM ledger l "
 	    "WHERE l.rider_account = c.account AND l.service_day = "
 	    "c.service_day AND l.ledger_account = 'rider:' || c.account AND "
-	    "l.reason IN ('pricing', 'reversal')), 0) FROM charges c",
+	    "l.reason IN (" LEDGER_PRICING_REASONS ")), 0) FROM charges c",
 	    charge_check, 1);
-	verify_pairs(db, out, &bad, "SELECT network_id, service_day, "
-	    "sum(cents), coalesce((SELECT -sum(amount_cents) FROM ledger l "
-	    "WHERE l.ledger_account = 'revenue:' || network_id AND "
-	    "l.service_day = shares.service_day), 0) FROM shares GROUP BY "
-	    "network_id, service_day", share_check, 1);
+	verify_pairs(db, out, &bad, "SELECT s.network_id, s.service_day, "
+	    "sum(CASE WHEN c.posted THEN s.cents ELSE 0 END), "
+	    "coalesce((SELECT -sum(amount_cents) FROM ledger l "
+	    "WHERE l.ledger_account = 'revenue:' || s.network_id AND "
+	    "l.service_day = s.service_day), 0) FROM shares s JOIN charges c "
+	    "USING (account, service_day) GROUP BY s.network_id, "
+	    "s.service_day", share_check, 1);
 	/* Money collected equals the approved settlements, debts the open
 	 * ones, account-day by account-day. */
 	verify_pairs(db, out, &bad, "WITH c AS (SELECT rider_account AS a, "
@@ -366,7 +374,7 @@ ledger_verify(sqlite3 *db, FILE *out)
 	    "'clearing:acquirer' THEN amount_cents ELSE 0 END) AS got, "
 	    "sum(CASE WHEN ledger_account = 'debt:' || rider_account THEN "
 	    "amount_cents ELSE 0 END) AS owed FROM ledger WHERE reason NOT IN "
-	    "('pricing', 'reversal') GROUP BY 1, 2), s AS (SELECT account AS "
+	    "(" LEDGER_PRICING_REASONS ") GROUP BY 1, 2), s AS (SELECT account AS "
 	    "a, service_day AS d, sum(CASE WHEN state = 'approved' THEN "
 	    "amount_cents ELSE 0 END) AS got FROM settlements GROUP BY 1, 2), "
 	    "o AS (SELECT account AS a, service_day AS d, sum(amount_cents) "

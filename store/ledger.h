@@ -14,6 +14,10 @@
 
 #include <sqlite3.h>
 
+/* The reasons of the entries that post charges and shares (SQL list). */
+#define LEDGER_PRICING_REASONS \
+	"'pricing', 'reversal', 'close', 'adjustment'"
+
 struct ledger;
 
 /* Creates the tables, triggers and v_ledger; prepares statements. */

@@ -55,7 +55,10 @@ awk -v seed=7 'BEGIN { srand(seed) } NR == 1 { print > "'"$tmp"'/a.csv";
     { print > (rand() < 0.5 ? "'"$tmp"'/a.csv" : "'"$tmp"'/b.csv") }' \
     "$tmp/taps.csv"
 port=$((16000 + $$ % 1000 * 2))
-"$FE" serve --dev --clock 2026-12-01T12:00:00Z --certs "$tmp/certs" \
+# Monday 2026-11-30 (the last service day here) closes at 04:00 local on
+# Tuesday (03:00Z) with no grace: a few seconds into the run.
+"$FE" serve --dev --clock 2026-12-01T02:59:55Z --settle-grace 0 \
+    --certs "$tmp/certs" \
     --tariff tariffs/nl --db "$tmp/engine.db" --listen 127.0.0.1:$port \
     --http 127.0.0.1:$((port + 1)) 2>"$tmp/engine.log" &
 pid=$!
@@ -71,6 +74,14 @@ grep -q "tariff" "$tmp/engine.log" || fail "no reload logged"
     fail "replay b: $(tail -3 "$tmp/sim.log")"
 read_back=$(curl -s http://127.0.0.1:$((port + 1))/metrics |
     sed -n 's/^onecity_taps_read_total //p')
+# Every day here has closed (SPEC §6): Monday posted once at its close,
+# late taps into days already closed posted as adjustments.
+i=0
+until [ "$(sqlite3 "$tmp/engine.db" "SELECT count(*) FROM v_charges
+    WHERE closed = 0")" = 0 ]; do
+	i=$((i + 1)); [ $i -lt 150 ] || fail "days left unposted after closing"
+	sleep 0.1
+done
 kill -TERM "$pid"
 wait "$pid" || fail "engine did not stop cleanly"
 pid=
@@ -87,6 +98,10 @@ grep -o '"status":"[a-z]*","fare_cents":[0-9]*,"contribution_cents":[0-9]*' \
 sqlite3 "$tmp/engine.db" "SELECT status, fare_cents, contribution_cents
     FROM v_legs ORDER BY account, service_day, leg_no" >"$tmp/got-legs"
 cmp -s "$tmp/want-legs" "$tmp/got-legs" || fail "legs differ from price"
+for r in close adjustment; do
+	[ "$(sqlite3 "$tmp/engine.db" "SELECT count(*) FROM v_ledger
+	    WHERE reason = '$r'")" -gt 0 ] || fail "no '$r' postings"
+done
 pars=$(sqlite3 "$tmp/engine.db" "SELECT count(DISTINCT account) FROM v_charges
     WHERE account LIKE 'par:V001LIVETEST%'")
 [ "$pars" = 10 ] || fail "PAR accounts: $pars, expected 10"
