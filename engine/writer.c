@@ -45,7 +45,6 @@ struct writer {
 	size_t			 nres;
 	int			 stop;
 	char			 health[256];
-	uint64_t		 committed;
 	struct writer_stats	 st;
 	int64_t			 last_expiry;	/* writer only */
 	struct event		*done_ev;
@@ -370,7 +369,7 @@ count_batch(struct writer *w, size_t n, uint64_t t0, uint64_t t1,
 	uint64_t dt = clock_mono_us() - t0;
 
 	pthread_mutex_lock(&w->mu);
-	w->committed += n;
+	w->st.committed += n;
 	w->st.batches++;
 	w->st.commit_us += dt;
 	w->st.store_us += t1 - t0;
@@ -735,13 +734,3 @@ writer_get_stats(struct writer *w, struct writer_stats *out)
 	pthread_mutex_unlock(&w->mu);
 }
 
-uint64_t
-writer_committed(struct writer *w)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&w->mu);
-	n = w->committed;
-	pthread_mutex_unlock(&w->mu);
-	return n;
-}
