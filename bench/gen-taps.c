@@ -121,68 +121,64 @@ commuters(const struct tariff *t, const struct netstops *rail, uint32_t nsnet,
 	}
 }
 
-int
-main(int argc, char **argv)
+struct gen_args {
+	const char		*dir, *day;
+	unsigned long long	 accounts, seed;
+	unsigned long long	 commuters, first;	/* --commuters mode */
+	int			 days;
+};
+
+/* Parses the options; -1 (after saying why) when they are bad. */
+static int
+gen_args(int argc, char **argv, struct gen_args *g)
 {
-	const char *dir = NULL, *day = "2026-11-28", *why;
-	unsigned long long accounts = 1000, seed = 1, a, ncomm = 0, first = 0;
-	int days = 0;
-	struct netstops ns[64];
-	struct tariff *t;
-	struct diag d;
-	struct rng r;
-	uint64_t tap_no = 0;
-	int64_t day0;
-	uint32_t i, n, usable[64], nusable = 0;
 	int ai;
-	static char obuf[1 << 20];
 
 	for (ai = 1; ai < argc; ai++) {
 		if (strcmp(argv[ai], "--tariff") == 0 && ai + 1 < argc)
-			dir = argv[++ai];
+			g->dir = argv[++ai];
 		else if (strcmp(argv[ai], "--accounts") == 0 && ai + 1 < argc)
-			accounts = strtoull(argv[++ai], NULL, 10);
+			g->accounts = strtoull(argv[++ai], NULL, 10);
 		else if (strcmp(argv[ai], "--seed") == 0 && ai + 1 < argc)
-			seed = strtoull(argv[++ai], NULL, 10);
+			g->seed = strtoull(argv[++ai], NULL, 10);
 		else if (strcmp(argv[ai], "--day") == 0 && ai + 1 < argc)
-			day = argv[++ai];
+			g->day = argv[++ai];
 		else if (strcmp(argv[ai], "--commuters") == 0 && ai + 1 < argc)
-			ncomm = strtoull(argv[++ai], NULL, 10);
+			g->commuters = strtoull(argv[++ai], NULL, 10);
 		else if (strcmp(argv[ai], "--first") == 0 && ai + 1 < argc)
-			first = strtoull(argv[++ai], NULL, 10);
+			g->first = strtoull(argv[++ai], NULL, 10);
 		else if (strcmp(argv[ai], "--days") == 0 && ai + 1 < argc)
-			days = atoi(argv[++ai]);
+			g->days = atoi(argv[++ai]);
 		else {
 			fprintf(stderr, "usage: gen-taps --tariff DIR --accounts "
 			    "N [--seed S] [--day YYYY-MM-DD]\n"
 			    "       gen-taps --tariff DIR --commuters N --days D "
 			    "[--first K] [--seed S] [--day YYYY-MM-DD]\n");
-			return 2;
+			return -1;
 		}
 	}
-	if (dir == NULL) {
+	if (g->dir == NULL) {
 		fprintf(stderr, "gen-taps: --tariff is required\n");
-		return 2;
+		return -1;
 	}
-	{
-		char ts[32];
-		snprintf(ts, sizeof ts, "%sT05:00:00Z", day);
-		if (parse_rfc3339(ts, &day0, &why) == -1) {
-			fprintf(stderr, "gen-taps: bad --day: %s\n", why);
-			return 2;
-		}
-	}
-	diag_init(&d);
-	if ((t = tariff_load(dir, &d)) == NULL) {
-		diag_print(&d, stderr);
-		return 1;
-	}
-	diag_free(&d);
-	memset(ns, 0, sizeof ns);
+	return 0;
+}
+
+/*
+ * The stops of each network (a stop of no known network counts for all),
+ * and the networks with at least two: where a leg can go.
+ */
+static int
+gen_networks(const struct tariff *t, struct netstops *ns, uint32_t *usable,
+    uint32_t *nusable)
+{
+	uint32_t i, n;
+
+	memset(ns, 0, 64 * sizeof *ns);
 	for (n = 0; n < t->nnetworks; n++) {
 		ns[n].stop = malloc(tariff_nstops(t) * sizeof(uint32_t));
 		if (ns[n].stop == NULL)
-			return 1;
+			return -1;
 	}
 	for (i = 0; i < tariff_nstops(t); i++) {
 		const char *net = stop_network(tariff_stop_id(t, i));
@@ -195,20 +191,82 @@ main(int argc, char **argv)
 			if (k == n || k == TARIFF_NONE)
 				ns[n].stop[ns[n].n++] = i;
 	}
+	*nusable = 0;
 	for (n = 0; n < t->nnetworks; n++)
 		if (ns[n].n >= 2)
-			usable[nusable++] = n;
+			usable[(*nusable)++] = n;
+	return 0;
+}
+
+/* One leg of a visitor: its taps, drawn in a fixed order (seeds replay). */
+static int64_t
+gen_leg(struct rng *r, int64_t now, const char *pan, const char *pan2,
+    const char *par, const struct tariff *t, const struct netstops *ns,
+    const uint32_t *usable, uint32_t nusable, uint64_t *tap_no)
+{
+	uint32_t net = usable[below(r, nusable)];
+	const struct netstops *s = &ns[net];
+	uint32_t from = s->stop[below(r, s->n)];
+	uint32_t to = s->stop[below(r, s->n)];
+	const char *card = *par && below(r, 2) ? pan2 : pan;
+
+	emit(stdout, tap_no, now, card, par, t, net, from, "in");
+	if (below(r, 50) == 0)	/* a double tap */
+		emit(stdout, tap_no, now + 3, card, par, t, net, from, "in");
+	now += 300 + below(r, 3600);
+	if (t->network[net].checkout_required &&
+	    below(r, 30) != 0)	/* a forgotten check-out */
+		emit(stdout, tap_no, now, card, par, t, net, to, "out");
+	return now + 60 + below(r, 2400);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct gen_args g = {NULL, "2026-11-28", 1000, 1, 0, 0, 0};
+	const char *why;
+	unsigned long long accounts, seed, a;
+	struct netstops ns[64];
+	struct tariff *t;
+	struct diag d;
+	struct rng r;
+	uint64_t tap_no = 0;
+	int64_t day0;
+	uint32_t n, usable[64], nusable = 0;
+	static char obuf[1 << 20];
+
+	if (gen_args(argc, argv, &g) == -1)
+		return 2;
+	accounts = g.accounts;
+	seed = g.seed;
+	{
+		char ts[32];
+		snprintf(ts, sizeof ts, "%sT05:00:00Z", g.day);
+		if (parse_rfc3339(ts, &day0, &why) == -1) {
+			fprintf(stderr, "gen-taps: bad --day: %s\n", why);
+			return 2;
+		}
+	}
+	diag_init(&d);
+	if ((t = tariff_load(g.dir, &d)) == NULL) {
+		diag_print(&d, stderr);
+		return 1;
+	}
+	diag_free(&d);
+	if (gen_networks(t, ns, usable, &nusable) == -1)
+		return 1;
 	setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
 	printf("tap_id,time,card,par,network_id,stop_id,kind\n");
-	if (ncomm > 0) {
+	if (g.commuters > 0) {
 		uint32_t rail = tariff_network(t, "NS", 2);
-		if (rail == TARIFF_NONE || days < 1 || days > 3650 ||
+		if (rail == TARIFF_NONE || g.days < 1 || g.days > 3650 ||
 		    ns[rail].n < 2) {
 			fprintf(stderr, "gen-taps: --commuters needs NS stops "
 			    "and 1 to 3650 --days\n");
 			return 2;
 		}
-		commuters(t, &ns[rail], rail, first, ncomm, days, day0, seed);
+		commuters(t, &ns[rail], rail, g.first, g.commuters, g.days,
+		    day0, seed);
 		accounts = 0;
 	}
 	r.s = seed;
@@ -228,23 +286,9 @@ main(int argc, char **argv)
 				par[k] = an[below(&r, 36)];
 			par[29] = '\0';
 		}
-		for (l = 0; l < legs; l++) {
-			uint32_t net = usable[below(&r, nusable)];
-			const struct netstops *s = &ns[net];
-			uint32_t from = s->stop[below(&r, s->n)];
-			uint32_t to = s->stop[below(&r, s->n)];
-			const char *card = *par && below(&r, 2) ? pan2 : pan;
-			emit(stdout, &tap_no, now, card, par, t, net, from, "in");
-			if (below(&r, 50) == 0)	/* a double tap */
-				emit(stdout, &tap_no, now + 3, card, par, t, net,
-				    from, "in");
-			now += 300 + below(&r, 3600);
-			if (t->network[net].checkout_required &&
-			    below(&r, 30) != 0)	/* a forgotten check-out */
-				emit(stdout, &tap_no, now, card, par, t, net, to,
-				    "out");
-			now += 60 + below(&r, 2400);
-		}
+		for (l = 0; l < legs; l++)
+			now = gen_leg(&r, now, pan, pan2, par, t, ns, usable,
+			    nusable, &tap_no);
 	}
 	for (n = 0; n < t->nnetworks; n++)
 		free(ns[n].stop);

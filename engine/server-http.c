@@ -19,6 +19,7 @@ healthz_cb(struct evhttp_request *req, void *arg)
 {
 	struct server *s = arg;
 	struct evbuffer *b = evbuffer_new();
+	struct writer_stats ws;
 	char why[256];
 	const char *bad = writer_health(s->writer, why, sizeof why);
 
@@ -34,10 +35,11 @@ healthz_cb(struct evhttp_request *req, void *arg)
 			if (*p == '"' || *p == '\\' || (unsigned char)*p < 32)
 				*p = ' ';
 	}
+	writer_get_stats(s->writer, &ws);
 	evbuffer_add_printf(b, "{\"status\":\"%s\",\"accepting\":%s,"
 	    "\"connections\":%ld,\"committed\":%llu,\"queued\":%zu%s%s%s}\n",
 	    bad ? "failing" : "ok", s->accepting ? "true" : "false",
-	    s->nconns, (unsigned long long)writer_committed(s->writer),
+	    s->nconns, (unsigned long long)ws.committed,
 	    writer_queued(s->writer), bad ? ",\"reason\":\"journal: " : "",
 	    bad ? why : "", bad ? "\"" : "");
 	evhttp_send_reply(req, bad ? 503 : 200, bad ? "Failing" : "OK", b);
@@ -133,7 +135,7 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	    "onecity_journal_queue %zu\n",
 	    (unsigned long long)s->n_taps, (unsigned long long)s->n_acked,
 	    (unsigned long long)s->n_refused, (unsigned long long)s->n_broken,
-	    (unsigned long long)writer_committed(s->writer), s->nconns,
+	    (unsigned long long)ws.committed, s->nconns,
 	    (unsigned long long)s->n_accepted_conns,
 	    writer_queued(s->writer));
 	evhttp_send_reply(req, 200, "OK", b);

@@ -45,7 +45,6 @@ struct writer {
 	size_t			 nres;
 	int			 stop;
 	char			 health[256];
-	uint64_t		 committed;
 	struct writer_stats	 st;
 	int64_t			 last_expiry;	/* writer only */
 	int64_t			 last_close;	/* writer only */
@@ -554,7 +553,7 @@ count_batch(struct writer *w, size_t n, uint64_t t0, uint64_t t1,
 	uint64_t dt = clock_mono_us() - t0;
 
 	pthread_mutex_lock(&w->mu);
-	w->committed += n;
+	w->st.committed += n;
 	w->st.rows_written += (uint64_t)rows;
 	w->st.taps_read += w->batch_taps_read;
 	w->batch_taps_read = 0;
@@ -950,13 +949,3 @@ writer_get_stats(struct writer *w, struct writer_stats *out)
 	pthread_mutex_unlock(&w->mu);
 }
 
-uint64_t
-writer_committed(struct writer *w)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&w->mu);
-	n = w->committed;
-	pthread_mutex_unlock(&w->mu);
-	return n;
-}

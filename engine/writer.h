@@ -49,9 +49,9 @@ size_t		 writer_queued(struct writer *);
 void		 writer_set_tariff(struct writer *, struct tariff *);
 /* Health: NULL when fine, else why the writer is failing. */
 const char	*writer_health(struct writer *, char *buf, size_t len);
-uint64_t	 writer_committed(struct writer *);
 /* Batches, their commit latency and where their time went. */
 struct writer_stats {
+	uint64_t	 committed;			/* taps */
 	uint64_t	 batches, commit_us, commit_us_max;
 	uint64_t	 store_us, price_us, sync_us;	/* the three phases */
 	uint64_t	 rows_written;	/* rows inserted, updated, deleted */
