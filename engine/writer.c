@@ -28,6 +28,8 @@
 #include "strtab.h"
 #include "writer.h"
 
+struct stored_day;
+
 struct writer {
 	struct journal		*journal;
 	struct charges		*charges;
@@ -57,9 +59,10 @@ struct writer {
 	struct price_result	 pr;
 	struct price_tap	*pt;
 	size_t			 pt_cap, npt;
-	struct strtab		*days_before;	/* writer's scratch */
 	int64_t			 debt_tap_gap;
 	uint64_t		 batch_taps_read;	/* writer only */
+	struct stored_day	*stored;	/* writer's scratch */
+	size_t			 nstored, stored_cap;
 };
 
 /* One batch on its way through write_batch(). */
@@ -158,7 +161,8 @@ day_closed(struct writer *w, int32_t day)
  * adjusting transaction (SPEC §6 "Provisional, then posted").
  */
 static int
-write_day(struct writer *w, const char *account, const struct price_day *d)
+write_day(struct writer *w, const char *account, const struct price_day *d,
+    int64_t digest)
 {
 	const struct price_result *r = &w->pr;
 	struct ledger_share ls[LIMIT_NETWORKS];
@@ -168,7 +172,7 @@ write_day(struct writer *w, const char *account, const struct price_day *d)
 	uint32_t i;
 
 	if (charges_write_day(w->charges, w->tariff, account, r, d,
-	    closed) != 0)
+	    closed, digest) != 0)
 		return -1;
 	for (i = 0; i < d->nshares && i < LIMIT_NETWORKS; i++) {
 		ls[i].network_id = tariff_network_id(w->tariff,
@@ -239,26 +243,118 @@ close_days(struct writer *w)
 	}
 }
 
-/* Days charged before and not now: their postings go back to 0. */
-static int
-reverse_dropped_days(struct writer *w, const char *account)
+/*
+ * A digest of a priced day's results (legs, shares, charge): equal
+ * digests, equal rows, so an unchanged day is not written again.
+ * FNV-1a over the fields, 64 bits.
+ */
+static int64_t
+day_digest(const struct price_result *r, const struct price_day *d)
 {
-	struct strtab *before = w->days_before;
-	char day[11];
-	size_t d;
+	uint64_t h = 14695981039346656037ULL;
 	uint32_t i;
+
+#define MIX(v) do {							\
+	uint64_t x_ = (uint64_t)(v);					\
+	int b_;								\
+	for (b_ = 0; b_ < 8; b_++, x_ >>= 8)				\
+		h = (h ^ (x_ & 0xff)) * 1099511628211ULL;		\
+} while (0)
+	MIX(d->charge_cents);
+	MIX(d->uncapped_cents);
+	MIX(d->nlegs);
+	for (i = 0; i < d->nlegs; i++) {
+		const struct price_leg *l = &r->leg[d->legs_off + i];
+		MIX(l->network);
+		MIX(l->from_stop);
+		MIX(l->to_stop);
+		MIX(l->checkin);
+		MIX(l->checkout);
+		MIX(l->status);
+		MIX(l->fare_cents);
+		MIX(l->contribution_cents);
+	}
+	MIX(d->nshares);
+	for (i = 0; i < d->nshares; i++) {
+		MIX(r->share[d->shares_off + i].network);
+		MIX(r->share[d->shares_off + i].cents);
+	}
+#undef MIX
+	return (int64_t)h;
+}
+
+/* One stored day of the account being repriced. */
+struct stored_day {
+	char		 day[11];
+	int64_t		 digest;
+	uint8_t		 has_digest, posted, seen;
+};
+
+static int
+stored_day_cb(const char *day, int64_t digest, int has_digest, int posted,
+    void *arg)
+{
+	struct writer *w = arg;
+	struct stored_day *sd;
+
+	if (price_reserve((void **)&w->stored, &w->stored_cap, w->nstored + 1,
+	    sizeof *w->stored) == -1)
+		return -1;
+	sd = &w->stored[w->nstored++];
+	snprintf(sd->day, sizeof sd->day, "%s", day);
+	sd->digest = digest;
+	sd->has_digest = (uint8_t)has_digest;
+	sd->posted = (uint8_t)(posted != 0);
+	sd->seen = 0;
+	return 0;
+}
+
+/*
+ * Writes the priced days from week through last whose results changed
+ * (SPEC §6: only what changed); stored days no longer charged are deleted
+ * and, where posted, posted back to zero.
+ */
+static int
+write_changed_days(struct writer *w, const char *account, int32_t week,
+    int32_t last, const char *from, const char *to)
+{
+	char day[11];
+	size_t d, k;
 	int rc = 0;
 
-	for (i = 0; i < strtab_count(before) && rc == 0; i++) {
-		const char *old = strtab_name(before, i);
-		int still = 0;
-		for (d = 0; d < w->pr.ndays && !still; d++) {
-			civil_format_day(w->pr.day[d].service_day, day);
-			still = strcmp(day, old) == 0;
+	w->nstored = 0;
+	if (charges_stored_days(w->charges, account, from, to, stored_day_cb,
+	    w) != 0)
+		return -1;
+	for (d = 0; d < w->pr.ndays && rc == 0; d++) {
+		const struct price_day *pd = &w->pr.day[d];
+		struct stored_day *sd = NULL;
+		int64_t dg;
+		if (pd->service_day < week || pd->service_day > last)
+			continue;
+		civil_format_day(pd->service_day, day);
+		for (k = 0; k < w->nstored && sd == NULL; k++)
+			if (strcmp(w->stored[k].day, day) == 0)
+				sd = &w->stored[k];
+		dg = day_digest(&w->pr, pd);
+		if (sd != NULL) {
+			sd->seen = 1;
+			if (sd->has_digest && sd->digest == dg &&
+			    sd->posted == day_closed(w, pd->service_day))
+				continue;	/* unchanged */
+			rc = charges_clear(w->charges, account, day, day);
 		}
-		if (!still)
-			rc = ledger_post_day(w->ledger, account, old, 0, NULL,
-			    0, writer_now(w), "reversal");
+		if (rc == 0)
+			rc = write_day(w, account, pd, dg);
+	}
+	for (k = 0; k < w->nstored && rc == 0; k++) {
+		struct stored_day *sd = &w->stored[k];
+		if (sd->seen)
+			continue;
+		rc = charges_clear(w->charges, account, sd->day, sd->day);
+		if (rc == 0 && sd->posted)
+			rc = ledger_post_day(w->ledger, account, sd->day, 0,
+			    NULL, 0, writer_now(w), "reversal");
 	}
 	return rc;
 }
@@ -339,8 +435,8 @@ reprice(struct writer *w, const char *account, int32_t from_day,
 {
 	int32_t week = INT32_MIN, last = INT32_MAX;
 	char now_acc[64], from[11], to[11];
-	size_t d, cut = 0, end;
-	int rc = 0, moved = 0;
+	size_t cut = 0, end;
+	int moved = 0;
 
 	if (from_day == INT32_MAX)	/* touched, nothing to reprice */
 		return 0;
@@ -366,15 +462,7 @@ reprice(struct writer *w, const char *account, int32_t from_day,
 	}
 	day_text(week, from);
 	day_text(last, to);
-	strtab_clear(w->days_before);
-	if (charges_days(w->charges, account, from, to, w->days_before) == -1 ||
-	    charges_clear(w->charges, account, from, to) != 0)
-		return -1;
-	for (d = 0; d < w->pr.ndays && rc == 0; d++)
-		if (w->pr.day[d].service_day >= week &&
-		    w->pr.day[d].service_day <= last)
-			rc = write_day(w, account, &w->pr.day[d]);
-	return rc == 0 ? reverse_dropped_days(w, account) : rc;
+	return write_changed_days(w, account, week, last, from, to);
 }
 
 /* Feedback for an ack: the tap's leg fare and its day's charge. */
@@ -837,8 +925,7 @@ writer_open(const struct writer_opts *o, struct tariff *t,
 	pthread_cond_init(&w->cv, NULL);
 	w->q = malloc(JOURNAL_QUEUE * sizeof *w->q);
 	w->res = malloc(JOURNAL_QUEUE * sizeof *w->res);
-	w->days_before = strtab_new();
-	if (w->q == NULL || w->res == NULL || w->days_before == NULL) {
+	if (w->q == NULL || w->res == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -856,7 +943,6 @@ fail:
 	if (w->done_ev != NULL)
 		event_free(w->done_ev);
 	close_store(w);
-	strtab_free(w->days_before);
 	price_result_free(&w->pr);
 	free(w->q);
 	free(w->res);
@@ -879,12 +965,12 @@ writer_close(struct writer *w)
 	/* Deliver the last results, if the loop still runs they go out. */
 	done_cb(-1, 0, w);
 	close_store(w);
-	strtab_free(w->days_before);
 	event_free(w->done_ev);
 	tariff_free(w->next_tariff);
 	tariff_free(w->tariff);
 	price_result_free(&w->pr);
 	free(w->pt);
+	free(w->stored);
 	free(w->q);
 	free(w->res);
 	pthread_mutex_destroy(&w->mu);

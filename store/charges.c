@@ -17,6 +17,7 @@ struct charges {
 	sqlite3_stmt	*del_legs, *del_charges, *del_shares;
 	sqlite3_stmt	*ins_leg, *ins_charge, *ins_share, *sel_days;
 	sqlite3_stmt	*sel_open, *sel_unposted, *sel_shares, *set_posted;
+	sqlite3_stmt	*sel_stored;
 };
 
 static const char schema[] =
@@ -29,7 +30,7 @@ static const char schema[] =
 "CREATE TABLE IF NOT EXISTS charges (account TEXT NOT NULL,"
 "  service_day TEXT NOT NULL, charge_cents INTEGER NOT NULL,"
 "  uncapped_cents INTEGER NOT NULL, open_legs INTEGER NOT NULL,"
-"  posted INTEGER NOT NULL DEFAULT 0,"
+"  posted INTEGER NOT NULL DEFAULT 0, digest INTEGER,"
 "  PRIMARY KEY (account, service_day)) WITHOUT ROWID;"
 "CREATE TABLE IF NOT EXISTS shares (account TEXT NOT NULL,"
 "  service_day TEXT NOT NULL, network_id TEXT NOT NULL,"
@@ -73,7 +74,8 @@ add_posted_column(struct charges *c, char *err, size_t errlen)
 	if (has)
 		return 0;
 	if (sqlite3_exec(c->db, "ALTER TABLE charges ADD COLUMN posted "
-	    "INTEGER NOT NULL DEFAULT 1; CREATE INDEX IF NOT EXISTS "
+	    "INTEGER NOT NULL DEFAULT 1; ALTER TABLE charges ADD COLUMN "
+	    "digest INTEGER; CREATE INDEX IF NOT EXISTS "
 	    "charges_unposted ON charges(service_day) WHERE posted = 0",
 	    NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "charges: adding 'posted': %s",
@@ -107,10 +109,13 @@ charges_open(sqlite3 *db, char *err, size_t errlen)
 	    prep(c, &c->ins_leg, "INSERT INTO legs VALUES "
 	    "(?,?,?,?,?,?,?,?,?,?,?)") ||
 	    prep(c, &c->ins_charge, "INSERT INTO charges (account, "
-	    "service_day, charge_cents, uncapped_cents, open_legs, posted) "
-	    "VALUES (?,?,?,?,?,?) ON CONFLICT DO UPDATE SET charge_cents = "
-	    "excluded.charge_cents, uncapped_cents = excluded.uncapped_cents, "
-	    "open_legs = excluded.open_legs, posted = excluded.posted") ||
+	    "service_day, charge_cents, uncapped_cents, open_legs, posted, "
+	    "digest) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+	    "charge_cents = excluded.charge_cents, uncapped_cents = "
+	    "excluded.uncapped_cents, open_legs = excluded.open_legs, "
+	    "posted = excluded.posted, digest = excluded.digest") ||
+	    prep(c, &c->sel_stored, "SELECT service_day, digest, posted FROM "
+	    "charges WHERE account = ? AND service_day BETWEEN ? AND ?") ||
 	    prep(c, &c->sel_unposted, "SELECT account, service_day, "
 	    "charge_cents FROM charges WHERE posted = 0 AND service_day <= ? "
 	    "ORDER BY service_day LIMIT ?") ||
@@ -146,6 +151,7 @@ charges_close(struct charges *c)
 	sqlite3_finalize(c->sel_unposted);
 	sqlite3_finalize(c->sel_shares);
 	sqlite3_finalize(c->set_posted);
+	sqlite3_finalize(c->sel_stored);
 	free(c);
 }
 
@@ -193,7 +199,7 @@ write_leg(struct charges *c, const struct tariff *t, const char *account,
 int
 charges_write_day(struct charges *c, const struct tariff *t,
     const char *account, const struct price_result *r,
-    const struct price_day *d, int posted)
+    const struct price_day *d, int posted, int64_t digest)
 {
 	char day[11];
 	uint32_t i, open = 0;
@@ -223,6 +229,7 @@ charges_write_day(struct charges *c, const struct tariff *t,
 		sqlite3_bind_int64(s, 4, d->uncapped_cents);
 		sqlite3_bind_int(s, 5, (int)open);
 		sqlite3_bind_int(s, 6, posted != 0);
+		sqlite3_bind_int64(s, 7, digest);
 		rc = store_step_done(s);
 	}
 	return rc;
@@ -322,4 +329,24 @@ charges_set_posted(struct charges *c, const char *account, const char *day)
 	sqlite3_bind_text(c->set_posted, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(c->set_posted, 2, day, -1, SQLITE_STATIC);
 	return store_step_done(c->set_posted);
+}
+
+int
+charges_stored_days(struct charges *c, const char *account,
+    const char *from_day, const char *to_day, int (*fn)(const char *day,
+    int64_t digest, int has_digest, int posted, void *), void *arg)
+{
+	sqlite3_stmt *s = c->sel_stored;
+	int rc = 0;
+
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, from_day, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, to_day, -1, SQLITE_STATIC);
+	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW)
+		rc = fn((const char *)sqlite3_column_text(s, 0),
+		    sqlite3_column_int64(s, 1),
+		    sqlite3_column_type(s, 1) != SQLITE_NULL,
+		    sqlite3_column_int(s, 2), arg);
+	sqlite3_reset(s);
+	return rc;
 }

@@ -25,11 +25,21 @@ void		 charges_close(struct charges *);
 /*
  * Writes one priced day of an account: its legs, shares and charge;
  * posted says whether the ledger holds it (a closed day, SPEC §6
- * "Provisional, then posted").
+ * "Provisional, then posted"); digest identifies the results.
  */
 int		 charges_write_day(struct charges *, const struct tariff *,
 		    const char *account, const struct price_result *,
-		    const struct price_day *, int posted);
+		    const struct price_day *, int posted, int64_t digest);
+/*
+ * Calls fn for each stored day of an account from from_day through
+ * to_day: the digest of its results (has_digest 0 for rows written before
+ * digests) and whether it is posted; a repricing rewrites only the days
+ * whose digest changed (SPEC §6).  -1 when fn or SQLite failed.
+ */
+int		 charges_stored_days(struct charges *, const char *account,
+		    const char *from_day, const char *to_day,
+		    int (*fn)(const char *day, int64_t digest, int has_digest,
+		    int posted, void *), void *arg);
 /*
  * Calls fn for up to max account-days not yet posted whose service day
  * is last_day or before ("YYYY-MM-DD"), oldest first; returns how many,
