@@ -102,6 +102,18 @@ update_pause(struct terminal *t)
  * so that no detail stored or logged ends in half a character. */
 #define UTF8_CUT(s, max)	(int)utf8_cut((s), (max)), (s)
 
+/* A tap check's problem as the engine's refusal reason. */
+static const enum refusal tap_refusal[TAP_PROBLEM_MAX] = {
+	[TAP_OK] = REFUSAL_NONE,
+	[TAP_BAD_TEXT] = REFUSAL_BAD_FIELDS,
+	[TAP_BAD_TIME] = REFUSAL_BAD_TIME,
+	[TAP_BAD_PAN] = REFUSAL_BAD_PAN,
+	[TAP_BAD_PAR] = REFUSAL_BAD_PAR,
+	[TAP_UNKNOWN_NETWORK] = REFUSAL_UNKNOWN_NETWORK,
+	[TAP_UNKNOWN_STOP] = REFUSAL_UNKNOWN_STOP,
+	[TAP_BAD_KIND] = REFUSAL_BAD_KIND,
+};
+
 /* Parses and checks one tap frame into x; returns why it is refused. */
 static enum refusal
 check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
@@ -109,7 +121,9 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 	char *f[8], *colon;
 	const char *why;
 	int64_t seq, now;
-	size_t n = wire_fields(body, f, 8), i, at;
+	size_t n = wire_fields(body, f, 8), i, len[7];
+	struct tap_fields tf;
+	enum tap_problem p;
 	int kind;
 
 	/* tap_id is <device_id>:<seq>, and the device must be this one. */
@@ -124,60 +138,36 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 		return REFUSAL_BAD_FIELDS;
 	}
 	x->seq = (uint64_t)seq;
-	/* Text fields are UTF-8 without control characters (SPEC §2, §3);
-	 * checked once the sequence number is known (the refusal names
-	 * it), before any detail below echoes a field. */
-	for (i = 0; i < n; i++) {
-		if (utf8_check(f[i], strlen(f[i]), &at, &why) == 0)
-			continue;
-		snprintf(x->detail, sizeof x->detail, "field %zu (%s) is not "
-		    "valid UTF-8 text: %s at byte %zu", i + 1, i < 7 ?
-		    tap_field_name[i] : "flag", why, at + 1);
-		return REFUSAL_BAD_FIELDS;
-	}
-
 	snprintf(x->tap_id, sizeof x->tap_id, "%s:%lld", t->device_id,
 	    (long long)seq);
+	if (n != 7 && !(n == 8 && strcmp(f[7], "denied") == 0)) {
+		snprintf(x->detail, sizeof x->detail, "expected 7 fields "
+		    "(or 8 ending in 'denied'), found %zu", n);
+		return REFUSAL_BAD_FIELDS;
+	}
+	/* The one tap check (fare/tap.c), as `price` makes it. */
+	for (i = 0; i < 7; i++)
+		len[i] = strlen(f[i]);
+	p = tap_check_fields(s->tariff, (const char *const *)f, len, &tf,
+	    x->detail, sizeof x->detail);
+	assert(p >= 0 && p < TAP_PROBLEM_MAX);
+	if (p == TAP_UNKNOWN_NETWORK || p == TAP_UNKNOWN_STOP) {
+		/* Text by now: the operator sees which one, never cut in
+		 * half a character. */
+		size_t k = p == TAP_UNKNOWN_NETWORK ? 4 : 5;
+		snprintf(x->detail, sizeof x->detail, "unknown %s '%.*s'",
+		    tap_field_name[k], UTF8_CUT(f[k], 100));
+	}
+	if (p != TAP_OK)
+		return tap_refusal[p];
+	x->time_utc = tf.time_utc;
+	kind = tf.kind;
 	if ((size_t)(colon - f[0]) != strlen(t->device_id) ||
 	    memcmp(f[0], t->device_id, (size_t)(colon - f[0])) != 0) {
 		snprintf(x->detail, sizeof x->detail, "tap_id '%.*s' claims "
 		    "another device than %.*s", UTF8_CUT(f[0], 60),
 		    UTF8_CUT(t->device_id, 60));
 		return REFUSAL_WRONG_DEVICE;
-	}
-	if (n != 7 && !(n == 8 && strcmp(f[7], "denied") == 0)) {
-		snprintf(x->detail, sizeof x->detail, "expected 7 fields "
-		    "(or 8 ending in 'denied'), found %zu", n);
-		return REFUSAL_BAD_FIELDS;
-	}
-	if (parse_rfc3339(f[1], &x->time_utc, &why) == -1) {
-		snprintf(x->detail, sizeof x->detail, "%s: %.*s", why,
-		    UTF8_CUT(f[1], 100));
-		return REFUSAL_BAD_TIME;
-	}
-	if (tap_check_pan(f[2], &why) == -1) {
-		/* Never the PAN itself, in logs or in the database. */
-		snprintf(x->detail, sizeof x->detail, "%s", why);
-		return REFUSAL_BAD_PAN;
-	}
-	if (tap_check_par(f[3], &why) == -1) {
-		snprintf(x->detail, sizeof x->detail, "%s", why);
-		return REFUSAL_BAD_PAR;
-	}
-	if (tariff_network(s->tariff, f[4], strlen(f[4])) == TARIFF_NONE) {
-		snprintf(x->detail, sizeof x->detail, "network_id '%.*s'",
-		    UTF8_CUT(f[4], 100));
-		return REFUSAL_UNKNOWN_NETWORK;
-	}
-	if (tariff_stop(s->tariff, f[5], strlen(f[5])) == TARIFF_NONE) {
-		snprintf(x->detail, sizeof x->detail, "stop_id '%.*s'",
-		    UTF8_CUT(f[5], 100));
-		return REFUSAL_UNKNOWN_STOP;
-	}
-	if ((kind = tap_parse_kind(f[6])) == -1) {
-		snprintf(x->detail, sizeof x->detail, "kind '%.*s'",
-		    UTF8_CUT(f[6], 20));
-		return REFUSAL_BAD_KIND;
 	}
 	now = writer_now(s->writer);
 	if ((!s->cfg->dev || s->cfg->strict_clock) &&

@@ -262,13 +262,30 @@ leg_closed_by_tap(const struct tariff *t, struct price_leg *l,
 	leg_incomplete(t, l);
 }
 
+/* A leg from its check-in to stop `to` at time `out`: complete with its
+ * fare when a rule prices it, else unpriced (SPEC §4 "Leg fare"). */
+static void
+leg_price(const struct tariff *t, struct price_leg *l, uint32_t to,
+    int64_t out)
+{
+	int64_t fare, dist;
+	uint32_t rule;
+
+	if (price_leg_fare(t, l->network, l->from_stop, to, l->checkin, out,
+	    &fare, &rule, &dist) == 0) {
+		l->status = LEG_COMPLETE;
+		l->fare_cents = fare;
+		l->distance_m = dist;
+		leg_set_rule(t, l, rule);
+	} else
+		l->status = LEG_UNPRICED;
+}
+
 static void
 leg_complete(const struct tariff *t, struct price_leg *l,
     const struct price_tap *tap)
 {
 	const struct t_network *nw = &t->network[l->network];
-	int64_t fare, dist;
-	uint32_t rule;
 
 	l->to_stop = tap->stop;
 	l->checkout = tap->time;
@@ -277,14 +294,7 @@ leg_complete(const struct tariff *t, struct price_leg *l,
 		l->status = LEG_CANCELLED;
 		return;
 	}
-	if (price_leg_fare(t, l->network, l->from_stop, tap->stop, l->checkin,
-	    tap->time, &fare, &rule, &dist) == 0) {
-		l->status = LEG_COMPLETE;
-		l->fare_cents = fare;
-		l->distance_m = dist;
-		leg_set_rule(t, l, rule);
-	} else
-		l->status = LEG_UNPRICED;
+	leg_price(t, l, tap->stop, tap->time);
 }
 
 /* A no-checkout boarding: a complete leg by itself, from = to. */
@@ -294,21 +304,12 @@ leg_boarding(const struct tariff *t, struct price_result *r,
 {
 	struct price_leg *l = leg_new(r, tap->network,
 	    price_service_day(t, tap->time));
-	int64_t fare, dist;
-	uint32_t rule;
 
 	if (l == NULL)
 		return -1;
 	l->from_stop = l->to_stop = tap->stop;
 	l->checkin = tap->time;
-	if (price_leg_fare(t, tap->network, tap->stop, tap->stop, tap->time,
-	    tap->time, &fare, &rule, &dist) == 0) {
-		l->status = LEG_COMPLETE;
-		l->fare_cents = fare;
-		l->distance_m = dist;
-		leg_set_rule(t, l, rule);
-	} else
-		l->status = LEG_UNPRICED;
+	leg_price(t, l, tap->stop, tap->time);
 	return 0;
 }
 

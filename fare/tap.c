@@ -8,7 +8,9 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
+#include "parse.h"
 #include "tap.h"
+#include "tariff.h"
 
 /*
  * HMAC-SHA256 with the keyed inner and outer states computed once: each
@@ -99,6 +101,66 @@ tap_make_pan(char first, uint64_t n, char out[17])
 const char *const tap_field_name[7] = {
 	"tap_id", "time", "card", "par", "network_id", "stop_id", "kind",
 };
+
+const char *const tap_problem_name[TAP_PROBLEM_MAX] = {
+	[TAP_OK] = "ok",
+	[TAP_BAD_TEXT] = "bad-text",
+	[TAP_BAD_TIME] = "bad-time",
+	[TAP_BAD_PAN] = "bad-pan",
+	[TAP_BAD_PAR] = "bad-par",
+	[TAP_UNKNOWN_NETWORK] = "unknown-network",
+	[TAP_UNKNOWN_STOP] = "unknown-stop",
+	[TAP_BAD_KIND] = "bad-kind",
+};
+
+enum tap_problem
+tap_check_fields(const struct tariff *t, const char *const *f,
+    const size_t *n, struct tap_fields *out, char *why, size_t len)
+{
+	const char *w;
+	size_t i, at;
+	int kind;
+
+	for (i = 0; i < 7; i++) {
+		if (utf8_check(f[i], n[i], &at, &w) == 0)
+			continue;
+		if ((unsigned char)f[i][at] < 0x20)
+			snprintf(why, len, "%s has a control character (U+%04X) "
+			    "at byte %zu", tap_field_name[i],
+			    (unsigned char)f[i][at], at + 1);
+		else
+			snprintf(why, len, "%s is not valid UTF-8 text: %s at "
+			    "byte %zu", tap_field_name[i], w, at + 1);
+		return TAP_BAD_TEXT;
+	}
+	if (parse_rfc3339(f[1], &out->time_utc, &w) == -1) {
+		snprintf(why, len, "%s", w);
+		return TAP_BAD_TIME;
+	}
+	/* Never the PAN itself in a reason. */
+	if (tap_check_pan_n(f[2], n[2], &w) == -1) {
+		snprintf(why, len, "%s", w);
+		return TAP_BAD_PAN;
+	}
+	if (tap_check_par_n(f[3], n[3], &w) == -1) {
+		snprintf(why, len, "%s", w);
+		return TAP_BAD_PAR;
+	}
+	if ((out->network = tariff_network(t, f[4], n[4])) == TARIFF_NONE) {
+		snprintf(why, len, "unknown network_id");
+		return TAP_UNKNOWN_NETWORK;
+	}
+	if ((out->stop = tariff_stop(t, f[5], n[5])) == TARIFF_NONE) {
+		snprintf(why, len, "unknown stop_id");
+		return TAP_UNKNOWN_STOP;
+	}
+	if ((kind = tap_parse_kind(f[6])) == -1) {
+		snprintf(why, len, "kind must be 'in' or 'out'");
+		return TAP_BAD_KIND;
+	}
+	out->kind = (uint8_t)kind;
+	return TAP_OK;
+}
 
 int
 tap_parse_kind(const char *kind)

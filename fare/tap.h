@@ -28,6 +28,42 @@ int	tap_check_par_n(const char *par, size_t n, const char **why);
 void	tap_make_pan(char first, uint64_t n, char out[17]);
 /* The fields of a tap in their order (SPEC §3): the tap file's header. */
 extern const char *const tap_field_name[7];
+struct tariff;
+
+/* Why a tap's fields are not a tap (SPEC §3), with a name each. */
+enum tap_problem {
+	TAP_OK,
+	TAP_BAD_TEXT,		/* not UTF-8, or a control character (§2) */
+	TAP_BAD_TIME,
+	TAP_BAD_PAN,
+	TAP_BAD_PAR,
+	TAP_UNKNOWN_NETWORK,
+	TAP_UNKNOWN_STOP,
+	TAP_BAD_KIND,
+	TAP_PROBLEM_MAX
+};
+extern const char *const tap_problem_name[TAP_PROBLEM_MAX];
+
+/* A tap's fields, checked and resolved against the tariff. */
+struct tap_fields {
+	int64_t		 time_utc;
+	uint32_t	 network, stop;
+	uint8_t		 kind;		/* 0 in, 1 out */
+};
+
+/*
+ * The one check of a tap's fields f[0..7) (lengths n, in the order of
+ * tap_field_name), for `price`, the engine and the simulators alike: every
+ * field UTF-8 text without control characters, the time RFC 3339, the PAN
+ * 12-19 Luhn-valid digits, the PAR empty or 29 letters and digits, the
+ * network and the stop known to the tariff, the kind `in` or `out`.  The
+ * tap_id's own form is the caller's (any id in a file, <device>:<seq> on
+ * the wire).  TAP_OK with *out filled, or the first problem with a reason
+ * in why (len bytes) that never quotes the PAN or a field that is not
+ * text.
+ */
+enum tap_problem tap_check_fields(const struct tariff *, const char *const *f,
+	    const size_t *n, struct tap_fields *out, char *why, size_t len);
 /* "in" -> 0, "out" -> 1, else -1. */
 int	tap_parse_kind(const char *kind);
 

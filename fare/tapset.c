@@ -265,41 +265,9 @@ tapset_count(const struct tapset *s)
 	return s->ntaps + s->nbatch;
 }
 
-/*
- * Every text field of a tap is UTF-8 without control characters (SPEC
- * §3, as §2 says for tariffs); the tap_id is also non-empty and bounded.
- */
-static int
-check_tap_text(struct tapset *s, const char *const *f, const size_t *n,
-    const char **why)
-{
-	const char *what;
-	size_t i, at;
-
-	if (n[0] == 0) {
-		*why = "tap_id is empty";
-		return -1;
-	}
-	if (n[0] > LIMIT_ID_LEN) {
-		*why = "tap_id is longer than 128 bytes";
-		return -1;
-	}
-	for (i = 0; i < 7; i++) {
-		if (utf8_check(f[i], n[i], &at, &what) == 0)
-			continue;
-		if ((unsigned char)f[i][at] < 0x20)
-			snprintf(s->why, sizeof s->why, "%s has a control "
-			    "character (U+%04X) at byte %zu", tap_field_name[i],
-			    (unsigned char)f[i][at], at + 1);
-		else
-			snprintf(s->why, sizeof s->why, "%s is not valid UTF-8 "
-			    "text: %s at byte %zu", tap_field_name[i], what,
-			    at + 1);
-		*why = s->why;
-		return -1;
-	}
-	return 0;
-}
+/* tapset_add_fields: a bad row (-1), or the file cannot go on (memory,
+ * LIMIT_PRICE_TAPS). */
+#define TAPSET_FATAL	(-2)
 
 /* Field order of a tap row, as in the file's header. */
 enum { F_ID, F_TIME, F_CARD, F_PAR, F_NET, F_STOP, F_KIND };
@@ -311,34 +279,28 @@ tapset_add_fields(struct tapset *s, const char *const *f, const size_t *n,
 {
 	struct pending *p;
 	struct stap tp;
-	int k;
+	struct tap_fields tf;
 
-	if (check_tap_text(s, f, n, why) == -1 ||
-	    parse_rfc3339(f[F_TIME], &tp.time, why) == -1 ||
-	    tap_check_pan_n(f[F_CARD], n[F_CARD], why) == -1 ||
-	    tap_check_par_n(f[F_PAR], n[F_PAR], why) == -1)
-		return -1;
-	tp.network = tariff_network(s->t, f[F_NET], n[F_NET]);
-	if (tp.network == TARIFF_NONE) {
-		*why = "unknown network_id";
+	if (n[F_ID] == 0 || n[F_ID] > LIMIT_ID_LEN) {
+		*why = n[F_ID] == 0 ? "tap_id is empty" :
+		    "tap_id is longer than 128 bytes";
 		return -1;
 	}
-	tp.stop = tariff_stop(s->t, f[F_STOP], n[F_STOP]);
-	if (tp.stop == TARIFF_NONE) {
-		*why = "unknown stop_id";
+	if (tap_check_fields(s->t, f, n, &tf, s->why, sizeof s->why) !=
+	    TAP_OK) {
+		*why = s->why;
 		return -1;
 	}
-	if ((k = tap_parse_kind(f[F_KIND])) == -1) {
-		*why = "kind must be 'in' or 'out'";
-		return -1;
-	}
-	tp.kind = (uint8_t)k;
+	tp.time = tf.time_utc;
+	tp.network = tf.network;
+	tp.stop = tf.stop;
+	tp.kind = tf.kind;
 	*why = "out of memory";
 	if (s->oom)
-		return -1;
+		return TAPSET_FATAL;
 	if (s->ntaps + s->nbatch >= LIMIT_PRICE_TAPS) {
 		*why = "too many taps in one file";
-		return -1;
+		return TAPSET_FATAL;
 	}
 	tp.par = NONE;
 	p = &s->batch[s->nbatch++];
@@ -352,7 +314,7 @@ tapset_add_fields(struct tapset *s, const char *const *f, const size_t *n,
 	pan_key(f[F_CARD], &p->pan, &p->pan_len);
 	p->card_hash = card_hash(p->pan, p->pan_len);
 	if (s->nbatch == TAPSET_BATCH && tapset_flush(s) == -1)
-		return -1;
+		return TAPSET_FATAL;
 	return 0;
 }
 
@@ -366,7 +328,7 @@ tapset_add(struct tapset *s, const char *tap_id, const char *time,
 
 	for (i = 0; i < 7; i++)
 		n[i] = strlen(f[i]);
-	return tapset_add_fields(s, f, n, why);
+	return tapset_add_fields(s, f, n, why) == 0 ? 0 : -1;
 }
 
 
@@ -417,13 +379,10 @@ tapset_read(struct tapset *s, const char *path, struct diag *d)
 			    "%zu", rec.nfields);
 			continue;
 		}
-		if (tapset_add_fields(s, rec.field, rec.len, &why) == -1) {
-			if (strcmp(why, "out of memory") == 0 ||
-			    strcmp(why, "too many taps in one file") == 0) {
-				diag_error(d, path, rec.line, "%s", why);
-				break;
-			}
+		if ((r = tapset_add_fields(s, rec.field, rec.len, &why)) != 0) {
 			diag_error(d, path, rec.line, "%s", why);
+			if (r == TAPSET_FATAL)
+				break;
 		}
 	}
 	csv_close(c);

@@ -106,8 +106,7 @@ replay_add_row(struct replay *rp, const char *const f[7])
 static int
 read_rows(struct replay *rp, const char *path)
 {
-	static const char *const hdr[] = {"tap_id", "time", "card", "par",
-	    "network_id", "stop_id", "kind"};
+	const char *const *hdr = tap_field_name;
 	struct csv *c = csv_open(path);
 	struct csv_record rec;
 	size_t i;

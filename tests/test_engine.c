@@ -489,7 +489,7 @@ test_tap_text_not_utf8_refused(void **state)
 	assert_string_equal(c->frames[2], "R:22,unknown-stop");
 	client_free(c);
 	snprintf(cmd, sizeof cmd, "sqlite3 %s/engine.db \"SELECT hex(detail) "
-	    "FROM refused WHERE detail LIKE 'stop_id%%' ORDER BY id DESC "
+	    "FROM refused WHERE detail LIKE 'unknown stop_id%%' ORDER BY id DESC "
 	    "LIMIT 1\"", dir);
 	p = popen(cmd, "r");
 	assert_non_null(p);

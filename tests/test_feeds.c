@@ -988,6 +988,59 @@ test_ignored_rows_do_not_mix_currencies(void **state)
 	tariff_free(t);
 }
 
+/* Issue 13 "one tap check": each problem, its name, and the first wins. */
+static void
+test_one_tap_check_reasons(void **state)
+{
+	static const struct {
+		const char	*f[7];
+		enum tap_problem want;
+		const char	*name;
+	} cases[] = {
+		{{"a", "2026-11-30T14:00:00Z", "4111111111111111", "",
+		    "subway", "UP", "in"}, TAP_OK, "ok"},
+		{{"a", "2026-11-30T14:00:00Z", "4111111111111111", "",
+		    "sub\x01", "UP", "in"}, TAP_BAD_TEXT, "bad-text"},
+		{{"a", "2026-11-30 14:00", "4111111111111111", "",
+		    "subway", "UP", "in"}, TAP_BAD_TIME, "bad-time"},
+		{{"a", "2026-11-30T14:00:00Z", "4111111111111112", "",
+		    "subway", "UP", "in"}, TAP_BAD_PAN, "bad-pan"},
+		{{"a", "2026-11-30T14:00:00Z", "4111111111111111", "PAR",
+		    "subway", "UP", "in"}, TAP_BAD_PAR, "bad-par"},
+		{{"a", "2026-11-30T14:00:00Z", "4111111111111111", "",
+		    "tram", "UP", "in"}, TAP_UNKNOWN_NETWORK,
+		    "unknown-network"},
+		{{"a", "2026-11-30T14:00:00Z", "4111111111111111", "",
+		    "subway", "NOWHERE", "in"}, TAP_UNKNOWN_STOP,
+		    "unknown-stop"},
+		{{"a", "2026-11-30T14:00:00Z", "4111111111111111", "",
+		    "subway", "UP", "IN"}, TAP_BAD_KIND, "bad-kind"},
+		/* Several problems: the first in field order is named. */
+		{{"a", "never", "1234", "", "tram", "NOWHERE", "up"},
+		    TAP_BAD_TIME, "bad-time"},
+	};
+	char msgs[8192], why[160];
+	struct tariff *t = transit_with(NULL, 0, msgs, sizeof msgs);
+	struct tap_fields tf;
+	size_t i, k, n[7];
+
+	(void)state;
+	assert_non_null(t);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		enum tap_problem p;
+		for (k = 0; k < 7; k++)
+			n[k] = strlen(cases[i].f[k]);
+		p = tap_check_fields(t, cases[i].f, n, &tf, why, sizeof why);
+		if (p != cases[i].want)
+			fail_msg("case %zu: %s (%s), expected %s", i,
+			    tap_problem_name[p], why, cases[i].name);
+		assert_string_equal(tap_problem_name[p], cases[i].name);
+		/* A reason never quotes the card number. */
+		assert_null(strstr(why, "411111111111111"));
+	}
+	tariff_free(t);
+}
+
 int
 main(void)
 {
@@ -1008,6 +1061,7 @@ main(void)
 		cmocka_unit_test(test_cancel_at_same_station),
 		cmocka_unit_test(test_ids_valid_utf8),
 		cmocka_unit_test(test_tap_text_valid_utf8),
+		cmocka_unit_test(test_one_tap_check_reasons),
 		cmocka_unit_test(test_mixed_currencies_on_odd_line_out),
 		cmocka_unit_test(test_every_problem_counted),
 		cmocka_unit_test(test_real_feed_shapes_load),

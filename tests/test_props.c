@@ -191,6 +191,26 @@ run(const struct tariff *t, struct tap_tokenizer *tk, const struct gtap *g,
 	return c.out.p;
 }
 
+/*
+ * order[0..n) (the identity) shuffled, with some rows sent twice: the
+ * arrival orders the properties must not notice.  Returns the length.
+ */
+static size_t
+shuffle_with_repeats(struct rng *r, size_t *order, size_t n)
+{
+	size_t m = n, i;
+
+	for (i = 0; i < n; i++)
+		if (below(r, 4) == 0)
+			order[m++] = i;
+	for (i = m; i > 1; i--) {
+		size_t j = below(r, (unsigned)i), x = order[i - 1];
+		order[i - 1] = order[j];
+		order[j] = x;
+	}
+	return m;
+}
+
 /* The properties hold for every seeded random tap set. */
 static void
 test_properties(void **state)
@@ -218,16 +238,7 @@ test_properties(void **state)
 		for (i = 0; i < n; i++)
 			order[i] = i;
 		a = run(t, tk, g, order, n, 0, &days);
-		/* Shuffled, with some rows sent twice. */
-		m = n;
-		for (i = 0; i < n; i++)
-			if (below(&r, 4) == 0)
-				order[m++] = i;
-		for (i = m; i > 1; i--) {
-			size_t j = below(&r, (unsigned)i), x = order[i - 1];
-			order[i - 1] = order[j];
-			order[j] = x;
-		}
+		m = shuffle_with_repeats(&r, order, n);
 		b = run(t, tk, g, order, m, 0, NULL);
 		if (strcmp(a, b) != 0)
 			fail_msg("set %u: shuffling changed the output:\n%s\n"
@@ -418,15 +429,7 @@ test_properties_generated_feeds(void **state)
 			for (i = 0; i < n; i++)
 				order[i] = i;
 			a = run(t, tk, g, order, n, t->ncaps == 0, &days);
-			m = n;
-			for (i = 0; i < n; i++)
-				if (below(&r, 4) == 0)
-					order[m++] = i;
-			for (i = m; i > 1; i--) {
-				size_t j = below(&r, (unsigned)i), x = order[i - 1];
-				order[i - 1] = order[j];
-				order[j] = x;
-			}
+			m = shuffle_with_repeats(&r, order, n);
 			b = run(t, tk, g, order, m, t->ncaps == 0, NULL);
 			if (strcmp(a, b) != 0)
 				fail_msg("feed %u (%s) set %u: shuffling changed "
