@@ -99,8 +99,15 @@ find_account(sqlite3 *db, const char *pan, const char *par,
 	char tok[TAP_TOKEN_HEX + 1], err[256];
 	sqlite3_stmt *s;
 
+	struct account_key key;
+
 	if (par != NULL) {
-		snprintf(out, len, "par:%s", par);
+		if (account_from(&key, ACCOUNT_PAR, par) == -1) {
+			fprintf(stderr, "fare-engine: --par: not 29 letters "
+			    "and digits\n");
+			return -1;
+		}
+		account_format(&key, out, len);
 		return 0;
 	}
 	if (pan != NULL) {
@@ -122,14 +129,19 @@ find_account(sqlite3 *db, const char *pan, const char *par,
 		tap_tokenizer_free(tk);
 		token = tok;
 	}
-	if (strncmp(token, "tok:", 4) == 0)
-		token += 4;
-	snprintf(out, len, "tok:%s", token);
+	if (account_parse(&key, token) == -1 &&
+	    account_from(&key, ACCOUNT_TOKEN, token) == -1) {
+		fprintf(stderr, "fare-engine: --token: not a card token (32 "
+		    "lowercase hex, optionally after tok:)\n");
+		return -1;
+	}
+	account_format(&key, out, len);
 	if (sqlite3_prepare_v2(db, "SELECT par FROM cards WHERE token = ? AND "
 	    "par IS NOT NULL", -1, &s, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, token, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) == SQLITE_ROW)
-			snprintf(out, len, "par:%s", col(s, 0));
+		sqlite3_bind_text(s, 1, key.id, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(s) == SQLITE_ROW &&
+		    account_from(&key, ACCOUNT_PAR, col(s, 0)) == 0)
+			account_format(&key, out, len);
 		sqlite3_finalize(s);
 	}
 	return 0;

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "cmd.h"
+#include "tap.h"
 #include "deny.h"
 
 int
@@ -18,6 +19,7 @@ cmd_deny(int argc, char **argv)
 	sqlite3 *db = NULL;
 	int add = argc == 5 && strcmp(argv[1], "add") == 0;
 	int rm = argc == 4 && strcmp(argv[1], "remove") == 0;
+	struct account_key key;
 	int rc = 1;
 
 	if (!add && !rm) {
@@ -25,10 +27,9 @@ cmd_deny(int argc, char **argv)
 		    "       fare-engine deny remove DB ACCOUNT\n");
 		return 2;
 	}
-	if (strncmp(argv[3], "par:", 4) != 0 && strncmp(argv[3], "tok:", 4)
-	    != 0) {
-		fprintf(stderr, "fare-engine: an account is par:<PAR> or "
-		    "tok:<token>\n");
+	if (account_parse(&key, argv[3]) == -1) {
+		fprintf(stderr, "fare-engine: an account is par:<PAR> (29 "
+		    "letters and digits) or tok:<token> (32 lowercase hex)\n");
 		return 2;
 	}
 	if (sqlite3_open_v2(argv[2], &db, SQLITE_OPEN_READWRITE, NULL) !=

@@ -26,6 +26,7 @@
 #include "price-int.h"
 #include "settlement.h"
 #include "strtab.h"
+#include "tap.h"
 #include "writer.h"
 
 struct stored_day;
@@ -434,15 +435,18 @@ reprice(struct writer *w, const char *account, int32_t from_day,
     int32_t to_day)
 {
 	int32_t week = INT32_MIN, last = INT32_MAX;
-	char now_acc[64], from[11], to[11];
+	char now_acc[ACCOUNT_TEXT_MAX], from[11], to[11];
+	struct account_key key;
 	size_t cut = 0, end;
 	int moved = 0;
 
 	if (from_day == INT32_MAX)	/* touched, nothing to reprice */
 		return 0;
 	/* A card that has since shown a PAR belongs to that account now. */
-	if (account[0] == 't') {
-		journal_card_account(w->journal, account + 4, now_acc,
+	if (account_parse(&key, account) == -1)
+		return -1;
+	if (key.kind == ACCOUNT_TOKEN) {
+		journal_card_account(w->journal, key.id, now_acc,
 		    sizeof now_acc);
 		moved = strcmp(now_acc, account) != 0;
 	}
@@ -522,8 +526,10 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 			return -1;
 	} else if (why == REFUSAL_DENIED_AT_GATE) {
 		/* Not a journey; but the card is back: try its debt. */
-		if (x->par[0] != '\0')
-			snprintf(acc, sizeof acc, "par:%s", x->par);
+		struct account_key key;
+		if (x->par[0] != '\0' &&
+		    account_from(&key, ACCOUNT_PAR, x->par) == 0)
+			account_format(&key, acc, sizeof acc);
 		else
 			journal_card_account(w->journal, x->token, acc,
 			    sizeof acc);

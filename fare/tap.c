@@ -1,4 +1,5 @@
 /* PAN, PAR and kind checks, and the HMAC token of a card (mbedTLS). */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,4 +278,45 @@ tap_tokenizer_from_file(const char *path, char *err, size_t errlen)
 	if (tk == NULL)
 		snprintf(err, errlen, "%s: cannot set up HMAC", path);
 	return tk;
+}
+
+int
+account_from(struct account_key *a, enum account_kind kind, const char *id)
+{
+	const char *why;
+	size_t i, n = strlen(id);
+
+	assert(kind >= 0 && kind < ACCOUNT_KIND_MAX);
+	if (kind == ACCOUNT_PAR) {
+		if (n == 0 || tap_check_par_n(id, n, &why) == -1)
+			return -1;
+	} else {
+		if (n != TAP_TOKEN_HEX)
+			return -1;
+		for (i = 0; i < n; i++)
+			if (!((id[i] >= '0' && id[i] <= '9') ||
+			    (id[i] >= 'a' && id[i] <= 'f')))
+				return -1;
+	}
+	a->kind = kind;
+	memcpy(a->id, id, n + 1);
+	return 0;
+}
+
+int
+account_parse(struct account_key *a, const char *text)
+{
+	if (strncmp(text, "par:", 4) == 0)
+		return account_from(a, ACCOUNT_PAR, text + 4);
+	if (strncmp(text, "tok:", 4) == 0)
+		return account_from(a, ACCOUNT_TOKEN, text + 4);
+	return -1;
+}
+
+void
+account_format(const struct account_key *a, char *buf, size_t len)
+{
+	assert(a->kind >= 0 && a->kind < ACCOUNT_KIND_MAX);
+	snprintf(buf, len, "%s:%s", a->kind == ACCOUNT_PAR ? "par" : "tok",
+	    a->id);
 }

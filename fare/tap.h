@@ -30,6 +30,32 @@ void	tap_make_pan(char first, uint64_t n, char out[17]);
 extern const char *const tap_field_name[7];
 struct tariff;
 
+/*
+ * An account (SPEC §3): a Payment Account Reference's, or, for a card
+ * never seen with one, the card token's.  Its text is "par:<PAR>" or
+ * "tok:<token>", in views, output and the wire; one type builds and
+ * parses it so nothing takes it apart by position.
+ */
+enum account_kind { ACCOUNT_PAR, ACCOUNT_TOKEN, ACCOUNT_KIND_MAX };
+
+/* The longer of a PAR and a token, and the text with "par:" or "tok:". */
+#define ACCOUNT_ID_MAX		(TAP_TOKEN_HEX > TAP_PAR_LEN ? \
+				    TAP_TOKEN_HEX : TAP_PAR_LEN)
+#define ACCOUNT_TEXT_MAX	(4 + ACCOUNT_ID_MAX + 1)	/* with the NUL */
+
+struct account_key {
+	enum account_kind	 kind;
+	char			 id[ACCOUNT_ID_MAX + 1];	/* PAR or token */
+};
+
+/* From a PAR (29 letters and digits) or a token (32 lowercase hex): 0, or
+ * -1 when the id has not that form. */
+int	account_from(struct account_key *, enum account_kind, const char *id);
+/* Parses "par:<PAR>" or "tok:<token>": 0, or -1 (not an account). */
+int	account_parse(struct account_key *, const char *text);
+/* The account's text into buf (at least ACCOUNT_TEXT_MAX bytes). */
+void	account_format(const struct account_key *, char *buf, size_t len);
+
 /* Why a tap's fields are not a tap (SPEC §3), with a name each. */
 enum tap_problem {
 	TAP_OK,

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "journal.h"
+#include "tap.h"
 #include "limits.h"
 #include "store.h"
 
@@ -278,13 +279,16 @@ journal_card_account(struct journal *j, const char *token, char *out,
 {
 	sqlite3_stmt *s = j->get_card;
 
+	struct account_key a;
+
 	sqlite3_bind_text(s, 1, token, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW &&
-	    sqlite3_column_type(s, 0) != SQLITE_NULL)
-		snprintf(out, len, "par:%s", sqlite3_column_text(s, 0));
-	else
-		snprintf(out, len, "tok:%s", token);
+	if (sqlite3_step(s) != SQLITE_ROW ||
+	    sqlite3_column_type(s, 0) == SQLITE_NULL ||
+	    account_from(&a, ACCOUNT_PAR,
+	    (const char *)sqlite3_column_text(s, 0)) == -1)
+		(void)account_from(&a, ACCOUNT_TOKEN, token);
 	sqlite3_reset(s);
+	account_format(&a, out, len);
 }
 
 int
@@ -304,14 +308,15 @@ int
 journal_account_taps(struct journal *j, const char *account, int64_t since,
     int (*fn)(const struct journal_tap *, void *), void *arg)
 {
-	sqlite3_stmt *s = account[0] == 'p' ? j->sel_par_taps :
-	    j->sel_tok_taps;
+	struct account_key a;
+	sqlite3_stmt *s;
 	struct journal_tap t;
 	int rc = 0;
 
-	assert(strncmp(account, "par:", 4) == 0 ||
-	    strncmp(account, "tok:", 4) == 0);
-	sqlite3_bind_text(s, 1, account + 4, -1, SQLITE_STATIC);
+	if (account_parse(&a, account) == -1)
+		return -1;
+	s = a.kind == ACCOUNT_PAR ? j->sel_par_taps : j->sel_tok_taps;
+	sqlite3_bind_text(s, 1, a.id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 2, since);
 	while (rc == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		t.time_utc = sqlite3_column_int64(s, 0);
@@ -329,12 +334,14 @@ int
 journal_account_has_taps_before(struct journal *j, const char *account,
     int64_t before)
 {
-	sqlite3_stmt *s = account[0] == 'p' ? j->par_before : j->tok_before;
+	struct account_key a;
+	sqlite3_stmt *s;
 	int rc;
 
-	assert(strncmp(account, "par:", 4) == 0 ||
-	    strncmp(account, "tok:", 4) == 0);
-	sqlite3_bind_text(s, 1, account + 4, -1, SQLITE_STATIC);
+	if (account_parse(&a, account) == -1)
+		return -1;
+	s = a.kind == ACCOUNT_PAR ? j->par_before : j->tok_before;
+	sqlite3_bind_text(s, 1, a.id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 2, before);
 	rc = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int(s, 0) != 0 :
 	    -1;

@@ -357,16 +357,18 @@ out:
 int
 replay_gate_denies(struct replay *rp, const char *pan, const char *par)
 {
-	char acc[64], tok[TAP_TOKEN_HEX + 1];
+	char acc[ACCOUNT_TEXT_MAX], tok[TAP_TOKEN_HEX + 1];
+	struct account_key key;
 	uint32_t id;
 
 	if (rp->deny == NULL || strtab_count(rp->deny) == 0)
 		return 0;
-	if (par[0] != '\0')
-		snprintf(acc, sizeof acc, "par:%s", par);
-	else if (rp->tk != NULL && tap_token(rp->tk, pan, strlen(pan), tok) ==
-	    0)
-		snprintf(acc, sizeof acc, "tok:%s", tok);
+	if (par[0] != '\0' && account_from(&key, ACCOUNT_PAR, par) == 0)
+		account_format(&key, acc, sizeof acc);
+	else if (par[0] == '\0' && rp->tk != NULL &&
+	    tap_token(rp->tk, pan, strlen(pan), tok) == 0 &&
+	    account_from(&key, ACCOUNT_TOKEN, tok) == 0)
+		account_format(&key, acc, sizeof acc);
 	else
 		return 0;
 	id = strtab_find(rp->deny, acc, strlen(acc));

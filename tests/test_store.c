@@ -18,6 +18,15 @@ struct store {
 	sqlite3			*db;
 };
 
+/* Card tokens and PARs of the real forms (SPEC §3): account keys check them. */
+#define TOKA	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define TOKB	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define TOKZ	"ffffffffffffffffffffffffffffffff"
+#define PARA	"V001AAAAAAAAAAAAAAAAAAAAAAAAA"
+#define PARB	"V001BBBBBBBBBBBBBBBBBBBBBBBBB"
+#define PARC	"V001CCCCCCCCCCCCCCCCCCCCCCCCC"
+#define PAR1	"V0011111111111111111111111111"
+
 static int
 setup(void **state)
 {
@@ -89,7 +98,7 @@ test_tap_stored_once(void **state)
 	struct store *s = *state;
 	struct jtap x;
 
-	make_tap(&x, "dev1:1", 1000, "tokA", "");
+	make_tap(&x, "dev1:1", 1000, TOKA, "");
 	assert_int_equal(journal_store_tap(s->j, &x), REFUSAL_NONE);
 	assert_int_equal(journal_store_tap(s->j, &x), REFUSAL_NONE);
 	assert_int_equal(count(s->db, "SELECT count(*) FROM taps"), 1);
@@ -106,18 +115,18 @@ test_card_account_least_par(void **state)
 	struct jtap x;
 	char acc[64];
 
-	make_tap(&x, "dev1:1", 1000, "tokA", "");
+	make_tap(&x, "dev1:1", 1000, TOKA, "");
 	assert_int_equal(journal_update_card(s->j, &x), 0);
-	journal_card_account(s->j, "tokA", acc, sizeof acc);
-	assert_string_equal(acc, "tok:tokA");
-	snprintf(x.par, sizeof x.par, "PARB");
+	journal_card_account(s->j, TOKA, acc, sizeof acc);
+	assert_string_equal(acc, "tok:" TOKA);
+	snprintf(x.par, sizeof x.par, PARB);
 	assert_int_equal(journal_update_card(s->j, &x), 0);
-	snprintf(x.par, sizeof x.par, "PARA");
+	snprintf(x.par, sizeof x.par, PARA);
 	assert_int_equal(journal_update_card(s->j, &x), 0);
-	snprintf(x.par, sizeof x.par, "PARC");
+	snprintf(x.par, sizeof x.par, PARC);
 	assert_int_equal(journal_update_card(s->j, &x), 0);
-	journal_card_account(s->j, "tokA", acc, sizeof acc);
-	assert_string_equal(acc, "par:PARA");
+	journal_card_account(s->j, TOKA, acc, sizeof acc);
+	assert_string_equal(acc, "par:" PARA);
 }
 
 static int
@@ -137,30 +146,30 @@ test_account_taps_in_order(void **state)
 	struct jtap x;
 	int64_t times[8] = {0};
 
-	make_tap(&x, "dev1:2", 2000, "tokA", "PAR1");
+	make_tap(&x, "dev1:2", 2000, TOKA, PAR1);
 	assert_int_equal(journal_store_tap(s->j, &x), REFUSAL_NONE);
 	assert_int_equal(journal_update_card(s->j, &x), 0);
-	make_tap(&x, "dev1:1", 1000, "tokB", "PAR1");
+	make_tap(&x, "dev1:1", 1000, TOKB, PAR1);
 	assert_int_equal(journal_store_tap(s->j, &x), REFUSAL_NONE);
 	assert_int_equal(journal_update_card(s->j, &x), 0);
-	assert_int_equal(journal_account_taps(s->j, "par:PAR1", INT64_MIN,
+	assert_int_equal(journal_account_taps(s->j, "par:" PAR1, INT64_MIN,
 	    collect_cb, times), 0);
 	assert_int_equal(times[0], 2);
 	assert_int_equal(times[1], 1000);
 	assert_int_equal(times[2], 2000);
 	/* From a time on, through the index; and what lies before it. */
 	times[0] = 0;
-	assert_int_equal(journal_account_taps(s->j, "par:PAR1", 1500,
+	assert_int_equal(journal_account_taps(s->j, "par:" PAR1, 1500,
 	    collect_cb, times), 0);
 	assert_int_equal(times[0], 1);
 	assert_int_equal(times[1], 2000);
-	assert_int_equal(journal_account_has_taps_before(s->j, "par:PAR1",
+	assert_int_equal(journal_account_has_taps_before(s->j, "par:" PAR1,
 	    1500), 1);
-	assert_int_equal(journal_account_has_taps_before(s->j, "par:PAR1",
+	assert_int_equal(journal_account_has_taps_before(s->j, "par:" PAR1,
 	    1000), 0);
-	assert_int_equal(journal_account_has_taps_before(s->j, "tok:tokA",
+	assert_int_equal(journal_account_has_taps_before(s->j, "tok:" TOKA,
 	    5000), 1);
-	assert_int_equal(journal_account_has_taps_before(s->j, "tok:tokZ",
+	assert_int_equal(journal_account_has_taps_before(s->j, "tok:" TOKZ,
 	    5000), 0);
 }
 
@@ -346,10 +355,10 @@ test_charges_view(void **state)
 
 	assert_non_null(t);
 	assert_int_equal(journal_exec(s->j, "INSERT INTO charges VALUES "
-	    "('par:P', '2026-11-28', 300, 300, 1, 1)"), SQLITE_OK);
+	    "('par:P', '2026-11-28', 300, 300, 1, 1, NULL)"), SQLITE_OK);
 	assert_int_equal(count(s->db, "SELECT settled FROM v_charges"), 0);
 	assert_int_equal(journal_exec(s->j, "INSERT INTO charges VALUES "
-	    "('par:P', '2026-11-30', 100, 100, 0, 1)"), SQLITE_OK);
+	    "('par:P', '2026-11-30', 100, 100, 0, 1, NULL)"), SQLITE_OK);
 	assert_int_equal(charges_days(s->c, "par:P", "", "9999-12-31", t), 0);
 	assert_int_equal(strtab_count(t), 2);
 	strtab_clear(t);
