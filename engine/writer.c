@@ -163,12 +163,14 @@ day_closed(struct writer *w, int32_t day)
  */
 static int
 write_day(struct writer *w, const char *account, const struct price_day *d,
-    int64_t digest)
+    int64_t digest, int was_posted)
 {
 	const struct price_result *r = &w->pr;
 	struct ledger_share ls[LIMIT_NETWORKS];
 	int64_t shares = 0;
-	int closed = day_closed(w, d->service_day);
+	/* Once posted, a day stays posted (a restart with a longer grace or
+	 * an earlier clock does not reopen it). */
+	int closed = was_posted || day_closed(w, d->service_day);
 	char day[11];
 	uint32_t i;
 
@@ -340,13 +342,16 @@ write_changed_days(struct writer *w, const char *account, int32_t week,
 		dg = day_digest(&w->pr, pd);
 		if (sd != NULL) {
 			sd->seen = 1;
-			if (sd->has_digest && sd->digest == dg &&
-			    sd->posted == day_closed(w, pd->service_day))
-				continue;	/* unchanged */
+			/* Unchanged: posted already, or still open (the
+			 * close pass posts it). */
+			if (sd->has_digest && sd->digest == dg && (sd->posted ||
+			    !day_closed(w, pd->service_day)))
+				continue;
 			rc = charges_clear(w->charges, account, day, day);
 		}
 		if (rc == 0)
-			rc = write_day(w, account, pd, dg);
+			rc = write_day(w, account, pd, dg,
+			    sd != NULL && sd->posted);
 	}
 	for (k = 0; k < w->nstored && rc == 0; k++) {
 		struct stored_day *sd = &w->stored[k];

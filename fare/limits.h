@@ -68,6 +68,9 @@
 #define TERMINAL_FRAMES_PER_EVENT	64
 /* Acks queued for a client that does not read: then stop reading it. */
 #define TERMINAL_OUT_MAX		(256 * 1024)
+/* Device certificates the engine remembers as verified (CA signature,
+ * CRL), direct-mapped: a country's validators with room (32 B each). */
+#define TLS_VERIFIED_CACHE		65536
 /* Plaintext read per TLS event: one batch, and fairness. */
 #define TLS_READ_PER_EVENT		(64 * 1024)
 /* The writer's queue: back-pressure starts well before it is full. */

@@ -83,9 +83,14 @@ price_window_end(const struct tariff *t, const struct price_tap *taps,
 	 * before it may still total differently (week caps). */
 	*last_day = price_week_start(price_service_day(t, taps[c - 1].time))
 	    + 6;
+	/* Price through that week and on to the next clean cut: a leg
+	 * begun on its Sunday may end, or be joined, after 04:00 Monday. */
 	for (e = c; e < n && price_service_day(t, taps[e].time) <= *last_day;
 	    e++)
 		;
+	for (; e < n; e++)
+		if (clean_gap(t, link, by_day, &taps[e - 1], &taps[e]))
+			break;
 	return e;
 }
 

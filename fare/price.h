@@ -110,8 +110,9 @@ const char *price_status_name(enum price_status);
 /*
  * price_window_end: for taps[0..n) in time order (the window read from
  * the cut on) and to_day, the latest changed service day, the index of
- * the first tap not to price and, in *last_day, the last service day to
- * write (INT32_MAX: through the end); the days after it stay as stored.
+ * the first tap not to price (a clean cut, or n) and, in *last_day, the
+ * last service day to write (INT32_MAX: through the end); the days after
+ * it stay as stored.
  */
 size_t	price_window_end(const struct tariff *, const struct price_tap *taps,
 	    size_t n, int32_t to_day, int32_t *last_day);

@@ -82,7 +82,9 @@ run_pair(struct tls_ctx *srv, struct tls_ctx *cli, struct pair *p,
 	assert_non_null(p->srv.conn);
 	assert_non_null(p->cli.conn);
 	event_base_loopexit(p->base, &limit);	/* a safety bound only */
-	for (i = 0; i < 10000 && !p->srv.closed; i++)
+	/* Until the server closes, or the client refused the server. */
+	for (i = 0; i < 10000 && !p->srv.closed &&
+	    !(p->cli.closed && !p->cli.opened); i++)
 		event_base_loop(p->base, EVLOOP_ONCE);
 	if (save_session && p->cli.opened)
 		tls_conn_save_session(p->cli.conn);
@@ -262,6 +264,75 @@ test_crl_required(void **state)
 	assert_int_equal(rename("/tmp/onecity-crl.bak", path), 0);
 }
 
+/*
+ * Issue 14 (the storm): a validator keeps the engine's certificate and
+ * checks the engine presents exactly it; another engine's is refused.
+ */
+static void
+test_client_pins_engine_certificate(void **state)
+{
+	char pinned[160], cmd[1200];
+	struct tls_ctx *s = server(), *c;
+	struct pair p;
+
+	(void)state;
+	/* dev1's identity from dir, but the other engine's certificate. */
+	snprintf(pinned, sizeof pinned, "%s-pin", dir);
+	snprintf(cmd, sizeof cmd, "rm -rf %s && cp -r %s %s && cp "
+	    "%s/engine.crt %s/engine.crt", pinned, dir, pinned, foreign,
+	    pinned);
+	assert_int_equal(system(cmd), 0);
+	c = client(pinned, "dev1");
+	run_pair(s, c, &p, 0);
+	assert_false(p.cli.opened);
+	assert_non_null(strstr(p.cli.reason, "not the one this validator "
+	    "keeps"));
+	tls_ctx_free(c);
+	tls_ctx_free(s);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", pinned);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A CRL signed by another CA is refused at load (it would be checked
+ * once there, not at every handshake). */
+static void
+test_crl_of_another_ca_refused(void **state)
+{
+	char err[256], cmd[600];
+
+	(void)state;
+	snprintf(cmd, sizeof cmd, "cp %s/crl.pem /tmp/onecity-crl2.bak && "
+	    "cp %s/crl.pem %s/crl.pem", dir, foreign, dir);
+	assert_int_equal(system(cmd), 0);
+	assert_null(tls_server_new(dir, 1, err, sizeof err));
+	assert_non_null(strstr(err, "not issued and signed by the CA"));
+	snprintf(cmd, sizeof cmd, "mv /tmp/onecity-crl2.bak %s/crl.pem", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The second full handshake of a device skips its chain check (cache);
+ * a CRL reload empties the cache, so a revocation bites at once. */
+static void
+test_verified_devices_cached_until_crl_reload(void **state)
+{
+	char err[256];
+	struct tls_ctx *s = server(), *c = client(dir, "dev1");
+	struct pair p;
+
+	(void)state;
+	run_pair(s, c, &p, 0);
+	assert_true(p.srv.opened);
+	run_pair(s, c, &p, 0);
+	assert_true(p.srv.opened);
+	assert_int_equal(certs_revoke(dir, "dev1", err, sizeof err), 0);
+	assert_int_equal(tls_ctx_reload_crl(s, err, sizeof err), 0);
+	run_pair(s, c, &p, 0);
+	assert_false(p.srv.opened);
+	assert_non_null(strstr(p.srv.reason, "revoked"));
+	tls_ctx_free(c);
+	tls_ctx_free(s);
+}
+
 int
 main(void)
 {
@@ -271,6 +342,9 @@ main(void)
 		cmocka_unit_test(test_session_resumption),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_crl_required),
+		cmocka_unit_test(test_client_pins_engine_certificate),
+		cmocka_unit_test(test_crl_of_another_ca_refused),
+		cmocka_unit_test(test_verified_devices_cached_until_crl_reload),
 	};
 
 	return cmocka_run_group_tests_name("tls", tests, setup, teardown);

@@ -360,6 +360,71 @@ test_window_changes_stay_inside(void **state)
 	tariff_free(t);
 }
 
+/*
+ * Found in review: the window's last week ends on a Sunday whose last leg
+ * checks out after 04:00 Monday; pricing must run on to the next clean cut
+ * or that leg loses its check-out (2000 instead of 972 on 2026-11-15).
+ */
+static void
+test_window_end_keeps_sunday_legs_whole(void **state)
+{
+	static const struct {
+		const char	*time, *stop;
+		int		 kind;
+	} rows[] = {
+		{"2026-11-05T08:00:00Z", "asd", PRICE_IN},	/* the late tap */
+		{"2026-11-05T08:40:00Z", "ut", PRICE_OUT},
+		{"2026-11-08T20:00:00Z", "asd", PRICE_IN},
+		{"2026-11-08T20:40:00Z", "ut", PRICE_OUT},
+		{"2026-11-09T01:30:00Z", "ut", PRICE_IN},
+		{"2026-11-09T02:10:00Z", "asd", PRICE_OUT},
+		{"2026-11-09T06:00:00Z", "asd", PRICE_IN},
+		{"2026-11-09T06:40:00Z", "ut", PRICE_OUT},
+		{"2026-11-10T08:00:00Z", "ut", PRICE_IN},
+		{"2026-11-10T08:40:00Z", "asd", PRICE_OUT},
+		{"2026-11-16T02:50:00Z", "asd", PRICE_IN},
+		{"2026-11-16T03:10:00Z", "ut", PRICE_OUT},
+	};
+	struct tariff *t = tu_load(TU_NL);
+	struct price_tap taps[16];
+	struct price_result full, part;
+	size_t n = sizeof rows / sizeof rows[0], i, cut, end;
+	int32_t w, last;
+	int found;
+	const char *why;
+	char *a, *b;
+
+	(void)state;
+	price_result_init(&full);
+	price_result_init(&part);
+	for (i = 0; i < n; i++) {
+		int64_t utc;
+		assert_int_equal(parse_rfc3339(rows[i].time, &utc, &why), 0);
+		taps[i] = tap(t, utc, "NS", rows[i].stop, rows[i].kind);
+	}
+	cut = price_window_start(t, taps, n,
+	    price_service_day(t, taps[0].time), &w, &found);
+	if (!found) {
+		cut = 0;
+		w = INT32_MIN;
+	}
+	end = price_window_end(t, taps + cut, n - cut,
+	    price_service_day(t, taps[0].time), &last);
+	assert_int_equal(price_account(t, taps, n, PRICE_END_OF_TIME, &full),
+	    0);
+	assert_int_equal(price_account(t, taps + cut, end, PRICE_END_OF_TIME,
+	    &part), 0);
+	a = range_json(t, &full, w, last, 0);
+	b = range_json(t, &part, w, last, 0);
+	assert_string_equal(a, b);
+	tu_has(a, "\"service_day\":\"2026-11-15\",\"charge_cents\":972,");
+	free(a);
+	free(b);
+	price_result_free(&full);
+	price_result_free(&part);
+	tariff_free(t);
+}
+
 int
 main(void)
 {
@@ -372,6 +437,7 @@ main(void)
 		cmocka_unit_test(test_window_long_transfer_reaches_far),
 		cmocka_unit_test(test_window_equals_whole_history),
 		cmocka_unit_test(test_window_changes_stay_inside),
+		cmocka_unit_test(test_window_end_keeps_sunday_legs_whole),
 	};
 
 	return cmocka_run_group_tests_name("repricing window", tests, NULL,

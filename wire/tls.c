@@ -24,6 +24,8 @@
  * accessor for it; everything else here is public API.
  */
 #include <mbedtls/ssl_internal.h>
+#include <mbedtls/md.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/ssl_ticket.h>
 #include <mbedtls/x509_crl.h>
 #include <mbedtls/x509_crt.h>
@@ -46,6 +48,14 @@ struct tls_ctx {
 	mbedtls_ssl_ticket_context ticket;
 	mbedtls_ssl_session	 session;	/* client: to resume */
 	int			 have_session;
+	/* client: the engine's certificate, pinned (as a validator keeps
+	 * it): no chain to verify at each full handshake */
+	mbedtls_x509_crt	 pinned;
+	int			 have_pinned;
+	/* server: device certificates already verified against the CA and
+	 * the current CRL (SHA-256 of the DER), direct-mapped; emptied when
+	 * the CRL is reloaded */
+	unsigned char		(*verified)[32];
 };
 
 enum tls_state {
@@ -100,6 +110,7 @@ ctx_common(struct tls_ctx *c, int endpoint, char *err, size_t errlen)
 	mbedtls_pk_init(&c->key);
 	mbedtls_ssl_ticket_init(&c->ticket);
 	mbedtls_ssl_session_init(&c->session);
+	mbedtls_x509_crt_init(&c->pinned);
 	if ((rc = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func,
 	    &c->entropy, (const unsigned char *)pers, sizeof pers - 1)) != 0) {
 		tls_err(err, errlen, "seeding the random generator", rc);
@@ -151,6 +162,27 @@ ctx_own_cert(struct tls_ctx *c, const char *crt, const char *key, char *err,
 	return 0;
 }
 
+/*
+ * Whether the CA issued and signed the CRL (RFC 5280 §6.3.3): checked
+ * once at load, so that a handshake only looks a serial up in it.
+ */
+static int
+crl_signed_by_ca(const mbedtls_x509_crl *crl, mbedtls_x509_crt *ca)
+{
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(crl->sig_md);
+	unsigned char hash[MBEDTLS_MD_MAX_SIZE];
+
+	if (md == NULL || crl->issuer_raw.len != ca->subject_raw.len ||
+	    memcmp(crl->issuer_raw.p, ca->subject_raw.p,
+	    crl->issuer_raw.len) != 0 ||
+	    mbedtls_md(md, crl->tbs.p, crl->tbs.len, hash) != 0 ||
+	    mbedtls_pk_verify_ext(crl->sig_pk, crl->sig_opts, &ca->pk,
+	    crl->sig_md, hash, mbedtls_md_get_size(md), crl->sig.p,
+	    crl->sig.len) != 0)
+		return -1;
+	return 0;
+}
+
 static int
 load_crl(struct tls_ctx *c, char *err, size_t errlen)
 {
@@ -165,11 +197,64 @@ load_crl(struct tls_ctx *c, char *err, size_t errlen)
 		tls_err(err, errlen, path, rc);
 		return -1;
 	}
+	if (crl_signed_by_ca(&fresh, &c->ca) == -1) {
+		mbedtls_x509_crl_free(&fresh);
+		snprintf(err, errlen, "%s: not issued and signed by the CA "
+		    "(kept the list in use)", path);
+		return -1;
+	}
 	/* New handshakes use the new list; the old one is dropped. */
 	mbedtls_x509_crl_free(&c->crl);
 	c->crl = fresh;
 	c->have_crl = 1;
-	mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, &c->crl);
+	if (c->verified != NULL)	/* verified against the old list */
+		memset(c->verified, 0, TLS_VERIFIED_CACHE *
+		    sizeof *c->verified);
+	if (!c->server)
+		mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, &c->crl);
+	return 0;
+}
+
+/*
+ * The server's check of a device certificate against the CA and the CRL
+ * (flags as mbedtls_x509_crt_verify gives them), once per certificate
+ * until the CRL is reloaded.
+ */
+static uint32_t
+tls_verify_device(struct tls_ctx *c, const mbedtls_x509_crt *peer)
+{
+	unsigned char h[32];
+	uint32_t flags = 0;
+	size_t slot;
+
+	mbedtls_sha256_ret(peer->raw.p, peer->raw.len, h, 0);
+	slot = ((size_t)h[0] << 16 | (size_t)h[1] << 8 | h[2]) %
+	    TLS_VERIFIED_CACHE;
+	if (memcmp(c->verified[slot], h, sizeof h) == 0)
+		return 0;
+	/* The CA's signature (not a const API in 2.28, though it does not
+	 * change the chain); the CRL's was checked once, when it was loaded
+	 * (load_crl), so only the serial is looked up here. */
+	(void)mbedtls_x509_crt_verify((mbedtls_x509_crt *)peer, &c->ca, NULL,
+	    NULL, &flags, NULL, NULL);
+	if (c->have_crl && mbedtls_x509_crt_is_revoked(peer, &c->crl))
+		flags |= MBEDTLS_X509_BADCERT_REVOKED;
+	if (c->have_crl && mbedtls_x509_time_is_past(&c->crl.next_update))
+		flags |= MBEDTLS_X509_BADCRL_EXPIRED;
+	if (flags == 0)
+		memcpy(c->verified[slot], h, sizeof h);
+	return flags;
+}
+
+/* mbedTLS's verify callback (server): the device certificate's CA
+ * signature and revocation, from the cache when it was checked before. */
+static int
+tls_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+	struct tls_ctx *c = arg;
+
+	if (depth == 0 && (*flags & ~MBEDTLS_X509_BADCERT_NOT_TRUSTED) == 0)
+		*flags = tls_verify_device(c, crt);
 	return 0;
 }
 
@@ -191,10 +276,25 @@ tls_server_new(const char *certdir, int require_crl, char *err, size_t errlen)
 	if (ctx_common(c, MBEDTLS_SSL_IS_SERVER, err, errlen) == -1 ||
 	    ctx_own_cert(c, crt, key, err, errlen) == -1)
 		goto fail;
-	mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
 	/* mbedTLS silently accepts a missing CRL: refuse unless asked not to. */
 	if (load_crl(c, err, errlen) == -1 && require_crl)
 		goto fail;
+	/*
+	 * A full handshake verifies the device's certificate against the CA
+	 * once per certificate and CRL (tls_verify_cb): mbedTLS is given no
+	 * anchor that issued it, so it checks the dates and CertificateVerify
+	 * (possession of the key) but no CA signature, and leaves "not
+	 * trusted" for the callback to settle; a certificate is still
+	 * required, and a refusal still fails the handshake.  A storm of reconnects
+	 * costs each validator one signature check, not one per handshake.
+	 */
+	if ((c->verified = calloc(TLS_VERIFIED_CACHE, sizeof *c->verified)) ==
+	    NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	mbedtls_ssl_conf_ca_chain(&c->conf, &c->own, NULL);
+	mbedtls_ssl_conf_verify(&c->conf, tls_verify_cb, c);
 	if ((rc = mbedtls_ssl_ticket_setup(&c->ticket, mbedtls_ctr_drbg_random,
 	    &c->drbg, MBEDTLS_CIPHER_AES_256_GCM, 86400)) != 0) {
 		tls_err(err, errlen, "session tickets", rc);
@@ -230,6 +330,15 @@ tls_client_new(const char *certdir, const char *device_id, char *err,
 	mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
 	mbedtls_ssl_conf_session_tickets(&c->conf,
 	    MBEDTLS_SSL_SESSION_TICKETS_ENABLED);
+	/* A validator keeps the engine's certificate (it came with its own
+	 * from certs/): the engine must present exactly it, and proves it
+	 * holds the key by signing the key exchange; no chain to verify at
+	 * each full handshake. */
+	certs_path(crt, sizeof crt, certdir, "engine.crt");
+	if (mbedtls_x509_crt_parse_file(&c->pinned, crt) == 0) {
+		c->have_pinned = 1;
+		mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_NONE);
+	}
 	return c;
 fail:
 	tls_ctx_free(c);
@@ -257,6 +366,8 @@ tls_ctx_free(struct tls_ctx *c)
 	if (c == NULL)
 		return;
 	mbedtls_ssl_ticket_free(&c->ticket);
+	mbedtls_x509_crt_free(&c->pinned);
+	free(c->verified);
 	mbedtls_ssl_session_free(&c->session);
 	mbedtls_pk_free(&c->key);
 	mbedtls_x509_crl_free(&c->crl);
@@ -305,12 +416,23 @@ tls_check_peer(struct tls_conn *t, char *why, size_t len)
 	const mbedtls_x509_name *n;
 	uint32_t flags = mbedtls_ssl_get_verify_result(&t->ssl);
 
-	if (flags != 0) {
-		mbedtls_x509_crt_verify_info(why, len, "", flags);
-		return -1;
-	}
 	if (peer == NULL) {
 		snprintf(why, len, "no peer certificate");
+		return -1;
+	}
+	if (!t->ctx->server && t->ctx->have_pinned) {
+		if (peer->raw.len != t->ctx->pinned.raw.len ||
+		    memcmp(peer->raw.p, t->ctx->pinned.raw.p,
+		    peer->raw.len) != 0) {
+			snprintf(why, len, "the engine's certificate is not "
+			    "the one this validator keeps");
+			return -1;
+		}
+		flags = mbedtls_x509_time_is_past(&peer->valid_to) ?
+		    MBEDTLS_X509_BADCERT_EXPIRED : 0;
+	}
+	if (flags != 0) {
+		mbedtls_x509_crt_verify_info(why, len, "", flags);
 		return -1;
 	}
 	if (t->ctx->server && (!(peer->ext_types &
