@@ -220,6 +220,24 @@ gen_leg(struct rng *r, int64_t now, const char *pan, const char *pan2,
 	return now + 60 + below(r, 2400);
 }
 
+/* The --commuters mode on the tariff's NS stops; -1 (said why) if none. */
+static int
+gen_commuters(const struct tariff *t, const struct netstops *ns,
+    const struct gen_args *g, int64_t day0)
+{
+	uint32_t rail = tariff_network(t, "NS", 2);
+
+	if (rail == TARIFF_NONE || g->days < 1 || g->days > 3650 ||
+	    ns[rail].n < 2) {
+		fprintf(stderr, "gen-taps: --commuters needs NS stops and 1 to "
+		    "3650 --days\n");
+		return -1;
+	}
+	commuters(t, &ns[rail], rail, g->first, g->commuters, g->days, day0,
+	    g->seed);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -258,15 +276,8 @@ main(int argc, char **argv)
 	setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
 	printf("tap_id,time,card,par,network_id,stop_id,kind\n");
 	if (g.commuters > 0) {
-		uint32_t rail = tariff_network(t, "NS", 2);
-		if (rail == TARIFF_NONE || g.days < 1 || g.days > 3650 ||
-		    ns[rail].n < 2) {
-			fprintf(stderr, "gen-taps: --commuters needs NS stops "
-			    "and 1 to 3650 --days\n");
+		if (gen_commuters(t, ns, &g, day0) == -1)
 			return 2;
-		}
-		commuters(t, &ns[rail], rail, g.first, g.commuters, g.days,
-		    day0, seed);
 		accounts = 0;
 	}
 	r.s = seed;

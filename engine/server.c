@@ -114,16 +114,40 @@ static const enum refusal tap_refusal[TAP_PROBLEM_MAX] = {
 	[TAP_BAD_KIND] = REFUSAL_BAD_KIND,
 };
 
+/* SPEC §3: a tap more than 5 minutes ahead of the engine clock, or older
+ * than the late-tap horizon, is refused (not checked in --dev unless
+ * --strict-clock). */
+static enum refusal
+check_tap_clock(struct server *s, struct jtap *x, const char *time)
+{
+	int64_t now = writer_now(s->writer);
+
+	if (s->cfg->dev && !s->cfg->strict_clock)
+		return REFUSAL_NONE;
+	if (x->time_utc > now + TAP_FUTURE_S) {
+		snprintf(x->detail, sizeof x->detail, "%s is more than 5 "
+		    "minutes ahead of the engine clock", time);
+		return REFUSAL_FUTURE;
+	}
+	if (x->time_utc < now - s->cfg->late_horizon_s) {
+		snprintf(x->detail, sizeof x->detail, "%s is older than the "
+		    "late-tap horizon", time);
+		return REFUSAL_TOO_OLD;
+	}
+	return REFUSAL_NONE;
+}
+
 /* Parses and checks one tap frame into x; returns why it is refused. */
 static enum refusal
 check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 {
 	char *f[8], *colon;
 	const char *why;
-	int64_t seq, now;
+	int64_t seq;
 	size_t n = wire_fields(body, f, 8), i, len[7];
 	struct tap_fields tf;
 	enum tap_problem p;
+	enum refusal p2;
 	int kind;
 
 	/* tap_id is <device_id>:<seq>, and the device must be this one. */
@@ -169,19 +193,8 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 		    UTF8_CUT(t->device_id, 60));
 		return REFUSAL_WRONG_DEVICE;
 	}
-	now = writer_now(s->writer);
-	if ((!s->cfg->dev || s->cfg->strict_clock) &&
-	    x->time_utc > now + TAP_FUTURE_S) {
-		snprintf(x->detail, sizeof x->detail, "%s is more than 5 "
-		    "minutes ahead of the engine clock", f[1]);
-		return REFUSAL_FUTURE;
-	}
-	if ((!s->cfg->dev || s->cfg->strict_clock) &&
-	    x->time_utc < now - s->cfg->late_horizon_s) {
-		snprintf(x->detail, sizeof x->detail, "%s is older than the "
-		    "late-tap horizon", f[1]);
-		return REFUSAL_TOO_OLD;
-	}
+	if ((p2 = check_tap_clock(s, x, f[1])) != REFUSAL_NONE)
+		return p2;
 	if (tap_token(s->tk, f[2], strlen(f[2]), x->token) == -1)
 		return REFUSAL_BAD_PAN;
 	mbedtls_platform_zeroize(f[2], strlen(f[2]));

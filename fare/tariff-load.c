@@ -180,6 +180,33 @@ check_text(struct loader *L, const struct csv_record *rec,
 	return bad ? -1 : 0;
 }
 
+/* The columns of the header (rec) in col; -1 after reporting a required
+ * column missing or a column named twice. */
+static int
+map_header(struct loader *L, const struct csv_record *rec,
+    const struct column *cols, size_t ncols, int *col)
+{
+	const char *names[32];
+	int dup, bad = 0;
+	size_t i;
+
+	for (i = 0; i < ncols; i++)
+		names[i] = cols[i].name;
+	if ((dup = csv_header_map(rec, names, col, ncols)) != -1) {
+		diag_error(L->d, L->file, 1, "column '%s' appears twice",
+		    rec->field[dup]);
+		bad = 1;
+	}
+	for (i = 0; i < ncols; i++) {
+		if (cols[i].required && col[i] == -1) {
+			diag_error(L->d, L->file, 1,
+			    "missing required column '%s'", cols[i].name);
+			bad = 1;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
 /*
  * Reads one file: checks the header for the required columns, then hands
  * each record to fn.  Returns 0 when the file was read, -1 when it is
@@ -192,9 +219,7 @@ load_file(struct loader *L, const char *name, int required,
 	char path[4096];
 	struct csv *c;
 	struct csv_record rec;
-	const char *names[32];
-	int col[32], r, dup, missing = 0;
-	size_t i;
+	int col[32], r;
 
 	L->nrows = 0;
 	L->header_failed = 0;
@@ -222,19 +247,7 @@ load_file(struct loader *L, const char *name, int required,
 		csv_close(c);
 		return 0;
 	}
-	for (i = 0; i < ncols; i++)
-		names[i] = cols[i].name;
-	if ((dup = csv_header_map(&rec, names, col, ncols)) != -1)
-		diag_error(L->d, name, 1, "column '%s' appears twice",
-		    rec.field[dup]);
-	for (i = 0; i < ncols; i++) {
-		if (cols[i].required && col[i] == -1) {
-			diag_error(L->d, name, 1,
-			    "missing required column '%s'", cols[i].name);
-			missing = 1;
-		}
-	}
-	if (missing || dup != -1) {
+	if (map_header(L, &rec, cols, ncols, col) == -1) {
 		L->header_failed = 1;
 		csv_close(c);
 		return 0;
@@ -1598,6 +1611,35 @@ ref_leg_group(struct loader *L, const struct csv_record *rec, const char *s)
 	return ref(L, rec, L->t->leg_group_ids, "leg_group_id", s);
 }
 
+/*
+ * transfer_count (GTFS): set exactly when the leg groups are equal, -1 or
+ * at least 1.  1 when the row is bad (reported), else 0.
+ */
+static int
+transfer_count(struct loader *L, const struct csv_record *rec,
+    const char *from, const char *to, const char *cnt, int32_t *out)
+{
+	*out = T_COUNT_EMPTY;
+	if (strcmp(from, to) != 0 && *cnt != '\0') {
+		ERR(L, rec, "transfer_count is set but the leg groups differ");
+		return 1;
+	}
+	if (strcmp(from, to) == 0 && *cnt == '\0') {
+		ERR(L, rec, "transfer_count is missing but the leg groups are "
+		    "equal");
+		return 1;
+	}
+	if (*cnt == '\0')
+		return 0;
+	*out = (int32_t)parse_num(L, rec, "transfer_count", cnt, -1,
+	    LIMIT_RULES, T_COUNT_EMPTY);
+	if (*out == 0) {
+		ERR(L, rec, "transfer_count must be -1 or at least 1");
+		return 1;
+	}
+	return *out == T_COUNT_EMPTY;
+}
+
 static void
 row_transfer(struct loader *L, const struct csv_record *rec, const int *col)
 {
@@ -1614,23 +1656,7 @@ row_transfer(struct loader *L, const struct csv_record *rec, const int *col)
 	r.to_lg = ref_leg_group(L, rec, to);
 	bad |= (*from != '\0' && r.from_lg == TARIFF_NONE) ||
 	    (*to != '\0' && r.to_lg == TARIFF_NONE);
-	r.transfer_count = T_COUNT_EMPTY;
-	if (strcmp(from, to) != 0 && *cnt != '\0') {
-		ERR(L, rec, "transfer_count is set but the leg groups differ");
-		bad = 1;
-	} else if (strcmp(from, to) == 0 && *cnt == '\0') {
-		ERR(L, rec, "transfer_count is missing but the leg groups are "
-		    "equal");
-		bad = 1;
-	} else if (*cnt != '\0') {
-		r.transfer_count = (int32_t)parse_num(L, rec, "transfer_count",
-		    cnt, -1, LIMIT_RULES, T_COUNT_EMPTY);
-		if (r.transfer_count == 0) {
-			ERR(L, rec, "transfer_count must be -1 or at least 1");
-			bad = 1;
-		}
-		bad |= r.transfer_count == T_COUNT_EMPTY;
-	}
+	bad |= transfer_count(L, rec, from, to, cnt, &r.transfer_count);
 	if ((*lim == '\0') != (*ltype == '\0')) {
 		ERR(L, rec, *lim == '\0' ? "duration_limit_type is set without "
 		    "duration_limit" : "duration_limit is set without "
@@ -1639,10 +1665,9 @@ row_transfer(struct loader *L, const struct csv_record *rec, const int *col)
 	}
 	r.duration_s = (int32_t)parse_num(L, rec, "duration_limit", lim, 1,
 	    LIMIT_DURATION_S, -1);
-	if (strcmp(dfrom, "") == 0 || strcmp(dfrom, "first") == 0)
-		r.from_previous = 0;
-	else if (strcmp(dfrom, "previous") == 0)
-		r.from_previous = 1;
+	if (strcmp(dfrom, "") == 0 || strcmp(dfrom, "first") == 0 ||
+	    strcmp(dfrom, "previous") == 0)
+		r.from_previous = strcmp(dfrom, "previous") == 0;
 	else {
 		ERR(L, rec, "duration_limit_from '%s' must be 'first' or "
 		    "'previous'", dfrom);
