@@ -427,10 +427,16 @@ static int
 explain_taps(sqlite3 *db, const struct tariff *t, const char *account,
     struct price_tap **pt, size_t *n)
 {
+	struct account_key key;
 	sqlite3_stmt *s;
 	size_t cap = 0;
 
-	if (sqlite3_prepare_v2(db, strncmp(account, "par:", 4) == 0 ?
+	if (account_parse(&key, account) == -1) {
+		fprintf(stderr, "fare-engine: '%s' is not an account "
+		    "(par:<PAR> or tok:<token>)\n", account);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(db, key.kind == ACCOUNT_PAR ?
 	    "SELECT time_utc, network_id, stop_id, kind FROM taps WHERE token "
 	    "IN (SELECT token FROM cards WHERE par = ?) ORDER BY time_utc, "
 	    "tap_id" : "SELECT time_utc, network_id, stop_id, kind FROM taps "
@@ -440,7 +446,7 @@ explain_taps(sqlite3 *db, const struct tariff *t, const char *account,
 		fprintf(stderr, "fare-engine: %s\n", sqlite3_errmsg(db));
 		return -1;
 	}
-	sqlite3_bind_text(s, 1, account + 4, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 1, key.id, -1, SQLITE_TRANSIENT);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		const char *net = col(s, 1), *stop = col(s, 2);
 		struct price_tap *p;
