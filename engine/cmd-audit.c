@@ -27,6 +27,7 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "journal.h"
 #include "diag.h"
 #include "explain.h"
 #include "ledger.h"
@@ -423,45 +424,65 @@ audit_operators(int argc, char **argv)
 }
 
 /* The account's taps, as the engine prices them; -1 if unreadable. */
-static int
-explain_taps(sqlite3 *db, const struct tariff *t, const char *account,
-    struct price_tap **pt, size_t *n)
-{
-	struct account_key key;
-	sqlite3_stmt *s;
-	size_t cap = 0;
+/* Collects an account's stored taps for pricing (journal_account_taps). */
+struct explain_taps {
+	const struct tariff	*t;
+	struct price_tap	*pt;
+	size_t			 n, cap;
+};
 
+static int
+explain_tap_cb(const struct journal_tap *jt, void *arg)
+{
+	struct explain_taps *e = arg;
+	struct price_tap *p;
+
+	if (price_reserve((void **)&e->pt, &e->cap, e->n + 1,
+	    sizeof *e->pt) == -1)
+		return -1;
+	p = &e->pt[e->n];
+	p->time = jt->time_utc;
+	p->network = tariff_network(e->t, jt->network_id,
+	    strlen(jt->network_id));
+	p->stop = tariff_stop(e->t, jt->stop_id, strlen(jt->stop_id));
+	p->kind = (uint8_t)jt->out;
+	/* A stop gone from a reloaded tariff cannot count (as the writer). */
+	if (p->network != TARIFF_NONE && p->stop != TARIFF_NONE)
+		e->n++;
+	return 0;
+}
+
+/*
+ * The account's taps as the engine prices them: the store's one loader,
+ * and none for a card token that has since joined a PAR account (its taps
+ * are that account's now).
+ */
+static int
+explain_taps(const char *path, const struct tariff *t, const char *account,
+    struct explain_taps *e)
+{
+	char err[256], now[ACCOUNT_TEXT_MAX];
+	struct account_key key;
+	struct journal *j;
+	int rc = 0;
+
+	e->t = t;
 	if (account_parse(&key, account) == -1) {
 		fprintf(stderr, "fare-engine: '%s' is not an account "
 		    "(par:<PAR> or tok:<token>)\n", account);
 		return -1;
 	}
-	if (sqlite3_prepare_v2(db, key.kind == ACCOUNT_PAR ?
-	    "SELECT time_utc, network_id, stop_id, kind FROM taps WHERE token "
-	    "IN (SELECT token FROM cards WHERE par = ?) ORDER BY time_utc, "
-	    "tap_id" : "SELECT time_utc, network_id, stop_id, kind FROM taps "
-	    "WHERE token = ? AND token NOT IN (SELECT token FROM cards WHERE "
-	    "par IS NOT NULL) ORDER BY time_utc, tap_id", -1, &s, NULL) !=
-	    SQLITE_OK) {
-		fprintf(stderr, "fare-engine: %s\n", sqlite3_errmsg(db));
+	if ((j = journal_open_ro(path, err, sizeof err)) == NULL) {
+		fprintf(stderr, "fare-engine: %s\n", err);
 		return -1;
 	}
-	sqlite3_bind_text(s, 1, key.id, -1, SQLITE_TRANSIENT);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		const char *net = col(s, 1), *stop = col(s, 2);
-		struct price_tap *p;
-		if (price_reserve((void **)pt, &cap, *n + 1, sizeof **pt) == -1)
-			break;
-		p = &(*pt)[*n];
-		p->time = sqlite3_column_int64(s, 0);
-		p->network = tariff_network(t, net, strlen(net));
-		p->stop = tariff_stop(t, stop, strlen(stop));
-		p->kind = strcmp(col(s, 3), "out") == 0;
-		if (p->network != TARIFF_NONE && p->stop != TARIFF_NONE)
-			(*n)++;
-	}
-	sqlite3_finalize(s);
-	return 0;
+	if (key.kind == ACCOUNT_TOKEN)
+		journal_card_account(j, key.id, now, sizeof now);
+	if (key.kind == ACCOUNT_PAR || strcmp(now, account) == 0)
+		rc = journal_account_taps(j, account, INT64_MIN,
+		    explain_tap_cb, e);
+	journal_close(j);
+	return rc;
 }
 
 /* The explanation of the day, checked against the stored charge. */
@@ -564,18 +585,21 @@ static int
 audit_explain(int argc, char **argv)
 {
 	const char *path = NULL, *account = NULL, *day = NULL, *dir = NULL;
-	struct price_tap *pt = NULL;
+	const char *clock = NULL, *why;
+	struct explain_taps et = {NULL, NULL, 0, 0};
+	int64_t now = (int64_t)time(NULL);
 	struct price_result pr;
 	struct tariff *t = NULL;
 	struct diag d;
 	struct buf out;
 	sqlite3 *db = NULL;
-	size_t n = 0;
 	int i, rc = 1;
 
 	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--tariff") == 0 && i + 1 < argc)
 			dir = argv[++i];
+		else if (strcmp(argv[i], "--clock") == 0 && i + 1 < argc)
+			clock = argv[++i];
 		else if (path == NULL)
 			path = argv[i];
 		else if (account == NULL)
@@ -586,7 +610,13 @@ audit_explain(int argc, char **argv)
 			dir = NULL, i = argc;
 	if (path == NULL || account == NULL || day == NULL || dir == NULL) {
 		fprintf(stderr, "usage: fare-engine audit explain DB ACCOUNT "
-		    "YYYY-MM-DD --tariff DIR\n");
+		    "YYYY-MM-DD --tariff DIR [--clock RFC3339]\n");
+		return 2;
+	}
+	/* The engine's clock where it ran with one (open legs are priced
+	 * against it), as `serve --clock` takes it. */
+	if (clock != NULL && parse_rfc3339(clock, &now, &why) == -1) {
+		fprintf(stderr, "fare-engine: --clock: %s\n", why);
 		return 2;
 	}
 	diag_init(&d);
@@ -599,9 +629,9 @@ audit_explain(int argc, char **argv)
 	}
 	price_result_init(&pr);
 	memset(&out, 0, sizeof out);
-	if (explain_taps(db, t, account, &pt, &n) == -1)
+	if (explain_taps(path, t, account, &et) == -1)
 		goto out;
-	if (price_account(t, pt, n, (int64_t)time(NULL), &pr) == -1) {
+	if (price_account(t, et.pt, et.n, now, &pr) == -1) {
 		fprintf(stderr, "fare-engine: cannot price %s\n", account);
 		goto out;
 	}
@@ -614,7 +644,7 @@ audit_explain(int argc, char **argv)
 	explain_ledger(db, account, day);
 	rc = 0;
 out:
-	free(pt);
+	free(et.pt);
 	free(out.p);
 	price_result_free(&pr);
 	sqlite3_close(db);

@@ -155,6 +155,26 @@ fail:
 	return NULL;
 }
 
+struct journal *
+journal_open_ro(const char *path, char *err, size_t errlen)
+{
+	struct journal *j = calloc(1, sizeof *j);
+
+	if (j == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK || sqlite3_busy_timeout(j->db, 5000) != SQLITE_OK ||
+	    prepare_all(j) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, j->db ?
+		    sqlite3_errmsg(j->db) : "cannot open");
+		journal_close(j);
+		return NULL;
+	}
+	return j;
+}
+
 void
 journal_close(struct journal *j)
 {

@@ -61,6 +61,8 @@ struct journal;
 /* Opens (creating the tables and views); cache_kib is SQLite's page cache. */
 struct journal	*journal_open(const char *path, int synchronous_full,
 		    int cache_kib, char *err, size_t errlen);
+/* Opens an existing database read-only (audit): no schema, no writes. */
+struct journal	*journal_open_ro(const char *path, char *err, size_t errlen);
 void		 journal_close(struct journal *);
 /* The connection, for the store modules that keep their tables in it. */
 sqlite3		*journal_db(struct journal *);
