@@ -86,8 +86,7 @@ kill -TERM "$pid"
 wait "$pid" || fail "engine did not stop cleanly"
 pid=
 "$FE" price --tariff tariffs/nl "$tmp/taps.csv" >"$tmp/price.jsonl"
-sed 's/^{"account":"\([^"]*\)","service_day":"\([^"]*\)","charge_cents":\([-0-9]*\),.*/\1|\2|\3/' \
-    "$tmp/price.jsonl" >"$tmp/want"
+price_charges "$FE" tariffs/nl "$tmp/taps.csv" >"$tmp/want"
 db_charges "$tmp/engine.db" >"$tmp/got"
 cmp -s "$tmp/want" "$tmp/got" ||
     fail "v_charges differs from price: $(diff "$tmp/want" "$tmp/got" | head -5)"

@@ -172,6 +172,32 @@ test_window_long_transfer_reaches_far(void **state)
 	tariff_free(t);
 }
 
+/*
+ * A random history of 20 to 519 taps over the sample tariff from `now`:
+ * rides, transfers, double taps and nights off.  Returns how many.
+ */
+static size_t
+gen_history(const struct tariff *t, uint64_t *s, int64_t now,
+    struct price_tap *taps)
+{
+	uint32_t ns = tariff_nstops(t), nn = tariff_nnetworks(t);
+	size_t n = 0, want = 20 + rng_next(s) % 500;
+
+	while (n < want) {
+		struct price_tap *p = &taps[n++];
+		uint64_t r = rng_next(s);
+		p->time = now;
+		p->network = (uint32_t)(r % nn);
+		p->stop = (uint32_t)((r >> 8) % ns);
+		p->kind = (uint8_t)((r >> 20) % 2);
+		r >>= 24;
+		now += r % 8 == 0 ? (int64_t)(r >> 3) % 90 :
+		    r % 8 == 1 ? 8 * HOUR + (int64_t)(r >> 3) % (2 * DAY) :
+		    60 + (int64_t)(r >> 3) % 3000;
+	}
+	return n;
+}
+
 /* Renders days >= from of r as JSON lines. */
 static char *
 days_json(const struct tariff *t, const struct price_result *r, int32_t from)
@@ -199,7 +225,6 @@ test_window_equals_whole_history(void **state)
 	struct tariff *t = tu_load(TU_NL);
 	struct price_result full, part;
 	struct price_tap taps[600];
-	uint32_t ns = tariff_nstops(t), nn = tariff_nnetworks(t);
 	unsigned k, cuts = 0;
 
 	(void)state;
@@ -211,19 +236,7 @@ test_window_equals_whole_history(void **state)
 		int32_t from, w;
 		int found;
 		char *a, *b;
-		while (n < 20 + rng_next(&s) % 500) {
-			struct price_tap *p = &taps[n++];
-			uint64_t r = rng_next(&s);
-			p->time = now;
-			p->network = (uint32_t)(r % nn);
-			p->stop = (uint32_t)((r >> 8) % ns);
-			p->kind = (uint8_t)((r >> 20) % 2);
-			/* Rides, transfers, double taps and nights off. */
-			r >>= 24;
-			now += r % 8 == 0 ? (int64_t)(r >> 3) % 90 :
-			    r % 8 == 1 ? 8 * HOUR + (int64_t)(r >> 3) % (2 * DAY) :
-			    60 + (int64_t)(r >> 3) % 3000;
-		}
+		n = gen_history(t, &s, now, taps);
 		from = price_service_day(t, taps[rng_next(&s) % n].time) +
 		    (int32_t)(rng_next(&s) % 3);
 		w = price_week_start(from);
@@ -282,7 +295,6 @@ test_window_changes_stay_inside(void **state)
 	struct tariff *t = tu_load(TU_NL);
 	struct price_result old, full, part;
 	struct price_tap taps[600], base[600];
-	uint32_t ns = tariff_nstops(t), nn = tariff_nnetworks(t);
 	unsigned k, bounded = 0;
 
 	(void)state;
@@ -296,18 +308,7 @@ test_window_changes_stay_inside(void **state)
 		int64_t lo, hi;
 		int found;
 		char *a, *b;
-		while (n < 20 + rng_next(&s) % 500) {
-			struct price_tap *p = &taps[n++];
-			uint64_t r = rng_next(&s);
-			p->time = now;
-			p->network = (uint32_t)(r % nn);
-			p->stop = (uint32_t)((r >> 8) % ns);
-			p->kind = (uint8_t)((r >> 20) % 2);
-			r >>= 24;
-			now += r % 8 == 0 ? (int64_t)(r >> 3) % 90 :
-			    r % 8 == 1 ? 8 * HOUR + (int64_t)(r >> 3) % (2 * DAY) :
-			    60 + (int64_t)(r >> 3) % 3000;
-		}
+		n = gen_history(t, &s, now, taps);
 		/* The change: the taps of a random stretch of up to 9 days
 		 * arrive late (the old state lacks them). */
 		lo = taps[rng_next(&s) % n].time;
