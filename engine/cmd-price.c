@@ -97,13 +97,13 @@ summary_print(const struct tariff *t, const struct summary *s, size_t ntaps)
 	    (unsigned long long)s->legs[LEG_UNPRICED]);
 	printf("  transfers            %llu legs joined a journey "
 	    "(boarding fare waived)\n", (unsigned long long)s->transfers);
-	explain_euro(s->charged, a);
-	explain_euro(s->uncapped, b);
+	explain_money(t, s->charged, a);
+	explain_money(t, s->uncapped, b);
 	printf("  charged              %s (without caps: %s)\n", a, b);
-	explain_euro(s->saved, a);
+	explain_money(t, s->saved, a);
 	printf("  reached a cap        %llu travellers, who saved %s\n",
 	    (unsigned long long)s->capped_days, a);
-	explain_euro(s->incomplete, a);
+	explain_money(t, s->incomplete, a);
 	printf("  missing check-outs   %llu legs, %s charged at the "
 	    "incomplete fare\n", (unsigned long long)s->legs[LEG_INCOMPLETE],
 	    a);
@@ -112,9 +112,9 @@ summary_print(const struct tariff *t, const struct summary *s, size_t ntaps)
 	for (n = 0; n < tariff_nnetworks(t); n++) {
 		if (s->revenue[n] == 0 && s->fares[n] == 0)
 			continue;
-		explain_euro(s->revenue[n], a);
-		explain_euro(s->fares[n] - (s->revenue[n] - s->missing[n]), b);
-		explain_euro(s->missing[n], c);
+		explain_money(t, s->revenue[n], a);
+		explain_money(t, s->fares[n] - (s->revenue[n] - s->missing[n]), b);
+		explain_money(t, s->missing[n], c);
 		printf("    %-10s %12s   (cap discount %s; missing "
 		    "check-outs %s)  %s\n", tariff_network_id(t, n), a, b, c,
 		    tariff_network_name(t, n));

@@ -16,12 +16,21 @@
 _Static_assert(BUF_NO_TIME == PRICE_NO_TIME, "buf and price disagree");
 
 void
-explain_euro(int64_t cents, char buf[32])
+explain_money(const struct tariff *t, int64_t cents, char buf[32])
 {
 	uint64_t a = cents < 0 ? -(uint64_t)cents : (uint64_t)cents;
+	const char *cur = tariff_currency(t);
 
-	snprintf(buf, 32, "%s€%llu.%02llu", cents < 0 ? "-" : "",
-	    (unsigned long long)(a / 100), (unsigned long long)(a % 100));
+	/* "€1.23" in a euro feed, "1.23 USD" in another currency (SPEC §2:
+	 * one currency per feed, two decimals). */
+	if (strcmp(cur, "EUR") == 0 || *cur == '\0')
+		snprintf(buf, 32, "%s€%llu.%02llu", cents < 0 ? "-" : "",
+		    (unsigned long long)(a / 100),
+		    (unsigned long long)(a % 100));
+	else
+		snprintf(buf, 32, "%s%llu.%02llu %s", cents < 0 ? "-" : "",
+		    (unsigned long long)(a / 100),
+		    (unsigned long long)(a % 100), cur);
 }
 
 static void
@@ -75,13 +84,13 @@ explain_leg_rule(const struct tariff *t, const struct price_leg *l,
 	char e1[32], e2[32];
 	int64_t base = t->product[r->product].amount_cents;
 
-	explain_euro(base, e1);
+	explain_money(t, base, e1);
 	outf(o, "     priced by fare_leg_rules.txt line %lu (leg group %s, "
 	    "product %s %s", r->row, r->leg_group == TARIFF_NONE ? "none" :
 	    strtab_name(t->leg_group_ids, r->leg_group),
 	    strtab_name(t->product_ids, r->product), e1);
 	if (l->distance_m >= 0) {
-		explain_euro(l->status == LEG_AUTOCOMPLETED ? 0 :
+		explain_money(t, l->status == LEG_AUTOCOMPLETED ? 0 :
 		    l->fare_cents - base, e2);
 		outf(o, ", %lld.%03lld km", (long long)(l->distance_m / 1000),
 		    (long long)(l->distance_m % 1000));
@@ -100,8 +109,8 @@ explain_leg(const struct tariff *t, const struct price_leg *l, uint32_t no,
 
 	local_hm(t, l->checkin, ti);
 	local_hm(t, l->checkout, to);
-	explain_euro(l->fare_cents, fare);
-	explain_euro(l->contribution_cents, con);
+	explain_money(t, l->fare_cents, fare);
+	explain_money(t, l->contribution_cents, con);
 	outf(o, "  %u. %s: %s %s -> %s %s: %s, fare %s, counts %s\n", no,
 	    tariff_network_id(t, l->network),
 	    stop_label(t, l->from_stop, a, sizeof a), ti,
@@ -142,7 +151,7 @@ explain_leg(const struct tariff *t, const struct price_leg *l, uint32_t no,
 		static const char *const kinds[] = {"A + AB", "A + AB + B",
 		    "AB"};
 		char p[32];
-		explain_euro(x->product == TARIFF_NONE ? 0 :
+		explain_money(t, x->product == TARIFF_NONE ? 0 :
 		    t->product[x->product].amount_cents, p);
 		outf(o, "     a transfer in journey %u by "
 		    "fare_transfer_rules.txt line %lu (%s, transfer product "
@@ -168,7 +177,7 @@ explain_subsets(const struct tariff *t, uint32_t caps, const int64_t *netsum,
 			}
 		for (m = nets & ~cov; m != 0; m &= m - 1)
 			cost += netsum[__builtin_ctzll(m)];
-		explain_euro(cost, e);
+		explain_money(t, cost, e);
 		if (shown++ < 32) {
 			outf(o, "    %s", s == 0 ? "no cap" : "");
 			for (k = 0; k < t->ncaps; k++)
@@ -219,7 +228,7 @@ explain_day(const struct tariff *t, const char *account,
 		    "cap left out)" : "");
 		explain_subsets(t, dc, netsum, nets & ~wmask, d->day_caps, o);
 		if (d->week_caps != 0 || d->week_total_cents != d->capped_cents) {
-			explain_euro(d->week_total_cents, e1);
+			explain_money(t, d->week_total_cents, e1);
 			outf(o, "  Week so far (Monday to this day): the "
 			    "cheapest total is %s", e1);
 			for (k = 0; k < t->ncaps; k++)
@@ -229,15 +238,15 @@ explain_day(const struct tariff *t, const char *account,
 			outf(o, "\n");
 		}
 	}
-	explain_euro(d->charge_cents, e1);
-	explain_euro(d->uncapped_cents, e2);
-	explain_euro(d->incomplete_cents, e3);
+	explain_money(t, d->charge_cents, e1);
+	explain_money(t, d->uncapped_cents, e2);
+	explain_money(t, d->incomplete_cents, e3);
 	outf(o, "  Charge: %s (fares without caps %s; of the charge, %s are "
 	    "missing check-out fares)\n", e1, e2, e3);
 	outf(o, "  Operators:");
 	for (i = 0; i < d->nshares; i++) {
 		const struct price_share *sh = &r->share[d->shares_off + i];
-		explain_euro(sh->cents, e1);
+		explain_money(t, sh->cents, e1);
 		outf(o, " %s %s", tariff_network_id(t, sh->network), e1);
 	}
 	outf(o, "%s\n    (each cap's amount is shared among its legs' "

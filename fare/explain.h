@@ -14,7 +14,8 @@
 void	explain_day(const struct tariff *, const char *account,
 	    const struct price_result *, const struct price_day *,
 	    struct buf *out);
-/* "€12.34" (or "-€1.08") into buf (32 bytes). */
-void	explain_euro(int64_t cents, char buf[32]);
+/* "€12.34" (or "-€1.08") into buf (32 bytes); "12.34 USD" in a feed of
+ * another currency. */
+void	explain_money(const struct tariff *, int64_t cents, char buf[32]);
 
 #endif

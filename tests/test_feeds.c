@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "testutil.h"
+#include "explain.h"
 #include "limits.h"
 #include "parse.h"
 #include "price.h"
@@ -1041,6 +1042,26 @@ test_one_tap_check_reasons(void **state)
 	tariff_free(t);
 }
 
+/* Review: money in a feed of another currency says which (not "€"). */
+static void
+test_explain_money_in_the_feed_currency(void **state)
+{
+	char msgs[8192], a[32], b[32];
+	struct tariff *t = transit_with(NULL, 0, msgs, sizeof msgs);
+	struct tariff *e = tu_load(TU_MINI);
+
+	(void)state;
+	assert_non_null(t);
+	explain_money(t, 290, a);
+	assert_string_equal(a, "2.90 USD");
+	explain_money(t, -108, a);
+	assert_string_equal(a, "-1.08 USD");
+	explain_money(e, 1750, b);
+	assert_string_equal(b, "€17.50");
+	tariff_free(t);
+	tariff_free(e);
+}
+
 int
 main(void)
 {
@@ -1062,6 +1083,7 @@ main(void)
 		cmocka_unit_test(test_ids_valid_utf8),
 		cmocka_unit_test(test_tap_text_valid_utf8),
 		cmocka_unit_test(test_one_tap_check_reasons),
+		cmocka_unit_test(test_explain_money_in_the_feed_currency),
 		cmocka_unit_test(test_mixed_currencies_on_odd_line_out),
 		cmocka_unit_test(test_every_problem_counted),
 		cmocka_unit_test(test_real_feed_shapes_load),
