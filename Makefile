@@ -22,7 +22,7 @@ CRYPTO	 = -lmbedtls -lmbedx509 -lmbedcrypto
 LIBS	 = $(CRYPTO) -levent_core -levent_extra -levent_pthreads -lsqlite3 -linih \
 	   -lpthread -lm
 
-# Four libraries, one per directory; dependencies point one way
+# Three libraries and fare-engine, one per directory; dependencies point one way
 # (engine -> store -> fare, engine -> wire, terminal-sim -> wire, fare).
 # Each directory compiles with the headers it may use and no others.
 #

@@ -28,6 +28,7 @@ struct csv {
 	unsigned long	 line;
 	char		 rec[LIMIT_CSV_RECORD + 1];
 	char		 err[160];
+	int		 fatal;		/* the error ends the file */
 };
 
 static struct csv *
@@ -88,6 +89,12 @@ const char *
 csv_error(const struct csv *c)
 {
 	return c->err;
+}
+
+int
+csv_error_ends(const struct csv *c)
+{
+	return c->fatal;
 }
 
 /* Refills the window from the file; the next byte, or -1 at the end. */
@@ -251,6 +258,7 @@ csv_next(struct csv *c, struct csv_record *rec)
 		if (ch == -1 && c->io_error) {
 			snprintf(c->err, sizeof c->err, "read error: %s",
 			    strerror(c->io_error));
+			c->fatal = 1;
 			return -1;
 		}
 		switch (st) {
@@ -258,6 +266,7 @@ csv_next(struct csv *c, struct csv_record *rec)
 			if (ch == -1) {
 				snprintf(c->err, sizeof c->err,
 				    "quoted field not closed before the end");
+				c->fatal = 1;
 				return -1;
 			}
 			if (ch == '"') {

@@ -35,6 +35,10 @@ void		 csv_close(struct csv *);
  */
 int		 csv_next(struct csv *, struct csv_record *rec);
 const char	*csv_error(const struct csv *);
+/* Whether the last error ends the file (a read error, a quoted field
+ * still open at the end): then stop reading; else the next record is
+ * read after the bad one. */
+int		 csv_error_ends(const struct csv *);
 
 /*
  * Maps header names to column indexes: idx[i] is the column of names[i],

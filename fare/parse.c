@@ -35,8 +35,8 @@ parse_decimal(const char *s, int max_decimals, int64_t max_abs, int64_t *out,
 		for (s++; is_digit(*s); s++, ndec++) {
 			if (ndec == max_decimals) {
 				*why = max_decimals == 2 ?
-				    "more than 2 decimals" :
-				    "too many decimals";
+				    "more than 2 decimals" : max_decimals == 5 ?
+				    "more than 5 decimals" : "too many decimals";
 				return -1;
 			}
 			v = v * 10 + (*s - '0');

@@ -164,6 +164,19 @@ tap_check_fields(const struct tariff *t, const char *const *f,
 }
 
 int
+tap_header_ok(const char *const *field, size_t nfields)
+{
+	size_t i;
+
+	if (nfields != 7)
+		return 0;
+	for (i = 0; i < 7; i++)
+		if (strcmp(field[i], tap_field_name[i]) != 0)
+			return 0;
+	return 1;
+}
+
+int
 tap_parse_kind(const char *kind)
 {
 	if (strcmp(kind, "in") == 0)

@@ -90,6 +90,9 @@ struct tap_fields {
  */
 enum tap_problem tap_check_fields(const struct tariff *, const char *const *f,
 	    const size_t *n, struct tap_fields *out, char *why, size_t len);
+/* Whether a tap file's header is exactly tap_field_name (SPEC §3). */
+#define TAP_HEADER	"tap_id,time,card,par,network_id,stop_id,kind"
+int	tap_header_ok(const char *const *field, size_t nfields);
 /* "in" -> 0, "out" -> 1, else -1. */
 int	tap_parse_kind(const char *kind);
 

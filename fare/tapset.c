@@ -339,7 +339,6 @@ tapset_read(struct tapset *s, const char *path, struct diag *d)
 	struct csv_record rec;
 	struct stat st;
 	const char *why;
-	size_t i;
 	int r;
 
 	if (c == NULL) {
@@ -354,23 +353,16 @@ tapset_read(struct tapset *s, const char *path, struct diag *d)
 		(void)strtab_expect(s->tap_ids, n);
 	}
 	r = csv_next(c, &rec);
-	if (r != 1 || rec.nfields != 7) {
+	if (r != 1 || !tap_header_ok(rec.field, rec.nfields)) {
 		diag_error(d, path, 1, "the header must be exactly "
-		    "tap_id,time,card,par,network_id,stop_id,kind");
+		    TAP_HEADER);
 		csv_close(c);
 		return -1;
 	}
-	for (i = 0; i < 7; i++)
-		if (strcmp(rec.field[i], tap_field_name[i]) != 0) {
-			diag_error(d, path, 1, "the header must be exactly "
-			    "tap_id,time,card,par,network_id,stop_id,kind");
-			csv_close(c);
-			return -1;
-		}
 	while ((r = csv_next(c, &rec)) != 0) {
 		if (r == -1) {
 			diag_error(d, path, rec.line, "%s", csv_error(c));
-			if (strncmp(csv_error(c), "read error", 10) == 0)
+			if (csv_error_ends(c))
 				break;
 			continue;
 		}
@@ -547,19 +539,23 @@ account_name(const struct tapset *s, const struct account *a, char *out,
     size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	uint32_t np = strtab_count(s->pars), i;
+	char id[TAP_TOKEN_HEX + 1];
+	struct account_key key;
+	uint32_t i;
 
 	if (!a->tok) {
-		snprintf(out, len, "par:%s", strtab_name(s->pars, a->bucket));
-		return;
+		/* PARs were checked when their taps were read. */
+		(void)account_from(&key, ACCOUNT_PAR,
+		    strtab_name(s->pars, a->bucket));
+	} else {
+		for (i = 0; i < 16; i++) {
+			id[2 * i] = hex[a->token[i] >> 4];
+			id[2 * i + 1] = hex[a->token[i] & 15];
+		}
+		id[TAP_TOKEN_HEX] = '\0';
+		(void)account_from(&key, ACCOUNT_TOKEN, id);
 	}
-	memcpy(out, "tok:", 4);
-	(void)np;
-	for (i = 0; i < 16; i++) {
-		out[4 + 2 * i] = hex[a->token[i] >> 4];
-		out[5 + 2 * i] = hex[a->token[i] & 15];
-	}
-	out[36] = '\0';
+	account_format(&key, out, len);
 }
 
 /* (time, tap_id) order within an account. */

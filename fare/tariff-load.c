@@ -255,8 +255,7 @@ load_file(struct loader *L, const char *name, int required,
 	while ((r = csv_next(c, &rec)) != 0 && !L->oom) {
 		if (r == -1) {
 			diag_error(L->d, name, rec.line, "%s", csv_error(c));
-			if (strncmp(csv_error(c), "read error", 10) == 0 ||
-			    strncmp(csv_error(c), "quoted field", 12) == 0)
+			if (csv_error_ends(c))
 				break;
 			continue;
 		}
@@ -1896,8 +1895,7 @@ row_band(struct loader *L, const struct csv_record *rec, const int *col)
 	else if (parse_decimal(rate, 5, LIMIT_PER_KM_1E5, &r, &why) == -1 ||
 	    r < 0) {
 		ERR(L, rec, "per_km_amount '%s': %s", rate,
-		    r < 0 ? "negative" : strcmp(why, "too many decimals") == 0 ?
-		    "more than 5 decimals" : why);
+		    r < 0 ? "negative" : why);
 		r = -1;
 	}
 	if (n == TARIFF_NONE || from < 0 || r < 0 || *rate == '\0')

@@ -342,8 +342,8 @@ journal_account_taps(struct journal *j, const char *account, int64_t since,
 		t.time_utc = sqlite3_column_int64(s, 0);
 		t.network_id = (const char *)sqlite3_column_text(s, 1);
 		t.stop_id = (const char *)sqlite3_column_text(s, 2);
-		t.out = strcmp((const char *)sqlite3_column_text(s, 3),
-		    "out") == 0;
+		t.out = tap_parse_kind((const char *)sqlite3_column_text(s,
+		    3)) == 1;
 		rc = fn(&t, arg) == -1 ? -1 : 0;
 	}
 	sqlite3_reset(s);

@@ -106,25 +106,21 @@ replay_add_row(struct replay *rp, const char *const f[7])
 static int
 read_rows(struct replay *rp, const char *path)
 {
-	const char *const *hdr = tap_field_name;
 	struct csv *c = csv_open(path);
 	struct csv_record rec;
-	size_t i;
 	int r;
 
-	if (c == NULL || csv_next(c, &rec) != 1 || rec.nfields != 7) {
+	if (c == NULL || csv_next(c, &rec) != 1) {
 		fprintf(stderr, "terminal-sim: %s: not a tap file\n", path);
 		csv_close(c);
 		return -1;
 	}
-	for (i = 0; i < 7; i++)
-		if (strcmp(rec.field[i], hdr[i]) != 0) {
-			fprintf(stderr, "terminal-sim: %s:1: the header must be "
-			    "tap_id,time,card,par,network_id,stop_id,kind\n",
-			    path);
-			csv_close(c);
-			return -1;
-		}
+	if (!tap_header_ok(rec.field, rec.nfields)) {
+		fprintf(stderr, "terminal-sim: %s:1: the header must be "
+		    TAP_HEADER "\n", path);
+		csv_close(c);
+		return -1;
+	}
 	while ((r = csv_next(c, &rec)) != 0) {
 		if (r == -1 || rec.nfields != 7) {
 			fprintf(stderr, "terminal-sim: %s:%lu: %s (not sent)\n",

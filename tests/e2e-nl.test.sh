@@ -33,10 +33,8 @@ kill -TERM "$pid"
 wait "$pid" || fail "engine did not stop cleanly"
 pid=
 "$FE" price --tariff tariffs/nl "$tmp/taps.csv" >"$tmp/price.jsonl"
-sed 's/^{"account":"\([^"]*\)","service_day":"\([^"]*\)","charge_cents":\([-0-9]*\),.*/\1|\2|\3/' \
-    "$tmp/price.jsonl" >"$tmp/want"
-sqlite3 "$tmp/engine.db" "SELECT account, service_day, charge_cents FROM
-    v_charges ORDER BY account, service_day" >"$tmp/got"
+price_charges "$FE" tariffs/nl "$tmp/taps.csv" >"$tmp/want"
+db_charges "$tmp/engine.db" >"$tmp/got"
 cmp -s "$tmp/want" "$tmp/got" || fail "v_charges differs from price"
 # Legs: the same count and the same sum of fares as price's JSON.
 want_legs=$(grep -o '"status":"' "$tmp/price.jsonl" | wc -l)
