@@ -20,4 +20,8 @@ int	price_caps(const struct tariff *, struct price_result *r);
 int64_t	price_best_subset(const struct tariff *, uint32_t caps,
 	    const int64_t *netsum, uint64_t nets, uint32_t *chosen);
 
+/* Derives the tariff's repricing-window constants (link_s, link_by_day);
+ * called once by the loader. */
+void	price_window_setup(struct tariff *);
+
 #endif

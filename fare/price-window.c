@@ -16,33 +16,32 @@
 #include "parse.h"
 #include "tariff-int.h"
 
-/* Whether some transfer rule has no duration_limit (it reaches over the
- * journey's first service day, however long that is). */
-static int
-has_unlimited_transfer(const struct tariff *t)
-{
-	size_t k;
-
-	for (k = 0; k < t->ntransfers; k++)
-		if (!t->transfer[k].left_out && t->transfer[k].duration_s < 0)
-			return 1;
-	return 0;
-}
-
-int64_t
-price_link_s(const struct tariff *t)
+void
+price_window_setup(struct tariff *t)
 {
 	int64_t link = 60;
 	size_t k;
 	uint32_t n;
 
+	t->link_by_day = 0;
 	for (n = 0; n < t->nnetworks; n++)
 		if (t->network[n].max_leg_s > link)
 			link = t->network[n].max_leg_s;
-	for (k = 0; k < t->ntransfers; k++)
-		if (!t->transfer[k].left_out && t->transfer[k].duration_s > link)
+	for (k = 0; k < t->ntransfers; k++) {
+		if (t->transfer[k].left_out)
+			continue;
+		if (t->transfer[k].duration_s > link)
 			link = t->transfer[k].duration_s;
-	return link;
+		if (t->transfer[k].duration_s < 0)
+			t->link_by_day = 1;
+	}
+	t->link_s = link;
+}
+
+int64_t
+price_link_s(const struct tariff *t)
+{
+	return t->link_s;
 }
 
 int32_t
@@ -64,8 +63,8 @@ size_t
 price_window_end(const struct tariff *t, const struct price_tap *taps,
     size_t n, int32_t to_day, int32_t *last_day)
 {
-	int64_t link = price_link_s(t);
-	int by_day = has_unlimited_transfer(t);
+	int64_t link = t->link_s;
+	int by_day = t->link_by_day;
 	int32_t next_week = price_week_start(to_day) + 7;
 	size_t e, c;
 
@@ -98,8 +97,8 @@ size_t
 price_window_cut(const struct tariff *t, const struct price_tap *taps,
     size_t n, int32_t from_day, int *found)
 {
-	int64_t link = price_link_s(t);
-	int by_day = has_unlimited_transfer(t);
+	int64_t link = t->link_s;
+	int by_day = t->link_by_day;
 	size_t i0, i;
 
 	*found = 0;

@@ -152,6 +152,11 @@ struct tariff {
 	struct t_dist	*dist;		/* open addressing, power of two */
 	size_t		 ndist_slots, ndist;
 
+	/* Repricing windows (price-window.c), derived once at load: the
+	 * longest time pricing state reaches across, and whether a transfer
+	 * rule without a duration_limit makes service days matter too. */
+	int64_t		 link_s;
+	int		 link_by_day;
 	struct t_cap	 cap[16];
 	uint32_t	 ncaps;
 	/* Ids pre-escaped for JSON output: stops first, then networks. */

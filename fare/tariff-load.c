@@ -13,6 +13,7 @@
 #include "csv.h"
 #include "limits.h"
 #include "parse.h"
+#include "price-int.h"
 #include "tariff-int.h"
 
 /* Where a network is defined (SPEC §2): networks.txt, else the distinct
@@ -2259,6 +2260,7 @@ tariff_load(const char *dir, struct diag *d)
 		goto fail;
 	if (tariff_build_json(t) == -1)
 		goto nomem;
+	price_window_setup(t);
 	loader_free(&L);
 	return t;
 nomem:

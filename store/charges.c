@@ -15,7 +15,7 @@
 struct charges {
 	sqlite3		*db;
 	sqlite3_stmt	*del_legs, *del_charges, *del_shares;
-	sqlite3_stmt	*ins_leg, *ins_charge, *ins_share, *sel_days;
+	sqlite3_stmt	*ins_leg, *ins_charge, *ins_share;
 	sqlite3_stmt	*sel_open, *sel_unposted, *sel_shares, *set_posted;
 	sqlite3_stmt	*sel_stored;
 };
@@ -128,8 +128,6 @@ charges_open(sqlite3 *db, char *err, size_t errlen)
 	    prep(c, &c->set_posted, "UPDATE charges SET posted = 1 WHERE "
 	    "account = ? AND service_day = ?") ||
 	    prep(c, &c->ins_share, "INSERT INTO shares VALUES (?,?,?,?)") ||
-	    prep(c, &c->sel_days, "SELECT service_day FROM charges WHERE "
-	    "account = ? AND service_day BETWEEN ? AND ? AND posted = 1") ||
 	    prep(c, &c->sel_open, "SELECT account || ' ' || min(service_day) "
 	    "FROM charges WHERE open_legs > 0 GROUP BY account LIMIT ?")) {
 		snprintf(err, errlen, "charges: %s", sqlite3_errmsg(db));
@@ -150,7 +148,6 @@ charges_close(struct charges *c)
 	sqlite3_finalize(c->ins_leg);
 	sqlite3_finalize(c->ins_charge);
 	sqlite3_finalize(c->ins_share);
-	sqlite3_finalize(c->sel_days);
 	sqlite3_finalize(c->sel_open);
 	sqlite3_finalize(c->sel_unposted);
 	sqlite3_finalize(c->sel_shares);
@@ -274,16 +271,6 @@ collect(sqlite3_stmt *s, struct strtab *tab, int len)
 	}
 	sqlite3_reset(s);
 	return rc;
-}
-
-int
-charges_days(struct charges *c, const char *account, const char *from_day,
-    const char *to_day, struct strtab *days)
-{
-	sqlite3_bind_text(c->sel_days, 1, account, -1, SQLITE_STATIC);
-	sqlite3_bind_text(c->sel_days, 2, from_day, -1, SQLITE_STATIC);
-	sqlite3_bind_text(c->sel_days, 3, to_day, -1, SQLITE_STATIC);
-	return collect(c->sel_days, days, 10);
 }
 
 int

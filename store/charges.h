@@ -63,11 +63,6 @@ int		 charges_set_posted(struct charges *, const char *account,
  */
 int		 charges_clear(struct charges *, const char *account,
 		    const char *from_day, const char *to_day);
-/* Adds the service days from from_day through to_day that an account is
- * charged for and that are posted (closed) to days. */
-int		 charges_days(struct charges *, const char *account,
-		    const char *from_day, const char *to_day,
-		    struct strtab *days);
 /* Adds up to max "ACCOUNT YYYY-MM-DD" entries to accounts: each account
  * with open legs and the first service day it has them on. */
 int		 charges_open_accounts(struct charges *,

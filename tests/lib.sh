@@ -13,8 +13,12 @@ wait_healthy() {
 
 # price_charges FE TARIFF TAPS: "account|day|charge" lines from price.
 price_charges() {
-	"$1" price --tariff "$2" "$3" |
-	    sed 's/^{"account":"\([^"]*\)","service_day":"\([^"]*\)","charge_cents":\([-0-9]*\),.*/\1|\2|\3/'
+	"$1" price --tariff "$2" "$3" | jsonl_charges
+}
+
+# jsonl_charges: the same lines from price's JSON already on stdin.
+jsonl_charges() {
+	sed 's/^{"account":"\([^"]*\)","service_day":"\([^"]*\)","charge_cents":\([-0-9]*\),.*/\1|\2|\3/'
 }
 
 # db_charges DB: the same lines from the engine's v_charges.
@@ -58,4 +62,13 @@ e2e_cleanup() {
 	    wait "$apid" 2>/dev/null
 	[ -n "$mounted" ] && umount "$tmp/fs" 2>/dev/null
 	rm -rf "$tmp"
+}
+
+# charges_equal PRICE_JSONL DB: v_charges equals price's lines, or fail
+# with the first differences.
+charges_equal() {
+	jsonl_charges <"$1" >"$tmp/want"
+	db_charges "$2" >"$tmp/got"
+	cmp -s "$tmp/want" "$tmp/got" ||
+	    fail "v_charges differs from price: $(diff "$tmp/want" "$tmp/got" | head -5)"
 }

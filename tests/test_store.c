@@ -347,6 +347,22 @@ test_debt_lifecycle(void **state)
 }
 
 /* Charges and their view: v_charges.settled without a settled column. */
+/* charges_stored_days' rows as "DAY DIGEST POSTED" ("none": no digest). */
+static int
+stored_cb(const char *day, int64_t digest, int has_digest, int posted,
+    void *arg)
+{
+	char line[64];
+
+	if (has_digest)
+		snprintf(line, sizeof line, "%s %lld %d", day,
+		    (long long)digest, posted);
+	else
+		snprintf(line, sizeof line, "%s none %d", day, posted);
+	return strtab_intern(arg, line, strlen(line), NULL) == STRTAB_NONE ?
+	    -1 : 0;
+}
+
 static void
 test_charges_view(void **state)
 {
@@ -359,11 +375,18 @@ test_charges_view(void **state)
 	assert_int_equal(count(s->db, "SELECT settled FROM v_charges"), 0);
 	assert_int_equal(journal_exec(s->j, "INSERT INTO charges VALUES "
 	    "('par:P', '2026-11-30', 100, 100, 0, 1, NULL, NULL)"), SQLITE_OK);
-	assert_int_equal(charges_days(s->c, "par:P", "", "9999-12-31", t), 0);
+	assert_int_equal(journal_exec(s->j, "UPDATE charges SET digest_hi = 1, "
+	    "digest_lo = 2, posted = 0 WHERE service_day = '2026-11-30'"),
+	    SQLITE_OK);
+	assert_int_equal(charges_stored_days(s->c, "par:P", "", "9999-12-31",
+	    stored_cb, t), 0);
 	assert_int_equal(strtab_count(t), 2);
+	assert_string_equal(strtab_name(t, 0), "2026-11-28 none 1");
+	assert_string_equal(strtab_name(t, 1),
+	    "2026-11-30 2147483650 0");		/* 1 << 31 | 2 */
 	strtab_clear(t);
-	assert_int_equal(charges_days(s->c, "par:P", "2026-11-29", "9999-12-31",
-	    t), 0);
+	assert_int_equal(charges_stored_days(s->c, "par:P", "2026-11-29",
+	    "9999-12-31", stored_cb, t), 0);
 	assert_int_equal(strtab_count(t), 1);
 	strtab_clear(t);
 	assert_int_equal(charges_open_accounts(s->c, t, 10), 0);
