@@ -10,7 +10,7 @@ out=build-fuzz
 mkdir -p "$out"
 # The pure fare library and the frame codec: what the harnesses parse with.
 SRC="fare/csv.c fare/strtab.c fare/parse.c fare/tz.c fare/diag.c
-fare/tariff.c fare/tariff-load.c fare/price.c fare/price-caps.c
+fare/tariff.c fare/tariff-load.c fare/price.c fare/price-caps.c fare/price-window.c
 fare/tap.c fare/buf.c fare/tapset.c fare/explain.c wire/wire.c"
 for h in wire tapcsv tariff; do
 	clang -std=c17 -D_GNU_SOURCE -g -O1 -iquote fare -iquote wire \
