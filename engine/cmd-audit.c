@@ -547,17 +547,17 @@ explain_settlement(sqlite3 *db, const char *account, const char *day)
 
 	printf("\nSettlement:\n");
 	if (sqlite3_prepare_v2(db, "SELECT idem_key, kind, amount_cents, "
-	    "state, coalesce(result, ''), coalesce(decided_utc, created_utc) "
-	    "FROM v_settlements WHERE account = ? AND service_day = ? ORDER "
-	    "BY id", -1, &s, NULL) != SQLITE_OK)
+	    "state, coalesce(result, ''), coalesce(decided_utc, created_utc), "
+	    "coalesce(reference, '-') FROM v_settlements WHERE account = ? AND "
+	    "service_day = ? ORDER BY id", -1, &s, NULL) != SQLITE_OK)
 		return;
 	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, day, -1, SQLITE_STATIC);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		char a[32];
 		money(sqlite3_column_int64(s, 2), a);
-		printf("  %s %s %s: %s %s (key %s)\n", col(s, 5), col(s, 1), a,
-		    col(s, 3), col(s, 4), col(s, 0));
+		printf("  %s %s %s: %s %s (reference %s, key %s)\n", col(s, 5),
+		    col(s, 1), a, col(s, 3), col(s, 4), col(s, 6), col(s, 0));
 		m++;
 	}
 	sqlite3_finalize(s);

@@ -10,9 +10,10 @@
  * Faults on purpose: latency, dropped answers, duplicated answers, and a
  * crash after the Nth new decision (recorded but not answered).
  *
- * Journal lines: "<key> <account> <amount_cents> APPROVED <code>" or
- * "... DECLINED <reason>", one per key, in the order decided: what the
- * acquirer captured, for the tests to compare with the engine's ledger.
+ * Journal lines: "<key> <account> <amount_cents> <service_day> <reference>
+ * APPROVED <code>" or "... DECLINED <reason>", one per key, in the order
+ * decided: what the acquirer captured, for the tests to compare with the
+ * engine's ledger.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -77,11 +78,18 @@ account_declines(struct acquirer *a, const char *acc)
 	return (int)(rng_next(&h) % 100) < a->decline_pct;
 }
 
+/* What a request names besides its key and amount. */
+struct acq_req {
+	const char	*key, *acc, *day, *ref;
+	long long	 cents;
+};
+
 /* Records a decision for key (journal first); 0 or -1. */
 static int
-remember(struct acquirer *a, const char *key, const char *acc,
-    long long cents, const char *answer, int write)
+remember(struct acquirer *a, const struct acq_req *q, const char *answer,
+    int write)
 {
+	const char *key = q->key, *acc = q->acc;
 	int added;
 	uint32_t id = strtab_intern(a->keys, key, strlen(key), &added);
 
@@ -113,8 +121,8 @@ remember(struct acquirer *a, const char *key, const char *acc,
 		a->declines[k]++;
 	}
 	if (write) {
-		if (fprintf(a->journal, "%s %s %lld %s\n", key, acc, cents,
-		    answer) < 0 ||
+		if (fprintf(a->journal, "%s %s %lld %s %s %s\n", key, acc,
+		    q->cents, q->day, q->ref, answer) < 0 ||
 		    fflush(a->journal) != 0 || fsync(fileno(a->journal)) != 0)
 			return -1;
 	}
@@ -131,13 +139,20 @@ load_journal(struct acquirer *a, const char *path)
 	if (f == NULL)
 		return errno == ENOENT ? 0 : -1;
 	while (fgets(line, sizeof line, f) != NULL) {
-		char *key = strtok(line, " \n"), *acc = strtok(NULL, " \n");
-		char *amt = strtok(NULL, " \n"), *ans = strtok(NULL, "\n");
+		struct acq_req q;
+		char *amt, *ans;
+		q.key = strtok(line, " \n");
+		q.acc = strtok(NULL, " \n");
+		amt = strtok(NULL, " \n");
+		q.day = strtok(NULL, " \n");
+		q.ref = strtok(NULL, " \n");
+		ans = strtok(NULL, "\n");
 		n++;
-		if (key == NULL || acc == NULL || amt == NULL || ans == NULL)
+		if (q.key == NULL || q.acc == NULL || amt == NULL ||
+		    q.day == NULL || q.ref == NULL || ans == NULL)
 			continue;	/* a torn last line: never answered */
-		if (remember(a, key, acc, strtoll(amt, NULL, 10), ans, 0) ==
-		    -1) {
+		q.cents = strtoll(amt, NULL, 10);
+		if (remember(a, &q, ans, 0) == -1) {
 			fclose(f);
 			return -1;
 		}
@@ -170,13 +185,17 @@ handle_line(struct acquirer *a, struct bufferevent *bev, char *line)
 {
 	char *verb = strtok(line, " "), *key = strtok(NULL, " ");
 	char *acc = strtok(NULL, " "), *amt = strtok(NULL, " ");
+	char *cur = strtok(NULL, " "), *day = strtok(NULL, " ");
+	char *ref = strtok(NULL, " ");
+	struct acq_req q = {key, acc, day, ref, 0};
 	char answer[64];
 	uint32_t id;
 	long long cents;
 
 	a->requests++;
 	if (verb == NULL || strcmp(verb, "CAPTURE") != 0 || key == NULL ||
-	    acc == NULL || amt == NULL) {
+	    acc == NULL || amt == NULL || cur == NULL || day == NULL ||
+	    ref == NULL) {
 		bufferevent_write(bev, "? ERROR bad-request\n", 20);
 		return;
 	}
@@ -186,7 +205,7 @@ handle_line(struct acquirer *a, struct bufferevent *bev, char *line)
 		send_answer(a, bev, key, a->dec[id].answer);
 		return;
 	}
-	cents = strtoll(amt, NULL, 10);
+	cents = q.cents = strtoll(amt, NULL, 10);
 	if (cents > 0 && account_declines(a, acc)) {
 		uint32_t k = strtab_find(a->declined_acc, acc, strlen(acc));
 		uint32_t before = k == STRTAB_NONE ? 0 : a->declines[k];
@@ -199,7 +218,7 @@ handle_line(struct acquirer *a, struct bufferevent *bev, char *line)
 	snprintf(answer, sizeof answer, "APPROVED A%06lu",
 	    (unsigned long)(a->captures + a->refunds + 1));
 decided:
-	if (remember(a, key, acc, cents, answer, 1) == -1) {
+	if (remember(a, &q, answer, 1) == -1) {
 		fprintf(stderr, "acquirer: cannot record %s: %s\n", key,
 		    strerror(errno));
 		return;		/* unanswered: retried with its key */
