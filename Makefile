@@ -72,7 +72,7 @@ STORE_LIBS = -lsqlite3 -lmbedcrypto
 # Unit tests and what each links: the pure ones get libfare.a alone.
 FARE_TESTS = test_csv test_parse test_tariff test_feeds test_window \
 	   test_price test_props
-WIRE_TESTS = test_tls test_engine
+WIRE_TESTS = test_tls test_engine test_security
 STORE_TESTS = test_store
 TESTS	 = $(FARE_TESTS) $(WIRE_TESTS) $(STORE_TESTS)
 TEST_BIN = $(TESTS:%=$(BIN)/%)

@@ -7,15 +7,48 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 
 #include "clock.h"
 #include "http.h"
+#include "parse.h"
+#include "tls.h"
 #include "server-int.h"
 #include "limits.h"
 #include "settle.h"
 #include "writer.h"
+
+/*
+ * The CRL's state for /healthz: a warning CRL_WARN_DAYS before its
+ * nextUpdate, a failure once it has passed (every handshake is refused
+ * then).  Writes into why; returns 1 failing, 0 a warning, -1 fine.
+ */
+static int
+health_crl(struct server *s, char *why, size_t len, char *next, size_t nlen)
+{
+	int64_t nu = tls_ctx_crl_next_update(s->tls), now = (int64_t)time(NULL);
+
+	next[0] = '\0';
+	if (nu == 0)
+		return -1;
+	civil_format_utc(nu, next);
+	(void)nlen;
+	if (nu <= now) {
+		snprintf(why, len, "CRL expired at %s: every validator is "
+		    "refused; run fare-engine certs crl DIR and send SIGHUP",
+		    next);
+		return 1;
+	}
+	if (nu - now < CRL_WARN_DAYS * 86400LL) {
+		snprintf(why, len, "CRL expires at %s (in %lld h): run "
+		    "fare-engine certs crl DIR and send SIGHUP", next,
+		    (long long)(nu - now) / 3600);
+		return 0;
+	}
+	return -1;
+}
 
 static void
 healthz_cb(const struct http_request *req, struct http_response *r, void *arg)
@@ -23,8 +56,9 @@ healthz_cb(const struct http_request *req, struct http_response *r, void *arg)
 	struct server *s = arg;
 	struct evbuffer *b = r->body;
 	struct writer_stats ws;
-	char why[256];
+	char why[256], crl[256], next[32];
 	const char *bad = writer_health(s->writer, why, sizeof why);
+	int crl_state = health_crl(s, crl, sizeof crl, next, sizeof next);
 
 	(void)req;
 	r->content_type = "application/json";
@@ -33,6 +67,12 @@ healthz_cb(const struct http_request *req, struct http_response *r, void *arg)
 		for (p = why; *p; p++)
 			if (*p == '"' || *p == '\\' || (unsigned char)*p < 32)
 				*p = ' ';
+		memmove(why + 9, why, strnlen(why, sizeof why - 10) + 1);
+		memcpy(why, "journal: ", 9);
+		why[sizeof why - 1] = '\0';
+	} else if (crl_state == 1) {
+		bad = why;
+		snprintf(why, sizeof why, "%s", crl);
 	} else if (s->accept_failed_us != 0 && clock_mono_us() -
 	    s->accept_failed_us < HEALTH_ACCEPT_FAILED_US) {
 		bad = why;
@@ -41,11 +81,17 @@ healthz_cb(const struct http_request *req, struct http_response *r, void *arg)
 	}
 	writer_get_stats(s->writer, &ws);
 	evbuffer_add_printf(b, "{\"status\":\"%s\",\"accepting\":%s,"
-	    "\"connections\":%ld,\"committed\":%llu,\"queued\":%zu%s%s%s}\n",
+	    "\"connections\":%ld,\"committed\":%llu,\"queued\":%zu",
 	    bad ? "failing" : "ok", s->accepting ? "true" : "false",
 	    s->nconns, (unsigned long long)ws.committed,
-	    writer_queued(s->writer), bad ? ",\"reason\":\"" : "",
-	    bad ? why : "", bad ? "\"" : "");
+	    writer_queued(s->writer));
+	if (next[0] != '\0')
+		evbuffer_add_printf(b, ",\"crl_next_update\":\"%s\"", next);
+	if (bad != NULL)
+		evbuffer_add_printf(b, ",\"reason\":\"%s\"", why);
+	if (crl_state == 0)
+		evbuffer_add_printf(b, ",\"warning\":\"%s\"", crl);
+	evbuffer_add_printf(b, "}\n");
 	r->status = bad ? 503 : 200;
 }
 

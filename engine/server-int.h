@@ -52,6 +52,7 @@ struct server {
 	int			 draining, drain_turns;
 	sqlite3			*ro;		/* read-only: the deny list */
 	int64_t			 deny_last;	/* last deny_log id pushed */
+	int64_t			 crl_warned_s;	/* last CRL warning logged */
 	/* Counters for /metrics. */
 	uint64_t		 n_taps, n_acked, n_refused, n_broken;
 	uint64_t		 n_accepted_conns, n_closed_conns;

@@ -540,6 +540,29 @@ writer_done_cb(const struct jresult *r, size_t n, void *arg)
 			update_pause(s->slot[i]);
 }
 
+/* The CRL nears its nextUpdate (or passed it): said in the log once an
+ * hour, as /healthz says it on every probe. */
+static void
+crl_watch(struct server *s)
+{
+	int64_t nu = tls_ctx_crl_next_update(s->tls), now = (int64_t)time(NULL);
+	char next[21];
+
+	if (nu == 0 || nu - now >= CRL_WARN_DAYS * 86400LL ||
+	    now - s->crl_warned_s < 3600)
+		return;
+	s->crl_warned_s = now;
+	civil_format_utc(nu, next);
+	if (nu <= now)
+		logmsg("CRL expired at %s: every validator handshake is "
+		    "refused; run fare-engine certs crl %s and send SIGHUP",
+		    next, s->cfg->certs);
+	else
+		logmsg("warning: the CRL expires at %s (in %lld h): run "
+		    "fare-engine certs crl %s and send SIGHUP", next,
+		    (long long)(nu - now) / 3600, s->cfg->certs);
+}
+
 /* Each second: resume connections whose acks have drained. */
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -557,6 +580,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	/* Deny-list changes go out to every validator within a second. */
 	if (s->ro != NULL)
 		deny_changes(s->ro, &s->deny_last, deny_all_cb, s);
+	crl_watch(s);
 }
 
 /*
@@ -631,6 +655,28 @@ load_tariff(const char *dir)
 	return t;
 }
 
+/* After a CRL reload: the connections of devices it revokes close now
+ * (SPEC §7), not at their next handshake. */
+static void
+close_revoked(struct server *s)
+{
+	char why[256], reason[300];
+	long i, n = 0;
+
+	for (i = 0; i < s->nslots; i++) {
+		struct terminal *t = s->slot[i];
+		if (t == NULL || t->device_id[0] == '\0' ||
+		    tls_conn_recheck(t->conn, why, sizeof why) == 0)
+			continue;
+		snprintf(reason, sizeof reason, "%s (CRL reloaded)", why);
+		terminal_close(t, reason);
+		n++;
+	}
+	if (n > 0)
+		logmsg("SIGHUP: %ld connection(s) closed: certificate no "
+		    "longer valid under the new CRL", n);
+}
+
 static void
 reload_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -642,8 +688,11 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (tls_ctx_reload_crl(s->tls, err, sizeof err) == -1)
 		logmsg("SIGHUP: CRL not reloaded: %s", err);
-	else
+	else {
 		logmsg("SIGHUP: CRL reloaded");
+		close_revoked(s);
+		s->crl_warned_s = 0;
+	}
 	a = load_tariff(s->cfg->tariff);
 	b = a ? load_tariff(s->cfg->tariff) : NULL;
 	if (a == NULL || b == NULL) {
@@ -808,7 +857,7 @@ server_setup(struct server *s, char *err, size_t errlen)
 		return -1;
 	if (c->acquirer != NULL) {
 		unsigned char secret[TAP_DERIVED_KEY_LEN];
-		struct settle_opts so = {c->db, c->acquirer,
+		struct settle_opts so = {c->db, c->acquirer, c->certs,
 		    tariff_currency(s->tariff), c->settle_grace_s,
 		    (int)c->settle_interval_s, (int)c->settle_timeout_ms,
 		    secret};

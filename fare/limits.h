@@ -156,6 +156,15 @@ _Static_assert(LIMIT_PER_KM_1E5 * (long long)LIMIT_DISTANCE_M < 9000000000000000
 
 _Static_assert(HTTP_TARGET_MAX < HTTP_HEAD_MAX, "a target fits the head");
 
+/* CRLs (wire/tls.c, certs/certs.c): `certs crl` issues one valid this
+ * many days (run it daily from a timer: a month of slack); the engine
+ * warns in its log and on /healthz this many days before nextUpdate, and
+ * accepts a thisUpdate this far ahead of its clock. */
+#define CRL_VALID_DAYS_DEFAULT		30
+#define CRL_VALID_DAYS_MAX		366
+#define CRL_WARN_DAYS			7
+#define TLS_CRL_CLOCK_SKEW_S		300
+
 /* The listen backlog: a reconnect storm of thousands of validators waits
  * in the kernel, not in SYN retries (Linux caps it at somaxconn, 4096). */
 #define LISTEN_BACKLOG			4096
