@@ -18,6 +18,8 @@
  *   settle_interval_s = 60
  *   settle_timeout_ms = 2000
  *   debt_tap_gap_s = 3600          (a tap retries a debt at most this often)
+ *   account_cache = 65536          (accounts whose open weeks the writer
+ *                                   keeps in memory; 0: none)
  */
 #include <ini.h>
 #include <stdio.h>
@@ -75,6 +77,8 @@ ini_cb(void *user, const char *section, const char *name, const char *value)
 		c->settle_timeout_ms = strtol(value, NULL, 10);
 	else if (strcmp(name, "debt_tap_gap_s") == 0)
 		c->debt_tap_gap_s = strtol(value, NULL, 10);
+	else if (strcmp(name, "account_cache") == 0)
+		c->account_cache = strtol(value, NULL, 10);
 	else if (strcmp(name, "synchronous") == 0)
 		c->synchronous_full = strcmp(value, "normal") != 0;
 	else {
@@ -94,7 +98,7 @@ serve_usage(void)
 	    "[--http HOST:PORT]\n           [--token-key-file FILE] "
 	    "[--acquirer HOST:PORT] [--settle-grace S]\n"
 	    "           [--settle-interval S] [--settle-timeout-ms MS] "
-	    "[--debt-tap-gap S]\n");
+	    "[--debt-tap-gap S]\n           [--account-cache N]\n");
 	return 2;
 }
 
@@ -107,7 +111,7 @@ cmd_serve(int argc, char **argv)
 	    NULL, 0, 0, 1, 0, LATE_TAP_DAYS_DEFAULT * 86400,
 	    LIMIT_CONNECTIONS_DEFAULT, HANDSHAKE_TIMEOUT_S, NULL,
 	    SETTLE_GRACE_S_DEFAULT, SETTLE_INTERVAL_S_DEFAULT,
-	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT};
+	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT, ACCOUNT_CACHE_ACCOUNTS};
 	const char *why;
 	int i, r;
 
@@ -151,6 +155,8 @@ cmd_serve(int argc, char **argv)
 			c.settle_timeout_ms = strtol(v, NULL, 10);
 		else if (strcmp(a, "--debt-tap-gap") == 0 && ++i)
 			c.debt_tap_gap_s = strtol(v, NULL, 10);
+		else if (strcmp(a, "--account-cache") == 0 && ++i)
+			c.account_cache = strtol(v, NULL, 10);
 		else if (strcmp(a, "--handshake-timeout") == 0 && ++i)
 			c.handshake_timeout_s = strtol(v, NULL, 10);
 		else if (strcmp(a, "--clock") == 0 && ++i) {
@@ -192,6 +198,11 @@ serve_check(const struct server_config *c)
 		fprintf(stderr, "fare-engine: settlement option out of range "
 		    "(grace 0-604800 s, interval 1-3600 s, timeout 10-60000 ms, "
 		    "debt tap gap 0-1209600 s)\n");
+		return 2;
+	}
+	if (c->account_cache < 0 || c->account_cache > ACCOUNT_CACHE_ACCOUNTS) {
+		fprintf(stderr, "fare-engine: account_cache out of range "
+		    "(0-%d accounts)\n", ACCOUNT_CACHE_ACCOUNTS);
 		return 2;
 	}
 	if (c->max_connections < 1 || c->max_connections > LIMIT_CONNECTIONS_MAX) {
