@@ -39,6 +39,7 @@ STORE_SRC = store/store.c store/journal.c store/charges.c store/settlement.c sto
 FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-certs.c engine/cmd-serve.c engine/cmd-audit.c \
 	   engine/cmd-deny.c engine/server.c engine/server-http.c engine/http.c \
+	   engine/harden.c \
 	   engine/writer.c engine/account-cache.c \
 	   engine/settle.c
 SIM_SRC	 = terminal-sim/main.c terminal-sim/replay.c terminal-sim/load.c \

@@ -310,8 +310,8 @@ tapset_add_fields(struct tapset *s, const char *const *f, const size_t *n,
 	memcpy(p->tap_id, f[F_ID], n[F_ID] + 1);
 	p->id_hash = strtab_hash32(f[F_ID], n[F_ID]);
 	p->par_len = (uint8_t)n[F_PAR];
-	memcpy(p->par, f[F_PAR], n[F_PAR] + 1);
-	p->par_hash = n[F_PAR] ? strtab_hash32(f[F_PAR], n[F_PAR]) : 0;
+	memcpy(p->par, tf.par, n[F_PAR] + 1);	/* upper-cased */
+	p->par_hash = n[F_PAR] ? strtab_hash32(tf.par, n[F_PAR]) : 0;
 	pan_key(f[F_CARD], &p->pan, &p->pan_len);
 	p->card_hash = card_hash(p->pan, p->pan_len);
 	if (s->nbatch == TAPSET_BATCH && tapset_flush(s) == -1)

@@ -20,6 +20,7 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
 /*
  * Private, for one field: whether the handshake resumed a session
@@ -686,6 +687,7 @@ tls_read(struct tls_conn *t)
 			return;
 		}
 		evbuffer_add(t->in, buf, (size_t)rc);
+		mbedtls_platform_zeroize(buf, (size_t)rc);	/* plaintext */
 		total += (size_t)rc;
 		/* Data may also sit decrypted inside mbedTLS: keep going. */
 		if (mbedtls_ssl_get_bytes_avail(&t->ssl) == 0 && rc <
