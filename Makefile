@@ -31,7 +31,7 @@ FARE_SRC = fare/csv.c fare/strtab.c fare/parse.c fare/tz.c fare/diag.c \
 	   fare/tariff.c fare/tariff-load.c fare/price.c fare/price-caps.c \
 	   fare/price-window.c fare/tap.c fare/buf.c fare/tapset.c fare/explain.c fare/opt.c
 # libwire.a: frames, mutual TLS on libevent, addresses, certificate paths.
-WIRE_SRC = wire/wire.c wire/tls.c certs/certs.c
+WIRE_SRC = wire/wire.c wire/tls.c wire/acqline.c certs/certs.c
 # libstore.a: SQLite; each module owns its tables and statements.
 STORE_SRC = store/store.c store/journal.c store/charges.c store/settlement.c store/ledger.c \
 	   store/deny.c
@@ -39,7 +39,7 @@ STORE_SRC = store/store.c store/journal.c store/charges.c store/settlement.c sto
 FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-certs.c engine/cmd-serve.c engine/cmd-audit.c \
 	   engine/cmd-deny.c engine/server.c engine/server-http.c engine/http.c \
-	   engine/harden.c \
+	   engine/harden.c engine/config.c \
 	   engine/writer.c engine/account-cache.c \
 	   engine/settle.c
 SIM_SRC	 = terminal-sim/main.c terminal-sim/replay.c terminal-sim/load.c \

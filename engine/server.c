@@ -1006,6 +1006,8 @@ out:
 	tap_tokenizer_free(s.tk);
 	tariff_free(s.tariff);
 	event_base_free(s.base);
+	/* libevent's global locks, allocated by harden.c's allocator. */
+	libevent_global_shutdown();
 	if (rc == 0)
 		logmsg("stopped cleanly");
 	return rc;

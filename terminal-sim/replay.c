@@ -404,11 +404,13 @@ static void
 deny_update(struct replay *rp, const char *body)
 {
 	struct account_key key;
+	const char *acc;
 	uint32_t id;
+	int change = wire_deny_body(body, &acc);
 
 	/* A D frame is "+" or "-" and one whole account, nothing else. */
-	if ((body[0] != '+' && body[0] != '-') || rp->deny == NULL ||
-	    account_parse(&key, body + 1) == -1) {
+	if ((change != '+' && change != '-') || rp->deny == NULL ||
+	    account_parse(&key, acc) == -1) {
 		fprintf(stderr, "terminal-sim: a deny-list frame that is not "
 		    "+/- and an account: ignored\n");
 		return;
@@ -558,7 +560,8 @@ data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 		size_t nf;
 		evbuffer_drain(in, used);
 		if (f.type == 'D') {
-			if (strcmp(f.body, "=") == 0)
+			const char *acc;
+			if (wire_deny_body(f.body, &acc) == '=')
 				d->list_ready = 1;
 			else
 				deny_update(d->rp, f.body);
