@@ -18,6 +18,7 @@
  *   settle_interval_s = 60
  *   settle_timeout_ms = 2000
  *   debt_tap_gap_s = 3600          (a tap retries a debt at most this often)
+ *   log_level = info               (err, warning, notice, info, debug)
  */
 #include <errno.h>
 #include <ini.h>
@@ -28,9 +29,12 @@
 
 #include "cmd.h"
 #include "limits.h"
+#include "log.h"
 #include "opt.h"
 #include "parse.h"
 #include "server.h"
+
+static int	serve_log_level_cb(void *, const char *, const char **);
 
 /* Strings from the config file live as long as the process. */
 static char *
@@ -115,7 +119,14 @@ ini_cb(void *user, const char *section, const char *name, const char *value)
 		c->token_key_file = keep(value);
 	else if (strcmp(name, "acquirer") == 0)
 		c->acquirer = strcmp(value, "none") == 0 ? NULL : keep(value);
-	else if (strcmp(name, "synchronous") == 0 &&
+	else if (strcmp(name, "log_level") == 0) {
+		const char *why;
+		if (serve_log_level_cb(NULL, value, &why) == -1) {
+			fprintf(stderr, "fare-engine: config: log_level = "
+			    "'%s': %s\n", value, why);
+			return 0;
+		}
+	} else if (strcmp(name, "synchronous") == 0 &&
 	    (strcmp(value, "full") == 0 || strcmp(value, "normal") == 0))
 		c->synchronous_full = strcmp(value, "normal") != 0;
 	else if (strcmp(name, "synchronous") == 0) {
@@ -147,6 +158,21 @@ serve_config_path(int argc, char **argv)
 }
 
 static int	serve_check(const struct server_config *);
+
+/* --log-level NAME: lines above it are not written, from now on. */
+static int
+serve_log_level_cb(void *dst, const char *v, const char **why)
+{
+	enum log_level l;
+
+	(void)dst;
+	if (log_level_parse(v, &l) == -1) {
+		*why = "not err, warning, notice, info or debug";
+		return -1;
+	}
+	log_set_level(l);
+	return 0;
+}
 
 static const struct opt_cmd serve_cmd = {"fare-engine serve", "", 0, 0,
     "Runs the engine: validators over mutual TLS on --listen, /healthz "
@@ -209,6 +235,9 @@ cmd_serve(int argc, char **argv)
 		    .dst = &c.debt_tap_gap_s, .arg = "S", .lo = 0,
 		    .hi = 14 * 86400, .help = "a tap retries a debt at most "
 		    "this often"},
+		{.name = "log-level", .kind = OPT_FN, .fn = serve_log_level_cb,
+		    .arg = "LEVEL", .help = "err, warning, notice, info "
+		    "(default) or debug"},
 		{.name = "handshake-timeout", .kind = OPT_LONG,
 		    .dst = &c.handshake_timeout_s, .arg = "S", .lo = 1,
 		    .hi = 600, .help = "drop sockets that never finish TLS"},

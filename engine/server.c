@@ -31,6 +31,7 @@
 #include "limits.h"
 #include "deny.h"
 #include "diag.h"
+#include "log.h"
 #include "writer.h"
 #include "parse.h"
 #include "server.h"
@@ -54,8 +55,8 @@ terminal_close(struct terminal *t, const char *reason)
 {
 	struct server *s = t->srv;
 
-	logmsg("validator %s disconnected: %s", t->device_id[0] ?
-	    t->device_id : "(before handshake)", reason);
+	log_info("validator_disconnected", "device=%s reason=%s",
+	    t->device_id[0] ? LOGQ(t->device_id) : "-", LOGQ(reason));
 	s->slot[t->slot] = NULL;
 	s->nconns--;
 	s->n_closed_conns++;
@@ -252,8 +253,9 @@ terminal_data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 			break;
 		if (r == -1 || f.type != 'T') {
 			s->n_broken++;
-			logmsg("validator %s: broken frame: %s", t->device_id,
-			    why ? why : "unknown frame type");
+			log_warning("broken_frame", "device=%s reason=%s",
+			    LOGQ(t->device_id), LOGQ(why ? why :
+			    "unknown frame type"));
 			if (send_frame(t, 'E', why ? why : "unknown frame "
 			    "type") == 0)
 				tls_conn_close_after_flush(t->conn);
@@ -315,8 +317,8 @@ terminal_open_cb(struct tls_conn *c, void *arg)
 	snprintf(t->device_id, sizeof t->device_id, "%s", tls_conn_peer_cn(c));
 	if (t->deadline != NULL)
 		event_del(t->deadline);
-	logmsg("validator %s connected%s", t->device_id,
-	    tls_conn_resumed(c) ? " (session resumed)" : "");
+	log_info("validator_connected", "device=%s resumed=%d",
+	    LOGQ(t->device_id), tls_conn_resumed(c) ? 1 : 0);
 	/* The whole deny list, so the gate decides without asking. */
 	{
 		struct deny_to d = {t};
@@ -375,7 +377,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		close(fd);
 		evconnlistener_disable(s->listener);
 		s->accepting = 0;
-		logmsg("connection limit (%ld) reached: not accepting",
+		log_warning("connection_limit", "max_connections=%ld "
+		    "msg=\"not accepting until a connection closes\"",
 		    s->cfg->max_connections);
 		return;
 	}
@@ -433,7 +436,8 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	struct timeval one = {1, 0};
 
 	/* EMFILE and friends: pause accepting instead of spinning. */
-	logmsg("accept: %s; pausing for a second", strerror(errno));
+	log_warning("accept_failed", "error=%s msg=\"pausing accept for a "
+	    "second\"", LOGQ(strerror(errno)));
 	evconnlistener_disable(l);
 	s->accepting = 0;
 	evtimer_add(s->listener_retry, &one);
@@ -526,8 +530,8 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (inflight > 0)
-		logmsg("shutdown: %u taps still unacknowledged; their "
-		    "validators will resend them", inflight);
+		log_notice("shutdown_unacknowledged", "taps=%u msg=\"their "
+		    "validators will resend them\"", inflight);
 	for (i = 0; i < s->nslots; i++)
 		if (s->slot[i] != NULL)
 			terminal_close(s->slot[i], "engine shutting down");
@@ -544,8 +548,8 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (s->draining)
 		return;
-	logmsg("signal %d: shutting down: no new connections or taps; "
-	    "committing and acknowledging what was read", (int)sig);
+	log_notice("shutting_down", "signal=%d msg=\"no new connections or "
+	    "taps; committing and acknowledging what was read\"", (int)sig);
 	if (s->listener != NULL)
 		evconnlistener_disable(s->listener);
 	s->accepting = 0;
@@ -563,10 +567,18 @@ load_tariff(const char *dir)
 {
 	struct diag d;
 	struct tariff *t;
+	size_t i;
 
 	diag_init(&d);
 	t = tariff_load(dir, &d);
-	diag_print(&d, stderr);
+	for (i = 0; i < d.n; i++)
+		log_event(t == NULL ? LOG_LEVEL_ERR : LOG_LEVEL_WARNING,
+		    "tariff_problem", "tariff=%s msg=%s", LOGQ(dir),
+		    LOGQ(d.msg[i]));
+	if (d.dropped > 0)
+		log_event(t == NULL ? LOG_LEVEL_ERR : LOG_LEVEL_WARNING,
+		    "tariff_problem", "tariff=%s more=%zu", LOGQ(dir),
+		    d.dropped);
 	diag_free(&d);
 	return t;
 }
@@ -581,21 +593,22 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	if (tls_ctx_reload_crl(s->tls, err, sizeof err) == -1)
-		logmsg("SIGHUP: CRL not reloaded: %s", err);
+		log_warning("crl_reload_failed", "error=%s", LOGQ(err));
 	else
-		logmsg("SIGHUP: CRL reloaded");
+		log_notice("crl_reloaded", NULL);
 	a = load_tariff(s->cfg->tariff);
 	b = a ? load_tariff(s->cfg->tariff) : NULL;
 	if (a == NULL || b == NULL) {
 		tariff_free(a);
-		logmsg("SIGHUP: tariff %s not reloaded (see above)",
-		    s->cfg->tariff);
+		log_warning("tariff_reload_failed", "tariff=%s msg=\"the "
+		    "old tariff stays (problems above)\"",
+		    LOGQ(s->cfg->tariff));
 		return;
 	}
 	tariff_free(s->tariff);
 	s->tariff = a;
 	writer_set_tariff(s->writer, b);
-	logmsg("SIGHUP: tariff %s reloaded", s->cfg->tariff);
+	log_notice("tariff_reloaded", "tariff=%s", LOGQ(s->cfg->tariff));
 }
 
 /* The tariff twice (this thread's and the writer's), the token key, TLS. */
@@ -720,7 +733,8 @@ server_setup(struct server *s, char *err, size_t errlen)
 		if (s->settle == NULL)
 			return -1;
 	} else
-		logmsg("no acquirer configured: settlement is off");
+		log_notice("settlement_off", "msg=\"no acquirer "
+		    "configured\"");
 	open_deny_feed(s);
 	if (listen_validators(s, err, errlen) == -1)
 		return -1;
@@ -743,21 +757,20 @@ server_run(const struct server_config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
 	if ((s.base = event_base_new()) == NULL) {
-		fprintf(stderr, "fare-engine: cannot start libevent\n");
+		log_err("start_failed", "error=\"cannot start libevent\"");
 		return 1;
 	}
 	if (cfg->dev)
-		logmsg("DEVELOPMENT MODE: dev token key '%s'%s%s",
-		    TAP_DEV_TOKEN_KEY, cfg->strict_clock ? "" :
-		    ", tap times not checked against the clock",
-		    ", a missing CRL tolerated");
+		log_warning("development_mode", "token_key=%s "
+		    "tap_times_checked=%d crl_required=0 msg=\"DEVELOPMENT "
+		    "MODE: not for real cards\"", TAP_DEV_TOKEN_KEY,
+		    cfg->strict_clock ? 1 : 0);
 	if (server_setup(&s, err, sizeof err) == -1) {
-		logmsg("%s", err);
+		log_err("start_failed", "error=%s", LOGQ(err));
 		goto out;
 	}
-	logmsg("serving validators on %s%s%s, database %s", cfg->listen,
-	    cfg->http ? ", health on http://" : "", cfg->http ? cfg->http : "",
-	    cfg->db);
+	log_notice("serving", "listen=%s http=%s db=%s", LOGQ(cfg->listen),
+	    cfg->http ? LOGQ(cfg->http) : "-", LOGQ(cfg->db));
 	event_base_dispatch(s.base);
 	rc = 0;
 out:
@@ -787,6 +800,6 @@ out:
 	tariff_free(s.tariff);
 	event_base_free(s.base);
 	if (rc == 0)
-		logmsg("stopped cleanly");
+		log_notice("stopped", "msg=\"stopped cleanly\"");
 	return rc;
 }

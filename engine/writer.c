@@ -19,7 +19,7 @@
 #include "charges.h"
 #include "clock.h"
 #include "deny.h"
-#include "diag.h"
+#include "log.h"
 #include "ledger.h"
 #include "limits.h"
 #include "parse.h"
@@ -106,7 +106,8 @@ set_health(struct writer *w, const char *what)
 	memcpy(w->health, h, sizeof h);
 	pthread_mutex_unlock(&w->mu);
 	if (changed)	/* once per episode, not once per retry */
-		logmsg("journal: %s", h);
+		log_err("journal_failing", "error=%s msg=\"taps are not "
+		    "acknowledged until a commit succeeds\"", LOGQ(h));
 }
 
 static void
@@ -119,7 +120,7 @@ clear_health(struct writer *w)
 	w->health[0] = '\0';
 	pthread_mutex_unlock(&w->mu);
 	if (was)
-		logmsg("journal: committing again");
+		log_notice("journal_committing", "msg=\"committing again\"");
 }
 
 /* Adds one stored tap to the taps to price; skips what the tariff lost. */
@@ -843,7 +844,7 @@ writer_main(void *arg)
 	size_t i;
 
 	if (b == NULL || res == NULL || tap_acc == NULL) {
-		fprintf(stderr, "fare-engine: journal: out of memory\n");
+		log_err("journal_failing", "error=\"out of memory\"");
 		goto out;
 	}
 	pthread_setname_np(pthread_self(), "fe-writer");
