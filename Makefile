@@ -40,7 +40,7 @@ STORE_SRC = store/store.c store/journal.c store/charges.c store/settlement.c sto
 FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-certs.c engine/cmd-serve.c engine/cmd-audit.c \
 	   engine/cmd-deny.c engine/server.c engine/server-http.c \
-	   engine/writer.c \
+	   engine/metrics.c engine/writer.c \
 	   engine/settle.c
 SIM_SRC	 = terminal-sim/main.c terminal-sim/replay.c terminal-sim/load.c \
 	   terminal-sim/idle.c terminal-sim/acquirer.c terminal-sim/day.c
@@ -62,6 +62,10 @@ $(WIRE_OBJ): INC = $(WIRE_INC)
 $(STORE_OBJ): INC = $(STORE_INC)
 $(FE_OBJ): INC = $(FE_INC)
 $(SIM_OBJ): INC = $(SIM_INC)
+
+# The version /metrics reports (onecity_build_info): git's, else "unknown".
+VERSION	?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/engine/metrics.o: CFLAGS += -DONECITY_VERSION='"$(VERSION)"'
 
 LIBFARE	 = $(BUILD)/libfare.a
 LIBWIRE	 = $(BUILD)/libwire.a

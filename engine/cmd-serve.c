@@ -18,6 +18,7 @@
  *   settle_interval_s = 60
  *   settle_timeout_ms = 2000
  *   debt_tap_gap_s = 3600          (a tap retries a debt at most this often)
+ *   metrics_refresh_s = 60         (/metrics' reads of the database)
  *   log_level = info               (err, warning, notice, info, debug)
  */
 #include <errno.h>
@@ -85,6 +86,10 @@ ini_numbers(struct server_config *c, const char *name, const char *value)
 		if (!ini_number(name, value, 10, 60000, &v))
 			return 0;
 		c->settle_timeout_ms = (long)v;
+	} else if (strcmp(name, "metrics_refresh_s") == 0) {
+		if (!ini_number(name, value, 1, METRICS_REFRESH_S_MAX, &v))
+			return 0;
+		c->metrics_refresh_s = (long)v;
 	} else if (strcmp(name, "debt_tap_gap_s") == 0)
 		return ini_number(name, value, 0, 14 * 86400, &c->debt_tap_gap_s);
 	else
@@ -188,7 +193,8 @@ cmd_serve(int argc, char **argv)
 	    NULL, 0, 0, 1, 0, LATE_TAP_DAYS_DEFAULT * 86400,
 	    LIMIT_CONNECTIONS_DEFAULT, HANDSHAKE_TIMEOUT_S, NULL,
 	    SETTLE_GRACE_S_DEFAULT, SETTLE_INTERVAL_S_DEFAULT,
-	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT};
+	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT,
+	    METRICS_REFRESH_S_DEFAULT};
 	const char *config = serve_config_path(argc, argv), *cfg = NULL;
 	int64_t clock = INT64_MIN;
 	int first, r;
@@ -235,6 +241,10 @@ cmd_serve(int argc, char **argv)
 		    .dst = &c.debt_tap_gap_s, .arg = "S", .lo = 0,
 		    .hi = 14 * 86400, .help = "a tap retries a debt at most "
 		    "this often"},
+		{.name = "metrics-refresh", .kind = OPT_LONG,
+		    .dst = &c.metrics_refresh_s, .arg = "S", .lo = 1,
+		    .hi = METRICS_REFRESH_S_MAX, .help = "seconds between "
+		    "/metrics' reads of the database (default 60)"},
 		{.name = "log-level", .kind = OPT_FN, .fn = serve_log_level_cb,
 		    .arg = "LEVEL", .help = "err, warning, notice, info "
 		    "(default) or debug"},

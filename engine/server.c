@@ -29,11 +29,13 @@
 #include <mbedtls/platform_util.h>
 
 #include "limits.h"
+#include "metrics.h"
 #include "deny.h"
 #include "diag.h"
 #include "log.h"
 #include "writer.h"
 #include "parse.h"
+#include "price.h"
 #include "server.h"
 #include "server-int.h"
 #include "settle.h"
@@ -468,8 +470,10 @@ writer_done_cb(const struct jresult *r, size_t n, void *arg)
 			    refusal_name(r[i].refused));
 		if (r[i].refused == REFUSAL_NONE)
 			s->n_acked++;
-		else
+		else {
 			s->n_refused++;
+			s->n_refused_by[r[i].refused]++;
+		}
 		if (t->inflight > 0)
 			t->inflight--;
 		/* Last: a failed write frees t (the validator resends). */
@@ -484,6 +488,49 @@ writer_done_cb(const struct jresult *r, size_t n, void *arg)
 			update_pause(s->slot[i]);
 }
 
+/*
+ * The first UTC second of service day `day`, searched in (lo, hi] where
+ * lo is in an earlier day and hi in that day or later: service days only
+ * grow with time (SPEC 4), also across daylight saving, so a bisection
+ * finds it.
+ */
+static int64_t
+day_first_second(const struct tariff *t, int32_t day, int64_t lo,
+    int64_t hi)
+{
+	while (hi - lo > 1) {
+		int64_t mid = lo + (hi - lo) / 2;
+		if (price_service_day(t, mid) < day)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
+}
+
+/* /metrics: the current service day and its bounds, when it changes. */
+static void
+tick_metrics(struct server *s)
+{
+	int64_t now = writer_now(s->writer), start, end;
+	int32_t day;
+
+	if (s->metrics == NULL)
+		return;
+	day = price_service_day(s->tariff, now);
+	if (day != s->metrics_day) {
+		start = day_first_second(s->tariff, day, now - 3 * 86400,
+		    now);
+		end = day_first_second(s->tariff, day + 1, now,
+		    now + 3 * 86400);
+		s->metrics_day = day;
+		s->metrics_start = start;
+		s->metrics_end = end;
+	}
+	metrics_set_day(s->metrics, day, s->metrics_start, s->metrics_end,
+	    now);
+}
+
 /* Each second: resume connections whose acks have drained. */
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -493,6 +540,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	tick_metrics(s);
 	if (s->queue_full && writer_queued(s->writer) < JOURNAL_QUEUE_RESUME)
 		s->queue_full = 0;
 	for (i = 0; i < s->nslots; i++)
@@ -740,6 +788,11 @@ server_setup(struct server *s, char *err, size_t errlen)
 		return -1;
 	if (c->http != NULL && server_http_start(s, err, errlen) == -1)
 		return -1;
+	/* After the writer: the schema exists for its read-only queries. */
+	if (c->http != NULL && (s->metrics = metrics_start(c->db,
+	    (int)c->metrics_refresh_s, err, errlen)) == NULL)
+		return -1;
+	s->metrics_day = INT32_MIN;
 	add_events(s);
 	s->accepting = 1;
 	return 0;
@@ -780,7 +833,11 @@ out:
 		event_free(s.listener_retry);
 	if (s.http != NULL)
 		evhttp_free(s.http);
+	metrics_stop(s.metrics);
 	settle_stop(s.settle);
+	/* The writer last, alone on the database: it checkpoints the WAL. */
+	sqlite3_close(s.ro);
+	s.ro = NULL;
 	writer_close(s.writer);
 	for (i = 0; i < 4; i++)
 		if (s.sig[i] != NULL)

@@ -915,6 +915,29 @@ close_store(struct writer *w)
 	journal_close(w->journal);
 }
 
+/*
+ * A clean stop leaves no WAL beside the database: everything is copied
+ * into the main file and the WAL truncated to zero bytes, so that a copy
+ * of engine.db alone is whole.  Readers still open elsewhere (an audit, a
+ * backup) can keep it from completing; it is then said in the log, and the
+ * WAL, still beside the database, holds the rest.
+ */
+static void
+writer_checkpoint(struct writer *w)
+{
+	int frames = -1, copied = -1;
+	int rc = sqlite3_wal_checkpoint_v2(journal_db(w->journal), NULL,
+	    SQLITE_CHECKPOINT_TRUNCATE, &frames, &copied);
+
+	if (rc == SQLITE_OK)
+		log_notice("checkpoint", "mode=truncate frames=%d", copied);
+	else
+		log_warning("checkpoint_incomplete", "error=%s frames=%d "
+		    "copied=%d msg=\"keep the -wal file with the database\"",
+		    LOGQ(sqlite3_errmsg(journal_db(w->journal))), frames,
+		    copied);
+}
+
 struct writer *
 writer_open(const struct writer_opts *o, struct tariff *t,
     struct event_base *base, writer_done_fn done, void *arg, char *err,
@@ -976,6 +999,7 @@ writer_close(struct writer *w)
 	pthread_join(w->thread, NULL);
 	/* Deliver the last results, if the loop still runs they go out. */
 	done_cb(-1, 0, w);
+	writer_checkpoint(w);
 	close_store(w);
 	event_free(w->done_ev);
 	tariff_free(w->next_tariff);

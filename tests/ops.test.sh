@@ -1,7 +1,9 @@
 #!/bin/sh
 # What an operator relies on (issue 17): every line the engine logs has a
 # journald level prefix and is one event with key=value fields, and
-# --log-level hides the levels above it.
+# --log-level hides the levels above it; /metrics passes a strict reader of
+# Prometheus's text format (tests/promtext.awk) and its figures equal the
+# database's; a clean stop leaves no WAL.
 set -eu
 . tests/lib.sh
 BIN=${1:-bin}
@@ -19,7 +21,8 @@ hport=$((port + 1))
 start_engine() {
 	_db=$1
 	shift
-	"$FE" serve --dev --clock 2027-06-01T00:00:00Z --certs "$tmp/certs" \
+	"$FE" serve --dev --clock "${clock:-2027-06-01T00:00:00Z}" \
+	    --certs "$tmp/certs" \
 	    --tariff "$EX/week" --db "$_db" --listen 127.0.0.1:$port \
 	    --http 127.0.0.1:$hport "$@" 2>>"$tmp/engine.log" &
 	pid=$!
@@ -44,6 +47,10 @@ until grep -q "event=tariff_reloaded" "$tmp/engine.log"; do
 	sleep 0.05
 done
 stop_engine
+# A clean stop checkpoints the WAL (TRUNCATE): engine.db alone is whole.
+[ ! -s "$tmp/a.db-wal" ] || fail "a clean stop left $(wc -c <"$tmp/a.db-wal") bytes of WAL"
+grep -q "^<5>.* event=checkpoint mode=truncate frames=" "$tmp/engine.log" ||
+    fail "no checkpoint logged at the stop"
 # <level>UTC-time program: event=name then key=value fields (logfmt).
 line_re='^<[3-7]>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z fare-engine: event=[a-z_]+( [A-Za-z_]+=("([^"\\]|\\.)*"|[^ "=]+))*$'
 bad=$(grep -Evc "$line_re" "$tmp/engine.log" || true)
@@ -72,4 +79,66 @@ fi
     fail "--log-level loud accepted"
 grep -q "not err, warning, notice, info or debug" "$tmp/err" ||
     fail "--log-level loud: $(cat "$tmp/err")"
-echo "ops: $n log lines, each a levelled key=value event; --log-level warning hides notice and info"
+
+# --- metrics --------------------------------------------------------------
+# The engine's clock on the evening of 2026-11-30 (a Monday, CET): that
+# service day runs from 04:00 local (03:00 UTC) for 24 hours.
+metric() { sed -n "s/^$1 //p" "$tmp/metrics"; }
+scrape() { curl -s -o "$tmp/metrics" http://127.0.0.1:$hport/metrics; }
+clock=2026-11-30T20:00:00Z
+start_engine "$tmp/m.db" --metrics-refresh 1
+# One tap the engine refuses (a stop the tariff lacks): labelled by reason.
+{ cat "$EX/week/taps.csv"
+  echo "bad-1,2026-11-30T10:00:00Z,4000056655665556,,TRAM,nowhere,in"; } \
+    >"$tmp/taps.csv"
+"$SIM" replay --engine 127.0.0.1:$port --certs "$tmp/certs" \
+    "$tmp/taps.csv" 2>"$tmp/sim.log" && fail "replay: the bad tap was not refused"
+day_start=$(date -u -d 2026-11-30T03:00:00Z +%s)
+sqlite3 "$tmp/m.db" "SELECT network_id, count(*) FROM taps WHERE time_utc >= $day_start
+    AND time_utc < $day_start + 86400 GROUP BY 1 ORDER BY 1" >"$tmp/want-taps"
+sqlite3 "$tmp/m.db" "SELECT network_id, revenue_cents FROM v_operator_revenue
+    WHERE service_day = '2026-11-30' ORDER BY 1" >"$tmp/want-rev"
+[ -s "$tmp/want-taps" ] && [ -s "$tmp/want-rev" ] || fail "no taps or revenue on 2026-11-30"
+# Until a refresh after the last commit (the thread reads every second).
+i=0
+while :; do
+	scrape
+	sed -n 's/^onecity_service_day_taps{network="\(.*\)"} /\1|/p' \
+	    "$tmp/metrics" | sort >"$tmp/got-taps"
+	sed -n 's/^onecity_service_day_revenue_cents{network="\(.*\)"} /\1|/p' \
+	    "$tmp/metrics" | grep -v '|0$' | sort >"$tmp/got-rev"
+	cmp -s "$tmp/want-taps" "$tmp/got-taps" &&
+	    cmp -s "$tmp/want-rev" "$tmp/got-rev" && break
+	i=$((i + 1))
+	[ $i -lt 300 ] || fail "/metrics per network: taps $(cat "$tmp/got-taps") revenue $(cat "$tmp/got-rev"), want $(cat "$tmp/want-taps") and $(cat "$tmp/want-rev")"
+	sleep 0.1
+done
+awk -f tests/promtext.awk "$tmp/metrics" >"$tmp/promtext" ||
+    fail "/metrics is not strict Prometheus text: $(head -5 "$tmp/promtext")"
+[ "$(tail -c 1 "$tmp/metrics" | od -An -c | tr -d ' ')" = '\n' ] ||
+    fail "/metrics does not end with a newline"
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$tmp/metrics" || fail "promtool check metrics"
+fi
+[ "$(metric 'onecity_taps_refused_total{reason="unknown-stop"}')" = 1 ] ||
+    fail "refusals not labelled by reason: $(grep refused_total "$tmp/metrics")"
+[ "$(metric onecity_taps_acked_total)" = 60 ] || fail "acked $(metric onecity_taps_acked_total)"
+[ "$(metric onecity_service_day_start_timestamp_seconds)" = "$day_start" ] ||
+    fail "service day start $(metric onecity_service_day_start_timestamp_seconds), want $day_start"
+grep -q '^onecity_build_info{version="[^"]*",sqlite="3\.[0-9.]*",libevent="2\.1' \
+    "$tmp/metrics" || fail "no build info"
+[ "$(metric process_resident_memory_bytes)" -gt 1000000 ] || fail "no RSS"
+[ "$(metric process_open_fds)" -gt 5 ] || fail "no open fds"
+[ "$(metric process_max_fds)" -gt 0 ] || fail "no fd limit"
+exp=$(metric onecity_crl_expiry_seconds)
+[ "$exp" -gt 86400 ] || fail "CRL expiry $exp s"
+seen=$(metric 'onecity_validator_last_seen_timestamp_seconds{device="replay-0"}')
+[ -n "$seen" ] && [ "$seen" -ge "$day_start" ] || fail "validator last seen: $seen"
+for m in onecity_settlement_backlog_account_days \
+    onecity_settlement_pending_requests onecity_refunds_pending_over_1d \
+    onecity_debts_open; do
+	[ "$(metric $m)" = 0 ] || fail "$m: $(metric $m)"
+done
+stop_engine
+
+echo "ops: $n log lines, each a levelled key=value event; --log-level warning hides notice and info; a clean stop leaves no WAL; /metrics: $(cat "$tmp/promtext"), strict, figures equal the database's"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mbedtls/ctr_drbg.h>
@@ -358,6 +359,24 @@ int
 tls_ctx_reload_crl(struct tls_ctx *c, char *err, size_t errlen)
 {
 	return load_crl(c, err, errlen);
+}
+
+int64_t
+tls_ctx_crl_next_update(const struct tls_ctx *c)
+{
+	const mbedtls_x509_time *t = &c->crl.next_update;
+	struct tm tm;
+
+	if (!c->have_crl || t->year == 0)
+		return -1;
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = t->year - 1900;
+	tm.tm_mon = t->mon - 1;
+	tm.tm_mday = t->day;
+	tm.tm_hour = t->hour;
+	tm.tm_min = t->min;
+	tm.tm_sec = t->sec;
+	return (int64_t)timegm(&tm);
 }
 
 void

@@ -11,6 +11,7 @@
 #define ONECITY_TLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 #include <event2/buffer.h>
@@ -41,6 +42,8 @@ void		 tls_ctx_max_version(struct tls_ctx *, int minor);
 void		 tls_ctx_free(struct tls_ctx *);
 /* Reloads crl.pem (SIGHUP); existing connections are kept. */
 int		 tls_ctx_reload_crl(struct tls_ctx *, char *err, size_t errlen);
+/* The loaded CRL's nextUpdate in UTC seconds; -1 without a CRL. */
+int64_t		 tls_ctx_crl_next_update(const struct tls_ctx *);
 
 /* Takes ownership of a connected socket (made non-blocking here). */
 struct tls_conn	*tls_conn_new(struct tls_ctx *, struct event_base *,
