@@ -20,6 +20,8 @@
  *   debt_tap_gap_s = 3600          (a tap retries a debt at most this often)
  *   metrics_refresh_s = 60         (/metrics' reads of the database)
  *   log_level = info               (err, warning, notice, info, debug)
+ *   account_cache = 65536          (accounts whose open weeks the writer
+ *                                   keeps in memory; 0: none)
  */
 #include <errno.h>
 #include <ini.h>
@@ -92,7 +94,11 @@ ini_numbers(struct server_config *c, const char *name, const char *value)
 		c->metrics_refresh_s = (long)v;
 	} else if (strcmp(name, "debt_tap_gap_s") == 0)
 		return ini_number(name, value, 0, 14 * 86400, &c->debt_tap_gap_s);
-	else
+	else if (strcmp(name, "account_cache") == 0) {
+		if (!ini_number(name, value, 0, ACCOUNT_CACHE_ACCOUNTS, &v))
+			return 0;
+		c->account_cache = (long)v;
+	} else
 		return -1;
 	return 1;
 }
@@ -194,7 +200,8 @@ cmd_serve(int argc, char **argv)
 	    LIMIT_CONNECTIONS_DEFAULT, HANDSHAKE_TIMEOUT_S, NULL,
 	    SETTLE_GRACE_S_DEFAULT, SETTLE_INTERVAL_S_DEFAULT,
 	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT,
-	    METRICS_REFRESH_S_DEFAULT};
+	    METRICS_REFRESH_S_DEFAULT,
+	    ACCOUNT_CACHE_ACCOUNTS};
 	const char *config = serve_config_path(argc, argv), *cfg = NULL;
 	int64_t clock = INT64_MIN;
 	int first, r;
@@ -248,6 +255,10 @@ cmd_serve(int argc, char **argv)
 		{.name = "log-level", .kind = OPT_FN, .fn = serve_log_level_cb,
 		    .arg = "LEVEL", .help = "err, warning, notice, info "
 		    "(default) or debug"},
+		{.name = "account-cache", .kind = OPT_LONG,
+		    .dst = &c.account_cache, .arg = "N", .lo = 0,
+		    .hi = ACCOUNT_CACHE_ACCOUNTS, .help = "accounts whose open "
+		    "weeks the writer keeps in memory (0: none)"},
 		{.name = "handshake-timeout", .kind = OPT_LONG,
 		    .dst = &c.handshake_timeout_s, .arg = "S", .lo = 1,
 		    .hi = 600, .help = "drop sockets that never finish TLS"},

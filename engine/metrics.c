@@ -559,6 +559,21 @@ write_writer(struct server *s, struct evbuffer *b)
 	metric_i(b, "onecity_taps_read_total", "counter", "Stored taps read "
 	    "back to reprice accounts (SPEC 6: only their open window).",
 	    (long long)ws.taps_read);
+	family(b, "onecity_account_cache_total", "counter", "The writer's "
+	    "account cache: repricing reads it served, those read from "
+	    "SQLite, evictions.");
+	evbuffer_add_printf(b,
+	    "onecity_account_cache_total{outcome=\"hit\"} %llu\n"
+	    "onecity_account_cache_total{outcome=\"miss\"} %llu\n"
+	    "onecity_account_cache_total{outcome=\"evicted\"} %llu\n",
+	    (unsigned long long)ws.cache_hits,
+	    (unsigned long long)ws.cache_misses,
+	    (unsigned long long)ws.cache_evictions);
+	metric_i(b, "onecity_account_cache_accounts", "gauge",
+	    "Accounts whose open weeks the writer keeps in memory.",
+	    (long long)ws.cache_accounts);
+	metric_i(b, "onecity_account_cache_taps", "gauge",
+	    "Taps held by the account cache.", (long long)ws.cache_taps);
 }
 
 /* The settlement thread's counters. */
