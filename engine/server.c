@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -748,6 +749,24 @@ add_events(struct server *s)
 		event_add(s->tick, &one);
 }
 
+/*
+ * Every connection is a descriptor: below max_connections plus a reserve
+ * (database, listeners, acquirer, logs) accept fails with EMFILE before
+ * the limit is reached.  Said once at the start (systemd: LimitNOFILE=).
+ */
+static void
+check_fd_limit(const struct server_config *c)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (long long)rl.rlim_cur < (long long)c->max_connections + FD_RESERVE)
+		log_warning("fd_limit_low", "nofile=%llu max_connections=%ld "
+		    "reserve=%d msg=\"raise LimitNOFILE= (ulimit -n) or lower "
+		    "max_connections\"", (unsigned long long)rl.rlim_cur,
+		    c->max_connections, FD_RESERVE);
+}
+
 static int
 server_setup(struct server *s, char *err, size_t errlen)
 {
@@ -785,6 +804,7 @@ server_setup(struct server *s, char *err, size_t errlen)
 		log_notice("settlement_off", "msg=\"no acquirer "
 		    "configured\"");
 	open_deny_feed(s);
+	check_fd_limit(c);
 	if (listen_validators(s, err, errlen) == -1)
 		return -1;
 	if (c->http != NULL && server_http_start(s, err, errlen) == -1)

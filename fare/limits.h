@@ -73,6 +73,9 @@
 #define TLS_VERIFIED_CACHE		65536
 /* Plaintext read per TLS event: one batch, and fairness. */
 #define TLS_READ_PER_EVENT		(64 * 1024)
+/* Descriptors the engine needs besides its connections: the database
+ * and its WAL (three connections), the listeners, the acquirer, logs. */
+#define FD_RESERVE			64
 /* Validators listed by /metrics (last seen): a country's with room; the
  * others are only counted (a series each costs the scraper memory). */
 #define LIMIT_METRICS_DEVICES		20000
