@@ -16,6 +16,7 @@
 #include <mbedtls/version.h>
 #include <sqlite3.h>
 
+#include "http.h"
 #include "journal.h"
 #include "limits.h"
 #include "log.h"
@@ -497,8 +498,8 @@ write_server(struct server *s, struct evbuffer *b)
 	metric_i(b, "onecity_connections", "gauge",
 	    "Validator connections open now.", s->nconns);
 	metric_i(b, "onecity_connections_max", "gauge",
-	    "The connection limit (max_connections).",
-	    s->cfg->max_connections);
+	    "The connection limit (max_connections, or less where the "
+	    "descriptor limit is short).", s->max_conns);
 	metric_i(b, "onecity_accepting", "gauge",
 	    "1 while the engine accepts connections.", s->accepting);
 	metric_i(b, "onecity_connections_accepted_total", "counter",
@@ -522,6 +523,32 @@ write_server(struct server *s, struct evbuffer *b)
 	    (long long)s->n_broken);
 	metric_i(b, "onecity_journal_queue_taps", "gauge",
 	    "Taps queued for the writer.", (long long)writer_queued(s->writer));
+}
+
+/* The HTTP listener's own counters (http.c). */
+static void
+write_http(struct server *s, struct evbuffer *b)
+{
+	struct http_stats st;
+
+	if (s->http == NULL)
+		return;
+	http_get_stats(s->http, &st);
+	metric_i(b, "onecity_http_connections", "gauge",
+	    "Open HTTP connections.", st.connections);
+	metric_i(b, "onecity_http_requests_total", "counter",
+	    "HTTP requests answered by a handler.", (long long)st.requests);
+	metric_i(b, "onecity_http_refused_total", "counter", "Requests the "
+	    "HTTP listener refused itself (method, size, malformed, unknown "
+	    "path).", (long long)st.refused);
+	family(b, "onecity_http_closed_total", "counter", "HTTP connections "
+	    "closed by the listener: timed out, or evicted at the cap.");
+	evbuffer_add_printf(b, "onecity_http_closed_total{why=\"timeout\"} "
+	    "%llu\nonecity_http_closed_total{why=\"evicted\"} %llu\n",
+	    (unsigned long long)st.timeouts, (unsigned long long)st.evicted);
+	metric_i(b, "onecity_http_accept_errors_total", "counter",
+	    "Accept errors of the HTTP listener (EMFILE and friends).",
+	    (long long)st.accept_errors);
 }
 
 /* The writer thread: commits and their cost. */
@@ -611,7 +638,7 @@ write_crl(struct server *s, struct evbuffer *b, int64_t now)
 {
 	int64_t next = tls_ctx_crl_next_update(s->tls);
 
-	if (next < 0)
+	if (next == 0)
 		return;
 	metric_i(b, "onecity_crl_next_update_timestamp_seconds", "gauge",
 	    "The loaded CRL's nextUpdate (renew it before: fare-engine certs "
@@ -696,6 +723,7 @@ metrics_write(struct server *s, struct evbuffer *b)
 	write_server(s, b);
 	write_writer(s, b);
 	write_settle(s, b);
+	write_http(s, b);
 	write_crl(s, b, writer_now(s->writer));
 	if (m == NULL)
 		return;
