@@ -18,6 +18,8 @@
  *   settle_interval_s = 60
  *   settle_timeout_ms = 2000
  *   debt_tap_gap_s = 3600          (a tap retries a debt at most this often)
+ *   metrics_refresh_s = 60         (/metrics' reads of the database)
+ *   log_level = info               (err, warning, notice, info, debug)
  *   account_cache = 65536          (accounts whose open weeks the writer
  *                                   keeps in memory; 0: none)
  */
@@ -30,9 +32,12 @@
 #include "cmd.h"
 #include "config.h"
 #include "limits.h"
+#include "log.h"
 #include "opt.h"
 #include "parse.h"
 #include "server.h"
+
+static int	serve_log_level_cb(void *, const char *, const char **);
 
 /* The --config FILE among argv, before the options are parsed (the file
  * is read first, so that the flags win); NULL if none. */
@@ -52,6 +57,21 @@ serve_config_path(int argc, char **argv)
 
 static int	serve_check(const struct server_config *);
 
+/* --log-level NAME: lines above it are not written, from now on. */
+static int
+serve_log_level_cb(void *dst, const char *v, const char **why)
+{
+	enum log_level l;
+
+	(void)dst;
+	if (log_level_parse(v, &l) == -1) {
+		*why = "not err, warning, notice, info or debug";
+		return -1;
+	}
+	log_set_level(l);
+	return 0;
+}
+
 static const struct opt_cmd serve_cmd = {"fare-engine serve", "", 0, 0,
     "Runs the engine: validators over mutual TLS on --listen, /healthz "
     "and /metrics\non --http, the writer and settlement threads.  Every "
@@ -67,6 +87,7 @@ cmd_serve(int argc, char **argv)
 	    LIMIT_CONNECTIONS_DEFAULT, HANDSHAKE_TIMEOUT_S, NULL,
 	    SETTLE_GRACE_S_DEFAULT, SETTLE_INTERVAL_S_DEFAULT,
 	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT,
+	    METRICS_REFRESH_S_DEFAULT,
 	    ACCOUNT_CACHE_ACCOUNTS};
 	const char *config = serve_config_path(argc, argv), *cfg = NULL;
 	int64_t clock = INT64_MIN;
@@ -114,6 +135,13 @@ cmd_serve(int argc, char **argv)
 		    .dst = &c.debt_tap_gap_s, .arg = "S", .lo = 0,
 		    .hi = 14 * 86400, .help = "a tap retries a debt at most "
 		    "this often"},
+		{.name = "metrics-refresh", .kind = OPT_LONG,
+		    .dst = &c.metrics_refresh_s, .arg = "S", .lo = 1,
+		    .hi = METRICS_REFRESH_S_MAX, .help = "seconds between "
+		    "/metrics' reads of the database (default 60)"},
+		{.name = "log-level", .kind = OPT_FN, .fn = serve_log_level_cb,
+		    .arg = "LEVEL", .help = "err, warning, notice, info "
+		    "(default) or debug"},
 		{.name = "account-cache", .kind = OPT_LONG,
 		    .dst = &c.account_cache, .arg = "N", .lo = 0,
 		    .hi = ACCOUNT_CACHE_ACCOUNTS, .help = "accounts whose open "

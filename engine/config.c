@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "limits.h"
+#include "log.h"
 #include "parse.h"
 #include "wire.h"
 
@@ -128,6 +129,10 @@ ini_numbers(struct ini_ctx *x, const char *name, const char *value)
 		if (!ini_number(x, name, value, 10, 60000, &v))
 			return 0;
 		c->settle_timeout_ms = (long)v;
+	} else if (strcmp(name, "metrics_refresh_s") == 0) {
+		if (!ini_number(x, name, value, 1, METRICS_REFRESH_S_MAX, &v))
+			return 0;
+		c->metrics_refresh_s = (long)v;
 	} else if (strcmp(name, "debt_tap_gap_s") == 0)
 		return ini_number(x, name, value, 0, 14 * 86400,
 		    &c->debt_tap_gap_s);
@@ -173,6 +178,16 @@ ini_strings(struct ini_ctx *x, const char *name, const char *value)
 		}
 		return ini_address(x, name, value, &c->acquirer);
 	}
+	if (strcmp(name, "log_level") == 0) {
+		enum log_level l;
+		if (log_level_parse(value, &l) == -1) {
+			ini_problem(x, name, "'%s': err, warning, notice, info "
+			    "or debug", value);
+			return 0;
+		}
+		log_set_level(l);
+		return 1;
+	}
 	if (strcmp(name, "synchronous") == 0) {
 		if (strcmp(value, "full") != 0 && strcmp(value, "normal") != 0) {
 			ini_problem(x, name, "'%s': full or normal", value);
@@ -204,7 +219,7 @@ static const char *const ini_keys[] = {
 	"late_tap_days", "max_connections", "synchronous",
 	"handshake_timeout_s", "acquirer", "settle_grace_s",
 	"settle_interval_s", "settle_timeout_ms", "debt_tap_gap_s",
-	"account_cache",
+	"account_cache", "metrics_refresh_s", "log_level",
 };
 
 static int

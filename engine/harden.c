@@ -17,7 +17,7 @@
 
 #include <mbedtls/platform_util.h>
 
-#include "diag.h"
+#include "log.h"
 #include "harden.h"
 
 /* Each block carries its size in front (16 bytes keep the alignment
@@ -82,11 +82,13 @@ harden_process(void)
 
 	umask(077);
 	if (setrlimit(RLIMIT_CORE, &zero) == -1) {
-		logmsg("warning: cannot turn core dumps off (RLIMIT_CORE)");
+		log_warning("core_dumps_on", "msg=\"cannot set RLIMIT_CORE "
+		    "to 0\"");
 		rc = -1;
 	}
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
-		logmsg("warning: cannot make the process undumpable");
+		log_warning("core_dumps_on", "msg=\"cannot make the process "
+		    "undumpable\"");
 		rc = -1;
 	}
 	/* Before libevent allocates anything. */

@@ -5,7 +5,6 @@
 #include <time.h>
 
 #include "diag.h"
-#include "tap.h"
 #include "parse.h"
 #include "limits.h"
 
@@ -106,28 +105,4 @@ diag_has(const struct diag *d, const char *text)
 		if (strstr(d->msg[i], text) != NULL)
 			return 1;
 	return 0;
-}
-
-/* A log line as it may be written: one line (control characters as
- * \xNN), no PAN (digit runs of its length masked; issue 16). */
-static void
-log_clean(const char *line, char *out, size_t len)
-{
-	utf8_printable(line, out, len);
-	tap_mask_pans(out);
-}
-
-void
-logmsg(const char *fmt, ...)
-{
-	char line[1024], clean[4096], ts[21];
-	va_list ap;
-
-	/* One write per line: lines of several threads do not interleave. */
-	civil_format_utc((int64_t)time(NULL), ts);
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	log_clean(line, clean, sizeof clean);
-	fprintf(stderr, "%s fare-engine: %s\n", ts, clean);
 }

@@ -14,7 +14,8 @@ mkdir -p "$out"
 # may parse with; http and config add their engine file and library.
 SRC="fare/csv.c fare/strtab.c fare/parse.c fare/tz.c fare/diag.c
 fare/tariff.c fare/tariff-load.c fare/price.c fare/price-caps.c fare/price-window.c
-fare/tap.c fare/buf.c fare/tapset.c fare/explain.c wire/wire.c wire/acqline.c"
+fare/tap.c fare/buf.c fare/tapset.c fare/explain.c fare/opt.c fare/log.c
+wire/wire.c wire/acqline.c"
 ALL="wire tapcsv tariff http acqline config deny"
 CFLAGS="-std=c17 -D_GNU_SOURCE -g -O1 -iquote fare -iquote wire -iquote engine
 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
