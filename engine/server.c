@@ -248,6 +248,7 @@ terminal_data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 	struct terminal *t = arg;
 	struct server *s = t->srv;
 	static struct wire_frame f;	/* one thread: the event loop's */
+	uint32_t slot = t->slot;
 	int frames = 0, r;
 
 	(void)c;
@@ -275,8 +276,8 @@ terminal_data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 		evbuffer_drain(in, used);
 		handle_tap(s, t, f.body);
 		mbedtls_platform_zeroize(f.body, f.len);
-		if (s->slot[t->slot] != t)
-			return;		/* closed */
+		if (s->slot[slot] != t)
+			return;		/* closed and freed: t is not read */
 		frames++;
 	}
 	/* Frames left over: come back after the others had their turn. */
