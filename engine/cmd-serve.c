@@ -91,6 +91,7 @@ cmd_serve(int argc, char **argv)
 	    ACCOUNT_CACHE_ACCOUNTS};
 	const char *config = serve_config_path(argc, argv), *cfg = NULL;
 	int64_t clock = INT64_MIN;
+	struct config_kept kept = {{NULL}, 0};
 	int first, r;
 	const struct opt o[] = {
 		{.name = "config", .kind = OPT_STR, .dst = &cfg, .arg = "FILE",
@@ -152,15 +153,21 @@ cmd_serve(int argc, char **argv)
 		{.name = NULL},
 	};
 
-	if (config != NULL && config_read(config, &c) != 0)
+	if (config != NULL && config_read(config, &c, &kept) != 0) {
+		config_free(&kept);
 		return 2;
-	if ((r = opt_parse(&serve_cmd, o, argc, argv, &first)) != OPT_RUN)
+	}
+	if ((r = opt_parse(&serve_cmd, o, argc, argv, &first)) != OPT_RUN) {
+		config_free(&kept);
 		return r;
+	}
 	if (c.acquirer != NULL && strcmp(c.acquirer, "none") == 0)
 		c.acquirer = NULL;
 	if (clock != INT64_MIN)
 		c.clock_offset_s = clock - (int64_t)time(NULL);
-	return serve_check(&c) == 0 ? server_run(&c) : 2;
+	r = serve_check(&c) == 0 ? server_run(&c) : 2;
+	config_free(&kept);
+	return r;
 }
 
 /* The whole configuration, from the file and the options: 0 if usable. */

@@ -16,13 +16,6 @@
 #include "parse.h"
 #include "wire.h"
 
-/* Strings from the config file live as long as the process. */
-static char *
-keep(const char *v)
-{
-	return strdup(v);
-}
-
 /*
  * Reading the config file: inih calls back per key without a line number,
  * so the file is fed to it line by line (ini_parse_stream) and the line
@@ -36,10 +29,31 @@ struct ini_ctx {
 	FILE			*f;		/* or, in memory: */
 	const char		*text;
 	size_t			 len, off;
+	struct config_kept	*kept;
 	unsigned		 line;
 	unsigned		 errors;
 	unsigned		 seen;		/* bit per key of ini_keys */
 };
+
+/* A string of the config file, kept in x->kept until config_free. */
+static char *
+keep(struct ini_ctx *x, const char *v)
+{
+	char *p;
+
+	if (x->kept->n == sizeof x->kept->s / sizeof x->kept->s[0] ||
+	    (p = strdup(v)) == NULL)
+		return NULL;
+	return x->kept->s[x->kept->n++] = p;
+}
+
+void
+config_free(struct config_kept *k)
+{
+	while (k->n > 0)
+		free(k->s[--k->n]);
+}
+
 
 static void
 ini_problem(struct ini_ctx *x, const char *key, const char *fmt, ...)
@@ -157,7 +171,7 @@ ini_address(struct ini_ctx *x, const char *name, const char *value,
 		    "a port)", value);
 		return 0;
 	}
-	*dst = keep(value);
+	*dst = keep(x, value);
 	return 1;
 }
 
@@ -201,13 +215,13 @@ ini_strings(struct ini_ctx *x, const char *name, const char *value)
 		return 0;
 	}
 	if (strcmp(name, "db") == 0)
-		c->db = keep(value);
+		c->db = keep(x, value);
 	else if (strcmp(name, "tariff") == 0)
-		c->tariff = keep(value);
+		c->tariff = keep(x, value);
 	else if (strcmp(name, "certs") == 0)
-		c->certs = keep(value);
+		c->certs = keep(x, value);
 	else if (strcmp(name, "token_key_file") == 0)
-		c->token_key_file = keep(value);
+		c->token_key_file = keep(x, value);
 	else
 		return -1;
 	return 1;
@@ -274,9 +288,10 @@ config_parse(struct ini_ctx *x)
 }
 
 int
-config_read(const char *file, struct server_config *c)
+config_read(const char *file, struct server_config *c,
+    struct config_kept *kept)
 {
-	struct ini_ctx x = {c, file, NULL, NULL, 0, 0, 0, 0, 0};
+	struct ini_ctx x = {c, file, NULL, NULL, 0, 0, kept, 0, 0, 0};
 	int rc;
 
 	if ((x.f = fopen(file, "r")) == NULL) {
@@ -290,9 +305,9 @@ config_read(const char *file, struct server_config *c)
 
 int
 config_read_mem(const char *label, const char *text, size_t len,
-    struct server_config *c)
+    struct server_config *c, struct config_kept *kept)
 {
-	struct ini_ctx x = {c, label, NULL, text, len, 0, 0, 0, 0};
+	struct ini_ctx x = {c, label, NULL, text, len, 0, kept, 0, 0, 0};
 
 	return config_parse(&x);
 }

@@ -20,6 +20,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int null_fd = -1;
 	struct server_config c;
+	struct config_kept kept = {{NULL}, 0};
 	int rc, saved;
 
 	/* Its messages go nowhere (libFuzzer's own still reach stderr). */
@@ -34,7 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.settle_interval_s = 1;
 	c.settle_timeout_ms = 10;
 	c.late_horizon_s = 86400;
-	rc = config_read_mem("fuzz.ini", (const char *)data, size, &c);
+	rc = config_read_mem("fuzz.ini", (const char *)data, size, &c, &kept);
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
@@ -46,13 +47,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    c.settle_grace_s < 0 || c.settle_timeout_ms < 10 ||
 	    c.late_horizon_s < 86400))
 		__builtin_trap();
-	/* The strings kept live as long as the process in the engine. */
-	free((char *)c.listen);
-	free((char *)c.http);
-	free((char *)c.db);
-	free((char *)c.tariff);
-	free((char *)c.certs);
-	free((char *)c.token_key_file);
-	free((char *)c.acquirer);
+	config_free(&kept);
 	return 0;
 }
