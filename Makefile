@@ -227,7 +227,7 @@ install: man
 	    $(DESTDIR)$(SYSUSERSDIR)/onecity.conf
 	$(SUBST) dist/engine.ini.in >$(DESTDIR)$(DOCDIR)/engine.ini.example
 	test -e $(DESTDIR)$(SYSCONFDIR)/onecity/engine.ini || \
-	    install -m 0640 $(DESTDIR)$(DOCDIR)/engine.ini.example \
+	    install -m 0644 $(DESTDIR)$(DOCDIR)/engine.ini.example \
 	    $(DESTDIR)$(SYSCONFDIR)/onecity/engine.ini
 
 contract: $(BIN)/fare-engine
