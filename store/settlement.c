@@ -445,7 +445,12 @@ int
 settlement_decide(sqlite3 *db, int64_t id, int approved, const char *result,
     int64_t now)
 {
+	char clean[512];
+
 	assert(approved == 0 || approved == 1);
+	/* The acquirer's words: stored without escapes or a PAN. */
+	store_clean_text(result, clean, sizeof clean);
+	result = clean;
 	/* The one legal transition: pending to approved or declined. */
 	if (step_sql(db, "UPDATE settlements SET state = ?, decided_utc = ?, "
 	    "result = ?, attempts = attempts + 1 WHERE id = ? AND state = ?",
