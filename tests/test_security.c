@@ -461,6 +461,7 @@ test_fresh_cards_cannot_burn_recovery_retries(void **state)
 	size_t i;
 
 	(void)state;
+	c->no_deny = 1;		/* test_pan_at_rest's deny changes */
 	snprintf(body, sizeof body, "ok1:200,2026-11-28T11:40:00Z,"
 	    "4242424242424242,%s,CITY,C,in", par);
 	send_tap(c, body);
@@ -507,6 +508,7 @@ test_input_edge_cases(void **state)
 	char out[512];
 
 	(void)state;
+	c->no_deny = 1;
 	send_tap(c, "ok1:300,2026-11-28T11:50:00Z,000000000000,,CITY,C,in");
 	send_tap(c, "ok1:301,2026-11-28T11:50:00Z,4111111111111111,,CITY,C,in,"
 	    "denied,junk");
