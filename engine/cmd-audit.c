@@ -1,11 +1,8 @@
 /*
  * fare-engine audit: what auditors and riders ask of the database.
  *
- *   audit verify DB        the ledger is sound (every transaction sums to
- *                          0, the hash chain is intact, nothing removed or
- *                          reordered, postings equal charges and shares,
- *                          collected and owed equal settlements and
- *                          debts); exit 0 or 1 naming each problem.
+ *   audit verify, keygen, checkpoint, reconcile
+ *                          the proofs of the ledger: cmd-audit-ledger.c.
  *   audit card DB (--pan PAN | --par PAR | --token T) [--csv]
  *                          [--token-key-file F]
  *                          the journey history, one row per journey.
@@ -59,37 +56,6 @@ col(sqlite3_stmt *s, int i)
 	const unsigned char *v = sqlite3_column_text(s, i);
 
 	return v != NULL ? (const char *)v : "";
-}
-
-static int
-audit_verify(const char *path)
-{
-	sqlite3 *db = open_ro(path);
-	sqlite3_stmt *s;
-	size_t bad;
-	long long entries = 0, txns = 0;
-
-	if (db == NULL)
-		return 1;
-	bad = ledger_verify(db, stdout);
-	if (sqlite3_prepare_v2(db, "SELECT count(*), count(DISTINCT txn_id) "
-	    "FROM ledger", -1, &s, NULL) == SQLITE_OK) {
-		if (sqlite3_step(s) == SQLITE_ROW) {
-			entries = sqlite3_column_int64(s, 0);
-			txns = sqlite3_column_int64(s, 1);
-		}
-		sqlite3_finalize(s);
-	}
-	sqlite3_close(db);
-	if (bad > 0) {
-		printf("%s: ledger NOT sound: %zu problem%s\n", path, bad,
-		    bad == 1 ? "" : "s");
-		return 1;
-	}
-	printf("%s: ledger sound: %lld entries in %lld balanced transactions, "
-	    "hash chain intact, postings equal charges and revenue, "
-	    "collections equal settlements and debts\n", path, entries, txns);
-	return 0;
 }
 
 /* The account a card, PAR or token is billed under now. */
@@ -655,15 +621,26 @@ out:
 int
 cmd_audit(int argc, char **argv)
 {
-	if (argc == 3 && strcmp(argv[1], "verify") == 0)
-		return audit_verify(argv[2]);
+	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
+		return cmd_audit_verify(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "keygen") == 0)
+		return cmd_audit_keygen(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "checkpoint") == 0)
+		return cmd_audit_checkpoint(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "reconcile") == 0)
+		return cmd_audit_reconcile(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "card") == 0)
 		return audit_card(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "operators") == 0)
 		return audit_operators(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "explain") == 0)
 		return audit_explain(argc - 1, argv + 1);
-	fprintf(stderr, "usage: fare-engine audit verify DB\n"
+	fprintf(stderr, "usage: fare-engine audit verify DB [--checkpoints "
+	    "FILE --pubkey KEY.pub]\n"
+	    "       fare-engine audit keygen KEY\n"
+	    "       fare-engine audit checkpoint DB --key KEY\n"
+	    "       fare-engine audit reconcile DB REPORT.csv... [--day "
+	    "YYYY-MM-DD]\n"
 	    "       fare-engine audit card DB (--pan PAN | --par PAR | "
 	    "--token T) [--csv]\n"
 	    "       fare-engine audit operators DB --day YYYY-MM-DD\n"

@@ -18,6 +18,8 @@
  *   settle_interval_s = 60
  *   settle_timeout_ms = 2000
  *   debt_tap_gap_s = 3600          (a tap retries a debt at most this often)
+ *   ledger_key_file = /etc/onecity/ledger.key  (signs checkpoints)
+ *   checkpoint_file = /var/lib/onecity/checkpoints  (appended at day close)
  */
 #include <ini.h>
 #include <stdio.h>
@@ -75,6 +77,10 @@ ini_cb(void *user, const char *section, const char *name, const char *value)
 		c->settle_timeout_ms = strtol(value, NULL, 10);
 	else if (strcmp(name, "debt_tap_gap_s") == 0)
 		c->debt_tap_gap_s = strtol(value, NULL, 10);
+	else if (strcmp(name, "ledger_key_file") == 0)
+		c->ledger_key_file = keep(value);
+	else if (strcmp(name, "checkpoint_file") == 0)
+		c->checkpoint_file = keep(value);
 	else if (strcmp(name, "synchronous") == 0)
 		c->synchronous_full = strcmp(value, "normal") != 0;
 	else {
@@ -94,7 +100,8 @@ serve_usage(void)
 	    "[--http HOST:PORT]\n           [--token-key-file FILE] "
 	    "[--acquirer HOST:PORT] [--settle-grace S]\n"
 	    "           [--settle-interval S] [--settle-timeout-ms MS] "
-	    "[--debt-tap-gap S]\n");
+	    "[--debt-tap-gap S]\n"
+	    "           [--ledger-key-file FILE --checkpoint-file FILE]\n");
 	return 2;
 }
 
@@ -107,7 +114,7 @@ cmd_serve(int argc, char **argv)
 	    NULL, 0, 0, 1, 0, LATE_TAP_DAYS_DEFAULT * 86400,
 	    LIMIT_CONNECTIONS_DEFAULT, HANDSHAKE_TIMEOUT_S, NULL,
 	    SETTLE_GRACE_S_DEFAULT, SETTLE_INTERVAL_S_DEFAULT,
-	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT};
+	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT, NULL, NULL};
 	const char *why;
 	int i, r;
 
@@ -151,6 +158,10 @@ cmd_serve(int argc, char **argv)
 			c.settle_timeout_ms = strtol(v, NULL, 10);
 		else if (strcmp(a, "--debt-tap-gap") == 0 && ++i)
 			c.debt_tap_gap_s = strtol(v, NULL, 10);
+		else if (strcmp(a, "--ledger-key-file") == 0 && ++i)
+			c.ledger_key_file = v;
+		else if (strcmp(a, "--checkpoint-file") == 0 && ++i)
+			c.checkpoint_file = v;
 		else if (strcmp(a, "--handshake-timeout") == 0 && ++i)
 			c.handshake_timeout_s = strtol(v, NULL, 10);
 		else if (strcmp(a, "--clock") == 0 && ++i) {
@@ -178,6 +189,12 @@ serve_check(const struct server_config *c)
 	if (!c->dev && c->token_key_file == NULL) {
 		fprintf(stderr, "fare-engine: serve needs --token-key-file "
 		    "(or --dev for the development key)\n");
+		return 2;
+	}
+	if ((c->ledger_key_file == NULL) != (c->checkpoint_file == NULL)) {
+		fprintf(stderr, "fare-engine: ledger_key_file and "
+		    "checkpoint_file go together (signed checkpoints at day "
+		    "close)\n");
 		return 2;
 	}
 	if (c->handshake_timeout_s < 1 || c->handshake_timeout_s > 600) {

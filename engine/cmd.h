@@ -8,5 +8,10 @@ int	cmd_certs(int argc, char **argv);
 int	cmd_serve(int argc, char **argv);
 int	cmd_audit(int argc, char **argv);
 int	cmd_deny(int argc, char **argv);
+/* audit's ledger proofs (cmd-audit-ledger.c), argv from the subcommand. */
+int	cmd_audit_verify(int argc, char **argv);
+int	cmd_audit_keygen(int argc, char **argv);
+int	cmd_audit_checkpoint(int argc, char **argv);
+int	cmd_audit_reconcile(int argc, char **argv);
 
 #endif

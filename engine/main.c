@@ -19,7 +19,10 @@ static const struct cmd_entry {
 	{"serve", NULL, cmd_serve,
 	    "serve [--dev] --certs DIR --tariff DIR --db FILE "
 	    "--listen HOST:PORT [--http HOST:PORT] [--config FILE]"},
-	{"audit", NULL, cmd_audit, "audit verify DB"},
+	{"audit", NULL, cmd_audit, "audit verify DB [--checkpoints FILE "
+	    "--pubkey KEY.pub] | audit keygen KEY | audit checkpoint DB --key "
+	    "KEY | audit reconcile DB REPORT... | audit card|operators|explain "
+	    "..."},
 	{"deny", NULL, cmd_deny, "deny add DB ACCOUNT REASON | "
 	    "deny remove DB ACCOUNT"},
 	{"price", NULL, cmd_price,
