@@ -796,8 +796,6 @@ close_expired_legs(struct writer *w)
 static void
 record_version(struct writer *w)
 {
-	char day[11];
-
 	if (w->files == NULL)
 		return;
 	if (tariff_version_store(journal_db(w->journal), w->files,
@@ -806,9 +804,9 @@ record_version(struct writer *w)
 		set_health(w, "cannot record the tariff version");
 		return;
 	}
-	civil_format_day(price_service_day(w->tariff, writer_now(w)), day);
-	logmsg("tariff version %lld (sha256 %.16s...) in force from %s",
-	    (long long)w->tariff_version, tariff_files_hash(w->files), day);
+	logmsg("tariff version %lld (sha256 %.16s...) in force: days priced "
+	    "from now on name it", (long long)w->tariff_version,
+	    tariff_files_hash(w->files));
 	tariff_files_free(w->files);
 	w->files = NULL;
 }
