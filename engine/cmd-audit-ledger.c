@@ -20,7 +20,6 @@
  *
  * All read the database read-only, so they run beside the engine.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,7 @@
 #include "cmd.h"
 #include "journal.h"
 #include "ledger.h"
+#include "opt.h"
 #include "parse.h"
 #include "reconcile.h"
 #include "reprice.h"
@@ -55,25 +55,30 @@ ledger_open_ro(const char *path)
 int
 cmd_audit_keygen(int argc, char **argv)
 {
+	static const struct opt_cmd cmd = {"fare-engine audit keygen", "KEY",
+	    1, 1, "Makes the ledger's ECDSA P-256 key pair: the private key in "
+	    "KEY (mode 0600,\nnever overwritten), the public key in KEY.pub.  "
+	    "The engine signs checkpoints\nwith KEY (ledger_key_file); "
+	    "auditors check them with KEY.pub."};
+	const struct opt o[] = {{.name = NULL}};
 	struct checkpoint_key *k;
 	char err[512], pub[4096];
+	int first, rc;
 
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: fare-engine audit keygen KEY\n");
-		return 2;
-	}
-	if (checkpoint_keygen(argv[1], err, sizeof err) == -1) {
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if (checkpoint_keygen(argv[first], err, sizeof err) == -1) {
 		fprintf(stderr, "fare-engine: %s\n", err);
 		return 1;
 	}
-	snprintf(pub, sizeof pub, "%s.pub", argv[1]);
+	snprintf(pub, sizeof pub, "%s.pub", argv[first]);
 	if ((k = checkpoint_key_load(pub, 0, err, sizeof err)) == NULL) {
 		fprintf(stderr, "fare-engine: %s\n", err);
 		return 1;
 	}
 	printf("ledger key %s: private key %s (mode 0600: keep it off the "
 	    "database host), public key %s (for operators, the acquirer and "
-	    "auditors)\n", checkpoint_key_id(k), argv[1], pub);
+	    "auditors)\n", checkpoint_key_id(k), argv[first], pub);
 	checkpoint_key_free(k);
 	return 0;
 }
@@ -81,48 +86,40 @@ cmd_audit_keygen(int argc, char **argv)
 int
 cmd_audit_checkpoint(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"key", required_argument, NULL, 'k'},
-		{"clock", required_argument, NULL, 'c'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *keyfile = NULL, *why;
+	static const struct opt_cmd cmd = {"fare-engine audit checkpoint",
+	    "DB", 1, 1, "Prints one signed checkpoint line of the ledger of "
+	    "DB as it stands (entry\ncount, head hash, time), signed with "
+	    "the ledger key; append it to the\ncheckpoints that operators, "
+	    "the acquirer and auditors keep."};
+	const char *keyfile = NULL;
 	char line[CHECKPOINT_LINE_MAX], err[512];
 	struct checkpoint_key *k;
 	struct checkpoint c;
 	int64_t now = (int64_t)time(NULL);
 	sqlite3 *db;
-	int o, rc = 1;
+	int first, rc = 1;
+	const struct opt o[] = {
+		{.name = "key", .kind = OPT_STR, .dst = &keyfile, .arg = "KEY",
+		    .help = "the ledger's private key", .flags = OPT_REQUIRED},
+		{.name = "clock", .kind = OPT_TIME, .dst = &now,
+		    .arg = "RFC3339", .help = "the time to sign (default now)"},
+		{.name = NULL},
+	};
 
-	optind = 1;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1)
-		switch (o) {
-		case 'k':
-			keyfile = optarg;
-			break;
-		case 'c':
-			if (parse_rfc3339(optarg, &now, &why) == -1) {
-				fprintf(stderr, "fare-engine: --clock: %s\n",
-				    why);
-				return 2;
-			}
-			break;
-		default:
-			goto usage;
-		}
-	if (keyfile == NULL || optind != argc - 1)
-		goto usage;
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	rc = 1;
 	if ((k = checkpoint_key_load(keyfile, 1, err, sizeof err)) == NULL) {
 		fprintf(stderr, "fare-engine: %s\n", err);
 		return 1;
 	}
-	if ((db = ledger_open_ro(argv[optind])) == NULL) {
+	if ((db = ledger_open_ro(argv[first])) == NULL) {
 		checkpoint_key_free(k);
 		return 1;
 	}
 	if (checkpoint_head(db, &c) == -1)
 		fprintf(stderr, "fare-engine: %s: no ledger: %s\n",
-		    argv[optind], sqlite3_errmsg(db));
+		    argv[first], sqlite3_errmsg(db));
 	else {
 		c.time_utc = now;
 		if (checkpoint_sign(k, &c, line, sizeof line, err, sizeof err)
@@ -136,10 +133,6 @@ cmd_audit_checkpoint(int argc, char **argv)
 	sqlite3_close(db);
 	checkpoint_key_free(k);
 	return rc;
-usage:
-	fprintf(stderr, "usage: fare-engine audit checkpoint DB --key KEY "
-	    "[--clock RFC3339]\n");
-	return 2;
 }
 
 /* Prints one validator's gaps as a warning. */
@@ -203,11 +196,16 @@ verify_report(const char *path, sqlite3 *db, size_t bad,
 int
 cmd_audit_verify(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"checkpoints", required_argument, NULL, 'c'},
-		{"pubkey", required_argument, NULL, 'p'},
-		{NULL, 0, NULL, 0},
-	};
+	static const struct opt_cmd cmd = {"fare-engine audit verify", "DB",
+	    1, 1, "Proves the ledger of database DB sound: every transaction "
+	    "sums to 0, the hash\nchain is intact, nothing removed or "
+	    "reordered, postings equal charges and\nshares, collected and owed "
+	    "equal settlements and debts, and every closed\naccount-day "
+	    "repriced from its taps with its tariff version gives its legs,\n"
+	    "charge and shares; warns of gaps in validators' sequence numbers.  "
+	    "With\n--checkpoints and --pubkey: every checkpoint is signed by "
+	    "the ledger key and\nthe ledger extends each.  Exit 0, or 1 naming "
+	    "each problem."};
 	const char *cpfile = NULL, *pubfile = NULL, *path;
 	struct reprice_stats rs;
 	struct checkpoint_key *pub = NULL;
@@ -215,23 +213,20 @@ cmd_audit_verify(int argc, char **argv)
 	size_t bad, ncp = 0;
 	char err[512];
 	sqlite3 *db;
-	int o, rc;
+	int first, rc;
+	const struct opt o[] = {
+		{.name = "checkpoints", .kind = OPT_STR, .dst = &cpfile,
+		    .arg = "FILE", .help = "signed checkpoints, one a line"},
+		{.name = "pubkey", .kind = OPT_STR, .dst = &pubfile,
+		    .arg = "KEY.pub", .help = "the ledger's public key"},
+		{.name = NULL},
+	};
 
-	optind = 1;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1)
-		switch (o) {
-		case 'c':
-			cpfile = optarg;
-			break;
-		case 'p':
-			pubfile = optarg;
-			break;
-		default:
-			goto usage;
-		}
-	if (optind != argc - 1 || (cpfile == NULL) != (pubfile == NULL))
-		goto usage;
-	path = argv[optind];
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if ((cpfile == NULL) != (pubfile == NULL))
+		return opt_fail(&cmd, "--checkpoints and --pubkey go together");
+	path = argv[first];
 	if (pubfile != NULL && (pub = checkpoint_key_load(pubfile, 0, err,
 	    sizeof err)) == NULL) {
 		fprintf(stderr, "fare-engine: %s\n", err);
@@ -263,75 +258,45 @@ cmd_audit_verify(int argc, char **argv)
 	sqlite3_close(db);
 	checkpoint_key_free(pub);
 	return rc;
-usage:
-	fprintf(stderr, "usage: fare-engine audit verify DB [--checkpoints "
-	    "FILE --pubkey KEY.pub]\n");
-	return 2;
-}
-
-/* Whether s is a civil date YYYY-MM-DD. */
-static int
-is_day(const char *s)
-{
-	unsigned y, m, d;
-	char back[11];
-	int n = 0;
-
-	if (strlen(s) != 10 || sscanf(s, "%4u-%2u-%2u%n", &y, &m, &d, &n) !=
-	    3 || n != 10 || m < 1 || m > 12 || d < 1 || d > 31)
-		return 0;
-	civil_format_day(civil_to_days(y, m, d), back);
-	return strcmp(back, s) == 0;
 }
 
 int
 cmd_audit_reconcile(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"day", required_argument, NULL, 'd'},
-		{NULL, 0, NULL, 0},
-	};
+	static const struct opt_cmd cmd = {"fare-engine audit reconcile",
+	    "DB REPORT.csv...", 2, 100000, "Compares the settlements of "
+	    "database DB (the first operand) that the acquirer\ndecided "
+	    "with the acquirer's settlement reports: a settlement missing on "
+	    "either\nside, or a different amount, outcome, account, day or "
+	    "reference.  Exit 0, or\n1 naming each difference."};
 	const char *day = NULL;
 	struct reconcile_stats st;
 	size_t bad;
 	sqlite3 *db;
-	int o;
+	int first, rc;
+	const struct opt o[] = {
+		{.name = "day", .kind = OPT_DAY, .dst = &day,
+		    .arg = "YYYY-MM-DD", .help = "only this service day"},
+		{.name = NULL},
+	};
 
-	optind = 1;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1)
-		switch (o) {
-		case 'd':
-			day = optarg;
-			if (!is_day(day)) {
-				fprintf(stderr, "fare-engine: --day: not "
-				    "YYYY-MM-DD\n");
-				return 2;
-			}
-			break;
-		default:
-			goto usage;
-		}
-	if (optind > argc - 2)
-		goto usage;
-	if ((db = ledger_open_ro(argv[optind])) == NULL)
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if ((db = ledger_open_ro(argv[first])) == NULL)
 		return 1;
-	bad = reconcile_reports(db, (const char *const *)argv + optind + 1,
-	    (size_t)(argc - optind - 1), day, stdout, &st);
+	bad = reconcile_reports(db, (const char *const *)argv + first + 1,
+	    (size_t)(argc - first - 1), day, stdout, &st);
 	sqlite3_close(db);
 	if (bad > 0) {
 		printf("%s: NOT reconciled: %zu difference%s with the "
-		    "acquirer's report\n", argv[optind], bad,
+		    "acquirer's report\n", argv[first], bad,
 		    bad == 1 ? "" : "s");
 		return 1;
 	}
 	printf("%s: reconciled%s%s: %zu settlements (%zu approved, "
 	    "%lld.%02lld net) equal the acquirer's %zu report rows\n",
-	    argv[optind], day ? " for " : "", day ? day : "", st.engine,
+	    argv[first], day ? " for " : "", day ? day : "", st.engine,
 	    st.approved, (long long)(st.net_cents / 100),
 	    (long long)llabs(st.net_cents % 100), st.report);
 	return 0;
-usage:
-	fprintf(stderr, "usage: fare-engine audit reconcile DB REPORT.csv... "
-	    "[--day YYYY-MM-DD]\n");
-	return 2;
 }

@@ -728,8 +728,8 @@ server_setup(struct server *s, char *err, size_t errlen)
 {
 	const struct server_config *c = s->cfg;
 	struct writer_opts wo = {c->db, c->synchronous_full,
-	    c->clock_offset_s, c->debt_tap_gap_s, c->settle_grace_s, NULL,
-	    c->checkpoint_file};
+	    c->clock_offset_s, c->debt_tap_gap_s, c->settle_grace_s,
+	    (size_t)c->account_cache, NULL, c->checkpoint_file};
 	struct tariff_files *files = NULL;
 	struct tariff *jt = NULL;
 

@@ -37,6 +37,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "opt.h"
 #include "rng.h"
 #include "sim.h"
 #include "strtab.h"
@@ -341,62 +342,71 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+/* --decline ACCOUNT: one more account declined by name. */
 static int
-usage(void)
+acq_decline_cb(void *dst, const char *v, const char **why)
 {
-	fprintf(stderr, "usage: terminal-sim acquirer --listen HOST:PORT "
-	    "--journal FILE [--seed N]\n"
-	    "           [--decline ACCOUNT]... [--decline-pct P] "
-	    "[--decline-times K]\n"
-	    "           [--latency-ms MS] [--drop-pct P] [--dup-pct P] "
-	    "[--crash-after N]\n"
-	    "           [--report-dir DIR]\n");
-	return 2;
+	if (strtab_intern(dst, v, strlen(v), NULL) == STRTAB_NONE) {
+		*why = "out of memory";
+		return -1;
+	}
+	return 0;
 }
 
-/* The options into a; -1 when they are not a valid call. */
+/* The options into a: OPT_RUN, or the exit status. */
 static int
 acq_args(int argc, char **argv, struct acquirer *a, const char **listen,
     const char **journal, struct sockaddr_in *sin)
 {
-	int i;
+	static const struct opt_cmd cmd = {"terminal-sim acquirer", "", 0, 0,
+	    "The acquirer simulator (docs/protocol.md, \"Acquirer\"): "
+	    "deterministic declines,\nlatency, dropped and duplicated "
+	    "answers, a crash after N decisions, and a\njournal of every "
+	    "decision so that its answers survive its own crash."};
+	int first, rc;
+	const struct opt o[] = {
+		{.name = "listen", .kind = OPT_STR, .dst = listen,
+		    .arg = "HOST:PORT", .help = "where settlement connects",
+		    .flags = OPT_REQUIRED},
+		{.name = "journal", .kind = OPT_STR, .dst = journal,
+		    .arg = "FILE", .help = "every decision, appended",
+		    .flags = OPT_REQUIRED},
+		{.name = "seed", .kind = OPT_U64, .dst = &a->seed, .arg = "N",
+		    .lo = 0, .hi = INT64_C(1) << 53, .help = "which accounts "
+		    "decline, which answers drop (default 1)"},
+		{.name = "decline", .kind = OPT_FN, .dst = a->deny_named,
+		    .fn = acq_decline_cb, .arg = "ACCOUNT",
+		    .flags = OPT_REPEAT, .help = "decline this account"},
+		{.name = "decline-pct", .kind = OPT_INT, .dst = &a->decline_pct,
+		    .arg = "P", .lo = 0, .hi = 100, .help = "decline this "
+		    "share of accounts"},
+		{.name = "decline-times", .kind = OPT_INT,
+		    .dst = &a->decline_times, .arg = "K", .lo = 0,
+		    .hi = 1000000, .help = "for their first K requests "
+		    "(default 1)"},
+		{.name = "latency-ms", .kind = OPT_INT, .dst = &a->latency_ms,
+		    .arg = "MS", .lo = 0, .hi = 60000, .help = "before each "
+		    "answer"},
+		{.name = "drop-pct", .kind = OPT_INT, .dst = &a->drop_pct,
+		    .arg = "P", .lo = 0, .hi = 100, .help = "answers never "
+		    "sent"},
+		{.name = "dup-pct", .kind = OPT_INT, .dst = &a->dup_pct,
+		    .arg = "P", .lo = 0, .hi = 100, .help = "answers sent "
+		    "twice"},
+		{.name = "crash-after", .kind = OPT_LONG, .dst = &a->crash_after,
+		    .arg = "N", .lo = 0, .hi = INT64_C(1) << 53,
+		    .help = "exit after N decisions (0: never)"},
+		{.name = "report-dir", .kind = OPT_STR, .dst = &a->report_dir,
+		    .arg = "DIR", .help = "write the daily settlement reports "
+		    "(settlement-DAY.csv) there"},
+		{.name = NULL},
+	};
 
-	for (i = 1; i < argc; i++) {
-		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (v == NULL)
-			return -1;
-		i++;
-		if (strcmp(o, "--listen") == 0)
-			*listen = v;
-		else if (strcmp(o, "--journal") == 0)
-			*journal = v;
-		else if (strcmp(o, "--seed") == 0)
-			a->seed = strtoull(v, NULL, 10);
-		else if (strcmp(o, "--decline") == 0)
-			strtab_intern(a->deny_named, v, strlen(v), NULL);
-		else if (strcmp(o, "--decline-pct") == 0)
-			a->decline_pct = atoi(v);
-		else if (strcmp(o, "--decline-times") == 0)
-			a->decline_times = atoi(v);
-		else if (strcmp(o, "--latency-ms") == 0)
-			a->latency_ms = atoi(v);
-		else if (strcmp(o, "--drop-pct") == 0)
-			a->drop_pct = atoi(v);
-		else if (strcmp(o, "--dup-pct") == 0)
-			a->dup_pct = atoi(v);
-		else if (strcmp(o, "--crash-after") == 0)
-			a->crash_after = atol(v);
-		else if (strcmp(o, "--report-dir") == 0)
-			a->report_dir = v;
-		else
-			return -1;
-	}
-	if (*listen == NULL || *journal == NULL || wire_parse_addr(*listen,
-	    sin) == -1 || a->decline_pct < 0 || a->decline_pct > 100 ||
-	    a->latency_ms < 0 || a->latency_ms > 60000 || a->drop_pct < 0 ||
-	    a->drop_pct > 100 || a->dup_pct < 0 || a->dup_pct > 100)
-		return -1;
-	return 0;
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if (wire_parse_addr(*listen, sin) == -1)
+		return opt_fail(&cmd, "--listen '%s': not HOST:PORT", *listen);
+	return OPT_RUN;
 }
 
 static void
@@ -431,8 +441,10 @@ sim_acquirer(int argc, char **argv)
 	a.deny_named = strtab_new();
 	if (a.keys == NULL || a.declined_acc == NULL || a.deny_named == NULL)
 		goto out;
-	if (acq_args(argc, argv, &a, &listen, &journal, &sin) == -1)
-		return usage();
+	if ((rc = acq_args(argc, argv, &a, &listen, &journal, &sin)) !=
+	    OPT_RUN)
+		goto out;
+	rc = 1;
 	a.rng = a.seed;
 	if (load_journal(&a, journal) == -1 ||
 	    (a.journal = fopen(journal, "a")) == NULL) {
