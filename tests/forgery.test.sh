@@ -303,9 +303,10 @@ if "$FE" audit reconcile "$tmp/f4.db" "$tmp"/reports/*.csv >"$tmp/f4rec.out"; th
 	fail "reconcile missed the rewritten history"
 fi
 
-echo "forgery: untouched: $(head -c 60 "$tmp/clean.out" | sed 's/.*: //')..." \
-    "($repriced account-days repriced, 4 checkpoints); caught: moved revenue" \
-    "(repricing: $(grep -c '^reprice:' "$tmp/f1.out") difference), a deleted" \
-    "leg (checkpoint, 2 sequence gaps), a truncated tail (checkpoint:" \
-    "shrank), a rewritten history (checkpoint, 1 gap), an edited checkpoint" \
-    "(signature), a forged settlement (reconcile)"
+echo "forgery: untouched, with its 4 checkpoints: sound ($repriced" \
+    "account-days repriced from their taps) and reconciled; caught: revenue" \
+    "moved between operators (repricing), a leg deleted everywhere" \
+    "(checkpoints; 2 sequence gaps), the tail truncated (checkpoint: the" \
+    "ledger shrank), a history rewritten by a second engine (checkpoints;" \
+    "1 gap), an edited checkpoint (signature), a forged settlement" \
+    "(reconcile)"
