@@ -113,6 +113,7 @@ done
 
 mkdir "$tmp/reports"
 "$SIM" acquirer --listen 127.0.0.1:$((port + 2)) --journal "$tmp/acq.journal" \
+    --certs "$tmp/certs" \
     --report-dir "$tmp/reports" >/dev/null 2>"$tmp/acq.log" &
 apid=$!
 DB=$tmp/engine.db
@@ -247,6 +248,7 @@ skip=$(tail -n +2 "$tmp/day-$D1.csv" | cut -d, -f1 | sort -t: -k1,1 -k2,2n |
 grep -v "^$skip," "$tmp/t1.csv" >"$tmp/t1-but-one.csv"
 mkdir "$tmp/reports2"
 "$SIM" acquirer --listen 127.0.0.1:$((port + 3)) --journal "$tmp/acq2.journal" \
+    --certs "$tmp/certs" \
     --report-dir "$tmp/reports2" >/dev/null 2>>"$tmp/acq.log" &
 apid=$!
 history "$tmp/f4.db" $((port + 3)) "$tmp/t1-but-one.csv" "$tmp/day-$D2.csv"

@@ -54,8 +54,9 @@ echo "== the ledger key (signs a checkpoint at every day close)"
 mkdir -p "$out/reports"
 echo "== acquirer simulator (a separate process; declines 2% of accounts once)"
 "$BIN"/terminal-sim acquirer --listen 127.0.0.1:$acq \
-    --journal "$out/acquirer.journal" --decline-pct 2 --seed "$SEED" \
-    --report-dir "$out/reports" >"$out/acquirer.out" 2>"$out/acquirer.log" &
+    --journal "$out/acquirer.journal" --certs "$out/certs" --decline-pct 2 \
+    --seed "$SEED" --report-dir "$out/reports" \
+    >"$out/acquirer.out" 2>"$out/acquirer.log" &
 apid=$!
 
 echo "== $DAY: $TOURISTS visitors tap through the day (engine clock: that night)"
