@@ -21,7 +21,7 @@
 #include "checkpoint.h"
 #include "clock.h"
 #include "deny.h"
-#include "diag.h"
+#include "log.h"
 #include "ledger.h"
 #include "limits.h"
 #include "parse.h"
@@ -145,7 +145,8 @@ set_health(struct writer *w, const char *what)
 	memcpy(w->health, h, sizeof h);
 	pthread_mutex_unlock(&w->mu);
 	if (changed)	/* once per episode, not once per retry */
-		logmsg("journal: %s", h);
+		log_err("journal_failing", "error=%s msg=\"taps are not "
+		    "acknowledged until a commit succeeds\"", LOGQ(h));
 }
 
 static void
@@ -158,7 +159,7 @@ clear_health(struct writer *w)
 	w->health[0] = '\0';
 	pthread_mutex_unlock(&w->mu);
 	if (was)
-		logmsg("journal: committing again");
+		log_notice("journal_committing", "msg=\"committing again\"");
 }
 
 /* Adds one stored tap to the taps to price; skips what the tariff lost. */
@@ -276,8 +277,8 @@ sign_checkpoint(struct writer *w, int32_t open)
 	struct checkpoint c;
 
 	if (checkpoint_head(journal_db(w->journal), &c) == -1) {
-		logmsg("checkpoint: cannot read the ledger's head: %s",
-		    sqlite3_errmsg(journal_db(w->journal)));
+		log_err("checkpoint_failed", "msg=%s", LOGQ(sqlite3_errmsg(
+		    journal_db(w->journal))));
 		return;
 	}
 	c.time_utc = writer_now(w);
@@ -285,14 +286,14 @@ sign_checkpoint(struct writer *w, int32_t open)
 	    sizeof err) == -1 ||
 	    checkpoint_append(w->checkpoint_file, line, err, sizeof err) ==
 	    -1) {
-		logmsg("checkpoint: %s", err);
+		log_err("checkpoint_failed", "msg=%s", LOGQ(err));
 		return;
 	}
 	w->checkpoint_day = open;
 	civil_format_day(open - 1, day);
-	logmsg("checkpoint: days through %s closed: %lld ledger entries, "
-	    "head %.16s..., signed and appended to %s", day,
-	    (long long)c.entries, c.head, w->checkpoint_file);
+	log_notice("checkpoint_signed", "closed_through=%s entries=%lld "
+	    "head=%.16s file=%s", day, (long long)c.entries, c.head,
+	    LOGQ(w->checkpoint_file));
 }
 
 /*
@@ -1067,8 +1068,8 @@ record_version(struct writer *w)
 		set_health(w, "cannot record the tariff version");
 		return;
 	}
-	logmsg("tariff version %lld (sha256 %.16s...) in force: days priced "
-	    "from now on name it", (long long)w->tariff_version,
+	log_notice("tariff_version", "id=%lld sha256=%.16s msg=\"days priced "
+	    "from now on name it\"", (long long)w->tariff_version,
 	    tariff_files_hash(w->files));
 	tariff_files_free(w->files);
 	w->files = NULL;
@@ -1181,7 +1182,7 @@ writer_main(void *arg)
 	size_t i;
 
 	if (b == NULL || res == NULL || tap_acc == NULL) {
-		fprintf(stderr, "fare-engine: journal: out of memory\n");
+		log_err("journal_failing", "error=\"out of memory\"");
 		goto out;
 	}
 	pthread_setname_np(pthread_self(), "fe-writer");
@@ -1251,6 +1252,29 @@ close_store(struct writer *w)
 	settlement_close(w->settlement);
 	charges_close(w->charges);
 	journal_close(w->journal);
+}
+
+/*
+ * A clean stop leaves no WAL beside the database: everything is copied
+ * into the main file and the WAL truncated to zero bytes, so that a copy
+ * of engine.db alone is whole.  Readers still open elsewhere (an audit, a
+ * backup) can keep it from completing; it is then said in the log, and the
+ * WAL, still beside the database, holds the rest.
+ */
+static void
+writer_checkpoint(struct writer *w)
+{
+	int frames = -1, copied = -1;
+	int rc = sqlite3_wal_checkpoint_v2(journal_db(w->journal), NULL,
+	    SQLITE_CHECKPOINT_TRUNCATE, &frames, &copied);
+
+	if (rc == SQLITE_OK)
+		log_notice("checkpoint", "mode=truncate frames=%d", copied);
+	else
+		log_warning("checkpoint_incomplete", "error=%s frames=%d "
+		    "copied=%d msg=\"keep the -wal file with the database\"",
+		    LOGQ(sqlite3_errmsg(journal_db(w->journal))), frames,
+		    copied);
 }
 
 struct writer *
@@ -1330,6 +1354,7 @@ writer_close(struct writer *w)
 	pthread_join(w->thread, NULL);
 	/* Deliver the last results, if the loop still runs they go out. */
 	done_cb(-1, 0, w);
+	writer_checkpoint(w);
 	close_store(w);
 	checkpoint_key_free(w->ledger_key);
 	event_free(w->done_ev);

@@ -121,7 +121,7 @@ history "$DB" $((port + 2)) "$tmp/t1.csv" "$tmp/day-$D2.csv" \
     --ledger-key-file "$tmp/ledger.key" --checkpoint-file "$tmp/checkpoints"
 [ "$(lines "$tmp/checkpoints")" = 3 ] ||
     fail "expected 3 checkpoints (one per start, at each close): $(cat "$tmp/checkpoints")"
-grep -q "checkpoint: days through $D1 closed" "$tmp/engine.log" ||
+grep -q "event=checkpoint_signed closed_through=$D1 " "$tmp/engine.log" ||
     fail "no checkpoint at the close of $D1"
 # The acquirer's and the auditor's copy: the engine's, and one signed on
 # demand after the last settlement.

@@ -37,7 +37,7 @@ stop() { kill -TERM "$pid"; wait "$pid" || fail "engine stopped badly"; pid=; }
 cp -r "$EX" "$tmp/tariff"
 rm "$tmp/tariff/taps.csv" "$tmp/tariff/expected.jsonl"
 serve 2026-11-29T20:00:00Z
-until_log "tariff version 1 (sha256"
+until_log "event=tariff_version id=1 "
 "$SIM" replay --engine 127.0.0.1:$port --certs "$tmp/certs" "$EX/taps.csv" \
     2>"$tmp/sim.log" || fail "replay: $(tail -2 "$tmp/sim.log")"
 # A new fare, reloaded: version 2 from now on.
@@ -50,7 +50,7 @@ printf 'tap_id,time,card,par,network_id,stop_id,kind\nlate-1:1,2026-11-29T18:00:
     >"$tmp/late.csv"
 "$SIM" replay --keep-ids --engine 127.0.0.1:$port --certs "$tmp/certs" \
     "$tmp/late.csv" 2>"$tmp/sim.log" || fail "late tap: $(tail -2 "$tmp/sim.log")"
-until_log "tariff version 2 (sha256"
+until_log "event=tariff_version id=2 "
 stop
 serve 2026-11-30T20:00:00Z	# the second day closes
 until [ "$(q "SELECT count(*) FROM charges WHERE posted = 0")" = 0 ]; do
