@@ -1068,7 +1068,7 @@ record_version(struct writer *w)
 		set_health(w, "cannot record the tariff version");
 		return;
 	}
-	log_notice("tariff_version", "id=%lld sha256=%.16s msg=\"days priced "
+	log_notice("tariff_version", "id=%lld hash=%.16s msg=\"days priced "
 	    "from now on name it\"", (long long)w->tariff_version,
 	    tariff_files_hash(w->files));
 	tariff_files_free(w->files);
