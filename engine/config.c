@@ -222,6 +222,10 @@ ini_strings(struct ini_ctx *x, const char *name, const char *value)
 		c->certs = keep(x, value);
 	else if (strcmp(name, "token_key_file") == 0)
 		c->token_key_file = keep(x, value);
+	else if (strcmp(name, "ledger_key_file") == 0)
+		c->ledger_key_file = keep(x, value);
+	else if (strcmp(name, "checkpoint_file") == 0)
+		c->checkpoint_file = keep(x, value);
 	else
 		return -1;
 	return 1;
@@ -233,7 +237,8 @@ static const char *const ini_keys[] = {
 	"late_tap_days", "max_connections", "synchronous",
 	"handshake_timeout_s", "acquirer", "settle_grace_s",
 	"settle_interval_s", "settle_timeout_ms", "debt_tap_gap_s",
-	"account_cache", "metrics_refresh_s", "log_level",
+	"account_cache", "metrics_refresh_s", "log_level", "ledger_key_file",
+	"checkpoint_file",
 };
 
 static int
