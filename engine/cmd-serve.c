@@ -4,7 +4,8 @@
  *
  *   [engine]
  *   listen = 127.0.0.1:7700
- *   http = 127.0.0.1:7780
+ *   http = 127.0.0.1:7780          (health, metrics, the dashboard)
+ *   web = 0.0.0.0:8080             (the rider pages; public)
  *   db = /var/lib/onecity/engine.db
  *   tariff = /etc/onecity/tariffs/nl
  *   certs = /etc/onecity/certs
@@ -51,6 +52,8 @@ ini_cb(void *user, const char *section, const char *name, const char *value)
 		c->listen = keep(value);
 	else if (strcmp(name, "http") == 0)
 		c->http = keep(value);
+	else if (strcmp(name, "web") == 0)
+		c->web = keep(value);
 	else if (strcmp(name, "db") == 0)
 		c->db = keep(value);
 	else if (strcmp(name, "tariff") == 0)
@@ -91,7 +94,8 @@ serve_usage(void)
 	fprintf(stderr, "usage: fare-engine serve [--config FILE] [--dev] "
 	    "[--strict-clock] [--clock RFC3339]\n"
 	    "           --certs DIR --tariff DIR --db FILE --listen HOST:PORT "
-	    "[--http HOST:PORT]\n           [--token-key-file FILE] "
+	    "[--http HOST:PORT]\n           [--web HOST:PORT] "
+	    "[--token-key-file FILE] "
 	    "[--acquirer HOST:PORT] [--settle-grace S]\n"
 	    "           [--settle-interval S] [--settle-timeout-ms MS] "
 	    "[--debt-tap-gap S]\n");
@@ -107,7 +111,7 @@ cmd_serve(int argc, char **argv)
 	    NULL, 0, 0, 1, 0, LATE_TAP_DAYS_DEFAULT * 86400,
 	    LIMIT_CONNECTIONS_DEFAULT, HANDSHAKE_TIMEOUT_S, NULL,
 	    SETTLE_GRACE_S_DEFAULT, SETTLE_INTERVAL_S_DEFAULT,
-	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT};
+	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT, NULL};
 	const char *why;
 	int i, r;
 
@@ -139,6 +143,8 @@ cmd_serve(int argc, char **argv)
 			c.listen = v;
 		else if (strcmp(a, "--http") == 0 && ++i)
 			c.http = v;
+		else if (strcmp(a, "--web") == 0 && ++i)
+			c.web = v;
 		else if (strcmp(a, "--token-key-file") == 0 && ++i)
 			c.token_key_file = v;
 		else if (strcmp(a, "--acquirer") == 0 && ++i)

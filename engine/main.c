@@ -18,10 +18,14 @@ static const struct cmd_entry {
 	    "certs init DIR | device DIR ID | revoke DIR ID"},
 	{"serve", NULL, cmd_serve,
 	    "serve [--dev] --certs DIR --tariff DIR --db FILE "
-	    "--listen HOST:PORT [--http HOST:PORT] [--config FILE]"},
+	    "--listen HOST:PORT [--http HOST:PORT] [--web HOST:PORT] "
+	    "[--config FILE]"},
 	{"audit", NULL, cmd_audit, "audit verify DB"},
 	{"deny", NULL, cmd_deny, "deny add DB ACCOUNT REASON | "
 	    "deny remove DB ACCOUNT"},
+	{"web", NULL, cmd_web,
+	    "web --db DB --tariff DIR --listen HOST:PORT [--day YYYY-MM-DD] "
+	    "[--crl FILE] [--clock RFC3339]"},
 	{"price", NULL, cmd_price,
 	    "price --tariff DIR [--skip-bad] [--explain | --summary] "
 	    "[--token-key-file FILE] TAPS.csv"},

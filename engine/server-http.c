@@ -1,7 +1,9 @@
 /*
- * The engine's HTTP side: GET /healthz (is the writer committing, are we
- * accepting) and GET /metrics (Prometheus text of the counters), on the
- * event loop's thread, read-only.
+ * The engine's HTTP side, on the event loop's thread, read-only: on the
+ * operator port (`http`) GET /healthz (is the writer committing, are we
+ * accepting), GET /metrics (Prometheus text of the counters) and the
+ * dashboard with its API (web.h); on the public port (`web`) the rider
+ * pages alone.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
+#include "certs.h"
 #include "server-int.h"
 #include "settle.h"
 #include "writer.h"
@@ -142,11 +145,28 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	evbuffer_free(b);
 }
 
+/* What only the running engine knows, for the dashboard. */
+static void
+server_web_live_cb(void *arg, struct web_live *l)
+{
+	struct server *s = arg;
+	struct writer_stats ws;
+
+	writer_get_stats(s->writer, &ws);
+	l->accepting = s->accepting;
+	l->connections = s->nconns;
+	l->queued = writer_queued(s->writer);
+	l->batches = ws.batches;
+	l->commit_ms_avg = ws.batches ? (double)ws.commit_us / 1e3 /
+	    (double)ws.batches : 0;
+	l->commit_ms_max = (double)ws.commit_us_max / 1e3;
+}
+
 int
 server_http_start(struct server *s, char *err, size_t errlen)
 {
 	const char *http = s->cfg->http, *colon = strrchr(http, ':');
-	char host[128];
+	char host[128], crl[512];
 
 	if (colon == NULL || (size_t)(colon - http) >= sizeof host) {
 		snprintf(err, errlen, "--http %s: not HOST:PORT", http);
@@ -162,5 +182,31 @@ server_http_start(struct server *s, char *err, size_t errlen)
 	}
 	evhttp_set_cb(s->http, "/healthz", healthz_cb, s);
 	evhttp_set_cb(s->http, "/metrics", metrics_cb, s);
+	certs_path(crl, sizeof crl, s->cfg->certs, "crl.pem");
+	if ((s->web = web_open(s->cfg->db, crl, server_web_live_cb, s, NULL,
+	    err, errlen)) == NULL)
+		return -1;
+	s->web_op = (struct web_http){s->web, WEB_OPERATOR, &s->tariff,
+	    s->cfg->clock_offset_s};
+	web_http_attach(s->http, &s->web_op);
+	if (s->cfg->web != NULL) {
+		s->web_pub = (struct web_http){s->web, WEB_RIDER, &s->tariff,
+		    s->cfg->clock_offset_s};
+		if ((s->web_http = web_http_listen(s->base, s->cfg->web,
+		    &s->web_pub, err, errlen)) == NULL)
+			return -1;
+	}
 	return 0;
+}
+
+void
+server_http_stop(struct server *s)
+{
+	if (s->http != NULL)
+		evhttp_free(s->http);
+	if (s->web_http != NULL)
+		evhttp_free(s->web_http);
+	web_close(s->web);
+	s->http = s->web_http = NULL;
+	s->web = NULL;
 }

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "server.h"
+#include "web-http.h"
 
 struct terminal {
 	struct server		*srv;
@@ -37,6 +38,9 @@ struct server {
 	struct evconnlistener	*listener;
 	struct event		*listener_retry;
 	struct evhttp		*http;
+	struct evhttp		*web_http;	/* the riders' port */
+	struct web		*web;		/* the pages, both ports */
+	struct web_http		 web_op, web_pub;
 	struct writer		*writer;
 	struct settle		*settle;
 	struct terminal		**slot;
@@ -55,7 +59,9 @@ struct server {
 	uint64_t		 n_accepted_conns, n_closed_conns;
 };
 
-/* Serves /healthz and /metrics on cfg->http; -1 with err on failure. */
+/* Serves /healthz, /metrics and the dashboard on cfg->http, and the
+ * rider pages on cfg->web; -1 with err on failure. */
 int	server_http_start(struct server *, char *err, size_t errlen);
+void	server_http_stop(struct server *);
 
 #endif

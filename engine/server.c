@@ -711,6 +711,10 @@ server_setup(struct server *s, char *err, size_t errlen)
 	open_deny_feed(s);
 	if (listen_validators(s, err, errlen) == -1)
 		return -1;
+	if (c->web != NULL && c->http == NULL) {
+		snprintf(err, errlen, "--web needs --http (the operator port)");
+		return -1;
+	}
 	if (c->http != NULL && server_http_start(s, err, errlen) == -1)
 		return -1;
 	add_events(s);
@@ -742,9 +746,10 @@ server_run(const struct server_config *cfg)
 		logmsg("%s", err);
 		goto out;
 	}
-	logmsg("serving validators on %s%s%s, database %s", cfg->listen,
-	    cfg->http ? ", health on http://" : "", cfg->http ? cfg->http : "",
-	    cfg->db);
+	logmsg("serving validators on %s%s%s%s%s, database %s", cfg->listen,
+	    cfg->http ? ", health and dashboard on http://" : "",
+	    cfg->http ? cfg->http : "", cfg->web ? ", riders on http://" : "",
+	    cfg->web ? cfg->web : "", cfg->db);
 	event_base_dispatch(s.base);
 	rc = 0;
 out:
@@ -752,8 +757,7 @@ out:
 		evconnlistener_free(s.listener);
 	if (s.listener_retry != NULL)
 		event_free(s.listener_retry);
-	if (s.http != NULL)
-		evhttp_free(s.http);
+	server_http_stop(&s);
 	settle_stop(s.settle);
 	writer_close(s.writer);
 	for (i = 0; i < 4; i++)

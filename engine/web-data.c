@@ -1,0 +1,438 @@
+/*
+ * What the web pages show, read from the database (read-only): a service
+ * day at a glance (the same numbers as the auditor views: v_taps,
+ * v_refused_taps, v_legs, v_operator_revenue, v_charges, v_settlements,
+ * v_debts, v_deny_list), its taps per minute, and a rider's day found by
+ * its settlement reference.  Each query is bounded by the day or the
+ * account-day it reads; docs/web-api.md gives the SQL each figure equals.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/x509_crl.h>
+
+#include "diag.h"
+#include "parse.h"
+#include "price.h"
+#include "web-int.h"
+
+/* Day bounds: the first UTC second of a service day, found by bisection
+ * on the tariff's own rule (price_service_day), so that a day across a
+ * clock change has its 23 or 25 hours. */
+static int64_t
+day_first_second(const struct tariff *t, int32_t service_day)
+{
+	int64_t lo = (int64_t)service_day * 86400 - 2 * 86400;
+	int64_t hi = (int64_t)service_day * 86400 + 2 * 86400;
+
+	/* Invariant: price_service_day(lo) < day <= price_service_day(hi). */
+	while (hi - lo > 1) {
+		int64_t mid = lo + (hi - lo) / 2;
+		if (price_service_day(t, mid) < service_day)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
+}
+
+int
+web_day_bounds(const struct tariff *t, int32_t service_day,
+    int64_t *start_utc, int64_t *end_utc)
+{
+	*start_utc = day_first_second(t, service_day);
+	*end_utc = day_first_second(t, service_day + 1);
+	return *end_utc - *start_utc <= WEB_MINUTES_MAX * 60 ? 0 : -1;
+}
+
+int
+web_parse_day(const char *s, int32_t *days)
+{
+	char g[9];
+	const char *why;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return -1;
+	memcpy(g, s, 4);
+	memcpy(g + 4, s + 5, 2);
+	memcpy(g + 6, s + 8, 2);
+	g[8] = '\0';
+	return parse_yyyymmdd(g, days, &why);
+}
+
+static int
+prep(struct web *w, sqlite3_stmt **s, const char *sql)
+{
+	if (sqlite3_prepare_v2(w->db, sql, -1, s, NULL) == SQLITE_OK)
+		return 0;
+	logmsg("web: %s", sqlite3_errmsg(w->db));
+	*s = NULL;
+	return -1;
+}
+
+static const char *
+col(sqlite3_stmt *s, int i)
+{
+	const unsigned char *v = sqlite3_column_text(s, i);
+
+	return v != NULL ? (const char *)v : "";
+}
+
+static void
+count_set(struct web_count *c, const char *key, int64_t n, int64_t cents)
+{
+	snprintf(c->key, sizeof c->key, "%s", key);
+	c->n = n;
+	c->cents = cents;
+}
+
+/* Taps of the day per validator: the acknowledged total, who was seen,
+ * and who has been silent for 15 minutes before the reference time (the
+ * clock, or the last tap received for a day already over). */
+static int
+day_taps(struct web *w, struct web_day *d)
+{
+	sqlite3_stmt *s;
+	int64_t last_all = 0, ref;
+	struct { char id[LIMIT_ID_LEN + 1]; int64_t last; } *dev = NULL;
+	size_t n = 0, cap = 0, i;
+
+	if (prep(w, &s, "SELECT device_id, count(*), max(received_utc) FROM "
+	    "taps WHERE time_utc >= ?1 AND time_utc < ?2 GROUP BY device_id "
+	    "ORDER BY device_id") == -1)
+		return -1;
+	sqlite3_bind_int64(s, 1, d->start_utc);
+	sqlite3_bind_int64(s, 2, d->end_utc);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		int64_t last = sqlite3_column_int64(s, 2);
+		d->taps += sqlite3_column_int64(s, 1);
+		d->validators_seen++;
+		if (last > last_all)
+			last_all = last;
+		if (n == cap) {
+			void *p = realloc(dev, (cap = cap ? cap * 2 : 64) *
+			    sizeof *dev);
+			if (p == NULL)
+				break;
+			dev = p;
+		}
+		snprintf(dev[n].id, sizeof dev[n].id, "%s", col(s, 0));
+		dev[n++].last = last;
+	}
+	sqlite3_finalize(s);
+	ref = d->now < last_all ? d->now : last_all;
+	for (i = 0; i < n; i++)
+		if (dev[i].last < ref - 15 * 60) {
+			if (d->nsilent < WEB_SILENT_LISTED)
+				count_set(&d->silent[d->nsilent++], dev[i].id,
+				    dev[i].last, 0);
+			d->validators_silent++;
+		}
+	free(dev);
+	return 0;
+}
+
+/* Keyed counts: (key, n, cents) rows of a query bound to the day. */
+static int
+day_keyed(struct web *w, const struct web_day *d, const char *sql,
+    struct web_count *out, size_t *nout, int64_t *total)
+{
+	sqlite3_stmt *s;
+
+	if (prep(w, &s, sql) == -1)
+		return -1;
+	sqlite3_bind_int64(s, 1, d->start_utc);
+	sqlite3_bind_int64(s, 2, d->end_utc);
+	sqlite3_bind_text(s, 3, d->day, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW && *nout < WEB_KEYS_MAX) {
+		count_set(&out[*nout], col(s, 0), sqlite3_column_int64(s, 1),
+		    sqlite3_column_int64(s, 2));
+		if (total != NULL)
+			*total += out[*nout].n;
+		(*nout)++;
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+static int
+day_charges(struct web *w, struct web_day *d)
+{
+	sqlite3_stmt *s;
+
+	if (prep(w, &s, "SELECT count(*), coalesce(sum(charge_cents), 0), "
+	    "coalesce(sum(uncapped_cents), 0), coalesce(sum(charge_cents < "
+	    "uncapped_cents), 0), coalesce(sum(uncapped_cents - charge_cents), "
+	    "0), coalesce(sum(closed), 0) FROM v_charges WHERE service_day = "
+	    "?1") == -1)
+		return -1;
+	sqlite3_bind_text(s, 1, d->day, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		d->travellers = sqlite3_column_int64(s, 0);
+		d->charged_cents = sqlite3_column_int64(s, 1);
+		d->uncapped_cents = sqlite3_column_int64(s, 2);
+		d->capped_cards = sqlite3_column_int64(s, 3);
+		d->saved_cents = sqlite3_column_int64(s, 4);
+		d->closed_days = sqlite3_column_int64(s, 5);
+		d->open_days = d->travellers - d->closed_days;
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+/* Settlement of the day, in the order of struct web_day's settle[]. */
+static int
+day_settlement(struct web *w, struct web_day *d)
+{
+	static const char *const names[6] = {"captured", "declined",
+	    "recovered", "refunded", "refunds_pending", "debts_open"};
+	sqlite3_stmt *s;
+	size_t i;
+
+	for (i = 0; i < 6; i++)
+		count_set(&d->settle[i], names[i], 0, 0);
+	if (prep(w, &s, "SELECT kind, state, count(*), sum(amount_cents) FROM "
+	    "v_settlements WHERE service_day = ?1 GROUP BY kind, state") == -1)
+		return -1;
+	sqlite3_bind_text(s, 1, d->day, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const char *k = col(s, 0), *st = col(s, 1);
+		int slot = -1;
+		if (strcmp(k, "capture") == 0 && strcmp(st, "approved") == 0)
+			slot = 0;
+		else if (strcmp(k, "capture") == 0 && strcmp(st, "declined") == 0)
+			slot = 1;
+		else if (strcmp(k, "recovery") == 0 && strcmp(st, "approved") == 0)
+			slot = 2;
+		else if (strcmp(k, "refund") == 0 && strcmp(st, "approved") == 0)
+			slot = 3;
+		else if (strcmp(k, "refund") == 0 && strcmp(st, "pending") == 0)
+			slot = 4;
+		if (slot >= 0) {
+			d->settle[slot].n += sqlite3_column_int64(s, 2);
+			d->settle[slot].cents += sqlite3_column_int64(s, 3);
+		}
+	}
+	sqlite3_finalize(s);
+	if (prep(w, &s, "SELECT count(*), coalesce(sum(amount_cents), 0) FROM "
+	    "v_debts WHERE service_day = ?1 AND state = 'open'") == -1)
+		return -1;
+	sqlite3_bind_text(s, 1, d->day, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		d->settle[5].n = sqlite3_column_int64(s, 0);
+		d->settle[5].cents = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	if (prep(w, &s, "SELECT count(*) FROM v_deny_list") == -1)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		d->deny_entries = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return 0;
+}
+
+/* The CRL's nextUpdate, read each time (the file is a few hundred bytes
+ * and `certs revoke` rewrites it under a running engine). */
+static void
+day_crl(struct web *w, struct web_day *d)
+{
+	mbedtls_x509_crl crl;
+	const mbedtls_x509_time *u;
+
+	if (w->crl_path[0] == '\0')
+		return;
+	mbedtls_x509_crl_init(&crl);
+	if (mbedtls_x509_crl_parse_file(&crl, w->crl_path) == 0) {
+		u = &crl.next_update;
+		d->crl_next_update_utc = (int64_t)civil_to_days(u->year,
+		    (unsigned)u->mon, (unsigned)u->day) * 86400 +
+		    u->hour * 3600 + u->min * 60 + u->sec;
+		d->has_crl = 1;
+	}
+	mbedtls_x509_crl_free(&crl);
+}
+
+int
+web_day_load(struct web *w, const struct tariff *t, const char *day,
+    int64_t now, struct web_day *d)
+{
+	memset(d, 0, sizeof *d);
+	snprintf(d->day, sizeof d->day, "%s", day);
+	d->now = now;
+	if (web_parse_day(day, &d->service_day) == -1 ||
+	    web_day_bounds(t, d->service_day, &d->start_utc, &d->end_utc) == -1)
+		return -1;
+	if (day_taps(w, d) == -1 ||
+	    day_keyed(w, d, "SELECT reason, count(*), 0 FROM refused WHERE "
+	    "received_utc >= ?1 AND received_utc < ?2 AND ?3 IS NOT NULL "
+	    "GROUP BY reason ORDER BY 2 DESC, 1", d->refused_by,
+	    &d->nrefused_by, &d->refused) == -1 ||
+	    day_keyed(w, d, "SELECT status, count(*), sum(fare_cents) FROM "
+	    "v_legs WHERE service_day = ?3 AND ?1 IS NOT NULL AND ?2 IS NOT "
+	    "NULL GROUP BY status ORDER BY 2 DESC, 1", d->status, &d->nstatus,
+	    NULL) == -1 ||
+	    day_keyed(w, d, "SELECT network_id, 0, revenue_cents FROM "
+	    "v_operator_revenue WHERE service_day = ?3 AND ?1 IS NOT NULL AND "
+	    "?2 IS NOT NULL ORDER BY revenue_cents DESC, network_id",
+	    d->revenue, &d->nrevenue, NULL) == -1 ||
+	    day_charges(w, d) == -1 || day_settlement(w, d) == -1)
+		return -1;
+	for (size_t i = 0; i < d->nrevenue; i++)
+		d->revenue_cents += d->revenue[i].cents;
+	day_crl(w, d);
+	if (w->live != NULL) {
+		w->live(w->live_arg, &d->live);
+		d->has_live = 1;
+	}
+	return 0;
+}
+
+int
+web_series_load(struct web *w, const struct tariff *t, const char *day,
+    struct web_series *se)
+{
+	int32_t sd;
+	int64_t end;
+	sqlite3_stmt *s;
+
+	memset(se, 0, sizeof *se);
+	snprintf(se->day, sizeof se->day, "%s", day);
+	if (web_parse_day(day, &sd) == -1 ||
+	    web_day_bounds(t, sd, &se->start_utc, &end) == -1)
+		return -1;
+	se->nmin = (size_t)(end - se->start_utc) / 60;
+	if (prep(w, &s, "SELECT (time_utc - ?1) / 60, count(*) FROM taps "
+	    "WHERE time_utc >= ?1 AND time_utc < ?2 GROUP BY 1") == -1)
+		return -1;
+	sqlite3_bind_int64(s, 1, se->start_utc);
+	sqlite3_bind_int64(s, 2, end);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		int64_t m = sqlite3_column_int64(s, 0);
+		if (m >= 0 && (size_t)m < se->nmin)
+			se->taps[m] = (uint32_t)sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+/* The account-day a reference names: 1, 0 none, -1 no answer. */
+static int
+trip_find(struct web *w, const char *ref, char *account, size_t alen,
+    char day[11])
+{
+	sqlite3_stmt *s;
+	int found = 0;
+
+	/* A database without references (before SPEC §6's) has nothing
+	 * to find: not found, as for any wrong reference. */
+	if (prep(w, &s, "SELECT account, service_day FROM v_settlements WHERE "
+	    "reference = ?1 ORDER BY id LIMIT 1") == -1)
+		return 0;
+	sqlite3_bind_text(s, 1, ref, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		snprintf(account, alen, "%s", col(s, 0));
+		snprintf(day, 11, "%s", col(s, 1));
+		found = 1;
+	}
+	sqlite3_finalize(s);
+	return found;
+}
+
+static int
+trip_legs(struct web *w, const char *account, struct web_trip *tr)
+{
+	sqlite3_stmt *s;
+
+	if (prep(w, &s, "SELECT coalesce(network_id, ''), coalesce("
+	    "from_stop_id, ''), coalesce(to_stop_id, ''), coalesce(checkin_utc, "
+	    "-9223372036854775807 - 1), coalesce(checkout_utc, "
+	    "-9223372036854775807 - 1), status, fare_cents, contribution_cents "
+	    "FROM legs WHERE account = ?1 AND service_day = ?2 ORDER BY "
+	    "leg_no") == -1)
+		return -1;
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, tr->day, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW && tr->nlegs < WEB_TRIP_LEGS_MAX) {
+		struct web_trip_leg *l = &tr->leg[tr->nlegs++];
+		snprintf(l->network, sizeof l->network, "%s", col(s, 0));
+		snprintf(l->from, sizeof l->from, "%s", col(s, 1));
+		snprintf(l->to, sizeof l->to, "%s", col(s, 2));
+		l->checkin = sqlite3_column_int64(s, 3);
+		l->checkout = sqlite3_column_int64(s, 4);
+		snprintf(l->status, sizeof l->status, "%s", col(s, 5));
+		l->fare_cents = sqlite3_column_int64(s, 6);
+		l->contribution_cents = sqlite3_column_int64(s, 7);
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+static int
+trip_money(struct web *w, const char *account, struct web_trip *tr)
+{
+	sqlite3_stmt *s;
+
+	if (prep(w, &s, "SELECT charge_cents, uncapped_cents, posted FROM "
+	    "charges WHERE account = ?1 AND service_day = ?2") == -1)
+		return -1;
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, tr->day, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		tr->charge_cents = sqlite3_column_int64(s, 0);
+		tr->uncapped_cents = sqlite3_column_int64(s, 1);
+		tr->closed = sqlite3_column_int(s, 2);
+	}
+	sqlite3_finalize(s);
+	if (prep(w, &s, "SELECT kind, state, amount_cents, coalesce("
+	    "decided_utc, created_utc) FROM settlements WHERE account = ?1 AND "
+	    "service_day = ?2 ORDER BY id") == -1)
+		return -1;
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, tr->day, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW &&
+	    tr->nsettle < WEB_TRIP_SETTLE_MAX) {
+		struct web_trip_settle *x = &tr->settle[tr->nsettle++];
+		snprintf(x->kind, sizeof x->kind, "%s", col(s, 0));
+		snprintf(x->state, sizeof x->state, "%s", col(s, 1));
+		x->amount_cents = sqlite3_column_int64(s, 2);
+		x->at_utc = sqlite3_column_int64(s, 3);
+	}
+	sqlite3_finalize(s);
+	if (prep(w, &s, "SELECT coalesce(sum(amount_cents), 0), (SELECT "
+	    "count(*) FROM deny WHERE account = ?1) FROM debts WHERE account = "
+	    "?1 AND service_day = ?2 AND state = 'open'") == -1)
+		return -1;
+	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, tr->day, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		tr->debt_open_cents = sqlite3_column_int64(s, 0);
+		tr->denied = sqlite3_column_int(s, 1) > 0;
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int
+web_trip_load(struct web *w, const char *ref, struct web_trip *tr)
+{
+	char account[LIMIT_ID_LEN + 1];
+	int r;
+
+	memset(tr, 0, sizeof *tr);
+	if ((r = trip_find(w, ref, account, sizeof account, tr->day)) != 1)
+		return r;
+	if (trip_legs(w, account, tr) == -1 || trip_money(w, account, tr) == -1)
+		return -1;
+	return 1;
+}
+
+void
+web_default_day(struct web *w, const struct tariff *t, int64_t now,
+    char day[11])
+{
+	if (w->default_day[0] != '\0')
+		memcpy(day, w->default_day, 11);
+	else
+		civil_format_day(price_service_day(t, now), day);
+}
