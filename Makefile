@@ -29,7 +29,7 @@ LIBS	 = $(CRYPTO) -levent_core -levent_extra -levent_pthreads -lsqlite3 -linih \
 # libfare.a: the fare rules, pure (time is passed in): libc and mbedcrypto.
 FARE_SRC = fare/csv.c fare/strtab.c fare/parse.c fare/tz.c fare/diag.c \
 	   fare/tariff.c fare/tariff-load.c fare/price.c fare/price-caps.c \
-	   fare/price-window.c fare/tap.c fare/buf.c fare/tapset.c fare/explain.c
+	   fare/price-window.c fare/tap.c fare/buf.c fare/tapset.c fare/explain.c fare/opt.c
 # libwire.a: frames, mutual TLS on libevent, addresses, certificate paths.
 WIRE_SRC = wire/wire.c wire/tls.c certs/certs.c
 # libstore.a: SQLite; each module owns its tables and statements.

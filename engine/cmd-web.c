@@ -8,7 +8,6 @@
  * or SIGINT.  The dashboard's day is --day, else the latest day with
  * charges (closed days first).
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,20 +18,9 @@
 
 #include "cmd.h"
 #include "diag.h"
-#include "parse.h"
+#include "opt.h"
 #include "tariff.h"
 #include "web-http.h"
-
-static int
-web_usage(FILE *f, int rc)
-{
-	fprintf(f, "usage: fare-engine web --db DB --tariff DIR --listen "
-	    "HOST:PORT [--day YYYY-MM-DD]\n"
-	    "                       [--crl FILE] [--clock RFC3339]\n"
-	    "  the rider page (/trips) and the operator dashboard (/), "
-	    "read-only\n");
-	return rc;
-}
 
 static void
 web_stop_cb(evutil_socket_t sig, short what, void *arg)
@@ -46,61 +34,6 @@ struct web_args {
 	const char	*db, *tariff, *listen, *day, *crl;
 	int64_t		 clock_offset_s;
 };
-
-/* 0, or the exit status of bad usage. */
-static int
-web_args(int argc, char **argv, struct web_args *a)
-{
-	static const struct option opts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"tariff", required_argument, NULL, 't'},
-		{"listen", required_argument, NULL, 'l'},
-		{"day", required_argument, NULL, 'D'},
-		{"crl", required_argument, NULL, 'c'},
-		{"clock", required_argument, NULL, 'k'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *why;
-	int64_t t;
-	int32_t d;
-	int c;
-
-	memset(a, 0, sizeof *a);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-		switch (c) {
-		case 'd': a->db = optarg; break;
-		case 't': a->tariff = optarg; break;
-		case 'l': a->listen = optarg; break;
-		case 'c': a->crl = optarg; break;
-		case 'D':
-			if (web_parse_day(optarg, &d) == -1) {
-				fprintf(stderr, "fare-engine web: --day %s: not "
-				    "a date YYYY-MM-DD\n", optarg);
-				return 2;
-			}
-			a->day = optarg;
-			break;
-		case 'k':
-			if (parse_rfc3339(optarg, &t, &why) == -1) {
-				fprintf(stderr, "fare-engine web: --clock: %s\n",
-				    why);
-				return 2;
-			}
-			a->clock_offset_s = t - (int64_t)time(NULL);
-			break;
-		case 'h': return web_usage(stdout, 0) - 1;
-		default: return web_usage(stderr, 2);
-		}
-	if (optind != argc || a->db == NULL || a->tariff == NULL ||
-	    a->listen == NULL) {
-		fprintf(stderr, "fare-engine web: needs --db, --tariff and "
-		    "--listen, and no operands\n");
-		return web_usage(stderr, 2);
-	}
-	return 0;
-}
 
 static int
 web_serve(const struct web_args *a, struct tariff *t)
@@ -146,13 +79,39 @@ out:
 int
 cmd_web(int argc, char **argv)
 {
-	struct web_args a;
+	static const struct opt_cmd cmd = {"fare-engine web", "", 0, 0,
+	    "The rider page (/trips) and the operator dashboard (/) with their "
+	    "JSON API\n(/api/v1/, docs/web-api.md) on one port, read-only over "
+	    "an existing database,\nuntil SIGTERM.  The dashboard's day is "
+	    "--day, else the latest day with charges."};
+	struct web_args a = {NULL, NULL, NULL, NULL, NULL, 0};
+	int64_t clock = INT64_MIN;
 	struct tariff *t;
 	struct diag d;
-	int rc;
+	int first, rc;
+	const struct opt o[] = {
+		{.name = "db", .kind = OPT_STR, .dst = &a.db, .arg = "DB",
+		    .help = "the engine's database (opened read-only)",
+		    .flags = OPT_REQUIRED},
+		{.name = "tariff", .kind = OPT_STR, .dst = &a.tariff,
+		    .arg = "DIR", .help = "the tariff (stop names, time zone)",
+		    .flags = OPT_REQUIRED},
+		{.name = "listen", .kind = OPT_STR, .dst = &a.listen,
+		    .arg = "HOST:PORT", .help = "where to serve HTTP",
+		    .flags = OPT_REQUIRED},
+		{.name = "day", .kind = OPT_DAY, .dst = &a.day,
+		    .arg = "YYYY-MM-DD", .help = "the dashboard's day"},
+		{.name = "crl", .kind = OPT_STR, .dst = &a.crl, .arg = "FILE",
+		    .help = "the CRL whose expiry the dashboard shows"},
+		{.name = "clock", .kind = OPT_TIME, .dst = &clock,
+		    .arg = "RFC3339", .help = "the clock (tests and demos)"},
+		{.name = NULL},
+	};
 
-	if ((rc = web_args(argc, argv, &a)) != 0)
-		return rc < 0 ? 0 : rc;
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if (clock != INT64_MIN)
+		a.clock_offset_s = clock - (int64_t)time(NULL);
 	signal(SIGPIPE, SIG_IGN);
 	diag_init(&d);
 	t = tariff_load(a.tariff, &d);
