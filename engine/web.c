@@ -426,7 +426,10 @@ web_handle(struct web *w, unsigned sides, const struct tariff *t,
 		reply(r, 200, "text/javascript; charset=utf-8",
 		    "public, max-age=3600");
 		buf_adds(&r->body, web_js);
-	} else
+	} else if (strcmp(p, "/favicon.ico") == 0)
+		/* No icon: say so once and let browsers remember it. */
+		reply(r, 204, "image/x-icon", "public, max-age=86400");
+	else
 		json_error(r, 404, "not found");
 	if (r->body.oom) {
 		buf_free(&r->body);
