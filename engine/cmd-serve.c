@@ -19,6 +19,8 @@
  *   settle_interval_s = 60
  *   settle_timeout_ms = 2000
  *   debt_tap_gap_s = 3600          (a tap retries a debt at most this often)
+ *   account_cache = 65536          (accounts whose open weeks the writer
+ *                                   keeps in memory; 0: none)
  */
 #include <errno.h>
 #include <ini.h>
@@ -84,7 +86,11 @@ ini_numbers(struct server_config *c, const char *name, const char *value)
 		c->settle_timeout_ms = (long)v;
 	} else if (strcmp(name, "debt_tap_gap_s") == 0)
 		return ini_number(name, value, 0, 14 * 86400, &c->debt_tap_gap_s);
-	else
+	else if (strcmp(name, "account_cache") == 0) {
+		if (!ini_number(name, value, 0, ACCOUNT_CACHE_ACCOUNTS, &v))
+			return 0;
+		c->account_cache = (long)v;
+	} else
 		return -1;
 	return 1;
 }
@@ -165,7 +171,8 @@ cmd_serve(int argc, char **argv)
 	    NULL, 0, 0, 1, 0, LATE_TAP_DAYS_DEFAULT * 86400,
 	    LIMIT_CONNECTIONS_DEFAULT, HANDSHAKE_TIMEOUT_S, NULL,
 	    SETTLE_GRACE_S_DEFAULT, SETTLE_INTERVAL_S_DEFAULT,
-	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT, NULL};
+	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT,
+	    ACCOUNT_CACHE_ACCOUNTS, NULL};
 	const char *config = serve_config_path(argc, argv), *cfg = NULL;
 	int64_t clock = INT64_MIN;
 	int first, r;
@@ -216,6 +223,10 @@ cmd_serve(int argc, char **argv)
 		    .dst = &c.debt_tap_gap_s, .arg = "S", .lo = 0,
 		    .hi = 14 * 86400, .help = "a tap retries a debt at most "
 		    "this often"},
+		{.name = "account-cache", .kind = OPT_LONG,
+		    .dst = &c.account_cache, .arg = "N", .lo = 0,
+		    .hi = ACCOUNT_CACHE_ACCOUNTS, .help = "accounts whose open "
+		    "weeks the writer keeps in memory (0: none)"},
 		{.name = "handshake-timeout", .kind = OPT_LONG,
 		    .dst = &c.handshake_timeout_s, .arg = "S", .lo = 1,
 		    .hi = 600, .help = "drop sockets that never finish TLS"},

@@ -692,7 +692,8 @@ server_setup(struct server *s, char *err, size_t errlen)
 {
 	const struct server_config *c = s->cfg;
 	struct writer_opts wo = {c->db, c->synchronous_full,
-	    c->clock_offset_s, c->debt_tap_gap_s, c->settle_grace_s};
+	    c->clock_offset_s, c->debt_tap_gap_s, c->settle_grace_s,
+	    (size_t)c->account_cache};
 	struct tariff *jt;
 
 	if (setup_keys(s, &jt, err, errlen) == -1)
