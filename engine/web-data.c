@@ -87,49 +87,125 @@ count_set(struct web_count *c, const char *key, int64_t n, int64_t cents)
 	c->cents = cents;
 }
 
-/* Taps of the day per validator: the acknowledged total, who was seen,
- * and who has been silent for 15 minutes before the reference time (the
- * clock, or the last tap received for a day already over). */
-static int
-day_taps(struct web *w, struct web_day *d)
-{
-	sqlite3_stmt *s;
-	int64_t last_all = 0, ref;
-	struct { char id[LIMIT_ID_LEN + 1]; int64_t last; } *dev = NULL;
-	size_t n = 0, cap = 0, i;
+/* Validators of the day: each device's last tap received, in a table
+ * of open addressing that doubles as it fills (bounded by
+ * WEB_DEVICES_MAX: a country's validators). */
+struct dev {
+	char	 id[LIMIT_ID_LEN + 1];
+	int64_t	 last;
+};
+struct devs {
+	struct dev	*d;
+	size_t		 n, cap;	/* cap: 0 or a power of two */
+};
 
-	if (prep(w, &s, "SELECT device_id, count(*), max(received_utc) FROM "
-	    "taps WHERE time_utc >= ?1 AND time_utc < ?2 GROUP BY device_id "
-	    "ORDER BY device_id") == -1)
+static struct dev *
+devs_find(struct devs *v, const char *id, size_t len)
+{
+	uint32_t h = 2166136261u;
+	size_t i, k;
+
+	for (k = 0; k < len; k++)
+		h = (h ^ (unsigned char)id[k]) * 16777619u;
+	for (i = h & (v->cap - 1);; i = (i + 1) & (v->cap - 1)) {
+		struct dev *e = &v->d[i];
+		if (e->id[0] == '\0') {
+			memcpy(e->id, id, len);
+			e->id[len] = '\0';
+			e->last = INT64_MIN;
+			v->n++;
+			return e;
+		}
+		if (strncmp(e->id, id, len) == 0 && e->id[len] == '\0')
+			return e;
+	}
+}
+
+/* Room for one more device: 0, or -1 (out of memory, or over the bound). */
+static int
+devs_room(struct devs *v)
+{
+	struct devs g;
+	size_t i;
+
+	if (v->cap != 0 && (v->n + 1) * 2 <= v->cap)
+		return 0;
+	if (v->n >= WEB_DEVICES_MAX)
+		return -1;
+	g.cap = v->cap ? v->cap * 2 : 256;
+	g.n = 0;
+	if ((g.d = calloc(g.cap, sizeof *g.d)) == NULL)
+		return -1;
+	for (i = 0; i < v->cap; i++)
+		if (v->d[i].id[0] != '\0')
+			devs_find(&g, v->d[i].id, strlen(v->d[i].id))->last =
+			    v->d[i].last;
+	free(v->d);
+	*v = g;
+	return 0;
+}
+
+/* Silent validators: no tap received for 15 minutes before the reference
+ * time (the clock, or the last tap received for a day already over). */
+static void
+day_silent(struct web_day *d, const struct devs *v, int64_t last_all)
+{
+	int64_t ref = d->now < last_all ? d->now : last_all;
+	size_t i;
+
+	d->validators_seen = (int64_t)v->n;
+	for (i = 0; i < v->cap; i++)
+		if (v->d[i].id[0] != '\0' && v->d[i].last < ref - 15 * 60) {
+			if (d->nsilent < WEB_SILENT_LISTED)
+				count_set(&d->silent[d->nsilent++], v->d[i].id,
+				    v->d[i].last, 0);
+			d->validators_silent++;
+		}
+}
+
+/*
+ * The day's acknowledged taps in one pass over the taps_day index (tap
+ * time, device, time received): the total, taps per minute into se, and
+ * the validators seen and silent.
+ */
+static int
+day_taps(struct web *w, struct web_day *d, struct web_series *se)
+{
+	struct devs v = {NULL, 0, 0};
+	sqlite3_stmt *s;
+	int64_t last_all = 0;
+	int rc = 0;
+
+	if (prep(w, &s, "SELECT time_utc, device_id, received_utc FROM taps "
+	    "WHERE time_utc >= ?1 AND time_utc < ?2") == -1)
 		return -1;
 	sqlite3_bind_int64(s, 1, d->start_utc);
 	sqlite3_bind_int64(s, 2, d->end_utc);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		int64_t last = sqlite3_column_int64(s, 2);
-		d->taps += sqlite3_column_int64(s, 1);
-		d->validators_seen++;
-		if (last > last_all)
-			last_all = last;
-		if (n == cap) {
-			void *p = realloc(dev, (cap = cap ? cap * 2 : 64) *
-			    sizeof *dev);
-			if (p == NULL)
-				break;
-			dev = p;
-		}
-		snprintf(dev[n].id, sizeof dev[n].id, "%s", col(s, 0));
-		dev[n++].last = last;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		int64_t m = (sqlite3_column_int64(s, 0) - d->start_utc) / 60;
+		int64_t got = sqlite3_column_int64(s, 2);
+		int len = sqlite3_column_bytes(s, 1);
+		const char *id = (const char *)sqlite3_column_text(s, 1);
+		struct dev *e;
+		d->taps++;
+		if (m >= 0 && (size_t)m < se->nmin)
+			se->taps[m]++;
+		if (got > last_all)
+			last_all = got;
+		if (id == NULL || len <= 0 || len > LIMIT_ID_LEN ||
+		    devs_room(&v) == -1)
+			continue;
+		e = devs_find(&v, id, (size_t)len);
+		if (got > e->last)
+			e->last = got;
 	}
 	sqlite3_finalize(s);
-	ref = d->now < last_all ? d->now : last_all;
-	for (i = 0; i < n; i++)
-		if (dev[i].last < ref - 15 * 60) {
-			if (d->nsilent < WEB_SILENT_LISTED)
-				count_set(&d->silent[d->nsilent++], dev[i].id,
-				    dev[i].last, 0);
-			d->validators_silent++;
-		}
-	free(dev);
+	day_silent(d, &v, last_all);
+	free(v.d);
+	if (rc != SQLITE_DONE) {
+		logmsg("web: taps of %s: %s", d->day, sqlite3_errmsg(w->db));
+		return -1;
+	}
 	return 0;
 }
 
@@ -255,15 +331,19 @@ day_crl(struct web *w, struct web_day *d)
 
 int
 web_day_load(struct web *w, const struct tariff *t, const char *day,
-    int64_t now, struct web_day *d)
+    int64_t now, struct web_day *d, struct web_series *se)
 {
 	memset(d, 0, sizeof *d);
+	memset(se, 0, sizeof *se);
 	snprintf(d->day, sizeof d->day, "%s", day);
 	d->now = now;
 	if (web_parse_day(day, &d->service_day) == -1 ||
 	    web_day_bounds(t, d->service_day, &d->start_utc, &d->end_utc) == -1)
 		return -1;
-	if (day_taps(w, d) == -1 ||
+	snprintf(se->day, sizeof se->day, "%s", day);
+	se->start_utc = d->start_utc;
+	se->nmin = (size_t)(d->end_utc - d->start_utc) / 60;
+	if (day_taps(w, d, se) == -1 ||
 	    day_keyed(w, d, "SELECT reason, count(*), 0 FROM refused WHERE "
 	    "received_utc >= ?1 AND received_utc < ?2 AND ?3 IS NOT NULL "
 	    "GROUP BY reason ORDER BY 2 DESC, 1", d->refused_by,
@@ -285,34 +365,6 @@ web_day_load(struct web *w, const struct tariff *t, const char *day,
 		w->live(w->live_arg, &d->live);
 		d->has_live = 1;
 	}
-	return 0;
-}
-
-int
-web_series_load(struct web *w, const struct tariff *t, const char *day,
-    struct web_series *se)
-{
-	int32_t sd;
-	int64_t end;
-	sqlite3_stmt *s;
-
-	memset(se, 0, sizeof *se);
-	snprintf(se->day, sizeof se->day, "%s", day);
-	if (web_parse_day(day, &sd) == -1 ||
-	    web_day_bounds(t, sd, &se->start_utc, &end) == -1)
-		return -1;
-	se->nmin = (size_t)(end - se->start_utc) / 60;
-	if (prep(w, &s, "SELECT (time_utc - ?1) / 60, count(*) FROM taps "
-	    "WHERE time_utc >= ?1 AND time_utc < ?2 GROUP BY 1") == -1)
-		return -1;
-	sqlite3_bind_int64(s, 1, se->start_utc);
-	sqlite3_bind_int64(s, 2, end);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		int64_t m = sqlite3_column_int64(s, 0);
-		if (m >= 0 && (size_t)m < se->nmin)
-			se->taps[m] = (uint32_t)sqlite3_column_int64(s, 1);
-	}
-	sqlite3_finalize(s);
 	return 0;
 }
 

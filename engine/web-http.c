@@ -25,7 +25,7 @@ web_http_cb(struct evhttp_request *req, void *arg)
 	struct web_request q = {"GET", "/", NULL, "", NULL};
 	struct web_reply r;
 	struct evbuffer *b;
-	char *peer = NULL, ra[16], timing[48];
+	char *peer = NULL, ra[16], timing[64];
 	ev_uint16_t port;
 	size_t i;
 
@@ -59,7 +59,8 @@ web_http_cb(struct evhttp_request *req, void *arg)
 		snprintf(ra, sizeof ra, "%d", r.retry_after_s);
 		evhttp_add_header(out, "Retry-After", ra);
 	}
-	snprintf(timing, sizeof timing, "app;dur=%.2f", r.server_ms);
+	snprintf(timing, sizeof timing, "app;dur=%.2f, cpu;dur=%.2f",
+	    r.server_ms, r.cpu_ms);
 	evhttp_add_header(out, "Server-Timing", timing);
 	if ((b = evbuffer_new()) == NULL) {
 		buf_free(&r.body);

@@ -20,6 +20,8 @@
 /* Keyed rows of the summary: reasons, statuses, operators (each bounded:
  * refusal reasons and leg statuses are fixed enums, networks LIMIT_NETWORKS). */
 #define WEB_KEYS_MAX		LIMIT_NETWORKS
+/* Validators counted in a day (a country's, with room). */
+#define WEB_DEVICES_MAX		1000000
 /* Validators listed as silent (the count is always whole). */
 #define WEB_SILENT_LISTED	20
 /* Minutes of a service day: 1440, 1380 or 1500 across a clock change. */
@@ -34,6 +36,10 @@
  * remembered for it (the least recently seen is forgotten first). */
 #define WEB_LOOKUPS_PER_MIN	10
 #define WEB_CLIENTS		4096
+/* The read-only connection's page cache and file mapping (strings for
+ * the PRAGMAs): a demo day's legs, shares and charges fit. */
+#define WEB_DB_CACHE_KIB	"32768"
+#define WEB_DB_MMAP_BYTES	"268435456"
 /* The summary and the series are computed at most once per this many
  * seconds per day, however many dashboards refresh. */
 #define WEB_CACHE_S		2
@@ -127,8 +133,7 @@ struct web {
 	/* The last summary and series computed, reused for WEB_CACHE_S. */
 	struct web_day		 day_cache;
 	int64_t			 day_cache_at;
-	struct web_series	 series_cache;
-	int64_t			 series_cache_at;
+	struct web_series	 series_cache;	/* the same day's */
 	const struct tariff	*cache_tariff;
 	struct tz		*tz;		/* the tariff's, for local times */
 	char			 tz_name[64];
@@ -137,10 +142,10 @@ struct web {
 /* web-data.c: 0, or -1 when the database cannot answer. */
 int	web_day_bounds(const struct tariff *, int32_t service_day,
 	    int64_t *start_utc, int64_t *end_utc);
+/* The day's summary and its taps per minute, from one pass over its
+ * taps. */
 int	web_day_load(struct web *, const struct tariff *, const char *day,
-	    int64_t now, struct web_day *);
-int	web_series_load(struct web *, const struct tariff *, const char *day,
-	    struct web_series *);
+	    int64_t now, struct web_day *, struct web_series *);
 /* 1 found, 0 not found (any reason), -1 the database cannot answer. */
 int	web_trip_load(struct web *, const char *ref, struct web_trip *);
 /* The day the dashboard shows when a request names none. */

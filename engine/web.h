@@ -48,6 +48,7 @@ struct web_reply {
 	const char	*cache_control;
 	int		 retry_after_s;		/* 0: no Retry-After header */
 	double		 server_ms;		/* time spent answering */
+	double		 cpu_ms;		/* of it, on the CPU */
 	struct buf	 body;			/* caller frees with buf_free */
 };
 

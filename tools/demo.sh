@@ -173,10 +173,10 @@ until curl -s -o /dev/null "http://127.0.0.1:$wport/trips"; do
 	[ $i -lt 100 ] || { echo "fare-engine web did not start"; exit 1; }
 	sleep 0.1
 done
-# ms PATH: the server time of one answer.
+# ms PATH: the server time of one answer, and its CPU time after a ':'.
 ms() {
-	curl -s -o /dev/null -D - "http://127.0.0.1:$wport$1" |
-	    sed -n 's/^Server-Timing: app;dur=\([0-9.]*\).*/\1/p'
+	curl -s -o /dev/null -D - "http://127.0.0.1:$wport$1" | sed -n \
+	    's/^Server-Timing: app;dur=\([0-9.]*\), cpu;dur=\([0-9.]*\).*/\1:\2/p'
 }
 dash= rider=
 for n in 1 2 3 4 5; do
@@ -186,14 +186,15 @@ done
 kill -TERM "$pid"
 wait "$pid" || true
 pid=
-stat() {	# "max X ms, median Y ms" of the numbers given
-	echo "$@" | tr ' ' '\n' | sed '/^$/d' | sort -n |
+stat() {	# "median X ms, max Y ms" of the times given (field $1 of W:C)
+	echo "$2" | tr ' ' '\n' | sed '/^$/d' | cut -d: -f"$1" | sort -n |
 	    awk '{ v[NR] = $1 } END { printf "median %.1f ms, max %.1f ms",
 	    v[int((NR + 1) / 2)], v[NR] }'
 }
 echo "== web pages over $out/engine.db (server time per page, 10 dashboards," \
     "$(echo $rider | wc -w) rider pages)"
-echo "dashboard: $(stat $dash); rider page: $(stat $rider)"
+echo "dashboard: $(stat 1 "$dash") ($(stat 2 "$dash") on the CPU);" \
+    "rider page: $(stat 1 "$rider") ($(stat 2 "$rider") on the CPU)"
 echo "Browse the day: $BIN/fare-engine web --db $out/engine.db --tariff" \
     "tariffs/nl --listen 127.0.0.1:8080"
 echo "  then http://127.0.0.1:8080/ (the dashboard) and" \
