@@ -14,10 +14,10 @@
 #include <time.h>
 
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include "cmd.h"
 #include "diag.h"
+#include "http.h"
 #include "opt.h"
 #include "tariff.h"
 #include "web-http.h"
@@ -42,14 +42,14 @@ web_serve(const struct web_args *a, struct tariff *t)
 	    a->clock_offset_s};
 	struct event_base *base = event_base_new();
 	struct event *sig[2] = {NULL, NULL};
-	struct evhttp *http = NULL;
+	struct http_server *http = NULL;
 	char err[512];
 	int rc = 1, i;
 
 	if (base == NULL ||
 	    (h.web = web_open(a->db, a->crl, NULL, NULL, a->day != NULL ?
 	    a->day : "latest", err, sizeof err)) == NULL ||
-	    (http = web_http_listen(base, a->listen, &h, err,
+	    (http = web_http_listen(base, "web", a->listen, &h, err,
 	    sizeof err)) == NULL) {
 		fprintf(stderr, "fare-engine web: %s\n", base == NULL ?
 		    "cannot start libevent" : err);
@@ -68,8 +68,7 @@ out:
 	for (i = 0; i < 2; i++)
 		if (sig[i] != NULL)
 			event_free(sig[i]);
-	if (http != NULL)
-		evhttp_free(http);
+	http_free(http);
 	web_close(h.web);
 	if (base != NULL)
 		event_base_free(base);

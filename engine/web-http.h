@@ -1,4 +1,4 @@
-/* The web handlers on an HTTP listener (web-http.c). */
+/* The web handlers on the bounded HTTP listener (web-http.c, http.h). */
 #ifndef ONECITY_WEB_HTTP_H
 #define ONECITY_WEB_HTTP_H
 
@@ -8,12 +8,7 @@
 #include "web.h"
 
 struct event_base;
-struct evhttp;
-
-/* A request head's bytes (request line and headers), and seconds a
- * connection may stay idle or half-sent. */
-#define WEB_HTTP_HEAD_MAX	8192
-#define WEB_HTTP_TIMEOUT_S	10
+struct http_server;
 
 /* What a listener answers with: the handlers, which pages, the tariff
  * (through a pointer: serve replaces it on SIGHUP) and the engine
@@ -25,10 +20,13 @@ struct web_http {
 	int64_t			 clock_offset_s;
 };
 
-/* Routes every path that no other callback takes to the handlers. */
-void	web_http_attach(struct evhttp *, struct web_http *);
-/* A new listener on HOST:PORT serving h; NULL with err. */
-struct evhttp *web_http_listen(struct event_base *, const char *hostport,
-	    struct web_http *, char *err, size_t errlen);
+/* Routes the handlers' paths (/, /trips, /api/, /static/, /favicon.ico)
+ * to them: 0, or -1 when the listener's route table is full. */
+int	web_http_route(struct http_server *, struct web_http *);
+/* A new listener (http_listen's limits) on HOST:PORT serving h alone;
+ * name prefixes its log lines.  NULL with err. */
+struct http_server *web_http_listen(struct event_base *, const char *name,
+	    const char *hostport, struct web_http *, char *err,
+	    size_t errlen);
 
 #endif

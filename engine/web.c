@@ -16,7 +16,6 @@
 #include "web-int.h"
 
 const char *const web_headers[][2] = {
-	{"X-Content-Type-Options", "nosniff"},
 	{"X-Frame-Options", "DENY"},
 	{"Referrer-Policy", "no-referrer"},
 	{"Content-Security-Policy", "default-src 'none'; script-src 'self'; "

@@ -53,9 +53,10 @@ struct web_reply {
 };
 
 /*
- * Headers every answer carries, besides its own (NULL-terminated pairs):
- * no sniffing, no framing, no scripts or styles but ours, and no
- * Referer (a rider's reference is in the address).
+ * Headers every answer carries, besides its own and the listener's
+ * (X-Content-Type-Options: nosniff); NULL-terminated pairs: no framing,
+ * no scripts or styles but ours, and no Referer (a rider's reference is
+ * in the address).
  */
 extern const char *const web_headers[][2];
 

@@ -86,7 +86,8 @@ web_day() {
 	web_pub=$(($2 + 3))
 	"$_fe" certs init "$tmp/certs" >/dev/null
 	"$_sim" acquirer --listen 127.0.0.1:$(($2 + 2)) \
-	    --journal "$tmp/acq.journal" --decline-pct 10 --seed 5 \
+	    --journal "$tmp/acq.journal" --certs "$tmp/certs" --decline-pct 10 \
+	    --seed 5 \
 	    >"$tmp/acq.out" 2>"$tmp/acq.log" &
 	apid=$!
 	web_serve "$1" "$2" 2026-11-29T01:00:00Z

@@ -70,7 +70,8 @@ done
 expect "operator port /trips" "$(get "$op/trips")" 404
 expect "operator port trips API" "$(get "$op/api/v1/trips?ref=X")" 404
 expect "unknown path" "$(get "$op/nothing")" 404
-expect "unknown path type" "$(header Content-Type)" application/json
+expect "unknown API path" "$(get "$op/api/v1/nothing")" 404
+expect "unknown API path type" "$(header Content-Type)" application/json
 
 # GET and HEAD only.
 for m in POST PUT DELETE PATCH; do
