@@ -283,6 +283,12 @@ web_api_trip(const struct tariff *t, const struct web_trip *tr, struct buf *b)
 		key_time(b, "at_utc", x->at_utc);
 		buf_addc(b, '}');
 	}
+	buf_addlit(b, "],\"caps\":[");
+	for (i = 0; i < tr->ncaps; i++) {
+		if (i > 0)
+			buf_addc(b, ',');
+		buf_add_json_str(b, tr->cap[i]);
+	}
 	buf_addlit(b, "],");
 	key_i64(b, "debt_open_cents", tr->debt_open_cents);
 	buf_addlit(b, ",\"refused_at_gates\":");

@@ -13,6 +13,7 @@
 #include <mbedtls/x509_crl.h>
 
 #include "diag.h"
+#include "journal.h"
 #include "parse.h"
 #include "price.h"
 #include "web-int.h"
@@ -465,8 +466,83 @@ trip_money(struct web *w, const char *account, struct web_trip *tr)
 	return 0;
 }
 
+/* Collects an account's stored taps for repricing (journal_account_taps),
+ * as audit explain does. */
+struct trip_taps {
+	const struct tariff	*t;
+	struct price_tap	*pt;
+	size_t			 n;
+};
+
+static int
+trip_tap_cb(const struct journal_tap *jt, void *arg)
+{
+	struct trip_taps *c = arg;
+	struct price_tap *p;
+
+	if (c->n == WEB_TRIP_TAPS_MAX)
+		return -1;
+	p = &c->pt[c->n];
+	p->time = jt->time_utc;
+	p->network = tariff_network(c->t, jt->network_id,
+	    strlen(jt->network_id));
+	p->stop = tariff_stop(c->t, jt->stop_id, strlen(jt->stop_id));
+	p->kind = (uint8_t)jt->out;
+	if (p->network != TARIFF_NONE && p->stop != TARIFF_NONE)
+		c->n++;
+	return 0;
+}
+
+/*
+ * The caps of the rider's day: its service week repriced from the stored
+ * taps (from WEB_TRIP_LOOKBACK_S before the week), named only when that
+ * gives the stored charge (a tariff changed since, or history reaching
+ * further back, leaves them unnamed rather than wrong).
+ */
+static void
+trip_caps(struct web *w, const struct tariff *t, const char *account,
+    int64_t now, struct web_trip *tr)
+{
+	struct trip_taps c = {t, NULL, 0};
+	struct price_result pr;
+	struct journal *j;
+	int64_t since, end;
+	int32_t sd;
+	char err[256];
+	size_t k;
+	uint32_t i, bits;
+
+	if (tr->charge_cents >= tr->uncapped_cents ||
+	    web_parse_day(tr->day, &sd) == -1 ||
+	    web_day_bounds(t, price_week_start(sd), &since, &end) == -1 ||
+	    (c.pt = malloc(WEB_TRIP_TAPS_MAX * sizeof *c.pt)) == NULL)
+		return;
+	price_result_init(&pr);
+	if ((j = journal_open_ro(w->db_path, err, sizeof err)) == NULL)
+		logmsg("web: %s", err);
+	else if (journal_account_taps(j, account, since - WEB_TRIP_LOOKBACK_S,
+	    trip_tap_cb, &c) == 0 &&
+	    price_account(t, c.pt, c.n, now, &pr) == 0)
+		for (k = 0; k < pr.ndays; k++) {
+			const struct price_day *d = &pr.day[k];
+			if (d->service_day != sd ||
+			    d->charge_cents != tr->charge_cents)
+				continue;
+			bits = d->day_caps | d->week_caps;
+			for (i = 0; i < tariff_ncaps(t) && i < 32; i++)
+				if ((bits >> i & 1) &&
+				    tr->ncaps < WEB_TRIP_CAPS_MAX)
+					tr->cap[tr->ncaps++] =
+					    tariff_cap_name(t, i);
+		}
+	journal_close(j);
+	price_result_free(&pr);
+	free(c.pt);
+}
+
 int
-web_trip_load(struct web *w, const char *ref, struct web_trip *tr)
+web_trip_load(struct web *w, const struct tariff *t, const char *ref,
+    int64_t now, struct web_trip *tr)
 {
 	char account[LIMIT_ID_LEN + 1];
 	int r;
@@ -476,6 +552,7 @@ web_trip_load(struct web *w, const char *ref, struct web_trip *tr)
 		return r;
 	if (trip_legs(w, account, tr) == -1 || trip_money(w, account, tr) == -1)
 		return -1;
+	trip_caps(w, t, account, now, tr);
 	return 1;
 }
 

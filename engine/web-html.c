@@ -82,7 +82,7 @@ struct words {
 	    *cancelled, *open, *unpriced, *advice, *capped, *uncapped,
 	    *total, *paid, *declined, *owed, *recovered, *refunded,
 	    *refund_pending, *pending, *unsettled, *gates, *again, *to,
-	    *days[7], *months[12];
+	    *capname, *and, *days[7], *months[12];
 };
 
 static const struct words en = {
@@ -113,7 +113,7 @@ static const struct words en = {
 	"Not charged yet: the day is still open, and it is charged once it "
 	"closes.",
 	"Your card is refused at the gates until your debt is paid.",
-	"Look up another day", "to",
+	"Look up another day", "to", "The cap that applied: %s.", " and ",
 	{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 	    "Sunday"},
 	{"January", "February", "March", "April", "May", "June", "July",
@@ -152,7 +152,7 @@ static const struct words nl = {
 	"Nog niet berekend: de dag is nog open en wordt berekend zodra hij "
 	"sluit.",
 	"Uw kaart wordt bij de poortjes geweigerd tot uw schuld betaald is.",
-	"Een andere dag opzoeken", "naar",
+	"Een andere dag opzoeken", "naar", "Toegepast plafond: %s.", " en ",
 	{"maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag",
 	    "zondag"},
 	{"januari", "februari", "maart", "april", "mei", "juni", "juli",
@@ -409,6 +409,18 @@ web_html_trip(const struct tariff *t, const struct tz *z, const char *lang,
 		snprintf(line, sizeof line, "%s", w->uncapped);
 	buf_addlit(b, "<p id=\"cap\">");
 	web_add_html(b, line);
+	if (tr->ncaps > 0) {
+		char names[512] = "";
+		for (i = 0; i < tr->ncaps; i++) {
+			size_t n = strlen(names);
+			snprintf(names + n, sizeof names - n, "%s%s",
+			    i > 0 ? w->and : "", tr->cap[i]);
+		}
+		fill(line, sizeof line, w->capname, names, NULL, NULL);
+		buf_addlit(b, " <span id=\"cap-names\">");
+		web_add_html(b, line);
+		buf_addlit(b, "</span>");
+	}
 	outf(b, "</p><p class=\"total\">%s: <strong id=\"charged\">%s</strong>"
 	    "</p>", w->total, c);
 	trip_payment(t, z, w, tr, b);

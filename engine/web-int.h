@@ -30,6 +30,12 @@
  * that many legs) and settlement rows. */
 #define WEB_TRIP_LEGS_MAX	LIMIT_CARD_TAPS_PER_DAY
 #define WEB_TRIP_SETTLE_MAX	32
+/* Naming the caps of a rider's day reprices its service week from the
+ * stored taps, read from this long before the week (journeys and
+ * transfers that reach into it), at most this many taps. */
+#define WEB_TRIP_LOOKBACK_S	(2 * 86400)
+#define WEB_TRIP_TAPS_MAX	(8 * LIMIT_CARD_TAPS_PER_DAY)
+#define WEB_TRIP_CAPS_MAX	4
 /* A settlement reference: printable ASCII the rider types (SPEC §6). */
 #define WEB_REF_MAX		64
 /* Rider lookups per client per minute (no enumeration), and the clients
@@ -113,6 +119,10 @@ struct web_trip {
 	size_t		 nsettle;
 	int64_t		 debt_open_cents;
 	int		 denied;		/* on the deny list now */
+	/* The caps that brought the day down, when repricing the stored
+	 * taps gives the stored charge (else none are named). */
+	const char	*cap[WEB_TRIP_CAPS_MAX];
+	size_t		 ncaps;
 };
 
 struct web_client {
@@ -124,6 +134,7 @@ struct web_client {
 
 struct web {
 	sqlite3			*db;
+	char			 db_path[512];
 	char			 crl_path[512];
 	web_live_fn		 live;
 	void			*live_arg;
@@ -147,7 +158,8 @@ int	web_day_bounds(const struct tariff *, int32_t service_day,
 int	web_day_load(struct web *, const struct tariff *, const char *day,
 	    int64_t now, struct web_day *, struct web_series *);
 /* 1 found, 0 not found (any reason), -1 the database cannot answer. */
-int	web_trip_load(struct web *, const char *ref, struct web_trip *);
+int	web_trip_load(struct web *, const struct tariff *, const char *ref,
+	    int64_t now, struct web_trip *);
 /* The day the dashboard shows when a request names none. */
 void	web_default_day(struct web *, const struct tariff *, int64_t now,
 	    char day[11]);

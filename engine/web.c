@@ -57,6 +57,7 @@ web_open(const char *db_path, const char *crl_path, web_live_fn live,
 	 * rather than copy its pages. */
 	sqlite3_exec(w->db, "PRAGMA cache_size = -" WEB_DB_CACHE_KIB "; PRAGMA "
 	    "mmap_size = " WEB_DB_MMAP_BYTES, NULL, NULL, NULL);
+	snprintf(w->db_path, sizeof w->db_path, "%s", db_path);
 	if (crl_path != NULL)
 		snprintf(w->crl_path, sizeof w->crl_path, "%s", crl_path);
 	w->live = live;
@@ -286,7 +287,7 @@ web_trips(struct web *w, const struct tariff *t, const struct web_request *q,
 		return;
 	}
 	if (got == 1 && ref_clean(ref) == 0)
-		found = web_trip_load(w, ref, tr);
+		found = web_trip_load(w, t, ref, now, tr);
 	if (found == -1)
 		json_error(r, 503, "the database cannot answer now");
 	else if (found == 0 && json)

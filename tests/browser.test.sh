@@ -35,22 +35,30 @@ web_day "$BIN" $port
 D=2026-11-28
 q() { sqlite3 "$tmp/engine.db" "$1"; }
 
-# A rider with a transfer discount among three or more journeys, paid.
+# A capped rider with a transfer discount among three or more journeys,
+# paid.
 set -- $(q "SELECT s.reference, s.account FROM v_settlements s
+    JOIN v_charges c USING (account, service_day)
     WHERE s.service_day = '$D' AND s.kind = 'capture' AND
+    c.charge_cents < c.uncapped_cents AND
     s.state = 'approved' AND (SELECT count(*) FROM v_legs l WHERE
     l.account = s.account AND l.service_day = '$D') >= 3 AND EXISTS
     (SELECT 1 FROM v_legs l WHERE l.account = s.account AND l.service_day
     = '$D' AND l.status = 'complete' AND l.contribution_cents <
     l.fare_cents) ORDER BY s.reference LIMIT 1" | tr '|' ' ')
-[ $# = 2 ] || fail "no paid rider with a transfer on $D"
+[ $# = 2 ] || fail "no capped, paid rider with a transfer on $D"
 ref=$1 account=$2
 case $account in
-par:*) "$BIN"/fare-engine audit card "$tmp/engine.db" --csv \
-    --par "${account#par:}" >"$tmp/card.csv" ;;
-*) "$BIN"/fare-engine audit card "$tmp/engine.db" --csv \
-    --token "$account" >"$tmp/card.csv" ;;
+par:*) who="--par ${account#par:}" ;;
+*) who="--token $account" ;;
 esac
+# (audit card names stops and local times where it takes the tariff)
+tflag=
+"$BIN"/fare-engine audit card --help | grep -q -- --tariff &&
+    tflag="--tariff tariffs/nl"
+# shellcheck disable=SC2086
+"$BIN"/fare-engine audit card "$tmp/engine.db" --csv $tflag $who \
+    >"$tmp/card.csv" || fail "audit card $who failed"
 q "SELECT json_object('day', '$D',
   'dashboard', json_object(
     'taps', (SELECT count(*) FROM v_taps WHERE time_utc >= '${D}T03:00:00Z'
@@ -66,9 +74,11 @@ q "SELECT json_object('day', '$D',
     'captured', (SELECT sum(amount_cents) FROM v_settlements WHERE
       service_day = '$D' AND kind = 'capture' AND state = 'approved')),
   'rider', json_object('reference', '$ref', 'account', '$account',
+    'capped', json('true'),
     'card_csv', CAST(readfile('$tmp/card.csv') AS TEXT)))" >"$tmp/expected.json"
 
 rm -rf "$out"
 OP=http://127.0.0.1:$web_http PUB=http://127.0.0.1:$web_pub \
     EXPECTED="$tmp/expected.json" OUT="$out" CHROMIUM="$CHROMIUM" \
+    CAPS=tariffs/nl/fare_caps.txt \
     node tests/browser/pages.mjs || fail "the browser test failed"

@@ -127,6 +127,29 @@ expect "declined" "$(jq1 '$.settlement.declined.n')" \
 expect "connected (live engine)" "$(jq1 '$.validators.connected')" 0
 [ "$(jq1 '$.crl.days_to_expiry')" -ge 0 ] || fail "no CRL expiry"
 
+# A known reference: the rider's day equals the views, and a capped day
+# names a cap of the tariff.
+set -- $(q "SELECT s.reference, s.account FROM v_settlements s JOIN v_charges
+    c USING (account, service_day) WHERE s.service_day = '$D' AND s.kind =
+    'capture' AND s.state = 'approved' AND c.charge_cents < c.uncapped_cents
+    ORDER BY s.reference LIMIT 1" | tr '|' ' ')
+[ $# = 2 ] || fail "no capped rider on $D"
+expect "trips API" "$(get "$pub/api/v1/trips?ref=$1" --interface 127.0.0.2)" 200
+expect "trips API type" "$(header Content-Type)" application/json
+expect "trips API caching" "$(header Cache-Control)" no-store
+json_ok "trips API"
+expect "trip charge" "$(jq1 '$.charge_cents')" "$(q "SELECT charge_cents FROM
+    v_charges WHERE account = '$2' AND service_day = '$D'")"
+expect "trip legs" "$(sqlite3 :memory: "SELECT json_array_length(CAST(
+    readfile('$tmp/b') AS TEXT), '\$.legs')")" "$(q "SELECT count(*) FROM
+    v_legs WHERE account = '$2' AND service_day = '$D'")"
+cap=$(jq1 '$.caps[0]')
+[ -n "$cap" ] && grep -qF ",$cap," tariffs/nl/fare_caps.txt ||
+    fail "capped day: cap '$cap' is not one of the tariff's"
+grep -q "$2" "$tmp/b" && fail "the trips API shows the account"
+expect "trip page" "$(get "$pub/trips?ref=$1&lang=nl" --interface 127.0.0.2)" 200
+grep -q '<html lang="nl">' "$tmp/b" || fail "trip page: not in Dutch"
+
 # One "not found" for every wrong reference, in HTML and in JSON (each
 # check from its own loopback address: the limit is per client).  Then
 # the per-client limit: fixed minute windows, so 21 lookups within a

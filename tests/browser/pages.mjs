@@ -4,7 +4,8 @@
 // `audit card` by the shell) and writes screenshots to OUT.
 //
 //   OP=http://127.0.0.1:P  PUB=http://127.0.0.1:Q  EXPECTED=f.json
-//   OUT=dir  CHROMIUM=/usr/bin/chromium  node pages.mjs
+//   OUT=dir  CHROMIUM=/usr/bin/chromium  CAPS=tariff/fare_caps.txt
+//   node pages.mjs
 import { chromium } from 'playwright-core';
 import { readFileSync, mkdirSync } from 'node:fs';
 
@@ -49,20 +50,36 @@ function localHM(day, utc) {
 }
 
 // What `audit card --csv` says of the rider's day: its journeys (start
-// time, charge) and the day's total.
+// time in local time, what each was charged) and the day's total.  Two
+// layouts: TfL's columns (Date, Start Time, ..., Charge, Credit, Day
+// Total; local times; a cap row and a day total row), or the older one
+// (date, time in UTC, journey, charge; a "day total" row).
 function riderFromCard(r, day) {
   const rows = parseCsv(r.card_csv), h = rows[0];
   const at = (n) => h.indexOf(n);
   const out = { reference: r.reference, journeys: [], charge_cents: null };
+  const tfl = at('Date') >= 0;
   for (const row of rows.slice(1)) {
-    if (row[at('date')] !== day) continue;
-    if (row[at('journey')] === 'day total')
+    if (row[at(tfl ? 'Date' : 'date')] !== day) continue;
+    if (tfl) {
+      const j = row[at('Journey/Action')];
+      if (j.startsWith('Day total'))
+        out.charge_cents = cents(row[at('Day Total')]);
+      else if (row[at('Charge')] !== '')
+        out.journeys.push({ start: row[at('Start Time')],
+          charge_cents: cents(row[at('Charge')]) -
+              (row[at('Credit')] === '' ? 0 : cents(row[at('Credit')])) });
+    } else if (row[at('journey')] === 'day total')
       out.charge_cents = cents(row[at('charge')]);
     else
       out.journeys.push({ start: localHM(day, row[at('time')]),
         charge_cents: cents(row[at('charge')]) });
   }
   out.payment_words = 'Paid: ' + money(out.charge_cents);
+  // The tariff's cap names (fare_caps.txt's cap_name column).
+  const caps = parseCsv(readFileSync(env('CAPS'), 'utf8'));
+  out.caps = caps.slice(1).map((c) => c[caps[0].indexOf('cap_name')]);
+  out.capped = r.capped;
   return out;
 }
 want.rider = riderFromCard(want.rider, want.day);
@@ -219,6 +236,11 @@ async function rider(browser, js) {
     eq(`journey ${i + 1} time`, row[0].slice(0, 5), j.start);
     eq(`journey ${i + 1} charged`, row[4], money(j.charge_cents));
   });
+  // The caps named are the tariff's, and one at least on a capped day.
+  const capNames = await text(page, '#cap-names');
+  if (t.capped)
+    check('rider cap named', capNames !== null &&
+        t.caps.some((c) => capNames.includes(c)), capNames);
   const pay = await text(page, '#payment');
   check('rider payment status', pay && pay.includes(t.payment_words),
       `${pay} lacks ${t.payment_words}`);
