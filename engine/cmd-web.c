@@ -18,6 +18,7 @@
 #include "cmd.h"
 #include "diag.h"
 #include "http.h"
+#include "log.h"
 #include "opt.h"
 #include "tariff.h"
 #include "web-http.h"
@@ -26,7 +27,7 @@ static void
 web_stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
-	logmsg("web: signal %d: stopping", (int)sig);
+	log_notice("stopping", "signal=%d", (int)sig);
 	event_base_loopexit(arg, NULL);
 }
 
@@ -60,8 +61,8 @@ web_serve(const struct web_args *a, struct tariff *t)
 	for (i = 0; i < 2; i++)
 		if (sig[i] != NULL)
 			event_add(sig[i], NULL);
-	logmsg("web: serving http://%s/ (dashboard) and http://%s/trips "
-	    "(riders), read-only over %s", a->listen, a->listen, a->db);
+	log_notice("web_serving", "listen=%s db=%s read_only=1",
+	    LOGQ(a->listen), LOGQ(a->db));
 	event_base_dispatch(base);
 	rc = 0;
 out:

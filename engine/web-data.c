@@ -14,6 +14,7 @@
 
 #include "diag.h"
 #include "journal.h"
+#include "log.h"
 #include "parse.h"
 #include "price.h"
 #include "web-int.h"
@@ -67,7 +68,8 @@ prep(struct web *w, sqlite3_stmt **s, const char *sql)
 {
 	if (sqlite3_prepare_v2(w->db, sql, -1, s, NULL) == SQLITE_OK)
 		return 0;
-	logmsg("web: %s", sqlite3_errmsg(w->db));
+	log_warning("web_query_failed", "error=%s",
+	    LOGQ(sqlite3_errmsg(w->db)));
 	*s = NULL;
 	return -1;
 }
@@ -204,7 +206,8 @@ day_taps(struct web *w, struct web_day *d, struct web_series *se)
 	day_silent(d, &v, last_all);
 	free(v.d);
 	if (rc != SQLITE_DONE) {
-		logmsg("web: taps of %s: %s", d->day, sqlite3_errmsg(w->db));
+		log_warning("web_query_failed", "day=%s error=%s", d->day,
+		    LOGQ(sqlite3_errmsg(w->db)));
 		return -1;
 	}
 	return 0;
@@ -519,7 +522,7 @@ trip_caps(struct web *w, const struct tariff *t, const char *account,
 		return;
 	price_result_init(&pr);
 	if ((j = journal_open_ro(w->db_path, err, sizeof err)) == NULL)
-		logmsg("web: %s", err);
+		log_warning("web_query_failed", "error=%s", LOGQ(err));
 	else if (journal_account_taps(j, account, since - WEB_TRIP_LOOKBACK_S,
 	    trip_tap_cb, &c) == 0 &&
 	    price_account(t, c.pt, c.n, now, &pr) == 0)

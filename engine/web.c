@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "diag.h"
+#include "log.h"
 #include "parse.h"
 #include "tz.h"
 #include "web-int.h"
@@ -216,7 +217,7 @@ web_tz(struct web *w, const struct tariff *t)
 	tz_free(w->tz);
 	snprintf(w->tz_name, sizeof w->tz_name, "%s", name);
 	if ((w->tz = tz_load(name, err, sizeof err)) == NULL)
-		logmsg("web: %s", err);
+		log_warning("web_timezone", "error=%s", LOGQ(err));
 	return w->tz;
 }
 
