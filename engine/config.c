@@ -185,6 +185,8 @@ ini_strings(struct ini_ctx *x, const char *name, const char *value)
 		return ini_address(x, name, value, &c->listen);
 	if (strcmp(name, "http") == 0)
 		return ini_address(x, name, value, &c->http);
+	if (strcmp(name, "web") == 0)
+		return ini_address(x, name, value, &c->web);
 	if (strcmp(name, "acquirer") == 0) {
 		if (strcmp(value, "none") == 0) {
 			c->acquirer = NULL;
@@ -233,7 +235,7 @@ ini_strings(struct ini_ctx *x, const char *name, const char *value)
 
 /* Every key the [engine] section may hold, once each. */
 static const char *const ini_keys[] = {
-	"listen", "http", "db", "tariff", "certs", "token_key_file",
+	"listen", "http", "web", "db", "tariff", "certs", "token_key_file",
 	"late_tap_days", "max_connections", "synchronous",
 	"handshake_timeout_s", "acquirer", "settle_grace_s",
 	"settle_interval_s", "settle_timeout_ms", "debt_tap_gap_s",
