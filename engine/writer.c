@@ -68,6 +68,11 @@ struct writer {
 	struct acache_day	*newdays;	/* writer's scratch */
 	size_t			 newdays_cap;
 	struct acache		*cache;		/* writer only */
+	/* The checkpointer: its thread and connection, woken by commits. */
+	pthread_t		 ckpt_thread;
+	pthread_cond_t		 ckpt_cv;
+	sqlite3			*ckpt_db;
+	int			 ckpt_want, ckpt_stop, ckpt_running;
 };
 
 /* One batch on its way through write_batch(). */
@@ -1151,6 +1156,109 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	free(copy);
 }
 
+/*
+ * Checkpoints off the ack path: the writer's connection never checkpoints
+ * as part of a commit (its WAL hook replaces SQLite's automatic one); this
+ * thread, on its own connection, copies the WAL back into the database
+ * (PASSIVE: it never blocks the writer) once commits have put
+ * WRITER_CHECKPOINT_PAGES in it.  A crash at any point is SQLite's to
+ * recover as with its own checkpoints.
+ */
+static void *
+checkpoint_main(void *arg)
+{
+	struct writer *w = arg;
+	int log, done;
+
+	pthread_setname_np(pthread_self(), "fe-checkpoint");
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->ckpt_want && !w->ckpt_stop)
+			pthread_cond_wait(&w->ckpt_cv, &w->mu);
+		if (w->ckpt_stop)
+			break;
+		w->ckpt_want = 0;
+		pthread_mutex_unlock(&w->mu);
+		/* A failure (a full disk) leaves the WAL as it is; the next
+		 * commit asks again. */
+		(void)sqlite3_wal_checkpoint_v2(w->ckpt_db, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/*
+ * After each commit on the writer's connection, with the WAL's size in
+ * pages: wake the checkpointer; past WRITER_WAL_RESET_PAGES copy what it
+ * left here; at WRITER_WAL_MAX_PAGES wait for a whole checkpoint
+ * (RESTART), so that the WAL stays bounded when the checkpointer cannot
+ * keep up (limits.h).
+ */
+static int
+wal_hook_cb(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct writer *w = arg;
+
+	if (pages >= WRITER_WAL_MAX_PAGES || (!w->ckpt_running &&
+	    pages >= WRITER_CHECKPOINT_PAGES)) {
+		(void)sqlite3_wal_checkpoint_v2(db, name,
+		    SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+		return SQLITE_OK;
+	}
+	/* The checkpointer has copied most of it (or holds the lock: busy,
+	 * try after the next commit); no commit runs meanwhile, so this
+	 * completes and the next transaction starts the WAL again. */
+	if (pages >= WRITER_WAL_RESET_PAGES) {
+		(void)sqlite3_wal_checkpoint_v2(db, name,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		return SQLITE_OK;
+	}
+	if (pages >= WRITER_CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&w->mu);
+		w->ckpt_want = 1;
+		pthread_cond_signal(&w->ckpt_cv);
+		pthread_mutex_unlock(&w->mu);
+	}
+	return SQLITE_OK;
+}
+
+/* Starts the checkpointer; without it commits checkpoint as before. */
+static void
+checkpoint_start(struct writer *w, const char *path)
+{
+	sqlite3_wal_hook(journal_db(w->journal), wal_hook_cb, w);
+	if (sqlite3_open_v2(path, &w->ckpt_db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_exec(w->ckpt_db, "PRAGMA synchronous=FULL", NULL, NULL,
+	    NULL) != SQLITE_OK ||
+	    pthread_create(&w->ckpt_thread, NULL, checkpoint_main, w) != 0) {
+		logmsg("journal: no checkpointer thread: %s; commits "
+		    "checkpoint", w->ckpt_db != NULL ?
+		    sqlite3_errmsg(w->ckpt_db) : "cannot open");
+		sqlite3_close_v2(w->ckpt_db);
+		w->ckpt_db = NULL;
+		return;
+	}
+	w->ckpt_running = 1;
+}
+
+static void
+checkpoint_stop(struct writer *w)
+{
+	if (!w->ckpt_running)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->ckpt_stop = 1;
+	pthread_cond_signal(&w->ckpt_cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->ckpt_thread, NULL);
+	sqlite3_close_v2(w->ckpt_db);
+	w->ckpt_db = NULL;
+	w->ckpt_running = 0;
+}
+
 /* The store: the journal's connection, each module adding its tables. */
 static int
 open_store(struct writer *w, const struct writer_opts *o, char *err,
@@ -1199,6 +1307,7 @@ writer_open(const struct writer_opts *o, struct tariff *t,
 	price_result_init(&w->pr);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
+	pthread_cond_init(&w->ckpt_cv, NULL);
 	w->q = malloc(JOURNAL_QUEUE * sizeof *w->q);
 	w->res = malloc(JOURNAL_QUEUE * sizeof *w->res);
 	/* Taps: the accounts' share of the bound (limits.h). */
@@ -1211,6 +1320,7 @@ writer_open(const struct writer_opts *o, struct tariff *t,
 	}
 	if (open_store(w, o, err, errlen) == -1)
 		goto fail;
+	checkpoint_start(w, o->path);
 	w->done_ev = event_new(base, -1, EV_READ, done_cb, w);
 	w->last_expiry = writer_now(w);
 	if (w->done_ev == NULL ||
@@ -1222,6 +1332,7 @@ writer_open(const struct writer_opts *o, struct tariff *t,
 fail:
 	if (w->done_ev != NULL)
 		event_free(w->done_ev);
+	checkpoint_stop(w);
 	close_store(w);
 	price_result_free(&w->pr);
 	free(w->q);
@@ -1229,6 +1340,7 @@ fail:
 	acache_free(w->cache);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->ckpt_cv);
 	free(w);
 	return NULL;
 }
@@ -1245,6 +1357,7 @@ writer_close(struct writer *w)
 	pthread_join(w->thread, NULL);
 	/* Deliver the last results, if the loop still runs they go out. */
 	done_cb(-1, 0, w);
+	checkpoint_stop(w);
 	close_store(w);
 	event_free(w->done_ev);
 	tariff_free(w->next_tariff);
@@ -1258,6 +1371,7 @@ writer_close(struct writer *w)
 	free(w->res);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->ckpt_cv);
 	free(w);
 }
 
