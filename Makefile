@@ -34,10 +34,11 @@ FARE_SRC = fare/csv.c fare/strtab.c fare/parse.c fare/tz.c fare/diag.c \
 WIRE_SRC = wire/wire.c wire/tls.c certs/certs.c
 # libstore.a: SQLite; each module owns its tables and statements.
 STORE_SRC = store/store.c store/journal.c store/charges.c store/settlement.c store/ledger.c \
-	   store/deny.c
+	   store/deny.c store/statement.c
 # fare-engine: the commands and the service.
 FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-certs.c engine/cmd-serve.c engine/cmd-audit.c \
+	   engine/cmd-audit-card.c \
 	   engine/cmd-deny.c engine/server.c engine/server-http.c \
 	   engine/writer.c \
 	   engine/settle.c

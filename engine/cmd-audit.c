@@ -6,9 +6,7 @@
  *                          reordered, postings equal charges and shares,
  *                          collected and owed equal settlements and
  *                          debts); exit 0 or 1 naming each problem.
- *   audit card DB (--pan PAN | --par PAR | --token T) [--csv]
- *                          [--token-key-file F]
- *                          the journey history, one row per journey.
+ *   audit card ...         the card's statement (cmd-audit-card.c).
  *   audit operators DB --day D
  *                          revenue per network and its share of the cap
  *                          discounts.
@@ -92,235 +90,12 @@ audit_verify(const char *path)
 	return 0;
 }
 
-/* The account a card, PAR or token is billed under now. */
-static int
-find_account(sqlite3 *db, const char *pan, const char *par,
-    const char *token, const char *keyfile, char *out, size_t len)
-{
-	char tok[TAP_TOKEN_HEX + 1], err[256];
-	sqlite3_stmt *s;
-
-	struct account_key key;
-
-	if (par != NULL) {
-		if (account_from(&key, ACCOUNT_PAR, par) == -1) {
-			fprintf(stderr, "fare-engine: --par: not 29 letters "
-			    "and digits\n");
-			return -1;
-		}
-		account_format(&key, out, len);
-		return 0;
-	}
-	if (pan != NULL) {
-		struct tap_tokenizer *tk;
-		const char *why;
-		if (tap_check_pan(pan, &why) == -1) {
-			fprintf(stderr, "fare-engine: --pan: %s\n", why);
-			return -1;
-		}
-		tk = keyfile != NULL ? tap_tokenizer_from_file(keyfile, err,
-		    sizeof err) : tap_tokenizer_new((const unsigned char *)
-		    TAP_DEV_TOKEN_KEY, strlen(TAP_DEV_TOKEN_KEY));
-		if (tk == NULL || tap_token(tk, pan, strlen(pan), tok) == -1) {
-			fprintf(stderr, "fare-engine: cannot tokenize the "
-			    "card: %s\n", tk == NULL ? err : "bad PAN");
-			tap_tokenizer_free(tk);
-			return -1;
-		}
-		tap_tokenizer_free(tk);
-		token = tok;
-	}
-	if (account_parse(&key, token) == -1 &&
-	    account_from(&key, ACCOUNT_TOKEN, token) == -1) {
-		fprintf(stderr, "fare-engine: --token: not a card token (32 "
-		    "lowercase hex, optionally after tok:)\n");
-		return -1;
-	}
-	account_format(&key, out, len);
-	if (sqlite3_prepare_v2(db, "SELECT par FROM cards WHERE token = ? AND "
-	    "par IS NOT NULL", -1, &s, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, key.id, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(s) == SQLITE_ROW &&
-		    account_from(&key, ACCOUNT_PAR, col(s, 0)) == 0)
-			account_format(&key, out, len);
-		sqlite3_finalize(s);
-	}
-	return 0;
-}
-
 static void
 money(int64_t cents, char buf[32])
 {
 	snprintf(buf, 32, "%s%lld.%02lld", cents < 0 ? "-" : "",
 	    (long long)(cents < 0 ? -cents : cents) / 100,
 	    (long long)(cents < 0 ? -cents : cents) % 100);
-}
-
-/* A CSV field, quoted when it needs it. */
-static void
-csv_field(const char *v, int last)
-{
-	if (strpbrk(v, ",\"\n") != NULL) {
-		putchar('"');
-		for (; *v; v++) {
-			if (*v == '"')
-				putchar('"');
-			putchar(*v);
-		}
-		putchar('"');
-	} else
-		fputs(v, stdout);
-	putchar(last ? '\n' : ',');
-}
-
-struct card_args {
-	const char	*path, *pan, *par, *token, *keyfile;
-	int		 csv;
-};
-
-/* Parses audit card's arguments; -1 when they are not a valid call. */
-static int
-card_args(int argc, char **argv, struct card_args *a)
-{
-	int i;
-
-	memset(a, 0, sizeof *a);
-	for (i = 1; i < argc; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(argv[i], "--csv") == 0)
-			a->csv = 1;
-		else if (strcmp(argv[i], "--pan") == 0 && v && ++i)
-			a->pan = v;
-		else if (strcmp(argv[i], "--par") == 0 && v && ++i)
-			a->par = v;
-		else if (strcmp(argv[i], "--token") == 0 && v && ++i)
-			a->token = v;
-		else if (strcmp(argv[i], "--token-key-file") == 0 && v && ++i)
-			a->keyfile = v;
-		else if (strcmp(argv[i], "--db") == 0 && v && ++i)
-			a->path = v;
-		else if (argv[i][0] != '-' && a->path == NULL)
-			a->path = argv[i];
-		else
-			a->path = NULL, i = argc;
-	}
-	if (a->path == NULL || (a->pan != NULL) + (a->par != NULL) +
-	    (a->token != NULL) != 1) {
-		fprintf(stderr, "usage: fare-engine audit card DB (--pan PAN | "
-		    "--par PAR | --token T) [--csv] [--token-key-file F]\n");
-		return -1;
-	}
-	return 0;
-}
-
-/* The notes column of a leg (or of a day's total) in plain words. */
-static void
-card_note(const char *status, int total, int64_t charge, int64_t fare,
-    char *note, size_t len)
-{
-	char u[32];
-
-	if (total) {
-		money(fare, u);
-		snprintf(note, len, "%s", charge < fare ? "" :
-		    "no cap reached");
-		if (charge < fare)
-			snprintf(note, len, "capped: %s without caps", u);
-	} else if (strcmp(status, "complete") == 0)
-		snprintf(note, len, "%s", "");
-	else if (strcmp(status, "incomplete") == 0)
-		snprintf(note, len, "no check-out: maximum fare");
-	else if (strcmp(status, "autocompleted") == 0)
-		snprintf(note, len, "no check-out: completed automatically");
-	else if (strcmp(status, "cancelled") == 0)
-		snprintf(note, len, "checked out where checked in: no charge");
-	else if (strcmp(status, "open") == 0)
-		snprintf(note, len, "still travelling");
-	else
-		snprintf(note, len, "%s", status);
-	if (!total && strcmp(status, "incomplete") != 0 && charge < fare &&
-	    note[0] == '\0')
-		snprintf(note, len, "transfer discount");
-}
-
-/* One row of the history: a leg, or a day's total. */
-static void
-card_row(sqlite3_stmt *s, int csv)
-{
-	const char *when = col(s, 1), *status = col(s, 4);
-	int total = sqlite3_column_int(s, 6);
-	int64_t charge = sqlite3_column_int64(s, 3);
-	int64_t fare = sqlite3_column_int64(s, 5);
-	char c[32], note[160], tm[9] = "";
-
-	if (strlen(when) >= 19)
-		snprintf(tm, sizeof tm, "%.8s", when + 11);
-	money(charge, c);
-	card_note(status, total, charge, fare, note, sizeof note);
-	if (csv) {
-		csv_field(col(s, 0), 0);
-		csv_field(tm, 0);
-		csv_field(col(s, 2), 0);
-		csv_field(c, 0);
-		csv_field(total && charge < fare ? "yes" : total ? "no" : "",
-		    0);
-		csv_field(note, 1);
-	} else
-		printf("%-10s  %-8s  %-44.44s  %8s  %-6s  %s\n", col(s, 0), tm,
-		    col(s, 2), c, total ? (charge < fare ? "yes" : "no") : "",
-		    note);
-}
-
-static int
-audit_card(int argc, char **argv)
-{
-	struct card_args a;
-	char account[96];
-	int rows = 0;
-	sqlite3 *db;
-	sqlite3_stmt *s;
-
-	if (card_args(argc, argv, &a) == -1)
-		return 2;
-	if ((db = open_ro(a.path)) == NULL)
-		return 1;
-	if (find_account(db, a.pan, a.par, a.token, a.keyfile, account,
-	    sizeof account) == -1) {
-		sqlite3_close(db);
-		return 1;
-	}
-	/* One row per journey (leg), then the day's total and settlement. */
-	if (sqlite3_prepare_v2(db, "SELECT l.service_day, coalesce("
-	    "l.checkin_utc, l.checkout_utc), coalesce(l.from_stop_id, '?') || "
-	    "' to ' || coalesce(l.to_stop_id, '?') || ' (' || "
-	    "coalesce(l.network_id, '?') || ')', l.contribution_cents, "
-	    "l.status, l.fare_cents, 0 FROM v_legs l WHERE l.account = ?1 "
-	    "UNION ALL SELECT c.service_day, NULL, 'day total', "
-	    "c.charge_cents, CASE WHEN c.charge_cents < c.uncapped_cents THEN "
-	    "'capped' ELSE '' END, c.uncapped_cents, 1 FROM charges c WHERE "
-	    "c.account = ?1 ORDER BY 1, 7, 2", -1, &s, NULL) != SQLITE_OK) {
-		fprintf(stderr, "fare-engine: %s: %s\n", a.path,
-		    sqlite3_errmsg(db));
-		sqlite3_close(db);
-		return 1;
-	}
-	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
-	if (a.csv)
-		printf("date,time,journey,charge,capped,notes\n");
-	else
-		printf("Journey history of %s (times UTC, amounts in the "
-		    "tariff's currency)\n%-10s  %-8s  %-44s  %8s  %-6s  %s\n",
-		    account, "date", "time", "journey", "charge", "capped",
-		    "notes");
-	for (; sqlite3_step(s) == SQLITE_ROW; rows++)
-		card_row(s, a.csv);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	if (rows == 0) {
-		fprintf(stderr, "fare-engine: no journeys for %s\n", account);
-		return 1;
-	}
-	return 0;
 }
 
 /* What riders were charged for a service day, in all. */
@@ -658,14 +433,14 @@ cmd_audit(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "verify") == 0)
 		return audit_verify(argv[2]);
 	if (argc >= 2 && strcmp(argv[1], "card") == 0)
-		return audit_card(argc - 1, argv + 1);
+		return cmd_audit_card(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "operators") == 0)
 		return audit_operators(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "explain") == 0)
 		return audit_explain(argc - 1, argv + 1);
 	fprintf(stderr, "usage: fare-engine audit verify DB\n"
 	    "       fare-engine audit card DB (--pan PAN | --par PAR | "
-	    "--token T) [--csv]\n"
+	    "--token T) --tariff DIR [--day D] [--csv]\n"
 	    "       fare-engine audit operators DB --day YYYY-MM-DD\n"
 	    "       fare-engine audit explain DB ACCOUNT YYYY-MM-DD --tariff "
 	    "DIR\n");

@@ -7,6 +7,8 @@ int	cmd_price(int argc, char **argv);
 int	cmd_certs(int argc, char **argv);
 int	cmd_serve(int argc, char **argv);
 int	cmd_audit(int argc, char **argv);
+/* audit card: argv from "card" on (cmd-audit-card.c). */
+int	cmd_audit_card(int argc, char **argv);
 int	cmd_deny(int argc, char **argv);
 
 #endif

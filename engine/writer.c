@@ -506,6 +506,24 @@ touch_account(struct batch *bt, const char *acc)
 }
 
 /*
+ * Stores a refusal with what is known of the tap: its account (acc, ""
+ * before the card was read) and that account's service day.
+ */
+static int
+refusal_store(struct writer *w, struct jtap *x, enum refusal why,
+    const char *acc)
+{
+	if (why != REFUSAL_DENIED_AT_GATE && why != REFUSAL_FLOOD &&
+	    why != REFUSAL_CONFLICTING_RESEND)
+		acc = "";
+	snprintf(x->account, sizeof x->account, "%s", acc);
+	if (*acc != '\0' && x->has_time)
+		civil_format_day(price_service_day(w->tariff, x->time_utc),
+		    x->service_day);
+	return journal_store_refused(w->journal, x, why);
+}
+
+/*
  * Stores one tap of a batch (or its refusal).  -1 stops the batch: a
  * write failed, or memory ran out.
  */
@@ -514,7 +532,7 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 {
 	struct jtap *x = &bt->b[i];
 	enum refusal why = x->refuse;
-	char acc[64];
+	char acc[64] = "";
 
 	assert(why >= 0 && why < REFUSAL_MAX);
 	if (why == REFUSAL_NONE) {
@@ -542,8 +560,7 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 		if (touch_account(bt, acc) == STRTAB_NONE)
 			return -1;
 	}
-	if (why != REFUSAL_NONE && journal_store_refused(w->journal, x, why)
-	    != 0)
+	if (why != REFUSAL_NONE && refusal_store(w, x, why, acc) != 0)
 		return -1;
 	bt->res[i].refused = why;
 	return 0;
