@@ -90,12 +90,11 @@ audit_verify(const char *path)
 	return 0;
 }
 
+/* Money as a person reads it (the database keeps no currency: euros). */
 static void
 money(int64_t cents, char buf[32])
 {
-	snprintf(buf, 32, "%s%lld.%02lld", cents < 0 ? "-" : "",
-	    (long long)(cents < 0 ? -cents : cents) / 100,
-	    (long long)(cents < 0 ? -cents : cents) % 100);
+	money_text("EUR", cents, buf);
 }
 
 /* What riders were charged for a service day, in all. */
@@ -125,7 +124,7 @@ operators_total(const char *day, int64_t tf, int64_t tr, int64_t charges)
 	money(tr, b);
 	money(tf - tr, c);
 	money(charges, d);
-	printf("%-12s %7s %14s %12s %14s %8.1f%%\n", "total", "", a, b, c,
+	printf("%-12s %7s %16s %14s %16s %8.1f%%\n", "total", "", a, b, c,
 	    tf - tr > 0 ? 100.0 : 0.0);
 	printf("riders charged %s on %s; operators' revenue %s: %s\n", d, day,
 	    b, charges == tr ? "equal" : "NOT EQUAL");
@@ -184,7 +183,7 @@ audit_operators(int argc, char **argv)
 		money(f, a);
 		money(r, b);
 		money(f - r, c);
-		printf("%-12s %7lld %14s %12s %14s %8.1f%%\n", col(s, 0),
+		printf("%-12s %7lld %16s %14s %16s %8.1f%%\n", col(s, 0),
 		    sqlite3_column_int64(s, 1), a, b, c, tf - tr > 0 ?
 		    100.0 * (double)(f - r) / (double)(tf - tr) : 0.0);
 		n++;
@@ -346,7 +345,7 @@ explain_ledger(sqlite3 *db, const char *account, const char *day)
 			    sqlite3_column_int64(s, 0), col(s, 1), col(s, 2));
 		last = sqlite3_column_int64(s, 0);
 		money(sqlite3_column_int64(s, 4), a);
-		printf("    %-50s %10s\n", col(s, 3), a);
+		printf("    %-50s %12s\n", col(s, 3), a);
 		if (strncmp(col(s, 3), "rider:", 6) == 0 ||
 		    strncmp(col(s, 3), "debt:", 5) == 0)
 			owed += sqlite3_column_int64(s, 4);

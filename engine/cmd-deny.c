@@ -20,6 +20,7 @@ cmd_deny(int argc, char **argv)
 	int add = argc == 5 && strcmp(argv[1], "add") == 0;
 	int rm = argc == 4 && strcmp(argv[1], "remove") == 0;
 	struct account_key key;
+	char err[256];
 	int rc = 1;
 
 	if (!add && !rm) {
@@ -39,8 +40,13 @@ cmd_deny(int argc, char **argv)
 		goto out;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	if (deny_set(db, argv[3], add, add ? argv[4] : "", (int64_t)time(NULL))
-	    != 0) {
+	/* A database the engine has not opened since deny_log.reason. */
+	if (deny_schema(db, err, sizeof err) != 0) {
+		fprintf(stderr, "fare-engine: %s: %s\n", argv[2], err);
+		goto out;
+	}
+	if (deny_set(db, argv[3], add, add ? argv[4] : "removed by an "
+	    "operator (fare-engine deny remove)", (int64_t)time(NULL)) != 0) {
 		fprintf(stderr, "fare-engine: %s: %s\n", argv[2],
 		    sqlite3_errmsg(db));
 		goto out;

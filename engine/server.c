@@ -474,10 +474,11 @@ writer_done_cb(const struct jresult *r, size_t n, void *arg)
 			continue;	/* gone: the validator will resend */
 		assert(r[i].refused >= 0 && r[i].refused < REFUSAL_MAX);
 		if (r[i].refused == REFUSAL_NONE)
-			snprintf(body, sizeof body, "%llu,%lld,%lld",
+			snprintf(body, sizeof body, "%llu,%lld,%lld,%lld",
 			    (unsigned long long)r[i].seq,
 			    (long long)r[i].leg_fare_cents,
-			    (long long)r[i].day_charge_cents);
+			    (long long)r[i].day_charge_cents,
+			    (long long)r[i].day_cap_cents);
 		else
 			snprintf(body, sizeof body, "%llu,%s",
 			    (unsigned long long)r[i].seq,

@@ -27,6 +27,7 @@
 
 #include "clock.h"
 #include "deny.h"
+#include "explain.h"
 #include "diag.h"
 #include "ledger.h"
 #include "limits.h"
@@ -221,7 +222,8 @@ maybe_lift(struct settle *s, const char *account, int64_t now)
 		return 0;
 	logmsg("settlement: %s owes nothing now: lifted from the deny list",
 	    account);
-	return deny_set_in(s->db, account, 0, "", now);
+	return deny_set_in(s->db, account, 0, "debt recovered: owes nothing",
+	    now);
 }
 
 static int64_t
@@ -256,10 +258,13 @@ record_recovery(struct settle *s, const struct settle_req *r, int approved,
 	debt_history(s->db, r->debt_id, now, &opened, &retries);
 	next = next_retry(opened, retries + 1, now);
 	rc |= debt_retried(s->db, r->debt_id, now, next);
-	if (next < 0)
-		logmsg("settlement: %s %s: debt of %lld cents not recovered "
-		    "after %d retries; stays on the deny list", r->account,
-		    r->day, (long long)r->amount, retries + 1);
+	if (next < 0) {
+		char m[MONEY_TEXT_MAX];
+		money_text(s->currency, r->amount, m);
+		logmsg("settlement: %s %s: debt of %s not recovered after %d "
+		    "retries; stays on the deny list", r->account, r->day, m,
+		    retries + 1);
+	}
 	return rc;
 }
 
@@ -268,7 +273,7 @@ static int
 record_decline(struct settle *s, const struct settle_req *r,
     const char *result, int64_t now)
 {
-	char rider[80], debt[80], why[160];
+	char rider[80], debt[80], why[160], m[MONEY_TEXT_MAX];
 	int rc = 0;
 
 	snprintf(rider, sizeof rider, "rider:%s", r->account);
@@ -278,8 +283,9 @@ record_decline(struct settle *s, const struct settle_req *r,
 	rc |= debt_open(s->db, r, now, next_retry(now, 0, now));
 	snprintf(why, sizeof why, "declined: %.100s", result);
 	rc |= deny_set_in(s->db, r->account, 1, why, now);
-	logmsg("settlement: %s %s: %lld cents declined (%s): debt opened, "
-	    "deny list +", r->account, r->day, (long long)r->amount, result);
+	money_text(s->currency, r->amount, m);
+	logmsg("settlement: %s %s: %s declined (%s): debt opened, deny list +",
+	    r->account, r->day, m, result);
 	return rc;
 }
 

@@ -474,7 +474,8 @@ reprice(struct writer *w, const char *account, int32_t from_day,
 	return write_changed_days(w, account, week, last, from, to);
 }
 
-/* Feedback for an ack: the tap's leg fare and its day's charge. */
+/* Feedback for an ack: the tap's leg fare, its day's charge and the day
+ * caps that hold it (docs/protocol.md). */
 static void
 feedback(struct writer *w, const struct jtap *x, struct jresult *res)
 {
@@ -482,12 +483,13 @@ feedback(struct writer *w, const struct jtap *x, struct jresult *res)
 	size_t d;
 	uint32_t i;
 
-	res->leg_fare_cents = res->day_charge_cents = 0;
+	res->leg_fare_cents = res->day_charge_cents = res->day_cap_cents = 0;
 	for (d = 0; d < w->pr.ndays; d++) {
 		const struct price_day *pd = &w->pr.day[d];
 		if (pd->service_day != day)
 			continue;
 		res->day_charge_cents = pd->charge_cents;
+		res->day_cap_cents = price_day_caps_cents(w->tariff, pd);
 		for (i = 0; i < pd->nlegs; i++) {
 			const struct price_leg *l =
 			    &w->pr.leg[pd->legs_off + i];
@@ -575,6 +577,7 @@ store_batch(struct writer *w, struct batch *bt)
 		bt->res[i].conn_id = bt->b[i].conn_id;
 		bt->res[i].seq = bt->b[i].seq;
 		bt->res[i].leg_fare_cents = bt->res[i].day_charge_cents = 0;
+		bt->res[i].day_cap_cents = 0;
 		bt->tap_acc[i] = STRTAB_NONE;
 		if (store_one(w, bt, i) == -1)
 			return -1;

@@ -39,7 +39,8 @@ q() { sqlite3 "$tmp/engine.db" "$1"; }
 
 serve ${NEXT}T01:00:00Z
 "$SIM" day --engine 127.0.0.1:$port --certs "$tmp/certs" --tourists 300 \
-    --seed 3 --date $DAY 2>"$tmp/sim1.log" || fail "day 1: $(tail -2 "$tmp/sim1.log")"
+    --seed 3 --date $DAY --ack-log "$tmp/acks" 2>"$tmp/sim1.log" ||
+    fail "day 1: $(tail -2 "$tmp/sim1.log")"
 stop_engine
 serve ${NEXT}T06:30:00Z
 i=0
@@ -62,6 +63,29 @@ until [ "$(q "SELECT count(*) FROM settlements WHERE state = 'pending'")" = 0 ] 
 	sleep 0.2
 done
 stop_engine
+
+# The gate shows the fare: the ack log keeps its two columns and adds the
+# ack's leg fare, day charge and day caps; the sim logs a sample of gates.
+bad=$(awk 'NF != 5 || $3 !~ /^[0-9]+$/ || $4 !~ /^[0-9]+$/ ||
+    $5 !~ /^[0-9]+$/ || $1 != $2' "$tmp/acks" | head -2)
+[ -z "$bad" ] || fail "ack log lines: $bad"
+[ "$(awk '$3 > 0' "$tmp/acks" | wc -l)" -gt 0 ] || fail "no leg fare in any ack"
+[ "$(awk '$5 > 0 && $4 >= $5' "$tmp/acks" | wc -l)" -gt 0 ] ||
+    fail "no ack of a capped day"
+[ "$(awk '$4 > 0' "$tmp/acks" | wc -l)" -gt 0 ] || fail "no day charge in any ack"
+grep -Eq '^terminal-sim: [a-z0-9.-]+: (€[0-9,]+\.[0-9][0-9] ride|checked in), €[0-9,]+\.[0-9][0-9] today' \
+    "$tmp/sim1.log" || fail "no gate display in the day's log: $(head -5 "$tmp/sim1.log")"
+
+# The auditor's views: gate refusals with tap, time, network and stop;
+# the deny list's history with its reasons.
+[ "$(q "SELECT count(*) FROM v_refused_taps WHERE reason = 'denied-at-gate'
+    AND (tap_id IS NULL OR time_utc IS NULL OR network_id IS NULL OR
+    stop_id IS NULL OR account IS NULL OR service_day != '$NEXT')")" = 0 ] ||
+    fail "gate refusals without their tap's fields in v_refused_taps"
+[ "$(q "SELECT count(*) FROM v_deny_log WHERE action = 'added' AND
+    reason LIKE 'declined%'")" -gt 0 ] && [ "$(q "SELECT count(*) FROM
+    v_deny_log WHERE action = 'lifted' AND reason LIKE 'debt recovered%'")" -gt 0 ] ||
+    fail "v_deny_log: $(q "SELECT * FROM v_deny_log LIMIT 3")"
 
 # The accounts whose statements have each thing to add up, and a sample.
 pick() { q "$1 LIMIT 3" >>"$tmp/accounts"; }
