@@ -8,7 +8,6 @@
  * the time zone and the currency).  The charges less the credits of a
  * day's rows are the day's charge.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "cmd.h"
 #include "diag.h"
 #include "explain.h"
+#include "opt.h"
 #include "parse.h"
 #include "statement.h"
 #include "tap.h"
@@ -29,93 +29,62 @@ struct card_args {
 	int		 csv;
 };
 
-static const char card_usage[] =
-    "usage: fare-engine audit card DB (--pan PAN | --par PAR | --token T)\n"
-    "           --tariff DIR [--day YYYY-MM-DD | --from YYYY-MM-DD]\n"
-    "           [--to YYYY-MM-DD] [--csv] [--token-key-file F]\n";
-
-static int
-card_day_arg(const char *opt, const char *v, const char **out)
-{
-	const char *why;
-	int32_t days;
-
-	if (parse_yyyymmdd(v, &days, &why) == -1 || strlen(v) != 10 ||
-	    v[4] != '-') {
-		fprintf(stderr, "fare-engine: audit card: --%s '%s': not a "
-		    "day (YYYY-MM-DD)\n", opt, v);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-/* Parses audit card's arguments: 0, 1 for --help, -1 for bad usage. */
+/* Parses audit card's arguments: OPT_RUN, or the exit status. */
 static int
 card_args(int argc, char **argv, struct card_args *a)
 {
-	static const struct option opts[] = {
-		{"pan", required_argument, NULL, 'p'},
-		{"par", required_argument, NULL, 'r'},
-		{"token", required_argument, NULL, 'k'},
-		{"token-key-file", required_argument, NULL, 'K'},
-		{"tariff", required_argument, NULL, 't'},
-		{"db", required_argument, NULL, 'b'},
-		{"day", required_argument, NULL, 'd'},
-		{"from", required_argument, NULL, 'f'},
-		{"to", required_argument, NULL, 'T'},
-		{"csv", no_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	static const struct opt_cmd cmd = {"fare-engine audit card", "[DB]",
+	    0, 1, "A card's statement, like TfL's journey history: per service "
+	    "day a row per\njourney with its fare and transfer discount, the "
+	    "cap's discount, taps refused\nat the gate, and the day total with "
+	    "its payment; each day's charges less its\ncredits are its total.  "
+	    "Local times and stop names from the tariff.  Name the\ncard by "
+	    "exactly one of --pan, --par and --token; a card that showed a "
+	    "PAR\nis found under its PAR account."};
+	const char *db = NULL, *day = NULL;
+	int first, rc;
+	const struct opt o[] = {
+		{.name = "pan", .kind = OPT_STR, .dst = &a->pan, .arg = "PAN",
+		    .help = "the card number (tokenized, never stored)",
+		    .group = 1},
+		{.name = "par", .kind = OPT_STR, .dst = &a->par, .arg = "PAR",
+		    .help = "the payment account reference", .group = 1},
+		{.name = "token", .kind = OPT_STR, .dst = &a->token,
+		    .arg = "T", .help = "the card token (tok:<hex> or hex)",
+		    .group = 1},
+		{.name = "tariff", .kind = OPT_STR, .dst = &a->tariff,
+		    .arg = "DIR", .flags = OPT_REQUIRED, .help = "the tariff: "
+		    "stop names, time zone, currency"},
+		{.name = "day", .kind = OPT_DAY, .dst = &day,
+		    .arg = "YYYY-MM-DD", .help = "only this service day",
+		    .group = 2},
+		{.name = "from", .kind = OPT_DAY, .dst = &a->from,
+		    .arg = "YYYY-MM-DD", .help = "from this service day on",
+		    .group = 2},
+		{.name = "to", .kind = OPT_DAY, .dst = &a->to,
+		    .arg = "YYYY-MM-DD", .help = "through this service day"},
+		{.name = "csv", .kind = OPT_FLAG, .dst = &a->csv,
+		    .help = "CSV for a spreadsheet (TfL's columns)"},
+		{.name = "token-key-file", .kind = OPT_STR, .dst = &a->keyfile,
+		    .arg = "FILE", .help = "the card token key (for --pan)"},
+		{.name = "db", .kind = OPT_STR, .dst = &db, .arg = "DB",
+		    .help = "the database (instead of the operand)"},
+		{.name = NULL},
 	};
-	int c;
 
 	memset(a, 0, sizeof *a);
-	optind = 0;
-	opterr = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p': a->pan = optarg; break;
-		case 'r': a->par = optarg; break;
-		case 'k': a->token = optarg; break;
-		case 'K': a->keyfile = optarg; break;
-		case 't': a->tariff = optarg; break;
-		case 'b': a->path = optarg; break;
-		case 'c': a->csv = 1; break;
-		case 'h': fputs(card_usage, stdout); return 1;
-		case 'd':
-			if (card_day_arg("day", optarg, &a->from) == -1)
-				return -1;
-			a->to = a->from;
-			break;
-		case 'f':
-			if (card_day_arg("from", optarg, &a->from) == -1)
-				return -1;
-			break;
-		case 'T':
-			if (card_day_arg("to", optarg, &a->to) == -1)
-				return -1;
-			break;
-		default: goto usage;
-		}
-	}
-	if (optind < argc && a->path == NULL)
-		a->path = argv[optind++];
-	if (optind < argc) {
-		fprintf(stderr, "fare-engine: audit card: unexpected '%s'\n",
-		    argv[optind]);
-		goto usage;
-	}
-	if (a->path != NULL && a->tariff != NULL && (a->pan != NULL) +
-	    (a->par != NULL) + (a->token != NULL) == 1)
-		return 0;
-	fprintf(stderr, "fare-engine: audit card: %s\n", a->path == NULL ?
-	    "no database" : a->tariff == NULL ? "--tariff DIR is needed (stop "
-	    "names, local times, currency)" : "give one of --pan, --par or "
-	    "--token");
-usage:
-	fputs(card_usage, stderr);
-	return -1;
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if ((db != NULL) == (first < argc))
+		return opt_fail(&cmd, "name the database once: DB or --db DB");
+	a->path = db != NULL ? db : argv[first];
+	if (a->pan == NULL && a->par == NULL && a->token == NULL)
+		return opt_fail(&cmd, "missing --pan, --par or --token");
+	if (day != NULL && a->to != NULL)
+		return opt_fail(&cmd, "--day and --to exclude each other");
+	if (day != NULL)
+		a->from = a->to = day;
+	return OPT_RUN;
 }
 
 /* The account a card, PAR or token is billed under now. */
@@ -361,10 +330,9 @@ cmd_audit_card(int argc, char **argv)
 	char account[96], err[256];
 	int rc = 1;
 
-	switch (card_args(argc, argv, &a)) {
-	case 1: return 0;
-	case -1: return 2;
-	}
+	if ((rc = card_args(argc, argv, &a)) != OPT_RUN)
+		return rc;
+	rc = 1;
 	if ((t = card_tariff(a.tariff)) == NULL)
 		return 1;
 	if (sqlite3_open_v2(a.path, &db, SQLITE_OPEN_READONLY, NULL) !=
