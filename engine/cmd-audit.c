@@ -309,23 +309,25 @@ explain_priced_day(sqlite3 *db, const struct tariff *t, const char *account,
 }
 
 static void
-explain_settlement(sqlite3 *db, const char *account, const char *day)
+explain_settlement(sqlite3 *db, const struct tariff *t, const char *account,
+    const char *day)
 {
 	sqlite3_stmt *s;
 	int m = 0;
 
-	printf("\nSettlement:\n");
+	printf("\nSettlement (times in %s):\n", tariff_timezone(t));
 	if (sqlite3_prepare_v2(db, "SELECT idem_key, kind, amount_cents, "
 	    "state, coalesce(result, ''), coalesce(decided_utc, created_utc), "
-	    "coalesce(reference, '-') FROM v_settlements WHERE account = ? AND "
+	    "coalesce(reference, '-') FROM settlements WHERE account = ? AND "
 	    "service_day = ? ORDER BY id", -1, &s, NULL) != SQLITE_OK)
 		return;
 	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, day, -1, SQLITE_STATIC);
 	while (sqlite3_step(s) == SQLITE_ROW) {
-		char a[32];
-		money(sqlite3_column_int64(s, 2), a);
-		printf("  %s %s %s: %s %s (reference %s, key %s)\n", col(s, 5),
+		char a[32], when[EXPLAIN_TIME_MAX];
+		explain_money(t, sqlite3_column_int64(s, 2), a);
+		explain_local_time(t, sqlite3_column_int64(s, 5), 1, when);
+		printf("  %s %s %s: %s %s (reference %s, key %s)\n", when,
 		    col(s, 1), a, col(s, 3), col(s, 4), col(s, 6), col(s, 0));
 		m++;
 	}
@@ -336,15 +338,16 @@ explain_settlement(sqlite3 *db, const char *account, const char *day)
 }
 
 static void
-explain_ledger(sqlite3 *db, const char *account, const char *day)
+explain_ledger(sqlite3 *db, const struct tariff *t, const char *account,
+    const char *day)
 {
 	sqlite3_stmt *s;
 	int64_t last = -1, owed = 0;
-	char a[32];
+	char a[32], when[EXPLAIN_TIME_MAX];
 
-	printf("\nLedger transactions:\n");
-	if (sqlite3_prepare_v2(db, "SELECT txn_id, strftime('%Y-%m-%dT%H:%M:"
-	    "%SZ', posted_utc, 'unixepoch'), reason, ledger_account, "
+	printf("\nLedger transactions (times in %s):\n", tariff_timezone(t));
+	if (sqlite3_prepare_v2(db, "SELECT txn_id, posted_utc, reason, "
+	    "ledger_account, "
 	    "amount_cents FROM ledger WHERE rider_account = ? AND "
 	    "service_day = ? ORDER BY entry_id", -1, &s, NULL) != SQLITE_OK) {
 		fprintf(stderr, "fare-engine: %s\n", sqlite3_errmsg(db));
@@ -353,18 +356,19 @@ explain_ledger(sqlite3 *db, const char *account, const char *day)
 	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, day, -1, SQLITE_STATIC);
 	while (sqlite3_step(s) == SQLITE_ROW) {
+		explain_local_time(t, sqlite3_column_int64(s, 1), 1, when);
 		if (sqlite3_column_int64(s, 0) != last)
 			printf("  txn %lld at %s (%s):\n",
-			    sqlite3_column_int64(s, 0), col(s, 1), col(s, 2));
+			    sqlite3_column_int64(s, 0), when, col(s, 2));
 		last = sqlite3_column_int64(s, 0);
-		money(sqlite3_column_int64(s, 4), a);
+		explain_money(t, sqlite3_column_int64(s, 4), a);
 		printf("    %-50s %12s\n", col(s, 3), a);
 		if (strncmp(col(s, 3), "rider:", 6) == 0 ||
 		    strncmp(col(s, 3), "debt:", 5) == 0)
 			owed += sqlite3_column_int64(s, 4);
 	}
 	sqlite3_finalize(s);
-	money(owed, a);
+	explain_money(t, owed, a);
 	printf("  The rider still owes %s for this day.\n", a);
 }
 
@@ -432,8 +436,8 @@ cmd_audit_explain(int argc, char **argv)
 		    account, day);
 		goto out;
 	}
-	explain_settlement(db, account, day);
-	explain_ledger(db, account, day);
+	explain_settlement(db, t, account, day);
+	explain_ledger(db, t, account, day);
 	rc = 0;
 out:
 	free(et.pt);

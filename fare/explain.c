@@ -51,6 +51,12 @@ money_text(const char *currency, int64_t cents, char buf[MONEY_TEXT_MAX])
 }
 
 void
+count_text(uint64_t n, char buf[32])
+{
+	group_thousands(n, buf, 32);
+}
+
+void
 money_plain(int64_t cents, char buf[MONEY_TEXT_MAX])
 {
 	uint64_t a = cents < 0 ? -(uint64_t)cents : (uint64_t)cents;
@@ -258,8 +264,8 @@ explain_day(const struct tariff *t, const char *account,
 	char day[11], e1[32], e2[32], e3[32];
 
 	civil_format_day(d->service_day, day);
-	outf(o, "%s, service day %s (%s)\n", account, day,
-	    wd[civil_weekday(d->service_day)]);
+	outf(o, "%s, service day %s (%s), times in %s\n", account, day,
+	    wd[civil_weekday(d->service_day)], tariff_timezone(t));
 	memset(netsum, 0, sizeof netsum);
 	for (i = 0; i < d->nlegs; i++) {
 		const struct price_leg *l = &r->leg[d->legs_off + i];

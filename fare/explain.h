@@ -27,6 +27,8 @@ void	explain_day(const struct tariff *, const char *account,
  */
 void	money_text(const char *currency, int64_t cents,
 	    char buf[MONEY_TEXT_MAX]);
+/* A count as a person reads it: "1,234,567". */
+void	count_text(uint64_t n, char buf[32]);
 /* "1234.56" / "-1.08": no symbol, no grouping (CSV for spreadsheets). */
 void	money_plain(int64_t cents, char buf[MONEY_TEXT_MAX]);
 /* money_text() in the tariff's currency (euros when t is NULL). */

@@ -499,11 +499,11 @@ gate_display(const char *const *fare, char *buf, size_t len)
 }
 
 /*
- * In `day`, a sample of the gates' displays on stderr: every 40th ack of
+ * In `day`, a sample of the gates' displays on stderr: every 100th ack of
  * every 8th validator (and of gvb-dam.gvb, the one that goes offline),
  * at most GATE_SHOWN_MAX lines in all.
  */
-#define GATE_SHOWN_MAX	16
+#define GATE_SHOWN_MAX	10
 static void
 gate_sample(struct device *d, const char *const *fare)
 {
@@ -511,7 +511,7 @@ gate_sample(struct device *d, const char *const *fare)
 	char shown[160];
 
 	if (!rp->gate || rp->gate_shown >= GATE_SHOWN_MAX ||
-	    d->answered % 40 != 1 || ((d - rp->dev) % 8 != 0 &&
+	    d->answered % 100 != 1 || ((d - rp->dev) % 8 != 0 &&
 	    strcmp(d->id, "gvb-dam.gvb") != 0))
 		return;
 	gate_display(fare, shown, sizeof shown);
