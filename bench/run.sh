@@ -13,6 +13,7 @@ mkdir -p "$data"
 ACCOUNTS=${BENCH_ACCOUNTS:-1000000}
 STOPS=${BENCH_STOPS:-1000000}
 E2E_S=${BENCH_E2E_S:-20} LAT_S=${BENCH_LAT_S:-10} GROW_S=${BENCH_GROW_S:-8}
+NV=${BENCH_VALIDATORS:-100}
 GROW_SIZES=${BENCH_GROW_SIZES:-10000 1000000 ${BENCH_GROW_MAX:-10000000}}
 
 # A progress line per step on stderr (the table goes to stdout at the end):
@@ -98,10 +99,10 @@ step 5 "history: commuters with 365 and 60 days of history against new accounts"
 
 # 4. End to end at the highest rate it takes: 100 validators asking for
 # 100,000 taps/s for 20 s; taps acknowledged (stored, priced, ledgered).
-step 6 "end to end: 100 validators asking for 100,000 taps/s for $E2E_S s"
+step 6 "end to end: $NV validators asking for 100,000 taps/s for $E2E_S s"
 rm -f "$data"/e2e.db*
 serve "$data/e2e.db"
-out=$(load 100 100000 "$E2E_S")
+out=$(load "$NV" 100000 "$E2E_S")
 e2e_tps=$(echo "$out" | sed -n 's/.*acknowledged [0-9]* (\([0-9]*\) taps\/s).*/\1/p')
 # Where the writer's time went, per tap (the engine's own split).
 ntaps=$(metric onecity_taps_committed_total)
@@ -116,7 +117,7 @@ rm -f "$data"/e2e.db*
 half=$((e2e_tps / 2))
 step 7 "ack latency at half saturation ($half taps/s) for $LAT_S s"
 serve "$data/lat.db"
-out=$(load 100 "$half" "$LAT_S")
+out=$(load "$NV" "$half" "$LAT_S")
 lat_tps=$(echo "$out" | sed -n 's/.*acknowledged [0-9]* (\([0-9]*\) taps\/s).*/\1/p')
 set -- $(echo "$out" | sed -n 's/.*p50 \([0-9.]*\) ms, p99 \([0-9.]*\) ms, max \([0-9.]*\) ms.*/\1 \2 \3/p')
 p50=$1 p99=$2 pmax=$3
@@ -158,7 +159,7 @@ for n in $GROW_SIZES; do
 	grow $n
 	serve "$data/grow.db"
 	c0=$(metric onecity_taps_committed_total); s0=$(metric onecity_commit_seconds_sum)
-	load 50 3000 "$GROW_S" >/dev/null
+	load $((NV / 2 > 0 ? NV / 2 : 1)) 3000 "$GROW_S" >/dev/null
 	c1=$(metric onecity_taps_committed_total); s1=$(metric onecity_commit_seconds_sum)
 	rss=$(sed -n 's/^VmHWM:[^0-9]*\([0-9]*\).*/\1/p' /proc/$epid/status)
 	us=$(awk -v a="$s0" -v b="$s1" -v c="$c0" -v d="$c1" 'BEGIN { printf "%.1f", (b - a) * 1e6 / (d - c) }')

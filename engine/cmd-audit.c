@@ -301,9 +301,12 @@ explain_priced_day(sqlite3 *db, const struct tariff *t, const char *account,
 		}
 		if (stored == pr->day[k].charge_cents)
 			printf("The engine's stored charge is the same.\n");
-		else
-			printf("WARNING: the engine's stored charge is %lld "
-			    "cents (repriced since?).\n", (long long)stored);
+		else {
+			char m[MONEY_TEXT_MAX];
+			explain_money(t, stored, m);
+			printf("WARNING: the engine's stored charge is %s "
+			    "(repriced since?).\n", stored < 0 ? "none" : m);
+		}
 	}
 	return found;
 }
