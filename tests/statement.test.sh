@@ -20,6 +20,7 @@ NEXT=2026-11-29
 port=$((21000 + $$ % 1000 * 3))
 "$FE" certs init "$tmp/certs" >/dev/null
 "$SIM" acquirer --listen 127.0.0.1:$((port + 2)) --journal "$tmp/acq.journal" \
+    --certs "$tmp/certs" \
     --decline-pct 10 --seed 4 >/dev/null 2>"$tmp/acq.log" &
 apid=$!
 serve() {
