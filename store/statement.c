@@ -186,8 +186,15 @@ load_charge(struct load *ld, struct statement_day *d, int64_t *total)
 		return sql_fail(ld, s);
 	sqlite3_finalize(s);
 	if (d->charge_cents < d->uncapped_cents) {
+		int64_t incomplete = 0;
+		size_t i;
+		/* Maximum fares are outside the caps (SPEC §4). */
+		for (i = d->row_off; i < ld->st->nrows; i++)
+			if (strcmp(ld->st->row[i].status, "incomplete") == 0)
+				incomplete += ld->st->row[i].charge_cents;
 		if ((r = new_row(ld, d, STATEMENT_CAP)) == NULL)
 			return -1;
+		r->fare_cents = d->uncapped_cents - incomplete;
 		r->credit_cents = d->uncapped_cents - d->charge_cents;
 		*total -= r->credit_cents;
 		r->day_total_cents = *total;
@@ -363,9 +370,11 @@ statement_note(const struct tariff *t, const struct statement_row *r,
 
 	*buf = '\0';
 	if (r->kind == STATEMENT_CAP) {
-		money_text(cur, r->day_total_cents + r->credit_cents, a);
-		money_text(cur, r->day_total_cents, b);
-		snprintf(buf, len, "fares %s, capped at %s", a, b);
+		money_text(cur, r->fare_cents, a);
+		money_text(cur, r->fare_cents - r->credit_cents, b);
+		snprintf(buf, len, "fares %s capped at %s%s", a, b,
+		    r->day_total_cents > r->fare_cents - r->credit_cents ?
+		    " (maximum fares come on top)" : "");
 	} else if (r->kind == STATEMENT_REFUSED)
 		snprintf(buf, len, "card on the deny list (payment owed): no "
 		    "journey, no charge");

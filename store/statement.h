@@ -34,7 +34,8 @@ struct statement_row {
 	char		 network_id[129];	/* "" for a cap row */
 	char		 from_stop_id[129], to_stop_id[129];	/* "": none */
 	char		 status[16];	/* SPEC §5's leg status, or "open" */
-	int64_t		 fare_cents;	/* the leg's fare before transfers */
+	int64_t		 fare_cents;	/* the leg's fare before transfers;
+					 * a cap row: the fares it capped */
 	int64_t		 charge_cents, credit_cents;	/* both >= 0 */
 	int64_t		 day_total_cents;	/* the day's total after it */
 };

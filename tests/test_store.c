@@ -625,6 +625,10 @@ test_statement_adds_up(void **state)
 	assert_int_equal(st.day[0].pay.recovered_cents, 600);
 	statement_note(NULL, &st.row[2], err, sizeof err);
 	assert_string_equal(err, "no check-out: maximum fare");
+	/* The cap held the other fares; the maximum fare is outside it. */
+	statement_note(NULL, &st.row[4], err, sizeof err);
+	assert_string_equal(err, "fares €4.00 capped at €2.00 (maximum fares "
+	    "come on top)");
 	statement_free(&st);
 	/* Days out of range: none. */
 	assert_int_equal(statement_load(s->db, "par:P", "2026-11-29", NULL,

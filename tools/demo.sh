@@ -74,7 +74,7 @@ done_waiting
     --taps-out "$out/taps.csv" --ack-log "$out/acks.log"
 stop_engine
 
-echo "== the next morning (06:30 UTC): the day is closed, plus 3 hours' grace: settlement"
+echo "== the next morning (07:30 Europe/Amsterdam): the day is closed, plus 3 hours' grace: settlement"
 waiting "the engine to answer /healthz, then the acquirer to answer every account-day's capture"
 serve ${NEXT}T06:30:00Z
 i=0
