@@ -189,6 +189,8 @@ fuzz: deps
 # tab-aligned declarations and SQL text blocks, which clang-format 14
 # cannot express; each joins the list once it conforms.
 FORMAT_FILES = wire/clock.h wire/wire.c terminal-sim/main.c terminal-sim/rng.h \
+	   fare/opt.c fare/opt.h fare/log.c fare/log.h engine/metrics.c \
+	   engine/metrics.h engine/cmd-backup.c \
 	   fuzz/fuzz_wire.c fuzz/fuzz_tapcsv.c
 
 format-check:
@@ -229,7 +231,7 @@ install: man
 	    $(DESTDIR)$(SYSUSERSDIR)/onecity.conf
 	$(SUBST) dist/engine.ini.in >$(DESTDIR)$(DOCDIR)/engine.ini.example
 	test -e $(DESTDIR)$(SYSCONFDIR)/onecity/engine.ini || \
-	    install -m 0640 $(DESTDIR)$(DOCDIR)/engine.ini.example \
+	    install -m 0644 $(DESTDIR)$(DOCDIR)/engine.ini.example \
 	    $(DESTDIR)$(SYSCONFDIR)/onecity/engine.ini
 
 contract: $(BIN)/fare-engine

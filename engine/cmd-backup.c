@@ -24,7 +24,7 @@
 #include "opt.h"
 
 /* Paths: Linux's PATH_MAX. */
-#define BACKUP_PATH_MAX	4096
+#define BACKUP_PATH_MAX 4096
 
 /* The first row's text of sql on db into out; -1 on an error. */
 static int
@@ -36,8 +36,10 @@ one_text(sqlite3 *db, const char *sql, char *out, size_t len)
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	rc = sqlite3_step(st);
-	snprintf(out, len, "%s", rc == SQLITE_ROW && sqlite3_column_text(st,
-	    0) != NULL ? (const char *)sqlite3_column_text(st, 0) : "");
+	snprintf(out, len, "%s",
+	    rc == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL
+		? (const char *)sqlite3_column_text(st, 0)
+		: "");
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : -1;
 }
@@ -46,8 +48,8 @@ one_text(sqlite3 *db, const char *sql, char *out, size_t len)
 static int
 sync_path(const char *path, int dir)
 {
-	int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDWR) |
-	    O_CLOEXEC);
+	int fd =
+	    open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
 	int rc;
 
 	if (fd == -1)
@@ -67,11 +69,12 @@ backup_copy(const char *src, const char *tmp, int *pages)
 	int rc = -1;
 
 	if (sqlite3_open_v2(src, &s, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-	    sqlite3_open_v2(tmp, &d, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		fprintf(stderr, "fare-engine: backup: %s\n", s == NULL ||
-		    sqlite3_errcode(s) != SQLITE_OK ? sqlite3_errmsg(s) :
-		    sqlite3_errmsg(d));
+	    sqlite3_open_v2(tmp, &d, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+		NULL) != SQLITE_OK) {
+		fprintf(stderr, "fare-engine: backup: %s\n",
+		    s == NULL || sqlite3_errcode(s) != SQLITE_OK
+			? sqlite3_errmsg(s)
+			: sqlite3_errmsg(d));
 		goto out;
 	}
 	sqlite3_busy_timeout(s, 10000);
@@ -84,23 +87,26 @@ backup_copy(const char *src, const char *tmp, int *pages)
 	*pages = sqlite3_backup_pagecount(b);
 	if (sqlite3_backup_finish(b) != SQLITE_OK || rc != SQLITE_DONE) {
 		fprintf(stderr, "fare-engine: backup: %s: %s\n", src,
-		    sqlite3_errstr(rc == SQLITE_DONE ? sqlite3_errcode(d) :
-		    rc));
+		    sqlite3_errstr(
+			rc == SQLITE_DONE ? sqlite3_errcode(d) : rc));
 		rc = -1;
 		goto out;
 	}
 	rc = -1;
 	if (one_text(d, "PRAGMA journal_mode=DELETE", check, sizeof check) ==
-	    -1 || sqlite3_exec(d, "PRAGMA synchronous=FULL", NULL, NULL,
-	    NULL) != SQLITE_OK || one_text(d, "PRAGMA integrity_check", check,
-	    sizeof check) == -1) {
+		-1 ||
+	    sqlite3_exec(d, "PRAGMA synchronous=FULL", NULL, NULL, NULL) !=
+		SQLITE_OK ||
+	    one_text(d, "PRAGMA integrity_check", check, sizeof check) == -1) {
 		fprintf(stderr, "fare-engine: backup: %s: %s\n", tmp,
 		    sqlite3_errmsg(d));
 		goto out;
 	}
 	if (strcmp(check, "ok") != 0) {
-		fprintf(stderr, "fare-engine: backup: %s: integrity check: "
-		    "%s\n", tmp, check);
+		fprintf(stderr,
+		    "fare-engine: backup: %s: integrity check: "
+		    "%s\n",
+		    tmp, check);
 		goto out;
 	}
 	rc = 0;
@@ -114,15 +120,20 @@ out:
 int
 cmd_backup(int argc, char **argv)
 {
-	static const struct opt_cmd cmd = {"fare-engine backup", "DB DEST", 2,
-	    2, "Copies the engine's database DB to DEST with SQLite's online "
-	    "backup API: safe\nwhile the engine runs (one read transaction; "
-	    "the engine keeps committing).\nDEST is one self-contained file "
-	    "(no -wal), checked with PRAGMA integrity_check;\nit must not "
-	    "exist.  Verify the ledger with: fare-engine audit verify DEST.\n"
-	    "To restore: stop the engine, move engine.db and any engine.db-wal "
-	    "aside, copy\nDEST to engine.db, start the engine."};
-	const struct opt o[] = {{.name = NULL}};
+	static const struct opt_cmd cmd = { "fare-engine backup", "DB DEST", 2,
+		2,
+		"Copies the engine's database DB to DEST with SQLite's online "
+		"backup API: safe\nwhile the engine runs (one read "
+		"transaction; "
+		"the engine keeps committing).\nDEST is one self-contained "
+		"file "
+		"(no -wal), checked with PRAGMA integrity_check;\nit must not "
+		"exist.  Verify the ledger with: fare-engine audit verify "
+		"DEST.\n"
+		"To restore: stop the engine, move engine.db and any "
+		"engine.db-wal "
+		"aside, copy\nDEST to engine.db, start the engine." };
+	const struct opt o[] = { { .name = NULL } };
 	char tmp[BACKUP_PATH_MAX], dir[BACKUP_PATH_MAX], *slash;
 	const char *src, *dst;
 	struct stat st;
@@ -138,8 +149,10 @@ cmd_backup(int argc, char **argv)
 		return 1;
 	}
 	if (lstat(dst, &st) == 0) {
-		fprintf(stderr, "fare-engine: backup: %s exists; not "
-		    "overwritten\n", dst);
+		fprintf(stderr,
+		    "fare-engine: backup: %s exists; not "
+		    "overwritten\n",
+		    dst);
 		return 1;
 	}
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", dst) >= sizeof tmp)
@@ -162,7 +175,7 @@ cmd_backup(int argc, char **argv)
 	(void)sync_path(dir, 1);
 	if (stat(dst, &st) == 0)
 		printf("%s: backup of %s: %d pages, %lld bytes, integrity ok; "
-		    "check the ledger with: fare-engine audit verify %s\n", dst,
-		    src, pages, (long long)st.st_size, dst);
+		       "check the ledger with: fare-engine audit verify %s\n",
+		    dst, src, pages, (long long)st.st_size, dst);
 	return 0;
 }

@@ -32,43 +32,43 @@
 #endif
 
 struct mnet {
-	char		 id[65];
-	int64_t		 taps, revenue_cents;
+	char id[65];
+	int64_t taps, revenue_cents;
 };
 
 struct mdev {
-	char		 id[65];
-	int64_t		 last_seen_utc;
+	char id[65];
+	int64_t last_seen_utc;
 };
 
 /* What one refresh read from the database. */
 struct msnap {
-	int32_t		 day;
-	int64_t		 day_start;
-	struct mnet	 net[LIMIT_NETWORKS];
-	size_t		 nnet;
-	struct mdev	*dev;
-	size_t		 ndev;
-	uint64_t	 dev_unlisted;
-	int64_t		 backlog_n, backlog_cents;
-	int64_t		 pending_n, pending_cents;
-	int64_t		 refunds_old_n, refunds_old_cents;
-	int64_t		 debts_n, debts_cents;
-	double		 took_s;
-	int64_t		 at_utc;
+	int32_t day;
+	int64_t day_start;
+	struct mnet net[LIMIT_NETWORKS];
+	size_t nnet;
+	struct mdev *dev;
+	size_t ndev;
+	uint64_t dev_unlisted;
+	int64_t backlog_n, backlog_cents;
+	int64_t pending_n, pending_cents;
+	int64_t refunds_old_n, refunds_old_cents;
+	int64_t debts_n, debts_cents;
+	double took_s;
+	int64_t at_utc;
 };
 
 struct metrics {
-	pthread_t	 thread;
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv;
-	int		 stop, refresh_s;
-	sqlite3		*db;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop, refresh_s;
+	sqlite3 *db;
 	/* From the event loop's tick, under mu. */
-	int32_t		 day;
-	int64_t		 day_start, day_end, now;
-	struct msnap	*snap;		/* under mu; NULL before the first */
-	uint64_t	 errors;	/* under mu */
+	int32_t day;
+	int64_t day_start, day_end, now;
+	struct msnap *snap; /* under mu; NULL before the first */
+	uint64_t errors; /* under mu */
 };
 
 static void
@@ -198,32 +198,50 @@ refresh(struct metrics *m, struct msnap *n, int64_t end, int64_t now)
 	civil_format_day(n->day, day);
 	if (sqlite3_exec(m->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
-	rc = query(m->db, "SELECT network_id, count(*) FROM taps WHERE "
+	rc = query(m->db,
+	    "SELECT network_id, count(*) FROM taps WHERE "
 	    "time_utc >= ?1 AND time_utc < ?2 GROUP BY network_id",
 	    n->day_start, end, NULL, taps_cb, n);
-	rc = rc || query(m->db, "SELECT device_id, max(received_utc) FROM "
-	    "taps GROUP BY device_id ORDER BY device_id", 0, 0, NULL, device_cb,
-	    n);
-	rc = rc || query(m->db, "SELECT s.network_id, sum(s.cents) FROM "
-	    "charges c JOIN shares s ON s.account = c.account AND "
-	    "s.service_day = c.service_day WHERE c.posted = 0 AND "
-	    "c.service_day = ?3 GROUP BY s.network_id", 0, 0, day,
-	    revenue_cb, n);
-	rc = rc || query(m->db, "SELECT count(*), coalesce(sum(charge_cents - "
-	    "coalesce((SELECT sum(s.amount_cents) FROM settlements s WHERE "
-	    "s.account = v.account AND s.service_day = v.service_day AND "
-	    "s.state = 'approved'), 0)), 0) FROM v_charges v WHERE closed = 1 "
-	    "AND settled = 0 AND NOT EXISTS (SELECT 1 FROM debts d WHERE "
-	    "d.account = v.account AND d.service_day = v.service_day AND "
-	    "d.state != 'recovered')", 0, 0, NULL, backlog_cb, n);
-	rc = rc || query(m->db, "SELECT count(*), coalesce(sum(amount_cents), "
-	    "0) FROM settlements WHERE state = 'pending'", 0, 0, NULL,
-	    pending_cb, n);
-	rc = rc || query(m->db, "SELECT count(*), coalesce(sum(amount_cents), "
-	    "0) FROM settlements WHERE state = 'pending' AND kind = 'refund' "
-	    "AND created_utc < ?1", now - 86400, 0, NULL, refunds_cb, n);
-	rc = rc || query(m->db, "SELECT count(*), coalesce(sum(amount_cents), "
-	    "0) FROM debts WHERE state = 'open'", 0, 0, NULL, debts_cb, n);
+	rc = rc ||
+	    query(m->db,
+		"SELECT device_id, max(received_utc) FROM "
+		"taps GROUP BY device_id ORDER BY device_id",
+		0, 0, NULL, device_cb, n);
+	rc = rc ||
+	    query(m->db,
+		"SELECT s.network_id, sum(s.cents) FROM "
+		"charges c JOIN shares s ON s.account = c.account AND "
+		"s.service_day = c.service_day WHERE c.posted = 0 AND "
+		"c.service_day = ?3 GROUP BY s.network_id",
+		0, 0, day, revenue_cb, n);
+	rc = rc ||
+	    query(m->db,
+		"SELECT count(*), coalesce(sum(charge_cents - "
+		"coalesce((SELECT sum(s.amount_cents) FROM settlements s WHERE "
+		"s.account = v.account AND s.service_day = v.service_day AND "
+		"s.state = 'approved'), 0)), 0) FROM v_charges v WHERE closed "
+		"= 1 "
+		"AND settled = 0 AND NOT EXISTS (SELECT 1 FROM debts d WHERE "
+		"d.account = v.account AND d.service_day = v.service_day AND "
+		"d.state != 'recovered')",
+		0, 0, NULL, backlog_cb, n);
+	rc = rc ||
+	    query(m->db,
+		"SELECT count(*), coalesce(sum(amount_cents), "
+		"0) FROM settlements WHERE state = 'pending'",
+		0, 0, NULL, pending_cb, n);
+	rc = rc ||
+	    query(m->db,
+		"SELECT count(*), coalesce(sum(amount_cents), "
+		"0) FROM settlements WHERE state = 'pending' AND kind = "
+		"'refund' "
+		"AND created_utc < ?1",
+		now - 86400, 0, NULL, refunds_cb, n);
+	rc = rc ||
+	    query(m->db,
+		"SELECT count(*), coalesce(sum(amount_cents), "
+		"0) FROM debts WHERE state = 'open'",
+		0, 0, NULL, debts_cb, n);
 	sqlite3_exec(m->db, "COMMIT", NULL, NULL, NULL);
 	return rc ? -1 : 0;
 }
@@ -245,8 +263,8 @@ metrics_refresh(struct metrics *m)
 	int64_t end, now;
 	double t0 = mono_s();
 
-	if (n == NULL || (n->dev = calloc(LIMIT_METRICS_DEVICES,
-	    sizeof *n->dev)) == NULL) {
+	if (n == NULL ||
+	    (n->dev = calloc(LIMIT_METRICS_DEVICES, sizeof *n->dev)) == NULL) {
 		snap_free(n);
 		return;
 	}
@@ -297,8 +315,8 @@ metrics_main(void *arg)
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += m->refresh_s;
 		pthread_mutex_lock(&m->mu);
-		while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu,
-		    &until) == 0)
+		while (!m->stop &&
+		    pthread_cond_timedwait(&m->cv, &m->mu, &until) == 0)
 			;
 		stop = m->stop;
 		pthread_mutex_unlock(&m->mu);
@@ -318,10 +336,11 @@ metrics_start(const char *db, int refresh_s, char *err, size_t errlen)
 		return NULL;
 	}
 	m->refresh_s = refresh_s;
-	if (sqlite3_open_v2(db, &m->db, SQLITE_OPEN_READONLY |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "metrics: %s: %s", db, m->db ?
-		    sqlite3_errmsg(m->db) : "cannot open");
+	if (sqlite3_open_v2(db, &m->db,
+		SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+		NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "metrics: %s: %s", db,
+		    m->db ? sqlite3_errmsg(m->db) : "cannot open");
 		sqlite3_close(m->db);
 		free(m);
 		return NULL;
@@ -390,11 +409,10 @@ label(struct evbuffer *b, const char *v)
 }
 
 static void
-family(struct evbuffer *b, const char *name, const char *type,
-    const char *help)
+family(struct evbuffer *b, const char *name, const char *type, const char *help)
 {
-	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help,
-	    name, type);
+	evbuffer_add_printf(
+	    b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 static void
@@ -435,12 +453,14 @@ write_process(struct evbuffer *b)
 		/* Field 22 of stat, after the parenthesised command name. */
 		if (st != NULL && fgets(line, sizeof line, st) != NULL &&
 		    (p = strrchr(line, ')')) != NULL &&
-		    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-		    "%*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &ticks) == 1 &&
+		    sscanf(p + 2,
+			"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+			"%*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			&ticks) == 1 &&
 		    u != NULL && fscanf(u, "%lf", &up) == 1)
 			start_s = (int64_t)time(NULL) - (int64_t)up +
-			    (int64_t)(ticks / (unsigned long long)
-			    sysconf(_SC_CLK_TCK));
+			    (int64_t)(ticks /
+				(unsigned long long)sysconf(_SC_CLK_TCK));
 		if (st != NULL)
 			fclose(st);
 		if (u != NULL)
@@ -455,14 +475,15 @@ write_process(struct evbuffer *b)
 		while ((e = readdir(d)) != NULL)
 			fds += e->d_name[0] != '.';
 		closedir(d);
-		fds--;	/* the directory's own descriptor */
+		fds--; /* the directory's own descriptor */
 	}
 	getrusage(RUSAGE_SELF, &ru);
 	getrlimit(RLIMIT_NOFILE, &rl);
 	metric_f(b, "process_cpu_seconds_total", "counter",
 	    "Total user and system CPU time spent in seconds.",
 	    (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
-	    ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6);
+		((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) /
+		    1e6);
 	metric_i(b, "process_resident_memory_bytes", "gauge",
 	    "Resident memory size in bytes.", (long long)pages_res * psz);
 	metric_i(b, "process_virtual_memory_bytes", "gauge",
@@ -480,13 +501,15 @@ write_process(struct evbuffer *b)
 static void
 write_build(struct evbuffer *b)
 {
-	family(b, "onecity_build_info", "gauge", "The engine's version and "
+	family(b, "onecity_build_info", "gauge",
+	    "The engine's version and "
 	    "the libraries it runs on; always 1.");
 	evbuffer_add_printf(b, "onecity_build_info{version=\"");
 	label(b, ONECITY_VERSION);
-	evbuffer_add_printf(b, "\",sqlite=\"%s\",libevent=\"%s\","
-	    "mbedtls=\"%s\"} 1\n", sqlite3_libversion(), event_get_version(),
-	    MBEDTLS_VERSION_STRING);
+	evbuffer_add_printf(b,
+	    "\",sqlite=\"%s\",libevent=\"%s\","
+	    "mbedtls=\"%s\"} 1\n",
+	    sqlite3_libversion(), event_get_version(), MBEDTLS_VERSION_STRING);
 }
 
 /* Validators: connections, taps and their refusals by reason. */
@@ -499,12 +522,12 @@ write_server(struct server *s, struct evbuffer *b)
 	    "Validator connections open now.", s->nconns);
 	metric_i(b, "onecity_connections_max", "gauge",
 	    "The connection limit (max_connections, or less where the "
-	    "descriptor limit is short).", s->max_conns);
+	    "descriptor limit is short).",
+	    s->max_conns);
 	metric_i(b, "onecity_accepting", "gauge",
 	    "1 while the engine accepts connections.", s->accepting);
 	metric_i(b, "onecity_connections_accepted_total", "counter",
-	    "Validator connections accepted.",
-	    (long long)s->n_accepted_conns);
+	    "Validator connections accepted.", (long long)s->n_accepted_conns);
 	metric_i(b, "onecity_connections_closed_total", "counter",
 	    "Validator connections closed.", (long long)s->n_closed_conns);
 	metric_i(b, "onecity_taps_received_total", "counter",
@@ -515,8 +538,10 @@ write_server(struct server *s, struct evbuffer *b)
 	family(b, "onecity_taps_refused_total", "counter",
 	    "Taps refused, by reason (kept in v_refused_taps).");
 	for (r = REFUSAL_NONE + 1; r < REFUSAL_MAX; r++)
-		evbuffer_add_printf(b, "onecity_taps_refused_total{reason=\"%s\"}"
-		    " %llu\n", refusal_name((enum refusal)r),
+		evbuffer_add_printf(b,
+		    "onecity_taps_refused_total{reason=\"%s\"}"
+		    " %llu\n",
+		    refusal_name((enum refusal)r),
 		    (unsigned long long)s->n_refused_by[r]);
 	metric_i(b, "onecity_frames_broken_total", "counter",
 	    "Broken frames (the connection was closed).",
@@ -538,12 +563,16 @@ write_http(struct server *s, struct evbuffer *b)
 	    "Open HTTP connections.", st.connections);
 	metric_i(b, "onecity_http_requests_total", "counter",
 	    "HTTP requests answered by a handler.", (long long)st.requests);
-	metric_i(b, "onecity_http_refused_total", "counter", "Requests the "
+	metric_i(b, "onecity_http_refused_total", "counter",
+	    "Requests the "
 	    "HTTP listener refused itself (method, size, malformed, unknown "
-	    "path).", (long long)st.refused);
-	family(b, "onecity_http_closed_total", "counter", "HTTP connections "
+	    "path).",
+	    (long long)st.refused);
+	family(b, "onecity_http_closed_total", "counter",
+	    "HTTP connections "
 	    "closed by the listener: timed out, or evicted at the cap.");
-	evbuffer_add_printf(b, "onecity_http_closed_total{why=\"timeout\"} "
+	evbuffer_add_printf(b,
+	    "onecity_http_closed_total{why=\"timeout\"} "
 	    "%llu\nonecity_http_closed_total{why=\"evicted\"} %llu\n",
 	    (unsigned long long)st.timeouts, (unsigned long long)st.evicted);
 	metric_i(b, "onecity_http_accept_errors_total", "counter",
@@ -559,14 +588,16 @@ write_writer(struct server *s, struct evbuffer *b)
 	char why[256];
 
 	writer_get_stats(s->writer, &ws);
-	metric_i(b, "onecity_journal_up", "gauge", "1 while the journal "
+	metric_i(b, "onecity_journal_up", "gauge",
+	    "1 while the journal "
 	    "commits (0: taps are not acknowledged; see /healthz).",
 	    writer_health(s->writer, why, sizeof why) == NULL);
 	metric_i(b, "onecity_taps_committed_total", "counter",
 	    "Taps committed to the journal.", (long long)ws.committed);
 	family(b, "onecity_commit_seconds", "summary",
 	    "Batch commit time (store, price, fsync).");
-	evbuffer_add_printf(b, "onecity_commit_seconds_count %llu\n"
+	evbuffer_add_printf(b,
+	    "onecity_commit_seconds_count %llu\n"
 	    "onecity_commit_seconds_sum %.6f\n",
 	    (unsigned long long)ws.batches, (double)ws.commit_us / 1e6);
 	metric_f(b, "onecity_commit_max_seconds", "gauge",
@@ -575,18 +606,22 @@ write_writer(struct server *s, struct evbuffer *b)
 	family(b, "onecity_batch_seconds_total", "counter",
 	    "Batch time by phase: storing the taps, pricing and posting their "
 	    "accounts, and the COMMIT.");
-	evbuffer_add_printf(b, "onecity_batch_seconds_total{phase=\"store\"} "
+	evbuffer_add_printf(b,
+	    "onecity_batch_seconds_total{phase=\"store\"} "
 	    "%.6f\nonecity_batch_seconds_total{phase=\"price\"} %.6f\n"
 	    "onecity_batch_seconds_total{phase=\"commit\"} %.6f\n",
 	    (double)ws.store_us / 1e6, (double)ws.price_us / 1e6,
 	    (double)ws.sync_us / 1e6);
-	metric_i(b, "onecity_rows_written_total", "counter", "Database rows "
+	metric_i(b, "onecity_rows_written_total", "counter",
+	    "Database rows "
 	    "the writer inserted, updated or deleted (taps, results, ledger).",
 	    (long long)ws.rows_written);
-	metric_i(b, "onecity_taps_read_total", "counter", "Stored taps read "
+	metric_i(b, "onecity_taps_read_total", "counter",
+	    "Stored taps read "
 	    "back to reprice accounts (SPEC 6: only their open window).",
 	    (long long)ws.taps_read);
-	family(b, "onecity_account_cache_total", "counter", "The writer's "
+	family(b, "onecity_account_cache_total", "counter",
+	    "The writer's "
 	    "account cache: repricing reads it served, those read from "
 	    "SQLite, evictions.");
 	evbuffer_add_printf(b,
@@ -642,8 +677,10 @@ write_crl(struct server *s, struct evbuffer *b, int64_t now)
 		return;
 	metric_i(b, "onecity_crl_next_update_timestamp_seconds", "gauge",
 	    "The loaded CRL's nextUpdate (renew it before: fare-engine certs "
-	    "crl).", (long long)next);
-	metric_i(b, "onecity_crl_expiry_seconds", "gauge", "Seconds until "
+	    "crl).",
+	    (long long)next);
+	metric_i(b, "onecity_crl_expiry_seconds", "gauge",
+	    "Seconds until "
 	    "the loaded CRL's nextUpdate (negative: expired).",
 	    (long long)(next - now));
 }
@@ -656,7 +693,8 @@ write_snapshot(const struct msnap *n, struct evbuffer *b)
 
 	metric_i(b, "onecity_service_day_start_timestamp_seconds", "gauge",
 	    "Start of the current service day (the tariff's timezone and "
-	    "service_day_start).", (long long)n->day_start);
+	    "service_day_start).",
+	    (long long)n->day_start);
 	family(b, "onecity_service_day_taps", "gauge",
 	    "Taps stored for the current service day, by network.");
 	for (i = 0; i < n->nnet; i++) {
@@ -668,11 +706,11 @@ write_snapshot(const struct msnap *n, struct evbuffer *b)
 	    "Revenue of the current service day so far (provisional), by "
 	    "network, in euro cents.");
 	for (i = 0; i < n->nnet; i++) {
-		evbuffer_add_printf(b,
-		    "onecity_service_day_revenue_cents{network=\"");
+		evbuffer_add_printf(
+		    b, "onecity_service_day_revenue_cents{network=\"");
 		label(b, n->net[i].id);
-		evbuffer_add_printf(b, "\"} %lld\n",
-		    (long long)n->net[i].revenue_cents);
+		evbuffer_add_printf(
+		    b, "\"} %lld\n", (long long)n->net[i].revenue_cents);
 	}
 	family(b, "onecity_validator_last_seen_timestamp_seconds", "gauge",
 	    "When the engine last received a tap from each validator.");
@@ -680,8 +718,8 @@ write_snapshot(const struct msnap *n, struct evbuffer *b)
 		evbuffer_add_printf(b,
 		    "onecity_validator_last_seen_timestamp_seconds{device=\"");
 		label(b, n->dev[i].id);
-		evbuffer_add_printf(b, "\"} %lld\n",
-		    (long long)n->dev[i].last_seen_utc);
+		evbuffer_add_printf(
+		    b, "\"} %lld\n", (long long)n->dev[i].last_seen_utc);
 	}
 	metric_i(b, "onecity_validators_unlisted", "gauge",
 	    "Validators beyond the listing limit (counted, not listed).",
@@ -698,7 +736,8 @@ write_snapshot(const struct msnap *n, struct evbuffer *b)
 	metric_i(b, "onecity_settlement_pending_cents", "gauge",
 	    "Their amounts, in euro cents.", (long long)n->pending_cents);
 	metric_i(b, "onecity_refunds_pending_over_1d", "gauge",
-	    "Refunds pending for more than a day.", (long long)n->refunds_old_n);
+	    "Refunds pending for more than a day.",
+	    (long long)n->refunds_old_n);
 	metric_i(b, "onecity_refunds_pending_over_1d_cents", "gauge",
 	    "Their amounts, in euro cents.", (long long)n->refunds_old_cents);
 	metric_i(b, "onecity_debts_open", "gauge",

@@ -19,15 +19,15 @@ struct metrics;
 struct server;
 
 /* Starts the refresh thread on db (read-only); NULL with err. */
-struct metrics	*metrics_start(const char *db, int refresh_s, char *err,
-		    size_t errlen);
+struct metrics *
+metrics_start(const char *db, int refresh_s, char *err, size_t errlen);
 /* Stops the thread (bounded by one refresh) and closes its connection. */
-void		 metrics_stop(struct metrics *);
+void metrics_stop(struct metrics *);
 /* The current service day (days since the epoch) and its UTC bounds
  * [start_utc, end_utc), from the event loop's tick. */
-void		 metrics_set_day(struct metrics *, int32_t day,
-		    int64_t start_utc, int64_t end_utc, int64_t now);
+void metrics_set_day(struct metrics *, int32_t day, int64_t start_utc,
+    int64_t end_utc, int64_t now);
 /* The whole exposition of s into b. */
-void		 metrics_write(struct server *s, struct evbuffer *b);
+void metrics_write(struct server *s, struct evbuffer *b);
 
 #endif

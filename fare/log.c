@@ -13,14 +13,16 @@
 #include "parse.h"
 
 /* A line is cut at this length (the key=value fields are bounded). */
-#define LOG_LINE_MAX	2048
+#define LOG_LINE_MAX 2048
 
 static atomic_int log_max = LOG_LEVEL_INFO;
 static const char *_Atomic log_program = "fare-engine";
 
 static const char *const log_names[] = {
-	[LOG_LEVEL_ERR] = "err", [LOG_LEVEL_WARNING] = "warning",
-	[LOG_LEVEL_NOTICE] = "notice", [LOG_LEVEL_INFO] = "info",
+	[LOG_LEVEL_ERR] = "err",
+	[LOG_LEVEL_WARNING] = "warning",
+	[LOG_LEVEL_NOTICE] = "notice",
+	[LOG_LEVEL_INFO] = "info",
 	[LOG_LEVEL_DEBUG] = "debug",
 };
 
@@ -67,7 +69,7 @@ log_quote(const char *s, char *buf, size_t len)
 	}
 	if (s[0] != '\0' && strpbrk(s, " \"=\\") == NULL) {
 		for (p = (const unsigned char *)s; *p >= 0x20 && *p != 0x7f;
-		    p++)
+		     p++)
 			;
 		if (*p == '\0') {
 			snprintf(buf, len, "%s", s);
@@ -135,5 +137,5 @@ logmsg(const char *fmt, ...)
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
 	log_event(LOG_LEVEL_INFO, "message", "msg=%s",
-	    log_quote(text, (char[LOG_LINE_MAX]){0}, LOG_LINE_MAX));
+	    log_quote(text, (char[LOG_LINE_MAX]){ 0 }, LOG_LINE_MAX));
 }

@@ -32,22 +32,22 @@ enum log_level {
 };
 
 /* One event: fmt (may be NULL) gives its key=value fields. */
-void	log_event(enum log_level, const char *event, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
-#define log_err(ev, ...)	log_event(LOG_LEVEL_ERR, ev, __VA_ARGS__)
-#define log_warning(ev, ...)	log_event(LOG_LEVEL_WARNING, ev, __VA_ARGS__)
-#define log_notice(ev, ...)	log_event(LOG_LEVEL_NOTICE, ev, __VA_ARGS__)
-#define log_info(ev, ...)	log_event(LOG_LEVEL_INFO, ev, __VA_ARGS__)
-#define log_debug(ev, ...)	log_event(LOG_LEVEL_DEBUG, ev, __VA_ARGS__)
+void log_event(enum log_level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define log_err(ev, ...) log_event(LOG_LEVEL_ERR, ev, __VA_ARGS__)
+#define log_warning(ev, ...) log_event(LOG_LEVEL_WARNING, ev, __VA_ARGS__)
+#define log_notice(ev, ...) log_event(LOG_LEVEL_NOTICE, ev, __VA_ARGS__)
+#define log_info(ev, ...) log_event(LOG_LEVEL_INFO, ev, __VA_ARGS__)
+#define log_debug(ev, ...) log_event(LOG_LEVEL_DEBUG, ev, __VA_ARGS__)
 
 /* Whether a line of this level would be written (skip costly fields). */
-int	log_enabled(enum log_level);
+int log_enabled(enum log_level);
 /* Lines above max are not written (default LOG_LEVEL_INFO). */
-void	log_set_level(enum log_level max);
+void log_set_level(enum log_level max);
 /* "err", "warning", "notice", "info" or "debug" into *out; -1 if none. */
-int	log_level_parse(const char *name, enum log_level *out);
+int log_level_parse(const char *name, enum log_level *out);
 /* The program named on each line (default "fare-engine"). */
-void	log_set_program(const char *name);
+void log_set_program(const char *name);
 
 /*
  * s as a logfmt value into buf (len bytes, always terminated): as it is
@@ -56,11 +56,11 @@ void	log_set_program(const char *name);
  * Returns buf.  LOGQ(s) does it in a buffer of its own for one call.
  */
 const char *log_quote(const char *s, char *buf, size_t len);
-#define LOG_QUOTE_MAX	256
-#define LOGQ(s)	log_quote((s), (char[LOG_QUOTE_MAX]){0}, LOG_QUOTE_MAX)
+#define LOG_QUOTE_MAX 256
+#define LOGQ(s) log_quote((s), (char[LOG_QUOTE_MAX]){ 0 }, LOG_QUOTE_MAX)
 
 /* Before log_event: a line at level info with the text as event=message.
  * Kept for code written against it; new code says its level and event. */
-void	logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -4,7 +4,7 @@
 # pages list every subcommand; a second install keeps an edited config;
 # installed under a scratch PREFIX, the unit passes `systemd-analyze
 # verify` with nothing to say, and the engine serves with the installed
-# example config and tariff.
+# example config and tariff; debian/ builds a .deb with dpkg-buildpackage.
 set -eu
 . tests/lib.sh
 BIN=${1:-bin}
@@ -83,4 +83,25 @@ grep -q "event=serving" "$tmp/engine.log" || fail "no serving event"
 kill -TERM "$pid"
 wait "$pid" || fail "the engine did not stop cleanly"
 pid=
-echo "install: DESTDIR install complete, man pages list $(wc -l <"$tmp/cmds") subcommands, config kept on reinstall, $verified, the engine serves with the installed config"
+# The Debian package: dpkg-buildpackage -us -uc -b in a copy of the tree
+# (its clean step runs make clean).
+mkdir -p "$tmp/deb/src"
+tar --exclude=./build --exclude=./bin --exclude=./build-san \
+    --exclude=./bin-san --exclude=./build-fuzz --exclude=./.git -cf - . |
+    (cd "$tmp/deb/src" && tar xf -)
+(cd "$tmp/deb/src" && dpkg-buildpackage -us -uc -b) >"$tmp/deb.log" 2>&1 ||
+    fail "dpkg-buildpackage: $(tail -5 "$tmp/deb.log")"
+deb=$(ls "$tmp"/deb/onecity-engine_*.deb)
+dpkg-deb -c "$deb" >"$tmp/deb.files"
+for f in ./usr/bin/fare-engine ./usr/bin/terminal-sim \
+    ./lib/systemd/system/onecity-engine.service \
+    ./usr/lib/sysusers.d/onecity.conf ./etc/onecity/engine.ini \
+    ./usr/share/man/man1/fare-engine.1 ./usr/share/doc/onecity-engine/copyright; do
+	grep -q " $f\$" "$tmp/deb.files" || fail "the .deb lacks $f"
+done
+dpkg-deb -f "$deb" Depends | grep -q "libsqlite3-0" || fail "the .deb's Depends: $(dpkg-deb -f "$deb" Depends)"
+[ "$(dpkg-deb --ctrl-tarfile "$deb" | tar xOf - ./conffiles)" = /etc/onecity/engine.ini ] ||
+    fail "engine.ini is not a conffile"
+! grep -q "warning" "$tmp/deb.log" || fail "dpkg-buildpackage warned: $(grep warning "$tmp/deb.log")"
+
+echo "install: DESTDIR install complete, man pages list $(wc -l <"$tmp/cmds") subcommands, config kept on reinstall, $verified, the engine serves with the installed config, dpkg-buildpackage made $(basename "$deb")"

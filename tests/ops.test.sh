@@ -175,6 +175,8 @@ acked=$(wc -l <"$tmp/b.acks")
 "$FE" backup "$tmp/b.db" "$tmp/backup.db" 2>"$tmp/err" &&
     fail "backup overwrote an existing file"
 grep -q "exists; not overwritten" "$tmp/err" || fail "backup over a file: $(cat "$tmp/err")"
+scrape
+refresh_s=$(metric onecity_metrics_refresh_seconds)
 stop_engine
 # After the stop (checkpointed), a backup holds every acknowledged tap.
 "$FE" backup "$tmp/b.db" "$tmp/final.db" >/dev/null || fail "final backup"
@@ -182,5 +184,5 @@ stop_engine
     fail "the final backup lacks taps"
 "$FE" audit verify "$tmp/final.db" >/dev/null || fail "audit verify of the final backup"
 
-echo "ops: backup under load: $taps_in_backup of $acked taps, integrity ok, ledger sound"
+echo "ops: backup under load: $taps_in_backup of $acked taps, integrity ok, ledger sound; a /metrics refresh of that database took $refresh_s s"
 echo "ops: $n log lines, each a levelled key=value event; --log-level warning hides notice and info; a clean stop leaves no WAL; /metrics: $(cat "$tmp/promtext"), strict, figures equal the database's"
