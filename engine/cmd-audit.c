@@ -1,11 +1,8 @@
 /*
  * fare-engine audit: what auditors and riders ask of the database.
  *
- *   audit verify DB        the ledger is sound (every transaction sums to
- *                          0, the hash chain is intact, nothing removed or
- *                          reordered, postings equal charges and shares,
- *                          collected and owed equal settlements and
- *                          debts); exit 0 or 1 naming each problem.
+ *   audit verify, keygen, checkpoint, reconcile
+ *                          the proofs of the ledger: cmd-audit-ledger.c.
  *   audit card ...         the card's statement (cmd-audit-card.c).
  *   audit operators DB --day D
  *                          revenue per network and its share of the cap
@@ -58,48 +55,6 @@ col(sqlite3_stmt *s, int i)
 	const unsigned char *v = sqlite3_column_text(s, i);
 
 	return v != NULL ? (const char *)v : "";
-}
-
-int
-cmd_audit_verify(int argc, char **argv)
-{
-	static const struct opt_cmd cmd = {"fare-engine audit verify", "DB",
-	    1, 1, "Proves the ledger of database DB sound: every transaction "
-	    "sums to 0, the hash\nchain is intact, nothing removed or "
-	    "reordered, postings equal charges and\nshares, collected and owed "
-	    "equal settlements and debts.  Exit 0, or 1 naming\neach problem."};
-	const struct opt o[] = {{.name = NULL}};
-	const char *path;
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	size_t bad;
-	long long entries = 0, txns = 0;
-	int first, rc;
-
-	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
-		return rc;
-	path = argv[first];
-	if ((db = open_ro(path)) == NULL)
-		return 1;
-	bad = ledger_verify(db, stdout);
-	if (sqlite3_prepare_v2(db, "SELECT count(*), count(DISTINCT txn_id) "
-	    "FROM ledger", -1, &s, NULL) == SQLITE_OK) {
-		if (sqlite3_step(s) == SQLITE_ROW) {
-			entries = sqlite3_column_int64(s, 0);
-			txns = sqlite3_column_int64(s, 1);
-		}
-		sqlite3_finalize(s);
-	}
-	sqlite3_close(db);
-	if (bad > 0) {
-		printf("%s: ledger NOT sound: %zu problem%s\n", path, bad,
-		    bad == 1 ? "" : "s");
-		return 1;
-	}
-	printf("%s: ledger sound: %lld entries in %lld balanced transactions, "
-	    "hash chain intact, postings equal charges and revenue, "
-	    "collections equal settlements and debts\n", path, entries, txns);
-	return 0;
 }
 
 /* Money as a person reads it (the database keeps no currency: euros). */
