@@ -145,11 +145,15 @@ grow() {	# grow N: a database with N taps and N/2 account-days
 	sqlite3 "$data/grow.db" "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;
 	BEGIN;
 	WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $1 - 1)
-	INSERT INTO taps SELECT printf('pre:%012d', i), 'pre', i,
+	INSERT INTO taps (tap_id, device_id, seq, time_utc, token, par,
+	    network_id, stop_id, kind, received_utc)
+	SELECT printf('pre:%012d', i), 'pre', i,
 	    1795000000 + i % 86400, printf('%032x', i / 2), NULL, 'GVB',
 	    'gvb-dam', CASE i % 2 WHEN 0 THEN 'in' ELSE 'out' END, 1795000000 FROM n;
 	WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $1 / 2 - 1)
-	INSERT INTO charges SELECT printf('tok:%032x', i), '2026-11-20', 0, 0, 0, 1, NULL, NULL FROM n;
+	INSERT INTO charges (account, service_day, charge_cents, uncapped_cents,
+	    open_legs, posted)
+	SELECT printf('tok:%032x', i), '2026-11-20', 0, 0, 0, 1 FROM n;
 	COMMIT;" >/dev/null
 }
 growth=
