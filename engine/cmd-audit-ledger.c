@@ -293,10 +293,12 @@ cmd_audit_reconcile(int argc, char **argv)
 		    bad == 1 ? "" : "s");
 		return 1;
 	}
+	/* The sign apart: -50 cents is -0.50, not 0.50. */
 	printf("%s: reconciled%s%s: %zu settlements (%zu approved, "
-	    "%lld.%02lld net) equal the acquirer's %zu report rows\n",
+	    "%s%lld.%02lld net) equal the acquirer's %zu report rows\n",
 	    argv[first], day ? " for " : "", day ? day : "", st.engine,
-	    st.approved, (long long)(st.net_cents / 100),
+	    st.approved, st.net_cents < 0 ? "-" : "",
+	    (long long)llabs(st.net_cents / 100),
 	    (long long)llabs(st.net_cents % 100), st.report);
 	return 0;
 }

@@ -54,8 +54,9 @@ struct rctx {
 	struct price_tap	*pt;
 	size_t			 ptcap;
 	struct price_result	 pr;
-	sqlite3_stmt		*sel_days, *sel_legs, *sel_shares;
+	sqlite3_stmt		*sel_days, *sel_legs, *sel_shares, *sel_dayv;
 	char			 closed_through[11];
+	char			 first_versioned[11];	/* "": none */
 	int64_t			 latest;
 	size_t			 bad, lines;	/* days that differ; lines */
 	const char		*account, *day;	/* being checked */
@@ -379,6 +380,32 @@ check_missing(struct rctx *c, int64_t version)
 	}
 }
 
+/*
+ * A closed day that names no tariff version although days up to it were
+ * priced with versions: not from before versions were kept (a version
+ * cleared to escape repricing, or one not recorded).  It is repriced with
+ * the version its service day's other closed days name (the latest
+ * version if none), and said.
+ */
+static int64_t
+unnamed_version(struct rctx *c, const char *account, const char *day)
+{
+	sqlite3_stmt *s = c->sel_dayv;
+	int64_t v = 0;
+
+	sqlite3_bind_text(s, 1, day, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (v == 0)
+		v = c->latest;
+	fprintf(c->out, "warning: reprice: %s %s names no tariff version, "
+	    "though closed days from %s were priced with one: repriced with "
+	    "version %lld\n", account, day, c->first_versioned,
+	    (long long)v);
+	return v;
+}
+
 static int
 load_days(struct rctx *c, const char *account)
 {
@@ -402,6 +429,9 @@ load_days(struct rctx *c, const char *account)
 		d->open_legs = sqlite3_column_int(s, 3);
 		d->version = sqlite3_column_int64(s, 4);
 		d->posted = sqlite3_column_int(s, 5);
+		if (d->version == 0 && d->posted && c->first_versioned[0] !=
+		    '\0' && strcmp(d->day, c->first_versioned) >= 0)
+			d->version = unnamed_version(c, account, d->day);
 	}
 	sqlite3_reset(s);
 	return rc;
@@ -485,13 +515,16 @@ prepare(struct rctx *c)
 
 	if (sqlite3_prepare_v2(c->db, "SELECT (SELECT coalesce(max("
 	    "service_day), '') FROM charges WHERE posted = 1), (SELECT "
-	    "coalesce(max(id), 0) FROM tariff_versions)", -1, &s, NULL) !=
-	    SQLITE_OK)
+	    "coalesce(max(id), 0) FROM tariff_versions), (SELECT coalesce("
+	    "min(service_day), '') FROM charges WHERE posted = 1 AND "
+	    "tariff_version IS NOT NULL)", -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		snprintf(c->closed_through, sizeof c->closed_through, "%s",
 		    (const char *)sqlite3_column_text(s, 0));
 		c->latest = sqlite3_column_int64(s, 1);
+		snprintf(c->first_versioned, sizeof c->first_versioned, "%s",
+		    (const char *)sqlite3_column_text(s, 2));
 		rc = 0;
 	}
 	sqlite3_finalize(s);
@@ -505,7 +538,10 @@ prepare(struct rctx *c)
 	    "ORDER BY leg_no", -1, &c->sel_legs, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(c->db, "SELECT network_id, cents FROM shares "
 	    "WHERE account = ? AND service_day = ? ORDER BY network_id", -1,
-	    &c->sel_shares, NULL) != SQLITE_OK)
+	    &c->sel_shares, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c->db, "SELECT coalesce(max(tariff_version), 0) "
+	    "FROM charges WHERE service_day = ? AND posted = 1", -1,
+	    &c->sel_dayv, NULL) != SQLITE_OK)
 		return -1;
 	return 0;
 }
@@ -559,6 +595,7 @@ reprice_verify(const char *path, sqlite3 *db, FILE *out,
 	sqlite3_finalize(c.sel_days);
 	sqlite3_finalize(c.sel_legs);
 	sqlite3_finalize(c.sel_shares);
+	sqlite3_finalize(c.sel_dayv);
 	journal_close(c.j);
 	price_result_free(&c.pr);
 	free(c.taps);

@@ -193,6 +193,17 @@ grep -q "hash mismatch\|but postings" "$tmp/f1.out" &&
     fail "forgery 1 was not consistent: $(cat "$tmp/f1.out")"
 verify_fails f1cp "$tmp/f1.db" $CP
 expect f1cp "the checkpoint signed"
+# 1b. The same forgery with the day's tariff version cleared, as if it
+# had been priced before versions were kept: it is still repriced (with
+# the version its service day's other days name) and caught.
+cp "$tmp/f1.db" "$tmp/f1b.db"
+"$FORGE" unlock "$tmp/f1b.db"
+sqlite3 "$tmp/f1b.db" "UPDATE charges SET tariff_version = NULL WHERE
+    account = '$acc' AND service_day = '$day'"
+"$FORGE" rechain "$tmp/f1b.db"
+verify_fails f1b "$tmp/f1b.db"
+expect f1b "warning: reprice: $acc $day names no tariff version"
+expect f1b "reprice: $acc $day (tariff version 1): share $from $((want - 500)) but the taps give $want"
 
 # 2. A rider's leg deleted everywhere: taps, leg, share, charge,
 # settlement, ledger entries (renumbered): repricing agrees with what is
