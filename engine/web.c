@@ -149,21 +149,33 @@ query_get(const char *q, const char *key, char *out, size_t len)
 	return 0;
 }
 
-/* A reference as typed: spaces around it dropped; then letters, digits
- * and '-' only (anything else cannot be one, and is "not found"). */
+/*
+ * A reference as a rider types it from a bank statement (SPEC §6;
+ * store/settlement.c writes "OC" and then Crockford's base32 in upper
+ * case): spaces and '-' anywhere dropped, letters upper-cased, and after
+ * the two-letter prefix the letters that alphabet reads as digits (O as
+ * 0, I and L as 1).  Then letters and digits only: anything else cannot
+ * be one, and is "not found".
+ */
 static int
 ref_clean(char *ref)
 {
-	size_t n = strlen(ref), i = 0, j;
+	size_t i, j = 0;
 
-	while (n > 0 && isspace((unsigned char)ref[n - 1]))
-		ref[--n] = '\0';
-	while (isspace((unsigned char)ref[i]))
-		i++;
-	memmove(ref, ref + i, n - i + 1);
-	for (j = 0; ref[j] != '\0'; j++)
-		if (!isalnum((unsigned char)ref[j]) && ref[j] != '-')
+	for (i = 0; ref[i] != '\0'; i++) {
+		int c = (unsigned char)ref[i];
+		if (isspace(c) || c == '-')
+			continue;
+		if (!isalnum(c))
 			return -1;
+		c = toupper(c);
+		if (j >= 2 && c == 'O')
+			c = '0';
+		else if (j >= 2 && (c == 'I' || c == 'L'))
+			c = '1';
+		ref[j++] = (char)c;
+	}
+	ref[j] = '\0';
 	return j > 0 ? 0 : -1;
 }
 

@@ -149,6 +149,13 @@ cap=$(jq1 '$.caps[0]')
 grep -q "$2" "$tmp/b" && fail "the trips API shows the account"
 expect "trip page" "$(get "$pub/trips?ref=$1&lang=nl" --interface 127.0.0.2)" 200
 grep -q '<html lang="nl">' "$tmp/b" || fail "trip page: not in Dutch"
+# As a rider types it from a bank statement: lower case, in groups,
+# the letter O for the digit 0 (the reference's base32 has no O, I, L).
+cp "$tmp/b" "$tmp/trip.html"
+typed=$(printf '%s' "$1" | tr 'A-Z0' 'a-zo' | sed 's/^\(....\)\(....\)/\1+\2-/')
+expect "trip page, typed '$typed'" "$(get "$pub/trips?ref=$typed&lang=nl" \
+    --interface 127.0.0.3)" 200
+cmp -s "$tmp/b" "$tmp/trip.html" || fail "typed '$typed': another page"
 
 # One "not found" for every wrong reference, in HTML and in JSON (each
 # check from its own loopback address: the limit is per client).  Then
