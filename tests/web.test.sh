@@ -196,3 +196,21 @@ echo "web: lookups refused (429) from lookup ${first429} of 21 in a row"
 
 echo "web: Server-Timing of the dashboard: $(get "$op/?day=$D" >/dev/null;
     header Server-Timing)"
+
+# Text stored by the engine or named by the feed is escaped everywhere
+# on the dashboard, in attributes too: a refused tap's reason with markup.
+before=$(get "$op/api/v1/day?day=$D" >/dev/null; jq1 '$.taps.refused')
+sqlite3 -cmd ".timeout 10000" "$tmp/engine.db" "INSERT INTO refused
+    (received_utc, device_id, reason, detail) VALUES (strftime('%s',
+    '${D}T12:00:00Z'), 'dev<b>x</b>', 'r\"><i>x</i>', 'd<i>x</i>')"
+i=0
+while [ "$(get "$op/api/v1/day?day=$D" >/dev/null; jq1 '$.taps.refused')" = \
+    "$before" ]; do
+	i=$((i + 1))
+	[ $i -lt 300 ] || fail "the dashboard never counted the refused tap"
+	sleep 0.1
+done
+expect "dashboard" "$(get "$op/?day=$D")" 200
+grep -q 'r&quot;&gt;&lt;i&gt;x' "$tmp/b" || fail "the reason is not shown"
+! grep -q '<i>' "$tmp/b" || fail "markup from the database in the \
+dashboard: $(grep -o '.\{40\}<i>.\{20\}' "$tmp/b" | head -1)"
