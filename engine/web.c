@@ -277,7 +277,7 @@ web_trips(struct web *w, const struct tariff *t, const struct web_request *q,
 	char ref[WEB_REF_MAX + 1];
 	const char *lang = pick_lang(q);
 	struct web_trip *tr;
-	int got = query_get(q->query, "ref", ref, sizeof ref), found = 0;
+	int got = query_get(q->query, "ref", ref, sizeof ref), found, ok;
 
 	if (got == 0 && !json) {	/* the form */
 		reply(r, 200, TYPE_HTML, NO_STORE);
@@ -299,8 +299,15 @@ web_trips(struct web *w, const struct tariff *t, const struct web_request *q,
 		json_error(r, 503, "out of memory");
 		return;
 	}
-	if (got == 1 && ref_clean(ref) == 0)
-		found = web_trip_load(w, t, ref, now, tr);
+	/* A malformed reference is looked up too (it cannot match: stored
+	 * ones are letters and digits), so that it takes the time of a
+	 * well-formed unknown one. */
+	ok = got == 1 && ref_clean(ref) == 0;
+	if (got != 1)
+		snprintf(ref, sizeof ref, "%s", "-");
+	found = web_trip_load(w, t, ref, now, tr);
+	if (!ok && found == 1)
+		found = 0;
 	if (found == -1)
 		json_error(r, 503, "the database cannot answer now");
 	else if (found == 0 && json)

@@ -163,6 +163,9 @@ cmp -s "$tmp/b" "$tmp/trip.html" || fail "typed '$typed': another page"
 # minute cross at most one window boundary and at least one is refused;
 # another client is not.
 expect "wrong ref" "$(get "$pub/trips?ref=NOSUCHREF0000")" 404
+# The public port does not time its lookups for whoever asks.
+[ -z "$(header Server-Timing)" ] ||
+    fail "public port: Server-Timing $(header Server-Timing)"
 cp "$tmp/b" "$tmp/nf.html"
 k=10
 for r in "AAAA" "%27%20or%201%3D1%20--" "%3Cscript%3E" "" "%00" "++++" \
