@@ -35,11 +35,12 @@ FARE_SRC = fare/csv.c fare/strtab.c fare/parse.c fare/tz.c fare/diag.c \
 WIRE_SRC = wire/wire.c wire/tls.c certs/certs.c
 # libstore.a: SQLite; each module owns its tables and statements.
 STORE_SRC = store/store.c store/journal.c store/charges.c store/settlement.c store/ledger.c \
-	   store/deny.c store/checkpoint.c store/tariff-version.c store/reprice.c \
+	   store/deny.c store/statement.c store/checkpoint.c store/tariff-version.c store/reprice.c \
 	   store/reconcile.c
 # fare-engine: the commands and the service.
 FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-certs.c engine/cmd-serve.c engine/cmd-audit.c \
+	   engine/cmd-audit-card.c \
 	   engine/cmd-deny.c engine/cmd-backup.c engine/server.c \
 	   engine/server-http.c engine/http.c engine/metrics.c engine/writer.c \
 	   engine/account-cache.c \
@@ -168,6 +169,7 @@ test: deps
 	@$(MAKE) --no-print-directory test-run
 
 test-run: $(BIN)/fare-engine $(BIN)/fare-engine-faults $(BIN)/terminal-sim \
+    $(BIN)/gen-tariff $(BIN)/floor \
     $(BIN)/gen-taps $(BIN)/ledger-forge $(TEST_BIN)
 	@sh tests/run.sh $(BIN)
 

@@ -29,6 +29,7 @@
 
 #include "checkpoint.h"
 #include "cmd.h"
+#include "explain.h"
 #include "journal.h"
 #include "ledger.h"
 #include "opt.h"
@@ -270,6 +271,7 @@ cmd_audit_reconcile(int argc, char **argv)
 	    "either\nside, or a different amount, outcome, account, day or "
 	    "reference.  Exit 0, or\n1 naming each difference."};
 	const char *day = NULL;
+	char net[MONEY_TEXT_MAX];
 	struct reconcile_stats st;
 	size_t bad;
 	sqlite3 *db;
@@ -293,10 +295,10 @@ cmd_audit_reconcile(int argc, char **argv)
 		    bad == 1 ? "" : "s");
 		return 1;
 	}
-	printf("%s: reconciled%s%s: %zu settlements (%zu approved, "
-	    "%lld.%02lld net) equal the acquirer's %zu report rows\n",
-	    argv[first], day ? " for " : "", day ? day : "", st.engine,
-	    st.approved, (long long)(st.net_cents / 100),
-	    (long long)llabs(st.net_cents % 100), st.report);
+	money_text("EUR", st.net_cents, net);	/* the database keeps none */
+	printf("%s: reconciled%s%s: %zu settlements (%zu approved, %s net) "
+	    "equal the acquirer's %zu report rows\n", argv[first],
+	    day ? " for " : "", day ? day : "", st.engine, st.approved, net,
+	    st.report);
 	return 0;
 }

@@ -146,6 +146,25 @@ check_tap_clock(struct server *s, struct jtap *x, const char *time)
 	return REFUSAL_NONE;
 }
 
+/*
+ * What a refused tap's row can say of it (v_refused_taps): its time once
+ * it parses, its network and stop where the tariff knows them.  f is
+ * UTF-8 text without control characters by now.
+ */
+static void
+tap_known_fields(struct server *s, struct jtap *x, char *const *f,
+    const size_t *len)
+{
+	const char *why;
+
+	if (parse_rfc3339(f[1], &x->time_utc, &why) == 0)
+		x->has_time = 1;
+	if (tariff_network(s->tariff, f[4], len[4]) != TARIFF_NONE)
+		snprintf(x->network_id, sizeof x->network_id, "%s", f[4]);
+	if (tariff_stop(s->tariff, f[5], len[5]) != TARIFF_NONE)
+		snprintf(x->stop_id, sizeof x->stop_id, "%s", f[5]);
+}
+
 /* Parses and checks one tap frame into x; returns why it is refused. */
 static enum refusal
 check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
@@ -184,6 +203,8 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 	p = tap_check_fields(s->tariff, (const char *const *)f, len, &tf,
 	    x->detail, sizeof x->detail);
 	assert(p >= 0 && p < TAP_PROBLEM_MAX);
+	if (p != TAP_BAD_TEXT)
+		tap_known_fields(s, x, f, len);
 	if (p == TAP_UNKNOWN_NETWORK || p == TAP_UNKNOWN_STOP) {
 		/* Text by now: the operator sees which one, never cut in
 		 * half a character. */
@@ -524,10 +545,11 @@ writer_done_cb(const struct jresult *r, size_t n, void *arg)
 			continue;	/* gone: the validator will resend */
 		assert(r[i].refused >= 0 && r[i].refused < REFUSAL_MAX);
 		if (r[i].refused == REFUSAL_NONE)
-			snprintf(body, sizeof body, "%llu,%lld,%lld",
+			snprintf(body, sizeof body, "%llu,%lld,%lld,%lld",
 			    (unsigned long long)r[i].seq,
 			    (long long)r[i].leg_fare_cents,
-			    (long long)r[i].day_charge_cents);
+			    (long long)r[i].day_charge_cents,
+			    (long long)r[i].day_cap_cents);
 		else
 			snprintf(body, sizeof body, "%llu,%s",
 			    (unsigned long long)r[i].seq,

@@ -261,7 +261,8 @@ maybe_lift(struct settle *s, const char *account, int64_t now)
 		return 0;
 	log_notice("deny_lifted", "account=%s msg=\"owes nothing now\"",
 	    LOGQ(account));
-	return deny_set_in(s->db, account, 0, "", now);
+	return deny_set_in(s->db, account, 0, "debt recovered: owes nothing",
+	    now);
 }
 
 static int64_t

@@ -736,7 +736,8 @@ reprice(struct writer *w, const char *account, int32_t from_day,
 	return 0;
 }
 
-/* Feedback for an ack: the tap's leg fare and its day's charge. */
+/* Feedback for an ack: the tap's leg fare, its day's charge and the day
+ * caps that hold it (docs/protocol.md). */
 static void
 feedback(struct writer *w, const struct jtap *x, struct jresult *res)
 {
@@ -744,12 +745,13 @@ feedback(struct writer *w, const struct jtap *x, struct jresult *res)
 	size_t d;
 	uint32_t i;
 
-	res->leg_fare_cents = res->day_charge_cents = 0;
+	res->leg_fare_cents = res->day_charge_cents = res->day_cap_cents = 0;
 	for (d = 0; d < w->pr.ndays; d++) {
 		const struct price_day *pd = &w->pr.day[d];
 		if (pd->service_day != day)
 			continue;
 		res->day_charge_cents = pd->charge_cents;
+		res->day_cap_cents = price_day_caps_cents(w->tariff, pd);
 		for (i = 0; i < pd->nlegs; i++) {
 			const struct price_leg *l =
 			    &w->pr.leg[pd->legs_off + i];
@@ -765,6 +767,28 @@ static uint32_t
 touch_account(struct batch *bt, const char *acc)
 {
 	return strtab_intern(bt->accounts, acc, strlen(acc), NULL);
+}
+
+/*
+ * Stores a refusal with what is known of the tap: its account (acc for a
+ * card refused at the gate; read for a flood or a conflicting resend;
+ * none before the card was read) and that account's service day.
+ */
+static int
+refusal_store(struct writer *w, struct jtap *x, enum refusal why,
+    const char *acc)
+{
+	if (why == REFUSAL_FLOOD || why == REFUSAL_CONFLICTING_RESEND)
+		journal_card_account(w->journal, x->token, x->account,
+		    sizeof x->account);	/* the card was read: its account */
+	else
+		snprintf(x->account, sizeof x->account, "%s",
+		    why == REFUSAL_DENIED_AT_GATE ? acc : "");
+	acc = x->account;
+	if (*acc != '\0' && x->has_time)
+		civil_format_day(price_service_day(w->tariff, x->time_utc),
+		    x->service_day);
+	return journal_store_refused(w->journal, x, why);
 }
 
 /*
@@ -807,7 +831,7 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 {
 	struct jtap *x = &bt->b[i];
 	enum refusal why = x->refuse;
-	char acc[64];
+	char acc[64] = "";
 	int64_t rows;
 	int added;
 
@@ -853,8 +877,7 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 		if (touch_account(bt, acc) == STRTAB_NONE)
 			return -1;
 	}
-	if (why != REFUSAL_NONE && journal_store_refused(w->journal, x, why)
-	    != 0)
+	if (why != REFUSAL_NONE && refusal_store(w, x, why, acc) != 0)
 		return -1;
 	bt->res[i].refused = why;
 	return 0;
@@ -869,6 +892,7 @@ store_batch(struct writer *w, struct batch *bt)
 		bt->res[i].conn_id = bt->b[i].conn_id;
 		bt->res[i].seq = bt->b[i].seq;
 		bt->res[i].leg_fare_cents = bt->res[i].day_charge_cents = 0;
+		bt->res[i].day_cap_cents = 0;
 		bt->tap_acc[i] = STRTAB_NONE;
 		if (store_one(w, bt, i) == -1)
 			return -1;

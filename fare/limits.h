@@ -213,4 +213,10 @@ _Static_assert(HTTP_TARGET_MAX < HTTP_HEAD_MAX, "a target fits the head");
  * in the kernel, not in SYN retries (Linux caps it at somaxconn, 4096). */
 #define LISTEN_BACKLOG			4096
 
+/* A rider's statement (store/statement.c): two years of days, and rows
+ * for 500 taps a day on a handful of days (LIMIT_CARD_TAPS_PER_DAY) or a
+ * commuter's ten legs a day for two years. */
+#define STATEMENT_DAYS_MAX		800
+#define STATEMENT_ROWS_MAX		10000
+
 #endif

@@ -81,6 +81,8 @@ struct tapset {
 	size_t			 nslots;
 	struct stap		*tap;
 	size_t			 ntaps, cap;
+	tapset_progress_fn	 progress;
+	void			*progress_arg;
 };
 
 struct tapset *
@@ -333,6 +335,25 @@ tapset_add(struct tapset *s, const char *tap_id, const char *time,
 }
 
 
+void
+tapset_set_progress(struct tapset *s, tapset_progress_fn fn, void *arg)
+{
+	s->progress = fn;
+	s->progress_arg = arg;
+}
+
+/* The bytes a record took, near enough: its fields, separators, LF. */
+static uint64_t
+record_bytes(const struct csv_record *rec)
+{
+	uint64_t n = rec->nfields;
+	size_t i;
+
+	for (i = 0; i < rec->nfields && i < 64; i++)
+		n += rec->len[i];
+	return n;
+}
+
 int
 tapset_read(struct tapset *s, const char *path, struct diag *d)
 {
@@ -340,6 +361,7 @@ tapset_read(struct tapset *s, const char *path, struct diag *d)
 	struct csv_record rec;
 	struct stat st;
 	const char *why;
+	uint64_t rows = 0, bytes = 0, size = 0;
 	int r;
 
 	if (c == NULL) {
@@ -361,7 +383,13 @@ tapset_read(struct tapset *s, const char *path, struct diag *d)
 		csv_close(c);
 		return -1;
 	}
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		size = (uint64_t)st.st_size;
 	while ((r = csv_next(c, &rec)) != 0) {
+		if (s->progress != NULL && ++rows % TAPSET_PROGRESS_ROWS == 0)
+			s->progress(s->progress_arg, rows, bytes, size, 0);
+		if (r == 1)
+			bytes += record_bytes(&rec);
 		if (r == -1) {
 			diag_error(d, path, rec.line, "%s", csv_error(c));
 			if (csv_error_ends(c))
@@ -380,6 +408,8 @@ tapset_read(struct tapset *s, const char *path, struct diag *d)
 		}
 	}
 	csv_close(c);
+	if (s->progress != NULL)
+		s->progress(s->progress_arg, rows, bytes, size, 1);
 	return 0;
 }
 

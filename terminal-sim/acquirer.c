@@ -42,6 +42,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "explain.h"
 #include "limits.h"
 #include "opt.h"
 #include "parse.h"
@@ -91,6 +92,7 @@ struct acquirer {
 	/* Report. */
 	uint64_t	 requests, repeats, captures, declines_n, refunds;
 	int64_t		 captured_cents, refunded_cents;
+	char		 currency[4];	/* of the requests ("EUR" until one) */
 };
 
 static int
@@ -301,6 +303,8 @@ handle_line(struct acquirer *a, struct acq_conn *c, char *line)
 		send_answer(a, c, key, &q, cur, d->answer);
 		return;
 	}
+	if (strlen(cur) == 3)
+		memcpy(a->currency, cur, 4);	/* for the report */
 	if (cents > 0 && account_declines(a, acc)) {
 		uint32_t k = strtab_find(a->declined_acc, acc, strlen(acc));
 		uint32_t before = k == STRTAB_NONE ? 0 : a->declines[k];
@@ -500,14 +504,15 @@ acq_args(int argc, char **argv, struct acquirer *a, const char **listen,
 static void
 acq_report(const struct acquirer *a)
 {
+	char cap[MONEY_TEXT_MAX], ref[MONEY_TEXT_MAX];
+
+	money_text(a->currency, a->captured_cents, cap);
+	money_text(a->currency, a->refunded_cents, ref);
 	printf("acquirer: %llu requests (%llu repeated keys answered from the "
-	    "journal): %llu captures %lld.%02lld, %llu refunds %lld.%02lld, "
-	    "%llu declines\n", (unsigned long long)a->requests,
-	    (unsigned long long)a->repeats, (unsigned long long)a->captures,
-	    (long long)a->captured_cents / 100,
-	    (long long)a->captured_cents % 100, (unsigned long long)a->refunds,
-	    (long long)a->refunded_cents / 100,
-	    (long long)a->refunded_cents % 100,
+	    "journal): %llu captures %s, %llu refunds %s, %llu declines\n",
+	    (unsigned long long)a->requests, (unsigned long long)a->repeats,
+	    (unsigned long long)a->captures, cap,
+	    (unsigned long long)a->refunds, ref,
 	    (unsigned long long)a->declines_n);
 }
 
@@ -523,6 +528,7 @@ sim_acquirer(int argc, char **argv)
 	int rc = 1;
 
 	memset(&a, 0, sizeof a);
+	memcpy(a.currency, "EUR", 4);
 	a.decline_times = 1;
 	a.seed = 1;
 	a.keys = strtab_new();

@@ -105,7 +105,8 @@ expect 2 "\-\-tariff needs a value" "$FE" price x.csv --tariff
 expect 2 "\-\-tariff given twice" "$FE" price --tariff a --tariff b x.csv
 expect 2 "\-\-pan and --par cannot be used together" "$FE" audit card x.db \
     --pan 4111111111111111 --par V001ONECITYEXAMPLE00000000001
-expect 2 "missing --pan, --par or --token" "$FE" audit card x.db
+expect 2 "missing --pan, --par or --token" "$FE" audit card x.db \
+    --tariff tariffs/nl
 expect 2 "\-\-expired and --no-client-auth cannot" "$FE" certs device d x \
     --expired --no-client-auth
 expect 2 "missing DIR DEVICE_ID" "$FE" certs revoke

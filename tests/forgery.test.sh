@@ -297,8 +297,10 @@ if "$FE" audit reconcile "$tmp/f6.db" "$tmp"/reports/*.csv >"$tmp/f6.out"; then
 	fail "reconcile missed a forged settlement: $(cat "$tmp/f6.out")"
 fi
 expect f6 "settlement $key: the engine has"
-expect f6 "$((amt - 100)) cents approved"
-expect f6 "$amt cents approved"
+# Amounts as a person reads them (money_text): "€12.34".
+eur() { awk -v c="$1" 'BEGIN { printf "€%d.%02d", c / 100, c % 100 }'; }
+expect f6 "$(eur $((amt - 100))) approved"
+expect f6 "$(eur "$amt") approved"
 expect f6 "NOT reconciled: 1 difference"
 # And the rewritten history of 4 against the real acquirer's report.
 if "$FE" audit reconcile "$tmp/f4.db" "$tmp"/reports/*.csv >"$tmp/f4rec.out"; then

@@ -147,7 +147,7 @@ test_revoked_validator_keeps_tapping(void **state)
 	first = client_on(ctx);
 	send_tap(first, "rv1:1,2026-11-28T11:58:00Z,5555555555554444,,CITY,C,in");
 	pump(first, 1);
-	assert_string_equal(first->frames[0], "A:1,0,0");
+	assert_string_equal(first->frames[0], "A:1,0,0,0");
 	assert_int_equal(tls_conn_save_session(first->conn), 0);
 	/* Resumption works while the certificate stands. */
 	resumed = client_on(ctx);
