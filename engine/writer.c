@@ -1088,6 +1088,11 @@ write_batch(struct writer *w, struct jtap *b, size_t n,
 		set_health(w, "cannot commit a batch; nothing acknowledged");
 		journal_exec(w->journal, "ROLLBACK");
 		acache_clear(w->cache);	/* it may hold what was rolled back */
+		/* No commit, so no WAL hook: copy the WAL back here, so that
+		 * the next batch can start it again when space returns
+		 * rather than grow it (a full disk). */
+		(void)sqlite3_wal_checkpoint_v2(journal_db(w->journal), NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		for (i = 0; i < n; i++)
 			res[i].refused = REFUSAL_NOT_COMMITTED;
 		return -1;

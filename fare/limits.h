@@ -119,15 +119,20 @@ _Static_assert(ACCOUNT_CACHE_TAPS_PER_ACCOUNT >= 28 * 4 &&
 #define WRITER_CLOSE_BATCH		1000
 /* Checkpoints (engine/writer.c) run on their own thread and connection,
  * off the ack path, once commits have put WRITER_CHECKPOINT_PAGES in the
- * WAL (SQLite's own default for its automatic checkpoint).  Under steady
- * load that thread never catches up with the last frames, so the WAL
- * would only grow: past WRITER_WAL_RESET_PAGES (16 MiB) the writer copies
- * the few frames left itself, between two batches, and the next batch
- * starts the WAL again; past WRITER_WAL_MAX_PAGES (256 MiB) it waits for
- * the checkpoint whatever it takes. */
-#define WRITER_CHECKPOINT_PAGES		1000
-#define WRITER_WAL_RESET_PAGES		4000
-#define WRITER_WAL_MAX_PAGES		65536
+ * WAL.  Under steady load that thread never catches up with the last
+ * frames, so the WAL would only grow: past WRITER_WAL_RESET_PAGES (4 MiB
+ * of 4 KiB pages) the writer copies the few frames left itself, between
+ * two batches, and the next batch starts the WAL again; past
+ * WRITER_WAL_MAX_PAGES (16 MiB) it waits for the checkpoint whatever it
+ * takes (a reader holding an old snapshot is waited for).  The WAL's file
+ * keeps its largest size on disk, and a checkpoint has to grow the
+ * database by the pages the WAL holds: a WAL let grow to 16 MiB before
+ * its reset filled a small disk with itself once space returned after a
+ * full disk, and then nothing could be checkpointed nor
+ * committed again (tests/disk.test.sh).  So the reset comes early. */
+#define WRITER_CHECKPOINT_PAGES		500
+#define WRITER_WAL_RESET_PAGES		1000
+#define WRITER_WAL_MAX_PAGES		4000
 _Static_assert(WRITER_CHECKPOINT_PAGES < WRITER_WAL_RESET_PAGES &&
     WRITER_WAL_RESET_PAGES < WRITER_WAL_MAX_PAGES,
     "the checkpointer starts long before commits wait");
