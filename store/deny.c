@@ -64,7 +64,7 @@ deny_set_in(sqlite3 *db, const char *account, int on, const char *reason,
 		return -1;
 	account_format(&key, acc, sizeof acc);
 	account = acc;
-	store_clean_text(on ? reason : "", why, sizeof why);
+	store_clean_text(reason != NULL ? reason : "", why, sizeof why);
 	reason = why;
 	if (sqlite3_prepare_v2(db, on ? "INSERT INTO deny VALUES (?1, ?2, ?3) "
 	    "ON CONFLICT(account) DO UPDATE SET reason = excluded.reason" :
