@@ -78,7 +78,7 @@ fill(char *out, size_t len, const char *tmpl, const char *a, const char *b,
 struct words {
 	const char *lang, *other, *other_name, *title, *intro, *label, *button,
 	    *not_found, *too_many, *day, *time, *journey, *op, *fare,
-	    *charged, *notes, *transfer, *incomplete, *autocompleted,
+	    *charged, *notes, *transfer, *incomplete, *no_checkin, *autocompleted,
 	    *cancelled, *open, *unpriced, *advice, *capped, *uncapped,
 	    *total, *paid, *declined, *owed, *recovered, *refunded,
 	    *refund_pending, *pending, *unsettled, *gates, *again, *to,
@@ -95,12 +95,13 @@ static const struct words en = {
 	"Your travel on %s", "Time", "Journey", "Operator", "Fare", "Charged",
 	"Notes", "transfer discount %s",
 	"no check-out: the maximum fare %s was charged",
+	"no check-in: the maximum fare %s was charged",
 	"no check-out: completed at your next check-in",
 	"checked out where you checked in: no charge", "still travelling",
 	"no fare applies",
-	"Next time, tap the same card or phone on a reader when you leave the "
-	"station or vehicle: a journey without a check-out costs the maximum "
-	"fare.",
+	"Next time, tap the same card or phone on a reader when you enter and "
+	"when you leave the station or vehicle: a journey without a check-in "
+	"or a check-out costs the maximum fare.",
 	"A cap applied: your journeys came to %s, you pay %s. The cap saved "
 	"you %s.",
 	"No cap was reached: you pay the fares of your journeys.",
@@ -132,12 +133,13 @@ static const struct words nl = {
 	"Uw reizen op %s", "Tijd", "Reis", "Vervoerder", "Tarief", "Berekend",
 	"Opmerkingen", "overstapkorting %s",
 	"niet uitgecheckt: het maximumtarief %s is berekend",
+	"niet ingecheckt: het maximumtarief %s is berekend",
 	"niet uitgecheckt: afgerond bij uw volgende incheck",
 	"uitgecheckt waar u incheckte: geen kosten", "nog onderweg",
 	"geen tarief van toepassing",
 	"Houd de volgende keer dezelfde kaart of telefoon bij een kaartlezer "
-	"als u het station of voertuig verlaat: een reis zonder uitchecken "
-	"kost het maximumtarief.",
+	"als u het station of voertuig binnengaat en als u het verlaat: een "
+	"reis zonder inchecken of uitchecken kost het maximumtarief.",
 	"Er gold een plafond: uw reizen kostten %s, u betaalt %s. Het plafond "
 	"bespaarde u %s.",
 	"Geen plafond bereikt: u betaalt de tarieven van uw reizen.",
@@ -269,7 +271,9 @@ trip_note(const struct tariff *t, const struct words *w,
 	web_money(t, l->fare_cents - l->contribution_cents, m);
 	if (strcmp(l->status, "incomplete") == 0) {
 		web_money(t, l->fare_cents, m);
-		fill(note, sizeof note, w->incomplete, m, NULL, NULL);
+		/* A check-out with no check-in before it (SPEC §5) */
+		fill(note, sizeof note, l->from[0] == '\0' ? w->no_checkin :
+		    w->incomplete, m, NULL, NULL);
 	} else if (strcmp(l->status, "autocompleted") == 0)
 		snprintf(note, sizeof note, "%s", w->autocompleted);
 	else if (strcmp(l->status, "cancelled") == 0)

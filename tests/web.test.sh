@@ -156,6 +156,17 @@ typed=$(printf '%s' "$1" | tr 'A-Z0' 'a-zo' | sed 's/^\(....\)\(....\)/\1+\2-/')
 expect "trip page, typed '$typed'" "$(get "$pub/trips?ref=$typed&lang=nl" \
     --interface 127.0.0.3)" 200
 cmp -s "$tmp/b" "$tmp/trip.html" || fail "typed '$typed': another page"
+# A check-out with no check-in before it is named as such (not "no
+# check-out", which the rider did do), with advice for both taps.
+nci=$(q "SELECT s.reference FROM v_settlements s JOIN v_legs l USING
+    (account, service_day) WHERE s.service_day = '$D' AND s.kind = 'capture'
+    AND l.status = 'incomplete' AND coalesce(l.from_stop_id, '') = ''
+    ORDER BY s.reference LIMIT 1")
+[ -n "$nci" ] || fail "no day with a check-out but no check-in on $D"
+expect "no check-in page" "$(get "$pub/trips?ref=$nci" --interface 127.0.0.4)" 200
+grep -q 'no check-in: the maximum fare' "$tmp/b" ||
+    fail "a leg with no check-in is not named so: $(grep -o 'no check-[a-z]*[^<]*' "$tmp/b" | head -3)"
+grep -q 'when you enter and' "$tmp/b" || fail "no advice for a missing check-in"
 
 # One "not found" for every wrong reference, in HTML and in JSON (each
 # check from its own loopback address: the limit is per client).  Then
