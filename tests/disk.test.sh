@@ -63,7 +63,20 @@ grep -q "event=journal_failing error=\"cannot commit a batch; nothing acknowledg
 # While it fails, nothing more is acknowledged.  (At the edge of full a
 # smaller batch may still fit: an ack then follows a commit that did
 # succeed, and the log says so; that is not a lost tap.)
+# Acks of the last batch that committed before the failure may still be on
+# their way to the simulator when /healthz turns 503: wait until the count
+# has stood still for a second (at most 30 s: an engine acknowledging
+# while failing never stands still).
 before=$(grep -c . "$tmp/full.acks" || true)
+i=0
+while :; do
+	sleep 1
+	now=$(grep -c . "$tmp/full.acks" || true)
+	[ "$now" = "$before" ] && break
+	before=$now
+	i=$((i + 1))
+	[ $i -lt 30 ] || break
+done
 resumed0=$(grep -c "event=journal_committing" "$tmp/engine.log" || true)
 sleep 1
 stuck=$(grep -c . "$tmp/full.acks" || true)
