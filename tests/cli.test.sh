@@ -132,6 +132,21 @@ expect 2 "no-such.csv: No such file or directory" "$SIM" replay \
 expect 2 "empty.csv: not a tap file (no header line)" "$SIM" replay \
     --engine 127.0.0.1:1 --certs "$tmp" "$tmp/empty.csv"
 
+# backup: an empty operand is bad usage (exit 2, not a file error); a
+# source that is not a database is named once, with no second, misleading
+# line about DEST, and leaves neither DEST nor DEST.tmp behind.
+expect 2 "backup: DEST is empty" "$FE" backup "$tmp/empty.csv" ""
+expect 2 "backup: DB is empty" "$FE" backup "" "$tmp/b.db"
+echo "not a database" >"$tmp/text.db"
+expect 1 "text.db: file is not a database" "$FE" backup "$tmp/text.db" \
+    "$tmp/b.db"
+[ "$(wc -l <"$tmp/err")" = 1 ] ||
+    fail "backup of a non-database: more than one line: $(cat "$tmp/err")"
+[ ! -e "$tmp/b.db" ] && [ ! -e "$tmp/b.db.tmp" ] ||
+    fail "a failed backup left a file behind"
+expect 1 "is a directory; name the file to create in it" "$FE" backup \
+    "$tmp/text.db" "$tmp"
+
 # Options after operands and GNU --opt=value still work.
 "$FE" price "../shared/examples/mini/taps.csv" \
     --tariff=../shared/examples/mini >"$tmp/p.jsonl" ||

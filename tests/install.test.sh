@@ -93,7 +93,10 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
 else
 	find . -path './build*' -prune -o -path './bin*' -prune -o -type f -print
 fi | tar -cf - -T - | (cd "$tmp/deb/src" && tar xf -)
-(cd "$tmp/deb/src" && dpkg-buildpackage -us -uc -b) >"$tmp/deb.log" 2>&1 ||
+# As from an operator's shell: not the jobserver of a `make -j2 test` that
+# runs this script (debian/rules' own make -j2 would warn that it is gone).
+(cd "$tmp/deb/src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+    dpkg-buildpackage -us -uc -b) >"$tmp/deb.log" 2>&1 ||
     fail "dpkg-buildpackage: $(tail -5 "$tmp/deb.log")"
 deb=$(ls "$tmp"/deb/onecity-engine_*.deb)
 dpkg-deb -c "$deb" >"$tmp/deb.files"
