@@ -32,7 +32,7 @@ FARE_SRC = fare/csv.c fare/strtab.c fare/parse.c fare/tz.c fare/diag.c \
 	   fare/price-window.c fare/tap.c fare/buf.c fare/tapset.c fare/explain.c fare/opt.c \
 	   fare/log.c
 # libwire.a: frames, mutual TLS on libevent, addresses, certificate paths.
-WIRE_SRC = wire/wire.c wire/tls.c certs/certs.c
+WIRE_SRC = wire/wire.c wire/tls.c wire/acqline.c certs/certs.c
 # libstore.a: SQLite; each module owns its tables and statements.
 STORE_SRC = store/store.c store/journal.c store/charges.c store/settlement.c store/ledger.c \
 	   store/deny.c store/statement.c store/checkpoint.c store/tariff-version.c store/reprice.c \
@@ -43,7 +43,7 @@ FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-audit-card.c \
 	   engine/cmd-deny.c engine/cmd-backup.c engine/server.c \
 	   engine/server-http.c engine/http.c engine/metrics.c engine/writer.c \
-	   engine/account-cache.c \
+	   engine/account-cache.c engine/harden.c engine/config.c \
 	   engine/settle.c engine/cmd-audit-ledger.c engine/cmd-web.c \
 	   engine/web.c engine/web-data.c engine/web-api.c engine/web-html.c \
 	   engine/web-dash.c engine/web-http.c

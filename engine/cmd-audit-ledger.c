@@ -184,7 +184,12 @@ verify_report(const char *path, sqlite3 *db, size_t bad,
 		    "repriced)", rs->unversioned);
 	if (rs->open_legs > 0)
 		printf(", %zu with legs still open (not final)", rs->open_legs);
-	if (key_id != NULL)
+	if (key_id != NULL && latest < entries)
+		printf("; %zu checkpoint%s signed by ledger key %s hold: the "
+		    "ledger extends the latest (%lld entries; the %lld after "
+		    "it are in no checkpoint yet)\n", ncp, ncp == 1 ? "" : "s",
+		    key_id, (long long)latest, (long long)(entries - latest));
+	else if (key_id != NULL)
 		printf("; %zu checkpoint%s signed by ledger key %s hold: the "
 		    "ledger extends the latest (%lld entries)\n", ncp,
 		    ncp == 1 ? "" : "s", key_id, (long long)latest);

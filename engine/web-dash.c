@@ -35,12 +35,16 @@ outf(struct buf *b, const char *fmt, ...)
 		    sizeof tmp - 1);
 }
 
-/* <td> or <dd> holding one figure of the JSON. */
+/* <td> or <dd> holding one figure of the JSON.  The key may hold an id
+ * from the tariff feed or the database (a network_id, a reason): it is
+ * escaped like any text. */
 static void
 fig_int(struct buf *b, const char *tag, const char *k, int64_t v)
 {
-	outf(b, "<%s data-k=\"%s\" data-f=\"int\" class=\"num\">%lld</%s>",
-	    tag, k, (long long)v, tag);
+	outf(b, "<%s data-k=\"", tag);
+	web_add_html(b, k);
+	outf(b, "\" data-f=\"int\" class=\"num\">%lld</%s>", (long long)v,
+	    tag);
 }
 
 static void
@@ -50,8 +54,9 @@ fig_money(const struct tariff *t, struct buf *b, const char *tag,
 	char m[32];
 
 	web_money(t, v, m);
-	outf(b, "<%s data-k=\"%s\" data-f=\"money\" class=\"num\">%s</%s>",
-	    tag, k, m, tag);
+	outf(b, "<%s data-k=\"", tag);
+	web_add_html(b, k);
+	outf(b, "\" data-f=\"money\" class=\"num\">%s</%s>", m, tag);
 }
 
 static void
@@ -147,7 +152,9 @@ dash_journeys(const struct tariff *t, const struct web_day *d, struct buf *b)
 	    "\"num\">fares</th></tr></thead><tbody id=\"statuses\">");
 	for (i = 0; i < d->nstatus; i++) {
 		char k[LIMIT_ID_LEN + 40];
-		outf(b, "<tr><th scope=\"row\">%s</th>", d->status[i].key);
+		buf_addlit(b, "<tr><th scope=\"row\">");
+		web_add_html(b, d->status[i].key);
+		buf_addlit(b, "</th>");
 		snprintf(k, sizeof k, "journeys_by_status.%s.legs",
 		    d->status[i].key);
 		fig_int(b, "td", k, d->status[i].n);

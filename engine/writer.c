@@ -865,18 +865,15 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 		    card_after(w, bt, tk, x) == -1))
 			return -1;
 	} else if (why == REFUSAL_DENIED_AT_GATE) {
-		/* Not a journey; but the card is back: try its debt. */
-		struct account_key key;
-		if (x->par[0] != '\0' &&
-		    account_from(&key, ACCOUNT_PAR, x->par) == 0)
-			account_format(&key, acc, sizeof acc);
-		else
-			journal_card_account(w->journal, x->token, acc,
-			    sizeof acc);
+		/* Not a journey; but the card is back: try its debt.  The
+		 * account the card already has, never one a PAR in the tap
+		 * claims (issue 16: any PAR would burn that debt's retries). */
+		journal_card_account(w->journal, x->token, acc, sizeof acc);
 		snprintf(x->detail, sizeof x->detail, "account %s", acc);
-		if (touch_account(bt, acc) == STRTAB_NONE)
+		if ((bt->before[i] = touch_account(bt, acc)) == STRTAB_NONE)
 			return -1;
-	}
+	} else
+		bt->before[i] = STRTAB_NONE;
 	if (why != REFUSAL_NONE && refusal_store(w, x, why, acc) != 0)
 		return -1;
 	bt->res[i].refused = why;
@@ -1007,16 +1004,27 @@ price_batch(struct writer *w, struct batch *bt)
 	 * cannot open one meanwhile.)  Most batches have none to look at. */
 	int debts = settlement_any_debt(w->settlement);
 	uint32_t a, k;
+	size_t i;
 
 	for (a = 0; a < strtab_count(bt->accounts); a++) {
 		const char *name = strtab_name(bt->accounts, a);
 		if (reprice(w, name, bt->from_day[a], bt->to_day[a],
-		    account_moved(bt, a)) != 0 ||
-		    (debts && settlement_debt_due(
-		    w->settlement, name, writer_now(w), w->debt_tap_gap) != 0))
+		    account_moved(bt, a)) != 0)
 			return -1;
 		for (k = bt->first[a]; k != UINT32_MAX; k = bt->next[k])
 			feedback(w, &bt->b[k], &bt->res[k]);
+	}
+	/* A card of an account in debt tapped (or was denied at a gate):
+	 * the account it had before this tap, and that card's token. */
+	for (i = 0; debts && i < bt->n; i++) {
+		enum refusal r = bt->res[i].refused;
+		if ((r != REFUSAL_NONE && r != REFUSAL_DENIED_AT_GATE) ||
+		    bt->before[i] == STRTAB_NONE)
+			continue;
+		if (settlement_debt_due(w->settlement, strtab_name(bt->accounts,
+		    bt->before[i]), bt->b[i].token, writer_now(w),
+		    w->debt_tap_gap) != 0)
+			return -1;
 	}
 	return 0;
 }

@@ -144,6 +144,9 @@ _Static_assert(WRITER_CHECKPOINT_PAGES < WRITER_WAL_RESET_PAGES &&
 #define LIMIT_CARD_TAPS_PER_DAY		500
 /* The late-tap horizon (SPEC §3), in days. */
 #define LATE_TAP_DAYS_DEFAULT		30
+/* A validator's sequence number (tap_id <device_id>:<seq>): 11 digits at
+ * most, so that no tap_id can carry a PAN (12-19 digits) into v_taps. */
+#define TAP_SEQ_MAX			99999999999LL
 /* A tap more than this ahead of the engine clock is refused (SPEC §3). */
 #define TAP_FUTURE_S			300
 

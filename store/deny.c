@@ -4,6 +4,7 @@
 
 #include "deny.h"
 #include "store.h"
+#include "tap.h"
 
 static const char schema[] =
 "CREATE TABLE IF NOT EXISTS deny (account TEXT PRIMARY KEY,"
@@ -53,8 +54,18 @@ deny_set_in(sqlite3 *db, const char *account, int on, const char *reason,
     int64_t now)
 {
 	sqlite3_stmt *s = NULL;
+	struct account_key key;
+	char acc[ACCOUNT_TEXT_MAX], why[256];
 	int rc = -1;
 
+	/* Only an account enters the list (and goes out in D frames),
+	 * spelt one way; a reason never carries a PAN or an escape. */
+	if (account_parse(&key, account) == -1)
+		return -1;
+	account_format(&key, acc, sizeof acc);
+	account = acc;
+	store_clean_text(reason != NULL ? reason : "", why, sizeof why);
+	reason = why;
 	if (sqlite3_prepare_v2(db, on ? "INSERT INTO deny VALUES (?1, ?2, ?3) "
 	    "ON CONFLICT(account) DO UPDATE SET reason = excluded.reason" :
 	    "DELETE FROM deny WHERE account = ?1", -1, &s, NULL) != SQLITE_OK)

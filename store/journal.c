@@ -356,12 +356,16 @@ journal_store_refused(struct journal *j, const struct jtap *x,
     enum refusal why)
 {
 	sqlite3_stmt *s = j->ins_refused;
+	char detail[sizeof x->detail * 4];
 
 	assert(why > REFUSAL_NONE && why < REFUSAL_MAX);
+	/* Whatever a validator sent: control characters (ANSI escapes)
+	 * shown as \xNN, digit runs of a PAN's length masked (SPEC §6). */
+	store_clean_text(x->detail, detail, sizeof detail);
 	sqlite3_bind_int64(s, 1, x->received_utc);
 	sqlite3_bind_text(s, 2, x->device_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, refusal_name(why), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, x->detail, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, detail, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 5, (sqlite3_int64)x->seq);
 	bind_known(s, 6, x->tap_id);
 	if (x->has_time)

@@ -106,7 +106,17 @@ read_report(struct rec *c, const char *file, const char *day)
 	while (fgets(line, sizeof line, in) != NULL &&
 	    c->nrows < RECONCILE_ROWS_MAX) {
 		size_t n = strlen(line);
+		int ch;
 		lineno++;
+		if ((n == 0 || line[n - 1] != '\n') && !feof(in)) {
+			/* Too long: said once, the rest of it skipped. */
+			fprintf(c->out, "%s:%zu: line too long (more than %d "
+			    "bytes)\n", file, lineno, RECONCILE_LINE_MAX);
+			c->bad++;
+			while ((ch = getc(in)) != EOF && ch != '\n')
+				;
+			continue;
+		}
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = '\0';
 		if (lineno == 1 && strcmp(line, RECONCILE_HEADER) == 0)

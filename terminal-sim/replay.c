@@ -106,12 +106,24 @@ replay_add_row(struct replay *rp, const char *const f[7])
 	return 0;
 }
 
+/* The first field of a tap row holding a comma, or -1. */
+static int
+field_with_comma(const struct csv_record *rec)
+{
+	size_t i;
+
+	for (i = 0; i < rec->nfields && i < 7; i++)
+		if (strchr(rec->field[i], ',') != NULL)
+			return (int)i;
+	return -1;
+}
+
 static int
 read_rows(struct replay *rp, const char *path)
 {
 	struct csv *c = csv_open(path);
 	struct csv_record rec;
-	int r;
+	int r, k;
 
 	if (c == NULL) {
 		fprintf(stderr, "terminal-sim replay: %s: %s\n", path,
@@ -135,6 +147,15 @@ read_rows(struct replay *rp, const char *path)
 			fprintf(stderr, "terminal-sim: %s:%lu: %s (not sent)\n",
 			    path, rec.line, r == -1 ? csv_error(c) :
 			    "expected 7 fields");
+			rp->failed = 1;
+			continue;
+		}
+		/* A tap frame's fields are split at commas (docs/protocol.md):
+		 * a quoted comma would move every field after it. */
+		if ((k = field_with_comma(&rec)) >= 0) {
+			fprintf(stderr, "terminal-sim: %s:%lu: %s holds a comma, "
+			    "which a tap frame cannot carry (not sent)\n",
+			    path, rec.line, tap_field_name[k]);
 			rp->failed = 1;
 			continue;
 		}
@@ -261,7 +282,7 @@ plan_devices(struct replay *rp, struct plan *pl)
 			w->seq = REPLAY_SEQ_BASE + next[w->device]++;
 			continue;
 		}
-		if (colon == NULL || parse_int(colon + 1, 1, (int64_t)1 << 53,
+		if (colon == NULL || parse_int(colon + 1, 1, TAP_SEQ_MAX,
 		    &w->seq, &why) == -1 || device_index(rp, pl->names,
 		    w->f[0], (size_t)(colon - w->f[0]), &w->device) == -1) {
 			fprintf(stderr, "terminal-sim: tap_id '%s' is not "
@@ -386,10 +407,18 @@ replay_gate_denies(struct replay *rp, const char *pan, const char *par)
 static void
 deny_update(struct replay *rp, const char *body)
 {
+	struct account_key key;
+	const char *acc;
 	uint32_t id;
+	int change = wire_deny_body(body, &acc);
 
-	if ((body[0] != '+' && body[0] != '-') || rp->deny == NULL)
+	/* A D frame is "+" or "-" and one whole account, nothing else. */
+	if ((change != '+' && change != '-') || rp->deny == NULL ||
+	    account_parse(&key, acc) == -1) {
+		fprintf(stderr, "terminal-sim: a deny-list frame that is not "
+		    "+/- and an account: ignored\n");
 		return;
+	}
 	id = strtab_intern(rp->deny, body + 1, strlen(body + 1), NULL);
 	if (id == STRTAB_NONE)
 		return;
@@ -594,7 +623,8 @@ data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 		size_t nf, k;
 		evbuffer_drain(in, used);
 		if (f.type == 'D') {
-			if (strcmp(f.body, "=") == 0)
+			const char *acc;
+			if (wire_deny_body(f.body, &acc) == '=')
 				d->list_ready = 1;
 			else
 				deny_update(d->rp, f.body);

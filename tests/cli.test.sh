@@ -157,4 +157,26 @@ cmp -s "$tmp/p.jsonl" ../shared/examples/mini/expected.jsonl ||
     2>/dev/null || fail "day --generate-only: exit $?"
 [ "$(head -1 "$tmp/d.csv")" = "tap_id,time,card,par,network_id,stop_id,kind" ] ||
     fail "day --taps-out wrote no tap file"
+# audit reconcile: a day whose only settlement is a refund of 50 cents nets
+# -0.50 (not 0.50); a report line too long is named once, at its line.
+sqlite3 "$tmp/rec.db" "CREATE TABLE settlements (id INTEGER PRIMARY KEY,
+    idem_key TEXT, account TEXT, service_day TEXT, kind TEXT,
+    amount_cents INTEGER, state TEXT, reference TEXT);
+    INSERT INTO settlements VALUES (1, 'k1', 'par:P1', '2026-11-28',
+    'refund', -50, 'approved', 'OC1')"
+printf '%s\n' "reference,key,account,service_day,amount_cents,outcome,time_utc" \
+    "OC1,k1,par:P1,2026-11-28,-50,approved,2026-11-29T07:00:00Z" >"$tmp/rec.csv"
+"$FE" audit reconcile "$tmp/rec.db" "$tmp/rec.csv" >"$tmp/rec.out" ||
+    fail "reconcile of a refund: $(cat "$tmp/rec.out")"
+grep -q "(1 approved, -€0.50 net)" "$tmp/rec.out" ||
+    fail "reconcile: a net of -50 cents: $(cat "$tmp/rec.out")"
+{ cat "$tmp/rec.csv"; head -c 2000 /dev/zero | tr '\0' x; echo; } \
+    >"$tmp/rec-long.csv"
+if "$FE" audit reconcile "$tmp/rec.db" "$tmp/rec-long.csv" >"$tmp/rec.out"; then
+	fail "reconcile accepted a line too long"
+fi
+[ "$(grep -c "rec-long.csv:3: line too long" "$tmp/rec.out")" = 1 ] &&
+    [ "$(grep -c "rec-long.csv" "$tmp/rec.out")" = 1 ] ||
+    fail "reconcile: a long line: $(head -3 "$tmp/rec.out")"
+
 echo "cli: $n fare-engine subcommands and 5 terminal-sim modes answer --help; bad usage exits 2 naming what is wrong"

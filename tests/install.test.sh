@@ -72,7 +72,8 @@ fi
 # The engine runs with the installed config (its tariff path resolved);
 # flags give it a scratch database, certificates and ports.
 "$p/bin/fare-engine" certs init "$tmp/certs" >/dev/null
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/token.key"
+(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' \
+    >"$tmp/token.key")	# a key others can read is refused
 port=$((31300 + $$ % 200 * 2))
 "$p/bin/fare-engine" serve --config "$p/etc/onecity/engine.ini" \
     --token-key-file "$tmp/token.key" --certs "$tmp/certs" --db "$tmp/e.db" --listen 127.0.0.1:$port \
