@@ -225,4 +225,4 @@ echo "  then http://127.0.0.1:8080/ (the dashboard) and" \
     "http://127.0.0.1:8080/trips (riders); sample references:"
 set -- $refs
 echo "  $1 (paid, capped), $2 (declined, then recovered), $3 (paid, with" \
-    "a journey without check-out)"
+    "an incomplete journey: a tap in or out missing)"
