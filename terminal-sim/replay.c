@@ -525,9 +525,11 @@ gate_display(const char *const *fare, char *buf, size_t len)
 		money_text("EUR", day_c - cap_c, extra);
 		snprintf(more, sizeof more, ", plus %s outside it", extra);
 	}
-	snprintf(buf, len, "%s%s%s today%s%s%s", leg_c > 0 ? leg : "",
+	if (snprintf(buf, len, "%s%s%s today%s%s%s", leg_c > 0 ? leg : "",
 	    leg_c > 0 ? " ride, " : "checked in, ", day,
-	    cap_c > 0 ? ", capped at " : "", cap_c > 0 ? cap : "", more);
+	    cap_c > 0 ? ", capped at " : "", cap_c > 0 ? cap : "", more) >=
+	    (int)len)
+		buf[len - 1] = '\0';	/* a display line: cut is fine */
 }
 
 /*
