@@ -19,7 +19,7 @@ endif
 CFLAGS	+= $(CSTD) $(WARN) $(OPT) $(SANFLAGS)
 LDFLAGS	+= $(SANFLAGS)
 CRYPTO	 = -lmbedtls -lmbedx509 -lmbedcrypto
-LIBS	 = $(CRYPTO) -levent_core -levent_extra -levent_pthreads -lsqlite3 -linih \
+LIBS	 = $(CRYPTO) -levent_core -levent_pthreads -lsqlite3 -linih \
 	   -lpthread -lm
 
 # Three libraries and fare-engine, one per directory; dependencies point one way
