@@ -107,6 +107,16 @@ expect 2 "\-\-pan and --par cannot be used together" "$FE" audit card x.db \
     --pan 4111111111111111 --par V001ONECITYEXAMPLE00000000001
 expect 2 "missing --pan, --par or --token" "$FE" audit card x.db \
     --tariff tariffs/nl
+# A card named wrongly or days the wrong way round are bad usage too.
+expect 2 "\-\-par 'short': not a PAR" "$FE" audit card x.db --par short \
+    --tariff tariffs/nl
+expect 2 "\-\-token 'zz': not a card token" "$FE" audit card x.db \
+    --token zz --tariff tariffs/nl
+expect 2 "\-\-pan: " "$FE" audit card x.db --pan 4111111111111112 \
+    --tariff tariffs/nl
+expect 2 "\-\-from 2026-11-29 is after --to 2026-11-27" "$FE" audit card \
+    x.db --par V001ONECITYEXAMPLE00000000001 --tariff tariffs/nl \
+    --from 2026-11-29 --to 2026-11-27
 expect 2 "\-\-expired and --no-client-auth cannot" "$FE" certs device d x \
     --expired --no-client-auth
 expect 2 "missing DIR DEVICE_ID" "$FE" certs revoke
