@@ -64,6 +64,19 @@ for h in --help -h; do
 	    fail "fare-engine audit $h does not list its subcommands"
 done
 
+# --version: the version and the libraries, on stdout, exit 0.
+for p in "$FE" "$SIM"; do
+	"$p" --version >"$tmp/out" 2>"$tmp/err" || fail "$p --version: exit $?"
+	[ -s "$tmp/err" ] && fail "$p --version wrote to stderr: $(cat "$tmp/err")"
+	head -1 "$tmp/out" | grep -Eq "^$(basename "$p") [^ ]+$" &&
+	    grep -q "^built with " "$tmp/out" &&
+	    grep -q "^libraries: .*libevent 2\.1.*mbed TLS 2\.28" "$tmp/out" ||
+	    fail "$p --version: $(cat "$tmp/out")"
+	"$p" --help | grep -q -- "--version" || fail "$p --help does not say --version"
+done
+grep -q "SQLite 3\." "$tmp/out" && fail "terminal-sim --version names SQLite it does not use"
+"$FE" --version | grep -q "SQLite 3\." || fail "fare-engine --version: no SQLite"
+
 # Bad usage: exit 2, naming what is wrong.
 expect 2 "unknown command 'frobnicate'" "$FE" frobnicate
 expect 2 "missing subcommand" "$FE" audit

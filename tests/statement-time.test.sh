@@ -5,9 +5,11 @@
 # carries its own date and UTC offset ("2026-10-25 02:10 +01:00"), while
 # an ordinary daytime leg stays "09:00"; the night of the autumn change
 # (02:30 CEST, then 02:10 CET), the spring one (01:50 CET to 03:10
-# CEST) and a journey over midnight and over the 04:00 day start.  Long
+# CEST) and a journey over midnight and over the 04:00 day start; the
+# rider's web page (found by its reference) the same.  Long
 # stop names are never cut in the text statement, and stop names with
-# commas and quotes survive a real CSV parser (python3's csv).
+# commas and quotes survive a real CSV parser (python3's csv).  Audit
+# operators and reconcile say money in the tariff's currency (USD).
 set -eu
 . tests/lib.sh
 BIN=${1:-bin}
@@ -34,15 +36,26 @@ r12,2026-11-20T08:20:00Z,4111111111111020,$B,GVB,gvb-vondelpark,out
 r13,2026-11-20T09:00:00Z,4111111111111020,$B,NS,asd,in
 r14,2026-11-20T09:30:00Z,4111111111111020,$B,NS,hlm,out
 EOF
-port=$((23000 + $$ % 1000 * 2))
+port=$((23000 + $$ % 1000 * 4))
 "$FE" certs init "$tmp/certs" >/dev/null
+"$SIM" acquirer --listen 127.0.0.1:$((port + 2)) --journal "$tmp/acq.journal" \
+    --certs "$tmp/certs" >/dev/null 2>"$tmp/acq.log" &
+apid=$!
 "$FE" serve --dev --clock 2026-11-25T10:00:00Z --certs "$tmp/certs" \
     --tariff tariffs/nl --db "$tmp/engine.db" --listen 127.0.0.1:$port \
-    --http 127.0.0.1:$((port + 1)) 2>>"$tmp/engine.log" &
+    --http 127.0.0.1:$((port + 1)) --acquirer 127.0.0.1:$((port + 2)) \
+    --settle-interval 1 2>>"$tmp/engine.log" &
 pid=$!
 wait_healthy $((port + 1)) || fail "engine did not start"
 "$SIM" replay --engine 127.0.0.1:$port --certs "$tmp/certs" "$tmp/taps.csv" \
     2>"$tmp/sim.log" || fail "replay: $(cat "$tmp/sim.log")"
+q() { sqlite3 "$tmp/engine.db" "$1"; }
+i=0
+until [ "$(q "SELECT count(*) FROM settlements WHERE state = 'approved'")" = 4 ]; do
+	i=$((i + 1))
+	[ $i -lt 600 ] || fail "the 4 account-days were not settled: $(q "SELECT * FROM settlements")"
+	sleep 0.2
+done
 kill -TERM "$pid"
 wait "$pid"
 pid=
@@ -83,6 +96,21 @@ has "$tmp/explain" "hlm (Haarlem) 2026-10-25 02:30 +02:00 -> asd (Amsterdam Cent
 has "$tmp/explain" "hlm (Haarlem) 10:00 -> asd (Amsterdam Centraal) 10:20" \
     "price --explain on an ordinary leg"
 
+# The rider's page of that night, by the reference on the bank statement.
+ref=$(q "SELECT reference FROM v_settlements WHERE service_day = '2026-10-24'")
+"$FE" web --db "$tmp/engine.db" --tariff tariffs/nl \
+    --listen 127.0.0.1:$((port + 3)) 2>"$tmp/web.log" &
+spid=$!
+i=0
+until curl -s -o "$tmp/page" "http://127.0.0.1:$((port + 3))/trips?ref=$ref"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "web did not answer: $(cat "$tmp/web.log")"
+	sleep 0.1
+done
+has "$tmp/page" "2026-10-25 02:30 +02:00–2026-10-25 02:10 +01:00" \
+    "the rider's page over the autumn change"
+has "$tmp/page" "23:40–2026-10-25 00:15 +02:00" "the rider's page over midnight"
+
 # A long stop name whole in the text statement, not cut to a column.
 card $B ""
 has "$tmp/out" "GVB: Centraal Station (GVB) to Vondelpark (1e Constantijn Huygensstraat)  " \
@@ -99,4 +127,17 @@ assert rows[0] == ['Date', 'Start Time', 'End Time', 'Journey/Action',
 assert all(len(r) == 10 for r in rows), [len(r) for r in rows]
 assert 'NS: Amsterdam Centraal to Haarlem, "Centraal"' in [r[3] for r in rows], rows
 EOF
+# Commands that read only the database show money in the currency of the
+# latest tariff version (a feed in dollars: not "€").
+q "INSERT INTO tariff_versions VALUES (99, 'usd', 0);
+INSERT INTO tariff_files VALUES (99, 'fare_products.txt',
+CAST('fare_product_id,amount,currency' || char(10) || 'x,1.00,USD' ||
+char(10) AS BLOB))"
+"$FE" audit operators "$tmp/engine.db" --day 2026-10-24 >"$tmp/ops" ||
+    fail "audit operators: $(cat "$tmp/ops")"
+has "$tmp/ops" "USD 17.19" "audit operators in the tariff's currency"
+grep -q "€" "$tmp/ops" && fail "audit operators shows euros: $(cat "$tmp/ops")"
+"$FE" audit reconcile "$tmp/engine.db" /dev/null --day 2026-10-24 >"$tmp/rec" ||
+    true
+has "$tmp/rec" "USD 17.19" "audit reconcile in the tariff's currency"
 echo "statement-time: dated times over midnight, the day start and both clock changes (audit card, --csv, price --explain); long names whole; names with commas and quotes parse"
