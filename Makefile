@@ -20,7 +20,7 @@ CFLAGS	+= $(CSTD) $(WARN) $(OPT) $(SANFLAGS)
 LDFLAGS	+= $(SANFLAGS)
 CRYPTO	 = -lmbedtls -lmbedx509 -lmbedcrypto
 LIBS	 = $(CRYPTO) -levent_core -levent_extra -levent_pthreads -lsqlite3 -linih \
-	   -lpthread -lm
+	   -lnats -lpthread -lm
 
 # Three libraries and fare-engine, one per directory; dependencies point one way
 # (engine -> store -> fare, engine -> wire, terminal-sim -> wire, fare).
@@ -34,13 +34,13 @@ FARE_SRC = fare/csv.c fare/strtab.c fare/parse.c fare/tz.c fare/diag.c \
 WIRE_SRC = wire/wire.c wire/tls.c certs/certs.c
 # libstore.a: SQLite; each module owns its tables and statements.
 STORE_SRC = store/store.c store/journal.c store/charges.c store/settlement.c store/ledger.c \
-	   store/deny.c
+	   store/deny.c store/moves.c
 # fare-engine: the commands and the service.
 FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-certs.c engine/cmd-serve.c engine/cmd-audit.c \
 	   engine/cmd-deny.c engine/server.c engine/server-http.c \
 	   engine/writer.c \
-	   engine/settle.c
+	   engine/settle.c engine/jsbus.c engine/gateway.c engine/worker.c
 SIM_SRC	 = terminal-sim/main.c terminal-sim/replay.c terminal-sim/load.c \
 	   terminal-sim/idle.c terminal-sim/acquirer.c terminal-sim/day.c
 

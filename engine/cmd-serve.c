@@ -18,6 +18,8 @@
  *   settle_interval_s = 60
  *   settle_timeout_ms = 2000
  *   debt_tap_gap_s = 3600          (a tap retries a debt at most this often)
+ *   nats = nats://10.0.0.1:4222,nats://10.0.0.2:4222   (gateway mode)
+ *   shards = 2                     (gateway mode: pricing shards)
  */
 #include <ini.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@
 #include <time.h>
 
 #include "cmd.h"
+#include "jsbus.h"
 #include "limits.h"
 #include "parse.h"
 #include "server.h"
@@ -75,6 +78,10 @@ ini_cb(void *user, const char *section, const char *name, const char *value)
 		c->settle_timeout_ms = strtol(value, NULL, 10);
 	else if (strcmp(name, "debt_tap_gap_s") == 0)
 		c->debt_tap_gap_s = strtol(value, NULL, 10);
+	else if (strcmp(name, "nats") == 0)
+		c->nats = keep(value);
+	else if (strcmp(name, "shards") == 0)
+		c->shards = (unsigned)strtoul(value, NULL, 10);
 	else if (strcmp(name, "synchronous") == 0)
 		c->synchronous_full = strcmp(value, "normal") != 0;
 	else {
@@ -94,7 +101,9 @@ serve_usage(void)
 	    "[--http HOST:PORT]\n           [--token-key-file FILE] "
 	    "[--acquirer HOST:PORT] [--settle-grace S]\n"
 	    "           [--settle-interval S] [--settle-timeout-ms MS] "
-	    "[--debt-tap-gap S]\n");
+	    "[--debt-tap-gap S]\n"
+	    "           [--nats URLS --shards N]   (gateway mode: taps go "
+	    "to JetStream)\n");
 	return 2;
 }
 
@@ -107,7 +116,7 @@ cmd_serve(int argc, char **argv)
 	    NULL, 0, 0, 1, 0, LATE_TAP_DAYS_DEFAULT * 86400,
 	    LIMIT_CONNECTIONS_DEFAULT, HANDSHAKE_TIMEOUT_S, NULL,
 	    SETTLE_GRACE_S_DEFAULT, SETTLE_INTERVAL_S_DEFAULT,
-	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT};
+	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT, NULL, 0};
 	const char *why;
 	int i, r;
 
@@ -151,6 +160,10 @@ cmd_serve(int argc, char **argv)
 			c.settle_timeout_ms = strtol(v, NULL, 10);
 		else if (strcmp(a, "--debt-tap-gap") == 0 && ++i)
 			c.debt_tap_gap_s = strtol(v, NULL, 10);
+		else if (strcmp(a, "--nats") == 0 && ++i)
+			c.nats = v;
+		else if (strcmp(a, "--shards") == 0 && ++i)
+			c.shards = (unsigned)strtoul(v, NULL, 10);
 		else if (strcmp(a, "--handshake-timeout") == 0 && ++i)
 			c.handshake_timeout_s = strtol(v, NULL, 10);
 		else if (strcmp(a, "--clock") == 0 && ++i) {
@@ -192,6 +205,17 @@ serve_check(const struct server_config *c)
 		fprintf(stderr, "fare-engine: settlement option out of range "
 		    "(grace 0-604800 s, interval 1-3600 s, timeout 10-60000 ms, "
 		    "debt tap gap 0-1209600 s)\n");
+		return 2;
+	}
+	if (c->nats != NULL && (c->shards < 1 || c->shards >
+	    JSBUS_SHARDS_MAX)) {
+		fprintf(stderr, "fare-engine: --nats needs --shards N "
+		    "(1-%d)\n", JSBUS_SHARDS_MAX);
+		return 2;
+	}
+	if (c->nats != NULL && c->acquirer != NULL) {
+		fprintf(stderr, "fare-engine: a gateway does not settle: "
+		    "give --acquirer to the workers\n");
 		return 2;
 	}
 	if (c->max_connections < 1 || c->max_connections > LIMIT_CONNECTIONS_MAX) {

@@ -8,5 +8,6 @@ int	cmd_certs(int argc, char **argv);
 int	cmd_serve(int argc, char **argv);
 int	cmd_audit(int argc, char **argv);
 int	cmd_deny(int argc, char **argv);
+int	cmd_worker(int argc, char **argv);
 
 #endif

@@ -19,6 +19,8 @@ static const struct cmd_entry {
 	{"serve", NULL, cmd_serve,
 	    "serve [--dev] --certs DIR --tariff DIR --db FILE "
 	    "--listen HOST:PORT [--http HOST:PORT] [--config FILE]"},
+	{"worker", NULL, cmd_worker,
+	    "worker --nats URLS --shard K --shards N --db FILE --tariff DIR"},
 	{"audit", NULL, cmd_audit, "audit verify DB"},
 	{"deny", NULL, cmd_deny, "deny add DB ACCOUNT REASON | "
 	    "deny remove DB ACCOUNT"},

@@ -11,6 +11,7 @@
 #include <event2/http.h>
 
 #include "server-int.h"
+#include "gateway.h"
 #include "settle.h"
 #include "writer.h"
 
@@ -22,6 +23,12 @@ healthz_cb(struct evhttp_request *req, void *arg)
 	struct writer_stats ws;
 	char why[256];
 	const char *bad = writer_health(s->writer, why, sizeof why);
+	const char *what = "journal";
+
+	/* Gateway mode: JetStream not acknowledging is what matters. */
+	if (bad == NULL && s->gw != NULL &&
+	    (bad = gateway_health(s->gw, why, sizeof why)) != NULL)
+		what = "jetstream";
 
 	if (b == NULL) {
 		evhttp_send_error(req, 500, "out of memory");
@@ -37,11 +44,13 @@ healthz_cb(struct evhttp_request *req, void *arg)
 	}
 	writer_get_stats(s->writer, &ws);
 	evbuffer_add_printf(b, "{\"status\":\"%s\",\"accepting\":%s,"
-	    "\"connections\":%ld,\"committed\":%llu,\"queued\":%zu%s%s%s}\n",
+	    "\"connections\":%ld,\"committed\":%llu,\"queued\":%zu%s%s%s%s%s}\n",
 	    bad ? "failing" : "ok", s->accepting ? "true" : "false",
 	    s->nconns, (unsigned long long)ws.committed,
-	    writer_queued(s->writer), bad ? ",\"reason\":\"journal: " : "",
-	    bad ? why : "", bad ? "\"" : "");
+	    writer_queued(s->writer) + (s->gw != NULL ?
+	    gateway_queued(s->gw) : 0), bad ? ",\"reason\":\"" : "",
+	    bad ? what : "", bad ? ": " : "", bad ? why : "", bad ? "\"" :
+	    "");
 	evhttp_send_reply(req, bad ? 503 : 200, bad ? "Failing" : "OK", b);
 	evbuffer_free(b);
 }

@@ -38,6 +38,8 @@ struct server {
 	struct event		*listener_retry;
 	struct evhttp		*http;
 	struct writer		*writer;
+	struct gateway		*gw;		/* gateway mode: taps go to
+						 * JetStream, not writer */
 	struct settle		*settle;
 	struct terminal		**slot;
 	uint32_t		*gen;

@@ -31,6 +31,7 @@
 #include "limits.h"
 #include "deny.h"
 #include "diag.h"
+#include "gateway.h"
 #include "writer.h"
 #include "parse.h"
 #include "server.h"
@@ -206,6 +207,15 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 	return n == 8 ? REFUSAL_DENIED_AT_GATE : REFUSAL_NONE;
 }
 
+/* Taps waiting for the writer, or in gateway mode for JetStream too. */
+static size_t
+queued(struct server *s)
+{
+	size_t n = writer_queued(s->writer);
+
+	return s->gw != NULL ? n + gateway_queued(s->gw) : n;
+}
+
 static void
 handle_tap(struct server *s, struct terminal *t, char *body)
 {
@@ -217,14 +227,19 @@ handle_tap(struct server *s, struct terminal *t, char *body)
 	snprintf(x.device_id, sizeof x.device_id, "%s", t->device_id);
 	x.refuse = check_tap(s, t, body, &x);
 	s->n_taps++;
-	if (writer_submit(s->writer, &x) == -1) {
+	/* Gateway mode: accepted taps, and those a gate refused (the
+	 * card's debt is on its shard), go to JetStream; the refused ones
+	 * to this gateway's own database. */
+	if (s->gw != NULL && (x.refuse == REFUSAL_NONE ||
+	    x.refuse == REFUSAL_DENIED_AT_GATE) ? gateway_submit(s->gw, &x)
+	    == -1 : writer_submit(s->writer, &x) == -1) {
 		s->queue_full = 1;
 		terminal_close(t, "journal queue full");
 		return;
 	}
 	mbedtls_platform_zeroize(&x, sizeof x);
 	t->inflight++;
-	if (writer_queued(s->writer) > JOURNAL_QUEUE_PAUSE)
+	if (queued(s) > JOURNAL_QUEUE_PAUSE)
 		s->queue_full = 1;
 	update_pause(t);
 }
@@ -472,7 +487,7 @@ writer_done_cb(const struct jresult *r, size_t n, void *arg)
 			send_frame(t, r[i].refused != REFUSAL_NONE ? 'R' : 'A',
 			    body);
 	}
-	if (s->queue_full && writer_queued(s->writer) < JOURNAL_QUEUE_RESUME)
+	if (s->queue_full && queued(s) < JOURNAL_QUEUE_RESUME)
 		s->queue_full = 0;
 	for (i = 0; i < (size_t)s->nslots; i++)
 		if (s->slot[i] != NULL)
@@ -488,7 +503,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (s->queue_full && writer_queued(s->writer) < JOURNAL_QUEUE_RESUME)
+	if (s->queue_full && queued(s) < JOURNAL_QUEUE_RESUME)
 		s->queue_full = 0;
 	for (i = 0; i < s->nslots; i++)
 		if (s->slot[i] != NULL)
@@ -708,6 +723,15 @@ server_setup(struct server *s, char *err, size_t errlen)
 			return -1;
 	} else
 		logmsg("no acquirer configured: settlement is off");
+	if (c->nats != NULL) {
+		struct gateway_opts go = {c->nats, c->shards, c->db,
+		    c->clock_offset_s};
+		if ((s->gw = gateway_open(&go, s->base, writer_done_cb, s, err,
+		    errlen)) == NULL)
+			return -1;
+		logmsg("gateway: publishing taps to JetStream at %s, %u "
+		    "shard(s)", c->nats, c->shards);
+	}
 	open_deny_feed(s);
 	if (listen_validators(s, err, errlen) == -1)
 		return -1;
@@ -755,6 +779,7 @@ out:
 	if (s.http != NULL)
 		evhttp_free(s.http);
 	settle_stop(s.settle);
+	gateway_close(s.gw);
 	writer_close(s.writer);
 	for (i = 0; i < 4; i++)
 		if (s.sig[i] != NULL)

@@ -3,7 +3,8 @@
 # A quick no-op when they are all present; apt-get only for what is missing.
 set -eu
 PKGS="gcc make libc6-dev libevent-dev libmbedtls-dev libsqlite3-dev sqlite3 \
-libcmocka-dev libinih-dev tzdata curl clang libclang-rt-14-dev valgrind"
+libcmocka-dev libinih-dev tzdata curl clang libclang-rt-14-dev valgrind \
+nats-server libnats-dev"
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
