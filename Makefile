@@ -29,7 +29,7 @@ LIBS	 = $(CRYPTO) -levent_core -levent_extra -levent_pthreads -lsqlite3 -linih \
 # libfare.a: the fare rules, pure (time is passed in): libc and mbedcrypto.
 FARE_SRC = fare/csv.c fare/strtab.c fare/parse.c fare/tz.c fare/diag.c \
 	   fare/tariff.c fare/tariff-load.c fare/price.c fare/price-caps.c \
-	   fare/price-window.c fare/tap.c fare/buf.c fare/tapset.c fare/explain.c
+	   fare/price-window.c fare/tap.c fare/buf.c fare/tapset.c fare/explain.c fare/opt.c
 # libwire.a: frames, mutual TLS on libevent, addresses, certificate paths.
 WIRE_SRC = wire/wire.c wire/tls.c certs/certs.c
 # libstore.a: SQLite; each module owns its tables and statements.
@@ -39,7 +39,7 @@ STORE_SRC = store/store.c store/journal.c store/charges.c store/settlement.c sto
 FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-certs.c engine/cmd-serve.c engine/cmd-audit.c \
 	   engine/cmd-deny.c engine/server.c engine/server-http.c \
-	   engine/writer.c \
+	   engine/writer.c engine/account-cache.c \
 	   engine/settle.c engine/jsbus.c engine/gateway.c engine/worker.c
 SIM_SRC	 = terminal-sim/main.c terminal-sim/replay.c terminal-sim/load.c \
 	   terminal-sim/idle.c terminal-sim/acquirer.c terminal-sim/day.c
@@ -74,7 +74,10 @@ FARE_TESTS = test_csv test_parse test_tariff test_feeds test_window \
 	   test_price test_props
 WIRE_TESTS = test_tls test_engine
 STORE_TESTS = test_store
-TESTS	 = $(FARE_TESTS) $(WIRE_TESTS) $(STORE_TESTS)
+# The writer in-process: its objects, the store, the wire's clock, libevent.
+WRITER_TESTS = test_writer
+WRITER_OBJ = $(BUILD)/engine/writer.o $(BUILD)/engine/account-cache.o
+TESTS	 = $(FARE_TESTS) $(WIRE_TESTS) $(STORE_TESTS) $(WRITER_TESTS)
 TEST_BIN = $(TESTS:%=$(BIN)/%)
 
 .PHONY: all deps test test-run demo bench fuzz soak clean contract format-check
@@ -126,6 +129,11 @@ $(STORE_TESTS:%=$(BIN)/%): $(BIN)/test_%: $(BUILD)/tests/test_%.o $(LIBSTORE) \
     $(LIBFARE)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(STORE_LIBS) $(FARE_LIBS)
+
+$(WRITER_TESTS:%=$(BIN)/%): $(BIN)/test_%: $(BUILD)/tests/test_%.o \
+    $(WRITER_OBJ) $(LIBSTORE) $(LIBWIRE) $(LIBFARE)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
 
 $(BUILD)/tests/%.o: INC = $(TEST_INC)
 

@@ -31,6 +31,7 @@
 #include "diag.h"
 #include "explain.h"
 #include "ledger.h"
+#include "opt.h"
 #include "parse.h"
 #include "price.h"
 #include "price-int.h"
@@ -61,15 +62,26 @@ col(sqlite3_stmt *s, int i)
 	return v != NULL ? (const char *)v : "";
 }
 
-static int
-audit_verify(const char *path)
+int
+cmd_audit_verify(int argc, char **argv)
 {
-	sqlite3 *db = open_ro(path);
+	static const struct opt_cmd cmd = {"fare-engine audit verify", "DB",
+	    1, 1, "Proves the ledger of database DB sound: every transaction "
+	    "sums to 0, the hash\nchain is intact, nothing removed or "
+	    "reordered, postings equal charges and\nshares, collected and owed "
+	    "equal settlements and debts.  Exit 0, or 1 naming\neach problem."};
+	const struct opt o[] = {{.name = NULL}};
+	const char *path;
+	sqlite3 *db;
 	sqlite3_stmt *s;
 	size_t bad;
 	long long entries = 0, txns = 0;
+	int first, rc;
 
-	if (db == NULL)
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	path = argv[first];
+	if ((db = open_ro(path)) == NULL)
 		return 1;
 	bad = ledger_verify(db, stdout);
 	if (sqlite3_prepare_v2(db, "SELECT count(*), count(DISTINCT txn_id) "
@@ -178,39 +190,44 @@ struct card_args {
 	int		 csv;
 };
 
-/* Parses audit card's arguments; -1 when they are not a valid call. */
+/* Parses audit card's arguments: OPT_RUN, or the exit status. */
 static int
 card_args(int argc, char **argv, struct card_args *a)
 {
-	int i;
+	static const struct opt_cmd cmd = {"fare-engine audit card", "[DB]",
+	    0, 1, "A card's journey history, like TfL's statement: a row per "
+	    "journey and a\nday-total row.  Name the card by exactly one of "
+	    "--pan, --par and --token;\na card that showed a PAR is found "
+	    "under its PAR account."};
+	const char *db = NULL;
+	int first, rc;
+	const struct opt o[] = {
+		{.name = "pan", .kind = OPT_STR, .dst = &a->pan, .arg = "PAN",
+		    .help = "the card number (tokenized, never stored)",
+		    .group = 1},
+		{.name = "par", .kind = OPT_STR, .dst = &a->par, .arg = "PAR",
+		    .help = "the payment account reference", .group = 1},
+		{.name = "token", .kind = OPT_STR, .dst = &a->token,
+		    .arg = "T", .help = "the card token (tok:<hex> or hex)",
+		    .group = 1},
+		{.name = "csv", .kind = OPT_FLAG, .dst = &a->csv,
+		    .help = "CSV for a spreadsheet"},
+		{.name = "token-key-file", .kind = OPT_STR, .dst = &a->keyfile,
+		    .arg = "FILE", .help = "the card token key (for --pan)"},
+		{.name = "db", .kind = OPT_STR, .dst = &db, .arg = "DB",
+		    .help = "the database (instead of the operand)"},
+		{.name = NULL},
+	};
 
 	memset(a, 0, sizeof *a);
-	for (i = 1; i < argc; i++) {
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(argv[i], "--csv") == 0)
-			a->csv = 1;
-		else if (strcmp(argv[i], "--pan") == 0 && v && ++i)
-			a->pan = v;
-		else if (strcmp(argv[i], "--par") == 0 && v && ++i)
-			a->par = v;
-		else if (strcmp(argv[i], "--token") == 0 && v && ++i)
-			a->token = v;
-		else if (strcmp(argv[i], "--token-key-file") == 0 && v && ++i)
-			a->keyfile = v;
-		else if (strcmp(argv[i], "--db") == 0 && v && ++i)
-			a->path = v;
-		else if (argv[i][0] != '-' && a->path == NULL)
-			a->path = argv[i];
-		else
-			a->path = NULL, i = argc;
-	}
-	if (a->path == NULL || (a->pan != NULL) + (a->par != NULL) +
-	    (a->token != NULL) != 1) {
-		fprintf(stderr, "usage: fare-engine audit card DB (--pan PAN | "
-		    "--par PAR | --token T) [--csv] [--token-key-file F]\n");
-		return -1;
-	}
-	return 0;
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if ((db != NULL) == (first < argc))
+		return opt_fail(&cmd, "name the database once: DB or --db DB");
+	a->path = db != NULL ? db : argv[first];
+	if (a->pan == NULL && a->par == NULL && a->token == NULL)
+		return opt_fail(&cmd, "missing --pan, --par or --token");
+	return OPT_RUN;
 }
 
 /* The notes column of a leg (or of a day's total) in plain words. */
@@ -271,17 +288,17 @@ card_row(sqlite3_stmt *s, int csv)
 		    note);
 }
 
-static int
-audit_card(int argc, char **argv)
+int
+cmd_audit_card(int argc, char **argv)
 {
 	struct card_args a;
 	char account[96];
-	int rows = 0;
+	int rows = 0, rc;
 	sqlite3 *db;
 	sqlite3_stmt *s;
 
-	if (card_args(argc, argv, &a) == -1)
-		return 2;
+	if ((rc = card_args(argc, argv, &a)) != OPT_RUN)
+		return rc;
 	if ((db = open_ro(a.path)) == NULL)
 		return 1;
 	if (find_account(db, a.pan, a.par, a.token, a.keyfile, account,
@@ -356,27 +373,28 @@ operators_total(const char *day, int64_t tf, int64_t tr, int64_t charges)
 	    b, charges == tr ? "equal" : "NOT EQUAL");
 }
 
-static int
-audit_operators(int argc, char **argv)
+int
+cmd_audit_operators(int argc, char **argv)
 {
-	const char *path = NULL, *day = NULL;
+	static const struct opt_cmd cmd = {"fare-engine audit operators",
+	    "DB", 1, 1, "Each network's legs, fares before caps, revenue and "
+	    "share of the day's cap\ndiscounts; checks that the operators' "
+	    "revenue equals what riders were charged\n(exit 1 if not)."};
+	const char *path, *day = NULL;
 	int64_t tf = 0, tr = 0, charges = 0;
 	sqlite3 *db;
 	sqlite3_stmt *s;
-	int i, n = 0;
+	int n = 0, first, rc;
+	const struct opt o[] = {
+		{.name = "day", .kind = OPT_DAY, .dst = &day,
+		    .arg = "YYYY-MM-DD", .help = "the service day",
+		    .flags = OPT_REQUIRED},
+		{.name = NULL},
+	};
 
-	for (i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--day") == 0 && i + 1 < argc)
-			day = argv[++i];
-		else if (argv[i][0] != '-' && path == NULL)
-			path = argv[i];
-		else
-			path = NULL, i = argc;
-	if (path == NULL || day == NULL) {
-		fprintf(stderr, "usage: fare-engine audit operators DB --day "
-		    "YYYY-MM-DD\n");
-		return 2;
-	}
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	path = argv[first];
 	if ((db = open_ro(path)) == NULL)
 		return 1;
 	/* Fares before caps are the legs' contributions (after transfer
@@ -529,17 +547,17 @@ explain_settlement(sqlite3 *db, const char *account, const char *day)
 
 	printf("\nSettlement:\n");
 	if (sqlite3_prepare_v2(db, "SELECT idem_key, kind, amount_cents, "
-	    "state, coalesce(result, ''), coalesce(decided_utc, created_utc) "
-	    "FROM v_settlements WHERE account = ? AND service_day = ? ORDER "
-	    "BY id", -1, &s, NULL) != SQLITE_OK)
+	    "state, coalesce(result, ''), coalesce(decided_utc, created_utc), "
+	    "coalesce(reference, '-') FROM v_settlements WHERE account = ? AND "
+	    "service_day = ? ORDER BY id", -1, &s, NULL) != SQLITE_OK)
 		return;
 	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, day, -1, SQLITE_STATIC);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		char a[32];
 		money(sqlite3_column_int64(s, 2), a);
-		printf("  %s %s %s: %s %s (key %s)\n", col(s, 5), col(s, 1), a,
-		    col(s, 3), col(s, 4), col(s, 0));
+		printf("  %s %s %s: %s %s (reference %s, key %s)\n", col(s, 5),
+		    col(s, 1), a, col(s, 3), col(s, 4), col(s, 6), col(s, 0));
 		m++;
 	}
 	sqlite3_finalize(s);
@@ -581,44 +599,49 @@ explain_ledger(sqlite3 *db, const char *account, const char *day)
 	printf("  The rider still owes %s for this day.\n", a);
 }
 
-static int
-audit_explain(int argc, char **argv)
+int
+cmd_audit_explain(int argc, char **argv)
 {
-	const char *path = NULL, *account = NULL, *day = NULL, *dir = NULL;
-	const char *clock = NULL, *why;
+	static const struct opt_cmd cmd = {"fare-engine audit explain",
+	    "DB ACCOUNT YYYY-MM-DD", 3, 3, "Reprices ACCOUNT (par:<PAR> or "
+	    "tok:<token>) from its stored taps and explains\nthe service day "
+	    "as price --explain does, says whether the stored charge is the\n"
+	    "same, then lists its settlement requests and ledger "
+	    "transactions."};
+	const char *path, *account, *day, *dir = NULL, *why;
 	struct explain_taps et = {NULL, NULL, 0, 0};
 	int64_t now = (int64_t)time(NULL);
+	struct account_key key;
 	struct price_result pr;
 	struct tariff *t = NULL;
 	struct diag d;
 	struct buf out;
 	sqlite3 *db = NULL;
-	int i, rc = 1;
-
-	for (i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--tariff") == 0 && i + 1 < argc)
-			dir = argv[++i];
-		else if (strcmp(argv[i], "--clock") == 0 && i + 1 < argc)
-			clock = argv[++i];
-		else if (path == NULL)
-			path = argv[i];
-		else if (account == NULL)
-			account = argv[i];
-		else if (day == NULL)
-			day = argv[i];
-		else
-			dir = NULL, i = argc;
-	if (path == NULL || account == NULL || day == NULL || dir == NULL) {
-		fprintf(stderr, "usage: fare-engine audit explain DB ACCOUNT "
-		    "YYYY-MM-DD --tariff DIR [--clock RFC3339]\n");
-		return 2;
-	}
+	int32_t days;
+	int rc = 1, first;
 	/* The engine's clock where it ran with one (open legs are priced
 	 * against it), as `serve --clock` takes it. */
-	if (clock != NULL && parse_rfc3339(clock, &now, &why) == -1) {
-		fprintf(stderr, "fare-engine: --clock: %s\n", why);
-		return 2;
-	}
+	const struct opt o[] = {
+		{.name = "tariff", .kind = OPT_STR, .dst = &dir, .arg = "DIR",
+		    .help = "the tariff the engine priced with",
+		    .flags = OPT_REQUIRED},
+		{.name = "clock", .kind = OPT_TIME, .dst = &now,
+		    .arg = "RFC3339", .help = "price open legs against this "
+		    "clock (default now)"},
+		{.name = NULL},
+	};
+
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	rc = 1;
+	path = argv[first];
+	account = argv[first + 1];
+	day = argv[first + 2];
+	if (account_parse(&key, account) == -1)
+		return opt_fail(&cmd, "'%s': an account is par:<PAR> or "
+		    "tok:<token>", account);
+	if (parse_day(day, &days, &why) == -1)
+		return opt_fail(&cmd, "'%s': %s", day, why);
 	diag_init(&d);
 	t = tariff_load(dir, &d);
 	diag_print(&d, stderr);
@@ -650,24 +673,4 @@ out:
 	sqlite3_close(db);
 	tariff_free(t);
 	return rc;
-}
-
-int
-cmd_audit(int argc, char **argv)
-{
-	if (argc == 3 && strcmp(argv[1], "verify") == 0)
-		return audit_verify(argv[2]);
-	if (argc >= 2 && strcmp(argv[1], "card") == 0)
-		return audit_card(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "operators") == 0)
-		return audit_operators(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "explain") == 0)
-		return audit_explain(argc - 1, argv + 1);
-	fprintf(stderr, "usage: fare-engine audit verify DB\n"
-	    "       fare-engine audit card DB (--pan PAN | --par PAR | "
-	    "--token T) [--csv]\n"
-	    "       fare-engine audit operators DB --day YYYY-MM-DD\n"
-	    "       fare-engine audit explain DB ACCOUNT YYYY-MM-DD --tariff "
-	    "DIR\n");
-	return 2;
 }

@@ -4,51 +4,72 @@
  * validator within a second.
  */
 #include <stdio.h>
-#include <string.h>
 #include <time.h>
 
 #include <sqlite3.h>
 
 #include "cmd.h"
-#include "tap.h"
 #include "deny.h"
+#include "opt.h"
+#include "tap.h"
 
-int
-cmd_deny(int argc, char **argv)
+/* Adds (add = 1) or lifts the entry of argv[0]'s account; an exit status. */
+static int
+deny_change(const struct opt_cmd *cmd, int add, char **argv)
 {
-	sqlite3 *db = NULL;
-	int add = argc == 5 && strcmp(argv[1], "add") == 0;
-	int rm = argc == 4 && strcmp(argv[1], "remove") == 0;
+	const char *path = argv[0], *account = argv[1];
 	struct account_key key;
+	sqlite3 *db = NULL;
 	int rc = 1;
 
-	if (!add && !rm) {
-		fprintf(stderr, "usage: fare-engine deny add DB ACCOUNT REASON\n"
-		    "       fare-engine deny remove DB ACCOUNT\n");
-		return 2;
-	}
-	if (account_parse(&key, argv[3]) == -1) {
-		fprintf(stderr, "fare-engine: an account is par:<PAR> (29 "
-		    "letters and digits) or tok:<token> (32 lowercase hex)\n");
-		return 2;
-	}
-	if (sqlite3_open_v2(argv[2], &db, SQLITE_OPEN_READWRITE, NULL) !=
+	if (account_parse(&key, account) == -1)
+		return opt_fail(cmd, "'%s': an account is par:<PAR> (29 letters "
+		    "and digits) or tok:<token> (32 lowercase hex)", account);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK) {
-		fprintf(stderr, "fare-engine: %s: %s\n", argv[2],
+		fprintf(stderr, "fare-engine: %s: %s\n", path,
 		    db ? sqlite3_errmsg(db) : "cannot open");
 		goto out;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	if (deny_set(db, argv[3], add, add ? argv[4] : "", (int64_t)time(NULL))
-	    != 0) {
-		fprintf(stderr, "fare-engine: %s: %s\n", argv[2],
+	if (deny_set(db, account, add, add ? argv[2] : "",
+	    (int64_t)time(NULL)) != 0) {
+		fprintf(stderr, "fare-engine: %s: %s\n", path,
 		    sqlite3_errmsg(db));
 		goto out;
 	}
-	printf("%s %s the deny list\n", argv[3], add ? "added to" :
+	printf("%s %s the deny list\n", account, add ? "added to" :
 	    "removed from");
 	rc = 0;
 out:
 	sqlite3_close(db);
 	return rc;
+}
+
+int
+cmd_deny_add(int argc, char **argv)
+{
+	static const struct opt_cmd cmd = {"fare-engine deny add",
+	    "DB ACCOUNT REASON", 3, 3, "Puts ACCOUNT (par:<PAR> or "
+	    "tok:<token>) on the deny list of database DB;\na running engine "
+	    "pushes the change to every validator within a second."};
+	const struct opt o[] = {{.name = NULL}};
+	int first, rc;
+
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	return deny_change(&cmd, 1, argv + first);
+}
+
+int
+cmd_deny_remove(int argc, char **argv)
+{
+	static const struct opt_cmd cmd = {"fare-engine deny remove",
+	    "DB ACCOUNT", 2, 2, "Lifts ACCOUNT's deny entry in database DB."};
+	const struct opt o[] = {{.name = NULL}};
+	int first, rc;
+
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	return deny_change(&cmd, 0, argv + first);
 }

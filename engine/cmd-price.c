@@ -13,6 +13,7 @@
 #include "cmd.h"
 #include "explain.h"
 #include "limits.h"
+#include "opt.h"
 #include "tapset.h"
 
 /* Totals for --summary: what a person wants to know about a day. */
@@ -160,14 +161,6 @@ print_stats(size_t ntaps, double t0, double t1, double t2, double t3)
 	    t3 > t0 ? (double)ntaps / (t3 - t0) : 0.0, ru.ru_maxrss);
 }
 
-static int
-price_usage(void)
-{
-	fprintf(stderr, "usage: fare-engine price --tariff DIR [--skip-bad] "
-	    "[--explain | --summary] [--token-key-file FILE] TAPS.csv\n");
-	return 2;
-}
-
 int
 cmd_price(int argc, char **argv)
 {
@@ -178,31 +171,39 @@ cmd_price(int argc, char **argv)
 	struct tapset *s = NULL;
 	struct tariff *t = NULL;
 	struct diag d;
-	int i, skip_bad = 0, rc = 1, stats = 0;
+	int skip_bad = 0, rc = 1, stats = 0, explain = 0, summary = 0, first;
 	double t0 = now_s(), t1, t2;
 	char err[256];
+	static const struct opt_cmd cmd = {"fare-engine price", "TAPS.csv", 1,
+	    1, "Prices a tap file offline: one JSON line per (account, service "
+	    "day) as SPEC\nsection 5 gives, or the same days in plain words "
+	    "(--explain), or the day's\ntotals (--summary).  A bad row is "
+	    "FILE:LINE: message and exit 1."};
+	const struct opt o[] = {
+		{.name = "tariff", .kind = OPT_STR, .dst = &dir, .arg = "DIR",
+		    .help = "the tariff (a GTFS directory)",
+		    .flags = OPT_REQUIRED},
+		{.name = "skip-bad", .kind = OPT_FLAG, .dst = &skip_bad,
+		    .help = "report bad rows and price the others"},
+		{.name = "explain", .kind = OPT_FLAG, .dst = &explain,
+		    .help = "each day in plain words", .group = 1},
+		{.name = "summary", .kind = OPT_FLAG, .dst = &summary,
+		    .help = "the totals of all days", .group = 1},
+		{.name = "token-key-file", .kind = OPT_STR, .dst = &keyfile,
+		    .arg = "FILE", .help = "the card token key (default: the "
+		    "development key)"},
+		{.name = "stats", .kind = OPT_FLAG, .dst = &stats,
+		    .help = "phase times and peak memory on stderr"},
+		{.name = NULL},
+	};
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--tariff") == 0 && i + 1 < argc)
-			dir = argv[++i];
-		else if (strcmp(argv[i], "--token-key-file") == 0 &&
-		    i + 1 < argc)
-			keyfile = argv[++i];
-		else if (strcmp(argv[i], "--skip-bad") == 0)
-			skip_bad = 1;
-		else if (strcmp(argv[i], "--explain") == 0)
-			e.explain = 1;
-		else if (strcmp(argv[i], "--summary") == 0)
-			e.sum = &sum;
-		else if (strcmp(argv[i], "--stats") == 0)
-			stats = 1;
-		else if (argv[i][0] == '-' || path != NULL)
-			return price_usage();
-		else
-			path = argv[i];
-	}
-	if (dir == NULL || path == NULL)
-		return price_usage();
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	rc = 1;
+	path = argv[first];
+	e.explain = explain;
+	if (summary)
+		e.sum = &sum;
 	diag_init(&d);
 	if ((t = tariff_load(dir, &d)) == NULL)
 		goto out;

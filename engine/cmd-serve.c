@@ -18,9 +18,13 @@
  *   settle_interval_s = 60
  *   settle_timeout_ms = 2000
  *   debt_tap_gap_s = 3600          (a tap retries a debt at most this often)
- *   nats = nats://10.0.0.1:4222,nats://10.0.0.2:4222   (gateway mode)
+ *   account_cache = 65536          (accounts whose open weeks the writer
+ *                                   keeps in memory; 0: none)
+ *   nats = nats://10.0.0.1:4222,nats://10.0.0.2:4222   (gateway mode:
+ *                                   taps go to JetStream, not to db)
  *   shards = 2                     (gateway mode: pricing shards)
  */
+#include <errno.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +34,7 @@
 #include "cmd.h"
 #include "jsbus.h"
 #include "limits.h"
+#include "opt.h"
 #include "parse.h"
 #include "server.h"
 
@@ -40,16 +45,76 @@ keep(const char *v)
 	return strdup(v);
 }
 
+/* A number of the config file, range-checked as its flag is. */
+static int
+ini_number(const char *name, const char *value, int64_t lo, int64_t hi,
+    int64_t *out)
+{
+	const char *why;
+
+	if (parse_int(value, lo, hi, out, &why) == 0)
+		return 1;
+	fprintf(stderr, "fare-engine: config: %s = '%s': %s (%lld-%lld)\n",
+	    name, value, why, (long long)lo, (long long)hi);
+	return 0;
+}
+
+/* The config file's numeric keys: where each goes, and its range. */
+static int
+ini_numbers(struct server_config *c, const char *name, const char *value)
+{
+	int64_t v;
+
+	if (strcmp(name, "late_tap_days") == 0) {
+		if (!ini_number(name, value, 1, 3650, &v))
+			return 0;
+		c->late_horizon_s = v * 86400;
+	} else if (strcmp(name, "max_connections") == 0) {
+		if (!ini_number(name, value, 1, LIMIT_CONNECTIONS_MAX, &v))
+			return 0;
+		c->max_connections = (long)v;
+	} else if (strcmp(name, "handshake_timeout_s") == 0) {
+		if (!ini_number(name, value, 1, 600, &v))
+			return 0;
+		c->handshake_timeout_s = (long)v;
+	} else if (strcmp(name, "settle_grace_s") == 0)
+		return ini_number(name, value, 0, 7 * 86400, &c->settle_grace_s);
+	else if (strcmp(name, "settle_interval_s") == 0) {
+		if (!ini_number(name, value, 1, 3600, &v))
+			return 0;
+		c->settle_interval_s = (long)v;
+	} else if (strcmp(name, "settle_timeout_ms") == 0) {
+		if (!ini_number(name, value, 10, 60000, &v))
+			return 0;
+		c->settle_timeout_ms = (long)v;
+	} else if (strcmp(name, "debt_tap_gap_s") == 0)
+		return ini_number(name, value, 0, 14 * 86400, &c->debt_tap_gap_s);
+	else if (strcmp(name, "shards") == 0) {
+		if (!ini_number(name, value, 1, JSBUS_SHARDS_MAX, &v))
+			return 0;
+		c->shards = (long)v;
+	} else if (strcmp(name, "account_cache") == 0) {
+		if (!ini_number(name, value, 0, ACCOUNT_CACHE_ACCOUNTS, &v))
+			return 0;
+		c->account_cache = (long)v;
+	} else
+		return -1;
+	return 1;
+}
+
 static int
 ini_cb(void *user, const char *section, const char *name, const char *value)
 {
 	struct server_config *c = user;
+	int r;
 
 	if (strcmp(section, "engine") != 0) {
 		fprintf(stderr, "fare-engine: config: unknown section [%s]\n",
 		    section);
 		return 0;
 	}
+	if ((r = ini_numbers(c, name, value)) != -1)
+		return r;
 	if (strcmp(name, "listen") == 0)
 		c->listen = keep(value);
 	else if (strcmp(name, "http") == 0)
@@ -62,29 +127,18 @@ ini_cb(void *user, const char *section, const char *name, const char *value)
 		c->certs = keep(value);
 	else if (strcmp(name, "token_key_file") == 0)
 		c->token_key_file = keep(value);
-	else if (strcmp(name, "late_tap_days") == 0)
-		c->late_horizon_s = strtol(value, NULL, 10) * 86400;
-	else if (strcmp(name, "max_connections") == 0)
-		c->max_connections = strtol(value, NULL, 10);
-	else if (strcmp(name, "handshake_timeout_s") == 0)
-		c->handshake_timeout_s = strtol(value, NULL, 10);
-	else if (strcmp(name, "acquirer") == 0)
-		c->acquirer = keep(value);
-	else if (strcmp(name, "settle_grace_s") == 0)
-		c->settle_grace_s = strtol(value, NULL, 10);
-	else if (strcmp(name, "settle_interval_s") == 0)
-		c->settle_interval_s = strtol(value, NULL, 10);
-	else if (strcmp(name, "settle_timeout_ms") == 0)
-		c->settle_timeout_ms = strtol(value, NULL, 10);
-	else if (strcmp(name, "debt_tap_gap_s") == 0)
-		c->debt_tap_gap_s = strtol(value, NULL, 10);
 	else if (strcmp(name, "nats") == 0)
 		c->nats = keep(value);
-	else if (strcmp(name, "shards") == 0)
-		c->shards = (unsigned)strtoul(value, NULL, 10);
-	else if (strcmp(name, "synchronous") == 0)
+	else if (strcmp(name, "acquirer") == 0)
+		c->acquirer = strcmp(value, "none") == 0 ? NULL : keep(value);
+	else if (strcmp(name, "synchronous") == 0 &&
+	    (strcmp(value, "full") == 0 || strcmp(value, "normal") == 0))
 		c->synchronous_full = strcmp(value, "normal") != 0;
-	else {
+	else if (strcmp(name, "synchronous") == 0) {
+		fprintf(stderr, "fare-engine: config: synchronous = '%s': "
+		    "full or normal\n", value);
+		return 0;
+	} else {
 		fprintf(stderr, "fare-engine: config: unknown key '%s'\n",
 		    name);
 		return 0;
@@ -92,22 +146,30 @@ ini_cb(void *user, const char *section, const char *name, const char *value)
 	return 1;
 }
 
-static int
-serve_usage(void)
+/* The --config FILE among argv, before the options are parsed (the file
+ * is read first, so that the flags win); NULL if none. */
+static const char *
+serve_config_path(int argc, char **argv)
 {
-	fprintf(stderr, "usage: fare-engine serve [--config FILE] [--dev] "
-	    "[--strict-clock] [--clock RFC3339]\n"
-	    "           --certs DIR --tariff DIR --db FILE --listen HOST:PORT "
-	    "[--http HOST:PORT]\n           [--token-key-file FILE] "
-	    "[--acquirer HOST:PORT] [--settle-grace S]\n"
-	    "           [--settle-interval S] [--settle-timeout-ms MS] "
-	    "[--debt-tap-gap S]\n"
-	    "           [--nats URLS --shards N]   (gateway mode: taps go "
-	    "to JetStream)\n");
-	return 2;
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			return argv[i + 1];
+		if (strncmp(argv[i], "--config=", 9) == 0)
+			return argv[i] + 9;
+	}
+	return NULL;
 }
 
 static int	serve_check(const struct server_config *);
+
+static const struct opt_cmd serve_cmd = {"fare-engine serve", "", 0, 0,
+    "Runs the engine: validators over mutual TLS on --listen, /healthz "
+    "and /metrics\non --http, the writer and settlement threads.  Every "
+    "option is also a line of\nthe config file's [engine] section (flags "
+    "win).  SIGHUP reloads the CRL and\nthe tariff; SIGTERM stops "
+    "cleanly (exit 0)."};
 
 int
 cmd_serve(int argc, char **argv)
@@ -116,66 +178,85 @@ cmd_serve(int argc, char **argv)
 	    NULL, 0, 0, 1, 0, LATE_TAP_DAYS_DEFAULT * 86400,
 	    LIMIT_CONNECTIONS_DEFAULT, HANDSHAKE_TIMEOUT_S, NULL,
 	    SETTLE_GRACE_S_DEFAULT, SETTLE_INTERVAL_S_DEFAULT,
-	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT, NULL, 0};
-	const char *why;
-	int i, r;
+	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT,
+	    ACCOUNT_CACHE_ACCOUNTS, NULL, 0};
+	const char *config = serve_config_path(argc, argv), *cfg = NULL;
+	int64_t clock = INT64_MIN;
+	int first, r;
+	const struct opt o[] = {
+		{.name = "config", .kind = OPT_STR, .dst = &cfg, .arg = "FILE",
+		    .help = "an INI file with an [engine] section"},
+		{.name = "dev", .kind = OPT_FLAG, .dst = &c.dev,
+		    .help = "development: dev token key, CRL optional, tap "
+		    "times unchecked"},
+		{.name = "strict-clock", .kind = OPT_FLAG,
+		    .dst = &c.strict_clock, .help = "with --dev: check tap "
+		    "times anyway"},
+		{.name = "clock", .kind = OPT_TIME, .dst = &clock,
+		    .arg = "RFC3339", .help = "the engine's clock (tests and "
+		    "demos)"},
+		{.name = "certs", .kind = OPT_STR, .dst = &c.certs,
+		    .arg = "DIR", .help = "CA, engine certificate and CRL"},
+		{.name = "tariff", .kind = OPT_STR, .dst = &c.tariff,
+		    .arg = "DIR", .help = "the tariff (GTFS directory)"},
+		{.name = "db", .kind = OPT_STR, .dst = &c.db, .arg = "FILE",
+		    .help = "the SQLite database"},
+		{.name = "listen", .kind = OPT_STR, .dst = &c.listen,
+		    .arg = "HOST:PORT", .help = "validators (default "
+		    "127.0.0.1:7700)"},
+		{.name = "http", .kind = OPT_STR, .dst = &c.http,
+		    .arg = "HOST:PORT", .help = "/healthz and /metrics"},
+		{.name = "token-key-file", .kind = OPT_STR,
+		    .dst = &c.token_key_file, .arg = "FILE",
+		    .help = "the HMAC key of card tokens"},
+		{.name = "acquirer", .kind = OPT_STR, .dst = &c.acquirer,
+		    .arg = "HOST:PORT", .help = "the acquirer (none: no "
+		    "settlement)"},
+		{.name = "settle-grace", .kind = OPT_I64,
+		    .dst = &c.settle_grace_s, .arg = "S", .lo = 0,
+		    .hi = 7 * 86400, .help = "seconds after a day ends before "
+		    "it closes"},
+		{.name = "settle-interval", .kind = OPT_LONG,
+		    .dst = &c.settle_interval_s, .arg = "S", .lo = 1,
+		    .hi = 3600, .help = "seconds between settlement passes"},
+		{.name = "settle-timeout-ms", .kind = OPT_LONG,
+		    .dst = &c.settle_timeout_ms, .arg = "MS", .lo = 10,
+		    .hi = 60000, .help = "per acquirer request"},
+		{.name = "debt-tap-gap", .kind = OPT_I64,
+		    .dst = &c.debt_tap_gap_s, .arg = "S", .lo = 0,
+		    .hi = 14 * 86400, .help = "a tap retries a debt at most "
+		    "this often"},
+		{.name = "account-cache", .kind = OPT_LONG,
+		    .dst = &c.account_cache, .arg = "N", .lo = 0,
+		    .hi = ACCOUNT_CACHE_ACCOUNTS, .help = "accounts whose open "
+		    "weeks the writer keeps in memory (0: none)"},
+		{.name = "nats", .kind = OPT_STR, .dst = &c.nats,
+		    .arg = "URLS", .help = "gateway mode: publish taps to "
+		    "JetStream (nats://HOST:PORT,...)"},
+		{.name = "shards", .kind = OPT_LONG, .dst = &c.shards,
+		    .arg = "N", .lo = 1, .hi = JSBUS_SHARDS_MAX,
+		    .help = "gateway mode: pricing shards (workers)"},
+		{.name = "handshake-timeout", .kind = OPT_LONG,
+		    .dst = &c.handshake_timeout_s, .arg = "S", .lo = 1,
+		    .hi = 600, .help = "drop sockets that never finish TLS"},
+		{.name = NULL},
+	};
 
-	for (i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-			if ((r = ini_parse(argv[i + 1], ini_cb, &c)) != 0) {
-				fprintf(stderr, "fare-engine: %s:%d: bad config "
-				    "line\n", argv[i + 1], r < 0 ? 0 : r);
-				return 1;
-			}
-		}
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(a, "--dev") == 0)
-			c.dev = 1;
-		else if (strcmp(a, "--strict-clock") == 0)
-			c.strict_clock = 1;
-		else if (v == NULL)
-			return serve_usage();
-		else if (strcmp(a, "--config") == 0)
-			i++;
-		else if (strcmp(a, "--certs") == 0 && ++i)
-			c.certs = v;
-		else if (strcmp(a, "--tariff") == 0 && ++i)
-			c.tariff = v;
-		else if (strcmp(a, "--db") == 0 && ++i)
-			c.db = v;
-		else if (strcmp(a, "--listen") == 0 && ++i)
-			c.listen = v;
-		else if (strcmp(a, "--http") == 0 && ++i)
-			c.http = v;
-		else if (strcmp(a, "--token-key-file") == 0 && ++i)
-			c.token_key_file = v;
-		else if (strcmp(a, "--acquirer") == 0 && ++i)
-			c.acquirer = v;
-		else if (strcmp(a, "--settle-grace") == 0 && ++i)
-			c.settle_grace_s = strtol(v, NULL, 10);
-		else if (strcmp(a, "--settle-interval") == 0 && ++i)
-			c.settle_interval_s = strtol(v, NULL, 10);
-		else if (strcmp(a, "--settle-timeout-ms") == 0 && ++i)
-			c.settle_timeout_ms = strtol(v, NULL, 10);
-		else if (strcmp(a, "--debt-tap-gap") == 0 && ++i)
-			c.debt_tap_gap_s = strtol(v, NULL, 10);
-		else if (strcmp(a, "--nats") == 0 && ++i)
-			c.nats = v;
-		else if (strcmp(a, "--shards") == 0 && ++i)
-			c.shards = (unsigned)strtoul(v, NULL, 10);
-		else if (strcmp(a, "--handshake-timeout") == 0 && ++i)
-			c.handshake_timeout_s = strtol(v, NULL, 10);
-		else if (strcmp(a, "--clock") == 0 && ++i) {
-			int64_t t;
-			if (parse_rfc3339(v, &t, &why) == -1) {
-				fprintf(stderr, "fare-engine: --clock: %s\n", why);
-				return 2;
-			}
-			c.clock_offset_s = t - (int64_t)time(NULL);
-		} else
-			return serve_usage();
+	if (config != NULL && (r = ini_parse(config, ini_cb, &c)) != 0) {
+		if (r < 0)
+			fprintf(stderr, "fare-engine: %s: %s\n", config,
+			    r == -1 ? strerror(errno) : "out of memory");
+		else
+			fprintf(stderr, "fare-engine: %s:%d: bad config line\n",
+			    config, r);
+		return 2;
 	}
+	if ((r = opt_parse(&serve_cmd, o, argc, argv, &first)) != OPT_RUN)
+		return r;
+	if (c.acquirer != NULL && strcmp(c.acquirer, "none") == 0)
+		c.acquirer = NULL;
+	if (clock != INT64_MIN)
+		c.clock_offset_s = clock - (int64_t)time(NULL);
 	return serve_check(&c) == 0 ? server_run(&c) : 2;
 }
 
@@ -183,11 +264,9 @@ cmd_serve(int argc, char **argv)
 static int
 serve_check(const struct server_config *c)
 {
-	if (c->certs == NULL || c->tariff == NULL || c->db == NULL) {
-		fprintf(stderr, "fare-engine: serve needs --certs, --tariff "
-		    "and --db (or a config file naming them)\n");
-		return serve_usage();
-	}
+	if (c->certs == NULL || c->tariff == NULL || c->db == NULL)
+		return opt_fail(&serve_cmd, "needs --certs, --tariff and --db "
+		    "(or a config file naming them)");
 	if (!c->dev && c->token_key_file == NULL) {
 		fprintf(stderr, "fare-engine: serve needs --token-key-file "
 		    "(or --dev for the development key)\n");
@@ -207,17 +286,11 @@ serve_check(const struct server_config *c)
 		    "debt tap gap 0-1209600 s)\n");
 		return 2;
 	}
-	if (c->nats != NULL && (c->shards < 1 || c->shards >
-	    JSBUS_SHARDS_MAX)) {
-		fprintf(stderr, "fare-engine: --nats needs --shards N "
-		    "(1-%d)\n", JSBUS_SHARDS_MAX);
-		return 2;
-	}
-	if (c->nats != NULL && c->acquirer != NULL) {
-		fprintf(stderr, "fare-engine: a gateway does not settle: "
-		    "give --acquirer to the workers\n");
-		return 2;
-	}
+	if (c->nats != NULL && c->shards < 1)
+		return opt_fail(&serve_cmd, "--nats needs --shards N");
+	if (c->nats != NULL && c->acquirer != NULL)
+		return opt_fail(&serve_cmd, "a gateway does not settle: give "
+		    "--acquirer to the workers");
 	if (c->max_connections < 1 || c->max_connections > LIMIT_CONNECTIONS_MAX) {
 		fprintf(stderr, "fare-engine: max_connections out of range\n");
 		return 2;

@@ -1,11 +1,11 @@
 /* fare-engine tariff check DIR: validate a tariff, print a summary. */
 #include <stdio.h>
-#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
 #include "cmd.h"
 #include "diag.h"
+#include "opt.h"
 #include "tariff.h"
 
 int
@@ -16,15 +16,22 @@ cmd_tariff_check(int argc, char **argv)
 	struct timespec a, b;
 	struct rusage ru;
 	char summary[512];
-	int stats = argc == 3 && strcmp(argv[1], "--stats") == 0;
+	int stats = 0, first, rc;
+	static const struct opt_cmd cmd = {"fare-engine tariff check", "DIR",
+	    1, 1, "Loads and validates a tariff (SPEC section 2): every "
+	    "problem on stderr as\nDIR/FILE:LINE: message and exit 1, or a "
+	    "one-line summary and exit 0."};
+	const struct opt o[] = {
+		{.name = "stats", .kind = OPT_FLAG, .dst = &stats,
+		    .help = "load time and peak memory on stderr"},
+		{.name = NULL},
+	};
 
-	if (argc != 2 && !stats) {
-		fprintf(stderr, "usage: fare-engine tariff check [--stats] DIR\n");
-		return 2;
-	}
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
 	diag_init(&d);
 	clock_gettime(CLOCK_MONOTONIC, &a);
-	t = tariff_load(argv[argc - 1], &d);
+	t = tariff_load(argv[first], &d);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	if (stats) {
 		getrusage(RUSAGE_SELF, &ru);

@@ -1,13 +1,23 @@
-/* Subcommands of fare-engine: each gets argv from its own name on. */
+/*
+ * Subcommands of fare-engine: each gets argv from its own (last) name on,
+ * parses it with opt_parse (fare/opt.h) and returns the exit status: 0
+ * success, 1 bad input or a failed check, 2 bad usage.
+ */
 #ifndef ONECITY_CMD_H
 #define ONECITY_CMD_H
 
 int	cmd_tariff_check(int argc, char **argv);
 int	cmd_price(int argc, char **argv);
-int	cmd_certs(int argc, char **argv);
+int	cmd_certs_init(int argc, char **argv);
+int	cmd_certs_device(int argc, char **argv);
+int	cmd_certs_revoke(int argc, char **argv);
 int	cmd_serve(int argc, char **argv);
-int	cmd_audit(int argc, char **argv);
-int	cmd_deny(int argc, char **argv);
+int	cmd_audit_verify(int argc, char **argv);
+int	cmd_audit_card(int argc, char **argv);
+int	cmd_audit_operators(int argc, char **argv);
+int	cmd_audit_explain(int argc, char **argv);
+int	cmd_deny_add(int argc, char **argv);
+int	cmd_deny_remove(int argc, char **argv);
 int	cmd_worker(int argc, char **argv);
 
 #endif

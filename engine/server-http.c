@@ -125,6 +125,22 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	    (double)ws.sync_us / 1e6, (unsigned long long)ws.rows_written,
 	    (unsigned long long)ws.taps_read);
 	evbuffer_add_printf(b,
+	    "# HELP onecity_account_cache_total The writer's account cache: "
+	    "repricing reads it served, those read from SQLite, evictions.\n"
+	    "# TYPE onecity_account_cache_total counter\n"
+	    "onecity_account_cache_total{outcome=\"hit\"} %llu\n"
+	    "onecity_account_cache_total{outcome=\"miss\"} %llu\n"
+	    "onecity_account_cache_total{outcome=\"evicted\"} %llu\n"
+	    "# TYPE onecity_account_cache_accounts gauge\n"
+	    "onecity_account_cache_accounts %llu\n"
+	    "# TYPE onecity_account_cache_taps gauge\n"
+	    "onecity_account_cache_taps %llu\n",
+	    (unsigned long long)ws.cache_hits,
+	    (unsigned long long)ws.cache_misses,
+	    (unsigned long long)ws.cache_evictions,
+	    (unsigned long long)ws.cache_accounts,
+	    (unsigned long long)ws.cache_taps);
+	evbuffer_add_printf(b,
 	    "# HELP onecity_taps_received_total Tap frames received.\n"
 	    "# TYPE onecity_taps_received_total counter\n"
 	    "onecity_taps_received_total %llu\n"

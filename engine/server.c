@@ -37,6 +37,7 @@
 #include "server.h"
 #include "server-int.h"
 #include "settle.h"
+#include "settlement.h"
 #include "tap.h"
 #include "tariff.h"
 #include "tls.h"
@@ -706,7 +707,8 @@ server_setup(struct server *s, char *err, size_t errlen)
 {
 	const struct server_config *c = s->cfg;
 	struct writer_opts wo = {c->db, c->synchronous_full,
-	    c->clock_offset_s, c->debt_tap_gap_s, c->settle_grace_s};
+	    c->clock_offset_s, c->debt_tap_gap_s, c->settle_grace_s,
+	    (size_t)c->account_cache};
 	struct tariff *jt;
 
 	if (setup_keys(s, &jt, err, errlen) == -1)
@@ -715,21 +717,33 @@ server_setup(struct server *s, char *err, size_t errlen)
 	    err, errlen)) == NULL)
 		return -1;
 	if (c->acquirer != NULL) {
+		unsigned char secret[TAP_DERIVED_KEY_LEN];
 		struct settle_opts so = {c->db, c->acquirer,
 		    tariff_currency(s->tariff), c->settle_grace_s,
-		    (int)c->settle_interval_s, (int)c->settle_timeout_ms};
-		if ((s->settle = settle_start(&so, s->writer, err,
-		    errlen)) == NULL)
+		    (int)c->settle_interval_s, (int)c->settle_timeout_ms,
+		    secret};
+		_Static_assert(TAP_DERIVED_KEY_LEN == SETTLE_SECRET_LEN,
+		    "the derived key is settlement's secret");
+		/* References and idempotency keys: a sub-key of the token
+		 * key, so that no new secret has to be kept. */
+		if (tap_derive_key(s->tk, SETTLE_SECRET_LABEL, secret) == -1) {
+			snprintf(err, errlen, "cannot derive the settlement "
+			    "key");
+			return -1;
+		}
+		s->settle = settle_start(&so, s->writer, err, errlen);
+		mbedtls_platform_zeroize(secret, sizeof secret);
+		if (s->settle == NULL)
 			return -1;
 	} else
 		logmsg("no acquirer configured: settlement is off");
 	if (c->nats != NULL) {
-		struct gateway_opts go = {c->nats, c->shards, c->db,
+		struct gateway_opts go = {c->nats, (unsigned)c->shards, c->db,
 		    c->clock_offset_s};
 		if ((s->gw = gateway_open(&go, s->base, writer_done_cb, s, err,
 		    errlen)) == NULL)
 			return -1;
-		logmsg("gateway: publishing taps to JetStream at %s, %u "
+		logmsg("gateway: publishing taps to JetStream at %s, %ld "
 		    "shard(s)", c->nats, c->shards);
 	}
 	open_deny_feed(s);

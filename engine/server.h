@@ -23,9 +23,10 @@ struct server_config {
 	long		 settle_interval_s;
 	long		 settle_timeout_ms;
 	int64_t		 debt_tap_gap_s;
+	long		 account_cache;	/* accounts the writer keeps */
 	const char	*nats;		/* gateway mode: nats://HOST:PORT,...;
 					 * NULL: the embedded engine */
-	unsigned	 shards;	/* gateway mode: pricing shards */
+	long		 shards;	/* gateway mode: pricing shards */
 };
 
 /* Runs until SIGTERM or SIGINT; returns the exit status. */

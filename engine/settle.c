@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mbedtls/platform_util.h>
 #include <sqlite3.h>
 
 #include "clock.h"
@@ -59,6 +60,7 @@ struct settle {
 	int			 down_s;	/* back-off while unreachable */
 	struct settle_stats	 st;		/* under mu */
 	char			 currency[8];
+	unsigned char		 secret[SETTLE_SECRET_LEN];
 };
 
 static int
@@ -153,8 +155,9 @@ acq_request(struct settle *s, const struct settle_req *r, char *result,
 
 	if (acq_connect(s) == -1)
 		return -1;
-	n = snprintf(line, sizeof line, "CAPTURE %s %s %lld %s\n", r->key,
-	    r->account, (long long)r->amount, s->o.currency);
+	n = snprintf(line, sizeof line, "CAPTURE %s %s %lld %s %s %s\n",
+	    r->key, r->account, (long long)r->amount, s->o.currency, r->day,
+	    r->reference[0] != '\0' ? r->reference : "-");
 	while (off < (size_t)n) {
 		ssize_t w;
 		if (!wait_fd(s->fd, POLLOUT, deadline))
@@ -407,8 +410,8 @@ request_all(struct settle *s, struct settle_req *rs, size_t n)
 	if (exec(s, "BEGIN IMMEDIATE") == -1)
 		return -1;
 	for (i = 0; i < n; i++)
-		if (settlement_add(s->db, &rs[i], SETTLE_PENDING, NULL,
-		    writer_now(s->w)) == -1) {
+		if (settlement_add(s->db, s->secret, &rs[i], SETTLE_PENDING,
+		    NULL, writer_now(s->w)) == -1) {
 			exec(s, "ROLLBACK");
 			return -1;
 		}
@@ -456,8 +459,8 @@ adjust_debt(struct settle *s, struct settle_req *r)
 	snprintf(debt, sizeof debt, "debt:%s", r->account);
 	r->amount = -adj;
 	r->debt_id = id;
-	rc |= settlement_add(s->db, r, SETTLE_DEBT_ADJUSTED, "debt reduced",
-	    now);
+	rc |= settlement_add(s->db, s->secret, r, SETTLE_DEBT_ADJUSTED,
+	    "debt reduced", now);
 	rc |= ledger_move(s->ledger, rider, debt, adj, r->day, r->account,
 	    now, "debt-adjust");
 	rc |= debt_reduce(s->db, id, adj);
@@ -595,6 +598,9 @@ settle_start(const struct settle_opts *o, struct writer *w, char *err,
 		return NULL;
 	}
 	s->o = *o;
+	assert(o->secret != NULL);
+	memcpy(s->secret, o->secret, sizeof s->secret);
+	s->o.secret = NULL;
 	snprintf(s->currency, sizeof s->currency, "%s", o->currency);
 	s->o.currency = s->currency;
 	s->w = w;
@@ -602,6 +608,7 @@ settle_start(const struct settle_opts *o, struct writer *w, char *err,
 	if (wire_parse_addr(o->acquirer, &sin) == -1) {
 		snprintf(err, errlen, "acquirer '%s' is not HOST:PORT",
 		    o->acquirer);
+		mbedtls_platform_zeroize(s, sizeof *s);
 		free(s);
 		return NULL;
 	}
@@ -613,6 +620,7 @@ settle_start(const struct settle_opts *o, struct writer *w, char *err,
 			snprintf(err, errlen, "%s: %s", o->db,
 			    sqlite3_errmsg(s->db));
 		sqlite3_close_v2(s->db);
+		mbedtls_platform_zeroize(s, sizeof *s);
 		free(s);
 		return NULL;
 	}
@@ -622,6 +630,7 @@ settle_start(const struct settle_opts *o, struct writer *w, char *err,
 		snprintf(err, errlen, "cannot start the settlement thread");
 		ledger_close(s->ledger);
 		sqlite3_close_v2(s->db);
+		mbedtls_platform_zeroize(s, sizeof *s);
 		free(s);
 		return NULL;
 	}
@@ -645,6 +654,7 @@ settle_stop(struct settle *s)
 	sqlite3_close_v2(s->db);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	mbedtls_platform_zeroize(s, sizeof *s);
 	free(s);
 }
 

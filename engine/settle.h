@@ -24,7 +24,15 @@ struct settle_opts {
 	int64_t		 grace_s;	/* after a service day closes */
 	int		 interval_s;	/* between passes */
 	int		 timeout_ms;	/* per acquirer request */
+	/* SETTLE_SECRET_LEN bytes, copied: keys and references. */
+	const unsigned char *secret;
 };
+
+/*
+ * The label of the token-key sub-key that settlement derives its keys and
+ * references with (tap_derive_key; store/settlement.h).
+ */
+#define SETTLE_SECRET_LABEL	"onecity/settlement-reference/v1"
 
 struct settle_stats {
 	uint64_t	 passes, approved, declined, recovered, failures;

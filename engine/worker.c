@@ -16,7 +16,6 @@
  * the token's account to nothing and posts the reversal of what it had
  * posted; later taps of the card that still arrive here are forwarded.
  */
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,12 +28,15 @@
 
 #include <sqlite3.h>
 
+#include <mbedtls/platform_util.h>
+
 #include "cmd.h"
 #include "deny.h"
 #include "diag.h"
 #include "jsbus.h"
 #include "limits.h"
 #include "moves.h"
+#include "opt.h"
 #include "parse.h"
 #include "settle.h"
 #include "tap.h"
@@ -42,7 +44,8 @@
 #include "writer.h"
 
 struct worker_config {
-	const char	*nats, *db, *tariff, *acquirer;
+	const char	*nats, *db, *tariff, *acquirer, *token_key_file;
+	long		 account_cache;
 	unsigned	 shard, shards;
 	int		 synchronous_full;
 	int64_t		 clock_offset_s, settle_grace_s, debt_tap_gap_s;
@@ -424,7 +427,7 @@ worker_setup(struct worker *w, char *err, size_t errlen)
 {
 	const struct worker_config *c = w->cfg;
 	struct writer_opts wo = {c->db, c->synchronous_full, c->clock_offset_s,
-	    c->debt_tap_gap_s, c->settle_grace_s};
+	    c->debt_tap_gap_s, c->settle_grace_s, (size_t)c->account_cache};
 	struct tariff *t = load_tariff(c->tariff), *t2;
 	struct timeval one = {1, 0};
 	char name[48];
@@ -451,10 +454,24 @@ worker_setup(struct worker *w, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->acquirer != NULL) {
+		/* References and keys: the sub-key of the token key that
+		 * serve derives (settle.h), so shards match the engine. */
+		unsigned char secret[TAP_DERIVED_KEY_LEN];
 		struct settle_opts so = {c->db, c->acquirer,
 		    tariff_currency(t2), c->settle_grace_s,
-		    (int)c->settle_interval_s, (int)c->settle_timeout_ms};
-		w->settle = settle_start(&so, w->writer, err, errlen);
+		    (int)c->settle_interval_s, (int)c->settle_timeout_ms,
+		    secret};
+		struct tap_tokenizer *tk = c->token_key_file != NULL ?
+		    tap_tokenizer_from_file(c->token_key_file, err, errlen) :
+		    tap_tokenizer_new((const unsigned char *)TAP_DEV_TOKEN_KEY,
+		    strlen(TAP_DEV_TOKEN_KEY));
+		if (tk != NULL && tap_derive_key(tk, SETTLE_SECRET_LABEL,
+		    secret) == 0)
+			w->settle = settle_start(&so, w->writer, err, errlen);
+		else if (tk != NULL)
+			snprintf(err, errlen, "cannot derive the settlement key");
+		tap_tokenizer_free(tk);
+		mbedtls_platform_zeroize(secret, sizeof secret);
 	}
 	tariff_free(t2);
 	if (c->acquirer != NULL && w->settle == NULL)
@@ -547,56 +564,73 @@ worker_run(const struct worker_config *c)
 	return rc;
 }
 
-static int
-worker_usage(void)
-{
-	fprintf(stderr, "usage: fare-engine worker --nats URLS --shard K "
-	    "--shards N --db FILE --tariff DIR\n"
-	    "           [--clock RFC3339] [--synchronous full|normal] "
-	    "[--acquirer HOST:PORT]\n"
-	    "           [--settle-grace S] [--settle-interval S] "
-	    "[--settle-timeout-ms MS] [--debt-tap-gap S]\n");
-	return 2;
-}
-
-/* A whole number in [lo, hi] from option name's value, or -1. */
-static int
-number(const char *name, const char *v, long lo, long hi, long *out)
-{
-	char *e;
-	long n = strtol(v, &e, 10);
-
-	if (*v == '\0' || *e != '\0' || n < lo || n > hi) {
-		fprintf(stderr, "fare-engine: worker: --%s '%s': not a number "
-		    "in %ld-%ld\n", name, v, lo, hi);
-		return -1;
-	}
-	*out = n;
-	return 0;
-}
+static const struct opt_cmd worker_cmd = {"fare-engine worker", "", 0, 0,
+    "Prices one shard of the cluster: a durable pull consumer on "
+    "taps.<shard> of the\nJetStream stream TAPS feeds the embedded "
+    "engine's writer on this shard's own\ndatabase (same schema and "
+    "views); messages are acknowledged after their commit.\nSettlement "
+    "runs per shard with --acquirer.  SIGTERM stops cleanly (exit 0)."};
 
 int
 cmd_worker(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"nats", required_argument, NULL, 'n'},
-		{"shard", required_argument, NULL, 'k'},
-		{"shards", required_argument, NULL, 'N'},
-		{"db", required_argument, NULL, 'd'},
-		{"tariff", required_argument, NULL, 't'},
-		{"clock", required_argument, NULL, 'c'},
-		{"synchronous", required_argument, NULL, 's'},
-		{"acquirer", required_argument, NULL, 'a'},
-		{"settle-grace", required_argument, NULL, 'g'},
-		{"settle-interval", required_argument, NULL, 'i'},
-		{"settle-timeout-ms", required_argument, NULL, 'o'},
-		{"debt-tap-gap", required_argument, NULL, 'G'},
-		{NULL, 0, NULL, 0},
-	};
 	struct worker_config c;
-	long shard = -1, shards = 0, v;
-	const char *why;
-	int ch;
+	long shard = -1, shards = 0;
+	int64_t clock = INT64_MIN;
+	const char *sync = NULL;
+	int dev = 0, first, r;
+	const struct opt o[] = {
+		{.name = "nats", .kind = OPT_STR, .dst = &c.nats,
+		    .arg = "URLS", .flags = OPT_REQUIRED,
+		    .help = "the cluster: nats://HOST:PORT,..."},
+		{.name = "shard", .kind = OPT_LONG, .dst = &shard, .arg = "K",
+		    .lo = 0, .hi = JSBUS_SHARDS_MAX - 1,
+		    .flags = OPT_REQUIRED, .help = "this worker's shard"},
+		{.name = "shards", .kind = OPT_LONG, .dst = &shards,
+		    .arg = "N", .lo = 1, .hi = JSBUS_SHARDS_MAX,
+		    .flags = OPT_REQUIRED, .help = "shards in the cluster (as "
+		    "the gateways' --shards)"},
+		{.name = "db", .kind = OPT_STR, .dst = &c.db, .arg = "FILE",
+		    .flags = OPT_REQUIRED, .help = "this shard's SQLite "
+		    "database"},
+		{.name = "tariff", .kind = OPT_STR, .dst = &c.tariff,
+		    .arg = "DIR", .flags = OPT_REQUIRED,
+		    .help = "the tariff (GTFS directory)"},
+		{.name = "clock", .kind = OPT_TIME, .dst = &clock,
+		    .arg = "RFC3339", .help = "the engine's clock (tests and "
+		    "demos)"},
+		{.name = "synchronous", .kind = OPT_STR, .dst = &sync,
+		    .arg = "full|normal", .help = "SQLite's synchronous "
+		    "(default full)"},
+		{.name = "account-cache", .kind = OPT_LONG,
+		    .dst = &c.account_cache, .arg = "N", .lo = 0,
+		    .hi = ACCOUNT_CACHE_ACCOUNTS, .help = "accounts whose open "
+		    "weeks the writer keeps in memory (0: none)"},
+		{.name = "acquirer", .kind = OPT_STR, .dst = &c.acquirer,
+		    .arg = "HOST:PORT", .help = "settle this shard with the "
+		    "acquirer"},
+		{.name = "token-key-file", .kind = OPT_STR,
+		    .dst = &c.token_key_file, .arg = "FILE", .group = 1,
+		    .help = "the token key (settlement's keys derive from "
+		    "it)"},
+		{.name = "dev", .kind = OPT_FLAG, .dst = &dev, .group = 1,
+		    .help = "development: the dev token key"},
+		{.name = "settle-grace", .kind = OPT_I64,
+		    .dst = &c.settle_grace_s, .arg = "S", .lo = 0,
+		    .hi = 7 * 86400, .help = "seconds after a day ends before "
+		    "it closes"},
+		{.name = "settle-interval", .kind = OPT_LONG,
+		    .dst = &c.settle_interval_s, .arg = "S", .lo = 1,
+		    .hi = 3600, .help = "seconds between settlement passes"},
+		{.name = "settle-timeout-ms", .kind = OPT_LONG,
+		    .dst = &c.settle_timeout_ms, .arg = "MS", .lo = 10,
+		    .hi = 60000, .help = "per acquirer request"},
+		{.name = "debt-tap-gap", .kind = OPT_I64,
+		    .dst = &c.debt_tap_gap_s, .arg = "S", .lo = 0,
+		    .hi = 14 * 86400, .help = "a tap retries a debt at most "
+		    "this often"},
+		{.name = NULL},
+	};
 
 	memset(&c, 0, sizeof c);
 	c.synchronous_full = 1;
@@ -604,73 +638,22 @@ cmd_worker(int argc, char **argv)
 	c.settle_interval_s = SETTLE_INTERVAL_S_DEFAULT;
 	c.settle_timeout_ms = SETTLE_TIMEOUT_MS_DEFAULT;
 	c.debt_tap_gap_s = DEBT_TAP_GAP_S_DEFAULT;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'n': c.nats = optarg; break;
-		case 'd': c.db = optarg; break;
-		case 't': c.tariff = optarg; break;
-		case 'a': c.acquirer = optarg; break;
-		case 'k':
-			if (number("shard", optarg, 0, JSBUS_SHARDS_MAX - 1,
-			    &shard) == -1)
-				return 2;
-			break;
-		case 'N':
-			if (number("shards", optarg, 1, JSBUS_SHARDS_MAX,
-			    &shards) == -1)
-				return 2;
-			break;
-		case 'c': {
-			int64_t t;
-			if (parse_rfc3339(optarg, &t, &why) == -1) {
-				fprintf(stderr, "fare-engine: worker: --clock: "
-				    "%s\n", why);
-				return 2;
-			}
-			c.clock_offset_s = t - (int64_t)time(NULL);
-			break;
-		}
-		case 's':
-			if (strcmp(optarg, "full") != 0 &&
-			    strcmp(optarg, "normal") != 0)
-				return worker_usage();
-			c.synchronous_full = strcmp(optarg, "full") == 0;
-			break;
-		case 'g':
-			if (number("settle-grace", optarg, 0, 7 * 86400,
-			    &v) == -1)
-				return 2;
-			c.settle_grace_s = v;
-			break;
-		case 'i':
-			if (number("settle-interval", optarg, 1, 3600,
-			    &c.settle_interval_s) == -1)
-				return 2;
-			break;
-		case 'o':
-			if (number("settle-timeout-ms", optarg, 10, 60000,
-			    &c.settle_timeout_ms) == -1)
-				return 2;
-			break;
-		case 'G':
-			if (number("debt-tap-gap", optarg, 0, 14 * 86400,
-			    &v) == -1)
-				return 2;
-			c.debt_tap_gap_s = v;
-			break;
-		default:
-			return worker_usage();
-		}
-	}
-	if (optind != argc || c.nats == NULL || c.db == NULL ||
-	    c.tariff == NULL || shard < 0 || shards < 1)
-		return worker_usage();
-	if (shard >= shards) {
-		fprintf(stderr, "fare-engine: worker: --shard %ld is not below "
-		    "--shards %ld\n", shard, shards);
-		return 2;
-	}
+	c.account_cache = ACCOUNT_CACHE_ACCOUNTS;
+	if ((r = opt_parse(&worker_cmd, o, argc, argv, &first)) != OPT_RUN)
+		return r;
+	if (sync != NULL && strcmp(sync, "full") != 0 &&
+	    strcmp(sync, "normal") != 0)
+		return opt_fail(&worker_cmd, "--synchronous '%s': full or "
+		    "normal", sync);
+	c.synchronous_full = sync == NULL || strcmp(sync, "full") == 0;
+	if (shard >= shards)
+		return opt_fail(&worker_cmd, "--shard %ld is not below "
+		    "--shards %ld", shard, shards);
+	if (c.acquirer != NULL && c.token_key_file == NULL && !dev)
+		return opt_fail(&worker_cmd, "settlement (--acquirer) needs "
+		    "--token-key-file (or --dev for the development key)");
+	if (clock != INT64_MIN)
+		c.clock_offset_s = clock - (int64_t)time(NULL);
 	c.shard = (unsigned)shard;
 	c.shards = (unsigned)shards;
 	return worker_run(&c);

@@ -16,6 +16,7 @@
 
 #include <sqlite3.h>
 
+#include "account-cache.h"
 #include "charges.h"
 #include "clock.h"
 #include "deny.h"
@@ -65,6 +66,9 @@ struct writer {
 	uint64_t		 batch_taps_read;	/* writer only */
 	struct stored_day	*stored;	/* writer's scratch */
 	size_t			 nstored, stored_cap;
+	struct acache_day	*newdays;	/* writer's scratch */
+	size_t			 newdays_cap;
+	struct acache		*cache;		/* writer only */
 };
 
 /* One batch on its way through write_batch(). */
@@ -76,6 +80,7 @@ struct batch {
 	struct strtab		*accounts;	/* every account touched */
 	uint32_t		*first, *next;	/* the taps of each account */
 	uint32_t		*before;	/* each tap's account before it */
+	uint8_t			*added;		/* each tap: a new row */
 	int32_t			*from_day;	/* per account: reprice from */
 	int32_t			*to_day;	/* ... the last changed day */
 };
@@ -92,6 +97,33 @@ writer_service_day(struct writer *w, int64_t t, char out[11])
 	pthread_mutex_lock(&w->mu);	/* the writer swaps tariffs under it */
 	civil_format_day(price_service_day(w->tariff, t), out);
 	pthread_mutex_unlock(&w->mu);
+}
+
+/* A service day as "YYYY-MM-DD"; "" (before every day) for INT32_MIN,
+ * "9999-12-31" (after every day) for INT32_MAX. */
+static void
+day_text(int32_t day, char out[11])
+{
+	if (day == INT32_MIN)
+		out[0] = '\0';
+	else if (day == INT32_MAX)
+		memcpy(out, "9999-12-31", 11);
+	else
+		civil_format_day(day, out);
+}
+
+/* "YYYY-MM-DD" (as the store writes it) to days since 1970. */
+static int32_t
+day_parse(const char *s)
+{
+	unsigned y = 0, m = 0, d = 0;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		y = y * 10 + (unsigned)(s[i] - '0');
+	m = (unsigned)(s[5] - '0') * 10 + (unsigned)(s[6] - '0');
+	d = (unsigned)(s[8] - '0') * 10 + (unsigned)(s[9] - '0');
+	return civil_to_days(y, m, d);
 }
 
 static void
@@ -211,9 +243,18 @@ post_closed_cb(const char *account, const char *day, int64_t charge,
 		sum += cents[i];
 	}
 	assert(n == 0 || sum == charge);
+	struct acache_entry *e = acache_peek(w->cache, account);
+	struct acache_day *cd;
+
 	if (ledger_post_day(w->ledger, account, day, charge, ls, (size_t)n,
 	    writer_now(w), "close") != 0)
 		return -1;
+	if (e != NULL && strlen(day) == 10 && day_parse(day) >= e->days_from) {
+		if ((cd = acache_find_day(e, day_parse(day))) != NULL)
+			cd->posted = 1;
+		else	/* not as stored: read it again */
+			acache_drop(w->cache, account);
+	}
 	return charges_set_posted(w->charges, account, day);
 }
 
@@ -239,6 +280,7 @@ close_days(struct writer *w)
 		    post_closed_cb, w);
 		if (n < 0 || journal_exec(w->journal, "COMMIT") != SQLITE_OK) {
 			journal_exec(w->journal, "ROLLBACK");
+			acache_clear(w->cache);
 			set_health(w, "cannot post closed days");
 			return;
 		}
@@ -289,9 +331,8 @@ day_digest(const struct price_result *r, const struct price_day *d)
 
 /* One stored day of the account being repriced. */
 struct stored_day {
-	char		 day[11];
-	int64_t		 digest;
-	uint8_t		 has_digest, posted, seen;
+	struct acache_day d;
+	uint8_t		 seen;
 };
 
 static int
@@ -301,82 +342,228 @@ stored_day_cb(const char *day, int64_t digest, int has_digest, int posted,
 	struct writer *w = arg;
 	struct stored_day *sd;
 
-	if (price_reserve((void **)&w->stored, &w->stored_cap, w->nstored + 1,
-	    sizeof *w->stored) == -1)
+	if (strlen(day) != 10 || price_reserve((void **)&w->stored,
+	    &w->stored_cap, w->nstored + 1, sizeof *w->stored) == -1)
 		return -1;
 	sd = &w->stored[w->nstored++];
-	snprintf(sd->day, sizeof sd->day, "%s", day);
-	sd->digest = digest;
-	sd->has_digest = (uint8_t)has_digest;
-	sd->posted = (uint8_t)(posted != 0);
+	sd->d.day = day_parse(day);
+	sd->d.digest = digest;
+	sd->d.has_digest = (uint8_t)has_digest;
+	sd->d.posted = (uint8_t)(posted != 0);
 	sd->seen = 0;
 	return 0;
+}
+
+static int
+day_cmp(const void *a, const void *b)
+{
+	int32_t x = ((const struct acache_day *)a)->day;
+	int32_t y = ((const struct acache_day *)b)->day;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The account's stored days from week on into w->stored, in day order:
+ * from its cache entry when that holds them, else one indexed query.
+ * Sets *from to the first day the list is complete from.
+ */
+static int
+read_stored_days(struct writer *w, const char *account, int32_t week,
+    struct acache_entry *e, int32_t *from)
+{
+	char day[11];
+	size_t k;
+
+	w->nstored = 0;
+	if (e != NULL && e->days_from <= week) {
+		if (price_reserve((void **)&w->stored, &w->stored_cap,
+		    e->ndays, sizeof *w->stored) == -1)
+			return -1;
+		for (k = 0; k < e->ndays; k++) {
+			w->stored[k].d = e->days[k];
+			w->stored[k].seen = 0;
+		}
+		w->nstored = e->ndays;
+		*from = e->days_from;
+		return 0;
+	}
+	*from = week;
+	day_text(week, day);
+	if (charges_stored_days(w->charges, account, day, "9999-12-31",
+	    stored_day_cb, w) != 0)
+		return -1;
+	/* The table's key order; sorted here all the same. */
+	for (k = 1; k < w->nstored; k++)
+		if (w->stored[k - 1].d.day >= w->stored[k].d.day)
+			break;
+	if (k < w->nstored)
+		qsort(w->stored, w->nstored, sizeof *w->stored, day_cmp);
+	return 0;
+}
+
+static struct stored_day *
+find_stored(struct writer *w, int32_t day)
+{
+	size_t lo = 0, hi = w->nstored;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (w->stored[mid].d.day < day)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < w->nstored && w->stored[lo].d.day == day ?
+	    &w->stored[lo] : NULL;
+}
+
+/*
+ * The account's stored days after a repricing of week..last, for its
+ * cache entry: those outside the range as they were, the priced days of
+ * the range as written (or left).
+ */
+static void
+keep_days(struct writer *w, struct acache_entry *e, int32_t from,
+    int32_t week, int32_t last, size_t npriced)
+{
+	size_t k, n = 0;
+
+	if (e == NULL)
+		return;
+	if (price_reserve((void **)&w->newdays, &w->newdays_cap,
+	    w->nstored + npriced, sizeof *w->newdays) == -1) {
+		acache_drop(w->cache, e->account);
+		return;
+	}
+	for (k = 0; k < w->nstored; k++)
+		if (w->stored[k].d.day < week || w->stored[k].d.day > last)
+			w->newdays[n++] = w->stored[k].d;
+	for (k = 0; k < w->pr.ndays; k++) {
+		const struct price_day *pd = &w->pr.day[k];
+		if (pd->service_day < week || pd->service_day > last)
+			continue;
+		/* find_stored's entry was updated to what is stored now. */
+		w->newdays[n++] = find_stored(w, pd->service_day)->d;
+	}
+	qsort(w->newdays, n, sizeof *w->newdays, day_cmp);
+	if (n <= ACCOUNT_CACHE_DAYS_PER_ACCOUNT)
+		(void)acache_set_days(w->cache, e, from, w->newdays, n);
+	else
+		acache_drop(w->cache, e->account);
 }
 
 /*
  * Writes the priced days from week through last whose results changed
  * (SPEC §6: only what changed); stored days no longer charged are deleted
- * and, where posted, posted back to zero.
+ * and, where posted, posted back to zero.  The account's cache entry e
+ * (or NULL) serves the stored days and keeps them after.
  */
 static int
 write_changed_days(struct writer *w, const char *account, int32_t week,
-    int32_t last, const char *from, const char *to)
+    int32_t last, struct acache_entry *e)
 {
 	char day[11];
-	size_t d, k;
+	size_t d, k, npriced = 0;
+	int32_t from;
 	int rc = 0;
 
-	w->nstored = 0;
-	if (charges_stored_days(w->charges, account, from, to, stored_day_cb,
-	    w) != 0)
+	if (read_stored_days(w, account, week, e, &from) != 0)
 		return -1;
 	for (d = 0; d < w->pr.ndays && rc == 0; d++) {
 		const struct price_day *pd = &w->pr.day[d];
-		struct stored_day *sd = NULL;
+		struct stored_day *sd;
 		int64_t dg;
+		int posted;
 		if (pd->service_day < week || pd->service_day > last)
 			continue;
-		civil_format_day(pd->service_day, day);
-		for (k = 0; k < w->nstored && sd == NULL; k++)
-			if (strcmp(w->stored[k].day, day) == 0)
-				sd = &w->stored[k];
+		npriced++;
+		if ((sd = find_stored(w, pd->service_day)) == NULL) {
+			/* New: a stored day for keep_days(), seen. */
+			if (price_reserve((void **)&w->stored, &w->stored_cap,
+			    w->nstored + 1, sizeof *w->stored) == -1)
+				return -1;
+			sd = &w->stored[w->nstored++];
+			sd->d.day = pd->service_day;
+			sd->d.posted = 0;
+			sd->d.has_digest = 0;
+			sd->seen = 2;	/* not stored before */
+			qsort(w->stored, w->nstored, sizeof *w->stored,
+			    day_cmp);
+			sd = find_stored(w, pd->service_day);
+		}
 		dg = day_digest(&w->pr, pd);
-		if (sd != NULL) {
+		civil_format_day(pd->service_day, day);
+		if (sd->seen != 2) {
 			sd->seen = 1;
 			/* Unchanged: posted already, or still open (the
 			 * close pass posts it). */
-			if (sd->has_digest && sd->digest == dg && (sd->posted ||
-			    !day_closed(w, pd->service_day)))
+			if (sd->d.has_digest && sd->d.digest == dg &&
+			    (sd->d.posted || !day_closed(w, pd->service_day)))
 				continue;
 			rc = charges_clear(w->charges, account, day, day);
 		}
+		sd->seen = 1;
+		/* Once posted, a day stays posted (a restart with a longer
+		 * grace or an earlier clock does not reopen it). */
+		posted = sd->d.posted || day_closed(w, pd->service_day);
 		if (rc == 0)
-			rc = write_day(w, account, pd, dg,
-			    sd != NULL && sd->posted);
+			rc = write_day(w, account, pd, dg, posted);
+		sd->d.digest = dg;
+		sd->d.has_digest = 1;
+		sd->d.posted = (uint8_t)posted;
 	}
 	for (k = 0; k < w->nstored && rc == 0; k++) {
 		struct stored_day *sd = &w->stored[k];
-		if (sd->seen)
+		if (sd->seen || sd->d.day < week || sd->d.day > last)
 			continue;
-		rc = charges_clear(w->charges, account, sd->day, sd->day);
-		if (rc == 0 && sd->posted)
-			rc = ledger_post_day(w->ledger, account, sd->day, 0,
+		civil_format_day(sd->d.day, day);
+		rc = charges_clear(w->charges, account, day, day);
+		if (rc == 0 && sd->d.posted)
+			rc = ledger_post_day(w->ledger, account, day, 0,
 			    NULL, 0, writer_now(w), "reversal");
 	}
+	if (rc == 0)
+		keep_days(w, e, from, week, last, npriced);
 	return rc;
 }
 
-/* A service day as "YYYY-MM-DD"; "" (before every day) for INT32_MIN,
- * "9999-12-31" (after every day) for INT32_MAX. */
-static void
-day_text(int32_t day, char out[11])
+/*
+ * The account's taps from since on into w->pt: from its cache entry *ep
+ * when that holds them all, else one indexed query (through the index on
+ * (token, time_utc)), which the cache then keeps.
+ */
+static int
+read_taps(struct writer *w, const char *account, int64_t since,
+    struct acache_entry **ep)
 {
-	if (day == INT32_MIN)
-		out[0] = '\0';
-	else if (day == INT32_MAX)
-		memcpy(out, "9999-12-31", 11);
-	else
-		civil_format_day(day, out);
+	struct acache_entry *e = *ep;
+	size_t lo = 0, hi;
+
+	if (e != NULL && e->since <= since) {
+		for (hi = e->ntaps; lo < hi;) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (e->taps[mid].time < since)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (price_reserve((void **)&w->pt, &w->pt_cap,
+		    e->ntaps - lo + 1, sizeof *w->pt) == -1)
+			return -1;
+		memcpy(w->pt, &e->taps[lo], (e->ntaps - lo) * sizeof *w->pt);
+		w->npt = e->ntaps - lo;
+		acache_count(w->cache, 1);
+		return 0;
+	}
+	acache_count(w->cache, 0);
+	w->npt = 0;
+	if (journal_account_taps(w->journal, account, since, add_tap_cb,
+	    w) == -1)
+		return -1;
+	w->batch_taps_read += w->npt;
+	*ep = acache_put(w->cache, account, since, w->pt, w->npt);
+	return 0;
 }
 
 /*
@@ -389,44 +576,57 @@ day_text(int32_t day, char out[11])
  */
 static int
 load_window(struct writer *w, const char *account, int32_t changed_day,
-    size_t *cut, int32_t *week)
+    size_t *cut, int32_t *week, struct acache_entry **ep)
 {
 	int64_t lookback = price_link_s(w->tariff) + 2 * 86400, since;
-	int found = 0;
+	int found = 0, older;
 
 	for (;;) {
 		since = changed_day == INT32_MIN ||
 		    lookback > WRITER_LOOKBACK_MAX_S ? INT64_MIN :
 		    (int64_t)price_week_start(changed_day) * 86400 - 86400 -
 		    lookback;
-		w->npt = 0;
-		if (journal_account_taps(w->journal, account, since,
-		    add_tap_cb, w) == -1)
+		if (read_taps(w, account, since, ep) == -1)
 			return -1;
 		if (since != INT64_MIN)
 			*cut = price_window_start(w->tariff, w->pt, w->npt,
 			    changed_day, week, &found);
 		if (since == INT64_MIN || found)
 			break;
-		switch (journal_account_has_taps_before(w->journal, account,
-		    since)) {
-		case 0:		/* what was read is the whole history */
-			found = 0;
-			since = INT64_MIN;
-			break;
-		case -1:
+		older = *ep != NULL && (*ep)->since == INT64_MIN ? 0 :
+		    journal_account_has_taps_before(w->journal, account,
+		    since);
+		if (older == -1)
 			return -1;
-		}
-		if (since == INT64_MIN)
+		if (older == 0) {
+			/* What was read is the whole history. */
+			found = 0;
 			break;
+		}
 		lookback *= 4;
 	}
 	if (!found) {
 		*cut = 0;
 		*week = INT32_MIN;
 	}
-	w->batch_taps_read += w->npt;
 	return 0;
+}
+
+/*
+ * Keeps the account's cache entry to its open weeks: taps from where a
+ * tap into the previous week would read, days from that week on.
+ */
+static void
+trim_entry(struct writer *w, struct acache_entry *e)
+{
+	int32_t last, keep_day;
+
+	if (e == NULL || e->ntaps == 0)
+		return;
+	last = price_service_day(w->tariff, e->taps[e->ntaps - 1].time);
+	keep_day = price_week_start(last) - 7;
+	acache_trim(w->cache, e, (int64_t)keep_day * 86400 - 86400 -
+	    price_link_s(w->tariff) - 2 * 86400, keep_day);
 }
 
 /*
@@ -441,8 +641,9 @@ reprice(struct writer *w, const char *account, int32_t from_day,
     int32_t to_day)
 {
 	int32_t week = INT32_MIN, last = INT32_MAX;
-	char now_acc[ACCOUNT_TEXT_MAX], from[11], to[11];
+	char now_acc[ACCOUNT_TEXT_MAX];
 	struct account_key key;
+	struct acache_entry *e = NULL;
 	size_t cut = 0, end;
 	int moved = 0;
 
@@ -456,23 +657,26 @@ reprice(struct writer *w, const char *account, int32_t from_day,
 		    sizeof now_acc);
 		moved = strcmp(now_acc, account) != 0;
 	}
-	if (moved)
-		to_day = INT32_MAX;
 	w->pr.ndays = 0;
-	if (!moved) {
-		if (load_window(w, account, from_day, &cut, &week) == -1)
-			return -1;
-		/* Through the week where the walk is clean again after the
-		 * last changed day; the weeks after it stay as stored. */
-		end = to_day == INT32_MAX ? w->npt - cut : price_window_end(
-		    w->tariff, w->pt + cut, w->npt - cut, to_day, &last);
-		if (price_account(w->tariff, w->pt + cut, end, writer_now(w),
-		    &w->pr) == -1)
-			return -1;
+	if (moved) {
+		acache_drop(w->cache, account);
+		return write_changed_days(w, account, INT32_MIN, INT32_MAX,
+		    NULL);
 	}
-	day_text(week, from);
-	day_text(last, to);
-	return write_changed_days(w, account, week, last, from, to);
+	e = acache_get(w->cache, account);
+	if (load_window(w, account, from_day, &cut, &week, &e) == -1)
+		return -1;
+	/* Through the week where the walk is clean again after the last
+	 * changed day; the weeks after it stay as stored. */
+	end = to_day == INT32_MAX ? w->npt - cut : price_window_end(
+	    w->tariff, w->pt + cut, w->npt - cut, to_day, &last);
+	if (price_account(w->tariff, w->pt + cut, end, writer_now(w),
+	    &w->pr) == -1)
+		return -1;
+	if (write_changed_days(w, account, week, last, e) != 0)
+		return -1;
+	trim_entry(w, acache_peek(w->cache, account));
+	return 0;
 }
 
 /* Feedback for an ack: the tap's leg fare and its day's charge. */
@@ -516,17 +720,22 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 	struct jtap *x = &bt->b[i];
 	enum refusal why = x->refuse;
 	char acc[64];
+	int64_t rows;
 
 	assert(why >= 0 && why < REFUSAL_MAX);
+	bt->added[i] = 0;
 	if (why == REFUSAL_NONE) {
 		/* The account the card had: a PAR in this batch may move it,
 		 * and the old one must be repriced too. */
 		journal_card_account(w->journal, x->token, acc, sizeof acc);
 		if ((bt->before[i] = touch_account(bt, acc)) == STRTAB_NONE)
 			return -1;
+		rows = journal_changes(w->journal);
 		why = journal_store_tap(w->journal, x);
 		if (why == REFUSAL_STORE)
 			return -1;
+		/* A new row, not a resend: the account's cache takes it. */
+		bt->added[i] = journal_changes(w->journal) > rows;
 		if (why == REFUSAL_NONE &&
 		    journal_update_card(w->journal, x) != 0)
 			return -1;
@@ -538,6 +747,7 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 		    writer_now(w)) != 0)
 			return -1;
 		snprintf(acc, sizeof acc, "tok:%s", x->token);
+		acache_drop(w->cache, acc);	/* its taps are gone */
 		if ((bt->before[i] = touch_account(bt, acc)) == STRTAB_NONE)
 			return -1;
 		bt->res[i].refused = why;
@@ -642,6 +852,44 @@ index_batch(struct writer *w, struct batch *bt)
 	return 0;
 }
 
+/*
+ * The batch's new taps into their accounts' cache entries, as the loader
+ * would read them back; an account a card moved into or out of (it showed
+ * a PAR) is repriced whole from the database and leaves the cache.
+ */
+static void
+cache_batch(struct writer *w, struct batch *bt)
+{
+	const struct tariff *t = w->tariff;
+	size_t i;
+
+	for (i = 0; i < bt->n; i++) {
+		const struct jtap *x = &bt->b[i];
+		uint32_t a = bt->tap_acc[i];
+		struct acache_entry *e;
+		struct price_tap p;
+		if (a == STRTAB_NONE || !bt->added[i])
+			continue;
+		if (bt->before[i] != a) {
+			acache_drop(w->cache, strtab_name(bt->accounts, a));
+			acache_drop(w->cache, strtab_name(bt->accounts,
+			    bt->before[i]));
+			continue;
+		}
+		e = acache_peek(w->cache, strtab_name(bt->accounts, a));
+		if (e == NULL)
+			continue;
+		p.time = x->time_utc;
+		p.network = tariff_network(t, x->network_id,
+		    strlen(x->network_id));
+		p.stop = tariff_stop(t, x->stop_id, strlen(x->stop_id));
+		p.kind = x->kind == 1;
+		/* A stop gone from a reloaded tariff cannot count. */
+		if (p.network != TARIFF_NONE && p.stop != TARIFF_NONE)
+			(void)acache_add_tap(w->cache, e, &p);
+	}
+}
+
 /* Live pricing: the accounts this batch touched. */
 static int
 price_batch(struct writer *w, struct batch *bt)
@@ -668,12 +916,19 @@ count_batch(struct writer *w, size_t n, uint64_t t0, uint64_t t1,
     uint64_t t2, int64_t rows)
 {
 	uint64_t dt = clock_mono_us() - t0;
+	struct acache_stats cs;
 
+	acache_get_stats(w->cache, &cs);
 	pthread_mutex_lock(&w->mu);
 	w->st.committed += n;
 	w->st.rows_written += (uint64_t)rows;
 	w->st.taps_read += w->batch_taps_read;
 	w->batch_taps_read = 0;
+	w->st.cache_hits = cs.hits;
+	w->st.cache_misses = cs.misses;
+	w->st.cache_evictions = cs.evictions;
+	w->st.cache_accounts = cs.accounts;
+	w->st.cache_taps = cs.taps;
 	w->st.batches++;
 	w->st.commit_us += dt;
 	w->st.store_us += t1 - t0;
@@ -694,19 +949,23 @@ write_batch(struct writer *w, struct jtap *b, size_t n,
     struct jresult *res, uint32_t *tap_acc)
 {
 	struct batch bt = {b, res, tap_acc, n, strtab_new(), NULL, NULL,
-	    malloc((n + 1) * sizeof(uint32_t)), NULL, NULL};
+	    malloc((n + 1) * sizeof(uint32_t)), malloc(n + 1), NULL, NULL};
 	uint64_t t0 = clock_mono_us(), t1 = t0, t2 = t0;
 	int64_t rows0 = journal_changes(w->journal);
 	int ok = bt.accounts != NULL && bt.before != NULL &&
+	    bt.added != NULL &&
 	    journal_exec(w->journal, "BEGIN IMMEDIATE") == SQLITE_OK;
 	size_t i;
 
 	ok = ok && store_batch(w, &bt) == 0 && index_batch(w, &bt) == 0;
+	if (ok)
+		cache_batch(w, &bt);
 	t1 = clock_mono_us();
 	ok = ok && price_batch(w, &bt) == 0;
 	free(bt.first);
 	free(bt.next);
 	free(bt.before);
+	free(bt.added);
 	free(bt.from_day);
 	free(bt.to_day);
 	strtab_free(bt.accounts);
@@ -714,6 +973,7 @@ write_batch(struct writer *w, struct jtap *b, size_t n,
 	if (!ok || journal_exec(w->journal, "COMMIT") != SQLITE_OK) {
 		set_health(w, "cannot commit a batch; nothing acknowledged");
 		journal_exec(w->journal, "ROLLBACK");
+		acache_clear(w->cache);	/* it may hold what was rolled back */
 		for (i = 0; i < n; i++)
 			res[i].refused = REFUSAL_NOT_COMMITTED;
 		return -1;
@@ -752,11 +1012,15 @@ close_expired_legs(struct writer *w)
 			name[sp - e] = '\0';
 			if (sscanf(sp + 1, "%4u-%2u-%2u", &y, &m, &dd) == 3)
 				day = civil_to_days(y, m, dd);
-			if (reprice(w, name, day, INT32_MAX) != 0)
+			if (reprice(w, name, day, INT32_MAX) != 0) {
 				set_health(w, "repricing open legs");
+				acache_drop(w->cache, name);
+			}
 		}
-		if (journal_exec(w->journal, "COMMIT") != SQLITE_OK)
+		if (journal_exec(w->journal, "COMMIT") != SQLITE_OK) {
 			journal_exec(w->journal, "ROLLBACK");
+			acache_clear(w->cache);
+		}
 	}
 	strtab_free(acc);
 }
@@ -815,6 +1079,8 @@ take_batch(struct writer *w, struct jtap *b)
 		tariff_free(w->tariff);
 		w->tariff = w->next_tariff;
 		w->next_tariff = NULL;
+		/* Its networks, stops and days may differ. */
+		acache_clear(w->cache);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return (long)n;
@@ -954,7 +1220,11 @@ writer_open(const struct writer_opts *o, struct tariff *t,
 	pthread_cond_init(&w->cv, NULL);
 	w->q = malloc(JOURNAL_QUEUE * sizeof *w->q);
 	w->res = malloc(JOURNAL_QUEUE * sizeof *w->res);
-	if (w->q == NULL || w->res == NULL) {
+	/* Taps: the accounts' share of the bound (limits.h). */
+	w->cache = acache_new(o->account_cache, o->account_cache >=
+	    ACCOUNT_CACHE_ACCOUNTS ? ACCOUNT_CACHE_TAPS :
+	    o->account_cache * (ACCOUNT_CACHE_TAPS / ACCOUNT_CACHE_ACCOUNTS));
+	if (w->q == NULL || w->res == NULL || w->cache == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -975,6 +1245,7 @@ fail:
 	price_result_free(&w->pr);
 	free(w->q);
 	free(w->res);
+	acache_free(w->cache);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	free(w);
@@ -1000,6 +1271,8 @@ writer_close(struct writer *w)
 	price_result_free(&w->pr);
 	free(w->pt);
 	free(w->stored);
+	free(w->newdays);
+	acache_free(w->cache);
 	free(w->q);
 	free(w->res);
 	pthread_mutex_destroy(&w->mu);

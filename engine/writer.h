@@ -34,6 +34,9 @@ struct writer_opts {
 						 * this often */
 	int64_t		 close_grace_s;		/* a service day closes this
 						 * long after its end */
+	size_t		 account_cache;		/* accounts kept in memory
+						 * (ACCOUNT_CACHE_ACCOUNTS at
+						 * most; 0: none) */
 };
 
 /* Opens the database (creating the schema and views), starts the thread. */
@@ -56,6 +59,10 @@ struct writer_stats {
 	uint64_t	 store_us, price_us, sync_us;	/* the three phases */
 	uint64_t	 rows_written;	/* rows inserted, updated, deleted */
 	uint64_t	 taps_read;	/* stored taps read back to reprice */
+	/* The account cache: lookups it served and those read from SQLite,
+	 * accounts evicted, and what it holds now. */
+	uint64_t	 cache_hits, cache_misses, cache_evictions;
+	uint64_t	 cache_accounts, cache_taps;
 };
 void		 writer_get_stats(struct writer *, struct writer_stats *);
 /* The engine clock. */

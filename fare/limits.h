@@ -83,6 +83,26 @@
  * the changed week (SPEC §6); it looks back this far at most before it
  * reads the whole history (a tariff whose transfers reach over months). */
 #define WRITER_LOOKBACK_MAX_S		(400 * 86400LL)
+/*
+ * The writer's account cache (engine/account-cache.c): the taps and stored
+ * days of each active account's open weeks, so that a batch reads nothing
+ * back from SQLite for them.  An entry is about 200 bytes plus 24 bytes a
+ * tap and 16 a day, its arrays grown by doubling: a commuter (4 taps a
+ * day; the last two weeks and the cut before them kept: about 70 taps and
+ * 20 days) holds 3.7 KiB.  At most ACCOUNT_CACHE_ACCOUNTS accounts and
+ * ACCOUNT_CACHE_TAPS taps in all: 65,536 x (200 B + 64 days x 16 B) +
+ * 2 x 1,000,000 taps x 24 B = 122 MiB at worst; the least recently used
+ * account goes first.  An account over its share is not cached (read
+ * each time).  `account_cache` (serve) lowers the number of accounts, and
+ * the taps with it.
+ */
+#define ACCOUNT_CACHE_ACCOUNTS		65536
+#define ACCOUNT_CACHE_TAPS		1000000
+#define ACCOUNT_CACHE_TAPS_PER_ACCOUNT	2048
+#define ACCOUNT_CACHE_DAYS_PER_ACCOUNT	64
+_Static_assert(ACCOUNT_CACHE_TAPS_PER_ACCOUNT >= 28 * 4 &&
+    ACCOUNT_CACHE_DAYS_PER_ACCOUNT >= 21,
+    "an account's share holds three weeks of a busy rider");
 /* Day close (SPEC §6): how often the writer looks for account-days to
  * post, and how many it posts in one transaction. */
 #define WRITER_CLOSE_INTERVAL_S		1

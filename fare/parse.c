@@ -180,6 +180,28 @@ parse_yyyymmdd(const char *s, int32_t *days, const char **why)
 }
 
 int
+parse_day(const char *s, int32_t *days, const char **why)
+{
+	char g[9];
+
+	/* The same digits as GTFS's YYYYMMDD, with the dashes. */
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-') {
+		*why = "not a day (YYYY-MM-DD)";
+		return -1;
+	}
+	memcpy(g, s, 4);
+	memcpy(g + 4, s + 5, 2);
+	memcpy(g + 6, s + 8, 2);
+	g[8] = '\0';
+	if (parse_yyyymmdd(g, days, why) == -1) {
+		if (strcmp(*why, "no such date") != 0)
+			*why = "not a day (YYYY-MM-DD)";
+		return -1;
+	}
+	return 0;
+}
+
+int
 parse_rfc3339(const char *s, int64_t *utc, const char **why)
 {
 	int y = 0, mo, d, h, mi, sec, oh, om, i;

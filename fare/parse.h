@@ -20,6 +20,8 @@ int	parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out,
 int	parse_hms(const char *s, int max_hours, int32_t *out, const char **why);
 /* GTFS "YYYYMMDD" into days since 1970-01-01. */
 int	parse_yyyymmdd(const char *s, int32_t *days, const char **why);
+/* "YYYY-MM-DD" (a real date) into days since 1970-01-01. */
+int	parse_day(const char *s, int32_t *days, const char **why);
 /* RFC 3339 date-time into UTC seconds since the epoch (fraction dropped). */
 int	parse_rfc3339(const char *s, int64_t *utc, const char **why);
 

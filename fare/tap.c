@@ -232,6 +232,25 @@ tap_tokenizer_free(struct tap_tokenizer *tk)
 	free(tk);
 }
 
+/* HMAC-SHA256(token key, msg) into mac; 0 or -1. */
+static int
+tap_hmac(struct tap_tokenizer *tk, const void *msg, size_t len,
+    unsigned char mac[32])
+{
+	int rc = 0;
+
+	mbedtls_sha256_clone(&tk->work, &tk->inner);
+	if (mbedtls_sha256_update_ret(&tk->work, msg, len) != 0 ||
+	    mbedtls_sha256_finish_ret(&tk->work, mac) != 0)
+		rc = -1;
+	mbedtls_sha256_clone(&tk->work, &tk->outer);
+	if (rc == 0 && (mbedtls_sha256_update_ret(&tk->work, mac, 32) != 0 ||
+	    mbedtls_sha256_finish_ret(&tk->work, mac) != 0))
+		rc = -1;
+	mbedtls_platform_zeroize(&tk->work, sizeof tk->work);
+	return rc;
+}
+
 int
 tap_token(struct tap_tokenizer *tk, const char *pan, size_t len,
     char hex[TAP_TOKEN_HEX + 1])
@@ -240,21 +259,29 @@ tap_token(struct tap_tokenizer *tk, const char *pan, size_t len,
 	unsigned char mac[32];
 	int i;
 
-	mbedtls_sha256_clone(&tk->work, &tk->inner);
-	if (mbedtls_sha256_update_ret(&tk->work, (const unsigned char *)pan,
-	    len) != 0 || mbedtls_sha256_finish_ret(&tk->work, mac) != 0)
-		return -1;
-	mbedtls_sha256_clone(&tk->work, &tk->outer);
-	if (mbedtls_sha256_update_ret(&tk->work, mac, 32) != 0 ||
-	    mbedtls_sha256_finish_ret(&tk->work, mac) != 0)
+	if (tap_hmac(tk, pan, len, mac) == -1)
 		return -1;
 	for (i = 0; i < 16; i++) {
 		hex[2 * i] = digits[mac[i] >> 4];
 		hex[2 * i + 1] = digits[mac[i] & 15];
 	}
 	hex[TAP_TOKEN_HEX] = '\0';
-	mbedtls_platform_zeroize(&tk->work, sizeof tk->work);
+	mbedtls_platform_zeroize(mac, sizeof mac);
 	return 0;
+}
+
+int
+tap_derive_key(struct tap_tokenizer *tk, const char *label,
+    unsigned char key[TAP_DERIVED_KEY_LEN])
+{
+	size_t i, n = strlen(label);
+
+	/* A label with a non-digit can never be a PAN's HMAC input. */
+	for (i = 0; i < n; i++)
+		if (label[i] < '0' || label[i] > '9')
+			break;
+	assert(n > 0 && i < n);
+	return tap_hmac(tk, label, n, key);
 }
 
 struct tap_tokenizer *

@@ -101,6 +101,14 @@ void	tap_tokenizer_free(struct tap_tokenizer *);
 /* hex gets TAP_TOKEN_HEX characters and a NUL. */
 int	tap_token(struct tap_tokenizer *, const char *pan, size_t len,
 	    char hex[TAP_TOKEN_HEX + 1]);
+/*
+ * A sub-key for another purpose: HMAC-SHA256(token key, label), 32 bytes.
+ * label must hold a non-digit (so it can never be a PAN, whose HMAC is a
+ * card token).  Settlement derives its reference key with it (SPEC §6).
+ */
+#define TAP_DERIVED_KEY_LEN	32
+int	tap_derive_key(struct tap_tokenizer *, const char *label,
+	    unsigned char key[TAP_DERIVED_KEY_LEN]);
 /* Reads a token key file (trailing newline dropped); wipes its buffer. */
 struct tap_tokenizer *tap_tokenizer_from_file(const char *path, char *err,
 	    size_t errlen);

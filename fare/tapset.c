@@ -4,6 +4,7 @@
  * by SPEC §4's order, grouped into accounts, and priced account by account
  * so that memory beyond the taps themselves is one account's worth.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -342,7 +343,8 @@ tapset_read(struct tapset *s, const char *path, struct diag *d)
 	int r;
 
 	if (c == NULL) {
-		diag_error(d, path, 0, "cannot open the tap file");
+		diag_error(d, path, 0, errno == ENOENT ? "no such tap file" :
+		    "cannot open the tap file");
 		return -1;
 	}
 	/* A tap row is at least ~50 bytes: size the array once, roughly. */

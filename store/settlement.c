@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mbedtls/md.h>
+#include <mbedtls/platform_util.h>
+
 #include "diag.h"
 #include "settlement.h"
 #include "store.h"
@@ -37,13 +40,15 @@ static const char *const debt_names[DEBT_STATE_MAX] = {
 	[DEBT_EXHAUSTED] = "exhausted",
 };
 
-static const char schema[] =
+/* Tables first; views after the columns of older databases are added. */
+static const char schema_tables[] =
 "CREATE TABLE IF NOT EXISTS settlements (id INTEGER PRIMARY KEY,"
 "  idem_key TEXT NOT NULL UNIQUE, account TEXT NOT NULL,"
 "  service_day TEXT NOT NULL, kind TEXT NOT NULL,"
 "  amount_cents INTEGER NOT NULL, state TEXT NOT NULL,"
 "  debt_id INTEGER, attempts INTEGER NOT NULL DEFAULT 0,"
-"  created_utc INTEGER NOT NULL, decided_utc INTEGER, result TEXT);"
+"  created_utc INTEGER NOT NULL, decided_utc INTEGER, result TEXT,"
+"  reference TEXT);"
 "CREATE INDEX IF NOT EXISTS settlements_day ON settlements(account,"
 "  service_day);"
 "CREATE INDEX IF NOT EXISTS settlements_pending ON settlements(state)"
@@ -54,7 +59,11 @@ static const char schema[] =
 "  retries INTEGER NOT NULL DEFAULT 0, last_try_utc INTEGER NOT NULL,"
 "  next_retry_utc INTEGER NOT NULL, state TEXT NOT NULL);"
 "CREATE INDEX IF NOT EXISTS debts_account ON debts(account, state);"
-"CREATE INDEX IF NOT EXISTS debts_due ON debts(state, next_retry_utc);"
+"CREATE INDEX IF NOT EXISTS debts_due ON debts(state, next_retry_utc);";
+
+static const char schema_views[] =
+"CREATE INDEX IF NOT EXISTS settlements_reference ON"
+"  settlements(reference) WHERE reference IS NOT NULL;"
 "DROP VIEW IF EXISTS v_charges;"
 "CREATE VIEW v_charges AS SELECT c.account, c.service_day,"
 "  c.charge_cents, (c.charge_cents = coalesce((SELECT sum(s.amount_cents)"
@@ -65,11 +74,12 @@ static const char schema[] =
 "    s.service_day = c.service_day AND s.state = 'approved'))) AS settled,"
 "  c.posted AS closed, c.uncapped_cents"
 "  FROM charges c;"
-"CREATE VIEW IF NOT EXISTS v_settlements AS SELECT id, idem_key, account,"
+"DROP VIEW IF EXISTS v_settlements;"
+"CREATE VIEW v_settlements AS SELECT id, idem_key, account,"
 "  service_day, kind, amount_cents, state, attempts,"
 "  strftime('%Y-%m-%dT%H:%M:%SZ', created_utc, 'unixepoch') AS created_utc,"
 "  strftime('%Y-%m-%dT%H:%M:%SZ', decided_utc, 'unixepoch') AS decided_utc,"
-"  result FROM settlements;"
+"  result, reference FROM settlements;"
 "CREATE VIEW IF NOT EXISTS v_debts AS SELECT id, account, service_day,"
 "  amount_cents, strftime('%Y-%m-%dT%H:%M:%SZ', opened_utc, 'unixepoch')"
 "    AS opened_utc, retries,"
@@ -105,10 +115,95 @@ settle_kind_parse(const char *name)
 	return -1;
 }
 
+/*
+ * A database from before settlement references: its requests keep no
+ * reference (NULL; resent pending ones carry "-").
+ */
+static int
+add_reference_column(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *s;
+	int has;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info("
+	    "'settlements') WHERE name = 'reference'", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "settlement: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	has = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	if (has)
+		return 0;
+	return store_schema(db, "ALTER TABLE settlements ADD COLUMN reference "
+	    "TEXT", "settlement: adding 'reference'", err, errlen);
+}
+
 int
 settlement_schema(sqlite3 *db, char *err, size_t errlen)
 {
-	return store_schema(db, schema, "settlement", err, errlen);
+	if (store_schema(db, schema_tables, "settlement", err, errlen) == -1 ||
+	    add_reference_column(db, err, errlen) == -1)
+		return -1;
+	return store_schema(db, schema_views, "settlement", err, errlen);
+}
+
+/*
+ * HMAC-SHA256(secret, "<label>\n<account>\n<day>\n<n>"): the labels keep
+ * the key and the reference of one request independent.
+ */
+static int
+derive_mac(const unsigned char *secret, const char *label,
+    const char *account, const char *day, int64_t n, unsigned char mac[32])
+{
+	char msg[256];
+	int len;
+
+	len = snprintf(msg, sizeof msg, "%s\n%s\n%s\n%lld", label, account,
+	    day, (long long)n);
+	if (len < 0 || (size_t)len >= sizeof msg)
+		return -1;
+	return mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+	    secret, SETTLE_SECRET_LEN, (const unsigned char *)msg, (size_t)len,
+	    mac) == 0 ? 0 : -1;
+}
+
+int
+settlement_derive(const unsigned char secret[SETTLE_SECRET_LEN],
+    const char *account, const char *day, int64_t n,
+    char key[SETTLE_KEY_LEN + 1], char reference[SETTLE_REFERENCE_LEN + 1])
+{
+	/* Crockford's base32: no I, L, O or U to misread on a statement. */
+	static const char b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+	static const char hex[] = "0123456789abcdef";
+	unsigned char mac[32];
+	uint64_t bits = 0;
+	int i;
+
+	assert(n >= 1);
+	if (derive_mac(secret, "idempotency-key", account, day, n, mac) == -1)
+		return -1;
+	for (i = 0; i < SETTLE_KEY_LEN / 2; i++) {
+		key[2 * i] = hex[mac[i] >> 4];
+		key[2 * i + 1] = hex[mac[i] & 15];
+	}
+	key[SETTLE_KEY_LEN] = '\0';
+	if (derive_mac(secret, "reference", account, day, n, mac) == -1)
+		return -1;
+	/* 80 bits: 16 digits of 5 bits, from two 40-bit halves. */
+	memcpy(reference, SETTLE_REFERENCE_PREFIX, 2);
+	for (i = 0; i < 16; i++) {
+		if (i % 8 == 0) {
+			int b;
+			bits = 0;
+			for (b = 0; b < 5; b++)
+				bits = bits << 8 | mac[i / 8 * 5 + b];
+		}
+		reference[2 + i] = b32[(bits >> (35 - 5 * (i % 8))) & 31];
+	}
+	reference[SETTLE_REFERENCE_LEN] = '\0';
+	mbedtls_platform_zeroize(mac, sizeof mac);
+	return 0;
 }
 
 struct settlement *
@@ -233,10 +328,11 @@ query_int(sqlite3 *db, const char *sql, const char *a, const char *b)
  */
 static const char *const fetch_sql[SETTLE_FETCH_MAX] = {
 	[SETTLE_FETCH_PENDING] = "SELECT id, idem_key, account, service_day, "
-	    "kind, amount_cents, coalesce(debt_id, 0) FROM settlements WHERE "
-	    "state = 'pending' ORDER BY id LIMIT ?1",
+	    "kind, amount_cents, coalesce(debt_id, 0), coalesce(reference, "
+	    "'') FROM settlements WHERE state = 'pending' ORDER BY id LIMIT "
+	    "?1",
 	[SETTLE_FETCH_DEBTS] = "SELECT 0, '', d.account, d.service_day, "
-	    "'recovery', d.amount_cents, d.id FROM debts d WHERE d.state = "
+	    "'recovery', d.amount_cents, d.id, '' FROM debts d WHERE d.state = "
 	    "'open' AND d.next_retry_utc <= ?2 AND NOT EXISTS (SELECT 1 FROM "
 	    "settlements x WHERE x.debt_id = d.id AND x.state = 'pending') "
 	    "ORDER BY d.next_retry_utc LIMIT ?1",
@@ -244,12 +340,13 @@ static const char *const fetch_sql[SETTLE_FETCH_MAX] = {
 	    "sum(amount_cents) AS asked FROM settlements WHERE kind IN "
 	    "('capture', 'refund') GROUP BY account, service_day) "
 	    "SELECT 0, '', c.account, c.service_day, '', c.charge_cents - "
-	    "coalesce(a.asked, 0), 0 FROM charges c LEFT JOIN a ON a.account "
+	    "coalesce(a.asked, 0), 0, '' FROM charges c LEFT JOIN a ON "
+	    "a.account "
 	    "= c.account AND a.service_day = c.service_day WHERE "
 	    "c.service_day < ?2 AND c.posted = 1 AND c.open_legs = 0 AND "
 	    "c.charge_cents != "
 	    "coalesce(a.asked, 0) UNION ALL SELECT 0, '', a.account, "
-	    "a.service_day, '', -a.asked, 0 FROM a WHERE a.asked != 0 AND "
+	    "a.service_day, '', -a.asked, 0, '' FROM a WHERE a.asked != 0 AND "
 	    "a.service_day < ?2 AND NOT EXISTS (SELECT 1 FROM charges c WHERE "
 	    "c.account = a.account AND c.service_day = a.service_day) "
 	    "LIMIT ?1",
@@ -271,6 +368,8 @@ load_req(sqlite3_stmt *st, struct settle_req *r)
 	r->kind = kind < 0 ? SETTLE_CAPTURE : (enum settle_kind)kind;
 	r->amount = sqlite3_column_int64(st, 5);
 	r->debt_id = sqlite3_column_int64(st, 6);
+	snprintf(r->reference, sizeof r->reference, "%s",
+	    sqlite3_column_text(st, 7));
 }
 
 struct settle_req *
@@ -302,20 +401,29 @@ settlement_fetch(sqlite3 *db, enum settle_fetch what, const char *text,
 }
 
 int
-settlement_add(sqlite3 *db, struct settle_req *r, enum settle_state state,
-    const char *result, int64_t now)
+settlement_add(sqlite3 *db, const unsigned char secret[SETTLE_SECRET_LEN],
+    struct settle_req *r, enum settle_state state, const char *result,
+    int64_t now)
 {
 	int64_t n = query_int(db, "SELECT count(*) FROM settlements WHERE "
 	    "account = ? AND service_day = ?", r->account, r->day);
+	char key[SETTLE_KEY_LEN + 1];
 
-	snprintf(r->key, sizeof r->key, "%s/%s/%lld", r->account, r->day,
-	    (long long)n + 1);
+	_Static_assert(sizeof r->key > SETTLE_KEY_LEN, "key fits");
+	if (settlement_derive(secret, r->account, r->day, n + 1, key,
+	    r->reference) == -1) {
+		logmsg("settlement: cannot derive the key of %s %s", r->account,
+		    r->day);
+		return -1;
+	}
+	snprintf(r->key, sizeof r->key, "%s", key);
 	if (step_sql(db, "INSERT INTO settlements (idem_key, account, "
 	    "service_day, kind, amount_cents, state, debt_id, created_utc, "
-	    "decided_utc, result) VALUES (?,?,?,?,?,?,nullif(?, 0),?,"
-	    "CASE WHEN ?6 = 'pending' THEN NULL ELSE ?8 END,?)", "ssssisiis",
-	    r->key, r->account, r->day, settle_kind_name(r->kind), r->amount,
-	    settle_state_name(state), r->debt_id, now, result) == -1)
+	    "decided_utc, result, reference) VALUES (?,?,?,?,?,?,nullif(?, "
+	    "0),?,CASE WHEN ?6 = 'pending' THEN NULL ELSE ?8 END,?,?)",
+	    "ssssisiiss", r->key, r->account, r->day,
+	    settle_kind_name(r->kind), r->amount, settle_state_name(state),
+	    r->debt_id, now, result, r->reference) == -1)
 		return -1;
 	r->id = sqlite3_last_insert_rowid(db);
 	return 0;

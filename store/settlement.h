@@ -59,14 +59,37 @@ int		 settlement_debt_due(struct settlement *, const char *account,
 		    int64_t now, int64_t gap_s);
 
 /*
+ * Every request's idempotency key and reference (SPEC §6: the reference
+ * is what the rider sees on the bank statement; unguessable, never the
+ * account or the PAN) are HMAC-SHA256 under a server secret of
+ * SETTLE_SECRET_LEN bytes (the engine derives it from its token key, see
+ * engine/server.c) over the account, the service day and the request's
+ * number n (1, 2, ... per account-day), each with its own label:
+ *   key        32 lowercase hex digits (128 bits);
+ *   reference  "OC" and 16 digits of Crockford's base32 (80 bits).
+ * Without the secret neither can be guessed or tied to an account.
+ */
+#define SETTLE_SECRET_LEN	32
+#define SETTLE_KEY_LEN		32
+#define SETTLE_REFERENCE_PREFIX	"OC"
+#define SETTLE_REFERENCE_LEN	18
+/* Fills key and reference for request n of an account-day; 0 or -1. */
+int		 settlement_derive(const unsigned char secret[SETTLE_SECRET_LEN],
+		    const char *account, const char *day, int64_t n,
+		    char key[SETTLE_KEY_LEN + 1],
+		    char reference[SETTLE_REFERENCE_LEN + 1]);
+
+/*
  * A request to the acquirer: its row of settlements, and the answer until
- * it is recorded.
+ * it is recorded.  reference is empty for requests of databases from
+ * before references.
  */
 struct settle_req {
 	int64_t		 id, debt_id, amount;
 	int		 outcome;	/* 1 approved, 0 declined, -1 none */
 	char		 result[64];
 	char		 key[200];
+	char		 reference[SETTLE_REFERENCE_LEN + 1];
 	char		 account[64];
 	char		 day[11];
 	enum settle_kind kind;
@@ -87,9 +110,14 @@ enum settle_fetch {
 /* Up to max requests of a kind (calloc'd; NULL on failure). */
 struct settle_req *settlement_fetch(sqlite3 *, enum settle_fetch,
 		    const char *text, int64_t num, size_t max, size_t *n);
-/* Inserts r in state st with a fresh idempotency key; fills key and id. */
-int		 settlement_add(sqlite3 *, struct settle_req *r,
-		    enum settle_state st, const char *result, int64_t now);
+/*
+ * Inserts r in state st with a fresh idempotency key and reference derived
+ * with secret; fills key, reference and id.
+ */
+int		 settlement_add(sqlite3 *,
+		    const unsigned char secret[SETTLE_SECRET_LEN],
+		    struct settle_req *r, enum settle_state st,
+		    const char *result, int64_t now);
 /* One more attempt at a request that stays as it is. */
 int		 settlement_attempted(sqlite3 *, int64_t id);
 /* Pending to approved or declined: 1 now, 0 if decided before, -1. */

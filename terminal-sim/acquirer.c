@@ -10,9 +10,10 @@
  * Faults on purpose: latency, dropped answers, duplicated answers, and a
  * crash after the Nth new decision (recorded but not answered).
  *
- * Journal lines: "<key> <account> <amount_cents> APPROVED <code>" or
- * "... DECLINED <reason>", one per key, in the order decided: what the
- * acquirer captured, for the tests to compare with the engine's ledger.
+ * Journal lines: "<key> <account> <amount_cents> <service_day> <reference>
+ * APPROVED <code>" or "... DECLINED <reason>", one per key, in the order
+ * decided: what the acquirer captured, for the tests to compare with the
+ * engine's ledger.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "opt.h"
 #include "rng.h"
 #include "sim.h"
 #include "strtab.h"
@@ -76,11 +78,18 @@ account_declines(struct acquirer *a, const char *acc)
 	return (int)(rng_next(&h) % 100) < a->decline_pct;
 }
 
+/* What a request names besides its key and amount. */
+struct acq_req {
+	const char	*key, *acc, *day, *ref;
+	long long	 cents;
+};
+
 /* Records a decision for key (journal first); 0 or -1. */
 static int
-remember(struct acquirer *a, const char *key, const char *acc,
-    long long cents, const char *answer, int write)
+remember(struct acquirer *a, const struct acq_req *q, const char *answer,
+    int write)
 {
+	const char *key = q->key, *acc = q->acc;
 	int added;
 	uint32_t id = strtab_intern(a->keys, key, strlen(key), &added);
 
@@ -112,8 +121,8 @@ remember(struct acquirer *a, const char *key, const char *acc,
 		a->declines[k]++;
 	}
 	if (write) {
-		if (fprintf(a->journal, "%s %s %lld %s\n", key, acc, cents,
-		    answer) < 0 ||
+		if (fprintf(a->journal, "%s %s %lld %s %s %s\n", key, acc,
+		    q->cents, q->day, q->ref, answer) < 0 ||
 		    fflush(a->journal) != 0 || fsync(fileno(a->journal)) != 0)
 			return -1;
 	}
@@ -130,13 +139,20 @@ load_journal(struct acquirer *a, const char *path)
 	if (f == NULL)
 		return errno == ENOENT ? 0 : -1;
 	while (fgets(line, sizeof line, f) != NULL) {
-		char *key = strtok(line, " \n"), *acc = strtok(NULL, " \n");
-		char *amt = strtok(NULL, " \n"), *ans = strtok(NULL, "\n");
+		struct acq_req q;
+		char *amt, *ans;
+		q.key = strtok(line, " \n");
+		q.acc = strtok(NULL, " \n");
+		amt = strtok(NULL, " \n");
+		q.day = strtok(NULL, " \n");
+		q.ref = strtok(NULL, " \n");
+		ans = strtok(NULL, "\n");
 		n++;
-		if (key == NULL || acc == NULL || amt == NULL || ans == NULL)
+		if (q.key == NULL || q.acc == NULL || amt == NULL ||
+		    q.day == NULL || q.ref == NULL || ans == NULL)
 			continue;	/* a torn last line: never answered */
-		if (remember(a, key, acc, strtoll(amt, NULL, 10), ans, 0) ==
-		    -1) {
+		q.cents = strtoll(amt, NULL, 10);
+		if (remember(a, &q, ans, 0) == -1) {
 			fclose(f);
 			return -1;
 		}
@@ -169,13 +185,17 @@ handle_line(struct acquirer *a, struct bufferevent *bev, char *line)
 {
 	char *verb = strtok(line, " "), *key = strtok(NULL, " ");
 	char *acc = strtok(NULL, " "), *amt = strtok(NULL, " ");
+	char *cur = strtok(NULL, " "), *day = strtok(NULL, " ");
+	char *ref = strtok(NULL, " ");
+	struct acq_req q = {key, acc, day, ref, 0};
 	char answer[64];
 	uint32_t id;
 	long long cents;
 
 	a->requests++;
 	if (verb == NULL || strcmp(verb, "CAPTURE") != 0 || key == NULL ||
-	    acc == NULL || amt == NULL) {
+	    acc == NULL || amt == NULL || cur == NULL || day == NULL ||
+	    ref == NULL) {
 		bufferevent_write(bev, "? ERROR bad-request\n", 20);
 		return;
 	}
@@ -185,7 +205,7 @@ handle_line(struct acquirer *a, struct bufferevent *bev, char *line)
 		send_answer(a, bev, key, a->dec[id].answer);
 		return;
 	}
-	cents = strtoll(amt, NULL, 10);
+	cents = q.cents = strtoll(amt, NULL, 10);
 	if (cents > 0 && account_declines(a, acc)) {
 		uint32_t k = strtab_find(a->declined_acc, acc, strlen(acc));
 		uint32_t before = k == STRTAB_NONE ? 0 : a->declines[k];
@@ -198,7 +218,7 @@ handle_line(struct acquirer *a, struct bufferevent *bev, char *line)
 	snprintf(answer, sizeof answer, "APPROVED A%06lu",
 	    (unsigned long)(a->captures + a->refunds + 1));
 decided:
-	if (remember(a, key, acc, cents, answer, 1) == -1) {
+	if (remember(a, &q, answer, 1) == -1) {
 		fprintf(stderr, "acquirer: cannot record %s: %s\n", key,
 		    strerror(errno));
 		return;		/* unanswered: retried with its key */
@@ -280,59 +300,68 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+/* --decline ACCOUNT: one more account declined by name. */
 static int
-usage(void)
+acq_decline_cb(void *dst, const char *v, const char **why)
 {
-	fprintf(stderr, "usage: terminal-sim acquirer --listen HOST:PORT "
-	    "--journal FILE [--seed N]\n"
-	    "           [--decline ACCOUNT]... [--decline-pct P] "
-	    "[--decline-times K]\n"
-	    "           [--latency-ms MS] [--drop-pct P] [--dup-pct P] "
-	    "[--crash-after N]\n");
-	return 2;
+	if (strtab_intern(dst, v, strlen(v), NULL) == STRTAB_NONE) {
+		*why = "out of memory";
+		return -1;
+	}
+	return 0;
 }
 
-/* The options into a; -1 when they are not a valid call. */
+/* The options into a: OPT_RUN, or the exit status. */
 static int
 acq_args(int argc, char **argv, struct acquirer *a, const char **listen,
     const char **journal, struct sockaddr_in *sin)
 {
-	int i;
+	static const struct opt_cmd cmd = {"terminal-sim acquirer", "", 0, 0,
+	    "The acquirer simulator (docs/protocol.md, \"Acquirer\"): "
+	    "deterministic declines,\nlatency, dropped and duplicated "
+	    "answers, a crash after N decisions, and a\njournal of every "
+	    "decision so that its answers survive its own crash."};
+	int first, rc;
+	const struct opt o[] = {
+		{.name = "listen", .kind = OPT_STR, .dst = listen,
+		    .arg = "HOST:PORT", .help = "where settlement connects",
+		    .flags = OPT_REQUIRED},
+		{.name = "journal", .kind = OPT_STR, .dst = journal,
+		    .arg = "FILE", .help = "every decision, appended",
+		    .flags = OPT_REQUIRED},
+		{.name = "seed", .kind = OPT_U64, .dst = &a->seed, .arg = "N",
+		    .lo = 0, .hi = INT64_C(1) << 53, .help = "which accounts "
+		    "decline, which answers drop (default 1)"},
+		{.name = "decline", .kind = OPT_FN, .dst = a->deny_named,
+		    .fn = acq_decline_cb, .arg = "ACCOUNT",
+		    .flags = OPT_REPEAT, .help = "decline this account"},
+		{.name = "decline-pct", .kind = OPT_INT, .dst = &a->decline_pct,
+		    .arg = "P", .lo = 0, .hi = 100, .help = "decline this "
+		    "share of accounts"},
+		{.name = "decline-times", .kind = OPT_INT,
+		    .dst = &a->decline_times, .arg = "K", .lo = 0,
+		    .hi = 1000000, .help = "for their first K requests "
+		    "(default 1)"},
+		{.name = "latency-ms", .kind = OPT_INT, .dst = &a->latency_ms,
+		    .arg = "MS", .lo = 0, .hi = 60000, .help = "before each "
+		    "answer"},
+		{.name = "drop-pct", .kind = OPT_INT, .dst = &a->drop_pct,
+		    .arg = "P", .lo = 0, .hi = 100, .help = "answers never "
+		    "sent"},
+		{.name = "dup-pct", .kind = OPT_INT, .dst = &a->dup_pct,
+		    .arg = "P", .lo = 0, .hi = 100, .help = "answers sent "
+		    "twice"},
+		{.name = "crash-after", .kind = OPT_LONG, .dst = &a->crash_after,
+		    .arg = "N", .lo = 0, .hi = INT64_C(1) << 53,
+		    .help = "exit after N decisions (0: never)"},
+		{.name = NULL},
+	};
 
-	for (i = 1; i < argc; i++) {
-		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (v == NULL)
-			return -1;
-		i++;
-		if (strcmp(o, "--listen") == 0)
-			*listen = v;
-		else if (strcmp(o, "--journal") == 0)
-			*journal = v;
-		else if (strcmp(o, "--seed") == 0)
-			a->seed = strtoull(v, NULL, 10);
-		else if (strcmp(o, "--decline") == 0)
-			strtab_intern(a->deny_named, v, strlen(v), NULL);
-		else if (strcmp(o, "--decline-pct") == 0)
-			a->decline_pct = atoi(v);
-		else if (strcmp(o, "--decline-times") == 0)
-			a->decline_times = atoi(v);
-		else if (strcmp(o, "--latency-ms") == 0)
-			a->latency_ms = atoi(v);
-		else if (strcmp(o, "--drop-pct") == 0)
-			a->drop_pct = atoi(v);
-		else if (strcmp(o, "--dup-pct") == 0)
-			a->dup_pct = atoi(v);
-		else if (strcmp(o, "--crash-after") == 0)
-			a->crash_after = atol(v);
-		else
-			return -1;
-	}
-	if (*listen == NULL || *journal == NULL || wire_parse_addr(*listen,
-	    sin) == -1 || a->decline_pct < 0 || a->decline_pct > 100 ||
-	    a->latency_ms < 0 || a->latency_ms > 60000 || a->drop_pct < 0 ||
-	    a->drop_pct > 100 || a->dup_pct < 0 || a->dup_pct > 100)
-		return -1;
-	return 0;
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if (wire_parse_addr(*listen, sin) == -1)
+		return opt_fail(&cmd, "--listen '%s': not HOST:PORT", *listen);
+	return OPT_RUN;
 }
 
 static void
@@ -367,8 +396,10 @@ sim_acquirer(int argc, char **argv)
 	a.deny_named = strtab_new();
 	if (a.keys == NULL || a.declined_acc == NULL || a.deny_named == NULL)
 		goto out;
-	if (acq_args(argc, argv, &a, &listen, &journal, &sin) == -1)
-		return usage();
+	if ((rc = acq_args(argc, argv, &a, &listen, &journal, &sin)) !=
+	    OPT_RUN)
+		goto out;
+	rc = 1;
 	a.rng = a.seed;
 	if (load_journal(&a, journal) == -1 ||
 	    (a.journal = fopen(journal, "a")) == NULL) {

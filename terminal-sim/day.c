@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "opt.h"
 #include "parse.h"
 #include "replay.h"
 #include "rng.h"
@@ -302,20 +303,6 @@ tourist(struct day *d, uint64_t seed, size_t i, int32_t date)
 	return rc;
 }
 
-/* "YYYY-MM-DD" into days since the epoch. */
-static int
-parse_date(const char *s, int32_t *days)
-{
-	unsigned y, m, dd;
-	char end;
-
-	if (sscanf(s, "%4u-%2u-%2u%c", &y, &m, &dd, &end) != 3 || y < 2000 ||
-	    y > 2100 || m < 1 || m > 12 || dd < 1 || dd > 31)
-		return -1;
-	*days = civil_to_days(y, m, dd);
-	return 0;
-}
-
 struct day_args {
 	const char	*ack, *out, *date, *queue, *late;
 	long		 tourists, stop_after;
@@ -324,62 +311,62 @@ struct day_args {
 	int32_t		 days;
 };
 
-/* Parses the options into a, rp and d; -1 (after the usage) when bad. */
+/* Parses the options into a, rp and d: OPT_RUN, or the exit status. */
 static int
 day_args(int argc, char **argv, struct day_args *a, struct replay *rp,
     struct day *d)
 {
-	int i;
+	static const struct opt_cmd cmd = {"terminal-sim day", "", 0, 0,
+	    "A seeded day of tourists (arrivals at Schiphol, trams, day "
+	    "trips, the mistakes\nvisitors make) tapping through simulated "
+	    "validators over mutual TLS.  The same\n--seed is the same "
+	    "visitors on every date and the same taps on the same date."};
+	const char *why;
+	int first, rc;
+	const struct opt o[] = {
+		{.name = "engine", .kind = OPT_STR, .dst = &rp->engine,
+		    .arg = "HOST:PORT", .help = "the engine (not needed with "
+		    "--generate-only)"},
+		{.name = "certs", .kind = OPT_STR, .dst = &rp->certs,
+		    .arg = "DIR", .help = "the CA directory"},
+		{.name = "tourists", .kind = OPT_LONG, .dst = &a->tourists,
+		    .arg = "N", .lo = 1, .hi = DAY_TOURISTS_MAX,
+		    .help = "visitors (default 1000)"},
+		{.name = "seed", .kind = OPT_U64, .dst = &a->seed, .arg = "S",
+		    .lo = 0, .hi = INT64_C(1) << 53, .help = "the visitors "
+		    "and their cards (default 1)"},
+		{.name = "date", .kind = OPT_DAY, .dst = &a->date,
+		    .arg = "YYYY-MM-DD", .help = "the service day (default "
+		    "2026-11-28)"},
+		{.name = "taps-out", .kind = OPT_STR, .dst = &a->out,
+		    .arg = "FILE", .help = "write the taps as a tap file"},
+		{.name = "ack-log", .kind = OPT_STR, .dst = &a->ack,
+		    .arg = "FILE", .help = "append each acknowledged tap_id"},
+		{.name = "queue", .kind = OPT_STR, .dst = &a->queue,
+		    .arg = "FILE", .help = "durable store and forward"},
+		{.name = "late-out", .kind = OPT_STR, .dst = &a->late,
+		    .arg = "FILE", .help = "hold back check-outs into this "
+		    "tap file (late taps)"},
+		{.name = "late-pct", .kind = OPT_INT, .dst = &d->late_pct,
+		    .arg = "P", .lo = 0, .hi = 100, .help = "percent of "
+		    "devices whose check-outs are held back"},
+		{.name = "stop-after", .kind = OPT_LONG, .dst = &a->stop_after,
+		    .arg = "N", .lo = 0, .hi = INT64_C(1) << 53,
+		    .help = "exit after N answers (tests)"},
+		{.name = "generate-only", .kind = OPT_FLAG,
+		    .dst = &a->generate_only, .help = "generate (and "
+		    "--taps-out), send nothing"},
+		{.name = NULL},
+	};
 
-	for (i = 1; i < argc; i++) {
-		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(o, "--generate-only") == 0) {
-			a->generate_only = 1;
-			continue;
-		}
-		if (v == NULL) {
-			i = argc + 1;
-			break;
-		}
-		i++;
-		if (strcmp(o, "--engine") == 0)
-			rp->engine = v;
-		else if (strcmp(o, "--certs") == 0)
-			rp->certs = v;
-		else if (strcmp(o, "--tourists") == 0)
-			a->tourists = strtol(v, NULL, 10);
-		else if (strcmp(o, "--seed") == 0)
-			a->seed = strtoull(v, NULL, 10);
-		else if (strcmp(o, "--date") == 0)
-			a->date = v;
-		else if (strcmp(o, "--ack-log") == 0)
-			a->ack = v;
-		else if (strcmp(o, "--taps-out") == 0)
-			a->out = v;
-		else if (strcmp(o, "--queue") == 0)
-			a->queue = v;
-		else if (strcmp(o, "--late-out") == 0)
-			a->late = v;
-		else if (strcmp(o, "--late-pct") == 0)
-			d->late_pct = atoi(v);
-		else if (strcmp(o, "--stop-after") == 0)
-			a->stop_after = strtol(v, NULL, 10);
-		else
-			i = argc + 1;
-	}
-	if (i != argc || ((rp->engine == NULL || rp->certs == NULL) &&
-	    !a->generate_only) || d->late_pct < 0 || d->late_pct > 100 ||
-	    a->tourists < 1 || a->tourists > DAY_TOURISTS_MAX ||
-	    parse_date(a->date, &a->days) == -1) {
-		fprintf(stderr, "usage: terminal-sim day --engine HOST:PORT "
-		    "--certs DIR [--tourists N] [--seed S]\n"
-		    "           [--date YYYY-MM-DD] [--taps-out FILE] "
-		    "[--ack-log FILE] [--queue FILE]\n"
-		    "           [--late-out FILE --late-pct P] "
-		    "[--stop-after N] [--generate-only]\n");
-		return -1;
-	}
-	return 0;
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if ((rp->engine == NULL || rp->certs == NULL) && !a->generate_only)
+		return opt_fail(&cmd, "missing --engine and --certs (or "
+		    "--generate-only)");
+	if (parse_day(a->date, &a->days, &why) == -1)
+		return opt_fail(&cmd, "--date '%s': %s", a->date, why);
+	return OPT_RUN;
 }
 
 /* Opens a tap file for writing, with its header; -1 if it cannot. */
@@ -426,8 +413,8 @@ sim_day(int argc, char **argv)
 
 	memset(&rp, 0, sizeof rp);
 	memset(&d, 0, sizeof d);
-	if (day_args(argc, argv, &a, &rp, &d) == -1)
-		return 2;
+	if ((rc = day_args(argc, argv, &a, &rp, &d)) != OPT_RUN)
+		return rc;
 	d.rp = &rp;
 	d.base = (int64_t)a.days * 86400;
 	if ((d.devices = strtab_new()) == NULL)

@@ -5,10 +5,10 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "opt.h"
 #include "sim.h"
 #include "wire.h"
 
@@ -17,27 +17,30 @@
 int
 sim_idle(int argc, char **argv)
 {
+	static const struct opt_cmd cmd = {"terminal-sim idle", "", 0, 0,
+	    "Opens N TCP connections to the engine and holds them S seconds "
+	    "without ever\nstarting TLS (slowloris at scale)."};
 	const char *engine = NULL;
 	struct sockaddr_in sin;
 	long n = 1000, hold = 5, i, open_ok = 0;
-	int *fd, a;
+	int *fd, first, rc;
+	const struct opt o[] = {
+		{.name = "engine", .kind = OPT_STR, .dst = &engine,
+		    .arg = "HOST:PORT", .help = "the engine's validator port",
+		    .flags = OPT_REQUIRED},
+		{.name = "connections", .kind = OPT_LONG, .dst = &n,
+		    .arg = "N", .lo = 1, .hi = IDLE_MAX,
+		    .help = "sockets to open (default 1000)"},
+		{.name = "hold", .kind = OPT_LONG, .dst = &hold, .arg = "S",
+		    .lo = 0, .hi = 3600, .help = "seconds to hold them "
+		    "(default 5)"},
+		{.name = NULL},
+	};
 
-	for (a = 1; a + 1 < argc; a += 2) {
-		if (strcmp(argv[a], "--engine") == 0)
-			engine = argv[a + 1];
-		else if (strcmp(argv[a], "--connections") == 0)
-			n = strtol(argv[a + 1], NULL, 10);
-		else if (strcmp(argv[a], "--hold") == 0)
-			hold = strtol(argv[a + 1], NULL, 10);
-		else
-			break;
-	}
-	if (a != argc || engine == NULL || wire_parse_addr(engine, &sin) == -1 ||
-	    n < 1 || n > IDLE_MAX || hold < 0 || hold > 3600) {
-		fprintf(stderr, "usage: terminal-sim idle --engine HOST:PORT "
-		    "[--connections N (1-%d)] [--hold S]\n", IDLE_MAX);
-		return 2;
-	}
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if (wire_parse_addr(engine, &sin) == -1)
+		return opt_fail(&cmd, "--engine '%s': not HOST:PORT", engine);
 	if ((fd = calloc((size_t)n, sizeof *fd)) == NULL)
 		return 1;
 	for (i = 0; i < n; i++) {

@@ -23,6 +23,7 @@
 
 #include "certs.h"
 #include "clock.h"
+#include "opt.h"
 #include "rng.h"
 #include "tap.h"
 #include "sim.h"
@@ -331,55 +332,54 @@ second_cb(evutil_socket_t fd, short what, void *arg)
 	last = ld->acked;
 }
 
-/* Parses the options into ld; -1 (after the usage) when they are bad. */
+/* Parses the options into ld: OPT_RUN, or the exit status. */
 static int
 load_args(int argc, char **argv, struct load *ld, const char **tdir,
     const char **ack)
 {
-	int a;
+	static const struct opt_cmd cmd = {"terminal-sim load", "", 0, 0,
+	    "A load generator: N validators send taps at a steady rate for a "
+	    "duration,\nwith a progress line and an ack latency report "
+	    "(--storm: a reconnect storm)."};
+	int first, rc;
+	const struct opt o[] = {
+		{.name = "engine", .kind = OPT_STR, .dst = &ld->engine,
+		    .arg = "HOST:PORT", .help = "the engine's validator port",
+		    .flags = OPT_REQUIRED},
+		{.name = "certs", .kind = OPT_STR, .dst = &ld->certs,
+		    .arg = "DIR", .help = "the CA directory",
+		    .flags = OPT_REQUIRED},
+		{.name = "tariff", .kind = OPT_STR, .dst = tdir, .arg = "DIR",
+		    .help = "stops and networks to tap at (default "
+		    "tariffs/nl)"},
+		{.name = "validators", .kind = OPT_LONG, .dst = &ld->nv,
+		    .arg = "N", .lo = 1, .hi = LOAD_VALIDATORS_MAX,
+		    .help = "simulated validators (default 10)"},
+		{.name = "rate", .kind = OPT_DOUBLE, .dst = &ld->rate,
+		    .arg = "TAPS_PER_S", .lo = 1, .hi = 10000000,
+		    .help = "taps per second in all (default 1000)"},
+		{.name = "duration", .kind = OPT_DOUBLE, .dst = &ld->duration,
+		    .arg = "S", .lo = 0, .hi = 86400, .help = "seconds "
+		    "(default 10)"},
+		{.name = "seed", .kind = OPT_U64, .dst = &ld->rng, .arg = "N",
+		    .lo = 0, .hi = INT64_C(1) << 53, .help = "the random "
+		    "taps (default 1)"},
+		{.name = "ack-log", .kind = OPT_STR, .dst = ack, .arg = "FILE",
+		    .help = "append each acknowledged tap_id"},
+		{.name = "storm", .kind = OPT_FLAG, .dst = &ld->storm,
+		    .help = "a reconnect storm instead of steady taps"},
+		{.name = NULL},
+	};
 
 	ld->nv = 10;
 	ld->rate = 1000;
 	ld->duration = 10;
 	ld->rng = 1;
-	for (a = 1; a < argc; a++) {
-		const char *o = argv[a], *v = a + 1 < argc ? argv[a + 1] : NULL;
-		if (v == NULL && strcmp(o, "--storm") != 0)
-			break;
-		if (strcmp(o, "--engine") == 0)
-			ld->engine = v;
-		else if (strcmp(o, "--certs") == 0)
-			ld->certs = v;
-		else if (strcmp(o, "--tariff") == 0)
-			*tdir = v;
-		else if (strcmp(o, "--validators") == 0)
-			ld->nv = strtol(v, NULL, 10);
-		else if (strcmp(o, "--rate") == 0)
-			ld->rate = strtod(v, NULL);
-		else if (strcmp(o, "--duration") == 0)
-			ld->duration = strtod(v, NULL);
-		else if (strcmp(o, "--seed") == 0)
-			ld->rng = strtoull(v, NULL, 10);
-		else if (strcmp(o, "--ack-log") == 0)
-			*ack = v;
-		else if (strcmp(o, "--storm") == 0) {
-			ld->storm = 1;
-			continue;
-		} else
-			break;
-		a++;
-	}
-	if (a < argc || ld->engine == NULL || ld->certs == NULL ||
-	    ld->nv < 1 || ld->nv > LOAD_VALIDATORS_MAX || !(ld->rate > 0) ||
-	    !(ld->duration > 0) || ld->duration > 86400) {
-		fprintf(stderr, "usage: terminal-sim load --engine HOST:PORT "
-		    "--certs DIR [--tariff DIR]\n           [--validators N "
-		    "(1-%d)] [--rate TAPS_PER_S] [--duration S] [--seed N]\n"
-		    "           [--ack-log FILE] [--storm]\n",
-		    LOAD_VALIDATORS_MAX);
-		return -1;
-	}
-	return 0;
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if (!(ld->duration > 0))
+		return opt_fail(&cmd, "--duration must be more than 0");
+	return OPT_RUN;
 }
 
 /* Each validator's certificate, TLS context and sequence numbers. */
@@ -470,8 +470,9 @@ sim_load(int argc, char **argv)
 	int rc = 1;
 
 	memset(&ld, 0, sizeof ld);
-	if (load_args(argc, argv, &ld, &tdir, &ack) == -1)
-		return 2;
+	if ((rc = load_args(argc, argv, &ld, &tdir, &ack)) != OPT_RUN)
+		return rc;
+	rc = 1;
 	diag_init(&d);
 	t = tariff_load(tdir, &d);
 	diag_print(&d, stderr);

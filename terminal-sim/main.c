@@ -1,7 +1,8 @@
 /*
- * terminal-sim: the validator simulator.  Modes live in their own files;
- * replay (a tap file through simulated validators) and load (a load
- * generator).
+ * terminal-sim: the validator simulator.  Modes live in their own files
+ * and parse their own options (fare/opt.h): replay (a tap file through
+ * simulated validators), day (tourists), load (a load generator),
+ * acquirer (the acquirer simulator) and idle (sockets that never speak).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -10,35 +11,56 @@
 
 #include "sim.h"
 
+static const struct sim_mode {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *operands;
+	const char *summary;
+} modes[] = {
+	{ "replay", sim_replay, "--engine HOST:PORT --certs DIR TAPS.csv",
+	    "send a tap file through simulated validators (SPEC section 5)" },
+	{ "day", sim_day, "--engine HOST:PORT --certs DIR",
+	    "a seeded day of tourists through the validators" },
+	{ "load", sim_load, "--engine HOST:PORT --certs DIR",
+	    "a load generator with a latency report" },
+	{ "acquirer", sim_acquirer, "--listen HOST:PORT --journal FILE",
+	    "the acquirer simulator settlement talks to" },
+	{ "idle", sim_idle, "--engine HOST:PORT",
+	    "sockets that never start TLS (slowloris tests)" },
+};
+#define NMODES (sizeof modes / sizeof modes[0])
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: terminal-sim MODE [OPTIONS] ...\nmodes:\n");
+	for (i = 0; i < NMODES; i++)
+		fprintf(f, "  terminal-sim %s %s\n      %s\n", modes[i].name,
+		    modes[i].operands, modes[i].summary);
+	fprintf(f,
+	    "'terminal-sim MODE --help' lists a mode's options.\n"
+	    "Exit status: 0 success, 1 a failure (refused taps, lost "
+	    "answers), 2 bad usage.\n");
+}
+
 int
 main(int argc, char **argv)
 {
+	size_t i;
+
 	signal(SIGPIPE, SIG_IGN);
-	if (argc >= 2 && strcmp(argv[1], "replay") == 0)
-		return sim_replay(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "load") == 0)
-		return sim_load(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "day") == 0)
-		return sim_day(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "acquirer") == 0)
-		return sim_acquirer(argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "idle") == 0)
-		return sim_idle(argc - 1, argv + 1);
-	fprintf(stderr,
-	    "usage: terminal-sim replay --engine HOST:PORT --certs "
-	    "DIR [--ack-log FILE]\n           [--queue FILE] [--shuffle SEED] "
-	    "[--reconnect-every N] [--keep-ids] TAPS.csv\n"
-	    "       terminal-sim day --engine HOST:PORT --certs DIR "
-	    "[--tourists N] [--seed S]\n           [--date YYYY-MM-DD] "
-	    "[--taps-out FILE] [--ack-log FILE] [--queue FILE]\n"
-	    "       terminal-sim load --engine HOST:PORT --certs DIR "
-	    "[--validators N]\n           [--rate R] [--duration S] "
-	    "[--seed N] [--ack-log FILE]\n"
-	    "       terminal-sim idle --engine HOST:PORT [--connections N] "
-	    "[--hold S]\n"
-	    "       terminal-sim acquirer --listen HOST:PORT --journal FILE "
-	    "[--decline ACCOUNT]...\n           [--decline-pct P] "
-	    "[--decline-times K] [--latency-ms MS] [--drop-pct P]\n"
-	    "           [--dup-pct P] [--crash-after N] [--seed N]\n");
+	if (argc >= 2 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	for (i = 0; argc >= 2 && i < NMODES; i++)
+		if (strcmp(argv[1], modes[i].name) == 0)
+			return modes[i].fn(argc - 1, argv + 1);
+	if (argc >= 2)
+		fprintf(stderr, "terminal-sim: unknown mode '%s'\n", argv[1]);
+	usage(stderr);
 	return 2;
 }

@@ -21,6 +21,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #include "certs.h"
 #include "replay.h"
 #include "csv.h"
+#include "opt.h"
 #include "parse.h"
 #include "strtab.h"
 #include "tap.h"
@@ -111,8 +113,14 @@ read_rows(struct replay *rp, const char *path)
 	struct csv_record rec;
 	int r;
 
-	if (c == NULL || csv_next(c, &rec) != 1) {
-		fprintf(stderr, "terminal-sim: %s: not a tap file\n", path);
+	if (c == NULL) {
+		fprintf(stderr, "terminal-sim replay: %s: %s\n", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (csv_next(c, &rec) != 1) {
+		fprintf(stderr, "terminal-sim replay: %s: not a tap file (no "
+		    "header line)\n", path);
 		csv_close(c);
 		return -1;
 	}
@@ -847,40 +855,42 @@ out:
 int
 sim_replay(int argc, char **argv)
 {
+	static const struct opt_cmd cmd = {"terminal-sim replay", "TAPS.csv",
+	    1, 1, "Sends every row of a tap file (SPEC section 3) through "
+	    "simulated validators\nover mutual TLS, waits until each is "
+	    "acknowledged or refused; exit 0, or 1 if\nany tap was refused."};
 	struct replay rp;
-	const char *ack = NULL, *path = NULL, *queue = NULL;
-	int a;
+	const char *ack = NULL, *queue = NULL;
+	uint64_t reconnect = 0;
+	int first, rc;
+	const struct opt o[] = {
+		{.name = "engine", .kind = OPT_STR, .dst = &rp.engine,
+		    .arg = "HOST:PORT", .help = "the engine's validator port",
+		    .flags = OPT_REQUIRED},
+		{.name = "certs", .kind = OPT_STR, .dst = &rp.certs,
+		    .arg = "DIR", .help = "the CA directory (device "
+		    "certificates made as needed)", .flags = OPT_REQUIRED},
+		{.name = "ack-log", .kind = OPT_STR, .dst = &ack,
+		    .arg = "FILE", .help = "append each acknowledged tap_id"},
+		{.name = "queue", .kind = OPT_STR, .dst = &queue,
+		    .arg = "FILE", .help = "durable store and forward"},
+		{.name = "shuffle", .kind = OPT_U64, .dst = &rp.shuffle_seed,
+		    .arg = "SEED", .lo = 0, .hi = INT64_C(1) << 53,
+		    .help = "send in a seeded random order (0: file order)"},
+		{.name = "reconnect-every", .kind = OPT_U64, .dst = &reconnect,
+		    .arg = "N", .lo = 0, .hi = INT64_C(1) << 53,
+		    .help = "drop and reopen each link every N taps"},
+		{.name = "keep-ids", .kind = OPT_FLAG,
+		    .dst = &rp.ids_name_devices, .help = "tap_id names its "
+		    "device (<device>:<seq>)"},
+		{.name = NULL},
+	};
 
 	memset(&rp, 0, sizeof rp);
-	for (a = 1; a < argc; a++) {
-		if (strcmp(argv[a], "--engine") == 0 && a + 1 < argc)
-			rp.engine = argv[++a];
-		else if (strcmp(argv[a], "--certs") == 0 && a + 1 < argc)
-			rp.certs = argv[++a];
-		else if (strcmp(argv[a], "--ack-log") == 0 && a + 1 < argc)
-			ack = argv[++a];
-		else if (strcmp(argv[a], "--queue") == 0 && a + 1 < argc)
-			queue = argv[++a];
-		else if (strcmp(argv[a], "--keep-ids") == 0)
-			rp.ids_name_devices = 1;
-		else if (strcmp(argv[a], "--shuffle") == 0 && a + 1 < argc)
-			rp.shuffle_seed = strtoull(argv[++a], NULL, 10);
-		else if (strcmp(argv[a], "--reconnect-every") == 0 &&
-		    a + 1 < argc)
-			rp.reconnect_every = strtoull(argv[++a], NULL, 10);
-		else if (argv[a][0] != '-' && path == NULL)
-			path = argv[a];
-		else
-			path = NULL, a = argc + 1;
-	}
-	if (rp.engine == NULL || rp.certs == NULL || path == NULL) {
-		fprintf(stderr, "usage: terminal-sim replay --engine HOST:PORT "
-		    "--certs DIR [--ack-log FILE] [--queue FILE]\n"
-		    "           [--shuffle SEED] [--reconnect-every N] "
-		    "[--keep-ids] TAPS.csv\n");
-		return 2;
-	}
-	if (read_rows(&rp, path) == -1)
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	rp.reconnect_every = (size_t)reconnect;
+	if (read_rows(&rp, argv[first]) == -1)
 		return 2;
 	return replay_run(&rp, ack, queue);
 }

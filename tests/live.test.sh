@@ -11,7 +11,9 @@ set -eu
 . tests/lib.sh
 BIN=${1:-bin}
 FE=$BIN/fare-engine
-e2e_init live
+cache=${ACCOUNT_CACHE:-}
+shuffle=${SHUFFLE-1}
+e2e_init live${cache:+-cache-$cache}
 
 "$FE" certs init "$tmp/certs" >/dev/null
 "$BIN"/gen-taps --tariff tariffs/nl --commuters 40 --days 90 \
@@ -58,22 +60,32 @@ port=$((16000 + $$ % 1000 * 2))
 # Monday 2026-11-30 (the last service day here) closes at 04:00 local on
 # Tuesday (03:00Z) with no grace: a few seconds into the run.
 "$FE" serve --dev --clock 2026-12-01T02:59:55Z --settle-grace 0 \
-    --certs "$tmp/certs" \
+    ${cache:+--account-cache $cache} --certs "$tmp/certs" \
     --tariff tariffs/nl --db "$tmp/engine.db" --listen 127.0.0.1:$port \
     --http 127.0.0.1:$((port + 1)) 2>"$tmp/engine.log" &
 pid=$!
 wait_healthy $((port + 1)) || fail "engine did not start"
 "$BIN"/terminal-sim replay --keep-ids --engine 127.0.0.1:$port \
-    --certs "$tmp/certs" --shuffle 11 "$tmp/a.csv" 2>"$tmp/sim.log" ||
+    --certs "$tmp/certs" ${shuffle:+--shuffle 11} "$tmp/a.csv" 2>"$tmp/sim.log" ||
     fail "replay a: $(tail -3 "$tmp/sim.log")"
 kill -HUP "$pid"
 sleep 0.5
 grep -q "tariff" "$tmp/engine.log" || fail "no reload logged"
 "$BIN"/terminal-sim replay --keep-ids --engine 127.0.0.1:$port \
-    --certs "$tmp/certs" --shuffle 12 "$tmp/b.csv" 2>"$tmp/sim.log" ||
+    --certs "$tmp/certs" ${shuffle:+--shuffle 12} "$tmp/b.csv" 2>"$tmp/sim.log" ||
     fail "replay b: $(tail -3 "$tmp/sim.log")"
-read_back=$(curl -s http://127.0.0.1:$((port + 1))/metrics |
-    sed -n 's/^onecity_taps_read_total //p')
+curl -s http://127.0.0.1:$((port + 1))/metrics >"$tmp/metrics"
+read_back=$(sed -n 's/^onecity_taps_read_total //p' "$tmp/metrics")
+hits=$(sed -n 's/^onecity_account_cache_total{outcome="hit"} //p' "$tmp/metrics")
+evicted=$(sed -n 's/^onecity_account_cache_total{outcome="evicted"} //p' \
+    "$tmp/metrics")
+held=$(sed -n 's/^onecity_account_cache_accounts //p' "$tmp/metrics")
+# (Hits depend on how taps fall into batches here; test_writer counts
+# them with one batch per tap.)
+if [ -n "$cache" ]; then
+	[ "$held" -le "$cache" ] || fail "cache holds $held accounts, bound $cache"
+	[ "$evicted" -gt 0 ] || fail "no account evicted under a bound of $cache"
+fi
 # Every day here has closed (SPEC §6): Monday posted once at its close,
 # late taps into days already closed posted as adjustments.
 i=0
@@ -107,4 +119,4 @@ pars=$(sqlite3 "$tmp/engine.db" "SELECT count(DISTINCT account) FROM v_charges
 # its history: far fewer taps read back than taps x history.
 [ "$read_back" -lt $((taps * 10)) ] ||
     fail "read back $read_back taps for $taps: the whole history?"
-echo "live: $taps taps of 40 commuters over 90 days in random order, 10 PAR merges, night journeys, a reload: the engine equals price ($(wc -l <"$tmp/want") account-days, $(wc -l <"$tmp/want-legs") legs); $read_back taps read back"
+echo "live: $taps taps of 40 commuters over 90 days in random order, 10 PAR merges, night journeys, a reload: the engine equals price ($(wc -l <"$tmp/want") account-days, $(wc -l <"$tmp/want-legs") legs); $read_back taps read back; account cache${cache:+ of $cache}: $hits hits, $evicted evictions"

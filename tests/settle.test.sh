@@ -111,19 +111,33 @@ unsettled=$(q "SELECT count(*) FROM v_charges v WHERE NOT settled AND NOT
 [ "$unsettled" = 0 ] || fail "$unsettled account-days not settled and not in debt"
 adjusted=$(q "SELECT count(*) FROM settlements WHERE state = 'debt-adjusted'")
 # The acquirer captured, per account-day, exactly what the engine posted.
-awk '$4 == "APPROVED" { split($1, k, "/"); s[k[1] "|" k[2]] += $3 }
+awk '$6 == "APPROVED" { s[$2 "|" $4] += $3 }
     END { for (x in s) print x "|" s[x] }' "$tmp/acq.journal" | sort >"$tmp/acq.sum"
 q "SELECT account || '|' || service_day || '|' || sum(amount_cents) FROM
     settlements WHERE state = 'approved' GROUP BY account, service_day" |
     sort >"$tmp/eng.sum"
 cmp -s "$tmp/acq.sum" "$tmp/eng.sum" ||
     fail "acquirer and engine disagree: $(diff "$tmp/acq.sum" "$tmp/eng.sum" | head -5)"
+# Each request reached the acquirer with its reference (SPEC §6): 80 bits
+# of Crockford base32 after "OC", one per request, none naming the account.
+awk '{ print $1 "|" $5 }' "$tmp/acq.journal" | sort >"$tmp/acq.refs"
+q "SELECT idem_key || '|' || reference FROM settlements WHERE state IN
+    ('approved', 'declined')" | sort >"$tmp/eng.refs"
+cmp -s "$tmp/acq.refs" "$tmp/eng.refs" ||
+    fail "references differ: $(diff "$tmp/acq.refs" "$tmp/eng.refs" | head -5)"
+badref=$(q "SELECT count(*) FROM settlements WHERE reference IS NULL OR
+    reference NOT GLOB 'OC[0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z][0-9A-HJKMNP-TV-Z]'
+    OR instr(idem_key, account) > 0 OR instr(idem_key, service_day) > 0")
+[ "$badref" = 0 ] || fail "$badref settlements without a proper reference or key"
+dupref=$(q "SELECT count(*) - count(DISTINCT reference) FROM settlements")
+[ "$dupref" = 0 ] || fail "$dupref references used twice"
 # What happened along the way.
 declined=$(q "SELECT count(*) FROM settlements WHERE state = 'declined'")
 recovered=$(q "SELECT count(*) FROM debts WHERE state = 'recovered'")
 refunds=$(q "SELECT count(*) FROM settlements WHERE kind = 'refund'")
-extra=$(q "SELECT count(*) FROM settlements WHERE kind = 'capture' AND
-    idem_key NOT LIKE '%/1'")
+extra=$(q "SELECT count(*) FROM settlements s WHERE kind = 'capture' AND
+    EXISTS (SELECT 1 FROM settlements t WHERE t.account = s.account AND
+    t.service_day = s.service_day AND t.id < s.id)")
 gate=$(q "SELECT count(*) FROM refused WHERE reason = 'denied-at-gate'")
 kill -TERM "$apid"
 wait "$apid" || true

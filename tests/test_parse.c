@@ -101,6 +101,30 @@ test_civil(void **state)
 	assert_int_equal(civil_day_of(-1), -1);
 }
 
+/* parse_day takes real YYYY-MM-DD dates only (--day, --date, audit). */
+static void
+test_day(void **state)
+{
+	const char *why;
+	int32_t days;
+
+	(void)state;
+	assert_int_equal(parse_day("2026-11-30", &days, &why), 0);
+	assert_int_equal(days, civil_to_days(2026, 11, 30));
+	assert_int_equal(parse_day("2024-02-29", &days, &why), 0);
+	assert_int_equal(parse_day("2023-02-29", &days, &why), -1);
+	assert_string_equal(why, "no such date");
+	assert_int_equal(parse_day("2026-13-01", &days, &why), -1);
+	assert_int_equal(parse_day("20261130", &days, &why), -1);
+	assert_string_equal(why, "not a day (YYYY-MM-DD)");
+	assert_int_equal(parse_day("2026-11-3", &days, &why), -1);
+	assert_int_equal(parse_day("2026-11-300", &days, &why), -1);
+	assert_int_equal(parse_day("2026/11/30", &days, &why), -1);
+	assert_int_equal(parse_day("2026-1a-30", &days, &why), -1);
+	assert_string_equal(why, "not a day (YYYY-MM-DD)");
+	assert_int_equal(parse_day("", &days, &why), -1);
+}
+
 /* Europe/Amsterdam: CET in winter, CEST from 2026-03-29 01:00 UTC. */
 static void
 test_tz_amsterdam_2026(void **state)
@@ -171,6 +195,7 @@ main(void)
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_hms),
 		cmocka_unit_test(test_civil),
+		cmocka_unit_test(test_day),
 		cmocka_unit_test(test_tz_amsterdam_2026),
 		cmocka_unit_test(test_tz_bad_names),
 		cmocka_unit_test(test_tz_utc),

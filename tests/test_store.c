@@ -291,34 +291,114 @@ test_debt_due_on_tap(void **state)
 	    5000);
 }
 
+static const unsigned char secret_a[SETTLE_SECRET_LEN] = "settlement secret a";
+static const unsigned char secret_b[SETTLE_SECRET_LEN] = "settlement secret b";
+
 /* A request is decided once: pending to approved, never again. */
 static void
 test_settlement_decided_once(void **state)
 {
 	struct store *s = *state;
 	struct settle_req r, *rs;
+	char key1[sizeof r.key], ref1[sizeof r.reference];
 	size_t n;
 
 	memset(&r, 0, sizeof r);
-	snprintf(r.account, sizeof r.account, "par:P");
+	snprintf(r.account, sizeof r.account, "par:" PARA);
 	snprintf(r.day, sizeof r.day, "2026-11-28");
 	r.kind = SETTLE_CAPTURE;
 	r.amount = 300;
-	assert_int_equal(settlement_add(s->db, &r, SETTLE_PENDING, NULL, 10),
-	    0);
-	assert_string_equal(r.key, "par:P/2026-11-28/1");
+	assert_int_equal(settlement_add(s->db, secret_a, &r, SETTLE_PENDING,
+	    NULL, 10), 0);
+	assert_int_equal(strlen(r.key), SETTLE_KEY_LEN);
+	assert_int_equal(strlen(r.reference), SETTLE_REFERENCE_LEN);
+	snprintf(key1, sizeof key1, "%s", r.key);
+	snprintf(ref1, sizeof ref1, "%s", r.reference);
 	rs = settlement_fetch(s->db, SETTLE_FETCH_PENDING, NULL, 0, 10, &n);
 	assert_non_null(rs);
 	assert_int_equal(n, 1);
 	assert_int_equal(rs[0].kind, SETTLE_CAPTURE);
+	/* The pending request is resent with its own key and reference. */
+	assert_string_equal(rs[0].key, key1);
+	assert_string_equal(rs[0].reference, ref1);
 	free(rs);
 	assert_int_equal(settlement_decide(s->db, r.id, 1, "ok", 20), 1);
 	assert_int_equal(settlement_decide(s->db, r.id, 0, "no", 30), 0);
 	assert_int_equal(count(s->db, "SELECT count(*) FROM settlements "
 	    "WHERE state = 'approved'"), 1);
-	assert_int_equal(settlement_add(s->db, &r, SETTLE_PENDING, NULL, 40),
-	    0);
-	assert_string_equal(r.key, "par:P/2026-11-28/2");
+	assert_int_equal(settlement_add(s->db, secret_a, &r, SETTLE_PENDING,
+	    NULL, 40), 0);
+	assert_string_not_equal(r.key, key1);
+	assert_string_not_equal(r.reference, ref1);
+	assert_int_equal(count(s->db, "SELECT count(DISTINCT reference) FROM "
+	    "v_settlements"), 2);
+}
+
+/*
+ * Keys and references (SPEC §6): a function of the secret, the account-day
+ * and n alone, different under another secret, never holding the account;
+ * the reference is "OC" and 16 Crockford base32 digits.
+ */
+static void
+test_settlement_reference(void **state)
+{
+	char k1[SETTLE_KEY_LEN + 1], r1[SETTLE_REFERENCE_LEN + 1];
+	char k2[SETTLE_KEY_LEN + 1], r2[SETTLE_REFERENCE_LEN + 1];
+	const char *acc = "tok:" TOKA;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(settlement_derive(secret_a, acc, "2026-11-28", 1, k1,
+	    r1), 0);
+	assert_int_equal(settlement_derive(secret_a, acc, "2026-11-28", 1, k2,
+	    r2), 0);
+	assert_string_equal(k1, k2);
+	assert_string_equal(r1, r2);
+	assert_int_equal(strncmp(r1, "OC", 2), 0);
+	for (i = 2; i < SETTLE_REFERENCE_LEN; i++)
+		assert_non_null(strchr("0123456789ABCDEFGHJKMNPQRSTVWXYZ",
+		    r1[i]));
+	assert_null(strstr(k1, TOKA));
+	assert_int_equal(settlement_derive(secret_b, acc, "2026-11-28", 1, k2,
+	    r2), 0);
+	assert_string_not_equal(k1, k2);
+	assert_string_not_equal(r1, r2);
+	assert_int_equal(settlement_derive(secret_a, acc, "2026-11-29", 1, k2,
+	    r2), 0);
+	assert_string_not_equal(r1, r2);
+	assert_int_equal(settlement_derive(secret_a, "tok:" TOKB,
+	    "2026-11-28", 1, k2, r2), 0);
+	assert_string_not_equal(r1, r2);
+}
+
+/* A settlements table from before references gains the column and view. */
+static void
+test_settlement_reference_migration(void **state)
+{
+	sqlite3 *db;
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE charges (account, "
+	    "service_day, charge_cents, posted, uncapped_cents);"
+	    "CREATE TABLE settlements (id INTEGER PRIMARY KEY, idem_key TEXT "
+	    "NOT NULL UNIQUE, account TEXT NOT NULL, service_day TEXT NOT "
+	    "NULL, kind TEXT NOT NULL, amount_cents INTEGER NOT NULL, state "
+	    "TEXT NOT NULL, debt_id INTEGER, attempts INTEGER NOT NULL "
+	    "DEFAULT 0, created_utc INTEGER NOT NULL, decided_utc INTEGER, "
+	    "result TEXT);"
+	    "CREATE VIEW v_settlements AS SELECT id, idem_key FROM "
+	    "settlements;"
+	    "INSERT INTO settlements (idem_key, account, service_day, kind, "
+	    "amount_cents, state, created_utc) VALUES ('par:P/2026-11-28/1', "
+	    "'par:P', '2026-11-28', 'capture', 300, 'approved', 1)",
+	    NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(settlement_schema(db, err, sizeof err), 0);
+	assert_int_equal(count(db, "SELECT count(*) FROM v_settlements WHERE "
+	    "reference IS NULL AND result IS NULL"), 1);
+	assert_int_equal(settlement_schema(db, err, sizeof err), 0);
+	sqlite3_close(db);
 }
 
 /* A debt opens, is lowered, and is recovered when nothing is left. */
@@ -427,6 +507,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_settlement_decided_once,
 		    setup, teardown),
+		cmocka_unit_test(test_settlement_reference),
+		cmocka_unit_test(test_settlement_reference_migration),
 		cmocka_unit_test_setup_teardown(test_debt_lifecycle, setup,
 		    teardown),
 	};
