@@ -80,7 +80,7 @@ WRITER_OBJ = $(BUILD)/engine/writer.o $(BUILD)/engine/account-cache.o
 TESTS	 = $(FARE_TESTS) $(WIRE_TESTS) $(STORE_TESTS) $(WRITER_TESTS)
 TEST_BIN = $(TESTS:%=$(BIN)/%)
 
-.PHONY: all deps test test-run demo bench fuzz soak clean contract format-check
+.PHONY: all deps test test-run demo demo-cluster bench fuzz soak clean contract format-check
 all: $(BIN)/fare-engine $(BIN)/terminal-sim
 
 deps:
@@ -151,15 +151,25 @@ demo: deps
 	    $(BIN)/gen-taps
 	@sh tools/demo.sh $(BIN)
 
+# The same job on the cluster deployment (3 JetStream nodes, 2 gateways,
+# 2 workers on loopback).
+demo-cluster: deps
+	@$(MAKE) --no-print-directory $(BIN)/fare-engine $(BIN)/terminal-sim
+	@sh tools/demo-cluster.sh $(BIN)
+
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN)/fare-engine $(BIN)/terminal-sim \
-	    $(BIN)/gen-taps $(BIN)/gen-tariff $(BIN)/floor
+	    $(BIN)/gen-taps $(BIN)/gen-tariff $(BIN)/floor $(BIN)/jsfloor
 	@sh bench/run.sh $(BIN)
 
 $(BIN)/floor: bench/floor.c
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) -iquote terminal-sim -iquote wire $(LDFLAGS) -o $@ $^ \
 	    -lsqlite3
+
+$(BIN)/jsfloor: bench/jsfloor.c
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -iquote wire $(LDFLAGS) -o $@ $^ -lnats
 
 $(BIN)/gen-%: bench/gen-%.c $(LIBFARE)
 	@mkdir -p $(BIN)

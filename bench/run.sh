@@ -223,3 +223,6 @@ cat >bench/results.json <<JSON
  "growth":[$grow_json]}
 JSON
 echo "bench: wrote bench/results.json"
+
+# The cluster deployment: JetStream floor, 1 and 2 workers (issue 19).
+. bench/cluster.sh

@@ -42,6 +42,8 @@
  * (the consumer's MaxAckPending; each waits for its commit). */
 #define WORKER_FETCH		1024
 #define WORKER_PENDING		16384
+/* Seconds JetStream waits for a worker's ack before delivering again. */
+#define WORKER_ACK_WAIT_S	15
 
 struct jsbus {
 	natsConnection	*nc;

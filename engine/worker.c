@@ -399,7 +399,10 @@ subscribe(struct worker *w, char *err, size_t errlen)
 	cc.Durable = w->durable;
 	cc.FilterSubject = w->subject;
 	cc.AckPolicy = js_AckExplicit;
-	cc.AckWait = (int64_t)60 * 1000000000;	/* ns: a commit stalls */
+	/* A killed worker's unacknowledged messages come back after this
+	 * (ns); one that is only slow gets them twice, and UNIQUE(tap_id)
+	 * stores them once. */
+	cc.AckWait = (int64_t)WORKER_ACK_WAIT_S * 1000000000;
 	cc.MaxAckPending = WORKER_PENDING;
 	cc.MaxDeliver = -1;
 	s = js_AddConsumer(&ci, w->bus.js, JSBUS_STREAM, &cc, NULL, &jerr);

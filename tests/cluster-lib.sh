@@ -86,3 +86,40 @@ shards_charges() {
 		db_charges "$_db"
 	done | sort
 }
+
+# cl_check ACKED ALL.csv: every tap_id in ACKED (sorted, unique) stored
+# exactly once across the shards and nothing else; the shards' charges
+# equal price over ALL.csv; no account on two shards; every shard's
+# ledger verifies.  Waits (at most 120 s) for the workers to catch up.
+cl_check() {
+	_i=0
+	until [ "$(shards_sum 'SELECT count(*) FROM taps')" -eq \
+	    "$(wc -l <"$1")" ]; do
+		_i=$((_i + 1))
+		[ $_i -lt 1200 ] || fail "shards hold $(shards_sum \
+		    'SELECT count(*) FROM taps') taps, $(wc -l <"$1") acknowledged"
+		sleep 0.1
+	done
+	for _db in "$tmp"/shard*.db; do
+		sqlite3 "$_db" "SELECT tap_id FROM taps"
+	done | sort >"$tmp/stored"
+	[ "$(uniq -d "$tmp/stored" | wc -l)" -eq 0 ] ||
+	    fail "$(uniq -d "$tmp/stored" | wc -l) tap(s) stored on two shards"
+	cmp -s "$1" "$tmp/stored" || fail "stored taps differ from the \
+acknowledged ones: $(diff "$1" "$tmp/stored" | head -3)"
+	"$BIN"/fare-engine price --tariff tariffs/nl "$2" 2>/dev/null |
+	    jsonl_charges | sort >"$tmp/want"
+	shards_charges >"$tmp/got"
+	cmp -s "$tmp/want" "$tmp/got" || fail "charges differ from price: \
+$(diff "$tmp/want" "$tmp/got" | head -5)"
+	for _db in "$tmp"/shard*.db; do
+		sqlite3 "$_db" "SELECT DISTINCT account FROM v_taps"
+	done | sort | uniq -d >"$tmp/split"
+	[ -s "$tmp/split" ] && fail "accounts with taps on two shards: \
+$(head -3 "$tmp/split")"
+	for _db in "$tmp"/shard*.db; do
+		"$BIN"/fare-engine audit verify "$_db" >/dev/null ||
+		    fail "audit verify $_db: $("$BIN"/fare-engine audit verify \
+		    "$_db" 2>&1 | head -3)"
+	done
+}
