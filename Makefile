@@ -38,7 +38,7 @@ STORE_SRC = store/store.c store/journal.c store/charges.c store/settlement.c sto
 # fare-engine: the commands and the service.
 FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-certs.c engine/cmd-serve.c engine/cmd-audit.c \
-	   engine/cmd-deny.c engine/server.c engine/server-http.c \
+	   engine/cmd-deny.c engine/server.c engine/server-http.c engine/http.c \
 	   engine/writer.c engine/account-cache.c \
 	   engine/settle.c engine/jsbus.c engine/gateway.c engine/worker.c
 SIM_SRC	 = terminal-sim/main.c terminal-sim/replay.c terminal-sim/load.c \
@@ -72,7 +72,7 @@ STORE_LIBS = -lsqlite3 -lmbedcrypto
 # Unit tests and what each links: the pure ones get libfare.a alone.
 FARE_TESTS = test_csv test_parse test_tariff test_feeds test_window \
 	   test_price test_props
-WIRE_TESTS = test_tls test_engine
+WIRE_TESTS = test_tls test_engine test_security
 STORE_TESTS = test_store
 # The writer in-process: its objects, the store, the wire's clock, libevent.
 WRITER_TESTS = test_writer

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "certs.h"
+#include "limits.h"
 
 #define CERTS_BUF	8192
 #define CERTS_MAX_REVOKED 10000		/* a CRL beyond this is a mistake */
@@ -82,31 +84,52 @@ certs_device_id_ok(const char *id)
 	return 1;
 }
 
-/* Writes a file atomically (temp + rename), with the given mode. */
+/*
+ * Writes a file atomically with exactly the given mode: a temporary file
+ * of a random name created with O_CREAT|O_EXCL|O_NOFOLLOW (a file or link
+ * planted at a guessable name is never opened, issue 16), written,
+ * synced, then renamed over path.
+ */
 static int
 write_file(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char tmp[4200];
-	int fd;
+	unsigned int r;
+	int fd = -1, tries;
 	ssize_t n;
 
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode))
-	    == -1)
+	for (tries = 0; tries < 16 && fd == -1; tries++) {
+		if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+			return -1;
+		snprintf(tmp, sizeof tmp, "%s.%08x.tmp", path, r);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, mode & 0600);
+		if (fd == -1 && errno != EEXIST)
+			return -1;
+	}
+	if (fd == -1)
 		return -1;
 	n = write(fd, data, len);
-	if (n != (ssize_t)len || fsync(fd) == -1) {
+	if (n != (ssize_t)len || fchmod(fd, mode) == -1 || fsync(fd) == -1) {
 		close(fd);
 		unlink(tmp);
 		return -1;
 	}
 	close(fd);
-	return rename(tmp, path);
+	if (rename(tmp, path) == -1) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
 }
 
 static int
 fail(char *err, size_t errlen, const char *what, int rc)
 {
+	if (rc == 0) {
+		snprintf(err, errlen, "%s", what);
+		return -1;
+	}
 	snprintf(err, errlen, "%s (%s%x)", what, rc < 0 ? "mbedtls -0x" : "",
 	    rc < 0 ? -rc : rc);
 	return -1;
@@ -179,11 +202,14 @@ issue(struct rng *r, const struct cert_spec *spec, mbedtls_pk_context *subj,
     mbedtls_pk_context *issuer_key, const char *issuer_name, long serial,
     const char *path)
 {
-	/* ExtendedKeyUsage: SEQUENCE { OID clientAuth | serverAuth }. */
-	static const unsigned char eku_client[] = {0x30, 0x0a, 0x06, 0x08,
-	    0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02};
-	static const unsigned char eku_server[] = {0x30, 0x0a, 0x06, 0x08,
-	    0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01};
+	/* ExtendedKeyUsage: SEQUENCE { OID clientAuth, OID serverAuth }
+	 * (either or both; built below). */
+	static const unsigned char oid_client[] = {0x06, 0x08, 0x2b, 0x06,
+	    0x01, 0x05, 0x05, 0x07, 0x03, 0x02};
+	static const unsigned char oid_server[] = {0x06, 0x08, 0x2b, 0x06,
+	    0x01, 0x05, 0x05, 0x07, 0x03, 0x01};
+	unsigned char eku[2 + sizeof oid_client + sizeof oid_server];
+	size_t ekulen = 2;
 	mbedtls_x509write_cert crt;
 	mbedtls_mpi sn;
 	unsigned char pem[CERTS_BUF];
@@ -209,15 +235,20 @@ issue(struct rng *r, const struct cert_spec *spec, mbedtls_pk_context *subj,
 	    (rc = mbedtls_x509write_crt_set_key_usage(&crt,
 	    spec->key_usage)) != 0)
 		goto out;
-	if (spec->client_auth && (rc = mbedtls_x509write_crt_set_extension(&crt,
+	if (spec->client_auth) {
+		memcpy(eku + ekulen, oid_client, sizeof oid_client);
+		ekulen += sizeof oid_client;
+	}
+	if (spec->server_auth) {
+		memcpy(eku + ekulen, oid_server, sizeof oid_server);
+		ekulen += sizeof oid_server;
+	}
+	eku[0] = 0x30;
+	eku[1] = (unsigned char)(ekulen - 2);
+	if (ekulen > 2 && (rc = mbedtls_x509write_crt_set_extension(&crt,
 	    MBEDTLS_OID_EXTENDED_KEY_USAGE,
-	    MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0, eku_client,
-	    sizeof eku_client)) != 0)
-		goto out;
-	if (spec->server_auth && (rc = mbedtls_x509write_crt_set_extension(&crt,
-	    MBEDTLS_OID_EXTENDED_KEY_USAGE,
-	    MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0, eku_server,
-	    sizeof eku_server)) != 0)
+	    MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0, eku,
+	    ekulen)) != 0)
 		goto out;
 	if ((rc = mbedtls_x509write_crt_pem(&crt, pem, sizeof pem,
 	    mbedtls_ctr_drbg_random, &r->drbg)) != 0)
@@ -280,14 +311,14 @@ write_sig_alg(unsigned char **p, unsigned char *start)
 /* TBSCertList, written backwards ending at *p. */
 static int
 crl_tbs(unsigned char **p, unsigned char *start, const mbedtls_x509_crt *ca,
-    const long *serials, size_t n, time_t now)
+    const long *serials, size_t n, time_t this_update, time_t next_update)
 {
 	size_t len = 0, rl = 0, i;
 
 	if (n > 0) {
 		for (i = n; i > 0; i--) {
 			size_t el = 0;
-			ASN1_ADD(el, asn1_time(p, start, now));
+			ASN1_ADD(el, asn1_time(p, start, this_update));
 			ASN1_ADD(el, mbedtls_asn1_write_int(p, start,
 			    (int)serials[i - 1]));
 			ASN1_ADD(el, asn1_seq(p, start, el));
@@ -296,8 +327,8 @@ crl_tbs(unsigned char **p, unsigned char *start, const mbedtls_x509_crt *ca,
 		ASN1_ADD(rl, asn1_seq(p, start, rl));
 		len += rl;
 	}
-	ASN1_ADD(len, asn1_time(p, start, now + 30 * 86400));	/* next */
-	ASN1_ADD(len, asn1_time(p, start, now - 3600));		/* this */
+	ASN1_ADD(len, asn1_time(p, start, next_update));
+	ASN1_ADD(len, asn1_time(p, start, this_update));
 	if (*p - start < (ptrdiff_t)ca->subject_raw.len)
 		return MBEDTLS_ERR_ASN1_BUF_TOO_SMALL;
 	*p -= ca->subject_raw.len;
@@ -365,7 +396,7 @@ crl_wrap(unsigned char *der, size_t size, const unsigned char *tbs, int tl,
 
 static int
 write_crl(struct rng *r, const char *dir, mbedtls_pk_context *ca_key,
-    const mbedtls_x509_crt *ca)
+    const mbedtls_x509_crt *ca, time_t this_update, time_t next_update)
 {
 	const size_t pem_len = CERTS_MAX_REVOKED * 64 + 8192;
 	long *serials = malloc(CERTS_MAX_REVOKED * sizeof *serials);
@@ -384,7 +415,7 @@ write_crl(struct rng *r, const char *dir, mbedtls_pk_context *ca_key,
 	n = read_revoked(dir, serials, CERTS_MAX_REVOKED);
 	size = CERTS_MAX_REVOKED * 40 + 4096;
 	p = der + size;
-	tl = crl_tbs(&p, der, ca, serials, n, time(NULL));
+	tl = crl_tbs(&p, der, ca, serials, n, this_update, next_update);
 	free(serials);
 	if (tl < 0) {
 		free(der);
@@ -433,8 +464,82 @@ load_ca(const char *dir, mbedtls_pk_context *key, mbedtls_x509_crt *crt)
 	return mbedtls_x509_crt_parse_file(crt, path);
 }
 
+/* A fresh key and certificate DIR/<name>.key and .crt, signed by the CA. */
+static int
+issue_pair(struct rng *r, const struct cert_spec *spec,
+    mbedtls_pk_context *ca_key, const char *dir, const char *name)
+{
+	mbedtls_pk_context key;
+	char path[4096], file[64];
+	int k;
+
+	mbedtls_pk_init(&key);
+	snprintf(file, sizeof file, "%s.key", name);
+	certs_path(path, sizeof path, dir, file);
+	if ((k = gen_key(r, &key, path)) == 0) {
+		snprintf(file, sizeof file, "%s.crt", name);
+		certs_path(path, sizeof path, dir, file);
+		k = issue(r, spec, &key, ca_key, CA_NAME, next_serial(dir),
+		    path);
+	}
+	mbedtls_pk_free(&key);
+	return k;
+}
+
 int
-certs_init(const char *dir, char *err, size_t errlen)
+certs_acquirer(const char *dir, char *err, size_t errlen)
+{
+	mbedtls_pk_context ca_key;
+	mbedtls_x509_crt ca;
+	struct rng r;
+	char nb[15], na[15];
+	time_t now = time(NULL);
+	struct cert_spec spec = {"CN=onecity-acquirer,O=OneCity", 0,
+	    MBEDTLS_X509_KU_DIGITAL_SIGNATURE, 0, 1, nb, na};
+	int rc = 0, k;
+
+	utc_stamp(now - 3600, nb);
+	utc_stamp(now + 2L * 365 * 86400, na);
+	mbedtls_pk_init(&ca_key);
+	mbedtls_x509_crt_init(&ca);
+	if ((k = rng_init(&r)) != 0 || (k = load_ca(dir, &ca_key, &ca)) != 0)
+		rc = fail(err, errlen, "cannot load the CA (run certs init)", k);
+	else if ((k = issue_pair(&r, &spec, &ca_key, dir, "acquirer")) != 0)
+		rc = fail(err, errlen, "cannot issue the acquirer certificate",
+		    k);
+	mbedtls_pk_free(&ca_key);
+	mbedtls_x509_crt_free(&ca);
+	rng_free(&r);
+	return rc;
+}
+
+int
+certs_crl(const char *dir, int64_t this_update, int64_t next_update,
+    char *err, size_t errlen)
+{
+	mbedtls_pk_context ca_key;
+	mbedtls_x509_crt ca;
+	struct rng r;
+	int rc = 0, k;
+
+	if (next_update <= this_update)
+		return fail(err, errlen, "nextUpdate must follow thisUpdate", 0);
+	mbedtls_pk_init(&ca_key);
+	mbedtls_x509_crt_init(&ca);
+	if ((k = rng_init(&r)) != 0 || (k = load_ca(dir, &ca_key, &ca)) != 0)
+		rc = fail(err, errlen, "cannot load the CA key and certificate "
+		    "(ca.key must be present to sign the CRL)", k);
+	else if ((k = write_crl(&r, dir, &ca_key, &ca, (time_t)this_update,
+	    (time_t)next_update)) != 0)
+		rc = fail(err, errlen, "cannot write the CRL", k);
+	mbedtls_pk_free(&ca_key);
+	mbedtls_x509_crt_free(&ca);
+	rng_free(&r);
+	return rc;
+}
+
+int
+certs_init(const char *dir, int force, char *err, size_t errlen)
 {
 	mbedtls_pk_context ca_key, eng_key;
 	mbedtls_x509_crt ca;
@@ -443,10 +548,28 @@ certs_init(const char *dir, char *err, size_t errlen)
 	time_t now = time(NULL);
 	struct cert_spec ca_spec = {CA_NAME, 1, MBEDTLS_X509_KU_KEY_CERT_SIGN |
 	    MBEDTLS_X509_KU_CRL_SIGN, 0, 0, nb, na};
+	/* The engine is a TLS server to validators and a TLS client to
+	 * the acquirer. */
 	struct cert_spec eng_spec = {"CN=onecity-engine,O=OneCity", 0,
+	    MBEDTLS_X509_KU_DIGITAL_SIGNATURE, 1, 1, nb, na};
+	struct cert_spec acq_spec = {"CN=onecity-acquirer,O=OneCity", 0,
 	    MBEDTLS_X509_KU_DIGITAL_SIGNATURE, 0, 1, nb, na};
 	int rc = -1, k;
 
+	certs_path(path, sizeof path, dir, "ca.crt");
+	if (!force && access(path, F_OK) == 0) {
+		snprintf(err, errlen, "%s already exists: every device "
+		    "certificate hangs on this CA; 'certs init --force' replaces "
+		    "it (and every device must then get a new certificate)",
+		    path);
+		return -1;
+	}
+	certs_path(path, sizeof path, dir, "ca.key");
+	if (!force && access(path, F_OK) == 0) {
+		snprintf(err, errlen, "%s already exists; 'certs init --force' "
+		    "replaces it", path);
+		return -1;
+	}
 	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
 		return fail(err, errlen, "cannot create the directory", errno);
 	certs_path(path, sizeof path, dir, "devices");
@@ -487,9 +610,16 @@ certs_init(const char *dir, char *err, size_t errlen)
 		rc = fail(err, errlen, "cannot issue the engine certificate", k);
 		goto out;
 	}
+	/* The acquirer simulator's identity: the engine pins it. */
+	if ((k = issue_pair(&r, &acq_spec, &ca_key, dir, "acquirer")) != 0) {
+		rc = fail(err, errlen, "cannot issue the acquirer certificate",
+		    k);
+		goto out;
+	}
 	certs_path(path, sizeof path, dir, "ca.crt");
 	if ((k = mbedtls_x509_crt_parse_file(&ca, path)) != 0 ||
-	    (k = write_crl(&r, dir, &ca_key, &ca)) != 0) {
+	    (k = write_crl(&r, dir, &ca_key, &ca, now - 3600, now +
+	    CRL_VALID_DAYS_DEFAULT * 86400L)) != 0) {
 		rc = fail(err, errlen, "cannot write the CRL", k);
 		goto out;
 	}
@@ -560,6 +690,9 @@ certs_revoke(const char *dir, const char *id, char *err, size_t errlen)
 	size_t i;
 	FILE *f;
 
+	if (!certs_device_id_ok(id))
+		return fail(err, errlen, "a device id is 1-64 of A-Z a-z 0-9 . _ - "
+		    "(not a path)", 0);
 	certs_device_paths(crt, kpath, sizeof crt, dir, id);
 	mbedtls_pk_init(&ca_key);
 	mbedtls_x509_crt_init(&ca);
@@ -579,7 +712,8 @@ certs_revoke(const char *dir, const char *id, char *err, size_t errlen)
 	fputs(line, f);
 	fclose(f);
 	if ((k = rng_init(&r)) != 0 || (k = load_ca(dir, &ca_key, &ca)) != 0 ||
-	    (k = write_crl(&r, dir, &ca_key, &ca)) != 0) {
+	    (k = write_crl(&r, dir, &ca_key, &ca, time(NULL) - 3600,
+	    time(NULL) + CRL_VALID_DAYS_DEFAULT * 86400L)) != 0) {
 		rc = fail(err, errlen, "cannot rewrite the CRL", k);
 		rng_free(&r);
 		goto out;

@@ -1,11 +1,15 @@
 /*
- * fare-engine certs init DIR | device DIR ID | revoke DIR ID: the
- * development CA and the certificates of the engine and validators.
+ * fare-engine certs init DIR [--force] | device DIR ID | revoke DIR ID |
+ * crl DIR [--days N] | acquirer DIR: the CA, the certificates of the
+ * engine, the validators and the acquirer, and the CRL (valid 30 days:
+ * re-issue it from a daily timer).
  */
 #include <stdio.h>
+#include <time.h>
 
 #include "certs.h"
 #include "cmd.h"
+#include "limits.h"
 #include "opt.h"
 
 int
@@ -13,21 +17,81 @@ cmd_certs_init(int argc, char **argv)
 {
 	static const struct opt_cmd cmd = {"fare-engine certs init", "DIR", 1,
 	    1, "Creates DIR with a CA, the engine's certificate (CN "
-	    "onecity-engine) and an empty\nCRL (ECDSA P-256; keys written "
-	    "0600).  Device certificates are issued on demand."};
+	    "onecity-engine), the acquirer\nsimulator's (CN onecity-acquirer) "
+	    "and an empty CRL (ECDSA P-256; keys written\n0600).  Device "
+	    "certificates are issued on demand.  A DIR that holds a CA is\n"
+	    "refused: replacing it orphans every device certificate."};
+	int force = 0, first, rc;
+	const struct opt o[] = {
+		{.name = "force", .kind = OPT_FLAG, .dst = &force,
+		    .help = "replace the CA DIR already holds"},
+		{.name = NULL},
+	};
+	char err[512];
+
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if (certs_init(argv[first], force, err, sizeof err) == -1) {
+		fprintf(stderr, "fare-engine: certs init %s: %s\n", argv[first],
+		    err);
+		return 1;
+	}
+	printf("%s: CA, engine and acquirer certificates and CRL created "
+	    "(ECDSA P-256); device certificates are issued on demand; keep "
+	    "ca.key offline once they are\n", argv[first]);
+	return 0;
+}
+
+int
+cmd_certs_crl(int argc, char **argv)
+{
+	static const struct opt_cmd cmd = {"fare-engine certs crl", "DIR", 1,
+	    1, "Re-issues DIR/crl.pem with the revoked certificates as they "
+	    "stand, valid N days\n(needs ca.key).  Run it daily from a timer "
+	    "and send SIGHUP to the engine: an\nexpired CRL refuses every "
+	    "validator."};
+	int64_t days = CRL_VALID_DAYS_DEFAULT, now = (int64_t)time(NULL);
+	const struct opt o[] = {
+		{.name = "days", .kind = OPT_I64, .dst = &days, .arg = "N",
+		    .lo = 1, .hi = CRL_VALID_DAYS_MAX,
+		    .help = "days until nextUpdate (default 30)"},
+		{.name = NULL},
+	};
+	char err[256];
+	int first, rc;
+
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if (certs_crl(argv[first], now - 3600, now + days * 86400, err,
+	    sizeof err) == -1) {
+		fprintf(stderr, "fare-engine: certs crl %s: %s\n", argv[first],
+		    err);
+		return 1;
+	}
+	printf("%s/crl.pem re-issued, valid %lld days; send SIGHUP to the "
+	    "engine\n", argv[first], (long long)days);
+	return 0;
+}
+
+int
+cmd_certs_acquirer(int argc, char **argv)
+{
+	static const struct opt_cmd cmd = {"fare-engine certs acquirer", "DIR",
+	    1, 1, "Re-issues the acquirer simulator's certificate "
+	    "DIR/acquirer.crt and its key; the\nengine pins that "
+	    "certificate (restart it)."};
 	const struct opt o[] = {{.name = NULL}};
 	char err[256];
 	int first, rc;
 
 	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
 		return rc;
-	if (certs_init(argv[first], err, sizeof err) == -1) {
-		fprintf(stderr, "fare-engine: certs init %s: %s\n", argv[first],
-		    err);
+	if (certs_acquirer(argv[first], err, sizeof err) == -1) {
+		fprintf(stderr, "fare-engine: certs acquirer %s: %s\n",
+		    argv[first], err);
 		return 1;
 	}
-	printf("%s: CA, engine certificate and CRL created (ECDSA "
-	    "P-256); device certificates are issued on demand\n", argv[first]);
+	printf("%s/acquirer.crt issued\n", argv[first]);
 	return 0;
 }
 

@@ -11,6 +11,8 @@ int	cmd_price(int argc, char **argv);
 int	cmd_certs_init(int argc, char **argv);
 int	cmd_certs_device(int argc, char **argv);
 int	cmd_certs_revoke(int argc, char **argv);
+int	cmd_certs_crl(int argc, char **argv);
+int	cmd_certs_acquirer(int argc, char **argv);
 int	cmd_serve(int argc, char **argv);
 int	cmd_audit_verify(int argc, char **argv);
 int	cmd_audit_card(int argc, char **argv);

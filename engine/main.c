@@ -19,12 +19,16 @@ static const struct cmd_entry {
 	    "validate a tariff, print a summary"},
 	{"price", NULL, cmd_price, "--tariff DIR TAPS.csv",
 	    "price a tap file offline (JSON lines, --explain, --summary)"},
-	{"certs", "init", cmd_certs_init, "DIR",
-	    "create the CA, the engine certificate and the CRL"},
+	{"certs", "init", cmd_certs_init, "DIR [--force]",
+	    "create the CA, the engine and acquirer certificates, the CRL"},
 	{"certs", "device", cmd_certs_device, "DIR DEVICE_ID",
 	    "issue a validator's certificate"},
 	{"certs", "revoke", cmd_certs_revoke, "DIR DEVICE_ID",
 	    "revoke a validator's certificate, rewrite the CRL"},
+	{"certs", "crl", cmd_certs_crl, "DIR [--days N]",
+	    "re-issue the CRL (daily, from a timer)"},
+	{"certs", "acquirer", cmd_certs_acquirer, "DIR",
+	    "re-issue the acquirer simulator's certificate"},
 	{"serve", NULL, cmd_serve, "[--config FILE] --certs DIR --tariff DIR "
 	    "--db FILE", "run the engine"},
 	{"worker", NULL, cmd_worker, "--nats URLS --shard K --shards N "

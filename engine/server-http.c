@@ -1,58 +1,109 @@
 /*
  * The engine's HTTP side: GET /healthz (is the writer committing, are we
  * accepting) and GET /metrics (Prometheus text of the counters), on the
- * event loop's thread, read-only.
+ * event loop's thread, read-only, served by the bounded listener of
+ * http.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
 
+#include "clock.h"
+#include "http.h"
+#include "parse.h"
+#include "tls.h"
 #include "server-int.h"
 #include "gateway.h"
+#include "limits.h"
 #include "settle.h"
 #include "writer.h"
 
+/*
+ * The CRL's state for /healthz: a warning CRL_WARN_DAYS before its
+ * nextUpdate, a failure once it has passed (every handshake is refused
+ * then).  Writes into why; returns 1 failing, 0 a warning, -1 fine.
+ */
+static int
+health_crl(struct server *s, char *why, size_t len, char *next, size_t nlen)
+{
+	int64_t nu = tls_ctx_crl_next_update(s->tls), now = (int64_t)time(NULL);
+
+	next[0] = '\0';
+	if (nu == 0)
+		return -1;
+	civil_format_utc(nu, next);
+	(void)nlen;
+	if (nu <= now) {
+		snprintf(why, len, "CRL expired at %s: every validator is "
+		    "refused; run fare-engine certs crl DIR and send SIGHUP",
+		    next);
+		return 1;
+	}
+	if (nu - now < CRL_WARN_DAYS * 86400LL) {
+		snprintf(why, len, "CRL expires at %s (in %lld h): run "
+		    "fare-engine certs crl DIR and send SIGHUP", next,
+		    (long long)(nu - now) / 3600);
+		return 0;
+	}
+	return -1;
+}
+
 static void
-healthz_cb(struct evhttp_request *req, void *arg)
+healthz_cb(const struct http_request *req, struct http_response *r, void *arg)
 {
 	struct server *s = arg;
-	struct evbuffer *b = evbuffer_new();
+	struct evbuffer *b = r->body;
 	struct writer_stats ws;
-	char why[256];
+	char why[256], crl[256], next[32];
 	const char *bad = writer_health(s->writer, why, sizeof why);
-	const char *what = "journal";
+	int crl_state = health_crl(s, crl, sizeof crl, next, sizeof next);
 
-	/* Gateway mode: JetStream not acknowledging is what matters. */
-	if (bad == NULL && s->gw != NULL &&
-	    (bad = gateway_health(s->gw, why, sizeof why)) != NULL)
-		what = "jetstream";
-
-	if (b == NULL) {
-		evhttp_send_error(req, 500, "out of memory");
-		return;
-	}
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "application/json");
+	(void)req;
+	r->content_type = "application/json";
 	if (bad != NULL) {	/* SQLite's words: no quotes, but be sure */
 		char *p;
 		for (p = why; *p; p++)
 			if (*p == '"' || *p == '\\' || (unsigned char)*p < 32)
 				*p = ' ';
+		memmove(why + 9, why, strnlen(why, sizeof why - 10) + 1);
+		memcpy(why, "journal: ", 9);
+		why[sizeof why - 1] = '\0';
+	} else if (s->gw != NULL && gateway_health(s->gw, crl, sizeof crl) !=
+	    NULL) {
+		/* Gateway mode: JetStream not acknowledging. */
+		char *p;
+		for (p = crl; *p; p++)
+			if (*p == '"' || *p == '\\' || (unsigned char)*p < 32)
+				*p = ' ';
+		bad = why;
+		snprintf(why, sizeof why, "jetstream: %.200s", crl);
+	} else if (crl_state == 1) {
+		bad = why;
+		snprintf(why, sizeof why, "%s", crl);
+	} else if (s->accept_failed_us != 0 && clock_mono_us() -
+	    s->accept_failed_us < HEALTH_ACCEPT_FAILED_US) {
+		bad = why;
+		snprintf(why, sizeof why, "%s", "validators cannot connect: "
+		    "accept() failed (out of file descriptors?)");
 	}
 	writer_get_stats(s->writer, &ws);
 	evbuffer_add_printf(b, "{\"status\":\"%s\",\"accepting\":%s,"
-	    "\"connections\":%ld,\"committed\":%llu,\"queued\":%zu%s%s%s%s%s}\n",
+	    "\"connections\":%ld,\"committed\":%llu,\"queued\":%zu",
 	    bad ? "failing" : "ok", s->accepting ? "true" : "false",
 	    s->nconns, (unsigned long long)ws.committed,
 	    writer_queued(s->writer) + (s->gw != NULL ?
-	    gateway_queued(s->gw) : 0), bad ? ",\"reason\":\"" : "",
-	    bad ? what : "", bad ? ": " : "", bad ? why : "", bad ? "\"" :
-	    "");
-	evhttp_send_reply(req, bad ? 503 : 200, bad ? "Failing" : "OK", b);
-	evbuffer_free(b);
+	    gateway_queued(s->gw) : 0));
+	if (next[0] != '\0')
+		evbuffer_add_printf(b, ",\"crl_next_update\":\"%s\"", next);
+	if (bad != NULL)
+		evbuffer_add_printf(b, ",\"reason\":\"%s\"", why);
+	if (crl_state == 0)
+		evbuffer_add_printf(b, ",\"warning\":\"%s\"", crl);
+	evbuffer_add_printf(b, "}\n");
+	r->status = bad ? 503 : 200;
 }
 
 /* The settlement thread's counters. */
@@ -80,21 +131,41 @@ metrics_settle(struct evbuffer *b, struct settle *settle)
 	    st.acquirer_ok);
 }
 
+/* The HTTP listener's own counters. */
+static void
+metrics_http(struct evbuffer *b, const struct http_server *h)
+{
+	struct http_stats st;
+
+	http_get_stats(h, &st);
+	evbuffer_add_printf(b,
+	    "# HELP onecity_http_connections Open HTTP connections.\n"
+	    "# TYPE onecity_http_connections gauge\n"
+	    "onecity_http_connections %ld\n"
+	    "# HELP onecity_http_refused_total Requests the HTTP listener "
+	    "refused itself (method, size, malformed, unknown path).\n"
+	    "# TYPE onecity_http_refused_total counter\n"
+	    "onecity_http_refused_total %llu\n"
+	    "# HELP onecity_http_closed_total HTTP connections closed by "
+	    "the listener: timed out, or evicted at the connection cap.\n"
+	    "# TYPE onecity_http_closed_total counter\n"
+	    "onecity_http_closed_total{why=\"timeout\"} %llu\n"
+	    "onecity_http_closed_total{why=\"evicted\"} %llu\n",
+	    st.connections, (unsigned long long)st.refused,
+	    (unsigned long long)st.timeouts, (unsigned long long)st.evicted);
+}
+
 /* Prometheus text exposition of the engine's counters. */
 static void
-metrics_cb(struct evhttp_request *req, void *arg)
+metrics_cb(const struct http_request *req, struct http_response *r, void *arg)
 {
 	struct server *s = arg;
-	struct evbuffer *b = evbuffer_new();
+	struct evbuffer *b = r->body;
 	struct writer_stats ws;
 
-	if (b == NULL) {
-		evhttp_send_error(req, 500, "out of memory");
-		return;
-	}
+	(void)req;
 	writer_get_stats(s->writer, &ws);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; version=0.0.4");
+	r->content_type = "text/plain; version=0.0.4";
 	evbuffer_add_printf(b,
 	    "# HELP onecity_commit_seconds Batch commit time (store+fsync).\n"
 	    "# TYPE onecity_commit_seconds summary\n"
@@ -163,29 +234,21 @@ metrics_cb(struct evhttp_request *req, void *arg)
 	    (unsigned long long)ws.committed, s->nconns,
 	    (unsigned long long)s->n_accepted_conns,
 	    writer_queued(s->writer));
-	evhttp_send_reply(req, 200, "OK", b);
-	evbuffer_free(b);
+	metrics_http(b, s->http);
 }
 
 int
 server_http_start(struct server *s, char *err, size_t errlen)
 {
-	const char *http = s->cfg->http, *colon = strrchr(http, ':');
-	char host[128];
+	struct http_limits lim = http_limits_default();
 
-	if (colon == NULL || (size_t)(colon - http) >= sizeof host) {
-		snprintf(err, errlen, "--http %s: not HOST:PORT", http);
+	if ((s->http = http_listen(s->base, "http", s->cfg->http, &lim, err,
+	    errlen)) == NULL)
+		return -1;
+	if (http_route(s->http, "/healthz", healthz_cb, s) == -1 ||
+	    http_route(s->http, "/metrics", metrics_cb, s) == -1) {
+		snprintf(err, errlen, "http: cannot add a route");
 		return -1;
 	}
-	memcpy(host, http, (size_t)(colon - http));
-	host[colon - http] = '\0';
-	if ((s->http = evhttp_new(s->base)) == NULL ||
-	    evhttp_bind_socket(s->http, host, (uint16_t)atoi(colon + 1)) !=
-	    0) {
-		snprintf(err, errlen, "cannot serve HTTP on %s", http);
-		return -1;
-	}
-	evhttp_set_cb(s->http, "/healthz", healthz_cb, s);
-	evhttp_set_cb(s->http, "/metrics", metrics_cb, s);
 	return 0;
 }

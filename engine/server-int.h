@@ -10,7 +10,6 @@
 #include <stdint.h>
 
 #include <event2/event.h>
-#include <event2/http.h>
 #include <event2/listener.h>
 
 #include <sqlite3.h>
@@ -36,7 +35,7 @@ struct server {
 	struct tls_ctx		*tls;
 	struct evconnlistener	*listener;
 	struct event		*listener_retry;
-	struct evhttp		*http;
+	struct http_server	*http;		/* /healthz, /metrics */
 	struct writer		*writer;
 	struct gateway		*gw;		/* gateway mode: taps go to
 						 * JetStream, not writer */
@@ -44,7 +43,10 @@ struct server {
 	struct terminal		**slot;
 	uint32_t		*gen;
 	long			 nslots, nconns;
+	long			 max_conns;	/* max_connections, or less
+						 * to fit RLIMIT_NOFILE */
 	int			 accepting;
+	uint64_t		 accept_failed_us; /* last EMFILE (clock.h) */
 	int			 queue_full;
 	struct event		*sig[4];
 	struct event		*tick;		/* housekeeping, each second */
@@ -52,6 +54,7 @@ struct server {
 	int			 draining, drain_turns;
 	sqlite3			*ro;		/* read-only: the deny list */
 	int64_t			 deny_last;	/* last deny_log id pushed */
+	int64_t			 crl_warned_s;	/* last CRL warning logged */
 	/* Counters for /metrics. */
 	uint64_t		 n_taps, n_acked, n_refused, n_broken;
 	uint64_t		 n_accepted_conns, n_closed_conns;

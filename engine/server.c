@@ -12,6 +12,8 @@
 #include <time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +22,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
 
@@ -28,10 +29,12 @@
 
 #include <mbedtls/platform_util.h>
 
+#include "clock.h"
 #include "limits.h"
 #include "deny.h"
 #include "diag.h"
 #include "gateway.h"
+#include "http.h"
 #include "writer.h"
 #include "parse.h"
 #include "server.h"
@@ -65,7 +68,7 @@ terminal_close(struct terminal *t, const char *reason)
 	tls_conn_free(t->conn);
 	free(t);
 	if (!s->accepting && s->listener != NULL && s->nconns <
-	    s->cfg->max_connections) {
+	    s->max_conns) {
 		evconnlistener_enable(s->listener);
 		s->accepting = 1;
 	}
@@ -386,12 +389,12 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	(void)l;
 	(void)sa;
 	(void)socklen;
-	if (s->nconns >= s->cfg->max_connections) {
+	if (s->nconns >= s->max_conns) {
 		close(fd);
 		evconnlistener_disable(s->listener);
 		s->accepting = 0;
 		logmsg("connection limit (%ld) reached: not accepting",
-		    s->cfg->max_connections);
+		    s->max_conns);
 		return;
 	}
 	/* Half-open connections (a validator's link died without a FIN)
@@ -437,21 +440,78 @@ listener_retry_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (s->draining || s->nconns >= s->max_conns)
+		return;
 	evconnlistener_enable(s->listener);
 	s->accepting = 1;
 }
+
+/*
+ * At most LOG_BURST_PER_MINUTE lines of one kind a minute; the rest are
+ * counted, and the count said when the next minute's first line is let
+ * through.  Thread-safe: libevent may log from any thread.
+ */
+struct log_limit {
+	pthread_mutex_t	 mu;
+	time_t		 minute;
+	unsigned	 lines;
+	unsigned long	 suppressed;
+};
+
+static int
+log_limit_allow(struct log_limit *l, const char *what)
+{
+	time_t now = time(NULL);
+	unsigned long dropped = 0;
+	int ok;
+
+	pthread_mutex_lock(&l->mu);
+	if (now / 60 != l->minute) {
+		dropped = l->suppressed;
+		l->minute = now / 60;
+		l->lines = 0;
+		l->suppressed = 0;
+	}
+	ok = l->lines < LOG_BURST_PER_MINUTE;
+	if (ok)
+		l->lines++;
+	else
+		l->suppressed++;
+	pthread_mutex_unlock(&l->mu);
+	if (dropped > 0)
+		logmsg("%lu more %s lines not logged in the last minute",
+		    dropped, what);
+	return ok;
+}
+
+static struct log_limit accept_log = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+static struct log_limit libevent_log = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
 
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
 	struct server *s = arg;
 	struct timeval one = {1, 0};
+	int e = errno;
 
-	/* EMFILE and friends: pause accepting instead of spinning. */
-	logmsg("accept: %s; pausing for a second", strerror(errno));
+	/* EMFILE and friends: pause accepting instead of spinning, and
+	 * say so on /healthz (validators cannot connect). */
+	if (log_limit_allow(&accept_log, "accept error"))
+		logmsg("accept: %s; pausing for a second", strerror(e));
 	evconnlistener_disable(l);
 	s->accepting = 0;
+	s->accept_failed_us = clock_mono_us();
 	evtimer_add(s->listener_retry, &one);
+}
+
+/* libevent's own warnings and errors, through our log line, limited. */
+static void
+libevent_log_cb(int severity, const char *msg)
+{
+	if (severity < EVENT_LOG_WARN)
+		return;
+	if (log_limit_allow(&libevent_log, "libevent"))
+		logmsg("libevent: %s", msg);
 }
 
 static void
@@ -495,6 +555,29 @@ writer_done_cb(const struct jresult *r, size_t n, void *arg)
 			update_pause(s->slot[i]);
 }
 
+/* The CRL nears its nextUpdate (or passed it): said in the log once an
+ * hour, as /healthz says it on every probe. */
+static void
+crl_watch(struct server *s)
+{
+	int64_t nu = tls_ctx_crl_next_update(s->tls), now = (int64_t)time(NULL);
+	char next[21];
+
+	if (nu == 0 || nu - now >= CRL_WARN_DAYS * 86400LL ||
+	    now - s->crl_warned_s < 3600)
+		return;
+	s->crl_warned_s = now;
+	civil_format_utc(nu, next);
+	if (nu <= now)
+		logmsg("CRL expired at %s: every validator handshake is "
+		    "refused; run fare-engine certs crl %s and send SIGHUP",
+		    next, s->cfg->certs);
+	else
+		logmsg("warning: the CRL expires at %s (in %lld h): run "
+		    "fare-engine certs crl %s and send SIGHUP", next,
+		    (long long)(nu - now) / 3600, s->cfg->certs);
+}
+
 /* Each second: resume connections whose acks have drained. */
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -512,6 +595,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	/* Deny-list changes go out to every validator within a second. */
 	if (s->ro != NULL)
 		deny_changes(s->ro, &s->deny_last, deny_all_cb, s);
+	crl_watch(s);
 }
 
 /*
@@ -586,6 +670,28 @@ load_tariff(const char *dir)
 	return t;
 }
 
+/* After a CRL reload: the connections of devices it revokes close now
+ * (SPEC §7), not at their next handshake. */
+static void
+close_revoked(struct server *s)
+{
+	char why[256], reason[300];
+	long i, n = 0;
+
+	for (i = 0; i < s->nslots; i++) {
+		struct terminal *t = s->slot[i];
+		if (t == NULL || t->device_id[0] == '\0' ||
+		    tls_conn_recheck(t->conn, why, sizeof why) == 0)
+			continue;
+		snprintf(reason, sizeof reason, "%s (CRL reloaded)", why);
+		terminal_close(t, reason);
+		n++;
+	}
+	if (n > 0)
+		logmsg("SIGHUP: %ld connection(s) closed: certificate no "
+		    "longer valid under the new CRL", n);
+}
+
 static void
 reload_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -597,8 +703,11 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (tls_ctx_reload_crl(s->tls, err, sizeof err) == -1)
 		logmsg("SIGHUP: CRL not reloaded: %s", err);
-	else
+	else {
 		logmsg("SIGHUP: CRL reloaded");
+		close_revoked(s);
+		s->crl_warned_s = 0;
+	}
 	a = load_tariff(s->cfg->tariff);
 	b = a ? load_tariff(s->cfg->tariff) : NULL;
 	if (a == NULL || b == NULL) {
@@ -660,7 +769,7 @@ listen_validators(struct server *s, char *err, size_t errlen)
 	const struct server_config *c = s->cfg;
 	struct sockaddr_in sin;
 
-	s->nslots = c->max_connections;
+	s->nslots = s->max_conns;
 	s->slot = calloc((size_t)s->nslots, sizeof *s->slot);
 	s->gen = calloc((size_t)s->nslots, sizeof *s->gen);
 	if (s->slot == NULL || s->gen == NULL) {
@@ -702,6 +811,51 @@ add_events(struct server *s)
 		event_add(s->tick, &one);
 }
 
+/*
+ * RLIMIT_NOFILE must hold every connection the engine may accept (the
+ * validators' max_connections and each HTTP listener's cap) plus
+ * FD_RESERVE: the soft limit is raised toward the hard one, and where even
+ * that is short max_connections is lowered, saying so.  Without this a
+ * full table of validators left no descriptor for anything else (issue
+ * 16: accept failed in a loop and validators timed out).
+ */
+static int
+check_fd_budget(struct server *s, char *err, size_t errlen)
+{
+	long http = s->cfg->http != NULL ? HTTP_CONNECTIONS_DEFAULT : 0;
+	rlim_t need = (rlim_t)(s->max_conns + http + FD_RESERVE);
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		snprintf(err, errlen, "getrlimit(RLIMIT_NOFILE): %s",
+		    strerror(errno));
+		return -1;
+	}
+	if (rl.rlim_cur < need) {
+		struct rlimit up = {need < rl.rlim_max ? need : rl.rlim_max,
+		    rl.rlim_max};
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl.rlim_cur = up.rlim_cur;
+	}
+	if (rl.rlim_cur >= need)
+		return 0;
+	if ((long)rl.rlim_cur < http + FD_RESERVE + 1) {
+		snprintf(err, errlen, "RLIMIT_NOFILE is %llu: the engine needs "
+		    "at least %ld descriptors (%ld for HTTP, %d in reserve, "
+		    "one validator)", (unsigned long long)rl.rlim_cur,
+		    http + FD_RESERVE + 1, http, FD_RESERVE);
+		return -1;
+	}
+	logmsg("max_connections lowered from %ld to %ld: RLIMIT_NOFILE is %llu "
+	    "(hard limit %llu) and %ld descriptors go to HTTP, %d to the "
+	    "reserve; raise it (ulimit -n, LimitNOFILE=) to serve more "
+	    "validators", s->max_conns, (long)rl.rlim_cur - http - FD_RESERVE,
+	    (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+	    http, FD_RESERVE);
+	s->max_conns = (long)rl.rlim_cur - http - FD_RESERVE;
+	return 0;
+}
+
 static int
 server_setup(struct server *s, char *err, size_t errlen)
 {
@@ -711,14 +865,15 @@ server_setup(struct server *s, char *err, size_t errlen)
 	    (size_t)c->account_cache};
 	struct tariff *jt;
 
-	if (setup_keys(s, &jt, err, errlen) == -1)
+	if (check_fd_budget(s, err, errlen) == -1 ||
+	    setup_keys(s, &jt, err, errlen) == -1)
 		return -1;
 	if ((s->writer = writer_open(&wo, jt, s->base, writer_done_cb, s,
 	    err, errlen)) == NULL)
 		return -1;
 	if (c->acquirer != NULL) {
 		unsigned char secret[TAP_DERIVED_KEY_LEN];
-		struct settle_opts so = {c->db, c->acquirer,
+		struct settle_opts so = {c->db, c->acquirer, c->certs,
 		    tariff_currency(s->tariff), c->settle_grace_s,
 		    (int)c->settle_interval_s, (int)c->settle_timeout_ms,
 		    secret};
@@ -765,7 +920,9 @@ server_run(const struct server_config *cfg)
 
 	memset(&s, 0, sizeof s);
 	s.cfg = cfg;
+	s.max_conns = cfg->max_connections;
 	signal(SIGPIPE, SIG_IGN);
+	event_set_log_callback(libevent_log_cb);
 	evthread_use_pthreads();
 	if ((s.base = event_base_new()) == NULL) {
 		fprintf(stderr, "fare-engine: cannot start libevent\n");
@@ -790,8 +947,7 @@ out:
 		evconnlistener_free(s.listener);
 	if (s.listener_retry != NULL)
 		event_free(s.listener_retry);
-	if (s.http != NULL)
-		evhttp_free(s.http);
+	http_free(s.http);
 	settle_stop(s.settle);
 	gateway_close(s.gw);
 	writer_close(s.writer);

@@ -33,6 +33,7 @@
 #include "limits.h"
 #include "settle.h"
 #include "settlement.h"
+#include "tls.h"
 #include "wire.h"
 
 #define SETTLE_BATCH		5000	/* account-days per pass */
@@ -54,7 +55,9 @@ struct settle {
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
 	int			 stop;
-	int			 fd;		/* to the acquirer, or -1 */
+	struct tls_ctx		*tls;		/* mutual TLS, acquirer pinned */
+	struct tls_sync		*conn;		/* to the acquirer, or NULL */
+	char			 last_refusal[256];
 	char			 in[SETTLE_LINE_MAX * 4];
 	size_t			 inlen;
 	int			 down_s;	/* back-off while unreachable */
@@ -84,12 +87,28 @@ commit(struct settle *s)
 static void
 acq_close(struct settle *s)
 {
-	if (s->fd != -1)
-		close(s->fd);
-	s->fd = -1;
+	tls_sync_free(s->conn);
+	s->conn = NULL;
 	s->inlen = 0;
 }
 
+static int64_t
+mono_ms(void)
+{
+	return (int64_t)(clock_mono_us() / 1000);
+}
+
+/* A refusal of the link said once, not at every pass. */
+static void
+acq_log_refusal(struct settle *s, const char *why)
+{
+	if (strcmp(s->last_refusal, why) == 0)
+		return;
+	snprintf(s->last_refusal, sizeof s->last_refusal, "%s", why);
+	logmsg("settlement: acquirer %s refused: %s", s->o.acquirer, why);
+}
+
+/* TCP within the timeout, then mutual TLS with the pinned acquirer. */
 static int
 acq_connect(struct settle *s)
 {
@@ -97,8 +116,9 @@ acq_connect(struct settle *s)
 	struct pollfd p;
 	int fd, err = 0;
 	socklen_t len = sizeof err;
+	char why[256];
 
-	if (s->fd != -1)
+	if (s->conn != NULL)
 		return 0;
 	if (wire_parse_addr(s->o.acquirer, &sin) == -1 ||
 	    (fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
@@ -117,27 +137,56 @@ acq_connect(struct settle *s)
 		close(fd);
 		return -1;
 	}
-	s->fd = fd;
+	if ((s->conn = tls_sync_open(s->tls, fd, s->o.timeout_ms, why,
+	    sizeof why)) == NULL) {
+		acq_log_refusal(s, why);
+		return -1;
+	}
+	s->last_refusal[0] = '\0';
 	s->inlen = 0;
 	return 0;
 }
 
-static int64_t
-mono_ms(void)
-{
-	return (int64_t)(clock_mono_us() / 1000);
-}
-
-/* Waits for the fd until the deadline; 1 ready, 0 timed out or broken. */
+/*
+ * An answer to r (after "<key> "): "APPROVED|DECLINED <account>
+ * <amount_cents> <currency> <code or reason>", each echoed value equal to
+ * the request's, else it is not booked (issue 16: a fake or confused
+ * acquirer must not move money in the ledger).  1 approved, 0 declined,
+ * -1 unreadable or not this request's.
+ */
 static int
-wait_fd(int fd, short ev, int64_t deadline)
+acq_answer(struct settle *s, const struct settle_req *r, char *v,
+    char *result, size_t rlen)
 {
-	struct pollfd p = {fd, ev, 0};
-	int64_t left = deadline - mono_ms();
+	char *f[6], *save = NULL;
+	char amount[24];
+	int n = 0;
 
-	if (left <= 0)
-		return 0;
-	return poll(&p, 1, (int)left) == 1 && (p.revents & ev);
+	/* Four words, then the code or reason (the rest of the line). */
+	f[0] = strtok_r(v, " ", &save);
+	while (f[n] != NULL && n < 5) {
+		n++;
+		f[n] = n < 5 ? strtok_r(NULL, n == 4 ? "" : " ", &save) : NULL;
+	}
+	if (n == 2 && strcmp(f[0], "REFUSED") == 0) {
+		logmsg("settlement: acquirer refused %s: %.100s", r->key, f[1]);
+		return -1;
+	}
+	snprintf(amount, sizeof amount, "%lld", (long long)r->amount);
+	if (n != 5 || (strcmp(f[0], "APPROVED") != 0 &&
+	    strcmp(f[0], "DECLINED") != 0)) {
+		logmsg("settlement: acquirer: unreadable answer for %s", r->key);
+		return -1;
+	}
+	if (strcmp(f[1], r->account) != 0 || strcmp(f[2], amount) != 0 ||
+	    strcmp(f[3], s->o.currency) != 0) {
+		logmsg("settlement: acquirer's answer for %s does not echo the "
+		    "request (account, %s cents, %s): not booked, stays "
+		    "pending", r->key, amount, s->o.currency);
+		return -1;
+	}
+	snprintf(result, rlen, "%s", f[4]);
+	return f[0][0] == 'A';
 }
 
 /*
@@ -150,27 +199,19 @@ acq_request(struct settle *s, const struct settle_req *r, char *result,
 {
 	char line[SETTLE_LINE_MAX];
 	int64_t deadline = mono_ms() + s->o.timeout_ms;
-	size_t off = 0, klen = strlen(r->key);
-	int n, stale = 0;
+	size_t klen = strlen(r->key);
+	int n, stale = 0, rc;
 
 	if (acq_connect(s) == -1)
 		return -1;
 	n = snprintf(line, sizeof line, "CAPTURE %s %s %lld %s %s %s\n",
 	    r->key, r->account, (long long)r->amount, s->o.currency, r->day,
 	    r->reference[0] != '\0' ? r->reference : "-");
-	while (off < (size_t)n) {
-		ssize_t w;
-		if (!wait_fd(s->fd, POLLOUT, deadline))
-			goto fail;
-		w = send(s->fd, line + off, (size_t)n - off, MSG_NOSIGNAL);
-		if (w <= 0 && errno != EAGAIN)
-			goto fail;
-		if (w > 0)
-			off += (size_t)w;
-	}
+	if (tls_sync_write(s->conn, line, (size_t)n) == -1)
+		goto fail;
 	for (;;) {
 		char *nl = memchr(s->in, '\n', s->inlen);
-		ssize_t got;
+		int got;
 		if (nl != NULL) {
 			size_t ll = (size_t)(nl - s->in);
 			*nl = '\0';
@@ -178,19 +219,13 @@ acq_request(struct settle *s, const struct settle_req *r, char *result,
 			 * one that came after its timeout): skip it. */
 			if (ll > klen && memcmp(s->in, r->key, klen) == 0 &&
 			    s->in[klen] == ' ') {
-				const char *v = s->in + klen + 1;
-				int ok = strncmp(v, "APPROVED", 8) == 0;
-				int no = strncmp(v, "DECLINED", 8) == 0;
-				const char *rest = strchr(v, ' ');
-				snprintf(result, rlen, "%s", rest ? rest + 1 :
-				    "");
+				rc = acq_answer(s, r, s->in + klen + 1, result,
+				    rlen);
 				memmove(s->in, nl + 1, s->inlen - ll - 1);
 				s->inlen -= ll + 1;
-				if (ok || no)
-					return ok;
-				logmsg("settlement: acquirer: unreadable "
-				    "answer for %s", r->key);
-				goto fail;
+				if (rc == -1)
+					goto fail;
+				return rc;
 			}
 			memmove(s->in, nl + 1, s->inlen - ll - 1);
 			s->inlen -= ll + 1;
@@ -200,13 +235,11 @@ acq_request(struct settle *s, const struct settle_req *r, char *result,
 		}
 		if (s->inlen == sizeof s->in)	/* a line too long */
 			goto fail;
-		if (!wait_fd(s->fd, POLLIN, deadline))
+		got = tls_sync_read(s->conn, s->in + s->inlen,
+		    sizeof s->in - s->inlen, (int)(deadline - mono_ms()));
+		if (got <= 0)
 			goto fail;
-		got = recv(s->fd, s->in + s->inlen, sizeof s->in - s->inlen, 0);
-		if (got <= 0 && errno != EAGAIN)
-			goto fail;
-		if (got > 0)
-			s->inlen += (size_t)got;
+		s->inlen += (size_t)got;
 	}
 fail:
 	acq_close(s);
@@ -604,10 +637,20 @@ settle_start(const struct settle_opts *o, struct writer *w, char *err,
 	snprintf(s->currency, sizeof s->currency, "%s", o->currency);
 	s->o.currency = s->currency;
 	s->w = w;
-	s->fd = -1;
 	if (wire_parse_addr(o->acquirer, &sin) == -1) {
 		snprintf(err, errlen, "acquirer '%s' is not HOST:PORT",
 		    o->acquirer);
+		mbedtls_platform_zeroize(s, sizeof *s);
+		free(s);
+		return NULL;
+	}
+	/* Mutual TLS: the engine's certificate, the acquirer's pinned. */
+	if ((s->tls = tls_acquirer_client_new(o->certs, err, errlen)) ==
+	    NULL) {
+		char why[256];
+		snprintf(why, sizeof why, "%s", err);
+		snprintf(err, errlen, "acquirer link: %s (issue it with "
+		    "'fare-engine certs acquirer %s')", why, o->certs);
 		mbedtls_platform_zeroize(s, sizeof *s);
 		free(s);
 		return NULL;
@@ -620,6 +663,7 @@ settle_start(const struct settle_opts *o, struct writer *w, char *err,
 			snprintf(err, errlen, "%s: %s", o->db,
 			    sqlite3_errmsg(s->db));
 		sqlite3_close_v2(s->db);
+		tls_ctx_free(s->tls);
 		mbedtls_platform_zeroize(s, sizeof *s);
 		free(s);
 		return NULL;
@@ -630,12 +674,14 @@ settle_start(const struct settle_opts *o, struct writer *w, char *err,
 		snprintf(err, errlen, "cannot start the settlement thread");
 		ledger_close(s->ledger);
 		sqlite3_close_v2(s->db);
+		tls_ctx_free(s->tls);
 		mbedtls_platform_zeroize(s, sizeof *s);
 		free(s);
 		return NULL;
 	}
-	logmsg("settlement: acquirer %s, grace %lld s after a service day, "
-	    "a pass every %d s", o->acquirer, (long long)o->grace_s,
+	logmsg("settlement: acquirer %s (mutual TLS, its certificate "
+	    "pinned), grace %lld s after a service day, a pass every %d s",
+	    o->acquirer, (long long)o->grace_s,
 	    o->interval_s);
 	return s;
 }
@@ -654,6 +700,7 @@ settle_stop(struct settle *s)
 	sqlite3_close_v2(s->db);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	tls_ctx_free(s->tls);
 	mbedtls_platform_zeroize(s, sizeof *s);
 	free(s);
 }

@@ -4,8 +4,8 @@
  * aggregated authorisation and capture; later changes (late taps) go as
  * an extra capture or a refund; a decline opens a debt and puts the
  * account on the deny list; debts are retried on a schedule and when the
- * card taps again.  The acquirer is a separate process reached over TCP
- * (docs/protocol.md, "Acquirer"); every request carries an idempotency
+ * card taps again.  The acquirer is a separate process reached over
+ * mutual TLS, its certificate pinned (docs/protocol.md, "Acquirer"); every request carries an idempotency
  * key that is committed before it is sent, so a timeout or a crash on
  * either side is retried with the same key and never captures twice.
  */
@@ -20,6 +20,7 @@
 struct settle_opts {
 	const char	*db;
 	const char	*acquirer;	/* HOST:PORT */
+	const char	*certs;		/* engine.crt/key, acquirer.crt */
 	const char	*currency;	/* ISO 4217, from the tariff */
 	int64_t		 grace_s;	/* after a service day closes */
 	int		 interval_s;	/* between passes */

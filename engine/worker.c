@@ -45,6 +45,7 @@
 
 struct worker_config {
 	const char	*nats, *db, *tariff, *acquirer, *token_key_file;
+	const char	*certs;		/* settlement's TLS to the acquirer */
 	long		 account_cache;
 	unsigned	 shard, shards;
 	int		 synchronous_full;
@@ -460,7 +461,7 @@ worker_setup(struct worker *w, char *err, size_t errlen)
 		/* References and keys: the sub-key of the token key that
 		 * serve derives (settle.h), so shards match the engine. */
 		unsigned char secret[TAP_DERIVED_KEY_LEN];
-		struct settle_opts so = {c->db, c->acquirer,
+		struct settle_opts so = {c->db, c->acquirer, c->certs,
 		    tariff_currency(t2), c->settle_grace_s,
 		    (int)c->settle_interval_s, (int)c->settle_timeout_ms,
 		    secret};
@@ -612,6 +613,9 @@ cmd_worker(int argc, char **argv)
 		{.name = "acquirer", .kind = OPT_STR, .dst = &c.acquirer,
 		    .arg = "HOST:PORT", .help = "settle this shard with the "
 		    "acquirer"},
+		{.name = "certs", .kind = OPT_STR, .dst = &c.certs,
+		    .arg = "DIR", .help = "engine certificate and the "
+		    "acquirer's (settlement's TLS)"},
 		{.name = "token-key-file", .kind = OPT_STR,
 		    .dst = &c.token_key_file, .arg = "FILE", .group = 1,
 		    .help = "the token key (settlement's keys derive from "
@@ -655,6 +659,10 @@ cmd_worker(int argc, char **argv)
 	if (c.acquirer != NULL && c.token_key_file == NULL && !dev)
 		return opt_fail(&worker_cmd, "settlement (--acquirer) needs "
 		    "--token-key-file (or --dev for the development key)");
+	if (c.acquirer != NULL && c.certs == NULL)
+		return opt_fail(&worker_cmd, "settlement (--acquirer) needs "
+		    "--certs DIR (the engine's and the acquirer's "
+		    "certificates)");
 	if (clock != INT64_MIN)
 		c.clock_offset_s = clock - (int64_t)time(NULL);
 	c.shard = (unsigned)shard;

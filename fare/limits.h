@@ -147,6 +147,44 @@ _Static_assert(LIMIT_PER_KM_1E5 * (long long)LIMIT_DISTANCE_M < 9000000000000000
  * busy day in memory (the default 2 MiB made every batch re-read pages). */
 #define JOURNAL_CACHE_KIB		(256 * 1024)
 
+/* The HTTP listener (engine/http.c): health probes, metrics scrapes and
+ * small rider pages, never uploads.  A request head of 8 KiB holds any
+ * browser's (cookies included); a GET carries no body worth reading; a
+ * request slower than 10 s is a slowloris, not a client; 256 connections
+ * per listener leave the validators' descriptors alone (checked against
+ * RLIMIT_NOFILE at start-up). */
+#define HTTP_CONNECTIONS_DEFAULT	256
+#define HTTP_HEAD_MAX			8192
+#define HTTP_TARGET_MAX			2048
+#define HTTP_BODY_MAX			1024
+#define HTTP_TIMEOUT_S			10
+#define HTTP_REQUESTS_PER_CONNECTION	100
+/* A response: /metrics is a few KiB; a rider page far under this. */
+#define HTTP_RESPONSE_MAX		(1024 * 1024)
+#define HTTP_ROUTES_MAX			16
+/* Descriptors the engine needs besides its connections: the database and
+ * its WAL and SHM (twice: writer, settlement, deny feed), listeners,
+ * the acquirer, libevent's own, stdio.  RLIMIT_NOFILE must hold these
+ * plus max_connections plus each HTTP listener's connections. */
+#define FD_RESERVE			64
+/* Log lines of one kind (accept errors, libevent's own) at most this many
+ * per minute; the rest are counted and said in one line. */
+#define LOG_BURST_PER_MINUTE		10
+/* /healthz fails for this long after the validator listener's accept()
+ * failed: it retries each second, so this spans a few retries. */
+#define HEALTH_ACCEPT_FAILED_US		(3 * 1000000ULL)
+
+_Static_assert(HTTP_TARGET_MAX < HTTP_HEAD_MAX, "a target fits the head");
+
+/* CRLs (wire/tls.c, certs/certs.c): `certs crl` issues one valid this
+ * many days (run it daily from a timer: a month of slack); the engine
+ * warns in its log and on /healthz this many days before nextUpdate, and
+ * accepts a thisUpdate this far ahead of its clock. */
+#define CRL_VALID_DAYS_DEFAULT		30
+#define CRL_VALID_DAYS_MAX		366
+#define CRL_WARN_DAYS			7
+#define TLS_CRL_CLOCK_SKEW_S		300
+
 /* The listen backlog: a reconnect storm of thousands of validators waits
  * in the kernel, not in SYN retries (Linux caps it at somaxconn, 4096). */
 #define LISTEN_BACKLOG			4096

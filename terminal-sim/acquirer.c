@@ -10,6 +10,11 @@
  * Faults on purpose: latency, dropped answers, duplicated answers, and a
  * crash after the Nth new decision (recorded but not answered).
  *
+ * The engine connects over mutual TLS (acquirer.crt; the engine's
+ * certificate must chain to ca.crt and equal engine.crt), each answer
+ * echoes the request's account, amount and currency, and a key reused
+ * with another account, day or amount is refused, not answered.
+ *
  * Journal lines: "<key> <account> <amount_cents> <service_day> <reference>
  * APPROVED <code>" or "... DECLINED <reason>", one per key, in the order
  * decided: what the acquirer captured, for the tests to compare with the
@@ -31,10 +36,13 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "limits.h"
 #include "opt.h"
+#include "parse.h"
 #include "rng.h"
 #include "sim.h"
 #include "strtab.h"
+#include "tls.h"
 #include "wire.h"
 
 #define ACQ_LINE_MAX	512
@@ -43,10 +51,23 @@
 
 struct decision {
 	char		 answer[64];	/* "APPROVED A123" or "DECLINED ..." */
+	/* What the key was first asked with: a reuse with other values is
+	 * refused (issue 16), never answered as if it were the same. */
+	char		 acc[80], day[16];
+	long long	 cents;
+};
+
+/* One connection from the engine, over mutual TLS. */
+struct acq_conn {
+	struct acquirer	*a;
+	struct tls_conn	*conn;
+	int		 dead;		/* closed: freed on the next turn */
 };
 
 struct acquirer {
 	struct event_base *base;
+	struct tls_ctx	*tls;		/* acquirer.crt, the engine's pinned */
+	int		 lie;		/* --lie: echo another amount (tests) */
 	FILE		*journal;
 	struct strtab	*keys;		/* idempotency key -> decision */
 	struct decision	*dec;
@@ -104,6 +125,9 @@ remember(struct acquirer *a, const struct acq_req *q, const char *answer,
 		a->cap = nc;
 	}
 	snprintf(a->dec[id].answer, sizeof a->dec[id].answer, "%s", answer);
+	snprintf(a->dec[id].acc, sizeof a->dec[id].acc, "%s", acc);
+	snprintf(a->dec[id].day, sizeof a->dec[id].day, "%s", q->day);
+	a->dec[id].cents = q->cents;
 	if (strncmp(answer, "DECLINED", 8) == 0) {
 		uint32_t k = strtab_intern(a->declined_acc, acc, strlen(acc),
 		    &added);
@@ -162,11 +186,17 @@ load_journal(struct acquirer *a, const char *path)
 	return 0;
 }
 
+/*
+ * "<key> APPROVED|DECLINED <account> <amount_cents> <currency> <code or
+ * reason>": the answer echoes what it answers, and the engine books it
+ * only when the echo equals its request.
+ */
 static void
-send_answer(struct acquirer *a, struct bufferevent *bev, const char *key,
-    const char *answer)
+send_answer(struct acquirer *a, struct acq_conn *c, const char *key,
+    const struct acq_req *q, const char *cur, const char *answer)
 {
-	char line[ACQ_LINE_MAX];
+	char line[ACQ_LINE_MAX], word[16];
+	const char *code = strchr(answer, ' ');
 	int n;
 
 	/* Latency: the simulated network and issuer, in order of arrival. */
@@ -174,38 +204,61 @@ send_answer(struct acquirer *a, struct bufferevent *bev, const char *key,
 		usleep((useconds_t)a->latency_ms * 1000);
 	if ((int)(rng_next(&a->rng) % 100) < a->drop_pct)
 		return;		/* lost on the way: the engine times out */
-	n = snprintf(line, sizeof line, "%s %s\n", key, answer);
-	bufferevent_write(bev, line, (size_t)n);
-	if ((int)(rng_next(&a->rng) % 100) < a->dup_pct)
-		bufferevent_write(bev, line, (size_t)n);
+	snprintf(word, sizeof word, "%.*s", code ? (int)(code - answer) : 8,
+	    answer);
+	n = snprintf(line, sizeof line, "%s %s %s %lld %s %s\n", key, word,
+	    q->acc, q->cents + (a->lie ? 1 : 0), cur, code ? code + 1 : "-");
+	if (n < 0 || (size_t)n >= sizeof line)
+		return;
+	tls_conn_write(c->conn, line, (size_t)n);
+	if (!c->dead && (int)(rng_next(&a->rng) % 100) < a->dup_pct)
+		tls_conn_write(c->conn, line, (size_t)n);
 }
 
 static void
-handle_line(struct acquirer *a, struct bufferevent *bev, char *line)
+send_line(struct acq_conn *c, const char *line)
+{
+	tls_conn_write(c->conn, line, strlen(line));
+}
+
+/* A request: its answer (again, for a key seen before). */
+static void
+handle_line(struct acquirer *a, struct acq_conn *c, char *line)
 {
 	char *verb = strtok(line, " "), *key = strtok(NULL, " ");
 	char *acc = strtok(NULL, " "), *amt = strtok(NULL, " ");
 	char *cur = strtok(NULL, " "), *day = strtok(NULL, " ");
-	char *ref = strtok(NULL, " ");
+	char *ref = strtok(NULL, " "), *extra = strtok(NULL, " ");
 	struct acq_req q = {key, acc, day, ref, 0};
-	char answer[64];
+	char answer[64], refusal[ACQ_LINE_MAX];
+	const char *why;
 	uint32_t id;
-	long long cents;
+	int64_t cents;
 
 	a->requests++;
 	if (verb == NULL || strcmp(verb, "CAPTURE") != 0 || key == NULL ||
 	    acc == NULL || amt == NULL || cur == NULL || day == NULL ||
-	    ref == NULL) {
-		bufferevent_write(bev, "? ERROR bad-request\n", 20);
+	    ref == NULL || extra != NULL || strlen(acc) >= 80 ||
+	    strlen(day) >= 16 || parse_int(amt, -LIMIT_AMOUNT_CENTS,
+	    LIMIT_AMOUNT_CENTS, &cents, &why) == -1 || cents == 0) {
+		send_line(c, "? REFUSED bad-request\n");
 		return;
 	}
+	q.cents = cents;
 	id = strtab_find(a->keys, key, strlen(key));
 	if (id != STRTAB_NONE) {
+		const struct decision *d = &a->dec[id];
+		if (strcmp(d->acc, acc) != 0 || strcmp(d->day, day) != 0 ||
+		    d->cents != q.cents) {
+			snprintf(refusal, sizeof refusal, "%s REFUSED "
+			    "key-reused-with-different-parameters\n", key);
+			send_line(c, refusal);
+			return;
+		}
 		a->repeats++;
-		send_answer(a, bev, key, a->dec[id].answer);
+		send_answer(a, c, key, &q, cur, d->answer);
 		return;
 	}
-	cents = q.cents = strtoll(amt, NULL, 10);
 	if (cents > 0 && account_declines(a, acc)) {
 		uint32_t k = strtab_find(a->declined_acc, acc, strlen(acc));
 		uint32_t before = k == STRTAB_NONE ? 0 : a->declines[k];
@@ -238,58 +291,87 @@ decided:
 		    a->fresh);
 		_exit(3);
 	}
-	send_answer(a, bev, key, answer);
+	send_answer(a, c, key, &q, cur, answer);
 }
 
 static void
-read_cb(struct bufferevent *bev, void *arg)
+conn_data_cb(struct tls_conn *t, struct evbuffer *in, void *arg)
 {
-	struct acquirer *a = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct acq_conn *c = arg;
 	char *line;
 	size_t len;
 
-	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+	(void)t;
+	while (!c->dead && (line = evbuffer_readln(in, &len,
+	    EVBUFFER_EOL_LF)) != NULL) {
 		if (len < ACQ_LINE_MAX)
-			handle_line(a, bev, line);
+			handle_line(c->a, c, line);
 		free(line);
 	}
-	if (evbuffer_get_length(in) > ACQ_LINE_MAX) {
-		a->conns--;
-		bufferevent_free(bev);
-	}
+	if (!c->dead && evbuffer_get_length(in) > ACQ_LINE_MAX)
+		tls_conn_close_after_flush(c->conn);
 }
 
 static void
-event_cb(struct bufferevent *bev, short what, void *arg)
+conn_free_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct acquirer *a = arg;
+	struct acq_conn *c = arg;
 
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		a->conns--;
-		bufferevent_free(bev);
-	}
+	(void)fd;
+	(void)what;
+	tls_conn_free(c->conn);
+	free(c);
 }
+
+static void
+conn_open_cb(struct tls_conn *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+}
+
+/* Freed on the next loop turn: the TLS code may still be on the stack. */
+static void
+conn_close_cb(struct tls_conn *t, const char *reason, void *arg)
+{
+	struct acq_conn *c = arg;
+	struct timeval zero = {0, 0};
+
+	(void)t;
+	if (strcmp(reason, "peer closed the connection") != 0)
+		fprintf(stderr, "acquirer: connection refused or closed: %s\n",
+		    reason);
+	c->dead = 1;
+	c->a->conns--;
+	event_base_once(c->a->base, -1, EV_TIMEOUT, conn_free_cb, c, &zero);
+}
+
+static const struct tls_conn_cbs acq_cbs = {
+	conn_open_cb, conn_data_cb, conn_close_cb,
+};
 
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int len, void *arg)
 {
 	struct acquirer *a = arg;
-	struct bufferevent *bev;
+	struct acq_conn *c;
 
 	(void)l;
 	(void)sa;
 	(void)len;
-	if (a->conns >= ACQ_CONNS_MAX ||
-	    (bev = bufferevent_socket_new(a->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+	if (a->conns >= ACQ_CONNS_MAX || (c = calloc(1, sizeof *c)) == NULL) {
 		evutil_closesocket(fd);
 		return;
 	}
+	c->a = a;
+	if ((c->conn = tls_conn_new(a->tls, a->base, fd, &acq_cbs, c)) ==
+	    NULL) {
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
 	a->conns++;
-	bufferevent_setcb(bev, read_cb, NULL, event_cb, a);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
 static void
@@ -314,7 +396,7 @@ acq_decline_cb(void *dst, const char *v, const char **why)
 /* The options into a: OPT_RUN, or the exit status. */
 static int
 acq_args(int argc, char **argv, struct acquirer *a, const char **listen,
-    const char **journal, struct sockaddr_in *sin)
+    const char **journal, const char **certs, struct sockaddr_in *sin)
 {
 	static const struct opt_cmd cmd = {"terminal-sim acquirer", "", 0, 0,
 	    "The acquirer simulator (docs/protocol.md, \"Acquirer\"): "
@@ -329,6 +411,12 @@ acq_args(int argc, char **argv, struct acquirer *a, const char **listen,
 		{.name = "journal", .kind = OPT_STR, .dst = journal,
 		    .arg = "FILE", .help = "every decision, appended",
 		    .flags = OPT_REQUIRED},
+		{.name = "certs", .kind = OPT_STR, .dst = certs, .arg = "DIR",
+		    .help = "acquirer.crt/key, ca.crt and engine.crt (pinned): "
+		    "mutual TLS", .flags = OPT_REQUIRED},
+		{.name = "lie", .kind = OPT_FLAG, .dst = &a->lie,
+		    .help = "echo a wrong amount in every answer (tests: the "
+		    "engine must not book it)"},
 		{.name = "seed", .kind = OPT_U64, .dst = &a->seed, .arg = "N",
 		    .lo = 0, .hi = INT64_C(1) << 53, .help = "which accounts "
 		    "decline, which answers drop (default 1)"},
@@ -385,7 +473,8 @@ sim_acquirer(int argc, char **argv)
 	struct sockaddr_in sin;
 	struct evconnlistener *l = NULL;
 	struct event *sig1 = NULL, *sig2 = NULL;
-	const char *listen = NULL, *journal = NULL;
+	const char *listen = NULL, *journal = NULL, *certs = NULL;
+	char err[512];
 	int rc = 1;
 
 	memset(&a, 0, sizeof a);
@@ -396,10 +485,14 @@ sim_acquirer(int argc, char **argv)
 	a.deny_named = strtab_new();
 	if (a.keys == NULL || a.declined_acc == NULL || a.deny_named == NULL)
 		goto out;
-	if ((rc = acq_args(argc, argv, &a, &listen, &journal, &sin)) !=
-	    OPT_RUN)
+	if ((rc = acq_args(argc, argv, &a, &listen, &journal, &certs,
+	    &sin)) != OPT_RUN)
 		goto out;
 	rc = 1;
+	if ((a.tls = tls_acquirer_server_new(certs, err, sizeof err)) == NULL) {
+		fprintf(stderr, "acquirer: %s\n", err);
+		goto out;
+	}
 	a.rng = a.seed;
 	if (load_journal(&a, journal) == -1 ||
 	    (a.journal = fopen(journal, "a")) == NULL) {
@@ -419,7 +512,7 @@ sim_acquirer(int argc, char **argv)
 	}
 	evsignal_add(sig1, NULL);
 	evsignal_add(sig2, NULL);
-	fprintf(stderr, "acquirer: listening on %s (declines: %d%% of "
+	fprintf(stderr, "acquirer: listening on %s, mutual TLS (declines: %d%% of "
 	    "accounts and %u named, %d time(s) each; latency %d ms, drop %d%%, "
 	    "dup %d%%)\n", listen, a.decline_pct, strtab_count(a.deny_named),
 	    a.decline_times, a.latency_ms, a.drop_pct, a.dup_pct);
@@ -437,6 +530,7 @@ out:
 		event_base_free(a.base);
 	if (a.journal != NULL)
 		fclose(a.journal);
+	tls_ctx_free(a.tls);
 	strtab_free(a.keys);
 	strtab_free(a.declined_acc);
 	strtab_free(a.deny_named);

@@ -110,7 +110,7 @@ expect 2 "\-\-tourists 'many': not an integer" "$SIM" day --generate-only \
 expect 2 "\-\-rate 'fast': not a number" "$SIM" load --engine 127.0.0.1:1 \
     --certs c --rate fast
 expect 2 "\-\-decline-pct '101': out of range (0-100)" "$SIM" acquirer \
-    --listen 127.0.0.1:1 --journal j --decline-pct 101
+    --listen 127.0.0.1:1 --journal j --certs c --decline-pct 101
 expect 2 "missing --engine HOST:PORT" "$SIM" replay --certs c x.csv
 
 # A missing file says so (not "not a tap file").

@@ -27,6 +27,7 @@ until_q() {
 
 "$FE" certs init "$tmp/certs" >/dev/null
 "$SIM" acquirer --listen 127.0.0.1:$((port + 2)) --journal "$tmp/acq.journal" \
+    --certs "$tmp/certs" \
     --decline $ACC --decline-times 99 >/dev/null 2>"$tmp/acq.log" &
 apid=$!
 "$FE" serve --dev --clock 2026-11-29T08:00:00Z --certs "$tmp/certs" \

@@ -23,6 +23,7 @@ acquirer() {	# (re)starts the acquirer if it is not running
 	if [ -n "$apid" ] && kill -0 "$apid" 2>/dev/null; then return 0; fi
 	[ -n "$apid" ] && { wait "$apid" 2>/dev/null || true; }
 	"$SIM" acquirer --listen 127.0.0.1:$acq --journal "$tmp/acq.journal" \
+	    --certs "$tmp/certs" \
 	    --decline-pct 6 --seed 4 --drop-pct 3 --dup-pct 10 --latency-ms 1 \
 	    $crash >>"$tmp/acq.out" 2>>"$tmp/acq.log" &
 	apid=$!

@@ -126,7 +126,7 @@ setup(void **state)
 	snprintf(dir, sizeof dir, "/tmp/onecity-tls-%d", (int)getpid());
 	snprintf(foreign, sizeof foreign, "/tmp/onecity-tls-f-%d",
 	    (int)getpid());
-	if (certs_init(dir, err, sizeof err) || certs_init(foreign, err,
+	if (certs_init(dir, 1, err, sizeof err) || certs_init(foreign, 1, err,
 	    sizeof err) ||
 	    certs_device(dir, "dev1", NULL, NULL, 1, 1, err, sizeof err) ||
 	    certs_device(dir, "dev-revoked", NULL, NULL, 1, 1, err,

@@ -25,7 +25,8 @@ port=$((29000 + $$ % 400 * 3))
 
 "$FE" certs init "$tmp/certs" >/dev/null
 $VG --log-file="$tmp/vg.acquirer" "$SIM" acquirer --listen 127.0.0.1:$((port + 2)) \
-    --journal "$tmp/acq.journal" --decline-pct 30 >/dev/null 2>&1 &
+    --journal "$tmp/acq.journal" --certs "$tmp/certs" --decline-pct 30 \
+    >/dev/null 2>&1 &
 apid=$!
 $VG --log-file="$tmp/vg.serve" "$FE" serve --dev --clock 2026-11-30T07:00:00Z --certs "$tmp/certs" \
     --tariff "$EX" --db "$tmp/engine.db" --listen 127.0.0.1:$port \

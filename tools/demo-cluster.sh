@@ -33,10 +33,10 @@ trap cleanup EXIT
 # start CLOCK: both workers (settling with the acquirer) and both gateways.
 start() {
 	CLOCK=$1
-	worker 0 2 --dev --acquirer 127.0.0.1:$acq --settle-interval 1 \
-	    --debt-tap-gap 0
-	worker 1 2 --dev --acquirer 127.0.0.1:$acq --settle-interval 1 \
-	    --debt-tap-gap 0
+	worker 0 2 --dev --certs "$out/certs" --acquirer 127.0.0.1:$acq \
+	    --settle-interval 1 --debt-tap-gap 0
+	worker 1 2 --dev --certs "$out/certs" --acquirer 127.0.0.1:$acq \
+	    --settle-interval 1 --debt-tap-gap 0
 	gateway 0 2 || fail "gateway 0: $(tail -n 2 "$out/g0.log")"
 	gateway 1 2 || fail "gateway 1: $(tail -n 2 "$out/g1.log")"
 }
@@ -63,7 +63,8 @@ echo "== certificates; a 3-node JetStream cluster on loopback; the acquirer"
 cl_start || fail "the cluster did not start"
 echo "nats: $urls (stream TAPS, replicas 3, file storage)"
 "$BIN"/terminal-sim acquirer --listen 127.0.0.1:$acq \
-    --journal "$out/acquirer.journal" --decline-pct 2 --seed "$SEED" \
+    --journal "$out/acquirer.journal" --certs "$out/certs" --decline-pct 2 \
+    --seed "$SEED" \
     >"$out/acquirer.out" 2>"$out/acquirer.log" &
 apid=$!
 gws=$(gw_addr 0),$(gw_addr 1)

@@ -50,7 +50,8 @@ echo "== certificates (dev CA, engine; each validator gets its own on demand)"
 "$BIN"/fare-engine certs init "$out/certs"
 echo "== acquirer simulator (a separate process; declines 2% of accounts once)"
 "$BIN"/terminal-sim acquirer --listen 127.0.0.1:$acq \
-    --journal "$out/acquirer.journal" --decline-pct 2 --seed "$SEED" \
+    --journal "$out/acquirer.journal" --certs "$out/certs" --decline-pct 2 \
+    --seed "$SEED" \
     >"$out/acquirer.out" 2>"$out/acquirer.log" &
 apid=$!
 

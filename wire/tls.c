@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <mbedtls/ctr_drbg.h>
@@ -52,6 +55,8 @@ struct tls_ctx {
 	 * it): no chain to verify at each full handshake */
 	mbedtls_x509_crt	 pinned;
 	int			 have_pinned;
+	const char		*pinned_what;	/* for the refusal */
+	char			 peer_name[32];	/* client: SNI, the peer's CN */
 	/* server: device certificates already verified against the CA and
 	 * the current CRL (SHA-256 of the DER), direct-mapped; emptied when
 	 * the CRL is reloaded */
@@ -183,6 +188,62 @@ crl_signed_by_ca(const mbedtls_x509_crl *crl, mbedtls_x509_crt *ca)
 	return 0;
 }
 
+int64_t
+tls_x509_time(const mbedtls_x509_time *x)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = x->year - 1900;
+	tm.tm_mon = x->mon - 1;
+	tm.tm_mday = x->day;
+	tm.tm_hour = x->hour;
+	tm.tm_min = x->min;
+	tm.tm_sec = x->sec;
+	return (int64_t)timegm(&tm);
+}
+
+/* thisUpdate not ahead, nextUpdate not past (RFC 5280 §5.1.2.4-5), and
+ * no older than the list in use (a replayed old list); -1 with err. */
+static int
+crl_check_dates(const mbedtls_x509_crl *fresh, const mbedtls_x509_crl *cur,
+    char *err, size_t errlen)
+{
+	int64_t now = (int64_t)time(NULL);
+	int64_t this_update = tls_x509_time(&fresh->this_update);
+	int64_t next_update = tls_x509_time(&fresh->next_update);
+
+	if (fresh->next_update.year == 0) {
+		snprintf(err, errlen, "the CRL has no nextUpdate");
+		return -1;
+	}
+	if (next_update <= now) {
+		snprintf(err, errlen, "the CRL expired %lld s ago "
+		    "(nextUpdate %04d-%02d-%02dT%02d:%02d:%02dZ): issue a "
+		    "fresh one with 'fare-engine certs crl DIR'",
+		    (long long)(now - next_update), fresh->next_update.year,
+		    fresh->next_update.mon, fresh->next_update.day,
+		    fresh->next_update.hour, fresh->next_update.min,
+		    fresh->next_update.sec);
+		return -1;
+	}
+	if (this_update > now + TLS_CRL_CLOCK_SKEW_S) {
+		snprintf(err, errlen, "the CRL's thisUpdate is in the future");
+		return -1;
+	}
+	if (cur != NULL && this_update < tls_x509_time(&cur->this_update)) {
+		snprintf(err, errlen, "the CRL is older than the one in use");
+		return -1;
+	}
+	return 0;
+}
+
+int64_t
+tls_ctx_crl_next_update(const struct tls_ctx *c)
+{
+	return c->have_crl ? tls_x509_time(&c->crl.next_update) : 0;
+}
+
 static int
 load_crl(struct tls_ctx *c, char *err, size_t errlen)
 {
@@ -200,7 +261,19 @@ load_crl(struct tls_ctx *c, char *err, size_t errlen)
 	if (crl_signed_by_ca(&fresh, &c->ca) == -1) {
 		mbedtls_x509_crl_free(&fresh);
 		snprintf(err, errlen, "%s: not issued and signed by the CA "
-		    "(kept the list in use)", path);
+		    "(%s)", path, c->have_crl ? "kept the list in use" :
+		    "no list in use");
+		return -1;
+	}
+	/* An expired list would refuse every device (mbedTLS fails all
+	 * handshakes on it), and an older one may lack a revocation. */
+	if (crl_check_dates(&fresh, c->have_crl ? &c->crl : NULL, err,
+	    errlen) == -1) {
+		char why[256];
+		snprintf(why, sizeof why, "%s", err);
+		snprintf(err, errlen, "%s: %s (%s)", path, why, c->have_crl ?
+		    "kept the list in use" : "no list in use");
+		mbedtls_x509_crl_free(&fresh);
 		return -1;
 	}
 	/* New handshakes use the new list; the old one is dropped. */
@@ -335,6 +408,9 @@ tls_client_new(const char *certdir, const char *device_id, char *err,
 	 * holds the key by signing the key exchange; no chain to verify at
 	 * each full handshake. */
 	certs_path(crt, sizeof crt, certdir, "engine.crt");
+	snprintf(c->peer_name, sizeof c->peer_name, "onecity-engine");
+	c->pinned_what = "the engine's certificate is not the one this "
+	    "validator keeps";
 	if (mbedtls_x509_crt_parse_file(&c->pinned, crt) == 0) {
 		c->have_pinned = 1;
 		mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_NONE);
@@ -343,6 +419,75 @@ tls_client_new(const char *certdir, const char *device_id, char *err,
 fail:
 	tls_ctx_free(c);
 	return NULL;
+}
+
+/* Pins DIR/<name>.crt: the peer must present exactly it. */
+static int
+ctx_pin(struct tls_ctx *c, const char *name, const char *what, char *err,
+    size_t errlen)
+{
+	char path[1100];
+	int rc;
+
+	certs_path(path, sizeof path, c->certdir, name);
+	if ((rc = mbedtls_x509_crt_parse_file(&c->pinned, path)) != 0) {
+		tls_err(err, errlen, path, rc);
+		return -1;
+	}
+	c->have_pinned = 1;
+	c->pinned_what = what;
+	return 0;
+}
+
+struct tls_ctx *
+tls_acquirer_client_new(const char *certdir, char *err, size_t errlen)
+{
+	struct tls_ctx *c = calloc(1, sizeof *c);
+	char crt[1100], key[1100];
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(c->certdir, sizeof c->certdir, "%s", certdir);
+	snprintf(c->peer_name, sizeof c->peer_name, "onecity-acquirer");
+	certs_path(crt, sizeof crt, certdir, "engine.crt");
+	certs_path(key, sizeof key, certdir, "engine.key");
+	if (ctx_common(c, MBEDTLS_SSL_IS_CLIENT, err, errlen) == -1 ||
+	    ctx_own_cert(c, crt, key, err, errlen) == -1 ||
+	    ctx_pin(c, "acquirer.crt", "the acquirer's certificate is not "
+	    "the one pinned (acquirer.crt)", err, errlen) == -1) {
+		tls_ctx_free(c);
+		return NULL;
+	}
+	mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_NONE);
+	return c;
+}
+
+struct tls_ctx *
+tls_acquirer_server_new(const char *certdir, char *err, size_t errlen)
+{
+	struct tls_ctx *c = calloc(1, sizeof *c);
+	char crt[1100], key[1100];
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->server = 1;
+	snprintf(c->certdir, sizeof c->certdir, "%s", certdir);
+	certs_path(crt, sizeof crt, certdir, "acquirer.crt");
+	certs_path(key, sizeof key, certdir, "acquirer.key");
+	if (ctx_common(c, MBEDTLS_SSL_IS_SERVER, err, errlen) == -1 ||
+	    ctx_own_cert(c, crt, key, err, errlen) == -1 ||
+	    ctx_pin(c, "engine.crt", "the client's certificate is not the "
+	    "engine's (engine.crt)", err, errlen) == -1) {
+		tls_ctx_free(c);
+		return NULL;
+	}
+	/* The engine's certificate chains to the CA and is pinned too. */
+	mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
+	return c;
 }
 
 void
@@ -408,34 +553,46 @@ tls_want(struct tls_conn *t, int rc)
 		event_add(t->wev, NULL);
 }
 
-/* The peer's CN, and its extended key usage where it must be checked. */
+/*
+ * The peer's certificate after a handshake: the pinned one where one is
+ * pinned (validators pin the engine's, the engine the acquirer's, the
+ * acquirer the engine's), else the verification result (re-checked
+ * against the CRL in force on a resumed session) and the clientAuth
+ * usage; then its CN into cn.  0, or -1 with why.
+ */
 static int
-tls_check_peer(struct tls_conn *t, char *why, size_t len)
+check_peer(struct tls_ctx *c, mbedtls_ssl_context *ssl, int resumed,
+    char *cn, size_t cnlen, char *why, size_t len)
 {
-	const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&t->ssl);
+	const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(ssl);
 	const mbedtls_x509_name *n;
-	uint32_t flags = mbedtls_ssl_get_verify_result(&t->ssl);
+	uint32_t flags = mbedtls_ssl_get_verify_result(ssl);
 
 	if (peer == NULL) {
 		snprintf(why, len, "no peer certificate");
 		return -1;
 	}
-	if (!t->ctx->server && t->ctx->have_pinned) {
-		if (peer->raw.len != t->ctx->pinned.raw.len ||
-		    memcmp(peer->raw.p, t->ctx->pinned.raw.p,
+	if (c->have_pinned) {
+		if (peer->raw.len != c->pinned.raw.len ||
+		    memcmp(peer->raw.p, c->pinned.raw.p,
 		    peer->raw.len) != 0) {
-			snprintf(why, len, "the engine's certificate is not "
-			    "the one this validator keeps");
+			snprintf(why, len, "%s", c->pinned_what);
 			return -1;
 		}
 		flags = mbedtls_x509_time_is_past(&peer->valid_to) ?
 		    MBEDTLS_X509_BADCERT_EXPIRED : 0;
 	}
+	/* A resumed session carries the certificate verified when the
+	 * session began, possibly under an older CRL (SPEC §7: revoked
+	 * certificates are refused also on a resumed session): check it
+	 * against the CA and the CRL in force now. */
+	if (c->server && resumed && c->verified != NULL)
+		flags |= tls_verify_device(c, peer);
 	if (flags != 0) {
 		mbedtls_x509_crt_verify_info(why, len, "", flags);
 		return -1;
 	}
-	if (t->ctx->server && (!(peer->ext_types &
+	if (c->server && !c->have_pinned && (!(peer->ext_types &
 	    MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) ||
 	    mbedtls_x509_crt_check_extended_key_usage(peer,
 	    MBEDTLS_OID_CLIENT_AUTH,
@@ -445,13 +602,20 @@ tls_check_peer(struct tls_conn *t, char *why, size_t len)
 	}
 	for (n = &peer->subject; n != NULL; n = n->next)
 		if (MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0 &&
-		    n->val.len < sizeof t->cn) {
-			memcpy(t->cn, n->val.p, n->val.len);
-			t->cn[n->val.len] = '\0';
+		    n->val.len < cnlen) {
+			memcpy(cn, n->val.p, n->val.len);
+			cn[n->val.len] = '\0';
 			return 0;
 		}
 	snprintf(why, len, "certificate without a CN");
 	return -1;
+}
+
+static int
+tls_check_peer(struct tls_conn *t, char *why, size_t len)
+{
+	return check_peer(t->ctx, &t->ssl, t->resumed, t->cn, sizeof t->cn,
+	    why, len);
 }
 
 static void tls_flush(struct tls_conn *);
@@ -578,7 +742,7 @@ tls_ready(struct tls_conn *t)
 		return 0;
 	if (mbedtls_ssl_setup(&t->ssl, &c->conf) != 0 ||
 	    (!c->server && mbedtls_ssl_set_hostname(&t->ssl,
-	    "onecity-engine") != 0) ||
+	    c->peer_name) != 0) ||
 	    (!c->server && c->have_session &&
 	    mbedtls_ssl_set_session(&t->ssl, &c->session) != 0))
 		return -1;
@@ -731,6 +895,23 @@ tls_conn_resumed(const struct tls_conn *t)
 }
 
 int
+tls_conn_recheck(struct tls_conn *t, char *why, size_t len)
+{
+	const mbedtls_x509_crt *peer;
+	uint32_t flags;
+
+	if (!t->ctx->server || t->ctx->verified == NULL ||
+	    t->state != TLS_OPEN || t->closed ||
+	    (peer = mbedtls_ssl_get_peer_cert(&t->ssl)) == NULL)
+		return 0;
+	if ((flags = tls_verify_device(t->ctx, peer)) == 0)
+		return 0;
+	mbedtls_x509_crt_verify_info(why, len, "", flags);
+	why[strcspn(why, "\n")] = '\0';
+	return -1;
+}
+
+int
 tls_conn_save_session(struct tls_conn *t)
 {
 	struct tls_ctx *c = t->ctx;
@@ -741,4 +922,99 @@ tls_conn_save_session(struct tls_conn *t)
 		return -1;
 	c->have_session = 1;
 	return 0;
+}
+
+/* ---- Blocking TLS for a thread of its own (settlement). ---- */
+
+struct tls_sync {
+	struct tls_ctx		*ctx;
+	mbedtls_ssl_context	 ssl;
+	mbedtls_net_context	 net;
+	char			 cn[65];
+};
+
+struct tls_sync *
+tls_sync_open(struct tls_ctx *c, int fd, int timeout_ms, char *err,
+    size_t errlen)
+{
+	struct tls_sync *t = calloc(1, sizeof *t);
+	struct timeval tv = {timeout_ms / 1000, timeout_ms % 1000 * 1000};
+	char why[256];
+	int rc;
+
+	if (t == NULL) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->ctx = c;
+	mbedtls_ssl_init(&t->ssl);
+	mbedtls_net_init(&t->net);
+	t->net.fd = fd;
+	/* Reads wait timeout_ms (mbedtls_net_recv_timeout); writes give up
+	 * after it (SO_SNDTIMEO): nothing here blocks without a bound. */
+	mbedtls_ssl_conf_read_timeout(&c->conf, (uint32_t)timeout_ms);
+	if (mbedtls_net_set_block(&t->net) != 0 || setsockopt(fd, SOL_SOCKET,
+	    SO_SNDTIMEO, &tv, sizeof tv) == -1 ||
+	    mbedtls_ssl_setup(&t->ssl, &c->conf) != 0 ||
+	    mbedtls_ssl_set_hostname(&t->ssl, c->peer_name) != 0) {
+		snprintf(err, errlen, "cannot set up TLS");
+		tls_sync_free(t);
+		return NULL;
+	}
+	mbedtls_ssl_set_bio(&t->ssl, &t->net, mbedtls_net_send, NULL,
+	    mbedtls_net_recv_timeout);
+	if ((rc = mbedtls_ssl_handshake(&t->ssl)) != 0) {
+		tls_err(err, errlen, "TLS handshake", rc);
+		tls_sync_free(t);
+		return NULL;
+	}
+	if (check_peer(c, &t->ssl, 0, t->cn, sizeof t->cn, why,
+	    sizeof why) == -1) {
+		why[strcspn(why, "\n")] = '\0';
+		snprintf(err, errlen, "TLS: %s", why);
+		tls_sync_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+int
+tls_sync_write(struct tls_sync *t, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	int rc;
+
+	while (n > 0) {
+		rc = mbedtls_ssl_write(&t->ssl, b, n);
+		if (rc <= 0)
+			return -1;
+		b += rc;
+		n -= (size_t)rc;
+	}
+	return 0;
+}
+
+int
+tls_sync_read(struct tls_sync *t, void *p, size_t n, int timeout_ms)
+{
+	int rc;
+
+	if (timeout_ms < 1)
+		return 0;
+	mbedtls_ssl_conf_read_timeout(&t->ctx->conf, (uint32_t)timeout_ms);
+	rc = mbedtls_ssl_read(&t->ssl, p, n);
+	if (rc == MBEDTLS_ERR_SSL_TIMEOUT)
+		return 0;
+	return rc > 0 ? rc : -1;
+}
+
+void
+tls_sync_free(struct tls_sync *t)
+{
+	if (t == NULL)
+		return;
+	mbedtls_ssl_free(&t->ssl);
+	mbedtls_net_free(&t->net);
+	free(t);
 }

@@ -11,12 +11,17 @@
 #define ONECITY_TLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <event2/event.h>
 #include <event2/buffer.h>
 
 struct tls_ctx;
 struct tls_conn;
+struct mbedtls_x509_time;
+
+/* An X.509 time (UTC) as Unix seconds. */
+int64_t		 tls_x509_time(const struct mbedtls_x509_time *);
 
 struct tls_conn_cbs {
 	/* The handshake is done and the peer verified. */
@@ -36,10 +41,26 @@ struct tls_ctx	*tls_server_new(const char *certdir, int require_crl,
  */
 struct tls_ctx	*tls_client_new(const char *certdir, const char *device_id,
 		    char *err, size_t errlen);
+/*
+ * The acquirer link (docs/protocol.md, "Acquirer"), mutual TLS with each
+ * side pinning the other: the engine as a client (engine.crt/key, the
+ * acquirer's acquirer.crt pinned), the acquirer simulator as a server
+ * (acquirer.crt/key, the engine's certificate chained to ca.crt and
+ * pinned).  NULL with err when a file is missing or bad.
+ */
+struct tls_ctx	*tls_acquirer_client_new(const char *certdir, char *err,
+		    size_t errlen);
+struct tls_ctx	*tls_acquirer_server_new(const char *certdir, char *err,
+		    size_t errlen);
 /* Caps the protocol at TLS 1.<minor - 1> (tests: an old client). */
 void		 tls_ctx_max_version(struct tls_ctx *, int minor);
 void		 tls_ctx_free(struct tls_ctx *);
-/* Reloads crl.pem (SIGHUP); existing connections are kept. */
+/* The CRL in use: its nextUpdate (Unix seconds), 0 without one. */
+int64_t		 tls_ctx_crl_next_update(const struct tls_ctx *);
+/* Reloads crl.pem (SIGHUP); a list not signed by the CA, expired, dated
+ * ahead or older than the one in use is refused (-1 with err) and the
+ * old one kept.  Existing connections are kept: the caller
+ * closes those tls_conn_recheck() refuses. */
 int		 tls_ctx_reload_crl(struct tls_ctx *, char *err, size_t errlen);
 
 /* Takes ownership of a connected socket (made non-blocking here). */
@@ -60,7 +81,29 @@ int		 tls_conn_started(const struct tls_conn *);
 const char	*tls_conn_peer_cn(const struct tls_conn *);
 /* Whether the handshake resumed a session. */
 int		 tls_conn_resumed(const struct tls_conn *);
+/*
+ * Servers: checks an open connection's peer certificate against the CA
+ * and the CRL in force now (after tls_ctx_reload_crl): 0 when it still
+ * stands, -1 with why (revoked, expired) when the connection must close.
+ */
+int		 tls_conn_recheck(struct tls_conn *, char *why, size_t len);
 /* Clients: keep the session after open for the next connection. */
 int		 tls_conn_save_session(struct tls_conn *);
+
+/*
+ * Blocking TLS for a thread of its own (the engine's settlement): every
+ * read waits at most its timeout, every write at most the one given to
+ * tls_sync_open (SO_SNDTIMEO).  tls_sync_open takes a connected socket
+ * (closed on failure), handshakes and checks the peer: NULL with err.
+ * tls_sync_read: bytes read, 0 on timeout, -1 when closed or broken.
+ */
+struct tls_sync;
+struct tls_sync	*tls_sync_open(struct tls_ctx *, int fd, int timeout_ms,
+		    char *err, size_t errlen);
+int		 tls_sync_write(struct tls_sync *, const void *, size_t);
+int		 tls_sync_read(struct tls_sync *, void *, size_t,
+		    int timeout_ms);
+/* Closes the connection and its socket. */
+void		 tls_sync_free(struct tls_sync *);
 
 #endif

@@ -1,0 +1,371 @@
+/*
+ * Issue 16, "security at every edge", against the real binaries: a
+ * fare-engine serve (not --dev: a token key file, the CRL required) and
+ * the acquirer simulator, driven by clients of the tests' own where
+ * terminal-sim cannot produce the input (a resumed session, forged CRLs,
+ * a raw acquirer request).  One test per item, named after what broke.
+ */
+#include <libgen.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "testutil.h"
+#include "certs.h"
+#include "limits.h"
+#include "tls.h"
+#include "wire.h"
+
+#include "engine-client.h"
+
+static int http_port;
+static char sim[512];
+
+/* GET path on the engine's HTTP port: the status code, body into out. */
+static int
+http_get(const char *path, char *out, size_t outlen)
+{
+	struct sockaddr_in sin;
+	char req[256];
+	size_t n = 0;
+	ssize_t r;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), status = 0;
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)http_port);
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) == -1) {
+		close(fd);
+		return -1;
+	}
+	snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		close(fd);
+		return -1;
+	}
+	while (n + 1 < outlen && (r = read(fd, out + n, outlen - n - 1)) > 0)
+		n += (size_t)r;
+	out[n] = '\0';
+	close(fd);
+	sscanf(out, "HTTP/1.1 %d", &status);
+	return status;
+}
+
+static int
+setup(void **state)
+{
+	char err[256], exe[512], key[128], *d;
+	int i, fd;
+	FILE *f;
+
+	(void)state;
+	snprintf(dir, sizeof dir, "/tmp/onecity-sec-%d", (int)getpid());
+	if (certs_init(dir, 1, err, sizeof err) == -1 ||
+	    certs_device(dir, "rv1", NULL, NULL, 1, 1, err, sizeof err) ||
+	    certs_device(dir, "ok1", NULL, NULL, 1, 1, err, sizeof err) ||
+	    certs_device(dir, "gone", NULL, NULL, 1, 1, err, sizeof err) ||
+	    certs_revoke(dir, "gone", err, sizeof err))
+		return -1;
+	snprintf(key, sizeof key, "%s/token.key", dir);
+	if ((f = fopen(key, "w")) == NULL)
+		return -1;
+	fputs("a test token key of the security tests\n", f);
+	fclose(f);
+	chmod(key, 0600);
+	i = (int)readlink("/proc/self/exe", exe, sizeof exe - 1);
+	exe[i > 0 ? i : 0] = '\0';
+	d = dirname(exe);
+	snprintf(engine, sizeof engine, "%s/fare-engine", d);
+	snprintf(sim, sizeof sim, "%s/terminal-sim", d);
+	port = 18000 + getpid() % 1000 * 2;
+	http_port = port + 1;
+	if ((pid = fork()) == 0) {
+		char listen[32], http[32], db[128];
+		snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+		snprintf(http, sizeof http, "127.0.0.1:%d", http_port);
+		snprintf(db, sizeof db, "%s/engine.log", dir);
+		if (freopen(db, "w", stderr) == NULL)
+			_exit(127);
+		snprintf(db, sizeof db, "%s/engine.db", dir);
+		execl(engine, engine, "serve", "--clock", "2026-11-28T12:00:00Z",
+		    "--certs", dir, "--tariff", TU_MINI, "--db", db, "--listen",
+		    listen, "--http", http, "--token-key-file", key,
+		    (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 200; i++) {
+		if ((fd = tcp_connect()) != -1) {
+			close(fd);
+			return 0;
+		}
+		usleep(50000);
+	}
+	return -1;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+	int st;
+
+	(void)state;
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		return -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* Waits (bounded) until the client's connection is closed. */
+static void
+pump_until_closed(struct client *c)
+{
+	int i;
+
+	for (i = 0; i < 200 && !c->closed; i++)
+		pump(c, c->nframes + 1);
+}
+
+/*
+ * Item 1, "a revoked validator keeps tapping": after certs revoke and
+ * SIGHUP, its open connections are closed, and a new connection resuming
+ * its old TLS session is refused; before, the same resumption works.
+ */
+static void
+test_revoked_validator_keeps_tapping(void **state)
+{
+	char err[256];
+	struct tls_ctx *ctx = tls_client_new(dir, "rv1", err, sizeof err);
+	struct client *first, *resumed, *other, *again;
+
+	(void)state;
+	assert_non_null(ctx);
+	first = client_on(ctx);
+	send_tap(first, "rv1:1,2026-11-28T11:58:00Z,5555555555554444,,CITY,C,in");
+	pump(first, 1);
+	assert_string_equal(first->frames[0], "A:1,0,0");
+	assert_int_equal(tls_conn_save_session(first->conn), 0);
+	/* Resumption works while the certificate stands. */
+	resumed = client_on(ctx);
+	send_tap(resumed, "rv1:2,2026-11-28T11:58:10Z,5555555555554444,,CITY,D,"
+	    "out");
+	pump(resumed, 1);
+	assert_true(tls_conn_resumed(resumed->conn));
+	assert_int_equal(resumed->frames[0][0], 'A');
+	other = client_new("ok1", 0);
+	send_tap(other, "ok1:1,2026-11-28T11:58:00Z,4111111111111111,,CITY,C,in");
+	pump(other, 1);
+	assert_int_equal(other->frames[0][0], 'A');
+
+	assert_int_equal(certs_revoke(dir, "rv1", err, sizeof err), 0);
+	kill(pid, SIGHUP);
+	pump_until_closed(first);
+	pump_until_closed(resumed);
+	assert_true(first->closed);
+	assert_true(resumed->closed);
+	if (!engine_logged("(CRL reloaded)"))
+		fail_msg("no log line for the revoked connections");
+	/* Another device's connection is untouched. */
+	send_tap(other, "ok1:2,2026-11-28T11:58:30Z,4111111111111111,,CITY,D,"
+	    "out");
+	pump(other, 2);
+	assert_false(other->closed);
+	assert_int_equal(other->frames[1][0], 'A');
+
+	/* The old session again: refused, no ack. */
+	again = client_on(ctx);
+	send_tap(again, "rv1:3,2026-11-28T11:59:00Z,5555555555554444,,CITY,C,in");
+	pump_until_closed(again);
+	assert_true(again->closed);
+	assert_int_equal(again->nframes, 0);
+	if (!engine_logged("disconnected: The certificate has been revoked"))
+		fail_msg("the resumed session was not refused as revoked");
+	client_free(again);
+	client_free(other);
+	client_free(resumed);
+	client_free(first);
+	tls_ctx_free(ctx);
+}
+
+static void
+crl_forge(int64_t this_update, int64_t next_update)
+{
+	char err[256];
+
+	assert_int_equal(certs_crl(dir, this_update, next_update, err,
+	    sizeof err), 0);
+}
+
+/* Waits (bounded) until GET /healthz answers want with text in it. */
+static void
+expect_health(int want, const char *text)
+{
+	char body[2048];
+	int i, got = 0;
+
+	for (i = 0; i < 100; i++) {
+		got = http_get("/healthz", body, sizeof body);
+		if (got == want && strstr(body, text) != NULL)
+			return;
+		usleep(100000);
+	}
+	fail_msg("/healthz: wanted %d with '%s', got %d: %s", want, text, got,
+	    body);
+}
+
+/* A validator still served (the CRL in use still works). */
+static void
+expect_served(const char *device, int seq)
+{
+	struct client *c = client_new(device, 0);
+	char body[160];
+
+	snprintf(body, sizeof body, "%s:%d,2026-11-28T11:59:%02dZ,"
+	    "4111111111111111,,CITY,C,in", device, seq, seq % 60);
+	send_tap(c, body);
+	pump(c, 1);
+	assert_int_equal(c->frames[0][0], 'A');
+	client_free(c);
+}
+
+/*
+ * Item 4, "the CRL expires the whole fleet while /healthz says ok": a
+ * CRL signed by another CA, an expired one and an older one are refused
+ * with the old one kept (and said); /healthz warns days before
+ * nextUpdate and fails once it has passed; `certs crl` re-issues it.
+ */
+static void
+test_crl_cannot_expire_the_fleet(void **state)
+{
+	char foreign[96], cmd[1200], err[256];
+	int64_t now = (int64_t)time(NULL);
+
+	(void)state;
+	expect_health(200, "\"crl_next_update\"");
+	/* Signed by another CA: refused, the list in use kept. */
+	snprintf(foreign, sizeof foreign, "%s-foreign", dir);
+	assert_int_equal(certs_init(foreign, 1, err, sizeof err), 0);
+	snprintf(cmd, sizeof cmd, "cp %s/crl.pem %s/crl.pem", foreign, dir);
+	assert_int_equal(system(cmd), 0);
+	kill(pid, SIGHUP);
+	if (!engine_logged("not issued and signed by the CA (kept the list in "
+	    "use)"))
+		fail_msg("a foreign CRL was not refused");
+	expect_served("ok1", 10);
+	expect_tls_refused("gone", 0, "The certificate has been revoked");
+	/* Expired: refused, kept. */
+	crl_forge(now - 7200, now - 3600);
+	kill(pid, SIGHUP);
+	if (!engine_logged("the CRL expired"))
+		fail_msg("an expired CRL was not refused");
+	expect_served("ok1", 11);
+	/* Two days left: a warning, still ok.  (Every CRL of the tool is
+	 * dated an hour back; these follow suit, so that their order is the
+	 * order they were made in.) */
+	now = (int64_t)time(NULL);
+	crl_forge(now - 3600, now + 2 * 86400);
+	kill(pid, SIGHUP);
+	expect_health(200, "\"warning\":\"CRL expires at");
+	/* Older than the list in use: refused. */
+	crl_forge(now - 3601, now + 20 * 86400);
+	kill(pid, SIGHUP);
+	if (!engine_logged("older than the one in use"))
+		fail_msg("an older CRL was not refused");
+	/* Passing its nextUpdate while in use: /healthz fails and says why. */
+	now = (int64_t)time(NULL);
+	crl_forge(now - 3600, now + 3);
+	kill(pid, SIGHUP);
+	expect_health(503, "CRL expired at");
+	/* The operator's fix: certs crl, SIGHUP. */
+	snprintf(cmd, sizeof cmd, "%s certs crl %s >/dev/null", engine, dir);
+	assert_int_equal(system(cmd), 0);
+	kill(pid, SIGHUP);
+	expect_health(200, "\"status\":\"ok\"");
+	expect_served("ok1", 12);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", foreign);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * Item 2, "the acquirer link has no authentication": the simulator
+ * speaks only mutual TLS with the engine's certificate, echoes account
+ * and amount in its answer, and refuses a key reused with another amount.
+ */
+static void
+test_acquirer_refuses_reused_key(void **state)
+{
+	char listen[32], journal[128], err[256], buf[1024];
+	struct sockaddr_in sin;
+	struct tls_ctx *ctx;
+	struct tls_sync *t = NULL;
+	pid_t apid;
+	size_t n = 0;
+	int i, fd, r, st;
+	static const char req1[] = "CAPTURE 0123456789abcdef0123456789abcdef "
+	    "tok:00000000000000000000000000000001 573 EUR 2026-11-28 "
+	    "OC0000000000000000\n";
+	static const char req2[] = "CAPTURE 0123456789abcdef0123456789abcdef "
+	    "tok:00000000000000000000000000000001 1 EUR 2026-11-28 "
+	    "OC0000000000000000\n";
+
+	(void)state;
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port + 500);
+	snprintf(journal, sizeof journal, "%s/acq.journal", dir);
+	if ((apid = fork()) == 0) {
+		if (freopen("/dev/null", "w", stderr) == NULL ||
+		    freopen("/dev/null", "w", stdout) == NULL)
+			_exit(127);
+		execl(sim, sim, "acquirer", "--listen", listen, "--journal",
+		    journal, "--certs", dir, (char *)NULL);
+		_exit(127);
+	}
+	ctx = tls_acquirer_client_new(dir, err, sizeof err);
+	assert_non_null(ctx);
+	wire_parse_addr(listen, &sin);
+	for (i = 0; i < 200 && t == NULL; i++) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0)
+			t = tls_sync_open(ctx, fd, 5000, err, sizeof err);
+		else {
+			close(fd);
+			usleep(50000);
+		}
+	}
+	if (t == NULL)
+		fail_msg("no acquirer: %s", err);
+	assert_int_equal(tls_sync_write(t, req1, strlen(req1)), 0);
+	assert_int_equal(tls_sync_write(t, req2, strlen(req2)), 0);
+	while (n + 1 < sizeof buf && (r = tls_sync_read(t, buf + n,
+	    sizeof buf - n - 1, 5000)) > 0) {
+		n += (size_t)r;
+		buf[n] = '\0';
+		if (strstr(buf, "REFUSED") != NULL)
+			break;
+	}
+	buf[n] = '\0';
+	tu_has(buf, "0123456789abcdef0123456789abcdef APPROVED "
+	    "tok:00000000000000000000000000000001 573 EUR A000001\n");
+	tu_has(buf, "0123456789abcdef0123456789abcdef REFUSED "
+	    "key-reused-with-different-parameters\n");
+	tls_sync_free(t);
+	tls_ctx_free(ctx);
+	kill(apid, SIGTERM);
+	waitpid(apid, &st, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_revoked_validator_keeps_tapping),
+		cmocka_unit_test(test_crl_cannot_expire_the_fleet),
+		cmocka_unit_test(test_acquirer_refuses_reused_key),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("security", tests, setup, teardown);
+}
