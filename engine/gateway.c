@@ -227,8 +227,14 @@ publish_batch(struct gateway *g, const struct jtap *b, size_t n, char *why,
 			continue;
 		g->bstate[i] = 0;
 		if (tap_account(g, &b[i], acc, sizeof acc, why, wlen) == -1) {
-			g->bstate[i] = -1;
-			continue;
+			/* JetStream is failing (each lookup would wait its
+			 * timeout): the rest of the batch waits for the
+			 * retry, and /healthz says why at once. */
+			set_health(g, why);
+			for (; i < n; i++)
+				if (g->bstate[i] != 1)
+					g->bstate[i] = -1;
+			break;
 		}
 		snprintf(subj, sizeof subj, "taps.%u", jsbus_shard(acc,
 		    g->shards));

@@ -30,14 +30,14 @@ gateway 0 2 || fail "gateway 0 not healthy"
 gateway 1 2 || fail "gateway 1 not healthy"
 gws=$(gw_addr 0),$(gw_addr 1)
 
-# rnd N: the next seeded number in 0..N-1.
+# rnd I N: the I-th seeded number, in 0..N-1 (I counted by the caller:
+# $(rnd ...) runs in a subshell).
 awk -v s="$SEED" 'BEGIN { srand(s); for (i = 0; i < 64; i++)
     print int(rand() * 1000000) }' >"$tmp/rnd"
-rnd_i=0
 rnd() {
-	rnd_i=$((rnd_i + 1))
-	echo $(($(sed -n "${rnd_i}p" "$tmp/rnd") % $1))
+	echo $(($(sed -n "${1}p" "$tmp/rnd") % $2))
 }
+ri=0
 
 # The load: five days, one after the other, through both gateways.
 (
@@ -53,22 +53,26 @@ sim=$!
 # The faults: each kind twice, at seeded moments, each restarted.
 for round in 1 2; do
 	for what in node worker gateway; do
-		sleep "$(rnd 15).$(rnd 10)" 2>/dev/null || sleep 1
+		ri=$((ri + 2))
+		sleep "$(rnd $ri 15).$(rnd $((ri - 1)) 10)"
 		case $what in
 		node)
-			k=$(($(rnd 3) + 1))
+			ri=$((ri + 1))
+			k=$(($(rnd $ri 3) + 1))
 			sh tools/nats-cluster.sh kill "$tmp/nc" $k
 			sleep 1
 			sh tools/nats-cluster.sh up "$tmp/nc" $k ||
 			    fail "node $k did not come back"
 			;;
 		worker)
-			k=$(rnd 2)
+			ri=$((ri + 1))
+			k=$(rnd $ri 2)
 			stop_pid "$tmp/w$k.pid" KILL
 			worker $k 2
 			;;
 		gateway)
-			k=$(rnd 2)
+			ri=$((ri + 1))
+			k=$(rnd $ri 2)
 			stop_pid "$tmp/g$k.pid" KILL
 			gateway $k 2 || fail "gateway $k did not come back"
 			;;

@@ -101,10 +101,17 @@ late=$(shards_sum "SELECT count(DISTINCT account) FROM v_charges WHERE \
 account LIKE 'par:V001LAT%'")
 moved=$(shards_sum "SELECT count(*) FROM moved_cards")
 [ "$pars" -gt 0 ] && [ "$late" -gt 0 ] || fail "no PAR accounts priced"
-for db in "$tmp"/shard*.db; do
-	"$BIN"/fare-engine audit verify "$db" >/dev/null ||
-	    fail "audit verify $db"
-done
+"$BIN"/fare-engine audit verify "$tmp"/shard*.db >"$tmp/verify" ||
+    fail "audit verify over the shards: $(head -3 "$tmp/verify")"
+tail -n 1 "$tmp/verify" | grep -q "^2 shards: all sound" ||
+    fail "audit verify gave no total"
+# ... and would see a tap on two shards (copied here on purpose).
+sqlite3 "$tmp/shard1.db" ".backup '$tmp/twice.db'" || fail "sqlite3 .backup"
+"$BIN"/fare-engine audit verify "$tmp/shard1.db" "$tmp/twice.db" \
+    >"$tmp/verify2" && fail "audit verify missed taps on two shards"
+grep -q "stored on 2 shards" "$tmp/verify2" ||
+    fail "audit verify did not name a tap on two shards: $(tail -n 2 "$tmp/verify2")"
+rm -f "$tmp/twice.db"
 
 # 3. The deny list across the cluster: an entry made on shard 1 reaches
 # gateway 0's validators' list (its mirror) within seconds.
