@@ -29,7 +29,8 @@ LIBS	 = $(CRYPTO) -levent_core -levent_extra -levent_pthreads -lsqlite3 -linih \
 # libfare.a: the fare rules, pure (time is passed in): libc and mbedcrypto.
 FARE_SRC = fare/csv.c fare/strtab.c fare/parse.c fare/tz.c fare/diag.c \
 	   fare/tariff.c fare/tariff-load.c fare/price.c fare/price-caps.c \
-	   fare/price-window.c fare/tap.c fare/buf.c fare/tapset.c fare/explain.c fare/opt.c
+	   fare/price-window.c fare/tap.c fare/buf.c fare/tapset.c fare/explain.c fare/opt.c \
+	   fare/log.c
 # libwire.a: frames, mutual TLS on libevent, addresses, certificate paths.
 WIRE_SRC = wire/wire.c wire/tls.c certs/certs.c
 # libstore.a: SQLite; each module owns its tables and statements.
@@ -38,8 +39,9 @@ STORE_SRC = store/store.c store/journal.c store/charges.c store/settlement.c sto
 # fare-engine: the commands and the service.
 FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-certs.c engine/cmd-serve.c engine/cmd-audit.c \
-	   engine/cmd-deny.c engine/server.c engine/server-http.c engine/http.c \
-	   engine/writer.c engine/account-cache.c \
+	   engine/cmd-deny.c engine/cmd-backup.c engine/server.c \
+	   engine/server-http.c engine/http.c engine/metrics.c engine/writer.c \
+	   engine/account-cache.c \
 	   engine/settle.c engine/jsbus.c engine/gateway.c engine/worker.c
 SIM_SRC	 = terminal-sim/main.c terminal-sim/replay.c terminal-sim/load.c \
 	   terminal-sim/idle.c terminal-sim/acquirer.c terminal-sim/day.c
@@ -62,6 +64,10 @@ $(STORE_OBJ): INC = $(STORE_INC)
 $(FE_OBJ): INC = $(FE_INC)
 $(SIM_OBJ): INC = $(SIM_INC)
 
+# The version /metrics reports (onecity_build_info): git's, else "unknown".
+VERSION	?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/engine/metrics.o: CFLAGS += -DONECITY_VERSION='"$(VERSION)"'
+
 LIBFARE	 = $(BUILD)/libfare.a
 LIBWIRE	 = $(BUILD)/libwire.a
 LIBSTORE = $(BUILD)/libstore.a
@@ -80,7 +86,8 @@ WRITER_OBJ = $(BUILD)/engine/writer.o $(BUILD)/engine/account-cache.o
 TESTS	 = $(FARE_TESTS) $(WIRE_TESTS) $(STORE_TESTS) $(WRITER_TESTS)
 TEST_BIN = $(TESTS:%=$(BIN)/%)
 
-.PHONY: all deps test test-run demo demo-cluster bench fuzz soak clean contract format-check
+.PHONY: all deps test test-run demo demo-cluster bench fuzz soak clean contract format-check \
+	install man
 all: $(BIN)/fare-engine $(BIN)/terminal-sim
 
 deps:
@@ -190,10 +197,50 @@ fuzz: deps
 # tab-aligned declarations and SQL text blocks, which clang-format 14
 # cannot express; each joins the list once it conforms.
 FORMAT_FILES = wire/clock.h wire/wire.c terminal-sim/main.c terminal-sim/rng.h \
+	   fare/opt.c fare/opt.h fare/log.c fare/log.h engine/metrics.c \
+	   engine/metrics.h engine/cmd-backup.c \
 	   fuzz/fuzz_wire.c fuzz/fuzz_tapcsv.c
 
 format-check:
 	clang-format --dry-run -Werror $(FORMAT_FILES)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the programs, their man
+# pages (from their own --help), the systemd unit and its user, an example
+# config (never over an existing one) and the sample tariff.
+PREFIX	?= /usr/local
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+BINDIR	 = $(PREFIX)/bin
+MANDIR	 = $(PREFIX)/share/man/man1
+DATADIR	 = $(PREFIX)/share/onecity
+DOCDIR	 = $(PREFIX)/share/doc/onecity
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+SUBST	 = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	   -e 's|@DATADIR@|$(DATADIR)|g'
+
+man: $(BIN)/fare-engine $(BIN)/terminal-sim
+	@sh tools/man.sh $(BIN) $(BUILD)/man
+
+install: man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) \
+	    $(DESTDIR)$(DATADIR)/tariffs/nl $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/onecity
+	install -m 0755 $(BIN)/fare-engine $(BIN)/terminal-sim \
+	    $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(BUILD)/man/fare-engine.1 \
+	    $(BUILD)/man/terminal-sim.1 $(DESTDIR)$(MANDIR)/
+	install -m 0644 tariffs/nl/*.txt $(DESTDIR)$(DATADIR)/tariffs/nl/
+	install -m 0644 README.md docs/protocol.md $(DESTDIR)$(DOCDIR)/
+	$(SUBST) dist/onecity-engine.service.in \
+	    >$(DESTDIR)$(UNITDIR)/onecity-engine.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/onecity-engine.service
+	install -m 0644 dist/onecity.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/onecity.conf
+	$(SUBST) dist/engine.ini.in >$(DESTDIR)$(DOCDIR)/engine.ini.example
+	test -e $(DESTDIR)$(SYSCONFDIR)/onecity/engine.ini || \
+	    install -m 0644 $(DESTDIR)$(DOCDIR)/engine.ini.example \
+	    $(DESTDIR)$(SYSCONFDIR)/onecity/engine.ini
 
 contract: $(BIN)/fare-engine
 	../shared/tools/check-contract.sh

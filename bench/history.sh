@@ -32,12 +32,12 @@ hist_load_s=$(($(date +%s) - t0))
 group() {	# group FILE: "us_per_tap price_us_per_tap rows_per_tap"
 	c0=$(metric onecity_taps_committed_total)
 	s0=$(metric onecity_commit_seconds_sum)
-	p0=$(metric 'onecity_batch_seconds{phase="price"}')
+	p0=$(metric 'onecity_batch_seconds_total{phase="price"}')
 	r0=$(metric onecity_rows_written_total)
 	replay "$data/$1"
 	c1=$(metric onecity_taps_committed_total)
 	s1=$(metric onecity_commit_seconds_sum)
-	p1=$(metric 'onecity_batch_seconds{phase="price"}')
+	p1=$(metric 'onecity_batch_seconds_total{phase="price"}')
 	r1=$(metric onecity_rows_written_total)
 	awk -v c0="$c0" -v c1="$c1" -v s0="$s0" -v s1="$s1" -v p0="$p0" \
 	    -v p1="$p1" -v r0="${r0:-0}" -v r1="${r1:-0}" 'BEGIN {

@@ -89,7 +89,7 @@ out=$(load 100 100000 20)
 e2e_tps=$(echo "$out" | sed -n 's/.*acknowledged [0-9]* (\([0-9]*\) taps\/s).*/\1/p')
 # Where the writer's time went, per tap (the engine's own split).
 ntaps=$(metric onecity_taps_committed_total)
-split() { metric "onecity_batch_seconds{phase=\"$1\"}" |
+split() { metric "onecity_batch_seconds_total{phase=\"$1\"}" |
     awk -v n="$ntaps" '{ printf "%.1f", $1 * 1e6 / n }'; }
 us_store=$(split store) us_price=$(split price) us_commit=$(split commit)
 unserve

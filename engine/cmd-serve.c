@@ -18,6 +18,8 @@
  *   settle_interval_s = 60
  *   settle_timeout_ms = 2000
  *   debt_tap_gap_s = 3600          (a tap retries a debt at most this often)
+ *   metrics_refresh_s = 60         (/metrics' reads of the database)
+ *   log_level = info               (err, warning, notice, info, debug)
  *   account_cache = 65536          (accounts whose open weeks the writer
  *                                   keeps in memory; 0: none)
  *   nats = nats://10.0.0.1:4222,nats://10.0.0.2:4222   (gateway mode:
@@ -34,9 +36,12 @@
 #include "cmd.h"
 #include "jsbus.h"
 #include "limits.h"
+#include "log.h"
 #include "opt.h"
 #include "parse.h"
 #include "server.h"
+
+static int	serve_log_level_cb(void *, const char *, const char **);
 
 /* Strings from the config file live as long as the process. */
 static char *
@@ -87,6 +92,10 @@ ini_numbers(struct server_config *c, const char *name, const char *value)
 		if (!ini_number(name, value, 10, 60000, &v))
 			return 0;
 		c->settle_timeout_ms = (long)v;
+	} else if (strcmp(name, "metrics_refresh_s") == 0) {
+		if (!ini_number(name, value, 1, METRICS_REFRESH_S_MAX, &v))
+			return 0;
+		c->metrics_refresh_s = (long)v;
 	} else if (strcmp(name, "debt_tap_gap_s") == 0)
 		return ini_number(name, value, 0, 14 * 86400, &c->debt_tap_gap_s);
 	else if (strcmp(name, "shards") == 0) {
@@ -131,7 +140,14 @@ ini_cb(void *user, const char *section, const char *name, const char *value)
 		c->nats = keep(value);
 	else if (strcmp(name, "acquirer") == 0)
 		c->acquirer = strcmp(value, "none") == 0 ? NULL : keep(value);
-	else if (strcmp(name, "synchronous") == 0 &&
+	else if (strcmp(name, "log_level") == 0) {
+		const char *why;
+		if (serve_log_level_cb(NULL, value, &why) == -1) {
+			fprintf(stderr, "fare-engine: config: log_level = "
+			    "'%s': %s\n", value, why);
+			return 0;
+		}
+	} else if (strcmp(name, "synchronous") == 0 &&
 	    (strcmp(value, "full") == 0 || strcmp(value, "normal") == 0))
 		c->synchronous_full = strcmp(value, "normal") != 0;
 	else if (strcmp(name, "synchronous") == 0) {
@@ -164,6 +180,21 @@ serve_config_path(int argc, char **argv)
 
 static int	serve_check(const struct server_config *);
 
+/* --log-level NAME: lines above it are not written, from now on. */
+static int
+serve_log_level_cb(void *dst, const char *v, const char **why)
+{
+	enum log_level l;
+
+	(void)dst;
+	if (log_level_parse(v, &l) == -1) {
+		*why = "not err, warning, notice, info or debug";
+		return -1;
+	}
+	log_set_level(l);
+	return 0;
+}
+
 static const struct opt_cmd serve_cmd = {"fare-engine serve", "", 0, 0,
     "Runs the engine: validators over mutual TLS on --listen, /healthz "
     "and /metrics\non --http, the writer and settlement threads.  Every "
@@ -179,6 +210,7 @@ cmd_serve(int argc, char **argv)
 	    LIMIT_CONNECTIONS_DEFAULT, HANDSHAKE_TIMEOUT_S, NULL,
 	    SETTLE_GRACE_S_DEFAULT, SETTLE_INTERVAL_S_DEFAULT,
 	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT,
+	    METRICS_REFRESH_S_DEFAULT,
 	    ACCOUNT_CACHE_ACCOUNTS, NULL, 0};
 	const char *config = serve_config_path(argc, argv), *cfg = NULL;
 	int64_t clock = INT64_MIN;
@@ -226,6 +258,13 @@ cmd_serve(int argc, char **argv)
 		    .dst = &c.debt_tap_gap_s, .arg = "S", .lo = 0,
 		    .hi = 14 * 86400, .help = "a tap retries a debt at most "
 		    "this often"},
+		{.name = "metrics-refresh", .kind = OPT_LONG,
+		    .dst = &c.metrics_refresh_s, .arg = "S", .lo = 1,
+		    .hi = METRICS_REFRESH_S_MAX, .help = "seconds between "
+		    "/metrics' reads of the database (default 60)"},
+		{.name = "log-level", .kind = OPT_FN, .fn = serve_log_level_cb,
+		    .arg = "LEVEL", .help = "err, warning, notice, info "
+		    "(default) or debug"},
 		{.name = "account-cache", .kind = OPT_LONG,
 		    .dst = &c.account_cache, .arg = "N", .lo = 0,
 		    .hi = ACCOUNT_CACHE_ACCOUNTS, .help = "accounts whose open "

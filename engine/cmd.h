@@ -21,5 +21,6 @@ int	cmd_audit_explain(int argc, char **argv);
 int	cmd_deny_add(int argc, char **argv);
 int	cmd_deny_remove(int argc, char **argv);
 int	cmd_worker(int argc, char **argv);
+int	cmd_backup(int argc, char **argv);
 
 #endif

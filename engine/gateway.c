@@ -73,7 +73,7 @@ set_health(struct gateway *g, const char *why)
 	snprintf(g->health, sizeof g->health, "%s", why);
 	pthread_mutex_unlock(&g->mu);
 	if (changed)
-		logmsg("gateway: %s", why);
+		CLUSTER_LOG(LOG_LEVEL_ERR, "jetstream_failing", "gateway: %s", why);
 }
 
 static void
@@ -86,7 +86,7 @@ clear_health(struct gateway *g)
 	g->health[0] = '\0';
 	pthread_mutex_unlock(&g->mu);
 	if (was)
-		logmsg("gateway: JetStream acknowledges again");
+		CLUSTER_LOG(LOG_LEVEL_NOTICE, "jetstream_ok", "gateway: JetStream acknowledges again");
 }
 
 static struct card_slot *
@@ -437,7 +437,7 @@ mirror_main(void *arg)
 				*dot = ':';	/* the key of par:X is par.X */
 			if (deny_set(g->db, acc, on, on ? kvEntry_ValueString(e)
 			    : "", gw_now(g)) != 0)
-				logmsg("gateway: deny list: cannot mirror %s: %s",
+				CLUSTER_LOG(LOG_LEVEL_WARNING, "deny_mirror_failed", "gateway: deny list: cannot mirror %s: %s",
 				    acc, sqlite3_errmsg(g->db));
 		}
 		kvEntry_Destroy(e);

@@ -38,7 +38,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "diag.h"
+#include "log.h"
 #include "http.h"
 #include "limits.h"
 #include "wire.h"
@@ -617,8 +617,9 @@ log_allowed(struct http_server *s)
 
 	if (now / 60 != s->log_minute) {
 		if (s->log_suppressed > 0)
-			logmsg("%s: %lu more accept errors not logged",
-			    s->name, s->log_suppressed);
+			log_warning("log_lines_suppressed", "what=%s lines=%lu "
+			    "msg=\"accept errors not logged in the last "
+			    "minute\"", LOGQ(s->name), s->log_suppressed);
 		s->log_minute = now / 60;
 		s->log_lines = 0;
 		s->log_suppressed = 0;
@@ -700,8 +701,9 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 
 	s->st.accept_errors++;
 	if (log_allowed(s))
-		logmsg("%s: accept: %s; pausing for a second", s->name,
-		    strerror(e));
+		log_warning("accept_failed", "listener=%s error=%s "
+		    "msg=\"pausing accept for a second\"", LOGQ(s->name),
+		    LOGQ(strerror(e)));
 	evconnlistener_disable(l);
 	s->st.paused = 1;
 	evtimer_add(s->retry, &one);

@@ -139,7 +139,7 @@ jsbus_open(struct jsbus *b, const char *urls, const char *name,
 		if (tries >= JSBUS_SETUP_WAIT_S * 2)
 			break;
 		if (tries == 0)
-			logmsg("%s; trying again for %d s", err,
+			CLUSTER_LOG(LOG_LEVEL_WARNING, "jetstream_setup_retry", "%s; trying again for %d s", err,
 			    JSBUS_SETUP_WAIT_S);
 		nanosleep(&half, NULL);
 	}

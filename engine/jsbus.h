@@ -15,6 +15,15 @@
 #include <nats/nats.h>
 
 #include "journal.h"
+#include "log.h"
+
+/* A line of the programs' log (fare/log.h): event ev, level lv, and a
+ * printf-formatted msg field. */
+#define CLUSTER_LOG(lv, ev, ...) do {					\
+	char m_[512];							\
+	snprintf(m_, sizeof m_, __VA_ARGS__);				\
+	log_event((lv), (ev), "msg=%s", LOGQ(m_));			\
+} while (0)
 
 #define JSBUS_STREAM		"TAPS"
 #define JSBUS_CARDS		"cards"

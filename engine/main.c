@@ -47,6 +47,8 @@ static const struct cmd_entry {
 	    "put an account on the deny list"},
 	{"deny", "remove", cmd_deny_remove, "DB ACCOUNT",
 	    "lift an account's deny entry"},
+	{"backup", NULL, cmd_backup, "DB DEST",
+	    "copy the database safely while the engine runs"},
 };
 #define NCMDS	(sizeof cmds / sizeof cmds[0])
 

@@ -1,8 +1,7 @@
 /*
  * The engine's HTTP side: GET /healthz (is the writer committing, are we
- * accepting) and GET /metrics (Prometheus text of the counters), on the
- * event loop's thread, read-only, served by the bounded listener of
- * http.c.
+ * accepting) and GET /metrics (metrics.c), on the event loop's thread,
+ * read-only, served by the bounded listener of http.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +17,7 @@
 #include "server-int.h"
 #include "gateway.h"
 #include "limits.h"
-#include "settle.h"
+#include "metrics.h"
 #include "writer.h"
 
 /*
@@ -106,135 +105,13 @@ healthz_cb(const struct http_request *req, struct http_response *r, void *arg)
 	r->status = bad ? 503 : 200;
 }
 
-/* The settlement thread's counters. */
-static void
-metrics_settle(struct evbuffer *b, struct settle *settle)
-{
-	struct settle_stats st;
-
-	settle_get_stats(settle, &st);
-	evbuffer_add_printf(b,
-	    "# HELP onecity_settlements_total Acquirer outcomes.\n"
-	    "# TYPE onecity_settlements_total counter\n"
-	    "onecity_settlements_total{outcome=\"approved\"} %llu\n"
-	    "onecity_settlements_total{outcome=\"declined\"} %llu\n"
-	    "onecity_settlements_total{outcome=\"recovered\"} %llu\n"
-	    "onecity_settlements_total{outcome=\"unanswered\"} %llu\n"
-	    "# TYPE onecity_settled_cents_total counter\n"
-	    "onecity_settled_cents_total{kind=\"captured\"} %lld\n"
-	    "onecity_settled_cents_total{kind=\"refunded\"} %lld\n"
-	    "# TYPE onecity_acquirer_up gauge\n"
-	    "onecity_acquirer_up %d\n",
-	    (unsigned long long)st.approved, (unsigned long long)st.declined,
-	    (unsigned long long)st.recovered, (unsigned long long)st.failures,
-	    (long long)st.captured_cents, (long long)st.refunded_cents,
-	    st.acquirer_ok);
-}
-
-/* The HTTP listener's own counters. */
-static void
-metrics_http(struct evbuffer *b, const struct http_server *h)
-{
-	struct http_stats st;
-
-	http_get_stats(h, &st);
-	evbuffer_add_printf(b,
-	    "# HELP onecity_http_connections Open HTTP connections.\n"
-	    "# TYPE onecity_http_connections gauge\n"
-	    "onecity_http_connections %ld\n"
-	    "# HELP onecity_http_refused_total Requests the HTTP listener "
-	    "refused itself (method, size, malformed, unknown path).\n"
-	    "# TYPE onecity_http_refused_total counter\n"
-	    "onecity_http_refused_total %llu\n"
-	    "# HELP onecity_http_closed_total HTTP connections closed by "
-	    "the listener: timed out, or evicted at the connection cap.\n"
-	    "# TYPE onecity_http_closed_total counter\n"
-	    "onecity_http_closed_total{why=\"timeout\"} %llu\n"
-	    "onecity_http_closed_total{why=\"evicted\"} %llu\n",
-	    st.connections, (unsigned long long)st.refused,
-	    (unsigned long long)st.timeouts, (unsigned long long)st.evicted);
-}
-
-/* Prometheus text exposition of the engine's counters. */
+/* Prometheus text exposition (metrics.c). */
 static void
 metrics_cb(const struct http_request *req, struct http_response *r, void *arg)
 {
-	struct server *s = arg;
-	struct evbuffer *b = r->body;
-	struct writer_stats ws;
-
 	(void)req;
-	writer_get_stats(s->writer, &ws);
-	r->content_type = "text/plain; version=0.0.4";
-	evbuffer_add_printf(b,
-	    "# HELP onecity_commit_seconds Batch commit time (store+fsync).\n"
-	    "# TYPE onecity_commit_seconds summary\n"
-	    "onecity_commit_seconds_count %llu\n"
-	    "onecity_commit_seconds_sum %.6f\n"
-	    "# TYPE onecity_commit_seconds_max gauge\n"
-	    "onecity_commit_seconds_max %.6f\n",
-	    (unsigned long long)ws.batches, (double)ws.commit_us / 1e6,
-	    (double)ws.commit_us_max / 1e6);
-	if (s->settle != NULL)
-		metrics_settle(b, s->settle);
-	evbuffer_add_printf(b,
-	    "# HELP onecity_batch_seconds Batch time by phase: storing the "
-	    "taps, pricing and posting their accounts, and the COMMIT.\n"
-	    "# TYPE onecity_batch_seconds counter\n"
-	    "onecity_batch_seconds{phase=\"store\"} %.6f\n"
-	    "onecity_batch_seconds{phase=\"price\"} %.6f\n"
-	    "onecity_batch_seconds{phase=\"commit\"} %.6f\n"
-	    "# HELP onecity_rows_written_total Database rows the writer "
-	    "inserted, updated or deleted (taps, results, ledger).\n"
-	    "# TYPE onecity_rows_written_total counter\n"
-	    "onecity_rows_written_total %llu\n"
-	    "# HELP onecity_taps_read_total Stored taps read back to "
-	    "reprice accounts (SPEC 6: only their open window).\n"
-	    "# TYPE onecity_taps_read_total counter\n"
-	    "onecity_taps_read_total %llu\n",
-	    (double)ws.store_us / 1e6, (double)ws.price_us / 1e6,
-	    (double)ws.sync_us / 1e6, (unsigned long long)ws.rows_written,
-	    (unsigned long long)ws.taps_read);
-	evbuffer_add_printf(b,
-	    "# HELP onecity_account_cache_total The writer's account cache: "
-	    "repricing reads it served, those read from SQLite, evictions.\n"
-	    "# TYPE onecity_account_cache_total counter\n"
-	    "onecity_account_cache_total{outcome=\"hit\"} %llu\n"
-	    "onecity_account_cache_total{outcome=\"miss\"} %llu\n"
-	    "onecity_account_cache_total{outcome=\"evicted\"} %llu\n"
-	    "# TYPE onecity_account_cache_accounts gauge\n"
-	    "onecity_account_cache_accounts %llu\n"
-	    "# TYPE onecity_account_cache_taps gauge\n"
-	    "onecity_account_cache_taps %llu\n",
-	    (unsigned long long)ws.cache_hits,
-	    (unsigned long long)ws.cache_misses,
-	    (unsigned long long)ws.cache_evictions,
-	    (unsigned long long)ws.cache_accounts,
-	    (unsigned long long)ws.cache_taps);
-	evbuffer_add_printf(b,
-	    "# HELP onecity_taps_received_total Tap frames received.\n"
-	    "# TYPE onecity_taps_received_total counter\n"
-	    "onecity_taps_received_total %llu\n"
-	    "# TYPE onecity_taps_acked_total counter\n"
-	    "onecity_taps_acked_total %llu\n"
-	    "# TYPE onecity_taps_refused_total counter\n"
-	    "onecity_taps_refused_total %llu\n"
-	    "# TYPE onecity_frames_broken_total counter\n"
-	    "onecity_frames_broken_total %llu\n"
-	    "# TYPE onecity_taps_committed_total counter\n"
-	    "onecity_taps_committed_total %llu\n"
-	    "# TYPE onecity_connections gauge\n"
-	    "onecity_connections %ld\n"
-	    "# TYPE onecity_connections_accepted_total counter\n"
-	    "onecity_connections_accepted_total %llu\n"
-	    "# TYPE onecity_journal_queue gauge\n"
-	    "onecity_journal_queue %zu\n",
-	    (unsigned long long)s->n_taps, (unsigned long long)s->n_acked,
-	    (unsigned long long)s->n_refused, (unsigned long long)s->n_broken,
-	    (unsigned long long)ws.committed, s->nconns,
-	    (unsigned long long)s->n_accepted_conns,
-	    writer_queued(s->writer));
-	metrics_http(b, s->http);
+	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+	metrics_write(arg, r->body);
 }
 
 int

@@ -1,7 +1,8 @@
 /*
  * The service's internals, shared by server.c (validators, signals) and
  * server-http.c (/healthz, /metrics), as SQLite pairs btree.h with
- * btreeInt.h.  Nothing outside engine/server*.c includes it.
+ * btreeInt.h.  Nothing outside engine/server*.c and engine/metrics.c
+ * (the /metrics exposition) includes it.
  */
 #ifndef ONECITY_SERVER_INT_H
 #define ONECITY_SERVER_INT_H
@@ -14,6 +15,7 @@
 
 #include <sqlite3.h>
 
+#include "journal.h"
 #include "server.h"
 
 struct terminal {
@@ -58,6 +60,10 @@ struct server {
 	/* Counters for /metrics. */
 	uint64_t		 n_taps, n_acked, n_refused, n_broken;
 	uint64_t		 n_accepted_conns, n_closed_conns;
+	uint64_t		 n_refused_by[REFUSAL_MAX];
+	struct metrics		*metrics;	/* NULL without --http */
+	int32_t			 metrics_day;	/* the day it was last told */
+	int64_t			 metrics_start, metrics_end;
 };
 
 /* Serves /healthz and /metrics on cfg->http; -1 with err on failure. */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,12 +32,16 @@
 
 #include "clock.h"
 #include "limits.h"
+#include "metrics.h"
 #include "deny.h"
 #include "diag.h"
 #include "gateway.h"
+#include "jsbus.h"
+#include "log.h"
 #include "http.h"
 #include "writer.h"
 #include "parse.h"
+#include "price.h"
 #include "server.h"
 #include "server-int.h"
 #include "settle.h"
@@ -58,8 +63,8 @@ terminal_close(struct terminal *t, const char *reason)
 {
 	struct server *s = t->srv;
 
-	logmsg("validator %s disconnected: %s", t->device_id[0] ?
-	    t->device_id : "(before handshake)", reason);
+	log_info("validator_disconnected", "device=%s reason=%s",
+	    t->device_id[0] ? LOGQ(t->device_id) : "-", LOGQ(reason));
 	s->slot[t->slot] = NULL;
 	s->nconns--;
 	s->n_closed_conns++;
@@ -270,8 +275,9 @@ terminal_data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 			break;
 		if (r == -1 || f.type != 'T') {
 			s->n_broken++;
-			logmsg("validator %s: broken frame: %s", t->device_id,
-			    why ? why : "unknown frame type");
+			log_warning("broken_frame", "device=%s reason=%s",
+			    LOGQ(t->device_id), LOGQ(why ? why :
+			    "unknown frame type"));
 			if (send_frame(t, 'E', why ? why : "unknown frame "
 			    "type") == 0)
 				tls_conn_close_after_flush(t->conn);
@@ -333,8 +339,8 @@ terminal_open_cb(struct tls_conn *c, void *arg)
 	snprintf(t->device_id, sizeof t->device_id, "%s", tls_conn_peer_cn(c));
 	if (t->deadline != NULL)
 		event_del(t->deadline);
-	logmsg("validator %s connected%s", t->device_id,
-	    tls_conn_resumed(c) ? " (session resumed)" : "");
+	log_info("validator_connected", "device=%s resumed=%d",
+	    LOGQ(t->device_id), tls_conn_resumed(c) ? 1 : 0);
 	/* The whole deny list, so the gate decides without asking. */
 	{
 		struct deny_to d = {t};
@@ -393,7 +399,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		close(fd);
 		evconnlistener_disable(s->listener);
 		s->accepting = 0;
-		logmsg("connection limit (%ld) reached: not accepting",
+		log_warning("connection_limit", "max_connections=%ld "
+		    "msg=\"not accepting until a connection closes\"",
 		    s->max_conns);
 		return;
 	}
@@ -479,8 +486,9 @@ log_limit_allow(struct log_limit *l, const char *what)
 		l->suppressed++;
 	pthread_mutex_unlock(&l->mu);
 	if (dropped > 0)
-		logmsg("%lu more %s lines not logged in the last minute",
-		    dropped, what);
+		log_warning("log_lines_suppressed", "what=%s lines=%lu "
+		    "msg=\"not logged in the last minute\"", LOGQ(what),
+		    dropped);
 	return ok;
 }
 
@@ -497,7 +505,8 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	/* EMFILE and friends: pause accepting instead of spinning, and
 	 * say so on /healthz (validators cannot connect). */
 	if (log_limit_allow(&accept_log, "accept error"))
-		logmsg("accept: %s; pausing for a second", strerror(e));
+		log_warning("accept_failed", "error=%s msg=\"pausing accept "
+		    "for a second\"", LOGQ(strerror(e)));
 	evconnlistener_disable(l);
 	s->accepting = 0;
 	s->accept_failed_us = clock_mono_us();
@@ -511,7 +520,8 @@ libevent_log_cb(int severity, const char *msg)
 	if (severity < EVENT_LOG_WARN)
 		return;
 	if (log_limit_allow(&libevent_log, "libevent"))
-		logmsg("libevent: %s", msg);
+		log_event(severity >= EVENT_LOG_ERR ? LOG_LEVEL_ERR :
+		    LOG_LEVEL_WARNING, "libevent", "msg=%s", LOGQ(msg));
 }
 
 static void
@@ -539,8 +549,10 @@ writer_done_cb(const struct jresult *r, size_t n, void *arg)
 			    refusal_name(r[i].refused));
 		if (r[i].refused == REFUSAL_NONE)
 			s->n_acked++;
-		else
+		else {
 			s->n_refused++;
+			s->n_refused_by[r[i].refused]++;
+		}
 		if (t->inflight > 0)
 			t->inflight--;
 		/* Last: a failed write frees t (the validator resends). */
@@ -553,6 +565,49 @@ writer_done_cb(const struct jresult *r, size_t n, void *arg)
 	for (i = 0; i < (size_t)s->nslots; i++)
 		if (s->slot[i] != NULL)
 			update_pause(s->slot[i]);
+}
+
+/*
+ * The first UTC second of service day `day`, searched in (lo, hi] where
+ * lo is in an earlier day and hi in that day or later: service days only
+ * grow with time (SPEC 4), also across daylight saving, so a bisection
+ * finds it.
+ */
+static int64_t
+day_first_second(const struct tariff *t, int32_t day, int64_t lo,
+    int64_t hi)
+{
+	while (hi - lo > 1) {
+		int64_t mid = lo + (hi - lo) / 2;
+		if (price_service_day(t, mid) < day)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
+}
+
+/* /metrics: the current service day and its bounds, when it changes. */
+static void
+tick_metrics(struct server *s)
+{
+	int64_t now = writer_now(s->writer), start, end;
+	int32_t day;
+
+	if (s->metrics == NULL)
+		return;
+	day = price_service_day(s->tariff, now);
+	if (day != s->metrics_day) {
+		start = day_first_second(s->tariff, day, now - 3 * 86400,
+		    now);
+		end = day_first_second(s->tariff, day + 1, now,
+		    now + 3 * 86400);
+		s->metrics_day = day;
+		s->metrics_start = start;
+		s->metrics_end = end;
+	}
+	metrics_set_day(s->metrics, day, s->metrics_start, s->metrics_end,
+	    now);
 }
 
 /* The CRL nears its nextUpdate (or passed it): said in the log once an
@@ -569,13 +624,15 @@ crl_watch(struct server *s)
 	s->crl_warned_s = now;
 	civil_format_utc(nu, next);
 	if (nu <= now)
-		logmsg("CRL expired at %s: every validator handshake is "
-		    "refused; run fare-engine certs crl %s and send SIGHUP",
-		    next, s->cfg->certs);
+		log_err("crl_expired", "next_update=%s certs=%s "
+		    "msg=\"every validator handshake is refused; run "
+		    "fare-engine certs crl DIR and send SIGHUP\"", next,
+		    LOGQ(s->cfg->certs));
 	else
-		logmsg("warning: the CRL expires at %s (in %lld h): run "
-		    "fare-engine certs crl %s and send SIGHUP", next,
-		    (long long)(nu - now) / 3600, s->cfg->certs);
+		log_warning("crl_expiring", "next_update=%s hours_left=%lld "
+		    "certs=%s msg=\"run fare-engine certs crl DIR and send "
+		    "SIGHUP\"", next, (long long)(nu - now) / 3600,
+		    LOGQ(s->cfg->certs));
 }
 
 /* Each second: resume connections whose acks have drained. */
@@ -587,6 +644,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	tick_metrics(s);
 	if (s->queue_full && queued(s) < JOURNAL_QUEUE_RESUME)
 		s->queue_full = 0;
 	for (i = 0; i < s->nslots; i++)
@@ -625,8 +683,8 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (inflight > 0)
-		logmsg("shutdown: %u taps still unacknowledged; their "
-		    "validators will resend them", inflight);
+		log_notice("shutdown_unacknowledged", "taps=%u msg=\"their "
+		    "validators will resend them\"", inflight);
 	for (i = 0; i < s->nslots; i++)
 		if (s->slot[i] != NULL)
 			terminal_close(s->slot[i], "engine shutting down");
@@ -643,8 +701,8 @@ shutdown_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (s->draining)
 		return;
-	logmsg("signal %d: shutting down: no new connections or taps; "
-	    "committing and acknowledging what was read", (int)sig);
+	log_notice("shutting_down", "signal=%d msg=\"no new connections or "
+	    "taps; committing and acknowledging what was read\"", (int)sig);
 	if (s->listener != NULL)
 		evconnlistener_disable(s->listener);
 	s->accepting = 0;
@@ -662,10 +720,18 @@ load_tariff(const char *dir)
 {
 	struct diag d;
 	struct tariff *t;
+	size_t i;
 
 	diag_init(&d);
 	t = tariff_load(dir, &d);
-	diag_print(&d, stderr);
+	for (i = 0; i < d.n; i++)
+		log_event(t == NULL ? LOG_LEVEL_ERR : LOG_LEVEL_WARNING,
+		    "tariff_problem", "tariff=%s msg=%s", LOGQ(dir),
+		    LOGQ(d.msg[i]));
+	if (d.dropped > 0)
+		log_event(t == NULL ? LOG_LEVEL_ERR : LOG_LEVEL_WARNING,
+		    "tariff_problem", "tariff=%s more=%zu", LOGQ(dir),
+		    d.dropped);
 	diag_free(&d);
 	return t;
 }
@@ -688,8 +754,8 @@ close_revoked(struct server *s)
 		n++;
 	}
 	if (n > 0)
-		logmsg("SIGHUP: %ld connection(s) closed: certificate no "
-		    "longer valid under the new CRL", n);
+		log_notice("revoked_closed", "connections=%ld msg=\"certificate "
+		    "no longer valid under the new CRL\"", n);
 }
 
 static void
@@ -702,9 +768,9 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	if (tls_ctx_reload_crl(s->tls, err, sizeof err) == -1)
-		logmsg("SIGHUP: CRL not reloaded: %s", err);
+		log_warning("crl_reload_failed", "error=%s", LOGQ(err));
 	else {
-		logmsg("SIGHUP: CRL reloaded");
+		log_notice("crl_reloaded", NULL);
 		close_revoked(s);
 		s->crl_warned_s = 0;
 	}
@@ -712,14 +778,15 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	b = a ? load_tariff(s->cfg->tariff) : NULL;
 	if (a == NULL || b == NULL) {
 		tariff_free(a);
-		logmsg("SIGHUP: tariff %s not reloaded (see above)",
-		    s->cfg->tariff);
+		log_warning("tariff_reload_failed", "tariff=%s msg=\"the "
+		    "old tariff stays (problems above)\"",
+		    LOGQ(s->cfg->tariff));
 		return;
 	}
 	tariff_free(s->tariff);
 	s->tariff = a;
 	writer_set_tariff(s->writer, b);
-	logmsg("SIGHUP: tariff %s reloaded", s->cfg->tariff);
+	log_notice("tariff_reloaded", "tariff=%s", LOGQ(s->cfg->tariff));
 }
 
 /* The tariff twice (this thread's and the writer's), the token key, TLS. */
@@ -846,10 +913,10 @@ check_fd_budget(struct server *s, char *err, size_t errlen)
 		    http + FD_RESERVE + 1, http, FD_RESERVE);
 		return -1;
 	}
-	logmsg("max_connections lowered from %ld to %ld: RLIMIT_NOFILE is %llu "
-	    "(hard limit %llu) and %ld descriptors go to HTTP, %d to the "
-	    "reserve; raise it (ulimit -n, LimitNOFILE=) to serve more "
-	    "validators", s->max_conns, (long)rl.rlim_cur - http - FD_RESERVE,
+	log_warning("max_connections_lowered", "from=%ld to=%ld nofile=%llu "
+	    "hard=%llu http=%ld reserve=%d msg=\"raise it (ulimit -n, "
+	    "LimitNOFILE=) to serve more validators\"", s->max_conns,
+	    (long)rl.rlim_cur - http - FD_RESERVE,
 	    (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
 	    http, FD_RESERVE);
 	s->max_conns = (long)rl.rlim_cur - http - FD_RESERVE;
@@ -891,14 +958,15 @@ server_setup(struct server *s, char *err, size_t errlen)
 		if (s->settle == NULL)
 			return -1;
 	} else
-		logmsg("no acquirer configured: settlement is off");
+		log_notice("settlement_off", "msg=\"no acquirer "
+		    "configured\"");
 	if (c->nats != NULL) {
 		struct gateway_opts go = {c->nats, (unsigned)c->shards, c->db,
 		    c->clock_offset_s};
 		if ((s->gw = gateway_open(&go, s->base, writer_done_cb, s, err,
 		    errlen)) == NULL)
 			return -1;
-		logmsg("gateway: publishing taps to JetStream at %s, %ld "
+		CLUSTER_LOG(LOG_LEVEL_NOTICE, "gateway_mode", "gateway: publishing taps to JetStream at %s, %ld "
 		    "shard(s)", c->nats, c->shards);
 	}
 	open_deny_feed(s);
@@ -906,6 +974,11 @@ server_setup(struct server *s, char *err, size_t errlen)
 		return -1;
 	if (c->http != NULL && server_http_start(s, err, errlen) == -1)
 		return -1;
+	/* After the writer: the schema exists for its read-only queries. */
+	if (c->http != NULL && (s->metrics = metrics_start(c->db,
+	    (int)c->metrics_refresh_s, err, errlen)) == NULL)
+		return -1;
+	s->metrics_day = INT32_MIN;
 	add_events(s);
 	s->accepting = 1;
 	return 0;
@@ -925,21 +998,20 @@ server_run(const struct server_config *cfg)
 	event_set_log_callback(libevent_log_cb);
 	evthread_use_pthreads();
 	if ((s.base = event_base_new()) == NULL) {
-		fprintf(stderr, "fare-engine: cannot start libevent\n");
+		log_err("start_failed", "error=\"cannot start libevent\"");
 		return 1;
 	}
 	if (cfg->dev)
-		logmsg("DEVELOPMENT MODE: dev token key '%s'%s%s",
-		    TAP_DEV_TOKEN_KEY, cfg->strict_clock ? "" :
-		    ", tap times not checked against the clock",
-		    ", a missing CRL tolerated");
+		log_warning("development_mode", "token_key=%s "
+		    "tap_times_checked=%d crl_required=0 msg=\"DEVELOPMENT "
+		    "MODE: not for real cards\"", TAP_DEV_TOKEN_KEY,
+		    cfg->strict_clock ? 1 : 0);
 	if (server_setup(&s, err, sizeof err) == -1) {
-		logmsg("%s", err);
+		log_err("start_failed", "error=%s", LOGQ(err));
 		goto out;
 	}
-	logmsg("serving validators on %s%s%s, database %s", cfg->listen,
-	    cfg->http ? ", health on http://" : "", cfg->http ? cfg->http : "",
-	    cfg->db);
+	log_notice("serving", "listen=%s http=%s db=%s", LOGQ(cfg->listen),
+	    cfg->http ? LOGQ(cfg->http) : "-", LOGQ(cfg->db));
 	event_base_dispatch(s.base);
 	rc = 0;
 out:
@@ -948,8 +1020,12 @@ out:
 	if (s.listener_retry != NULL)
 		event_free(s.listener_retry);
 	http_free(s.http);
+	metrics_stop(s.metrics);
 	settle_stop(s.settle);
 	gateway_close(s.gw);
+	/* The writer last, alone on the database: it checkpoints the WAL. */
+	sqlite3_close(s.ro);
+	s.ro = NULL;
 	writer_close(s.writer);
 	for (i = 0; i < 4; i++)
 		if (s.sig[i] != NULL)
@@ -969,6 +1045,6 @@ out:
 	tariff_free(s.tariff);
 	event_base_free(s.base);
 	if (rc == 0)
-		logmsg("stopped cleanly");
+		log_notice("stopped", "msg=\"stopped cleanly\"");
 	return rc;
 }

@@ -23,6 +23,7 @@ struct server_config {
 	long		 settle_interval_s;
 	long		 settle_timeout_ms;
 	int64_t		 debt_tap_gap_s;
+	long		 metrics_refresh_s;	/* /metrics from the database */
 	long		 account_cache;	/* accounts the writer keeps */
 	const char	*nats;		/* gateway mode: nats://HOST:PORT,...;
 					 * NULL: the embedded engine */

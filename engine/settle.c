@@ -28,7 +28,7 @@
 
 #include "clock.h"
 #include "deny.h"
-#include "diag.h"
+#include "log.h"
 #include "ledger.h"
 #include "limits.h"
 #include "settle.h"
@@ -77,7 +77,8 @@ commit(struct settle *s)
 {
 	if (exec(s, "COMMIT") == 0)
 		return 0;
-	logmsg("settlement: commit failed: %s", sqlite3_errmsg(s->db));
+	log_err("settlement_commit_failed", "error=%s",
+	    LOGQ(sqlite3_errmsg(s->db)));
 	exec(s, "ROLLBACK");
 	return -1;
 }
@@ -105,7 +106,8 @@ acq_log_refusal(struct settle *s, const char *why)
 	if (strcmp(s->last_refusal, why) == 0)
 		return;
 	snprintf(s->last_refusal, sizeof s->last_refusal, "%s", why);
-	logmsg("settlement: acquirer %s refused: %s", s->o.acquirer, why);
+	log_warning("acquirer_link_refused", "acquirer=%s error=%s",
+	    LOGQ(s->o.acquirer), LOGQ(why));
 }
 
 /* TCP within the timeout, then mutual TLS with the pinned acquirer. */
@@ -169,20 +171,22 @@ acq_answer(struct settle *s, const struct settle_req *r, char *v,
 		f[n] = n < 5 ? strtok_r(NULL, n == 4 ? "" : " ", &save) : NULL;
 	}
 	if (n == 2 && strcmp(f[0], "REFUSED") == 0) {
-		logmsg("settlement: acquirer refused %s: %.100s", r->key, f[1]);
+		log_warning("acquirer_refused", "key=%s error=%s",
+		    LOGQ(r->key), LOGQ(f[1]));
 		return -1;
 	}
 	snprintf(amount, sizeof amount, "%lld", (long long)r->amount);
 	if (n != 5 || (strcmp(f[0], "APPROVED") != 0 &&
 	    strcmp(f[0], "DECLINED") != 0)) {
-		logmsg("settlement: acquirer: unreadable answer for %s", r->key);
+		log_warning("acquirer_bad_answer", "key=%s", LOGQ(r->key));
 		return -1;
 	}
 	if (strcmp(f[1], r->account) != 0 || strcmp(f[2], amount) != 0 ||
 	    strcmp(f[3], s->o.currency) != 0) {
-		logmsg("settlement: acquirer's answer for %s does not echo the "
-		    "request (account, %s cents, %s): not booked, stays "
-		    "pending", r->key, amount, s->o.currency);
+		log_warning("acquirer_answer_mismatch", "key=%s "
+		    "amount_cents=%s currency=%s msg=\"the answer does not "
+		    "echo the request: not booked, stays pending\"",
+		    LOGQ(r->key), amount, LOGQ(s->o.currency));
 		return -1;
 	}
 	snprintf(result, rlen, "%s", f[4]);
@@ -255,8 +259,8 @@ maybe_lift(struct settle *s, const char *account, int64_t now)
 	if (debt_unrecovered(s->db, account) > 0 ||
 	    !deny_declined(s->db, account))
 		return 0;
-	logmsg("settlement: %s owes nothing now: lifted from the deny list",
-	    account);
+	log_notice("deny_lifted", "account=%s msg=\"owes nothing now\"",
+	    LOGQ(account));
 	return deny_set_in(s->db, account, 0, "", now);
 }
 
@@ -293,9 +297,10 @@ record_recovery(struct settle *s, const struct settle_req *r, int approved,
 	next = next_retry(opened, retries + 1, now);
 	rc |= debt_retried(s->db, r->debt_id, now, next);
 	if (next < 0)
-		logmsg("settlement: %s %s: debt of %lld cents not recovered "
-		    "after %d retries; stays on the deny list", r->account,
-		    r->day, (long long)r->amount, retries + 1);
+		log_warning("debt_exhausted", "account=%s service_day=%s "
+		    "amount_cents=%lld retries=%d msg=\"stays on the deny "
+		    "list\"", LOGQ(r->account), LOGQ(r->day),
+		    (long long)r->amount, retries + 1);
 	return rc;
 }
 
@@ -314,8 +319,10 @@ record_decline(struct settle *s, const struct settle_req *r,
 	rc |= debt_open(s->db, r, now, next_retry(now, 0, now));
 	snprintf(why, sizeof why, "declined: %.100s", result);
 	rc |= deny_set_in(s->db, r->account, 1, why, now);
-	logmsg("settlement: %s %s: %lld cents declined (%s): debt opened, "
-	    "deny list +", r->account, r->day, (long long)r->amount, result);
+	log_notice("capture_declined", "account=%s service_day=%s "
+	    "amount_cents=%lld result=%s msg=\"debt opened, on the deny "
+	    "list\"", LOGQ(r->account), LOGQ(r->day), (long long)r->amount,
+	    LOGQ(result));
 	return rc;
 }
 
@@ -352,8 +359,8 @@ record(struct settle *s, const struct settle_req *r, int approved,
 	assert(approved == 0 || approved == 1);
 	if (!approved && r->kind == SETTLE_REFUND) {
 		/* A refund is never refused for funds: try again later. */
-		logmsg("settlement: refund %s declined (%s); retried next pass",
-		    r->key, result);
+		log_warning("refund_declined", "key=%s result=%s "
+		    "msg=\"retried next pass\"", LOGQ(r->key), LOGQ(result));
 		return settlement_attempted(s->db, r->id);
 	}
 	if ((rc = settlement_decide(s->db, r->id, approved, result, now)) != 1)
@@ -387,8 +394,9 @@ post_outcomes(struct settle *s, struct settle_req *rs, size_t n)
 	for (i = 0; i < n; i++)
 		if (rs[i].outcome != -1 && record(s, &rs[i], rs[i].outcome,
 		    rs[i].result) == -1) {
-			logmsg("settlement: cannot post %s: %s; it stays "
-			    "pending", rs[i].key, sqlite3_errmsg(s->db));
+			log_err("settlement_post_failed", "key=%s error=%s "
+			    "msg=\"it stays pending\"", LOGQ(rs[i].key),
+			    LOGQ(sqlite3_errmsg(s->db)));
 			exec(s, "ROLLBACK");
 			return -1;
 		}
@@ -594,14 +602,15 @@ settle_main(void *arg)
 			if (s->down_s > SETTLE_BACKOFF_MAX_S)
 				s->down_s = SETTLE_BACKOFF_MAX_S;
 			if (!was_down)
-				logmsg("settlement: acquirer %s not answering; "
-				    "requests stay pending and are retried with "
-				    "their keys", s->o.acquirer);
+				log_warning("acquirer_down", "acquirer=%s "
+				    "msg=\"requests stay pending and are "
+				    "retried with their keys\"",
+				    LOGQ(s->o.acquirer));
 			was_down = 1;
 		} else {
 			if (was_down)
-				logmsg("settlement: acquirer %s answering "
-				    "again", s->o.acquirer);
+				log_notice("acquirer_up", "acquirer=%s",
+				    LOGQ(s->o.acquirer));
 			was_down = 0;
 			s->down_s = 0;
 		}
@@ -679,10 +688,9 @@ settle_start(const struct settle_opts *o, struct writer *w, char *err,
 		free(s);
 		return NULL;
 	}
-	logmsg("settlement: acquirer %s (mutual TLS, its certificate "
-	    "pinned), grace %lld s after a service day, a pass every %d s",
-	    o->acquirer, (long long)o->grace_s,
-	    o->interval_s);
+	log_notice("settlement_on", "acquirer=%s tls=mutual pinned=1 "
+	    "grace_s=%lld interval_s=%d", LOGQ(o->acquirer),
+	    (long long)o->grace_s, o->interval_s);
 	return s;
 }
 

@@ -165,7 +165,7 @@ forward(struct worker *w, const struct jtap *x, const char *par)
 	s = js_Publish(&pa, w->bus.js, subj, rec, len, &po, &jerr);
 	jsPubAck_Destroy(pa);
 	if (s != NATS_OK) {
-		logmsg("worker: cannot forward tap %s to %s: %s", x->tap_id,
+		CLUSTER_LOG(LOG_LEVEL_WARNING, "forward_failed", "worker: cannot forward tap %s to %s: %s", x->tap_id,
 		    subj, jsbus_error(s, why, sizeof why));
 		return -1;
 	}
@@ -205,7 +205,7 @@ forward_card(struct worker *w, const char *token, const char *par)
 	}
 	sqlite3_finalize(s);
 	if (rc == 0 && n > 0)
-		logmsg("worker: card moved to par shard %u: %d tap(s) "
+		CLUSTER_LOG(LOG_LEVEL_NOTICE, "card_moved", "worker: card moved to par shard %u: %d tap(s) "
 		    "forwarded", jsbus_shard(par, w->cfg->shards), n);
 	return rc;
 }
@@ -223,7 +223,7 @@ handle_move(struct worker *w, natsMsg *m, const char *par)
 	int len = natsMsg_GetDataLength(m);
 
 	if (len <= 0 || len >= (int)sizeof token || strlen(par) >= 30) {
-		logmsg("worker: a move order that is not a token and a PAR");
+		CLUSTER_LOG(LOG_LEVEL_WARNING, "bad_move_order", "worker: a move order that is not a token and a PAR");
 		natsMsg_Term(m, NULL);
 		natsMsg_Destroy(m);
 		return;
@@ -268,7 +268,7 @@ handle(struct worker *w, natsMsg *m)
 	if (jsbus_tap_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(
 	    m), &x, &why) == -1) {
 		/* Not ours: never delivered again. */
-		logmsg("worker: %s: a message that is not a tap: %s",
+		CLUSTER_LOG(LOG_LEVEL_WARNING, "bad_message", "worker: %s: a message that is not a tap: %s",
 		    natsMsg_GetSubject(m), why);
 		w->n_bad++;
 		natsMsg_Term(m, NULL);
@@ -312,7 +312,7 @@ fetch_main(void *arg)
 			continue;
 		if (s != NATS_OK) {
 			if (!failing)
-				logmsg("worker: fetch from %s: %s", w->subject,
+				CLUSTER_LOG(LOG_LEVEL_ERR, "fetch_failed", "worker: fetch from %s: %s", w->subject,
 				    jsbus_error(s, why, sizeof why));
 			failing = 1;
 			struct timespec q = {0, 250000000};
@@ -320,7 +320,7 @@ fetch_main(void *arg)
 			continue;
 		}
 		if (failing)
-			logmsg("worker: fetching from %s again", w->subject);
+			CLUSTER_LOG(LOG_LEVEL_NOTICE, "fetch_ok", "worker: fetching from %s again", w->subject);
 		failing = 0;
 		for (i = 0; i < list.Count; i++) {
 			natsMsg *m = list.Msgs[i];
@@ -365,7 +365,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	struct worker *w = arg;
 
 	(void)what;
-	logmsg("signal %d: stopping: committing and acknowledging what was "
+	CLUSTER_LOG(LOG_LEVEL_NOTICE, "shutdown", "signal %d: stopping: committing and acknowledging what was "
 	    "fetched", (int)sig);
 	event_base_loopbreak(w->base);
 }
@@ -410,7 +410,7 @@ subscribe(struct worker *w, char *err, size_t errlen)
 	jsConsumerInfo_Destroy(ci);
 	if (s != NATS_OK && jerr != JSConsumerNameExistErr) {
 		/* Already there (same config): bind to it all the same. */
-		logmsg("worker: consumer %s: %s (JetStream error %d); binding "
+		CLUSTER_LOG(LOG_LEVEL_WARNING, "consumer_exists", "worker: consumer %s: %s (JetStream error %d); binding "
 		    "to it", w->durable, jsbus_error(s, why, sizeof why),
 		    (int)jerr);
 	}
@@ -528,9 +528,9 @@ worker_run(const struct worker_config *c)
 		return 1;
 	}
 	if (worker_setup(&w, err, sizeof err) == -1)
-		logmsg("%s", err);
+		CLUSTER_LOG(LOG_LEVEL_ERR, "start_failed", "%s", err);
 	else {
-		logmsg("worker: shard %u of %u from %s (consumer %s), database "
+		CLUSTER_LOG(LOG_LEVEL_NOTICE, "worker_started", "worker: shard %u of %u from %s (consumer %s), database "
 		    "%s", c->shard, c->shards, w.subject, w.durable, c->db);
 		event_base_dispatch(w.base);
 		rc = 0;
@@ -560,7 +560,7 @@ worker_run(const struct worker_config *c)
 	pthread_mutex_destroy(&w.mu);
 	pthread_cond_destroy(&w.cv);
 	if (rc == 0)
-		logmsg("worker: stopped cleanly (%llu acknowledged, %llu "
+		CLUSTER_LOG(LOG_LEVEL_NOTICE, "stopped", "worker: stopped cleanly (%llu acknowledged, %llu "
 		    "card(s) moved, %llu tap(s) forwarded)",
 		    (unsigned long long)w.n_acked,
 		    (unsigned long long)w.n_moved,

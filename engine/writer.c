@@ -20,7 +20,7 @@
 #include "charges.h"
 #include "clock.h"
 #include "deny.h"
-#include "diag.h"
+#include "log.h"
 #include "ledger.h"
 #include "limits.h"
 #include "moves.h"
@@ -139,7 +139,8 @@ set_health(struct writer *w, const char *what)
 	memcpy(w->health, h, sizeof h);
 	pthread_mutex_unlock(&w->mu);
 	if (changed)	/* once per episode, not once per retry */
-		logmsg("journal: %s", h);
+		log_err("journal_failing", "error=%s msg=\"taps are not "
+		    "acknowledged until a commit succeeds\"", LOGQ(h));
 }
 
 static void
@@ -152,7 +153,7 @@ clear_health(struct writer *w)
 	w->health[0] = '\0';
 	pthread_mutex_unlock(&w->mu);
 	if (was)
-		logmsg("journal: committing again");
+		log_notice("journal_committing", "msg=\"committing again\"");
 }
 
 /* Adds one stored tap to the taps to price; skips what the tariff lost. */
@@ -1127,7 +1128,7 @@ writer_main(void *arg)
 	size_t i;
 
 	if (b == NULL || res == NULL || tap_acc == NULL) {
-		fprintf(stderr, "fare-engine: journal: out of memory\n");
+		log_err("journal_failing", "error=\"out of memory\"");
 		goto out;
 	}
 	pthread_setname_np(pthread_self(), "fe-writer");
@@ -1198,6 +1199,29 @@ close_store(struct writer *w)
 	journal_close(w->journal);
 }
 
+/*
+ * A clean stop leaves no WAL beside the database: everything is copied
+ * into the main file and the WAL truncated to zero bytes, so that a copy
+ * of engine.db alone is whole.  Readers still open elsewhere (an audit, a
+ * backup) can keep it from completing; it is then said in the log, and the
+ * WAL, still beside the database, holds the rest.
+ */
+static void
+writer_checkpoint(struct writer *w)
+{
+	int frames = -1, copied = -1;
+	int rc = sqlite3_wal_checkpoint_v2(journal_db(w->journal), NULL,
+	    SQLITE_CHECKPOINT_TRUNCATE, &frames, &copied);
+
+	if (rc == SQLITE_OK)
+		log_notice("checkpoint", "mode=truncate frames=%d", copied);
+	else
+		log_warning("checkpoint_incomplete", "error=%s frames=%d "
+		    "copied=%d msg=\"keep the -wal file with the database\"",
+		    LOGQ(sqlite3_errmsg(journal_db(w->journal))), frames,
+		    copied);
+}
+
 struct writer *
 writer_open(const struct writer_opts *o, struct tariff *t,
     struct event_base *base, writer_done_fn done, void *arg, char *err,
@@ -1264,6 +1288,7 @@ writer_close(struct writer *w)
 	pthread_join(w->thread, NULL);
 	/* Deliver the last results, if the loop still runs they go out. */
 	done_cb(-1, 0, w);
+	writer_checkpoint(w);
 	close_store(w);
 	event_free(w->done_ev);
 	tariff_free(w->next_tariff);

@@ -106,17 +106,3 @@ diag_has(const struct diag *d, const char *text)
 			return 1;
 	return 0;
 }
-
-void
-logmsg(const char *fmt, ...)
-{
-	char line[1024], ts[21];
-	va_list ap;
-
-	/* One write per line: lines of several threads do not interleave. */
-	civil_format_utc((int64_t)time(NULL), ts);
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "%s fare-engine: %s\n", ts, line);
-}

@@ -28,7 +28,4 @@ void	diag_print(const struct diag *, FILE *);
 /* Whether some message contains text (tests). */
 int	diag_has(const struct diag *, const char *text);
 
-/* A service log line on stderr: "<UTC time> fare-engine: <message>". */
-void	logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 #endif

@@ -73,6 +73,13 @@
 #define TLS_VERIFIED_CACHE		65536
 /* Plaintext read per TLS event: one batch, and fairness. */
 #define TLS_READ_PER_EVENT		(64 * 1024)
+/* Validators listed by /metrics (last seen): a country's with room; the
+ * others are only counted (a series each costs the scraper memory). */
+#define LIMIT_METRICS_DEVICES		20000
+/* Seconds between the /metrics refreshes from the database (each scans
+ * the taps table twice: see engine/metrics.h). */
+#define METRICS_REFRESH_S_DEFAULT	60
+#define METRICS_REFRESH_S_MAX		3600
 /* The writer's queue: back-pressure starts well before it is full. */
 #define JOURNAL_QUEUE			65536
 #define JOURNAL_QUEUE_PAUSE		60000

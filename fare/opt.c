@@ -15,9 +15,9 @@
 #include "parse.h"
 
 /* More options than any command has; a table beyond it is a bug. */
-#define OPT_MAX	64
+#define OPT_MAX 64
 /* getopt_long's value for option i: clear of every character. */
-#define OPT_VAL0	1000
+#define OPT_VAL0 1000
 
 int
 opt_fail(const struct opt_cmd *c, const char *fmt, ...)
@@ -156,15 +156,17 @@ opt_check(const struct opt_cmd *c, const struct opt *o, size_t n,
 			    o[i].arg ? o[i].arg : "");
 		for (j = i + 1; j < n && seen[i] && o[i].group != 0; j++)
 			if (seen[j] && o[j].group == o[i].group)
-				return opt_fail(c, "--%s and --%s cannot be "
-				    "used together", o[i].name, o[j].name);
+				return opt_fail(c,
+				    "--%s and --%s cannot be "
+				    "used together",
+				    o[i].name, o[j].name);
 	}
 	return OPT_RUN;
 }
 
 int
-opt_parse(const struct opt_cmd *c, const struct opt *o, int argc,
-    char **argv, int *first)
+opt_parse(const struct opt_cmd *c, const struct opt *o, int argc, char **argv,
+    int *first)
 {
 	struct option lo[OPT_MAX + 2];
 	unsigned char seen[OPT_MAX];
@@ -176,15 +178,15 @@ opt_parse(const struct opt_cmd *c, const struct opt *o, int argc,
 		return opt_fail(c, "too many options in the table (bug)");
 	for (i = 0; i < n; i++) {
 		lo[i].name = o[i].name;
-		lo[i].has_arg = o[i].kind == OPT_FLAG ? no_argument :
-		    required_argument;
+		lo[i].has_arg =
+		    o[i].kind == OPT_FLAG ? no_argument : required_argument;
 		lo[i].flag = NULL;
 		lo[i].val = OPT_VAL0 + (int)i;
 	}
-	lo[n] = (struct option){"help", no_argument, NULL, 'h'};
-	lo[n + 1] = (struct option){NULL, 0, NULL, 0};
+	lo[n] = (struct option){ "help", no_argument, NULL, 'h' };
+	lo[n + 1] = (struct option){ NULL, 0, NULL, 0 };
 	memset(seen, 0, sizeof seen);
-	optind = 0;	/* glibc: start afresh */
+	optind = 0; /* glibc: start afresh */
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		if (ch == 'h') {
@@ -192,14 +194,16 @@ opt_parse(const struct opt_cmd *c, const struct opt *o, int argc,
 			return 0;
 		}
 		if (ch == ':')
-			return opt_fail(c, "%s needs a value", argv[optind - 1]);
+			return opt_fail(
+			    c, "%s needs a value", argv[optind - 1]);
 		if (ch == '?' && optopt >= OPT_VAL0)
 			return opt_fail(c, "--%s takes no value",
 			    o[optopt - OPT_VAL0].name);
 		if (ch == '?')
-			return optopt != 0 && optopt != 'h' ?
-			    opt_fail(c, "unknown option '-%c'", optopt) :
-			    opt_fail(c, "unknown option '%s'", argv[optind - 1]);
+			return optopt != 0 && optopt != 'h'
+			    ? opt_fail(c, "unknown option '-%c'", optopt)
+			    : opt_fail(
+				  c, "unknown option '%s'", argv[optind - 1]);
 		i = (size_t)(ch - OPT_VAL0);
 		if (seen[i] && o[i].kind != OPT_FLAG &&
 		    !(o[i].flags & OPT_REPEAT))
@@ -208,11 +212,13 @@ opt_parse(const struct opt_cmd *c, const struct opt *o, int argc,
 		if (opt_value(&o[i], optarg, &why) == -1) {
 			if (o[i].kind >= OPT_INT && o[i].kind <= OPT_DOUBLE &&
 			    strcmp(why, "out of range") == 0)
-				return opt_fail(c, "--%s '%s': out of range "
-				    "(%lld-%lld)", o[i].name, optarg,
-				    (long long)o[i].lo, (long long)o[i].hi);
-			return opt_fail(c, "--%s '%s': %s", o[i].name, optarg,
-			    why);
+				return opt_fail(c,
+				    "--%s '%s': out of range "
+				    "(%lld-%lld)",
+				    o[i].name, optarg, (long long)o[i].lo,
+				    (long long)o[i].hi);
+			return opt_fail(
+			    c, "--%s '%s': %s", o[i].name, optarg, why);
 		}
 	}
 	if ((ch = opt_check(c, o, n, seen)) != OPT_RUN)

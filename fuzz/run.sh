@@ -11,7 +11,7 @@ mkdir -p "$out"
 # The pure fare library and the frame codec: what the harnesses parse with.
 SRC="fare/csv.c fare/strtab.c fare/parse.c fare/tz.c fare/diag.c
 fare/tariff.c fare/tariff-load.c fare/price.c fare/price-caps.c fare/price-window.c
-fare/tap.c fare/buf.c fare/tapset.c fare/explain.c fare/opt.c wire/wire.c"
+fare/tap.c fare/buf.c fare/tapset.c fare/explain.c fare/opt.c fare/log.c wire/wire.c"
 for h in wire tapcsv tariff; do
 	clang -std=c17 -D_GNU_SOURCE -g -O1 -iquote fare -iquote wire \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \

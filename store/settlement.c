@@ -13,7 +13,7 @@
 #include <mbedtls/md.h>
 #include <mbedtls/platform_util.h>
 
-#include "diag.h"
+#include "log.h"
 #include "settlement.h"
 #include "store.h"
 
@@ -271,7 +271,8 @@ prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql)
 {
 	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) == SQLITE_OK)
 		return 0;
-	logmsg("settlement: %s", sqlite3_errmsg(db));
+	log_err("settlement_sql_failed", "error=%s",
+	    LOGQ(sqlite3_errmsg(db)));
 	return -1;
 }
 
@@ -301,7 +302,8 @@ step_sql(sqlite3 *db, const char *sql, const char *fmt, ...)
 	sqlite3_finalize(st);
 	if (rc == SQLITE_DONE)
 		return 0;
-	logmsg("settlement: %s", sqlite3_errmsg(db));
+	log_err("settlement_sql_failed", "error=%s",
+	    LOGQ(sqlite3_errmsg(db)));
 	return -1;
 }
 
@@ -412,8 +414,8 @@ settlement_add(sqlite3 *db, const unsigned char secret[SETTLE_SECRET_LEN],
 	_Static_assert(sizeof r->key > SETTLE_KEY_LEN, "key fits");
 	if (settlement_derive(secret, r->account, r->day, n + 1, key,
 	    r->reference) == -1) {
-		logmsg("settlement: cannot derive the key of %s %s", r->account,
-		    r->day);
+		log_err("settlement_key_failed", "account=%s service_day=%s",
+		    LOGQ(r->account), LOGQ(r->day));
 		return -1;
 	}
 	snprintf(r->key, sizeof r->key, "%s", key);

@@ -61,7 +61,7 @@ pid=$!
 wait_healthy $((port + 1)) || fail "engine did not start"
 "$SIM" replay --engine 127.0.0.1:$port --certs "$tmp/certs" "$EX/taps.csv" \
     2>"$tmp/sim.log" || fail "replay: $(tail -2 "$tmp/sim.log")"
-until_log "acquirer 127.0.0.1:$acq refused: TLS: the acquirer's certificate is not the one pinned"
+until_log "event=acquirer_link_refused acquirer=127.0.0.1:$acq error=\"TLS: the acquirer's certificate is not the one pinned"
 pending=$(q "SELECT count(*) FROM settlements WHERE state = 'pending'")
 [ "$pending" -gt 0 ] || fail "no settlement requested"
 [ "$(booked)" = 0 ] || fail "a fake acquirer's answer was booked"

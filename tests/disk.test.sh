@@ -58,23 +58,23 @@ until [ "$(health)" = 503 ]; do
 	sleep 0.1
 done
 grep -q "full" "$tmp/health.json" || fail "/healthz does not say why: $(cat "$tmp/health.json")"
-grep -q "journal: cannot commit a batch; nothing acknowledged: database or disk is full" \
+grep -q "event=journal_failing error=\"cannot commit a batch; nothing acknowledged: database or disk is full\"" \
     "$tmp/engine.log" || fail "the log does not say why"
 # While it fails, nothing more is acknowledged.  (At the edge of full a
 # smaller batch may still fit: an ack then follows a commit that did
 # succeed, and the log says so; that is not a lost tap.)
 before=$(grep -c . "$tmp/full.acks" || true)
-resumed0=$(grep -c "journal: committing again" "$tmp/engine.log" || true)
+resumed0=$(grep -c "event=journal_committing" "$tmp/engine.log" || true)
 sleep 1
 stuck=$(grep -c . "$tmp/full.acks" || true)
-resumed1=$(grep -c "journal: committing again" "$tmp/engine.log" || true)
+resumed1=$(grep -c "event=journal_committing" "$tmp/engine.log" || true)
 [ "$stuck" = "$before" ] || [ "$resumed1" != "$resumed0" ] ||
     fail "acknowledged $before then $stuck while failing, with no commit"
 kill -0 $spid 2>/dev/null || fail "the simulator gave up"
 rm -f "$tmp/fs/filler"
 wait $spid || fail "the day did not finish after space returned: $(tail -3 "$tmp/sim.log")"
 spid=
-grep -q "journal: committing again" "$tmp/engine.log" || fail "no resume in the log"
+grep -q "event=journal_committing" "$tmp/engine.log" || fail "no resume in the log"
 [ "$(health)" = 200 ] || fail "/healthz still failing after space returned"
 kill -TERM "$pid"
 wait "$pid" || fail "engine did not stop cleanly"
@@ -99,10 +99,10 @@ for mode in io full; do
 	kill -TERM "$pid"
 	wait "$pid" || fail "$mode: engine did not stop cleanly"
 	pid=
-	grep -q "FAULT INJECTION" "$tmp/engine.log" || fail "$mode: no faults injected"
-	n=$(grep -c "journal: cannot commit" "$tmp/engine.log" || true)
+	grep -q "event=fault_injection" "$tmp/engine.log" || fail "$mode: no faults injected"
+	n=$(grep -c "event=journal_failing error=\"cannot commit" "$tmp/engine.log" || true)
 	[ "$n" -gt 0 ] || fail "$mode: no failed commit"
-	grep -q "journal: committing again" "$tmp/engine.log" || fail "$mode: no resume"
+	grep -q "event=journal_committing" "$tmp/engine.log" || fail "$mode: no resume"
 	check "$mode" "$tmp/engine.db" "$tmp/$mode.csv" "$tmp/$mode.acks"
 	echo "disk: injected $mode errors (writes $spec): commits failed, retried, all taps stored once, database intact"
 done

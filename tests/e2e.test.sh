@@ -42,16 +42,16 @@ for ex in mini week mini-dup; do
 	# SIGHUP reloads the CRL and the tariff without dropping anything.
 	kill -HUP "$pid"
 	i=0
-	until grep -q "SIGHUP: tariff .* reloaded" "$tmp/engine.log"; do
+	until grep -q "event=tariff_reloaded" "$tmp/engine.log"; do
 		i=$((i + 1))
 		[ $i -lt 100 ] || fail "no reload after SIGHUP"
 		sleep 0.05
 	done
-	grep -q "SIGHUP: CRL reloaded" "$tmp/engine.log" || fail "CRL not reloaded"
+	grep -q "event=crl_reloaded" "$tmp/engine.log" || fail "CRL not reloaded"
 	kill -TERM "$pid"
 	wait "$pid" || fail "engine did not stop cleanly"
 	pid=
-	grep -q "stopped cleanly" "$tmp/engine.log" || fail "no clean stop"
+	grep -q "^<5>.* event=stopped" "$tmp/engine.log" || fail "no clean stop"
 	if [ $ex = mini ]; then
 		# A restart carries on: the same taps again are resends.
 		"$FE" serve --dev --clock 2027-06-01T00:00:00Z --certs \

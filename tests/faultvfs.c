@@ -12,7 +12,7 @@
 
 #include <sqlite3.h>
 
-#include "diag.h"
+#include "log.h"
 
 struct ffile {
 	sqlite3_file	 base;
@@ -169,7 +169,8 @@ faultvfs_install(void)
 		return 0;
 	if (sscanf(spec, "%ld:%ld:%7s", &fail_from, &fail_count, mode) < 2 ||
 	    fail_from < 1 || fail_count < 1) {
-		logmsg("ONECITY_FAULT_WRITES='%s': expected N:M[:full]", spec);
+		log_err("fault_injection_bad", "ONECITY_FAULT_WRITES=%s "
+		    "msg=\"expected N:M[:full]\"", LOGQ(spec));
 		return -1;
 	}
 	if (strcmp(mode, "full") == 0)
@@ -185,9 +186,10 @@ faultvfs_install(void)
 	faulty.pNext = NULL;
 	if (sqlite3_vfs_register(&faulty, 1) != SQLITE_OK)
 		return -1;
-	logmsg("FAULT INJECTION: SQLite writes %ld to %ld fail (%s)",
-	    fail_from, fail_from + fail_count - 1, fail_code == SQLITE_FULL ?
-	    "disk full" : "I/O error");
+	log_warning("fault_injection", "first_write=%ld last_write=%ld "
+	    "error=%s msg=\"FAULT INJECTION\"", fail_from,
+	    fail_from + fail_count - 1, fail_code == SQLITE_FULL ?
+	    "disk_full" : "io_error");
 	return 0;
 }
 

@@ -36,7 +36,7 @@ grep -q "RLIMIT_NOFILE is 200: the engine needs at least" "$tmp/low.log" ||
     --listen 127.0.0.1:$port --http 127.0.0.1:$hport) 2>"$tmp/engine.log" &
 pid=$!
 wait_healthy $hport || fail "no engine"
-grep -q "max_connections lowered from 20000 to 704: RLIMIT_NOFILE is 1024" \
+grep -q "event=max_connections_lowered from=20000 to=704 nofile=1024 " \
     "$tmp/engine.log" || fail "max_connections not checked against RLIMIT_NOFILE"
 
 # Methods and sizes.
@@ -111,7 +111,7 @@ prlimit --pid "$pid" --nofile=$(($(fds) + 4)):1024
     >"$tmp/idle3.out" &
 idle=$!
 i=0
-until grep -q "accept: Too many open files" "$tmp/engine.log"; do
+until grep -q "event=accept_failed .*error=\"Too many open files" "$tmp/engine.log"; do
 	i=$((i + 1)); [ $i -lt 300 ] || fail "descriptors never ran out"
 	sleep 0.1
 done
@@ -131,7 +131,7 @@ done
     --rate 50 --duration 1 >"$tmp/load.out" 2>&1 ||
     fail "no validator served after descriptors came back: $(cat "$tmp/load.out")"
 # At most 10 a minute for each listener; the run may span two minutes.
-n=$(grep -c "accept:" "$tmp/engine.log")
+n=$(grep -c "event=accept_failed" "$tmp/engine.log")
 [ "$n" -le 40 ] || fail "$n accept lines logged (at most 10 a minute)"
 lines=$(wc -l <"$tmp/engine.log")
 echo "http-bounds: 405/413/404 as specified; 256 MiB POST: RSS $rss0 -> $rss1 KiB;" \

@@ -42,7 +42,7 @@ until [ "$(metric onecity_connections)" = 0 ]; do
 	i=$((i + 1)); [ $i -lt 400 ] || fail "idle connections not dropped"
 	sleep 0.1
 done
-grep -q "disconnected: handshake timeout" "$tmp/engine.log" ||
+grep -q "event=validator_disconnected device=- reason=\"handshake timeout\"" "$tmp/engine.log" ||
     fail "no log line for the timeout"
 per=$(( (rss1 - rss0) * 1024 / N ))
 echo "idle: $N connections held: engine RSS $rss0 -> $rss1 KiB" \

@@ -291,13 +291,14 @@ static void
 test_tls_refusals(void **state)
 {
 	(void)state;
-	expect_tls_refused(NULL, 0, "disconnected: handshake");
-	expect_tls_refused("old", 0, "disconnected: The certificate validity "
-	    "has expired");
-	expect_tls_refused("gone", 0, "disconnected: The certificate has been "
-	    "revoked");
+	expect_tls_refused(NULL, 0, "event=validator_disconnected device=- "
+	    "reason=\"handshake");
+	expect_tls_refused("old", 0, "event=validator_disconnected device=- "
+	    "reason=\"The certificate validity has expired");
+	expect_tls_refused("gone", 0, "event=validator_disconnected device=- "
+	    "reason=\"The certificate has been revoked");
 	expect_tls_refused("dev1", MBEDTLS_SSL_MINOR_VERSION_2,
-	    "disconnected: handshake");
+	    "event=validator_disconnected device=- reason=\"handshake");
 }
 
 /*

@@ -182,7 +182,8 @@ test_revoked_validator_keeps_tapping(void **state)
 	pump_until_closed(again);
 	assert_true(again->closed);
 	assert_int_equal(again->nframes, 0);
-	if (!engine_logged("disconnected: The certificate has been revoked"))
+	if (!engine_logged("event=validator_disconnected device=- "
+	    "reason=\"The certificate has been revoked"))
 		fail_msg("the resumed session was not refused as revoked");
 	client_free(again);
 	client_free(other);

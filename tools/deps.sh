@@ -4,7 +4,7 @@
 set -eu
 PKGS="gcc make libc6-dev libevent-dev libmbedtls-dev libsqlite3-dev sqlite3 \
 libcmocka-dev libinih-dev tzdata curl clang libclang-rt-14-dev valgrind \
-nats-server libnats-dev"
+nats-server libnats-dev systemd man-db build-essential dpkg-dev"
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
