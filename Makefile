@@ -35,14 +35,16 @@ FARE_SRC = fare/csv.c fare/strtab.c fare/parse.c fare/tz.c fare/diag.c \
 WIRE_SRC = wire/wire.c wire/tls.c certs/certs.c
 # libstore.a: SQLite; each module owns its tables and statements.
 STORE_SRC = store/store.c store/journal.c store/charges.c store/settlement.c store/ledger.c \
-	   store/deny.c store/moves.c
+	   store/deny.c store/checkpoint.c store/tariff-version.c store/reprice.c \
+	   store/reconcile.c store/moves.c
 # fare-engine: the commands and the service.
 FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-certs.c engine/cmd-serve.c engine/cmd-audit.c \
 	   engine/cmd-deny.c engine/cmd-backup.c engine/server.c \
 	   engine/server-http.c engine/http.c engine/metrics.c engine/writer.c \
 	   engine/account-cache.c \
-	   engine/settle.c engine/jsbus.c engine/gateway.c engine/worker.c
+	   engine/settle.c engine/cmd-audit-ledger.c \
+	   engine/jsbus.c engine/gateway.c engine/worker.c
 SIM_SRC	 = terminal-sim/main.c terminal-sim/replay.c terminal-sim/load.c \
 	   terminal-sim/idle.c terminal-sim/acquirer.c terminal-sim/day.c
 
@@ -123,6 +125,11 @@ $(BIN)/fare-engine-faults: $(FE_OBJ) $(BUILD)/tests/faultvfs.o $(LIBSTORE) \
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The forgery tests' insider tool (tests/ledger-forge.c): tests only.
+$(BIN)/ledger-forge: $(BUILD)/tests/ledger-forge.o $(LIBSTORE) $(LIBFARE)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(STORE_LIBS) $(FARE_LIBS)
+
 $(FARE_TESTS:%=$(BIN)/%): $(BIN)/test_%: $(BUILD)/tests/test_%.o $(LIBFARE)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(FARE_LIBS)
@@ -149,7 +156,7 @@ test: deps
 	@$(MAKE) --no-print-directory test-run
 
 test-run: $(BIN)/fare-engine $(BIN)/fare-engine-faults $(BIN)/terminal-sim \
-    $(BIN)/gen-taps $(TEST_BIN)
+    $(BIN)/gen-taps $(BIN)/ledger-forge $(TEST_BIN)
 	@sh tests/run.sh $(BIN)
 
 # The main job: the engine serves a simulated day, settles it, audits it.

@@ -1,11 +1,8 @@
 /*
  * fare-engine audit: what auditors and riders ask of the database.
  *
- *   audit verify DB        the ledger is sound (every transaction sums to
- *                          0, the hash chain is intact, nothing removed or
- *                          reordered, postings equal charges and shares,
- *                          collected and owed equal settlements and
- *                          debts); exit 0 or 1 naming each problem.
+ *   audit verify, keygen, checkpoint, reconcile
+ *                          the proofs of the ledger: cmd-audit-ledger.c.
  *   audit card DB (--pan PAN | --par PAR | --token T) [--csv]
  *                          [--token-key-file F]
  *                          the journey history, one row per journey.
@@ -38,10 +35,6 @@
 #include "tap.h"
 #include "tariff.h"
 
-/* Shard databases one `audit verify` takes (SQLite attaches 10 at most
- * unless built otherwise; Debian's allows 10). */
-#define AUDIT_SHARDS_MAX	10
-
 static sqlite3 *
 open_ro(const char *path)
 {
@@ -64,143 +57,6 @@ col(sqlite3_stmt *s, int i)
 	const unsigned char *v = sqlite3_column_text(s, i);
 
 	return v != NULL ? (const char *)v : "";
-}
-
-/* One database's ledger: 0 sound, 1 not, -1 cannot open; counts. */
-static int
-verify_one(const char *path, long long *entries, long long *txns)
-{
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	size_t bad;
-
-	*entries = *txns = 0;
-	if ((db = open_ro(path)) == NULL)
-		return -1;
-	bad = ledger_verify(db, stdout);
-	if (sqlite3_prepare_v2(db, "SELECT count(*), count(DISTINCT txn_id) "
-	    "FROM ledger", -1, &s, NULL) == SQLITE_OK) {
-		if (sqlite3_step(s) == SQLITE_ROW) {
-			*entries = sqlite3_column_int64(s, 0);
-			*txns = sqlite3_column_int64(s, 1);
-		}
-		sqlite3_finalize(s);
-	}
-	sqlite3_close(db);
-	if (bad > 0) {
-		printf("%s: ledger NOT sound: %zu problem%s\n", path, bad,
-		    bad == 1 ? "" : "s");
-		return 1;
-	}
-	printf("%s: ledger sound: %lld entries in %lld balanced transactions, "
-	    "hash chain intact, postings equal charges and revenue, "
-	    "collections equal settlements and debts\n", path, *entries,
-	    *txns);
-	return 0;
-}
-
-/*
- * Across shard databases (cluster mode): no tap stored on two shards, no
- * account charged on two.  Attaches them all to one in-memory database
- * (SQLite attaches at most 10 by default; checked by the caller).  The
- * number of problems found (each printed), or -1 on an SQLite error.
- */
-static long
-verify_across(char **paths, int n)
-{
-	char sql[4096], u[2][3000];
-	size_t ul[2] = {0, 0};
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	long bad = 0;
-	int i, k;
-
-	if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_URI, NULL) !=
-	    SQLITE_OK)
-		return -1;
-	for (i = 0; i < n; i++) {
-		char *a = sqlite3_mprintf("ATTACH 'file:%q?mode=ro' AS s%d",
-		    paths[i], i);
-		int rc = sqlite3_exec(db, a, NULL, NULL, NULL);
-		sqlite3_free(a);
-		if (rc != SQLITE_OK) {
-			fprintf(stderr, "fare-engine: audit verify: %s: %s\n",
-			    paths[i], sqlite3_errmsg(db));
-			sqlite3_close(db);
-			return -1;
-		}
-		ul[0] += (size_t)snprintf(u[0] + ul[0], sizeof u[0] - ul[0],
-		    "%sSELECT tap_id FROM s%d.taps", i ? " UNION ALL " : "", i);
-		ul[1] += (size_t)snprintf(u[1] + ul[1], sizeof u[1] - ul[1],
-		    "%sSELECT DISTINCT account, %d AS shard FROM s%d.charges",
-		    i ? " UNION ALL " : "", i, i);
-	}
-	for (k = 0; k < 2; k++) {
-		if (k == 0)
-			snprintf(sql, sizeof sql, "SELECT tap_id, count(*) FROM "
-			    "(%s) GROUP BY tap_id HAVING count(*) > 1 LIMIT 20",
-			    u[0]);
-		else
-			snprintf(sql, sizeof sql, "SELECT account, count("
-			    "DISTINCT shard) FROM (%s) GROUP BY account HAVING "
-			    "count(DISTINCT shard) > 1 LIMIT 20", u[1]);
-		if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-			fprintf(stderr, "fare-engine: audit verify: %s\n",
-			    sqlite3_errmsg(db));
-			sqlite3_close(db);
-			return -1;
-		}
-		while (sqlite3_step(s) == SQLITE_ROW) {
-			printf("%s %s %s on %d shards\n", k == 0 ? "tap" :
-			    "account", (const char *)sqlite3_column_text(s, 0),
-			    k == 0 ? "stored" : "charged",
-			    sqlite3_column_int(s, 1));
-			bad++;
-		}
-		sqlite3_finalize(s);
-	}
-	sqlite3_close(db);
-	return bad;
-}
-
-int
-cmd_audit_verify(int argc, char **argv)
-{
-	static const struct opt_cmd cmd = {"fare-engine audit verify",
-	    "DB...", 1, AUDIT_SHARDS_MAX, "Proves the ledger of each "
-	    "database DB sound: every transaction sums to 0, the\nhash chain "
-	    "is intact, nothing removed or reordered, postings equal charges "
-	    "and\nshares, collected and owed equal settlements and debts.  "
-	    "Several databases are\nthe shards of a cluster: each is verified, "
-	    "then no tap and no account may be\non two of them, and the totals "
-	    "are printed.  Exit 0, or 1 naming each problem."};
-	const struct opt o[] = {{.name = NULL}};
-	long long entries, txns, te = 0, tt = 0;
-	long across = 0;
-	int first, rc, i, bad = 0, n;
-
-	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
-		return rc;
-	n = argc - first;
-	for (i = first; i < argc; i++) {
-		if ((rc = verify_one(argv[i], &entries, &txns)) == -1)
-			return 1;
-		bad += rc;
-		te += entries;
-		tt += txns;
-	}
-	if (n > 1 && (across = verify_across(argv + first, n)) != 0) {
-		if (across > 0)
-			printf("%d shards: %ld problem%s across shards\n", n,
-			    across, across == 1 ? "" : "s");
-		return 1;
-	}
-	if (n > 1 && bad == 0)
-		printf("%d shards: all sound: %lld entries in %lld balanced "
-		    "transactions; no tap and no account on two shards\n", n,
-		    te, tt);
-	return bad > 0 ? 1 : 0;
 }
 
 /* The account a card, PAR or token is billed under now. */

@@ -22,6 +22,8 @@
  *   log_level = info               (err, warning, notice, info, debug)
  *   account_cache = 65536          (accounts whose open weeks the writer
  *                                   keeps in memory; 0: none)
+ *   ledger_key_file = /etc/onecity/ledger.key  (signs checkpoints)
+ *   checkpoint_file = /var/lib/onecity/checkpoints  (appended at day close)
  *   nats = nats://10.0.0.1:4222,nats://10.0.0.2:4222   (gateway mode:
  *                                   taps go to JetStream, not to db)
  *   shards = 2                     (gateway mode: pricing shards)
@@ -140,6 +142,10 @@ ini_cb(void *user, const char *section, const char *name, const char *value)
 		c->nats = keep(value);
 	else if (strcmp(name, "acquirer") == 0)
 		c->acquirer = strcmp(value, "none") == 0 ? NULL : keep(value);
+	else if (strcmp(name, "ledger_key_file") == 0)
+		c->ledger_key_file = keep(value);
+	else if (strcmp(name, "checkpoint_file") == 0)
+		c->checkpoint_file = keep(value);
 	else if (strcmp(name, "log_level") == 0) {
 		const char *why;
 		if (serve_log_level_cb(NULL, value, &why) == -1) {
@@ -211,7 +217,7 @@ cmd_serve(int argc, char **argv)
 	    SETTLE_GRACE_S_DEFAULT, SETTLE_INTERVAL_S_DEFAULT,
 	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT,
 	    METRICS_REFRESH_S_DEFAULT,
-	    ACCOUNT_CACHE_ACCOUNTS, NULL, 0};
+	    ACCOUNT_CACHE_ACCOUNTS, NULL, NULL, NULL, 0};
 	const char *config = serve_config_path(argc, argv), *cfg = NULL;
 	int64_t clock = INT64_MIN;
 	int first, r;
@@ -269,6 +275,12 @@ cmd_serve(int argc, char **argv)
 		    .dst = &c.account_cache, .arg = "N", .lo = 0,
 		    .hi = ACCOUNT_CACHE_ACCOUNTS, .help = "accounts whose open "
 		    "weeks the writer keeps in memory (0: none)"},
+		{.name = "ledger-key-file", .kind = OPT_STR,
+		    .dst = &c.ledger_key_file, .arg = "FILE", .help = "the "
+		    "ledger key: a signed checkpoint at every day close"},
+		{.name = "checkpoint-file", .kind = OPT_STR,
+		    .dst = &c.checkpoint_file, .arg = "FILE", .help = "where "
+		    "the checkpoints are appended"},
 		{.name = "nats", .kind = OPT_STR, .dst = &c.nats,
 		    .arg = "URLS", .help = "gateway mode: publish taps to "
 		    "JetStream (nats://HOST:PORT,...)"},
@@ -306,6 +318,10 @@ serve_check(const struct server_config *c)
 	if (c->certs == NULL || c->tariff == NULL || c->db == NULL)
 		return opt_fail(&serve_cmd, "needs --certs, --tariff and --db "
 		    "(or a config file naming them)");
+	if ((c->ledger_key_file == NULL) != (c->checkpoint_file == NULL))
+		return opt_fail(&serve_cmd, "--ledger-key-file and "
+		    "--checkpoint-file go together (signed checkpoints at "
+		    "day close)");
 	if (!c->dev && c->token_key_file == NULL) {
 		fprintf(stderr, "fare-engine: serve needs --token-key-file "
 		    "(or --dev for the development key)\n");

@@ -34,8 +34,15 @@ static const struct cmd_entry {
 	{"worker", NULL, cmd_worker, "--nats URLS --shard K --shards N "
 	    "--db FILE --tariff DIR", "price one shard of the cluster "
 	    "(JetStream)"},
-	{"audit", "verify", cmd_audit_verify, "DB",
-	    "prove the ledger sound (exit 1 naming each problem)"},
+	{"audit", "verify", cmd_audit_verify, "DB... [--checkpoints FILE "
+	    "--pubkey KEY.pub]", "prove the ledger sound (exit 1 naming each "
+	    "problem)"},
+	{"audit", "keygen", cmd_audit_keygen, "KEY",
+	    "make the ledger key pair that signs checkpoints"},
+	{"audit", "checkpoint", cmd_audit_checkpoint, "DB --key KEY",
+	    "print a signed checkpoint of the ledger"},
+	{"audit", "reconcile", cmd_audit_reconcile, "DB REPORT.csv...",
+	    "compare settlements with the acquirer's reports"},
 	{"audit", "card", cmd_audit_card, "DB (--pan PAN | --par PAR | "
 	    "--token T)", "a card's journey history"},
 	{"audit", "operators", cmd_audit_operators, "DB --day YYYY-MM-DD",

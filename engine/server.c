@@ -44,6 +44,7 @@
 #include "price.h"
 #include "server.h"
 #include "server-int.h"
+#include "checkpoint.h"
 #include "settle.h"
 #include "settlement.h"
 #include "tap.h"
@@ -736,6 +737,45 @@ load_tariff(const char *dir)
 	return t;
 }
 
+/*
+ * The tariff twice (this thread's and the writer's) and its files, the
+ * version the database keeps (SPEC §6): read before and after loading,
+ * so that what is kept is what was loaded.  0, or -1 with err.
+ */
+static int
+load_tariffs(const char *dir, struct tariff **a, struct tariff **b,
+    struct tariff_files **files, char *err, size_t errlen)
+{
+	struct tariff_files *after = NULL;
+
+	*a = *b = NULL;
+	if ((*files = tariff_files_read(dir, err, errlen)) == NULL)
+		return -1;
+	if ((*a = load_tariff(dir)) == NULL || (*b = load_tariff(dir)) ==
+	    NULL) {
+		snprintf(err, errlen, "tariff %s rejected (see above)", dir);
+		goto fail;
+	}
+	if ((after = tariff_files_read(dir, err, errlen)) == NULL)
+		goto fail;
+	if (strcmp(tariff_files_hash(after), tariff_files_hash(*files)) !=
+	    0) {
+		snprintf(err, errlen, "tariff %s changed while it was loaded",
+		    dir);
+		goto fail;
+	}
+	tariff_files_free(after);
+	return 0;
+fail:
+	tariff_files_free(after);
+	tariff_files_free(*files);
+	tariff_free(*a);
+	tariff_free(*b);
+	*files = NULL;
+	*a = *b = NULL;
+	return -1;
+}
+
 /* After a CRL reload: the connections of devices it revokes close now
  * (SPEC §7), not at their next handshake. */
 static void
@@ -762,6 +802,7 @@ static void
 reload_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct server *s = arg;
+	struct tariff_files *files;
 	struct tariff *a, *b;
 	char err[256];
 
@@ -774,33 +815,27 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 		close_revoked(s);
 		s->crl_warned_s = 0;
 	}
-	a = load_tariff(s->cfg->tariff);
-	b = a ? load_tariff(s->cfg->tariff) : NULL;
-	if (a == NULL || b == NULL) {
-		tariff_free(a);
-		log_warning("tariff_reload_failed", "tariff=%s msg=\"the "
-		    "old tariff stays (problems above)\"",
-		    LOGQ(s->cfg->tariff));
+	if (load_tariffs(s->cfg->tariff, &a, &b, &files, err, sizeof err) ==
+	    -1) {
+		log_warning("tariff_reload_failed", "tariff=%s msg=%s",
+		    LOGQ(s->cfg->tariff), LOGQ(err));
 		return;
 	}
 	tariff_free(s->tariff);
 	s->tariff = a;
-	writer_set_tariff(s->writer, b);
+	writer_set_tariff(s->writer, b, files);
 	log_notice("tariff_reloaded", "tariff=%s", LOGQ(s->cfg->tariff));
 }
 
 /* The tariff twice (this thread's and the writer's), the token key, TLS. */
 static int
-setup_keys(struct server *s, struct tariff **jt, char *err, size_t errlen)
+setup_keys(struct server *s, struct tariff **jt, struct tariff_files **files,
+    char *err, size_t errlen)
 {
 	const struct server_config *c = s->cfg;
 
-	if ((s->tariff = load_tariff(c->tariff)) == NULL ||
-	    (*jt = load_tariff(c->tariff)) == NULL) {
-		snprintf(err, errlen, "tariff %s rejected (see above)",
-		    c->tariff);
+	if (load_tariffs(c->tariff, &s->tariff, jt, files, err, errlen) == -1)
 		return -1;
-	}
 	if (c->token_key_file != NULL)
 		s->tk = tap_tokenizer_from_file(c->token_key_file, err, errlen);
 	else
@@ -929,15 +964,23 @@ server_setup(struct server *s, char *err, size_t errlen)
 	const struct server_config *c = s->cfg;
 	struct writer_opts wo = {c->db, c->synchronous_full,
 	    c->clock_offset_s, c->debt_tap_gap_s, c->settle_grace_s,
-	    (size_t)c->account_cache};
-	struct tariff *jt;
+	    (size_t)c->account_cache, NULL, c->checkpoint_file};
+	struct tariff_files *files = NULL;
+	struct tariff *jt = NULL;
 
 	if (check_fd_budget(s, err, errlen) == -1 ||
-	    setup_keys(s, &jt, err, errlen) == -1)
-		return -1;
-	if ((s->writer = writer_open(&wo, jt, s->base, writer_done_cb, s,
-	    err, errlen)) == NULL)
-		return -1;
+	    setup_keys(s, &jt, &files, err, errlen) == -1)
+		goto fail;
+	if (c->ledger_key_file != NULL && (wo.ledger_key =
+	    checkpoint_key_load(c->ledger_key_file, 1, err, errlen)) == NULL)
+		goto fail;
+	if ((s->writer = writer_open(&wo, jt, files, s->base, writer_done_cb,
+	    s, err, errlen)) == NULL)
+		goto fail;
+	if (wo.ledger_key != NULL)
+		log_notice("ledger_key", "id=%s checkpoint_file=%s msg=\"a "
+		    "signed checkpoint at every day close\"",
+		    checkpoint_key_id(wo.ledger_key), LOGQ(c->checkpoint_file));
 	if (c->acquirer != NULL) {
 		unsigned char secret[TAP_DERIVED_KEY_LEN];
 		struct settle_opts so = {c->db, c->acquirer, c->certs,
@@ -982,6 +1025,12 @@ server_setup(struct server *s, char *err, size_t errlen)
 	add_events(s);
 	s->accepting = 1;
 	return 0;
+fail:
+	/* The writer owns them once it opened. */
+	checkpoint_key_free(wo.ledger_key);
+	tariff_free(jt);
+	tariff_files_free(files);
+	return -1;
 }
 
 int

@@ -25,6 +25,8 @@ struct server_config {
 	int64_t		 debt_tap_gap_s;
 	long		 metrics_refresh_s;	/* /metrics from the database */
 	long		 account_cache;	/* accounts the writer keeps */
+	const char	*ledger_key_file;	/* signs checkpoints */
+	const char	*checkpoint_file;	/* ... appended here */
 	const char	*nats;		/* gateway mode: nats://HOST:PORT,...;
 					 * NULL: the embedded engine */
 	long		 shards;	/* gateway mode: pricing shards */

@@ -41,6 +41,7 @@
 #include "settle.h"
 #include "tap.h"
 #include "tariff.h"
+#include "tariff-version.h"
 #include "writer.h"
 
 struct worker_config {
@@ -431,7 +432,9 @@ worker_setup(struct worker *w, char *err, size_t errlen)
 {
 	const struct worker_config *c = w->cfg;
 	struct writer_opts wo = {c->db, c->synchronous_full, c->clock_offset_s,
-	    c->debt_tap_gap_s, c->settle_grace_s, (size_t)c->account_cache};
+	    c->debt_tap_gap_s, c->settle_grace_s, (size_t)c->account_cache,
+	    NULL, NULL};
+	struct tariff_files *files;
 	struct tariff *t = load_tariff(c->tariff), *t2;
 	struct timeval one = {1, 0};
 	char name[48];
@@ -443,7 +446,13 @@ worker_setup(struct worker *w, char *err, size_t errlen)
 		    c->tariff);
 		return -1;
 	}
-	if ((w->writer = writer_open(&wo, t, w->base, done_cb, w, err,
+	/* The version priced with (its files), as serve records it. */
+	if ((files = tariff_files_read(c->tariff, err, errlen)) == NULL) {
+		tariff_free(t);
+		tariff_free(t2);
+		return -1;
+	}
+	if ((w->writer = writer_open(&wo, t, files, w->base, done_cb, w, err,
 	    errlen)) == NULL) {
 		tariff_free(t2);
 		return -1;

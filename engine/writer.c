@@ -18,6 +18,7 @@
 
 #include "account-cache.h"
 #include "charges.h"
+#include "checkpoint.h"
 #include "clock.h"
 #include "deny.h"
 #include "log.h"
@@ -40,6 +41,9 @@ struct writer {
 	struct ledger		*ledger;
 	struct tariff		*tariff;	/* swapped between batches */
 	struct tariff		*next_tariff;	/* set by writer_set_tariff */
+	struct tariff_files	*next_files;	/* ... with its files */
+	struct tariff_files	*files;		/* not recorded yet, or NULL */
+	int64_t			 tariff_version;	/* recorded id, or 0 */
 	int64_t			 clock_offset;
 	pthread_t		 thread;
 	pthread_mutex_t		 mu;
@@ -56,6 +60,9 @@ struct writer {
 	int64_t			 close_grace_s;	/* a day closes this long
 						 * after its end */
 	uint64_t		 days_posted;	/* writer only */
+	struct checkpoint_key	*ledger_key;	/* NULL: no checkpoints */
+	const char		*checkpoint_file;
+	int32_t			 checkpoint_day;	/* last day signed */
 	struct event		*done_ev;
 	writer_done_fn		 done;
 	void			*done_arg;
@@ -209,7 +216,7 @@ write_day(struct writer *w, const char *account, const struct price_day *d,
 	uint32_t i;
 
 	if (charges_write_day(w->charges, w->tariff, account, r, d,
-	    closed, digest) != 0)
+	    closed, digest, w->tariff_version) != 0)
 		return -1;
 	for (i = 0; i < d->nshares && i < LIMIT_NETWORKS; i++) {
 		ls[i].network_id = tariff_network_id(w->tariff,
@@ -260,6 +267,37 @@ post_closed_cb(const char *account, const char *day, int64_t charge,
 }
 
 /*
+ * A signed checkpoint of the ledger (SPEC §6 "Proof against an insider")
+ * once the days before `open` have closed and are posted; a failure is
+ * logged and tried again at the next pass.
+ */
+static void
+sign_checkpoint(struct writer *w, int32_t open)
+{
+	char line[CHECKPOINT_LINE_MAX], err[256], day[11];
+	struct checkpoint c;
+
+	if (checkpoint_head(journal_db(w->journal), &c) == -1) {
+		log_err("checkpoint_failed", "msg=%s", LOGQ(sqlite3_errmsg(
+		    journal_db(w->journal))));
+		return;
+	}
+	c.time_utc = writer_now(w);
+	if (checkpoint_sign(w->ledger_key, &c, line, sizeof line, err,
+	    sizeof err) == -1 ||
+	    checkpoint_append(w->checkpoint_file, line, err, sizeof err) ==
+	    -1) {
+		log_err("checkpoint_failed", "msg=%s", LOGQ(err));
+		return;
+	}
+	w->checkpoint_day = open;
+	civil_format_day(open - 1, day);
+	log_notice("checkpoint_signed", "closed_through=%s entries=%lld "
+	    "head=%.16s file=%s", day, (long long)c.entries, c.head,
+	    LOGQ(w->checkpoint_file));
+}
+
+/*
  * Day close (SPEC §6): every account-day of the days closed so far that
  * is not yet posted goes to the ledger as one balanced transaction, in
  * transactions of WRITER_CLOSE_BATCH account-days, so that settlement
@@ -288,6 +326,9 @@ close_days(struct writer *w)
 		if (n > 0)
 			w->days_posted += (uint64_t)n;
 	}
+	if (n < WRITER_CLOSE_BATCH && w->ledger_key != NULL &&
+	    last + 1 != w->checkpoint_day)
+		sign_checkpoint(w, last + 1);
 }
 
 /*
@@ -296,7 +337,8 @@ close_days(struct writer *w)
  * FNV-1a over the fields, kept to the 62 bits the store holds.
  */
 static int64_t
-day_digest(const struct price_result *r, const struct price_day *d)
+day_digest(const struct price_result *r, const struct price_day *d,
+    int64_t version)
 {
 	uint64_t h = 14695981039346656037ULL;
 	uint32_t i;
@@ -307,6 +349,8 @@ day_digest(const struct price_result *r, const struct price_day *d)
 	for (b_ = 0; b_ < 8; b_++, x_ >>= 8)				\
 		h = (h ^ (x_ & 0xff)) * 1099511628211ULL;		\
 } while (0)
+	/* The version too: a day priced alike by a new version names it. */
+	MIX(version);
 	MIX(d->charge_cents);
 	MIX(d->uncapped_cents);
 	MIX(d->nlegs);
@@ -493,7 +537,7 @@ write_changed_days(struct writer *w, const char *account, int32_t week,
 			    day_cmp);
 			sd = find_stored(w, pd->service_day);
 		}
-		dg = day_digest(&w->pr, pd);
+		dg = day_digest(&w->pr, pd, w->tariff_version);
 		civil_format_day(pd->service_day, day);
 		if (sd->seen != 2) {
 			sd->seen = 1;
@@ -1027,6 +1071,30 @@ close_expired_legs(struct writer *w)
 }
 
 /*
+ * Records the tariff version in force before anything is priced with it
+ * (SPEC §6: the database keeps each version it priced with).  Until it is
+ * recorded (a full disk), days are written naming no version; it is tried
+ * again before every batch.
+ */
+static void
+record_version(struct writer *w)
+{
+	if (w->files == NULL)
+		return;
+	if (tariff_version_store(journal_db(w->journal), w->files,
+	    writer_now(w), &w->tariff_version) == -1) {
+		w->tariff_version = 0;
+		set_health(w, "cannot record the tariff version");
+		return;
+	}
+	log_notice("tariff_version", "id=%lld hash=%.16s msg=\"days priced "
+	    "from now on name it\"", (long long)w->tariff_version,
+	    tariff_files_hash(w->files));
+	tariff_files_free(w->files);
+	w->files = NULL;
+}
+
+/*
  * Waits for taps (closing expired legs while idle and every
  * JOURNAL_EXPIRE_S), then takes a batch and swaps in a new tariff.
  * Returns how many taps it took, or -1 when stopping with nothing queued.
@@ -1080,10 +1148,15 @@ take_batch(struct writer *w, struct jtap *b)
 		tariff_free(w->tariff);
 		w->tariff = w->next_tariff;
 		w->next_tariff = NULL;
+		tariff_files_free(w->files);
+		w->files = w->next_files;
+		w->next_files = NULL;
+		w->tariff_version = 0;
 		/* Its networks, stops and days may differ. */
 		acache_clear(w->cache);
 	}
 	pthread_mutex_unlock(&w->mu);
+	record_version(w);
 	return (long)n;
 }
 
@@ -1182,7 +1255,8 @@ open_store(struct writer *w, const struct writer_opts *o, char *err,
 	    JOURNAL_CACHE_KIB, err, errlen)) == NULL)
 		return -1;
 	db = journal_db(w->journal);
-	if ((w->charges = charges_open(db, err, errlen)) == NULL ||
+	if (tariff_version_schema(db, err, errlen) == -1 ||
+	    (w->charges = charges_open(db, err, errlen)) == NULL ||
 	    (w->settlement = settlement_open(db, err, errlen)) == NULL ||
 	    deny_schema(db, err, errlen) == -1 ||
 	    (w->ledger = ledger_open(db, err, errlen)) == NULL)
@@ -1224,8 +1298,8 @@ writer_checkpoint(struct writer *w)
 
 struct writer *
 writer_open(const struct writer_opts *o, struct tariff *t,
-    struct event_base *base, writer_done_fn done, void *arg, char *err,
-    size_t errlen)
+    struct tariff_files *files, struct event_base *base, writer_done_fn done,
+    void *arg, char *err, size_t errlen)
 {
 	struct writer *w = calloc(1, sizeof *w);
 
@@ -1237,6 +1311,9 @@ writer_open(const struct writer_opts *o, struct tariff *t,
 	w->clock_offset = o->clock_offset_s;
 	w->debt_tap_gap = o->debt_tap_gap_s;
 	w->close_grace_s = o->close_grace_s;
+	w->ledger_key = o->ledger_key;
+	w->checkpoint_file = o->checkpoint_file;
+	w->checkpoint_day = INT32_MIN;
 	w->done = done;
 	w->done_arg = arg;
 	price_result_init(&w->pr);
@@ -1254,6 +1331,14 @@ writer_open(const struct writer_opts *o, struct tariff *t,
 	}
 	if (open_store(w, o, err, errlen) == -1)
 		goto fail;
+	w->files = files;
+	record_version(w);
+	if (w->files != NULL) {
+		w->files = NULL;
+		snprintf(err, errlen, "cannot record the tariff version: %s",
+		    sqlite3_errmsg(journal_db(w->journal)));
+		goto fail;
+	}
 	w->done_ev = event_new(base, -1, EV_READ, done_cb, w);
 	w->last_expiry = writer_now(w);
 	if (w->done_ev == NULL ||
@@ -1290,9 +1375,12 @@ writer_close(struct writer *w)
 	done_cb(-1, 0, w);
 	writer_checkpoint(w);
 	close_store(w);
+	checkpoint_key_free(w->ledger_key);
 	event_free(w->done_ev);
 	tariff_free(w->next_tariff);
 	tariff_free(w->tariff);
+	tariff_files_free(w->next_files);
+	tariff_files_free(w->files);
 	price_result_free(&w->pr);
 	free(w->pt);
 	free(w->stored);
@@ -1332,11 +1420,14 @@ writer_queued(struct writer *w)
 }
 
 void
-writer_set_tariff(struct writer *w, struct tariff *t)
+writer_set_tariff(struct writer *w, struct tariff *t,
+    struct tariff_files *files)
 {
 	pthread_mutex_lock(&w->mu);
 	tariff_free(w->next_tariff);
+	tariff_files_free(w->next_files);
 	w->next_tariff = t;
+	w->next_files = files;
 	pthread_mutex_unlock(&w->mu);
 }
 

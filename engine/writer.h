@@ -15,6 +15,7 @@
 
 #include "journal.h"
 #include "tariff.h"
+#include "tariff-version.h"
 
 struct writer;
 
@@ -37,19 +38,33 @@ struct writer_opts {
 	size_t		 account_cache;		/* accounts kept in memory
 						 * (ACCOUNT_CACHE_ACCOUNTS at
 						 * most; 0: none) */
+	/* Signed checkpoints at every day close (SPEC §6), appended to
+	 * checkpoint_file; NULL: none.  The writer owns the key after
+	 * writer_open succeeds. */
+	struct checkpoint_key *ledger_key;
+	const char	*checkpoint_file;
 };
 
-/* Opens the database (creating the schema and views), starts the thread. */
+/*
+ * Opens the database (creating the schema and views), records the tariff
+ * version (its files, read when the tariff was loaded), starts the
+ * thread.  The writer owns the tariff and the files after it succeeds.
+ */
 struct writer	*writer_open(const struct writer_opts *, struct tariff *,
-		    struct event_base *, writer_done_fn, void *arg,
-		    char *err, size_t errlen);
+		    struct tariff_files *, struct event_base *,
+		    writer_done_fn, void *arg, char *err, size_t errlen);
 /* Stops the writer after it has committed everything queued. */
 void		 writer_close(struct writer *);
 /* Queues a tap; -1 when the queue is full (apply back-pressure). */
 int		 writer_submit(struct writer *, const struct jtap *);
 size_t		 writer_queued(struct writer *);
-/* Swaps the tariff (SIGHUP); the old one is freed by the writer. */
-void		 writer_set_tariff(struct writer *, struct tariff *);
+/*
+ * Swaps the tariff (SIGHUP) and its files (a new version is recorded
+ * before anything is priced with it); the old ones are freed by the
+ * writer.
+ */
+void		 writer_set_tariff(struct writer *, struct tariff *,
+		    struct tariff_files *);
 /* Health: NULL when fine, else why the writer is failing. */
 const char	*writer_health(struct writer *, char *buf, size_t len);
 /* Batches, their commit latency and where their time went. */

@@ -31,6 +31,7 @@ static const char schema[] =
 "  service_day TEXT NOT NULL, charge_cents INTEGER NOT NULL,"
 "  uncapped_cents INTEGER NOT NULL, open_legs INTEGER NOT NULL,"
 "  posted INTEGER NOT NULL DEFAULT 0, digest_hi INTEGER, digest_lo INTEGER,"
+"  tariff_version INTEGER,"
 "  PRIMARY KEY (account, service_day)) WITHOUT ROWID;"
 "CREATE TABLE IF NOT EXISTS shares (account TEXT NOT NULL,"
 "  service_day TEXT NOT NULL, network_id TEXT NOT NULL,"
@@ -86,6 +87,31 @@ add_posted_column(struct charges *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A database from before tariff versions were kept: its days name none
+ * (NULL: audit verify cannot reprice them and says so).
+ */
+static int
+add_version_column(struct charges *c, char *err, size_t errlen)
+{
+	sqlite3_stmt *s;
+	int has;
+
+	if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM pragma_table_info("
+	    "'charges') WHERE name = 'tariff_version'", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "charges: %s", sqlite3_errmsg(c->db));
+		return -1;
+	}
+	has = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	if (has)
+		return 0;
+	return store_schema(c->db, "ALTER TABLE charges ADD COLUMN "
+	    "tariff_version INTEGER", "charges: adding 'tariff_version'", err,
+	    errlen);
+}
+
 struct charges *
 charges_open(sqlite3 *db, char *err, size_t errlen)
 {
@@ -97,7 +123,8 @@ charges_open(sqlite3 *db, char *err, size_t errlen)
 	}
 	c->db = db;
 	if (store_schema(db, schema, "charges", err, errlen) == -1 ||
-	    add_posted_column(c, err, errlen) == -1) {
+	    add_posted_column(c, err, errlen) == -1 ||
+	    add_version_column(c, err, errlen) == -1) {
 		charges_close(c);
 		return NULL;
 	}
@@ -111,12 +138,13 @@ charges_open(sqlite3 *db, char *err, size_t errlen)
 	    "(?,?,?,?,?,?,?,?,?,?,?)") ||
 	    prep(c, &c->ins_charge, "INSERT INTO charges (account, "
 	    "service_day, charge_cents, uncapped_cents, open_legs, posted, "
-	    "digest_hi, digest_lo) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO "
-	    "UPDATE SET "
+	    "digest_hi, digest_lo, tariff_version) VALUES (?,?,?,?,?,?,?,?,"
+	    "nullif(?, 0)) ON CONFLICT DO UPDATE SET "
 	    "charge_cents = excluded.charge_cents, uncapped_cents = "
 	    "excluded.uncapped_cents, open_legs = excluded.open_legs, "
 	    "posted = excluded.posted, digest_hi = excluded.digest_hi, "
-	    "digest_lo = excluded.digest_lo") ||
+	    "digest_lo = excluded.digest_lo, tariff_version = "
+	    "excluded.tariff_version") ||
 	    prep(c, &c->sel_stored, "SELECT service_day, digest_hi, digest_lo, "
 	    "posted FROM "
 	    "charges WHERE account = ? AND service_day BETWEEN ? AND ?") ||
@@ -200,7 +228,8 @@ write_leg(struct charges *c, const struct tariff *t, const char *account,
 int
 charges_write_day(struct charges *c, const struct tariff *t,
     const char *account, const struct price_result *r,
-    const struct price_day *d, int posted, int64_t digest)
+    const struct price_day *d, int posted, int64_t digest,
+    int64_t tariff_version)
 {
 	char day[11];
 	uint32_t i, open = 0;
@@ -234,6 +263,7 @@ charges_write_day(struct charges *c, const struct tariff *t,
 		 * digits that a PAN scan would flag (SPEC §3). */
 		sqlite3_bind_int64(s, 7, digest >> 31 & 0x7fffffff);
 		sqlite3_bind_int64(s, 8, digest & 0x7fffffff);
+		sqlite3_bind_int64(s, 9, tariff_version);
 		rc = store_step_done(s);
 	}
 	return rc;

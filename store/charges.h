@@ -25,11 +25,14 @@ void		 charges_close(struct charges *);
 /*
  * Writes one priced day of an account: its legs, shares and charge;
  * posted says whether the ledger holds it (a closed day, SPEC §6
- * "Provisional, then posted"); digest (62 bits) identifies the results.
+ * "Provisional, then posted"); digest (62 bits) identifies the results;
+ * tariff_version is the id of the tariff version that priced it
+ * (store/tariff-version.h; 0: unknown).
  */
 int		 charges_write_day(struct charges *, const struct tariff *,
 		    const char *account, const struct price_result *,
-		    const struct price_day *, int posted, int64_t digest);
+		    const struct price_day *, int posted, int64_t digest,
+		    int64_t tariff_version);
 /*
  * Calls fn for each stored day of an account from from_day through
  * to_day: the digest of its results (has_digest 0 for rows written before

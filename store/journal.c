@@ -58,7 +58,7 @@ static const char schema[] =
 "CREATE INDEX IF NOT EXISTS cards_par ON cards(par);"
 "CREATE TABLE IF NOT EXISTS refused (id INTEGER PRIMARY KEY,"
 "  received_utc INTEGER NOT NULL, device_id TEXT NOT NULL,"
-"  reason TEXT NOT NULL, detail TEXT NOT NULL);"
+"  reason TEXT NOT NULL, detail TEXT NOT NULL, seq INTEGER);"
 "CREATE VIEW IF NOT EXISTS v_taps AS SELECT t.tap_id, t.device_id,"
 "  strftime('%Y-%m-%dT%H:%M:%SZ', t.time_utc, 'unixepoch') AS time_utc,"
 "  CASE WHEN c.par IS NOT NULL THEN 'par:' || c.par"
@@ -83,16 +83,18 @@ prep(struct journal *j, sqlite3_stmt **st, const char *sql)
 	return store_prep(j->db, st, sql);
 }
 
+/* Read-only (audit): no statement that writes what older files lack. */
 static int
-prepare_all(struct journal *j)
+prepare_all(struct journal *j, int ro)
 {
 	return prep(j, &j->ins_tap, "INSERT INTO taps VALUES "
 	    "(?,?,?,?,?,?,?,?,?,?) ON CONFLICT(tap_id) DO NOTHING") ||
 	    prep(j, &j->get_tap, "SELECT device_id, time_utc, token, "
 	    "coalesce(par, ''), network_id, stop_id, kind FROM taps "
 	    "WHERE tap_id = ?") ||
-	    prep(j, &j->ins_refused, "INSERT INTO refused (received_utc, "
-	    "device_id, reason, detail) VALUES (?,?,?,?)") ||
+	    (!ro && prep(j, &j->ins_refused, "INSERT INTO refused "
+	    "(received_utc, device_id, reason, detail, seq) VALUES "
+	    "(?,?,?,?,nullif(?, 0))")) ||
 	    prep(j, &j->get_card, "SELECT par FROM cards WHERE token = ?") ||
 	    prep(j, &j->up_card, "INSERT INTO cards VALUES (?, ?) "
 	    "ON CONFLICT(token) DO UPDATE SET par = CASE WHEN excluded.par "
@@ -117,6 +119,30 @@ int
 journal_exec(struct journal *j, const char *sql)
 {
 	return sqlite3_exec(j->db, sql, NULL, NULL, NULL);
+}
+
+/*
+ * A database from before refusals kept their sequence number: the column
+ * is added (NULL for the old rows), so that a refused tap leaves no
+ * sequence gap (journal_seq_gaps).
+ */
+static int
+add_refused_seq(struct journal *j, char *err, size_t errlen)
+{
+	sqlite3_stmt *s;
+	int has;
+
+	if (sqlite3_prepare_v2(j->db, "SELECT 1 FROM pragma_table_info("
+	    "'refused') WHERE name = 'seq'", -1, &s, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "journal: %s", sqlite3_errmsg(j->db));
+		return -1;
+	}
+	has = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	if (has)
+		return 0;
+	return store_schema(j->db, "ALTER TABLE refused ADD COLUMN seq "
+	    "INTEGER", "journal: adding refused.seq", err, errlen);
 }
 
 struct journal *
@@ -144,9 +170,10 @@ journal_open(const char *path, int synchronous_full, int cache_kib,
 	    "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY;",
 	    synchronous_full ? "FULL" : "NORMAL", cache_kib);
 	if (journal_exec(j, pragma) != SQLITE_OK ||
-	    store_schema(j->db, schema, path, err, errlen) == -1)
+	    store_schema(j->db, schema, path, err, errlen) == -1 ||
+	    add_refused_seq(j, err, errlen) == -1)
 		goto fail;
-	if (prepare_all(j) != SQLITE_OK) {
+	if (prepare_all(j, 0) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(j->db));
 		goto fail;
 	}
@@ -167,7 +194,7 @@ journal_open_ro(const char *path, char *err, size_t errlen)
 	}
 	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READONLY, NULL) !=
 	    SQLITE_OK || sqlite3_busy_timeout(j->db, 5000) != SQLITE_OK ||
-	    prepare_all(j) != SQLITE_OK) {
+	    prepare_all(j, 1) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, j->db ?
 		    sqlite3_errmsg(j->db) : "cannot open");
 		journal_close(j);
@@ -291,6 +318,7 @@ journal_store_refused(struct journal *j, const struct jtap *x,
 	sqlite3_bind_text(s, 2, x->device_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, refusal_name(why), -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 4, x->detail, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)x->seq);
 	return store_step_done(s);
 }
 
@@ -374,4 +402,46 @@ int64_t
 journal_changes(struct journal *j)
 {
 	return sqlite3_total_changes64(j->db);
+}
+
+int
+journal_seq_gaps(sqlite3 *db, int (*fn)(const char *device_id,
+    int64_t gaps, int64_t missing, int64_t first_after, void *), void *arg,
+    int64_t *jumps)
+{
+	sqlite3_stmt *s;
+	int rc, has_seq;
+	char sql[1024];
+
+	*jumps = 0;
+	/* Refused taps used their numbers too (older files: not kept). */
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info("
+	    "'refused') WHERE name = 'seq'", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	has_seq = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	/* Gaps up to JOURNAL_SEQ_JUMP per validator, then the jumps. */
+	snprintf(sql, sizeof sql, "WITH s AS (SELECT device_id, seq FROM taps "
+	    "%s), g AS (SELECT device_id, seq, lag(seq) OVER (PARTITION BY "
+	    "device_id ORDER BY seq) AS prev FROM s) SELECT device_id, "
+	    "count(*), sum(seq - prev - 1), min(prev), 0 FROM g WHERE seq - "
+	    "prev > 1 AND seq - prev - 1 <= %lld GROUP BY device_id UNION ALL "
+	    "SELECT NULL, 0, 0, 0, count(*) FROM g WHERE seq - prev - 1 > %lld "
+	    "ORDER BY 1", has_seq ? "UNION SELECT device_id, seq FROM refused "
+	    "WHERE seq IS NOT NULL" : "", (long long)JOURNAL_SEQ_JUMP,
+	    (long long)JOURNAL_SEQ_JUMP);
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_type(s, 0) == SQLITE_NULL) {
+			*jumps = sqlite3_column_int64(s, 4);
+			continue;
+		}
+		if (fn((const char *)sqlite3_column_text(s, 0),
+		    sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2),
+		    sqlite3_column_int64(s, 3), arg) == -1)
+			break;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }

@@ -101,6 +101,20 @@ int		 journal_account_taps(struct journal *, const char *account,
  * -1 on an SQLite error. */
 int		 journal_account_has_taps_before(struct journal *,
 		    const char *account, int64_t before);
+/*
+ * Gaps in each validator's sequence numbers (SPEC §6: a deleted tap leaves
+ * one), over stored and refused taps: fn(device_id, gaps, numbers
+ * missing, the number before the first gap) per validator with a gap of
+ * at most JOURNAL_SEQ_JUMP numbers, in device order.  Numbers before a
+ * validator's first tap are not gaps.  A longer skip is a validator that
+ * renumbered (a replaced device; the simulator starts each day at
+ * date x 10^6), not taps deleted: *jumps counts them.  0, or -1 on an
+ * SQLite error.
+ */
+#define JOURNAL_SEQ_JUMP	100000	/* > a validator's taps in a week */
+int		 journal_seq_gaps(sqlite3 *, int (*fn)(const char *device_id,
+		    int64_t gaps, int64_t missing, int64_t first_after,
+		    void *), void *arg, int64_t *jumps);
 /* Rows inserted, updated or deleted on the connection so far. */
 int64_t		 journal_changes(struct journal *);
 

@@ -85,9 +85,8 @@ ledger_close(struct ledger *l)
 	free(l);
 }
 
-/* SHA-256 over the previous hash and the entry's fields, as hex. */
-static void
-entry_hash(const char *prev, int64_t id, int64_t txn, int64_t posted,
+void
+ledger_entry_hash(const char *prev, int64_t id, int64_t txn, int64_t posted,
     const char *acct, int64_t amount, const char *day, const char *rider,
     const char *reason, char out[65])
 {
@@ -138,7 +137,7 @@ append_txn(struct ledger *l, const struct posting *p, size_t n,
 	for (i = 0; i < n && rc == 0; i++) {
 		sqlite3_stmt *s = l->ins;
 		id++;
-		entry_hash(prev, id, txn, now, p[i].acct, p[i].amount, day,
+		ledger_entry_hash(prev, id, txn, now, p[i].acct, p[i].amount, day,
 		    rider, reason, hash);
 		sqlite3_bind_int64(s, 1, id);
 		sqlite3_bind_int64(s, 2, txn);
@@ -272,7 +271,7 @@ verify_chain(sqlite3 *db, FILE *out, size_t *bad)
 		if (strcmp((const char *)sqlite3_column_text(s, 8), prev) != 0)
 			problem(out, bad, "entry %lld: prev_hash does not match "
 			    "the previous entry", (long long)id);
-		entry_hash(prev, id, sqlite3_column_int64(s, 1),
+		ledger_entry_hash(prev, id, sqlite3_column_int64(s, 1),
 		    sqlite3_column_int64(s, 2),
 		    (const char *)sqlite3_column_text(s, 3),
 		    sqlite3_column_int64(s, 4),

@@ -48,6 +48,19 @@ int		 ledger_move(struct ledger *, const char *debit,
 		    const char *rider, int64_t now, const char *reason);
 
 /*
+ * The chain's rule: SHA-256, as 64 lowercase hex digits, over
+ * "<prev>|<entry_id>|<txn_id>|<posted_utc>|<ledger_account>|<amount_cents>|
+ * <service_day>|<rider_account>|<reason>" (one line, no spaces added;
+ * integers in decimal), prev being the previous entry's hash or "genesis"
+ * for entry 1.  Public so that anyone can recompute the chain: the chain
+ * proves order and integrity only together with signed checkpoints.
+ */
+void		 ledger_entry_hash(const char *prev, int64_t id, int64_t txn,
+		    int64_t posted, const char *acct, int64_t amount,
+		    const char *day, const char *rider, const char *reason,
+		    char out[65]);
+
+/*
  * Checks a database: every transaction sums to 0, the hash chain is
  * intact, entries are numbered without gaps, postings equal charges
  * and shares, and money collected and owed equals the settlements and

@@ -19,6 +19,11 @@
  * APPROVED <code>" or "... DECLINED <reason>", one per key, in the order
  * decided: what the acquirer captured, for the tests to compare with the
  * engine's ledger.
+ *
+ * With --report-dir DIR it also writes the daily settlement report that
+ * `fare-engine audit reconcile` reads: DIR/settlement-<service_day>.csv,
+ * "reference,key,account,service_day,amount_cents,outcome,time_utc", one
+ * row per decision, appended as it is made (store/reconcile.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <netinet/in.h>
@@ -69,6 +75,7 @@ struct acquirer {
 	struct tls_ctx	*tls;		/* acquirer.crt, the engine's pinned */
 	int		 lie;		/* --lie: echo another amount (tests) */
 	FILE		*journal;
+	const char	*report_dir;	/* NULL: no settlement report */
 	struct strtab	*keys;		/* idempotency key -> decision */
 	struct decision	*dec;
 	size_t		 ndec, cap;
@@ -104,6 +111,40 @@ struct acq_req {
 	const char	*key, *acc, *day, *ref;
 	long long	 cents;
 };
+
+/* Appends a decision to its service day's settlement report; 0 or -1. */
+static int
+report(struct acquirer *a, const struct acq_req *q, const char *answer)
+{
+	char path[4096], t[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t i;
+	FILE *f;
+	int rc;
+
+	if (a->report_dir == NULL)
+		return 0;
+	/* The day names the file: only a civil date may. */
+	for (i = 0; q->day[i] != '\0'; i++)
+		if (!((q->day[i] >= '0' && q->day[i] <= '9') ||
+		    ((i == 4 || i == 7) && q->day[i] == '-')))
+			return -1;
+	if (i != 10)
+		return -1;
+	snprintf(path, sizeof path, "%s/settlement-%s.csv", a->report_dir,
+	    q->day);
+	if ((f = fopen(path, "a")) == NULL)
+		return -1;
+	gmtime_r(&now, &tm);
+	strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	rc = (ftell(f) == 0 && fprintf(f, "reference,key,account,service_day,"
+	    "amount_cents,outcome,time_utc\n") < 0) ||
+	    fprintf(f, "%s,%s,%s,%s,%lld,%s,%s\n", q->ref, q->key, q->acc,
+	    q->day, q->cents, strncmp(answer, "APPROVED", 8) == 0 ?
+	    "approved" : "declined", t) < 0;
+	return (fclose(f) != 0 || rc) ? -1 : 0;
+}
 
 /* Records a decision for key (journal first); 0 or -1. */
 static int
@@ -147,7 +188,8 @@ remember(struct acquirer *a, const struct acq_req *q, const char *answer,
 	if (write) {
 		if (fprintf(a->journal, "%s %s %lld %s %s %s\n", key, acc,
 		    q->cents, q->day, q->ref, answer) < 0 ||
-		    fflush(a->journal) != 0 || fsync(fileno(a->journal)) != 0)
+		    fflush(a->journal) != 0 || fsync(fileno(a->journal)) != 0 ||
+		    report(a, q, answer) != 0)
 			return -1;
 	}
 	return 0;
@@ -442,6 +484,9 @@ acq_args(int argc, char **argv, struct acquirer *a, const char **listen,
 		{.name = "crash-after", .kind = OPT_LONG, .dst = &a->crash_after,
 		    .arg = "N", .lo = 0, .hi = INT64_C(1) << 53,
 		    .help = "exit after N decisions (0: never)"},
+		{.name = "report-dir", .kind = OPT_STR, .dst = &a->report_dir,
+		    .arg = "DIR", .help = "write the daily settlement reports "
+		    "(settlement-DAY.csv) there"},
 		{.name = NULL},
 	};
 

@@ -241,6 +241,7 @@ static int
 plan_devices(struct replay *rp, struct plan *pl)
 {
 	size_t i, nid = strtab_count(pl->ids);
+	int64_t next[REPLAY_DEVICES] = {0};
 	const char *why;
 
 	for (i = 0; i < nid; i++)
@@ -255,7 +256,9 @@ plan_devices(struct replay *rp, struct plan *pl)
 		if (!rp->ids_name_devices) {
 			w->device = (uint32_t)(strtab_hash(acct, strlen(acct)) %
 			    REPLAY_DEVICES);
-			w->seq = REPLAY_SEQ_BASE + (int64_t)i;
+			/* Each device numbers its taps without gaps, as a
+			 * validator does (audit verify reports gaps). */
+			w->seq = REPLAY_SEQ_BASE + next[w->device]++;
 			continue;
 		}
 		if (colon == NULL || parse_int(colon + 1, 1, (int64_t)1 << 53,

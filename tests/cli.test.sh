@@ -29,6 +29,7 @@ sed -n 's/^  fare-engine \([a-z]*\)\( [a-z]*\)\{0,1\} .*/\1\2/p' "$tmp/top" |
     sed 's/ \([A-Z[(-]\).*//' >"$tmp/cmds"
 for c in "tariff check" price "certs init" "certs device" "certs revoke" \
     serve "audit verify" "audit card" "audit operators" "audit explain" \
+    "audit keygen" "audit checkpoint" "audit reconcile" \
     "deny add" "deny remove"; do
 	grep -qx "$c" "$tmp/cmds" || fail "fare-engine --help does not list '$c'"
 done
@@ -72,6 +73,14 @@ expect 2 "usage" "$FE"
 expect 2 "no such date" "$FE" audit operators x.db --day 2026-02-30
 expect 2 "not a day (YYYY-MM-DD)" "$FE" audit operators x.db --day yesterday
 expect 2 "missing --day" "$FE" audit operators x.db
+expect 2 "missing --key KEY" "$FE" audit checkpoint x.db
+expect 2 "expects DB REPORT.csv..., got 1 operand" "$FE" audit reconcile x.db
+expect 2 "no such date" "$FE" audit reconcile x.db r.csv --day 2026-02-30
+expect 2 "--checkpoints and --pubkey go together" "$FE" audit verify x.db \
+    --checkpoints c
+expect 2 "missing KEY" "$FE" audit keygen
+expect 2 "go together" "$FE" serve --dev --certs a --tariff b --db c \
+    --ledger-key-file k
 expect 2 "no such date" "$FE" audit explain x.db \
     par:V001ONECITYEXAMPLE00000000001 2026-13-01 --tariff tariffs/nl
 expect 2 "'carol': an account is" "$FE" audit explain x.db carol 2026-11-28 \

@@ -451,10 +451,10 @@ test_charges_view(void **state)
 
 	assert_non_null(t);
 	assert_int_equal(journal_exec(s->j, "INSERT INTO charges VALUES "
-	    "('par:P', '2026-11-28', 300, 300, 1, 1, NULL, NULL)"), SQLITE_OK);
+	    "('par:P', '2026-11-28', 300, 300, 1, 1, NULL, NULL, NULL)"), SQLITE_OK);
 	assert_int_equal(count(s->db, "SELECT settled FROM v_charges"), 0);
 	assert_int_equal(journal_exec(s->j, "INSERT INTO charges VALUES "
-	    "('par:P', '2026-11-30', 100, 100, 0, 1, NULL, NULL)"), SQLITE_OK);
+	    "('par:P', '2026-11-30', 100, 100, 0, 1, NULL, NULL, NULL)"), SQLITE_OK);
 	assert_int_equal(journal_exec(s->j, "UPDATE charges SET digest_hi = 1, "
 	    "digest_lo = 2, posted = 0 WHERE service_day = '2026-11-30'"),
 	    SQLITE_OK);

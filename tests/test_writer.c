@@ -193,7 +193,9 @@ run_writer(size_t cache, struct writer_stats *st)
 	 * every day but the last two closed and posted). */
 	int64_t now = MON + (DAYS - 5) * (int64_t)DAY;
 	struct writer_opts o = {path, 0, now - (int64_t)time(NULL), 3600,
-	    3 * 3600, cache};
+	    3 * 3600, cache, NULL, NULL};
+	struct tariff_files *files = tariff_files_read(TU_NL, err,
+	    sizeof err);
 	struct writer *wr;
 	sqlite3 *db;
 	int i, k;
@@ -203,7 +205,9 @@ run_writer(size_t cache, struct writer_stats *st)
 	make_taps(w);
 	make_order(order);
 	run.base = event_base_new();
-	wr = writer_open(&o, tw, run.base, done_cb, &run, err, sizeof err);
+	assert_non_null(files);
+	wr = writer_open(&o, tw, files, run.base, done_cb, &run, err,
+	    sizeof err);
 	assert_non_null(wr);
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
 	    NULL), SQLITE_OK);

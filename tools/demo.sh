@@ -33,7 +33,8 @@ serve() {
 	    --certs "$out/certs" --tariff tariffs/nl --db "$out/engine.db" \
 	    --listen 127.0.0.1:$port --http 127.0.0.1:$http \
 	    --acquirer 127.0.0.1:$acq --settle-interval 1 --debt-tap-gap 0 \
-	    2>>"$out/engine.log" &
+	    --ledger-key-file "$out/ledger.key" \
+	    --checkpoint-file "$out/checkpoints" 2>>"$out/engine.log" &
 	pid=$!
 	wait_healthy $http || { tail "$out/engine.log"; exit 1; }
 }
@@ -48,10 +49,13 @@ echo "== tariff"
 "$BIN"/fare-engine tariff check tariffs/nl
 echo "== certificates (dev CA, engine; each validator gets its own on demand)"
 "$BIN"/fare-engine certs init "$out/certs"
+echo "== the ledger key (signs a checkpoint at every day close)"
+"$BIN"/fare-engine audit keygen "$out/ledger.key"
+mkdir -p "$out/reports"
 echo "== acquirer simulator (a separate process; declines 2% of accounts once)"
 "$BIN"/terminal-sim acquirer --listen 127.0.0.1:$acq \
     --journal "$out/acquirer.journal" --certs "$out/certs" --decline-pct 2 \
-    --seed "$SEED" \
+    --seed "$SEED" --report-dir "$out/reports" \
     >"$out/acquirer.out" 2>"$out/acquirer.log" &
 apid=$!
 
@@ -143,9 +147,12 @@ if [ "$(cat "$out/acked.n")" != "$(q "SELECT count(*) FROM taps")" ]; then
 	exit 1
 fi
 echo "all $(cat "$out/acked.n") acknowledged taps stored once"
-"$BIN"/fare-engine audit verify "$out/engine.db"
+"$BIN"/fare-engine audit verify "$out/engine.db" \
+    --checkpoints "$out/checkpoints" --pubkey "$out/ledger.key.pub"
+"$BIN"/fare-engine audit reconcile "$out/engine.db" "$out"/reports/*.csv
 cat "$out/acquirer.out"
 echo "Files in $out/: engine.db (try: sqlite3 $out/engine.db" \
     "'SELECT * FROM v_charges LIMIT 5'; fare-engine audit operators" \
     "$out/engine.db --day $DAY), taps.csv, engine.log, acks.log," \
-    "acquirer.journal"
+    "acquirer.journal, checkpoints (and ledger.key.pub to check them)," \
+    "reports/ (the acquirer's settlement reports)"

@@ -1,0 +1,395 @@
+/*
+ * fare-engine audit: the proofs of the ledger (SPEC §6 "Proof against an
+ * insider").
+ *
+ *   audit keygen KEY       an ECDSA P-256 ledger key: KEY (0600) and
+ *                          KEY.pub.
+ *   audit checkpoint DB --key KEY [--clock RFC3339]
+ *                          prints one signed checkpoint line of the
+ *                          ledger as it stands.
+ *   audit verify DB [--checkpoints FILE --pubkey KEY.pub]
+ *                          the chain, the balances, postings against
+ *                          charges, every closed account-day repriced
+ *                          from its taps with its tariff version, gaps in
+ *                          validators' sequence numbers (warnings), and
+ *                          the checkpoints; exit 0, or 1 naming each
+ *                          problem.
+ *   audit reconcile DB REPORT... [--day YYYY-MM-DD]
+ *                          the engine's settlements against the
+ *                          acquirer's settlement reports (CSV).
+ *
+ * All read the database read-only, so they run beside the engine.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "checkpoint.h"
+#include "cmd.h"
+#include "journal.h"
+#include "ledger.h"
+#include "opt.h"
+#include "parse.h"
+#include "reconcile.h"
+#include "reprice.h"
+
+static sqlite3 *
+ledger_open_ro(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "fare-engine: %s: %s\n", path,
+		    db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+int
+cmd_audit_keygen(int argc, char **argv)
+{
+	static const struct opt_cmd cmd = {"fare-engine audit keygen", "KEY",
+	    1, 1, "Makes the ledger's ECDSA P-256 key pair: the private key in "
+	    "KEY (mode 0600,\nnever overwritten), the public key in KEY.pub.  "
+	    "The engine signs checkpoints\nwith KEY (ledger_key_file); "
+	    "auditors check them with KEY.pub."};
+	const struct opt o[] = {{.name = NULL}};
+	struct checkpoint_key *k;
+	char err[512], pub[4096];
+	int first, rc;
+
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if (checkpoint_keygen(argv[first], err, sizeof err) == -1) {
+		fprintf(stderr, "fare-engine: %s\n", err);
+		return 1;
+	}
+	snprintf(pub, sizeof pub, "%s.pub", argv[first]);
+	if ((k = checkpoint_key_load(pub, 0, err, sizeof err)) == NULL) {
+		fprintf(stderr, "fare-engine: %s\n", err);
+		return 1;
+	}
+	printf("ledger key %s: private key %s (mode 0600: keep it off the "
+	    "database host), public key %s (for operators, the acquirer and "
+	    "auditors)\n", checkpoint_key_id(k), argv[first], pub);
+	checkpoint_key_free(k);
+	return 0;
+}
+
+int
+cmd_audit_checkpoint(int argc, char **argv)
+{
+	static const struct opt_cmd cmd = {"fare-engine audit checkpoint",
+	    "DB", 1, 1, "Prints one signed checkpoint line of the ledger of "
+	    "DB as it stands (entry\ncount, head hash, time), signed with "
+	    "the ledger key; append it to the\ncheckpoints that operators, "
+	    "the acquirer and auditors keep."};
+	const char *keyfile = NULL;
+	char line[CHECKPOINT_LINE_MAX], err[512];
+	struct checkpoint_key *k;
+	struct checkpoint c;
+	int64_t now = (int64_t)time(NULL);
+	sqlite3 *db;
+	int first, rc = 1;
+	const struct opt o[] = {
+		{.name = "key", .kind = OPT_STR, .dst = &keyfile, .arg = "KEY",
+		    .help = "the ledger's private key", .flags = OPT_REQUIRED},
+		{.name = "clock", .kind = OPT_TIME, .dst = &now,
+		    .arg = "RFC3339", .help = "the time to sign (default now)"},
+		{.name = NULL},
+	};
+
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	rc = 1;
+	if ((k = checkpoint_key_load(keyfile, 1, err, sizeof err)) == NULL) {
+		fprintf(stderr, "fare-engine: %s\n", err);
+		return 1;
+	}
+	if ((db = ledger_open_ro(argv[first])) == NULL) {
+		checkpoint_key_free(k);
+		return 1;
+	}
+	if (checkpoint_head(db, &c) == -1)
+		fprintf(stderr, "fare-engine: %s: no ledger: %s\n",
+		    argv[first], sqlite3_errmsg(db));
+	else {
+		c.time_utc = now;
+		if (checkpoint_sign(k, &c, line, sizeof line, err, sizeof err)
+		    == -1)
+			fprintf(stderr, "fare-engine: %s\n", err);
+		else {
+			printf("%s\n", line);
+			rc = 0;
+		}
+	}
+	sqlite3_close(db);
+	checkpoint_key_free(k);
+	return rc;
+}
+
+/* Prints one validator's gaps as a warning. */
+static int
+gap_cb(const char *device, int64_t gaps, int64_t missing, int64_t after,
+    void *arg)
+{
+	int64_t *n = arg;
+
+	printf("warning: validator %s: %lld gap%s in its sequence numbers, "
+	    "%lld number%s missing (the first after %lld): deleted taps?\n",
+	    device, (long long)gaps, gaps == 1 ? "" : "s", (long long)missing,
+	    missing == 1 ? "" : "s", (long long)after);
+	n[0]++;
+	n[1] += missing;
+	return 0;
+}
+
+/* The verdict of audit verify, with what was proved. */
+static int
+verify_report(const char *path, sqlite3 *db, size_t bad,
+    const struct reprice_stats *rs, size_t ncp, int64_t latest,
+    const char *key_id)
+{
+	long long entries = 0, txns = 0;
+	sqlite3_stmt *s;
+
+	if (sqlite3_prepare_v2(db, "SELECT count(*), count(DISTINCT txn_id) "
+	    "FROM ledger", -1, &s, NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW) {
+			entries = sqlite3_column_int64(s, 0);
+			txns = sqlite3_column_int64(s, 1);
+		}
+		sqlite3_finalize(s);
+	}
+	if (bad > 0) {
+		printf("%s: ledger NOT sound: %zu problem%s\n", path, bad,
+		    bad == 1 ? "" : "s");
+		return 1;
+	}
+	printf("%s: ledger sound: %lld entries in %lld balanced transactions, "
+	    "hash chain intact, postings equal charges and revenue, "
+	    "collections equal settlements and debts; %zu closed account-days "
+	    "repriced from their taps with their tariff versions (legs, "
+	    "charges and shares equal)", path, entries, txns, rs->repriced);
+	if (rs->unversioned > 0)
+		printf(", %zu priced before tariff versions were kept (not "
+		    "repriced)", rs->unversioned);
+	if (rs->open_legs > 0)
+		printf(", %zu with legs still open (not final)", rs->open_legs);
+	if (key_id != NULL)
+		printf("; %zu checkpoint%s signed by ledger key %s hold: the "
+		    "ledger extends the latest (%lld entries)\n", ncp,
+		    ncp == 1 ? "" : "s", key_id, (long long)latest);
+	else
+		printf("; no checkpoints given: a rewrite of the whole file "
+		    "would not show\n");
+	return 0;
+}
+
+/*
+ * Across shard databases (cluster mode): no tap stored on two shards, no
+ * account charged on two.  Attaches them all to one in-memory database
+ * (SQLite attaches at most 10 by default; checked by the caller).  The
+ * number of problems found (each printed), or -1 on an SQLite error.
+ */
+static long
+verify_across(char **paths, int n)
+{
+	char sql[4096], u[2][3000];
+	size_t ul[2] = {0, 0};
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	long bad = 0;
+	int i, k;
+
+	if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_URI, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	for (i = 0; i < n; i++) {
+		char *a = sqlite3_mprintf("ATTACH 'file:%q?mode=ro' AS s%d",
+		    paths[i], i);
+		int rc = sqlite3_exec(db, a, NULL, NULL, NULL);
+		sqlite3_free(a);
+		if (rc != SQLITE_OK) {
+			fprintf(stderr, "fare-engine: audit verify: %s: %s\n",
+			    paths[i], sqlite3_errmsg(db));
+			sqlite3_close(db);
+			return -1;
+		}
+		ul[0] += (size_t)snprintf(u[0] + ul[0], sizeof u[0] - ul[0],
+		    "%sSELECT tap_id FROM s%d.taps", i ? " UNION ALL " : "", i);
+		ul[1] += (size_t)snprintf(u[1] + ul[1], sizeof u[1] - ul[1],
+		    "%sSELECT DISTINCT account, %d AS shard FROM s%d.charges",
+		    i ? " UNION ALL " : "", i, i);
+	}
+	for (k = 0; k < 2; k++) {
+		if (k == 0)
+			snprintf(sql, sizeof sql, "SELECT tap_id, count(*) FROM "
+			    "(%s) GROUP BY tap_id HAVING count(*) > 1 LIMIT 20",
+			    u[0]);
+		else
+			snprintf(sql, sizeof sql, "SELECT account, count("
+			    "DISTINCT shard) FROM (%s) GROUP BY account HAVING "
+			    "count(DISTINCT shard) > 1 LIMIT 20", u[1]);
+		if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+			fprintf(stderr, "fare-engine: audit verify: %s\n",
+			    sqlite3_errmsg(db));
+			sqlite3_close(db);
+			return -1;
+		}
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			printf("%s %s %s on %d shards\n", k == 0 ? "tap" :
+			    "account", (const char *)sqlite3_column_text(s, 0),
+			    k == 0 ? "stored" : "charged",
+			    sqlite3_column_int(s, 1));
+			bad++;
+		}
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	return bad;
+}
+
+/* Shard databases one `audit verify` takes (SQLite attaches 10 at most
+ * unless built otherwise; Debian's allows 10). */
+#define AUDIT_SHARDS_MAX	10
+
+/* One database, as audit verify checks it: 0 sound, 1 not. */
+static int
+verify_db(const char *path, const char *cpfile, struct checkpoint_key *pub)
+{
+	struct reprice_stats rs;
+	int64_t gaps[2] = {0, 0}, latest = -1, jumps = 0;
+	size_t bad, ncp = 0;
+	sqlite3 *db;
+	int rc;
+
+	if ((db = ledger_open_ro(path)) == NULL)
+		return 1;
+	bad = ledger_verify(db, stdout);
+	bad += reprice_verify(path, db, stdout, &rs);
+	if (journal_seq_gaps(db, gap_cb, gaps, &jumps) == -1)
+		printf("warning: sequence numbers not checked: %s\n",
+		    sqlite3_errmsg(db));
+	if (pub != NULL)
+		bad += checkpoint_verify_file(db, pub, cpfile, stdout, &ncp,
+		    &latest);
+	rc = verify_report(path, db, bad, &rs, ncp, latest,
+	    pub != NULL ? checkpoint_key_id(pub) : NULL);
+	if (gaps[0] > 0)
+		printf("%s: %lld validator%s with gaps in their sequence "
+		    "numbers, %lld number%s missing (warnings)\n", path,
+		    (long long)gaps[0], gaps[0] == 1 ? "" : "s",
+		    (long long)gaps[1], gaps[1] == 1 ? "" : "s");
+	if (jumps > 0)
+		printf("%s: %lld jump%s of more than %d sequence numbers (a "
+		    "validator renumbered; not counted as gaps)\n", path,
+		    (long long)jumps, jumps == 1 ? "" : "s", JOURNAL_SEQ_JUMP);
+	sqlite3_close(db);
+	return rc;
+}
+
+int
+cmd_audit_verify(int argc, char **argv)
+{
+	static const struct opt_cmd cmd = {"fare-engine audit verify",
+	    "DB...", 1, AUDIT_SHARDS_MAX, "Proves the ledger of database DB "
+	    "sound: every transaction sums to 0, the hash\nchain is intact, "
+	    "nothing removed or reordered, postings equal charges and\nshares, "
+	    "collected and owed equal settlements and debts, and every "
+	    "closed\naccount-day repriced from its taps with its tariff version "
+	    "gives its legs,\ncharge and shares; warns of gaps in validators' "
+	    "sequence numbers.  With\n--checkpoints and --pubkey: every "
+	    "checkpoint is signed by the ledger key and\nthe ledger extends "
+	    "each.  Several databases are the shards of a cluster\n(at most "
+	    "10): each is verified, then no tap and no account may be on two "
+	    "of\nthem.  Exit 0, or 1 naming each problem."};
+	const char *cpfile = NULL, *pubfile = NULL;
+	struct checkpoint_key *pub = NULL;
+	char err[512];
+	long across = 0;
+	int first, rc, i, bad = 0, n;
+	const struct opt o[] = {
+		{.name = "checkpoints", .kind = OPT_STR, .dst = &cpfile,
+		    .arg = "FILE", .help = "signed checkpoints, one a line"},
+		{.name = "pubkey", .kind = OPT_STR, .dst = &pubfile,
+		    .arg = "KEY.pub", .help = "the ledger's public key"},
+		{.name = NULL},
+	};
+
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	n = argc - first;
+	if ((cpfile == NULL) != (pubfile == NULL))
+		return opt_fail(&cmd, "--checkpoints and --pubkey go together");
+	if (cpfile != NULL && n > 1)
+		return opt_fail(&cmd, "checkpoints are per shard: verify each "
+		    "shard with its own --checkpoints");
+	if (pubfile != NULL && (pub = checkpoint_key_load(pubfile, 0, err,
+	    sizeof err)) == NULL) {
+		fprintf(stderr, "fare-engine: %s\n", err);
+		return 1;
+	}
+	for (i = first; i < argc; i++)
+		bad += verify_db(argv[i], cpfile, pub) != 0;
+	checkpoint_key_free(pub);
+	if (n > 1 && (across = verify_across(argv + first, n)) != 0) {
+		if (across > 0)
+			printf("%d shards: %ld problem%s across shards\n", n,
+			    across, across == 1 ? "" : "s");
+		return 1;
+	}
+	if (n > 1 && bad == 0)
+		printf("%d shards: all sound; no tap and no account on two "
+		    "shards\n", n);
+	return bad > 0 ? 1 : 0;
+}
+
+int
+cmd_audit_reconcile(int argc, char **argv)
+{
+	static const struct opt_cmd cmd = {"fare-engine audit reconcile",
+	    "DB REPORT.csv...", 2, 100000, "Compares the settlements of "
+	    "database DB (the first operand) that the acquirer\ndecided "
+	    "with the acquirer's settlement reports: a settlement missing on "
+	    "either\nside, or a different amount, outcome, account, day or "
+	    "reference.  Exit 0, or\n1 naming each difference."};
+	const char *day = NULL;
+	struct reconcile_stats st;
+	size_t bad;
+	sqlite3 *db;
+	int first, rc;
+	const struct opt o[] = {
+		{.name = "day", .kind = OPT_DAY, .dst = &day,
+		    .arg = "YYYY-MM-DD", .help = "only this service day"},
+		{.name = NULL},
+	};
+
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if ((db = ledger_open_ro(argv[first])) == NULL)
+		return 1;
+	bad = reconcile_reports(db, (const char *const *)argv + first + 1,
+	    (size_t)(argc - first - 1), day, stdout, &st);
+	sqlite3_close(db);
+	if (bad > 0) {
+		printf("%s: NOT reconciled: %zu difference%s with the "
+		    "acquirer's report\n", argv[first], bad,
+		    bad == 1 ? "" : "s");
+		return 1;
+	}
+	printf("%s: reconciled%s%s: %zu settlements (%zu approved, "
+	    "%lld.%02lld net) equal the acquirer's %zu report rows\n",
+	    argv[first], day ? " for " : "", day ? day : "", st.engine,
+	    st.approved, (long long)(st.net_cents / 100),
+	    (long long)llabs(st.net_cents % 100), st.report);
+	return 0;
+}
