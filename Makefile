@@ -43,8 +43,12 @@ FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-deny.c engine/cmd-backup.c engine/server.c \
 	   engine/server-http.c engine/http.c engine/metrics.c engine/writer.c \
 	   engine/account-cache.c \
-	   engine/settle.c engine/cmd-audit-ledger.c \
+	   engine/settle.c engine/cmd-audit-ledger.c engine/cmd-web.c \
+	   engine/web.c engine/web-data.c engine/web-api.c engine/web-html.c \
+	   engine/web-dash.c engine/web-http.c \
 	   engine/jsbus.c engine/gateway.c engine/worker.c
+# The web pages' stylesheet and script, built into the engine as strings.
+WEB_ASSETS = engine/web/onecity.css engine/web/dashboard.js
 SIM_SRC	 = terminal-sim/main.c terminal-sim/replay.c terminal-sim/load.c \
 	   terminal-sim/idle.c terminal-sim/acquirer.c terminal-sim/day.c
 
@@ -109,6 +113,15 @@ $(BUILD)/lib%.a:
 $(LIBFARE): $(FARE_OBJ)
 $(LIBWIRE): $(WIRE_OBJ)
 $(LIBSTORE): $(STORE_OBJ)
+
+$(BUILD)/engine/web-static.c: $(WEB_ASSETS) tools/text2c.sh
+	@mkdir -p $(dir $@)
+	{ sh tools/text2c.sh web_css engine/web/onecity.css && \
+	  sh tools/text2c.sh web_js engine/web/dashboard.js; } >$@.tmp && \
+	  mv $@.tmp $@
+$(BUILD)/engine/web-static.o: $(BUILD)/engine/web-static.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+FE_OBJ	+= $(BUILD)/engine/web-static.o
 
 $(BIN)/fare-engine: $(FE_OBJ) $(LIBSTORE) $(LIBWIRE) $(LIBFARE)
 	@mkdir -p $(BIN)

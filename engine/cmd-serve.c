@@ -4,7 +4,8 @@
  *
  *   [engine]
  *   listen = 127.0.0.1:7700
- *   http = 127.0.0.1:7780
+ *   http = 127.0.0.1:7780          (health, metrics, the dashboard)
+ *   web = 0.0.0.0:8080             (the rider pages; public)
  *   db = /var/lib/onecity/engine.db
  *   tariff = /etc/onecity/tariffs/nl
  *   certs = /etc/onecity/certs
@@ -130,6 +131,8 @@ ini_cb(void *user, const char *section, const char *name, const char *value)
 		c->listen = keep(value);
 	else if (strcmp(name, "http") == 0)
 		c->http = keep(value);
+	else if (strcmp(name, "web") == 0)
+		c->web = keep(value);
 	else if (strcmp(name, "db") == 0)
 		c->db = keep(value);
 	else if (strcmp(name, "tariff") == 0)
@@ -217,7 +220,7 @@ cmd_serve(int argc, char **argv)
 	    SETTLE_GRACE_S_DEFAULT, SETTLE_INTERVAL_S_DEFAULT,
 	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT,
 	    METRICS_REFRESH_S_DEFAULT,
-	    ACCOUNT_CACHE_ACCOUNTS, NULL, NULL, NULL, 0};
+	    ACCOUNT_CACHE_ACCOUNTS, NULL, NULL, NULL, NULL, 0};
 	const char *config = serve_config_path(argc, argv), *cfg = NULL;
 	int64_t clock = INT64_MIN;
 	int first, r;
@@ -243,7 +246,11 @@ cmd_serve(int argc, char **argv)
 		    .arg = "HOST:PORT", .help = "validators (default "
 		    "127.0.0.1:7700)"},
 		{.name = "http", .kind = OPT_STR, .dst = &c.http,
-		    .arg = "HOST:PORT", .help = "/healthz and /metrics"},
+		    .arg = "HOST:PORT", .help = "/healthz, /metrics and the "
+		    "dashboard (private)"},
+		{.name = "web", .kind = OPT_STR, .dst = &c.web,
+		    .arg = "HOST:PORT", .help = "the rider pages (public, "
+		    "read-only)"},
 		{.name = "token-key-file", .kind = OPT_STR,
 		    .dst = &c.token_key_file, .arg = "FILE",
 		    .help = "the HMAC key of card tokens"},

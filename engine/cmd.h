@@ -26,5 +26,6 @@ int	cmd_backup(int argc, char **argv);
 int	cmd_audit_keygen(int argc, char **argv);
 int	cmd_audit_checkpoint(int argc, char **argv);
 int	cmd_audit_reconcile(int argc, char **argv);
+int	cmd_web(int argc, char **argv);
 
 #endif

@@ -386,10 +386,11 @@ conn_respond(struct http_conn *c, int head_only, struct http_response *r)
 	if (c->requests >= c->srv->lim.requests_per_connection)
 		c->close_after = 1;
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+	    "Content-Length: %zu\r\nCache-Control: %s\r\n"
 	    "X-Content-Type-Options: nosniff\r\n%sConnection: %s\r\n\r\n",
 	    r->status, status_text(r->status), r->content_type ?
-	    r->content_type : "text/plain; charset=utf-8", blen, r->headers,
+	    r->content_type : "text/plain; charset=utf-8", blen,
+	    r->cache_control ? r->cache_control : "no-store", r->headers,
 	    c->close_after ? "close" : "keep-alive");
 	if (!head_only)
 		evbuffer_add_buffer(out, r->body);

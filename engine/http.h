@@ -55,13 +55,15 @@ struct http_request {
 };
 
 /*
- * A handler's answer: status (200 unless set), content_type, the body
- * (an evbuffer the handler appends to; not sent for HEAD) and extra
- * headers added with http_response_header().
+ * A handler's answer: status (200 unless set), content_type,
+ * cache_control (NULL: no-store), the body (an evbuffer the handler
+ * appends to; not sent for HEAD) and extra headers added with
+ * http_response_header().
  */
 struct http_response {
 	int		 status;
 	const char	*content_type;
+	const char	*cache_control;	/* NULL: "no-store" */
 	struct evbuffer	*body;
 	char		 headers[1024];
 	size_t		 headers_len;

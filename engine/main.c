@@ -56,6 +56,8 @@ static const struct cmd_entry {
 	    "lift an account's deny entry"},
 	{"backup", NULL, cmd_backup, "DB DEST",
 	    "copy the database safely while the engine runs"},
+	{"web", NULL, cmd_web, "--db DB --tariff DIR --listen HOST:PORT",
+	    "the rider page and the dashboard, read-only over a database"},
 };
 #define NCMDS	(sizeof cmds / sizeof cmds[0])
 

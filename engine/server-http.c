@@ -1,7 +1,9 @@
 /*
  * The engine's HTTP side: GET /healthz (is the writer committing, are we
- * accepting) and GET /metrics (metrics.c), on the event loop's thread,
- * read-only, served by the bounded listener of http.c.
+ * accepting), GET /metrics (metrics.c) and the dashboard with its API
+ * (web.h) on the operator port, the rider pages on the public web port;
+ * on the event loop's thread, read-only, served by the bounded listener
+ * of http.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "http.h"
 #include "parse.h"
 #include "tls.h"
+#include "certs.h"
 #include "server-int.h"
 #include "gateway.h"
 #include "limits.h"
@@ -114,10 +117,28 @@ metrics_cb(const struct http_request *req, struct http_response *r, void *arg)
 	metrics_write(arg, r->body);
 }
 
+/* What only the running engine knows, for the dashboard. */
+static void
+server_web_live_cb(void *arg, struct web_live *l)
+{
+	struct server *s = arg;
+	struct writer_stats ws;
+
+	writer_get_stats(s->writer, &ws);
+	l->accepting = s->accepting;
+	l->connections = s->nconns;
+	l->queued = writer_queued(s->writer);
+	l->batches = ws.batches;
+	l->commit_ms_avg = ws.batches ? (double)ws.commit_us / 1e3 /
+	    (double)ws.batches : 0;
+	l->commit_ms_max = (double)ws.commit_us_max / 1e3;
+}
+
 int
 server_http_start(struct server *s, char *err, size_t errlen)
 {
 	struct http_limits lim = http_limits_default();
+	char crl[512];
 
 	if ((s->http = http_listen(s->base, "http", s->cfg->http, &lim, err,
 	    errlen)) == NULL)
@@ -127,5 +148,34 @@ server_http_start(struct server *s, char *err, size_t errlen)
 		snprintf(err, errlen, "http: cannot add a route");
 		return -1;
 	}
+	/* The dashboard and its API on the operator port; the rider pages
+	 * on the public one (web.h). */
+	certs_path(crl, sizeof crl, s->cfg->certs, "crl.pem");
+	if ((s->web = web_open(s->cfg->db, crl, server_web_live_cb, s, NULL,
+	    err, errlen)) == NULL)
+		return -1;
+	s->web_op = (struct web_http){s->web, WEB_OPERATOR, &s->tariff,
+	    s->cfg->clock_offset_s};
+	if (web_http_route(s->http, &s->web_op) == -1) {
+		snprintf(err, errlen, "http: cannot add a route");
+		return -1;
+	}
+	if (s->cfg->web != NULL) {
+		s->web_pub = (struct web_http){s->web, WEB_RIDER, &s->tariff,
+		    s->cfg->clock_offset_s};
+		if ((s->web_http = web_http_listen(s->base, "web",
+		    s->cfg->web, &s->web_pub, err, errlen)) == NULL)
+			return -1;
+	}
 	return 0;
+}
+
+void
+server_http_stop(struct server *s)
+{
+	http_free(s->http);
+	http_free(s->web_http);
+	web_close(s->web);
+	s->http = s->web_http = NULL;
+	s->web = NULL;
 }

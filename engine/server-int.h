@@ -17,6 +17,7 @@
 
 #include "journal.h"
 #include "server.h"
+#include "web-http.h"
 
 struct terminal {
 	struct server		*srv;
@@ -37,7 +38,10 @@ struct server {
 	struct tls_ctx		*tls;
 	struct evconnlistener	*listener;
 	struct event		*listener_retry;
-	struct http_server	*http;		/* /healthz, /metrics */
+	struct http_server	*http;		/* /healthz, /metrics, dashboard */
+	struct http_server	*web_http;	/* the riders' port */
+	struct web		*web;		/* the pages, both ports */
+	struct web_http		 web_op, web_pub;
 	struct writer		*writer;
 	struct gateway		*gw;		/* gateway mode: taps go to
 						 * JetStream, not writer */
@@ -66,7 +70,9 @@ struct server {
 	int64_t			 metrics_start, metrics_end;
 };
 
-/* Serves /healthz and /metrics on cfg->http; -1 with err on failure. */
+/* Serves /healthz, /metrics and the dashboard on cfg->http, and the
+ * rider pages on cfg->web; -1 with err on failure. */
 int	server_http_start(struct server *, char *err, size_t errlen);
+void	server_http_stop(struct server *);
 
 #endif

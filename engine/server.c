@@ -924,7 +924,8 @@ add_events(struct server *s)
 static int
 check_fd_budget(struct server *s, char *err, size_t errlen)
 {
-	long http = s->cfg->http != NULL ? HTTP_CONNECTIONS_DEFAULT : 0;
+	long http = (s->cfg->http != NULL) * HTTP_CONNECTIONS_DEFAULT +
+	    (s->cfg->web != NULL) * HTTP_CONNECTIONS_DEFAULT;
 	rlim_t need = (rlim_t)(s->max_conns + http + FD_RESERVE);
 	struct rlimit rl;
 
@@ -1015,6 +1016,10 @@ server_setup(struct server *s, char *err, size_t errlen)
 	open_deny_feed(s);
 	if (listen_validators(s, err, errlen) == -1)
 		return -1;
+	if (c->web != NULL && c->http == NULL) {
+		snprintf(err, errlen, "--web needs --http (the operator port)");
+		return -1;
+	}
 	if (c->http != NULL && server_http_start(s, err, errlen) == -1)
 		return -1;
 	/* After the writer: the schema exists for its read-only queries. */
@@ -1059,8 +1064,9 @@ server_run(const struct server_config *cfg)
 		log_err("start_failed", "error=%s", LOGQ(err));
 		goto out;
 	}
-	log_notice("serving", "listen=%s http=%s db=%s", LOGQ(cfg->listen),
-	    cfg->http ? LOGQ(cfg->http) : "-", LOGQ(cfg->db));
+	log_notice("serving", "listen=%s http=%s web=%s db=%s",
+	    LOGQ(cfg->listen), cfg->http ? LOGQ(cfg->http) : "-",
+	    cfg->web ? LOGQ(cfg->web) : "-", LOGQ(cfg->db));
 	event_base_dispatch(s.base);
 	rc = 0;
 out:
@@ -1068,7 +1074,7 @@ out:
 		evconnlistener_free(s.listener);
 	if (s.listener_retry != NULL)
 		event_free(s.listener_retry);
-	http_free(s.http);
+	server_http_stop(&s);
 	metrics_stop(s.metrics);
 	settle_stop(s.settle);
 	gateway_close(s.gw);

@@ -27,6 +27,7 @@ struct server_config {
 	long		 account_cache;	/* accounts the writer keeps */
 	const char	*ledger_key_file;	/* signs checkpoints */
 	const char	*checkpoint_file;	/* ... appended here */
+	const char	*web;		/* host:port for riders; NULL: none */
 	const char	*nats;		/* gateway mode: nats://HOST:PORT,...;
 					 * NULL: the embedded engine */
 	long		 shards;	/* gateway mode: pricing shards */

@@ -4,6 +4,7 @@
  * them for every leg.
  */
 #include <math.h>
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,20 @@ uint32_t
 tariff_nnetworks(const struct tariff *t)
 {
 	return t->nnetworks;
+}
+
+uint32_t
+tariff_ncaps(const struct tariff *t)
+{
+	return t->ncaps;
+}
+
+const char *
+tariff_cap_name(const struct tariff *t, uint32_t k)
+{
+	assert(k < t->ncaps);
+	return t->cap[k].name != NULL && t->cap[k].name[0] != '\0' ?
+	    t->cap[k].name : t->cap[k].id;
 }
 
 int

@@ -39,5 +39,9 @@ uint32_t	 tariff_nstops(const struct tariff *);
 uint32_t	 tariff_nnetworks(const struct tariff *);
 int		 tariff_checkout_required(const struct tariff *, uint32_t net);
 const char	*tariff_timezone(const struct tariff *);
+/* Caps (fare_caps.txt), numbered as price_day's cap bits: how many, and
+ * a cap's cap_name (its cap_id where the name is empty). */
+uint32_t	 tariff_ncaps(const struct tariff *);
+const char	*tariff_cap_name(const struct tariff *, uint32_t cap);
 
 #endif

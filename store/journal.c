@@ -53,6 +53,10 @@ static const char schema[] =
 "  network_id TEXT NOT NULL, stop_id TEXT NOT NULL, kind TEXT NOT NULL,"
 "  received_utc INTEGER NOT NULL) WITHOUT ROWID;"
 "CREATE INDEX IF NOT EXISTS taps_token ON taps(token, time_utc);"
+/* A service day's taps in time order, without reading the table (the
+ * dashboard's taps per minute and validators: engine/web-data.c). */
+"CREATE INDEX IF NOT EXISTS taps_day ON taps(time_utc, device_id,"
+"  received_utc);"
 "CREATE TABLE IF NOT EXISTS cards (token TEXT PRIMARY KEY, par TEXT)"
 "  WITHOUT ROWID;"
 "CREATE INDEX IF NOT EXISTS cards_par ON cards(par);"

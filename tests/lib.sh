@@ -72,3 +72,51 @@ charges_equal() {
 	cmp -s "$tmp/want" "$tmp/got" ||
 	    fail "v_charges differs from price: $(diff "$tmp/want" "$tmp/got" | head -5)"
 }
+
+# web_day BIN PORT: the web tests' demo-like data.  A seeded day
+# (2026-11-28) of 150 visitors through the engine, the acquirer
+# simulator declining 10% of accounts once; the engine restarted the next
+# morning settles it, then keeps serving with the operator port
+# (PORT + 1, dashboard) and the public web port (PORT + 3, riders).
+# Sets $pid, $apid, $web_http, $web_pub; the database is $tmp/engine.db.
+web_day() {
+	_fe=$1/fare-engine
+	_sim=$1/terminal-sim
+	web_http=$(($2 + 1))
+	web_pub=$(($2 + 3))
+	"$_fe" certs init "$tmp/certs" >/dev/null
+	"$_sim" acquirer --listen 127.0.0.1:$(($2 + 2)) \
+	    --journal "$tmp/acq.journal" --certs "$tmp/certs" --decline-pct 10 \
+	    --seed 5 \
+	    >"$tmp/acq.out" 2>"$tmp/acq.log" &
+	apid=$!
+	web_serve "$1" "$2" 2026-11-29T01:00:00Z
+	"$_sim" day --engine 127.0.0.1:"$2" --certs "$tmp/certs" \
+	    --tourists 150 --seed 7 --date 2026-11-28 \
+	    --taps-out "$tmp/taps.csv" 2>"$tmp/sim.log" ||
+	    fail "day: $(tail -3 "$tmp/sim.log")"
+	kill -TERM "$pid"
+	wait "$pid" || fail "engine did not stop cleanly"
+	pid=
+	web_serve "$1" "$2" 2026-11-29T06:30:00Z
+	_i=0
+	until [ "$(sqlite3 "$tmp/engine.db" "SELECT count(*) FROM charges c
+	    WHERE c.charge_cents != 0 AND NOT EXISTS (SELECT 1 FROM settlements
+	    s WHERE s.account = c.account AND s.service_day = c.service_day
+	    AND s.state != 'pending')")" = 0 ]; do
+		_i=$((_i + 1))
+		[ $_i -lt 600 ] || fail "settlement did not finish"
+		sleep 0.2
+	done
+}
+
+# web_serve BIN PORT CLOCK: the engine with both HTTP ports.
+web_serve() {
+	"$1"/fare-engine serve --dev --clock "$3" --certs "$tmp/certs" \
+	    --tariff tariffs/nl --db "$tmp/engine.db" --listen 127.0.0.1:"$2" \
+	    --http 127.0.0.1:$(($2 + 1)) --web 127.0.0.1:$(($2 + 3)) \
+	    --acquirer 127.0.0.1:$(($2 + 2)) --settle-interval 1 \
+	    2>>"$tmp/engine.log" &
+	pid=$!
+	wait_healthy $(($2 + 1)) || fail "engine did not start"
+}

@@ -9,6 +9,8 @@
 #include "journal.h"
 #include "ledger.h"
 #include "settlement.h"
+#include "checkpoint.h"
+#include "tariff-version.h"
 
 struct store {
 	struct journal		*j;
@@ -401,6 +403,120 @@ test_settlement_reference_migration(void **state)
 	sqlite3_close(db);
 }
 
+/* A temporary directory for key files; removed by rm_dir. */
+static void
+rm_dir(const char *dir)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * Checkpoints (SPEC §6): a signed line checks; its fields altered, a
+ * non-canonical form, another key's line and a line of another format are
+ * each refused with their reason; the ledger's head is what is signed.
+ */
+static void
+test_checkpoint_lines(void **state)
+{
+	struct store *s = *state;
+	char dir[] = "/tmp/test_store.XXXXXX", a[128], b[128], err[256];
+	char line[CHECKPOINT_LINE_MAX], bad[CHECKPOINT_LINE_MAX], why[160];
+	struct checkpoint_key *ka, *pa, *kb;
+	struct checkpoint c, got;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(a, sizeof a, "%s/a.key", dir);
+	snprintf(b, sizeof b, "%s/b.key", dir);
+	assert_int_equal(checkpoint_keygen(a, err, sizeof err), 0);
+	assert_int_equal(checkpoint_keygen(b, err, sizeof err), 0);
+	assert_int_equal(checkpoint_keygen(a, err, sizeof err), -1);
+	assert_non_null(strstr(err, "exists already"));
+	strcat(a, ".pub");
+	assert_non_null(pa = checkpoint_key_load(a, 0, err, sizeof err));
+	a[strlen(a) - 4] = '\0';
+	assert_non_null(ka = checkpoint_key_load(a, 1, err, sizeof err));
+	assert_non_null(kb = checkpoint_key_load(b, 1, err, sizeof err));
+	assert_string_equal(checkpoint_key_id(ka), checkpoint_key_id(pa));
+	assert_int_equal(ledger_move(s->l, "clearing:acquirer", "rider:par:P",
+	    300, "2026-11-28", "par:P", 10, "capture"), 0);
+	assert_int_equal(checkpoint_head(s->db, &c), 0);
+	assert_int_equal(c.entries, 2);
+	c.time_utc = 1764460800;	/* 2025-11-30T00:00:00Z */
+	assert_int_equal(checkpoint_sign(ka, &c, line, sizeof line, err,
+	    sizeof err), 0);
+	assert_int_equal(checkpoint_check_line(pa, line, &got, why,
+	    sizeof why), 0);
+	assert_int_equal(got.entries, 2);
+	assert_string_equal(got.head, c.head);
+	/* The count changed: the signature no longer holds. */
+	snprintf(bad, sizeof bad, "%s", line);
+	bad[strlen("onecity-checkpoint 1 ") + 17] = '3';
+	assert_int_equal(checkpoint_check_line(pa, bad, &got, why,
+	    sizeof why), -1);
+	assert_non_null(strstr(why, "bad signature"));
+	/* The same count with a leading zero: not canonical. */
+	snprintf(bad, sizeof bad, "onecity-checkpoint 1 %s 02 %s",
+	    checkpoint_key_id(ka), line + strlen("onecity-checkpoint 1 ") +
+	    19);
+	assert_int_equal(checkpoint_check_line(pa, bad, &got, why,
+	    sizeof why), -1);
+	/* Signed by another key. */
+	assert_int_equal(checkpoint_sign(kb, &c, line, sizeof line, err,
+	    sizeof err), 0);
+	assert_int_equal(checkpoint_check_line(pa, line, &got, why,
+	    sizeof why), -1);
+	assert_non_null(strstr(why, "signed by key"));
+	assert_int_equal(checkpoint_check_line(pa, "hello world", &got, why,
+	    sizeof why), -1);
+	/* A public key cannot sign. */
+	assert_int_equal(checkpoint_sign(pa, &c, line, sizeof line, err,
+	    sizeof err), -1);
+	checkpoint_key_free(ka);
+	checkpoint_key_free(kb);
+	checkpoint_key_free(pa);
+	rm_dir(dir);
+}
+
+/*
+ * A tariff version is stored once by content hash and written back byte
+ * for byte; a stored file altered is refused on the way out.
+ */
+static void
+test_tariff_version_round_trip(void **state)
+{
+	struct store *s = *state;
+	char dir[] = "/tmp/test_store.XXXXXX", err[256];
+	struct tariff_files *tf, *back;
+	int64_t id, again;
+
+	assert_int_equal(tariff_version_schema(s->db, err, sizeof err), 0);
+	assert_non_null(tf = tariff_files_read(TU_NL, err, sizeof err));
+	assert_int_equal(tariff_version_store(s->db, tf, 10, &id), 0);
+	assert_int_equal(tariff_version_store(s->db, tf, 20, &again), 0);
+	assert_int_equal(id, again);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(tariff_version_extract(s->db, id, dir, err,
+	    sizeof err), 0);
+	assert_non_null(back = tariff_files_read(dir, err, sizeof err));
+	assert_string_equal(tariff_files_hash(back), tariff_files_hash(tf));
+	tariff_files_free(back);
+	rm_dir(dir);
+	assert_int_equal(journal_exec(s->j, "UPDATE tariff_files SET content "
+	    "= X'00' WHERE name = 'stops.txt'"), SQLITE_OK);
+	memcpy(dir + strlen(dir) - 6, "XXXXXX", 6);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(tariff_version_extract(s->db, id, dir, err,
+	    sizeof err), -1);
+	assert_non_null(strstr(err, "(altered)"));
+	assert_int_equal(tariff_version_extract(s->db, id + 1, dir, err,
+	    sizeof err), -1);
+	rm_dir(dir);
+	tariff_files_free(tf);
+}
+
 /* A debt opens, is lowered, and is recovered when nothing is left. */
 static void
 test_debt_lifecycle(void **state)
@@ -509,6 +625,10 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test(test_settlement_reference),
 		cmocka_unit_test(test_settlement_reference_migration),
+		cmocka_unit_test_setup_teardown(test_checkpoint_lines, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tariff_version_round_trip,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_debt_lifecycle, setup,
 		    teardown),
 	};

@@ -156,3 +156,57 @@ echo "Files in $out/: engine.db (try: sqlite3 $out/engine.db" \
     "$out/engine.db --day $DAY), taps.csv, engine.log, acks.log," \
     "acquirer.journal, checkpoints (and ledger.key.pub to check them)," \
     "reports/ (the acquirer's settlement reports)"
+
+# The web pages over the demo's database: render times (server time, the
+# Server-Timing header; the dashboard alternates days, so that no answer
+# comes from its 2-second cache), then the command to browse them.
+refs=$(q "SELECT (SELECT reference FROM v_settlements s JOIN v_charges c
+    USING (account, service_day) WHERE s.service_day = '$DAY' AND
+    s.kind = 'capture' AND s.state = 'approved' AND c.charge_cents <
+    c.uncapped_cents ORDER BY s.reference LIMIT 1), (SELECT reference FROM
+    v_settlements WHERE service_day = '$DAY' AND kind = 'capture' AND
+    state = 'declined' ORDER BY reference LIMIT 1), (SELECT reference FROM
+    v_settlements s WHERE s.service_day = '$DAY' AND s.kind = 'capture'
+    AND s.state = 'approved' AND EXISTS (SELECT 1 FROM v_legs l WHERE
+    l.account = s.account AND l.service_day = s.service_day AND l.status =
+    'incomplete') ORDER BY s.reference LIMIT 1)" | tr '|' ' ')
+wport=$((port + 3))
+"$BIN"/fare-engine web --db "$out/engine.db" --tariff tariffs/nl \
+    --listen 127.0.0.1:$wport --crl "$out/certs/crl.pem" \
+    2>>"$out/web.log" &
+pid=$!
+i=0
+until curl -s -o /dev/null "http://127.0.0.1:$wport/trips"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { echo "fare-engine web did not start"; exit 1; }
+	sleep 0.1
+done
+# ms PATH: the server time of one answer, and its CPU time after a ':'.
+ms() {
+	curl -s -o /dev/null -D - "http://127.0.0.1:$wport$1" | sed -n \
+	    's/^Server-Timing: app;dur=\([0-9.]*\), cpu;dur=\([0-9.]*\).*/\1:\2/p'
+}
+dash= rider=
+for n in 1 2 3 4 5; do
+	dash="$dash $(ms "/?day=$DAY") $(ms "/?day=$NEXT")"
+	for r in $refs; do rider="$rider $(ms "/trips?ref=$r")"; done
+done
+kill -TERM "$pid"
+wait "$pid" || true
+pid=
+stat() {	# "median X ms, max Y ms" of the times given (field $1 of W:C)
+	echo "$2" | tr ' ' '\n' | sed '/^$/d' | cut -d: -f"$1" | sort -n |
+	    awk '{ v[NR] = $1 } END { printf "median %.1f ms, max %.1f ms",
+	    v[int((NR + 1) / 2)], v[NR] }'
+}
+echo "== web pages over $out/engine.db (server time per page, 10 dashboards," \
+    "$(echo $rider | wc -w) rider pages)"
+echo "dashboard: $(stat 1 "$dash") ($(stat 2 "$dash") on the CPU);" \
+    "rider page: $(stat 1 "$rider") ($(stat 2 "$rider") on the CPU)"
+echo "Browse the day: $BIN/fare-engine web --db $out/engine.db --tariff" \
+    "tariffs/nl --listen 127.0.0.1:8080"
+echo "  then http://127.0.0.1:8080/ (the dashboard) and" \
+    "http://127.0.0.1:8080/trips (riders); sample references:"
+set -- $refs
+echo "  $1 (paid, capped), $2 (declined, then recovered), $3 (paid, with" \
+    "a journey without check-out)"

@@ -4,8 +4,16 @@
 set -eu
 PKGS="gcc make libc6-dev libevent-dev libmbedtls-dev libsqlite3-dev sqlite3 \
 libcmocka-dev libinih-dev tzdata curl clang libclang-rt-14-dev valgrind \
-nats-server libnats-dev systemd man-db build-essential dpkg-dev"
+systemd man-db build-essential dpkg-dev nats-server libnats-dev"
+# The browser test: Debian's chromium (playwright-core drives it; npm
+# installs playwright-core from tests/browser/package-lock.json).
+PKGS="$PKGS chromium"
 missing=""
+# Node.js and npm: the machine's own when it has them (a newer Node.js
+# than Debian's), else Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	missing=" nodejs npm"
+fi
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
 		missing="$missing $p"
