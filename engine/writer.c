@@ -32,6 +32,23 @@
 #include "tap.h"
 #include "writer.h"
 
+/* One batch on its way through write_batch(). */
+struct batch {
+	struct jtap		*b;
+	struct jresult		*res;
+	uint32_t		*tap_acc;	/* each tap's account or NONE */
+	size_t			 n;
+	struct strtab		*accounts;	/* every account touched */
+	uint32_t		*first, *next;	/* the taps of each account */
+	uint32_t		*before;	/* each tap's account before it */
+	uint8_t			*added;		/* each tap: a new row */
+	int32_t			*from_day;	/* per account: reprice from */
+	int32_t			*to_day;	/* ... the last changed day */
+	struct strtab		*tokens;	/* every card that tapped */
+	uint32_t		*tap_tok;	/* each tap's card */
+	uint32_t		*tok_acc;	/* each card's account now */
+};
+
 struct stored_day;
 
 struct writer {
@@ -76,21 +93,14 @@ struct writer {
 	struct acache_day	*newdays;	/* writer's scratch */
 	size_t			 newdays_cap;
 	struct acache		*cache;		/* writer only */
+	struct batch		 bt;		/* writer's scratch, kept */
+	/* The checkpointer: its thread and connection, woken by commits. */
+	pthread_t		 ckpt_thread;
+	pthread_cond_t		 ckpt_cv;
+	sqlite3			*ckpt_db;
+	int			 ckpt_want, ckpt_stop, ckpt_running;
 };
 
-/* One batch on its way through write_batch(). */
-struct batch {
-	struct jtap		*b;
-	struct jresult		*res;
-	uint32_t		*tap_acc;	/* each tap's account or NONE */
-	size_t			 n;
-	struct strtab		*accounts;	/* every account touched */
-	uint32_t		*first, *next;	/* the taps of each account */
-	uint32_t		*before;	/* each tap's account before it */
-	uint8_t			*added;		/* each tap: a new row */
-	int32_t			*from_day;	/* per account: reprice from */
-	int32_t			*to_day;	/* ... the last changed day */
-};
 
 int64_t
 writer_now(const struct writer *w)
@@ -683,24 +693,27 @@ trim_entry(struct writer *w, struct acache_entry *e)
  */
 static int
 reprice(struct writer *w, const char *account, int32_t from_day,
-    int32_t to_day)
+    int32_t to_day, int moved)
 {
 	int32_t week = INT32_MIN, last = INT32_MAX;
 	char now_acc[ACCOUNT_TEXT_MAX];
 	struct account_key key;
 	struct acache_entry *e = NULL;
 	size_t cut = 0, end;
-	int moved = 0;
 
 	if (from_day == INT32_MAX)	/* touched, nothing to reprice */
 		return 0;
-	/* A card that has since shown a PAR belongs to that account now. */
+	/* A card that has since shown a PAR belongs to that account now
+	 * (moved -1: the batch does not know, ask the journal). */
 	if (account_parse(&key, account) == -1)
 		return -1;
-	if (key.kind == ACCOUNT_TOKEN) {
-		journal_card_account(w->journal, key.id, now_acc,
-		    sizeof now_acc);
-		moved = strcmp(now_acc, account) != 0;
+	if (moved == -1) {
+		moved = 0;
+		if (key.kind == ACCOUNT_TOKEN) {
+			journal_card_account(w->journal, key.id, now_acc,
+			    sizeof now_acc);
+			moved = strcmp(now_acc, account) != 0;
+		}
 	}
 	w->pr.ndays = 0;
 	if (moved) {
@@ -756,6 +769,37 @@ touch_account(struct batch *bt, const char *acc)
 }
 
 /*
+ * The card's account once its row took tap x (journal_update_card): the
+ * least PAR it has shown.  Worked out here for a card already in a PAR
+ * account; asked of the journal when the card shows its first PAR.
+ */
+static int
+card_after(struct writer *w, struct batch *bt, uint32_t tk,
+    const struct jtap *x)
+{
+	struct account_key now, par;
+	char acc[ACCOUNT_TEXT_MAX];
+	uint32_t a;
+
+	if (x->par[0] == '\0')
+		return 0;	/* no PAR: the row is as it was */
+	if (account_parse(&now, strtab_name(bt->accounts, bt->tok_acc[tk]))
+	    == -1)
+		return -1;
+	if (now.kind == ACCOUNT_PAR && strcmp(x->par, now.id) >= 0)
+		return 0;
+	if (now.kind == ACCOUNT_PAR &&
+	    account_from(&par, ACCOUNT_PAR, x->par) == 0)
+		account_format(&par, acc, sizeof acc);
+	else
+		journal_card_account(w->journal, x->token, acc, sizeof acc);
+	if ((a = touch_account(bt, acc)) == STRTAB_NONE)
+		return -1;
+	bt->tok_acc[tk] = a;
+	return 0;
+}
+
+/*
  * Stores one tap of a batch (or its refusal).  -1 stops the batch: a
  * write failed, or memory ran out.
  */
@@ -766,15 +810,27 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 	enum refusal why = x->refuse;
 	char acc[64];
 	int64_t rows;
+	int added;
 
 	assert(why >= 0 && why < REFUSAL_MAX);
 	bt->added[i] = 0;
+	bt->tap_tok[i] = STRTAB_NONE;
 	if (why == REFUSAL_NONE) {
 		/* The account the card had: a PAR in this batch may move it,
-		 * and the old one must be repriced too. */
-		journal_card_account(w->journal, x->token, acc, sizeof acc);
-		if ((bt->before[i] = touch_account(bt, acc)) == STRTAB_NONE)
+		 * and the old one must be repriced too.  Read once a batch. */
+		uint32_t tk = strtab_intern(bt->tokens, x->token,
+		    strlen(x->token), &added);
+		if (tk == STRTAB_NONE)
 			return -1;
+		if (added) {
+			journal_card_account(w->journal, x->token, acc,
+			    sizeof acc);
+			if ((bt->tok_acc[tk] = touch_account(bt, acc)) ==
+			    STRTAB_NONE)
+				return -1;
+		}
+		bt->tap_tok[i] = tk;
+		bt->before[i] = bt->tok_acc[tk];
 		rows = journal_changes(w->journal);
 		why = journal_store_tap(w->journal, x);
 		if (why == REFUSAL_STORE)
@@ -782,7 +838,8 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 		/* A new row, not a resend: the account's cache takes it. */
 		bt->added[i] = journal_changes(w->journal) > rows;
 		if (why == REFUSAL_NONE &&
-		    journal_update_card(w->journal, x) != 0)
+		    (journal_update_card(w->journal, x) != 0 ||
+		    card_after(w, bt, tk, x) == -1))
 			return -1;
 	} else if (why == REFUSAL_MOVED) {
 		/* Cluster (worker.c): the card's taps went to its PAR's
@@ -840,27 +897,14 @@ store_batch(struct writer *w, struct batch *bt)
 static int
 index_batch(struct writer *w, struct batch *bt)
 {
-	char acc[64];
 	size_t i, n = bt->n;
 	uint32_t a;
 
 	for (i = 0; i < n; i++)
-		if (bt->res[i].refused == REFUSAL_NONE) {
-			journal_card_account(w->journal, bt->b[i].token, acc,
-			    sizeof acc);
-			bt->tap_acc[i] = strtab_intern(bt->accounts, acc,
-			    strlen(acc), NULL);
-		}
-	bt->first = malloc((strtab_count(bt->accounts) + 1) *
-	    sizeof *bt->first);
-	bt->next = malloc((n + 1) * sizeof *bt->next);
-	bt->from_day = malloc((strtab_count(bt->accounts) + 1) *
-	    sizeof *bt->from_day);
-	bt->to_day = malloc((strtab_count(bt->accounts) + 1) *
-	    sizeof *bt->to_day);
-	if (bt->first == NULL || bt->next == NULL || bt->from_day == NULL ||
-	    bt->to_day == NULL)
-		return -1;
+		if (bt->res[i].refused == REFUSAL_NONE)
+			bt->tap_acc[i] = bt->tok_acc[bt->tap_tok[i]];
+	/* At most two accounts a tap (its card's before and after). */
+	assert(strtab_count(bt->accounts) <= 2 * JOURNAL_BATCH);
 	for (a = 0; a < strtab_count(bt->accounts); a++) {
 		bt->first[a] = UINT32_MAX;
 		bt->from_day[a] = INT32_MAX;	/* nothing to reprice */
@@ -935,6 +979,21 @@ cache_batch(struct writer *w, struct batch *bt)
 	}
 }
 
+/* Whether account a is a card's that this batch moved to a PAR account:
+ * 1 or 0, -1 when the batch does not know (an account seen at the gate). */
+static int
+account_moved(const struct batch *bt, uint32_t a)
+{
+	const char *name = strtab_name(bt->accounts, a);
+	struct account_key key;
+	uint32_t tk;
+
+	if (account_parse(&key, name) == -1 || key.kind != ACCOUNT_TOKEN)
+		return key.kind == ACCOUNT_PAR ? 0 : -1;
+	tk = strtab_find(bt->tokens, key.id, strlen(key.id));
+	return tk == STRTAB_NONE ? -1 : bt->tok_acc[tk] != a;
+}
+
 /* Live pricing: the accounts this batch touched. */
 static int
 price_batch(struct writer *w, struct batch *bt)
@@ -946,7 +1005,8 @@ price_batch(struct writer *w, struct batch *bt)
 
 	for (a = 0; a < strtab_count(bt->accounts); a++) {
 		const char *name = strtab_name(bt->accounts, a);
-		if (reprice(w, name, bt->from_day[a], bt->to_day[a]) != 0 ||
+		if (reprice(w, name, bt->from_day[a], bt->to_day[a],
+		    account_moved(bt, a)) != 0 ||
 		    (debts && settlement_debt_due(
 		    w->settlement, name, writer_now(w), w->debt_tap_gap) != 0))
 			return -1;
@@ -993,27 +1053,23 @@ static int
 write_batch(struct writer *w, struct jtap *b, size_t n,
     struct jresult *res, uint32_t *tap_acc)
 {
-	struct batch bt = {b, res, tap_acc, n, strtab_new(), NULL, NULL,
-	    malloc((n + 1) * sizeof(uint32_t)), malloc(n + 1), NULL, NULL};
+	struct batch *bt = &w->bt;
 	uint64_t t0 = clock_mono_us(), t1 = t0, t2 = t0;
 	int64_t rows0 = journal_changes(w->journal);
-	int ok = bt.accounts != NULL && bt.before != NULL &&
-	    bt.added != NULL &&
-	    journal_exec(w->journal, "BEGIN IMMEDIATE") == SQLITE_OK;
+	int ok = journal_exec(w->journal, "BEGIN IMMEDIATE") == SQLITE_OK;
 	size_t i;
 
-	ok = ok && store_batch(w, &bt) == 0 && index_batch(w, &bt) == 0;
+	bt->b = b;
+	bt->res = res;
+	bt->tap_acc = tap_acc;
+	bt->n = n;
+	strtab_clear(bt->accounts);
+	strtab_clear(bt->tokens);
+	ok = ok && store_batch(w, bt) == 0 && index_batch(w, bt) == 0;
 	if (ok)
-		cache_batch(w, &bt);
+		cache_batch(w, bt);
 	t1 = clock_mono_us();
-	ok = ok && price_batch(w, &bt) == 0;
-	free(bt.first);
-	free(bt.next);
-	free(bt.before);
-	free(bt.added);
-	free(bt.from_day);
-	free(bt.to_day);
-	strtab_free(bt.accounts);
+	ok = ok && price_batch(w, bt) == 0;
 	t2 = clock_mono_us();
 	if (!ok || journal_exec(w->journal, "COMMIT") != SQLITE_OK) {
 		set_health(w, "cannot commit a batch; nothing acknowledged");
@@ -1057,7 +1113,7 @@ close_expired_legs(struct writer *w)
 			name[sp - e] = '\0';
 			if (sscanf(sp + 1, "%4u-%2u-%2u", &y, &m, &dd) == 3)
 				day = civil_to_days(y, m, dd);
-			if (reprice(w, name, day, INT32_MAX) != 0) {
+			if (reprice(w, name, day, INT32_MAX, -1) != 0) {
 				set_health(w, "repricing open legs");
 				acache_drop(w->cache, name);
 			}
@@ -1244,6 +1300,146 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	free(copy);
 }
 
+/*
+ * Checkpoints off the ack path: the writer's connection never checkpoints
+ * as part of a commit (its WAL hook replaces SQLite's automatic one); this
+ * thread, on its own connection, copies the WAL back into the database
+ * (PASSIVE: it never blocks the writer) once commits have put
+ * WRITER_CHECKPOINT_PAGES in it.  A crash at any point is SQLite's to
+ * recover as with its own checkpoints.
+ */
+static void *
+walckpt_main(void *arg)
+{
+	struct writer *w = arg;
+	int log, done;
+
+	pthread_setname_np(pthread_self(), "fe-checkpoint");
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->ckpt_want && !w->ckpt_stop)
+			pthread_cond_wait(&w->ckpt_cv, &w->mu);
+		if (w->ckpt_stop)
+			break;
+		w->ckpt_want = 0;
+		pthread_mutex_unlock(&w->mu);
+		/* A failure (a full disk) leaves the WAL as it is; the next
+		 * commit asks again. */
+		(void)sqlite3_wal_checkpoint_v2(w->ckpt_db, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/*
+ * After each commit on the writer's connection, with the WAL's size in
+ * pages: wake the checkpointer; past WRITER_WAL_RESET_PAGES copy what it
+ * left here; at WRITER_WAL_MAX_PAGES wait for a whole checkpoint
+ * (RESTART), so that the WAL stays bounded when the checkpointer cannot
+ * keep up (limits.h).
+ */
+static int
+wal_hook_cb(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct writer *w = arg;
+
+	if (pages >= WRITER_WAL_MAX_PAGES || (!w->ckpt_running &&
+	    pages >= WRITER_CHECKPOINT_PAGES)) {
+		(void)sqlite3_wal_checkpoint_v2(db, name,
+		    SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+		return SQLITE_OK;
+	}
+	/* The checkpointer has copied most of it (or holds the lock: busy,
+	 * try after the next commit); no commit runs meanwhile, so this
+	 * completes and the next transaction starts the WAL again. */
+	if (pages >= WRITER_WAL_RESET_PAGES) {
+		(void)sqlite3_wal_checkpoint_v2(db, name,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		return SQLITE_OK;
+	}
+	if (pages >= WRITER_CHECKPOINT_PAGES) {
+		pthread_mutex_lock(&w->mu);
+		w->ckpt_want = 1;
+		pthread_cond_signal(&w->ckpt_cv);
+		pthread_mutex_unlock(&w->mu);
+	}
+	return SQLITE_OK;
+}
+
+/* Starts the checkpointer; without it commits checkpoint as before. */
+static void
+walckpt_start(struct writer *w, const char *path)
+{
+	sqlite3_wal_hook(journal_db(w->journal), wal_hook_cb, w);
+	if (sqlite3_open_v2(path, &w->ckpt_db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_exec(w->ckpt_db, "PRAGMA synchronous=FULL", NULL, NULL,
+	    NULL) != SQLITE_OK ||
+	    pthread_create(&w->ckpt_thread, NULL, walckpt_main, w) != 0) {
+		log_warning("checkpointer_off", "error=%s msg=\"commits "
+		    "checkpoint themselves\"", LOGQ(w->ckpt_db != NULL ?
+		    sqlite3_errmsg(w->ckpt_db) : "cannot open"));
+		sqlite3_close_v2(w->ckpt_db);
+		w->ckpt_db = NULL;
+		return;
+	}
+	w->ckpt_running = 1;
+}
+
+static void
+walckpt_stop(struct writer *w)
+{
+	if (!w->ckpt_running)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->ckpt_stop = 1;
+	pthread_cond_signal(&w->ckpt_cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->ckpt_thread, NULL);
+	sqlite3_close_v2(w->ckpt_db);
+	w->ckpt_db = NULL;
+	w->ckpt_running = 0;
+}
+
+/* A batch's scratch, once for all batches: no allocation per tap. */
+static int
+batch_alloc(struct batch *bt)
+{
+	size_t n = JOURNAL_BATCH + 1, na = 2 * JOURNAL_BATCH + 1;
+
+	bt->accounts = strtab_new();
+	bt->tokens = strtab_new();
+	bt->first = malloc(na * sizeof *bt->first);
+	bt->from_day = malloc(na * sizeof *bt->from_day);
+	bt->to_day = malloc(na * sizeof *bt->to_day);
+	bt->next = malloc(n * sizeof *bt->next);
+	bt->before = malloc(n * sizeof *bt->before);
+	bt->added = malloc(n * sizeof *bt->added);
+	bt->tap_tok = malloc(n * sizeof *bt->tap_tok);
+	bt->tok_acc = malloc(n * sizeof *bt->tok_acc);
+	return bt->accounts == NULL || bt->tokens == NULL ||
+	    bt->first == NULL || bt->from_day == NULL || bt->to_day == NULL ||
+	    bt->next == NULL || bt->before == NULL || bt->added == NULL ||
+	    bt->tap_tok == NULL || bt->tok_acc == NULL ? -1 : 0;
+}
+
+static void
+batch_free(struct batch *bt)
+{
+	strtab_free(bt->accounts);
+	strtab_free(bt->tokens);
+	free(bt->first);
+	free(bt->from_day);
+	free(bt->to_day);
+	free(bt->next);
+	free(bt->before);
+	free(bt->added);
+	free(bt->tap_tok);
+	free(bt->tok_acc);
+}
+
 /* The store: the journal's connection, each module adding its tables. */
 static int
 open_store(struct writer *w, const struct writer_opts *o, char *err,
@@ -1319,13 +1515,15 @@ writer_open(const struct writer_opts *o, struct tariff *t,
 	price_result_init(&w->pr);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
+	pthread_cond_init(&w->ckpt_cv, NULL);
 	w->q = malloc(JOURNAL_QUEUE * sizeof *w->q);
 	w->res = malloc(JOURNAL_QUEUE * sizeof *w->res);
 	/* Taps: the accounts' share of the bound (limits.h). */
 	w->cache = acache_new(o->account_cache, o->account_cache >=
 	    ACCOUNT_CACHE_ACCOUNTS ? ACCOUNT_CACHE_TAPS :
 	    o->account_cache * (ACCOUNT_CACHE_TAPS / ACCOUNT_CACHE_ACCOUNTS));
-	if (w->q == NULL || w->res == NULL || w->cache == NULL) {
+	if (w->q == NULL || w->res == NULL || w->cache == NULL ||
+	    batch_alloc(&w->bt) == -1) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1339,6 +1537,7 @@ writer_open(const struct writer_opts *o, struct tariff *t,
 		    sqlite3_errmsg(journal_db(w->journal)));
 		goto fail;
 	}
+	walckpt_start(w, o->path);
 	w->done_ev = event_new(base, -1, EV_READ, done_cb, w);
 	w->last_expiry = writer_now(w);
 	if (w->done_ev == NULL ||
@@ -1350,13 +1549,16 @@ writer_open(const struct writer_opts *o, struct tariff *t,
 fail:
 	if (w->done_ev != NULL)
 		event_free(w->done_ev);
+	walckpt_stop(w);
 	close_store(w);
 	price_result_free(&w->pr);
 	free(w->q);
 	free(w->res);
 	acache_free(w->cache);
+	batch_free(&w->bt);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->ckpt_cv);
 	free(w);
 	return NULL;
 }
@@ -1373,6 +1575,9 @@ writer_close(struct writer *w)
 	pthread_join(w->thread, NULL);
 	/* Deliver the last results, if the loop still runs they go out. */
 	done_cb(-1, 0, w);
+	/* The checkpointer's connection first: the writer's is the last on
+	 * the database when it checkpoints. */
+	walckpt_stop(w);
 	writer_checkpoint(w);
 	close_store(w);
 	checkpoint_key_free(w->ledger_key);
@@ -1386,10 +1591,12 @@ writer_close(struct writer *w)
 	free(w->stored);
 	free(w->newdays);
 	acache_free(w->cache);
+	batch_free(&w->bt);
 	free(w->q);
 	free(w->res);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->ckpt_cv);
 	free(w);
 }
 

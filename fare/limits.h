@@ -114,6 +114,20 @@ _Static_assert(ACCOUNT_CACHE_TAPS_PER_ACCOUNT >= 28 * 4 &&
  * post, and how many it posts in one transaction. */
 #define WRITER_CLOSE_INTERVAL_S		1
 #define WRITER_CLOSE_BATCH		1000
+/* Checkpoints (engine/writer.c) run on their own thread and connection,
+ * off the ack path, once commits have put WRITER_CHECKPOINT_PAGES in the
+ * WAL (SQLite's own default for its automatic checkpoint).  Under steady
+ * load that thread never catches up with the last frames, so the WAL
+ * would only grow: past WRITER_WAL_RESET_PAGES (16 MiB) the writer copies
+ * the few frames left itself, between two batches, and the next batch
+ * starts the WAL again; past WRITER_WAL_MAX_PAGES (256 MiB) it waits for
+ * the checkpoint whatever it takes. */
+#define WRITER_CHECKPOINT_PAGES		1000
+#define WRITER_WAL_RESET_PAGES		4000
+#define WRITER_WAL_MAX_PAGES		65536
+_Static_assert(WRITER_CHECKPOINT_PAGES < WRITER_WAL_RESET_PAGES &&
+    WRITER_WAL_RESET_PAGES < WRITER_WAL_MAX_PAGES,
+    "the checkpointer starts long before commits wait");
 /* Idle seconds after which open legs are repriced (expiry). */
 #define JOURNAL_EXPIRE_S		60
 /* Taps of one card in any 24 hours: a rider taps a few dozen times on the

@@ -100,10 +100,12 @@ prepare_all(struct journal *j, int ro)
 	    "(received_utc, device_id, reason, detail, seq) VALUES "
 	    "(?,?,?,?,nullif(?, 0))")) ||
 	    prep(j, &j->get_card, "SELECT par FROM cards WHERE token = ?") ||
+	    /* A card seen before is written only when its least PAR
+	     * changes: most taps leave its row (and page) alone. */
 	    prep(j, &j->up_card, "INSERT INTO cards VALUES (?, ?) "
-	    "ON CONFLICT(token) DO UPDATE SET par = CASE WHEN excluded.par "
-	    "IS NOT NULL AND (par IS NULL OR excluded.par < par) THEN "
-	    "excluded.par ELSE par END") ||
+	    "ON CONFLICT(token) DO UPDATE SET par = excluded.par WHERE "
+	    "excluded.par IS NOT NULL AND (cards.par IS NULL OR "
+	    "excluded.par < cards.par)") ||
 	    prep(j, &j->sel_par_taps, "SELECT time_utc, network_id, stop_id, "
 	    "kind FROM taps WHERE token IN (SELECT token FROM cards WHERE "
 	    "par = ?1) AND time_utc >= ?2 ORDER BY time_utc, tap_id") ||
