@@ -594,6 +594,13 @@ gateway_health(struct gateway *g, char *buf, size_t len)
 		r = buf;
 	}
 	pthread_mutex_unlock(&g->mu);
+	/* No tap needs to fail for this: no server is reachable. */
+	if (r == NULL && natsConnection_Status(g->bus.nc) !=
+	    NATS_CONN_STATUS_CONNECTED) {
+		snprintf(buf, len, "not connected to any NATS server "
+		    "(reconnecting)");
+		r = buf;
+	}
 	return r;
 }
 
