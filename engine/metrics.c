@@ -69,6 +69,7 @@ struct metrics {
 	int64_t day_start, day_end, now;
 	struct msnap *snap; /* under mu; NULL before the first */
 	uint64_t errors; /* under mu */
+	int interval_s; /* under mu: refresh_s, or more when slow */
 };
 
 static void
@@ -292,6 +293,27 @@ metrics_refresh(struct metrics *m)
 	snap_free(old);
 }
 
+/*
+ * Seconds until the next refresh: refresh_s, or more where a refresh is
+ * slow (it scans the taps), so that the refreshes never take more than
+ * 1/METRICS_REFRESH_SHARE of one core's time.
+ */
+static int
+metrics_interval(struct metrics *m)
+{
+	double took = 0;
+	int s = m->refresh_s;
+
+	pthread_mutex_lock(&m->mu);
+	if (m->snap != NULL)
+		took = m->snap->took_s;
+	if (took * METRICS_REFRESH_SHARE > s)
+		s = (int)(took * METRICS_REFRESH_SHARE) + 1;
+	m->interval_s = s;
+	pthread_mutex_unlock(&m->mu);
+	return s;
+}
+
 static void *
 metrics_main(void *arg)
 {
@@ -313,7 +335,7 @@ metrics_main(void *arg)
 		if (have_day)
 			metrics_refresh(m);
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += m->refresh_s;
+		until.tv_sec += metrics_interval(m);
 		pthread_mutex_lock(&m->mu);
 		while (!m->stop &&
 		    pthread_cond_timedwait(&m->cv, &m->mu, &until) == 0)
@@ -756,6 +778,7 @@ metrics_write(struct server *s, struct evbuffer *b)
 {
 	struct metrics *m = s->metrics;
 	uint64_t errors = 0;
+	int interval = 0;
 
 	write_build(b);
 	write_process(b);
@@ -770,7 +793,12 @@ metrics_write(struct server *s, struct evbuffer *b)
 	if (m->snap != NULL)
 		write_snapshot(m->snap, b);
 	errors = m->errors;
+	interval = m->interval_s;
 	pthread_mutex_unlock(&m->mu);
+	metric_i(b, "onecity_metrics_refresh_interval_seconds", "gauge",
+	    "Seconds between refreshes: metrics_refresh_s, or more where a "
+	    "refresh is slow.",
+	    interval);
 	metric_i(b, "onecity_metrics_refresh_errors_total", "counter",
 	    "Refreshes from the database that failed (see the log).",
 	    (long long)errors);

@@ -79,6 +79,9 @@
 /* Seconds between the /metrics refreshes from the database (each scans
  * the taps table twice: see engine/metrics.h). */
 #define METRICS_REFRESH_S_DEFAULT	60
+/* A refresh may take at most 1/20 of one core: a slower one (a big taps
+ * table: ~0.4 us per tap per scan here) spaces the next ones out. */
+#define METRICS_REFRESH_SHARE		20
 #define METRICS_REFRESH_S_MAX		3600
 /* The writer's queue: back-pressure starts well before it is full. */
 #define JOURNAL_QUEUE			65536

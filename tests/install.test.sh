@@ -86,9 +86,13 @@ pid=
 # The Debian package: dpkg-buildpackage -us -uc -b in a copy of the tree
 # (its clean step runs make clean).
 mkdir -p "$tmp/deb/src"
-tar --exclude=./build --exclude=./bin --exclude=./build-san \
-    --exclude=./bin-san --exclude=./build-fuzz --exclude=./.git -cf - . |
-    (cd "$tmp/deb/src" && tar xf -)
+if git rev-parse --git-dir >/dev/null 2>&1; then
+	git ls-files -co --exclude-standard | while read -r f; do
+		[ -f "$f" ] && echo "$f"
+	done
+else
+	find . -path './build*' -prune -o -path './bin*' -prune -o -type f -print
+fi | tar -cf - -T - | (cd "$tmp/deb/src" && tar xf -)
 (cd "$tmp/deb/src" && dpkg-buildpackage -us -uc -b) >"$tmp/deb.log" 2>&1 ||
     fail "dpkg-buildpackage: $(tail -5 "$tmp/deb.log")"
 deb=$(ls "$tmp"/deb/onecity-engine_*.deb)

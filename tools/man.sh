@@ -29,7 +29,8 @@ page() {
 			echo ".fi"
 		done
 		echo ".SH SEE ALSO"
-		echo "The OneCity README (operator's runbook): /usr/share/doc/onecity/README.md"
+		echo "The README's \\(lqOperator's runbook\\(rq, installed with the"
+		echo "documentation (share/doc/onecity or share/doc/onecity-engine)."
 	} >"$OUT/$prog.1"
 }
 page fare-engine "the OneCity fare engine: service, pricing, audit" \
