@@ -19,7 +19,7 @@ endif
 CFLAGS	+= $(CSTD) $(WARN) $(OPT) $(SANFLAGS)
 LDFLAGS	+= $(SANFLAGS)
 CRYPTO	 = -lmbedtls -lmbedx509 -lmbedcrypto
-LIBS	 = $(CRYPTO) -levent_core -levent_extra -levent_pthreads -lsqlite3 -linih \
+LIBS	 = $(CRYPTO) -levent_core -levent_pthreads -lsqlite3 -linih \
 	   -lnats -lpthread -lm
 
 # Three libraries and fare-engine, one per directory; dependencies point one way
@@ -32,17 +32,18 @@ FARE_SRC = fare/csv.c fare/strtab.c fare/parse.c fare/tz.c fare/diag.c \
 	   fare/price-window.c fare/tap.c fare/buf.c fare/tapset.c fare/explain.c fare/opt.c \
 	   fare/log.c
 # libwire.a: frames, mutual TLS on libevent, addresses, certificate paths.
-WIRE_SRC = wire/wire.c wire/tls.c certs/certs.c
+WIRE_SRC = wire/wire.c wire/tls.c wire/acqline.c certs/certs.c
 # libstore.a: SQLite; each module owns its tables and statements.
 STORE_SRC = store/store.c store/journal.c store/charges.c store/settlement.c store/ledger.c \
-	   store/deny.c store/checkpoint.c store/tariff-version.c store/reprice.c \
+	   store/deny.c store/statement.c store/checkpoint.c store/tariff-version.c store/reprice.c \
 	   store/reconcile.c store/moves.c
 # fare-engine: the commands and the service.
 FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-certs.c engine/cmd-serve.c engine/cmd-audit.c \
+	   engine/cmd-audit-card.c \
 	   engine/cmd-deny.c engine/cmd-backup.c engine/server.c \
 	   engine/server-http.c engine/http.c engine/metrics.c engine/writer.c \
-	   engine/account-cache.c \
+	   engine/account-cache.c engine/harden.c engine/config.c \
 	   engine/settle.c engine/cmd-audit-ledger.c engine/cmd-web.c \
 	   engine/web.c engine/web-data.c engine/web-api.c engine/web-html.c \
 	   engine/web-dash.c engine/web-http.c \
@@ -169,6 +170,7 @@ test: deps
 	@$(MAKE) --no-print-directory test-run
 
 test-run: $(BIN)/fare-engine $(BIN)/fare-engine-faults $(BIN)/terminal-sim \
+    $(BIN)/gen-tariff $(BIN)/floor \
     $(BIN)/gen-taps $(BIN)/ledger-forge $(TEST_BIN)
 	@sh tests/run.sh $(BIN)
 

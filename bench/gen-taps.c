@@ -108,8 +108,11 @@ commuters(const struct tariff *t, const struct netstops *rail, uint32_t nsnet,
 			tap_make_pan('5', a, pan);
 			for (k = 0; k < 4; k++) {
 				/* "<device>:<seq>", unique over every file made
-				 * this way (replay --keep-ids). */
-				unsigned long long seq = (a * 100000ULL +
+				 * this way (replay --keep-ids): the device is
+				 * a % 16, so a / 16 keeps seq within the 11
+				 * digits a sequence number may have (SPEC §7;
+				 * accounts below 4,000,000). */
+				unsigned long long seq = (a / 16 * 100000ULL +
 				    (unsigned long long)(tp[k].t / 86400)) * 4 +
 				    (unsigned long long)k;
 				civil_format_utc(tp[k].t, ts);

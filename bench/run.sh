@@ -7,18 +7,31 @@
 set -eu
 BIN=${1:-bin}
 cd "$(dirname "$0")/.."
-data=bench/data
+data=${BENCH_DATA:-bench/data}
+out_json=${BENCH_OUT:-bench/results.json}
 mkdir -p "$data"
 ACCOUNTS=${BENCH_ACCOUNTS:-1000000}
 STOPS=${BENCH_STOPS:-1000000}
+E2E_S=${BENCH_E2E_S:-20} LAT_S=${BENCH_LAT_S:-10} GROW_S=${BENCH_GROW_S:-8}
+NV=${BENCH_VALIDATORS:-100}
+GROW_SIZES=${BENCH_GROW_SIZES:-10000 1000000 ${BENCH_GROW_MAX:-10000000}}
 
-echo "bench: generating a tariff with $STOPS stops and a day of $ACCOUNTS accounts"
+# A progress line per step on stderr (the table goes to stdout at the end):
+# which step of how many, what it does, and the time so far.
+STEPS=9
+bench_t0=$(date +%s)
+step() {
+	echo "bench: [$1/$STEPS] $2 ($(($(date +%s) - bench_t0)) s so far)" >&2
+}
+
+step 1 "generating a tariff with $STOPS stops and a day of $ACCOUNTS accounts (once; kept in $data)"
 [ -f "$data/big-$STOPS/stops.txt" ] || "$BIN"/gen-tariff --stops "$STOPS" "$data/big-$STOPS"
 [ -f "$data/day-$ACCOUNTS.csv" ] || "$BIN"/gen-taps --tariff tariffs/nl \
     --accounts "$ACCOUNTS" --seed 7 >"$data/day-$ACCOUNTS.csv"
 taps=$(($(wc -l <"$data/day-$ACCOUNTS.csv") - 1))
 
 # 1. Tariff load, timed inside the process: best of 5 and best of 3.
+step 2 "loading tariffs/nl 5 times and the $STOPS-stop tariff 3 times"
 load() {
 	"$BIN"/fare-engine tariff check --stats "$1" 2>&1 >/dev/null |
 	    sed -n 's/^stats: load_s=\([0-9.]*\) peak_rss_kib=\([0-9]*\)/\1 \2/p'
@@ -28,6 +41,7 @@ nl_s=$(for i in 1 2 3 4 5; do load tariffs/nl | cut -d' ' -f1; done | best)
 big=$(for i in 1 2 3; do load "$data/big-$STOPS"; done | sort -n | head -n 1)
 big_s=${big% *} big_kib=${big#* }
 
+step 3 "pricing the day's $taps taps offline, 3 times in time order and 3 in account order"
 # 2. Offline pricing of the national day (one process, one core), on the
 # file in time order (as a journal would give it) and grouped by account
 # (as gen-taps writes it): median of three runs each.
@@ -50,6 +64,7 @@ acct_tps=$1 acct_s=$4
 
 # 3. The floor: raw SQLite inserts of journal-shaped rows, 1,000-row
 # transactions, WAL, synchronous=FULL, on the disk the engine uses.
+step 4 "the SQLite floor: 200,000 journal-shaped rows, synchronous=FULL"
 floor=$("$BIN"/floor "$data/floor.db" 200000 | sed -n 's/.*: \([0-9]*\) rows\/s.*/\1/p')
 rm -f "$data"/floor.db*
 
@@ -79,13 +94,15 @@ load() {	# load VALIDATORS RATE SECONDS: the load report on stdout
 }
 
 # 3b. Old accounts against new ones on one database (bench/history.sh).
+step 5 "history: commuters with 365 and 60 days of history against new accounts"
 . bench/history.sh
 
 # 4. End to end at the highest rate it takes: 100 validators asking for
 # 100,000 taps/s for 20 s; taps acknowledged (stored, priced, ledgered).
+step 6 "end to end: $NV validators asking for 100,000 taps/s for $E2E_S s"
 rm -f "$data"/e2e.db*
 serve "$data/e2e.db"
-out=$(load 100 100000 20)
+out=$(load "$NV" 100000 "$E2E_S")
 e2e_tps=$(echo "$out" | sed -n 's/.*acknowledged [0-9]* (\([0-9]*\) taps\/s).*/\1/p')
 # Where the writer's time went, per tap (the engine's own split).
 ntaps=$(metric onecity_taps_committed_total)
@@ -98,8 +115,9 @@ rm -f "$data"/e2e.db*
 # 5. Latency at half the saturation rate just measured (issue 14's
 # target), for 10 s.
 half=$((e2e_tps / 2))
+step 7 "ack latency at half saturation ($half taps/s) for $LAT_S s"
 serve "$data/lat.db"
-out=$(load 100 "$half" 10)
+out=$(load "$NV" "$half" "$LAT_S")
 lat_tps=$(echo "$out" | sed -n 's/.*acknowledged [0-9]* (\([0-9]*\) taps\/s).*/\1/p')
 set -- $(echo "$out" | sed -n 's/.*p50 \([0-9.]*\) ms, p99 \([0-9.]*\) ms, max \([0-9.]*\) ms.*/\1 \2 \3/p')
 p50=$1 p99=$2 pmax=$3
@@ -109,6 +127,7 @@ rm -f "$data"/lat.db*
 # 6. Reconnect storm: 5,000 validators at once, full handshakes, then all
 # again with session resumption.
 STORM=${BENCH_STORM:-5000}
+step 8 "reconnect storm: $STORM validators at once, then again with resumption"
 serve "$data/storm.db"
 out=$("$BIN"/terminal-sim load --storm --engine 127.0.0.1:$port --certs \
     "$data/certs" --validators "$STORM" 2>/dev/null || true)
@@ -126,19 +145,25 @@ grow() {	# grow N: a database with N taps and N/2 account-days
 	sqlite3 "$data/grow.db" "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;
 	BEGIN;
 	WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $1 - 1)
-	INSERT INTO taps SELECT printf('pre:%012d', i), 'pre', i,
+	INSERT INTO taps (tap_id, device_id, seq, time_utc, token, par,
+	    network_id, stop_id, kind, received_utc)
+	SELECT printf('pre:%012d', i), 'pre', i,
 	    1795000000 + i % 86400, printf('%032x', i / 2), NULL, 'GVB',
 	    'gvb-dam', CASE i % 2 WHEN 0 THEN 'in' ELSE 'out' END, 1795000000 FROM n;
 	WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $1 / 2 - 1)
-	INSERT INTO charges SELECT printf('tok:%032x', i), '2026-11-20', 0, 0, 0, 1, NULL, NULL FROM n;
+	INSERT INTO charges (account, service_day, charge_cents, uncapped_cents,
+	    open_legs, posted)
+	SELECT printf('tok:%032x', i), '2026-11-20', 0, 0, 0, 1 FROM n;
 	COMMIT;" >/dev/null
 }
 growth=
-for n in 10000 1000000 ${BENCH_GROW_MAX:-10000000}; do
+step 9 "memory and writer cost per tap on databases of $(echo $GROW_SIZES | sed 's/ /, /g') taps"
+for n in $GROW_SIZES; do
+	echo "bench: [9/$STEPS]   a database of $n taps: filling it, then 3,000 taps/s for $GROW_S s ($(($(date +%s) - bench_t0)) s so far)" >&2
 	grow $n
 	serve "$data/grow.db"
 	c0=$(metric onecity_taps_committed_total); s0=$(metric onecity_commit_seconds_sum)
-	load 50 3000 8 >/dev/null
+	load $((NV / 2 > 0 ? NV / 2 : 1)) 3000 "$GROW_S" >/dev/null
 	c1=$(metric onecity_taps_committed_total); s1=$(metric onecity_commit_seconds_sum)
 	rss=$(sed -n 's/^VmHWM:[^0-9]*\([0-9]*\).*/\1/p' /proc/$epid/status)
 	us=$(awk -v a="$s0" -v b="$s1" -v c="$c0" -v d="$c1" 'BEGIN { printf "%.1f", (b - a) * 1e6 / (d - c) }')
@@ -205,7 +230,7 @@ printf '%-52s %9s ms %10s %8s\n' "ack latency p99 at half saturation" "$p99" "<=
 printf '%-52s %10s s %10s %8s\n' "full-handshake storm of $STORM" "$storm_full" "<= 30 s" "$(met "$storm_full" "<=" 30)"
 printf '%-52s %8s KiB %10s %8s\n' "engine memory per account-day at 1 M" "$rss_1m" "<= 1 KiB" "$(met "$rss_1m" "<=" 1)"
 
-cat >bench/results.json <<JSON
+cat >"$out_json" <<JSON
 {"date":"$(date -u +%Y-%m-%dT%H:%M:%SZ)","machine":"$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB",
  "tariff_load":{"nl_s":$nl_s,"big_stops":$STOPS,"big_s":$big_s,"big_peak_kib":$big_kib},
  "price":{"taps":$taps,"accounts":$ACCOUNTS,"read_s":$read_s,"price_s":$work_s,"total_s":$price_s,
@@ -222,7 +247,7 @@ cat >bench/results.json <<JSON
  "storm":{"validators":$STORM,"full_s":"$storm_full","resumed_s":"$storm_res","resumed":$storm_resumed},
  "growth":[$grow_json]}
 JSON
-echo "bench: wrote bench/results.json"
+echo "bench: wrote $out_json in $(($(date +%s) - bench_t0)) s"
 
 # The cluster deployment: JetStream floor, 1 and 2 workers (issue 19).
 . bench/cluster.sh

@@ -308,8 +308,9 @@ acache_trim(struct acache *c, struct acache_entry *e, int64_t keep_since,
 	if (keep_since > e->since) {
 		for (i = 0; i < e->ntaps && e->taps[i].time < keep_since; i++)
 			;
-		memmove(e->taps, &e->taps[i], (e->ntaps - i) *
-		    sizeof *e->taps);
+		if (i > 0 && i < e->ntaps)	/* none held: taps is NULL */
+			memmove(e->taps, &e->taps[i], (e->ntaps - i) *
+			    sizeof *e->taps);
 		e->ntaps -= i;
 		c->ntaps -= i;
 		e->since = keep_since;
@@ -317,8 +318,9 @@ acache_trim(struct acache *c, struct acache_entry *e, int64_t keep_since,
 	if (keep_day > e->days_from && e->days_from != INT32_MAX) {
 		for (i = 0; i < e->ndays && e->days[i].day < keep_day; i++)
 			;
-		memmove(e->days, &e->days[i], (e->ndays - i) *
-		    sizeof *e->days);
+		if (i > 0 && i < e->ndays)	/* none held: days is NULL */
+			memmove(e->days, &e->days[i], (e->ndays - i) *
+			    sizeof *e->days);
 		e->ndays -= i;
 		e->days_from = keep_day;
 	}

@@ -29,6 +29,7 @@
 
 #include "checkpoint.h"
 #include "cmd.h"
+#include "explain.h"
 #include "journal.h"
 #include "ledger.h"
 #include "opt.h"
@@ -183,7 +184,12 @@ verify_report(const char *path, sqlite3 *db, size_t bad,
 		    "repriced)", rs->unversioned);
 	if (rs->open_legs > 0)
 		printf(", %zu with legs still open (not final)", rs->open_legs);
-	if (key_id != NULL)
+	if (key_id != NULL && latest < entries)
+		printf("; %zu checkpoint%s signed by ledger key %s hold: the "
+		    "ledger extends the latest (%lld entries; the %lld after "
+		    "it are in no checkpoint yet)\n", ncp, ncp == 1 ? "" : "s",
+		    key_id, (long long)latest, (long long)(entries - latest));
+	else if (key_id != NULL)
 		printf("; %zu checkpoint%s signed by ledger key %s hold: the "
 		    "ledger extends the latest (%lld entries)\n", ncp,
 		    ncp == 1 ? "" : "s", key_id, (long long)latest);
@@ -363,6 +369,7 @@ cmd_audit_reconcile(int argc, char **argv)
 	    "either\nside, or a different amount, outcome, account, day or "
 	    "reference.  Exit 0, or\n1 naming each difference."};
 	const char *day = NULL;
+	char net[MONEY_TEXT_MAX];
 	struct reconcile_stats st;
 	size_t bad;
 	sqlite3 *db;
@@ -386,10 +393,10 @@ cmd_audit_reconcile(int argc, char **argv)
 		    bad == 1 ? "" : "s");
 		return 1;
 	}
-	printf("%s: reconciled%s%s: %zu settlements (%zu approved, "
-	    "%lld.%02lld net) equal the acquirer's %zu report rows\n",
-	    argv[first], day ? " for " : "", day ? day : "", st.engine,
-	    st.approved, (long long)(st.net_cents / 100),
-	    (long long)llabs(st.net_cents % 100), st.report);
+	money_text("EUR", st.net_cents, net);	/* the database keeps none */
+	printf("%s: reconciled%s%s: %zu settlements (%zu approved, %s net) "
+	    "equal the acquirer's %zu report rows\n", argv[first],
+	    day ? " for " : "", day ? day : "", st.engine, st.approved, net,
+	    st.report);
 	return 0;
 }

@@ -3,9 +3,7 @@
  *
  *   audit verify, keygen, checkpoint, reconcile
  *                          the proofs of the ledger: cmd-audit-ledger.c.
- *   audit card DB (--pan PAN | --par PAR | --token T) [--csv]
- *                          [--token-key-file F]
- *                          the journey history, one row per journey.
+ *   audit card ...         the card's statement (cmd-audit-card.c).
  *   audit operators DB --day D
  *                          revenue per network and its share of the cap
  *                          discounts.
@@ -59,240 +57,11 @@ col(sqlite3_stmt *s, int i)
 	return v != NULL ? (const char *)v : "";
 }
 
-/* The account a card, PAR or token is billed under now. */
-static int
-find_account(sqlite3 *db, const char *pan, const char *par,
-    const char *token, const char *keyfile, char *out, size_t len)
-{
-	char tok[TAP_TOKEN_HEX + 1], err[256];
-	sqlite3_stmt *s;
-
-	struct account_key key;
-
-	if (par != NULL) {
-		if (account_from(&key, ACCOUNT_PAR, par) == -1) {
-			fprintf(stderr, "fare-engine: --par: not 29 letters "
-			    "and digits\n");
-			return -1;
-		}
-		account_format(&key, out, len);
-		return 0;
-	}
-	if (pan != NULL) {
-		struct tap_tokenizer *tk;
-		const char *why;
-		if (tap_check_pan(pan, &why) == -1) {
-			fprintf(stderr, "fare-engine: --pan: %s\n", why);
-			return -1;
-		}
-		tk = keyfile != NULL ? tap_tokenizer_from_file(keyfile, err,
-		    sizeof err) : tap_tokenizer_new((const unsigned char *)
-		    TAP_DEV_TOKEN_KEY, strlen(TAP_DEV_TOKEN_KEY));
-		if (tk == NULL || tap_token(tk, pan, strlen(pan), tok) == -1) {
-			fprintf(stderr, "fare-engine: cannot tokenize the "
-			    "card: %s\n", tk == NULL ? err : "bad PAN");
-			tap_tokenizer_free(tk);
-			return -1;
-		}
-		tap_tokenizer_free(tk);
-		token = tok;
-	}
-	if (account_parse(&key, token) == -1 &&
-	    account_from(&key, ACCOUNT_TOKEN, token) == -1) {
-		fprintf(stderr, "fare-engine: --token: not a card token (32 "
-		    "lowercase hex, optionally after tok:)\n");
-		return -1;
-	}
-	account_format(&key, out, len);
-	if (sqlite3_prepare_v2(db, "SELECT par FROM cards WHERE token = ? AND "
-	    "par IS NOT NULL", -1, &s, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(s, 1, key.id, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(s) == SQLITE_ROW &&
-		    account_from(&key, ACCOUNT_PAR, col(s, 0)) == 0)
-			account_format(&key, out, len);
-		sqlite3_finalize(s);
-	}
-	return 0;
-}
-
+/* Money as a person reads it (the database keeps no currency: euros). */
 static void
 money(int64_t cents, char buf[32])
 {
-	snprintf(buf, 32, "%s%lld.%02lld", cents < 0 ? "-" : "",
-	    (long long)(cents < 0 ? -cents : cents) / 100,
-	    (long long)(cents < 0 ? -cents : cents) % 100);
-}
-
-/* A CSV field, quoted when it needs it. */
-static void
-csv_field(const char *v, int last)
-{
-	if (strpbrk(v, ",\"\n") != NULL) {
-		putchar('"');
-		for (; *v; v++) {
-			if (*v == '"')
-				putchar('"');
-			putchar(*v);
-		}
-		putchar('"');
-	} else
-		fputs(v, stdout);
-	putchar(last ? '\n' : ',');
-}
-
-struct card_args {
-	const char	*path, *pan, *par, *token, *keyfile;
-	int		 csv;
-};
-
-/* Parses audit card's arguments: OPT_RUN, or the exit status. */
-static int
-card_args(int argc, char **argv, struct card_args *a)
-{
-	static const struct opt_cmd cmd = {"fare-engine audit card", "[DB]",
-	    0, 1, "A card's journey history, like TfL's statement: a row per "
-	    "journey and a\nday-total row.  Name the card by exactly one of "
-	    "--pan, --par and --token;\na card that showed a PAR is found "
-	    "under its PAR account."};
-	const char *db = NULL;
-	int first, rc;
-	const struct opt o[] = {
-		{.name = "pan", .kind = OPT_STR, .dst = &a->pan, .arg = "PAN",
-		    .help = "the card number (tokenized, never stored)",
-		    .group = 1},
-		{.name = "par", .kind = OPT_STR, .dst = &a->par, .arg = "PAR",
-		    .help = "the payment account reference", .group = 1},
-		{.name = "token", .kind = OPT_STR, .dst = &a->token,
-		    .arg = "T", .help = "the card token (tok:<hex> or hex)",
-		    .group = 1},
-		{.name = "csv", .kind = OPT_FLAG, .dst = &a->csv,
-		    .help = "CSV for a spreadsheet"},
-		{.name = "token-key-file", .kind = OPT_STR, .dst = &a->keyfile,
-		    .arg = "FILE", .help = "the card token key (for --pan)"},
-		{.name = "db", .kind = OPT_STR, .dst = &db, .arg = "DB",
-		    .help = "the database (instead of the operand)"},
-		{.name = NULL},
-	};
-
-	memset(a, 0, sizeof *a);
-	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
-		return rc;
-	if ((db != NULL) == (first < argc))
-		return opt_fail(&cmd, "name the database once: DB or --db DB");
-	a->path = db != NULL ? db : argv[first];
-	if (a->pan == NULL && a->par == NULL && a->token == NULL)
-		return opt_fail(&cmd, "missing --pan, --par or --token");
-	return OPT_RUN;
-}
-
-/* The notes column of a leg (or of a day's total) in plain words. */
-static void
-card_note(const char *status, int total, int64_t charge, int64_t fare,
-    char *note, size_t len)
-{
-	char u[32];
-
-	if (total) {
-		money(fare, u);
-		snprintf(note, len, "%s", charge < fare ? "" :
-		    "no cap reached");
-		if (charge < fare)
-			snprintf(note, len, "capped: %s without caps", u);
-	} else if (strcmp(status, "complete") == 0)
-		snprintf(note, len, "%s", "");
-	else if (strcmp(status, "incomplete") == 0)
-		snprintf(note, len, "no check-out: maximum fare");
-	else if (strcmp(status, "autocompleted") == 0)
-		snprintf(note, len, "no check-out: completed automatically");
-	else if (strcmp(status, "cancelled") == 0)
-		snprintf(note, len, "checked out where checked in: no charge");
-	else if (strcmp(status, "open") == 0)
-		snprintf(note, len, "still travelling");
-	else
-		snprintf(note, len, "%s", status);
-	if (!total && strcmp(status, "incomplete") != 0 && charge < fare &&
-	    note[0] == '\0')
-		snprintf(note, len, "transfer discount");
-}
-
-/* One row of the history: a leg, or a day's total. */
-static void
-card_row(sqlite3_stmt *s, int csv)
-{
-	const char *when = col(s, 1), *status = col(s, 4);
-	int total = sqlite3_column_int(s, 6);
-	int64_t charge = sqlite3_column_int64(s, 3);
-	int64_t fare = sqlite3_column_int64(s, 5);
-	char c[32], note[160], tm[9] = "";
-
-	if (strlen(when) >= 19)
-		snprintf(tm, sizeof tm, "%.8s", when + 11);
-	money(charge, c);
-	card_note(status, total, charge, fare, note, sizeof note);
-	if (csv) {
-		csv_field(col(s, 0), 0);
-		csv_field(tm, 0);
-		csv_field(col(s, 2), 0);
-		csv_field(c, 0);
-		csv_field(total && charge < fare ? "yes" : total ? "no" : "",
-		    0);
-		csv_field(note, 1);
-	} else
-		printf("%-10s  %-8s  %-44.44s  %8s  %-6s  %s\n", col(s, 0), tm,
-		    col(s, 2), c, total ? (charge < fare ? "yes" : "no") : "",
-		    note);
-}
-
-int
-cmd_audit_card(int argc, char **argv)
-{
-	struct card_args a;
-	char account[96];
-	int rows = 0, rc;
-	sqlite3 *db;
-	sqlite3_stmt *s;
-
-	if ((rc = card_args(argc, argv, &a)) != OPT_RUN)
-		return rc;
-	if ((db = open_ro(a.path)) == NULL)
-		return 1;
-	if (find_account(db, a.pan, a.par, a.token, a.keyfile, account,
-	    sizeof account) == -1) {
-		sqlite3_close(db);
-		return 1;
-	}
-	/* One row per journey (leg), then the day's total and settlement. */
-	if (sqlite3_prepare_v2(db, "SELECT l.service_day, coalesce("
-	    "l.checkin_utc, l.checkout_utc), coalesce(l.from_stop_id, '?') || "
-	    "' to ' || coalesce(l.to_stop_id, '?') || ' (' || "
-	    "coalesce(l.network_id, '?') || ')', l.contribution_cents, "
-	    "l.status, l.fare_cents, 0 FROM v_legs l WHERE l.account = ?1 "
-	    "UNION ALL SELECT c.service_day, NULL, 'day total', "
-	    "c.charge_cents, CASE WHEN c.charge_cents < c.uncapped_cents THEN "
-	    "'capped' ELSE '' END, c.uncapped_cents, 1 FROM charges c WHERE "
-	    "c.account = ?1 ORDER BY 1, 7, 2", -1, &s, NULL) != SQLITE_OK) {
-		fprintf(stderr, "fare-engine: %s: %s\n", a.path,
-		    sqlite3_errmsg(db));
-		sqlite3_close(db);
-		return 1;
-	}
-	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
-	if (a.csv)
-		printf("date,time,journey,charge,capped,notes\n");
-	else
-		printf("Journey history of %s (times UTC, amounts in the "
-		    "tariff's currency)\n%-10s  %-8s  %-44s  %8s  %-6s  %s\n",
-		    account, "date", "time", "journey", "charge", "capped",
-		    "notes");
-	for (; sqlite3_step(s) == SQLITE_ROW; rows++)
-		card_row(s, a.csv);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	if (rows == 0) {
-		fprintf(stderr, "fare-engine: no journeys for %s\n", account);
-		return 1;
-	}
-	return 0;
+	money_text("EUR", cents, buf);
 }
 
 /* What riders were charged for a service day, in all. */
@@ -322,7 +91,7 @@ operators_total(const char *day, int64_t tf, int64_t tr, int64_t charges)
 	money(tr, b);
 	money(tf - tr, c);
 	money(charges, d);
-	printf("%-12s %7s %14s %12s %14s %8.1f%%\n", "total", "", a, b, c,
+	printf("%-12s %7s %16s %14s %16s %8.1f%%\n", "total", "", a, b, c,
 	    tf - tr > 0 ? 100.0 : 0.0);
 	printf("riders charged %s on %s; operators' revenue %s: %s\n", d, day,
 	    b, charges == tr ? "equal" : "NOT EQUAL");
@@ -382,7 +151,7 @@ cmd_audit_operators(int argc, char **argv)
 		money(f, a);
 		money(r, b);
 		money(f - r, c);
-		printf("%-12s %7lld %14s %12s %14s %8.1f%%\n", col(s, 0),
+		printf("%-12s %7lld %16s %14s %16s %8.1f%%\n", col(s, 0),
 		    sqlite3_column_int64(s, 1), a, b, c, tf - tr > 0 ?
 		    100.0 * (double)(f - r) / (double)(tf - tr) : 0.0);
 		n++;
@@ -487,31 +256,36 @@ explain_priced_day(sqlite3 *db, const struct tariff *t, const char *account,
 		}
 		if (stored == pr->day[k].charge_cents)
 			printf("The engine's stored charge is the same.\n");
-		else
-			printf("WARNING: the engine's stored charge is %lld "
-			    "cents (repriced since?).\n", (long long)stored);
+		else {
+			char m[MONEY_TEXT_MAX];
+			explain_money(t, stored, m);
+			printf("WARNING: the engine's stored charge is %s "
+			    "(repriced since?).\n", stored < 0 ? "none" : m);
+		}
 	}
 	return found;
 }
 
 static void
-explain_settlement(sqlite3 *db, const char *account, const char *day)
+explain_settlement(sqlite3 *db, const struct tariff *t, const char *account,
+    const char *day)
 {
 	sqlite3_stmt *s;
 	int m = 0;
 
-	printf("\nSettlement:\n");
+	printf("\nSettlement (times in %s):\n", tariff_timezone(t));
 	if (sqlite3_prepare_v2(db, "SELECT idem_key, kind, amount_cents, "
 	    "state, coalesce(result, ''), coalesce(decided_utc, created_utc), "
-	    "coalesce(reference, '-') FROM v_settlements WHERE account = ? AND "
+	    "coalesce(reference, '-') FROM settlements WHERE account = ? AND "
 	    "service_day = ? ORDER BY id", -1, &s, NULL) != SQLITE_OK)
 		return;
 	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, day, -1, SQLITE_STATIC);
 	while (sqlite3_step(s) == SQLITE_ROW) {
-		char a[32];
-		money(sqlite3_column_int64(s, 2), a);
-		printf("  %s %s %s: %s %s (reference %s, key %s)\n", col(s, 5),
+		char a[32], when[EXPLAIN_TIME_MAX];
+		explain_money(t, sqlite3_column_int64(s, 2), a);
+		explain_local_time(t, sqlite3_column_int64(s, 5), 1, when);
+		printf("  %s %s %s: %s %s (reference %s, key %s)\n", when,
 		    col(s, 1), a, col(s, 3), col(s, 4), col(s, 6), col(s, 0));
 		m++;
 	}
@@ -522,15 +296,16 @@ explain_settlement(sqlite3 *db, const char *account, const char *day)
 }
 
 static void
-explain_ledger(sqlite3 *db, const char *account, const char *day)
+explain_ledger(sqlite3 *db, const struct tariff *t, const char *account,
+    const char *day)
 {
 	sqlite3_stmt *s;
 	int64_t last = -1, owed = 0;
-	char a[32];
+	char a[32], when[EXPLAIN_TIME_MAX];
 
-	printf("\nLedger transactions:\n");
-	if (sqlite3_prepare_v2(db, "SELECT txn_id, strftime('%Y-%m-%dT%H:%M:"
-	    "%SZ', posted_utc, 'unixepoch'), reason, ledger_account, "
+	printf("\nLedger transactions (times in %s):\n", tariff_timezone(t));
+	if (sqlite3_prepare_v2(db, "SELECT txn_id, posted_utc, reason, "
+	    "ledger_account, "
 	    "amount_cents FROM ledger WHERE rider_account = ? AND "
 	    "service_day = ? ORDER BY entry_id", -1, &s, NULL) != SQLITE_OK) {
 		fprintf(stderr, "fare-engine: %s\n", sqlite3_errmsg(db));
@@ -539,18 +314,19 @@ explain_ledger(sqlite3 *db, const char *account, const char *day)
 	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, day, -1, SQLITE_STATIC);
 	while (sqlite3_step(s) == SQLITE_ROW) {
+		explain_local_time(t, sqlite3_column_int64(s, 1), 1, when);
 		if (sqlite3_column_int64(s, 0) != last)
 			printf("  txn %lld at %s (%s):\n",
-			    sqlite3_column_int64(s, 0), col(s, 1), col(s, 2));
+			    sqlite3_column_int64(s, 0), when, col(s, 2));
 		last = sqlite3_column_int64(s, 0);
-		money(sqlite3_column_int64(s, 4), a);
-		printf("    %-50s %10s\n", col(s, 3), a);
+		explain_money(t, sqlite3_column_int64(s, 4), a);
+		printf("    %-50s %12s\n", col(s, 3), a);
 		if (strncmp(col(s, 3), "rider:", 6) == 0 ||
 		    strncmp(col(s, 3), "debt:", 5) == 0)
 			owed += sqlite3_column_int64(s, 4);
 	}
 	sqlite3_finalize(s);
-	money(owed, a);
+	explain_money(t, owed, a);
 	printf("  The rider still owes %s for this day.\n", a);
 }
 
@@ -618,8 +394,8 @@ cmd_audit_explain(int argc, char **argv)
 		    account, day);
 		goto out;
 	}
-	explain_settlement(db, account, day);
-	explain_ledger(db, account, day);
+	explain_settlement(db, t, account, day);
+	explain_ledger(db, t, account, day);
 	rc = 0;
 out:
 	free(et.pt);

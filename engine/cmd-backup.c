@@ -112,8 +112,11 @@ backup_copy(const char *src, const char *tmp, int *pages)
 	rc = 0;
 out:
 	sqlite3_close(s);
-	if (sqlite3_close(d) != SQLITE_OK)
+	if (sqlite3_close(d) != SQLITE_OK) {
+		fprintf(stderr, "fare-engine: backup: %s: %s\n", tmp,
+		    sqlite3_errmsg(d));
 		rc = -1;
+	}
 	return rc;
 }
 
@@ -143,9 +146,20 @@ cmd_backup(int argc, char **argv)
 		return rc;
 	src = argv[first];
 	dst = argv[first + 1];
+	if (src[0] == '\0')
+		return opt_fail(&cmd, "DB is empty");
+	if (dst[0] == '\0')
+		return opt_fail(&cmd, "DEST is empty");
 	if (stat(src, &st) == -1) {
 		fprintf(stderr, "fare-engine: backup: %s: %s\n", src,
 		    strerror(errno));
+		return 1;
+	}
+	if (stat(dst, &st) == 0 && S_ISDIR(st.st_mode)) {
+		fprintf(stderr,
+		    "fare-engine: backup: %s is a directory; name the "
+		    "file to create in it\n",
+		    dst);
 		return 1;
 	}
 	if (lstat(dst, &st) == 0) {
@@ -158,11 +172,14 @@ cmd_backup(int argc, char **argv)
 	if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", dst) >= sizeof tmp)
 		return opt_fail(&cmd, "DEST too long");
 	unlink(tmp);
-	if (backup_copy(src, tmp, &pages) == -1 || sync_path(tmp, 0) == -1 ||
-	    rename(tmp, dst) == -1) {
-		if (errno != 0)
-			fprintf(stderr, "fare-engine: backup: %s: %s\n", dst,
-			    strerror(errno));
+	/* backup_copy says why itself (errno is SQLite's leftover then). */
+	if (backup_copy(src, tmp, &pages) == -1) {
+		unlink(tmp);
+		return 1;
+	}
+	if (sync_path(tmp, 0) == -1 || rename(tmp, dst) == -1) {
+		fprintf(stderr, "fare-engine: backup: %s: %s\n", dst,
+		    strerror(errno));
 		unlink(tmp);
 		return 1;
 	}

@@ -20,6 +20,7 @@ deny_change(const struct opt_cmd *cmd, int add, char **argv)
 	const char *path = argv[0], *account = argv[1];
 	struct account_key key;
 	sqlite3 *db = NULL;
+	char err[256];
 	int rc = 1;
 
 	if (account_parse(&key, account) == -1)
@@ -32,8 +33,13 @@ deny_change(const struct opt_cmd *cmd, int add, char **argv)
 		goto out;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	if (deny_set(db, account, add, add ? argv[2] : "",
-	    (int64_t)time(NULL)) != 0) {
+	/* A database the engine has not opened since deny_log.reason. */
+	if (deny_schema(db, err, sizeof err) != 0) {
+		fprintf(stderr, "fare-engine: %s: %s\n", path, err);
+		goto out;
+	}
+	if (deny_set(db, account, add, add ? argv[2] : "removed by an "
+	    "operator (fare-engine deny remove)", (int64_t)time(NULL)) != 0) {
 		fprintf(stderr, "fare-engine: %s: %s\n", path,
 		    sqlite3_errmsg(db));
 		goto out;

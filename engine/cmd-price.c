@@ -3,11 +3,13 @@
  * prints SPEC §5's JSON lines (or, with --explain, the same days in plain
  * words).  A bad row fails the run unless --skip-bad.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "cmd.h"
@@ -26,12 +28,68 @@ struct summary {
 	char		 last_account[160];
 };
 
+/* What a person watching a long run sees on a terminal (stderr). */
+struct progress {
+	int		 on;		/* stderr is a terminal */
+	double		 start, last;	/* now_s() of the phase, of the line */
+	uint64_t	 days;		/* account-days priced */
+};
+
 struct emit_ctx {
 	const struct tariff	*t;
 	struct buf		 out;
 	int			 explain;
 	struct summary		*sum;
+	struct progress		 pg;
 };
+
+static double	now_s(void);
+
+/* Rewrites the progress line in place, at most 4 times a second. */
+static void
+progress_line(struct progress *pg, int done, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+progress_line(struct progress *pg, int done, const char *fmt, ...)
+{
+	double now = now_s();
+	va_list ap;
+
+	if (!pg->on || (!done && now - pg->last < 0.25))
+		return;
+	pg->last = now;
+	fputs("\rprice: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (%.1f s)\033[K%s", now - pg->start, done ? "\n" :
+	    "");
+	fflush(stderr);
+}
+
+static const char *
+grouped(uint64_t v, char buf[32])
+{
+	count_text(v, buf);
+	return buf;
+}
+
+static void
+read_progress_cb(void *arg, uint64_t rows, uint64_t bytes, uint64_t size,
+    int done)
+{
+	struct progress *pg = arg;
+	char n[32];
+
+	if (done)
+		progress_line(pg, 1, "read %s rows", grouped(rows, n));
+	else if (size > 0)
+		progress_line(pg, 0, "reading: %s rows, %d%%", grouped(rows, n),
+		    (int)(bytes * 100 / size > 99 ? 99 : bytes * 100 / size));
+	else
+		progress_line(pg, 0, "reading: %s rows", grouped(rows, n));
+}
 
 static int
 flush(struct emit_ctx *e)
@@ -127,7 +185,11 @@ emit_cb(void *arg, const char *account, const struct price_result *r,
     const struct price_day *d)
 {
 	struct emit_ctx *e = arg;
+	char n[32];
 
+	if (++e->pg.days % 4096 == 0)
+		progress_line(&e->pg, 0, "pricing: %s account-days",
+		    grouped(e->pg.days, n));
 	if (e->sum != NULL) {
 		summary_add(e->sum, account, r, d);
 		return 0;
@@ -165,7 +227,7 @@ int
 cmd_price(int argc, char **argv)
 {
 	const char *dir = NULL, *path = NULL, *keyfile = NULL;
-	struct emit_ctx e = {NULL, {NULL, 0, 0, 0}, 0, NULL};
+	struct emit_ctx e = {NULL, {NULL, 0, 0, 0}, 0, NULL, {0, 0, 0, 0}};
 	struct summary sum;
 	struct tap_tokenizer *tk = NULL;
 	struct tapset *s = NULL;
@@ -220,6 +282,11 @@ cmd_price(int argc, char **argv)
 	if ((s = tapset_new(t, tk)) == NULL)
 		goto oom;
 	t1 = now_s();
+	/* Progress only for a person at a terminal: logs and pipes get
+	 * nothing more than before. */
+	e.pg.on = isatty(STDERR_FILENO);
+	e.pg.start = t1;
+	tapset_set_progress(s, read_progress_cb, &e.pg);
 	if (tapset_read(s, path, &d) == -1)
 		goto out;
 	t2 = now_s();
@@ -227,8 +294,14 @@ cmd_price(int argc, char **argv)
 		goto out;
 	e.t = t;
 	memset(&sum, 0, sizeof sum);
+	e.pg.start = now_s();
 	if (tapset_price(s, emit_cb, &e) == -1 || flush(&e) == -1)
 		goto oom;
+	{
+		char n[32];
+		progress_line(&e.pg, 1, "priced %s account-days",
+		    grouped(e.pg.days, n));
+	}
 	if (e.sum != NULL)
 		summary_print(t, &sum, tapset_count(s));
 	if (stats)

@@ -30,13 +30,13 @@
  *   shards = 2                     (gateway mode: pricing shards)
  */
 #include <errno.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cmd.h"
+#include "config.h"
 #include "jsbus.h"
 #include "limits.h"
 #include "log.h"
@@ -45,131 +45,6 @@
 #include "server.h"
 
 static int	serve_log_level_cb(void *, const char *, const char **);
-
-/* Strings from the config file live as long as the process. */
-static char *
-keep(const char *v)
-{
-	return strdup(v);
-}
-
-/* A number of the config file, range-checked as its flag is. */
-static int
-ini_number(const char *name, const char *value, int64_t lo, int64_t hi,
-    int64_t *out)
-{
-	const char *why;
-
-	if (parse_int(value, lo, hi, out, &why) == 0)
-		return 1;
-	fprintf(stderr, "fare-engine: config: %s = '%s': %s (%lld-%lld)\n",
-	    name, value, why, (long long)lo, (long long)hi);
-	return 0;
-}
-
-/* The config file's numeric keys: where each goes, and its range. */
-static int
-ini_numbers(struct server_config *c, const char *name, const char *value)
-{
-	int64_t v;
-
-	if (strcmp(name, "late_tap_days") == 0) {
-		if (!ini_number(name, value, 1, 3650, &v))
-			return 0;
-		c->late_horizon_s = v * 86400;
-	} else if (strcmp(name, "max_connections") == 0) {
-		if (!ini_number(name, value, 1, LIMIT_CONNECTIONS_MAX, &v))
-			return 0;
-		c->max_connections = (long)v;
-	} else if (strcmp(name, "handshake_timeout_s") == 0) {
-		if (!ini_number(name, value, 1, 600, &v))
-			return 0;
-		c->handshake_timeout_s = (long)v;
-	} else if (strcmp(name, "settle_grace_s") == 0)
-		return ini_number(name, value, 0, 7 * 86400, &c->settle_grace_s);
-	else if (strcmp(name, "settle_interval_s") == 0) {
-		if (!ini_number(name, value, 1, 3600, &v))
-			return 0;
-		c->settle_interval_s = (long)v;
-	} else if (strcmp(name, "settle_timeout_ms") == 0) {
-		if (!ini_number(name, value, 10, 60000, &v))
-			return 0;
-		c->settle_timeout_ms = (long)v;
-	} else if (strcmp(name, "metrics_refresh_s") == 0) {
-		if (!ini_number(name, value, 1, METRICS_REFRESH_S_MAX, &v))
-			return 0;
-		c->metrics_refresh_s = (long)v;
-	} else if (strcmp(name, "debt_tap_gap_s") == 0)
-		return ini_number(name, value, 0, 14 * 86400, &c->debt_tap_gap_s);
-	else if (strcmp(name, "shards") == 0) {
-		if (!ini_number(name, value, 1, JSBUS_SHARDS_MAX, &v))
-			return 0;
-		c->shards = (long)v;
-	} else if (strcmp(name, "account_cache") == 0) {
-		if (!ini_number(name, value, 0, ACCOUNT_CACHE_ACCOUNTS, &v))
-			return 0;
-		c->account_cache = (long)v;
-	} else
-		return -1;
-	return 1;
-}
-
-static int
-ini_cb(void *user, const char *section, const char *name, const char *value)
-{
-	struct server_config *c = user;
-	int r;
-
-	if (strcmp(section, "engine") != 0) {
-		fprintf(stderr, "fare-engine: config: unknown section [%s]\n",
-		    section);
-		return 0;
-	}
-	if ((r = ini_numbers(c, name, value)) != -1)
-		return r;
-	if (strcmp(name, "listen") == 0)
-		c->listen = keep(value);
-	else if (strcmp(name, "http") == 0)
-		c->http = keep(value);
-	else if (strcmp(name, "web") == 0)
-		c->web = keep(value);
-	else if (strcmp(name, "db") == 0)
-		c->db = keep(value);
-	else if (strcmp(name, "tariff") == 0)
-		c->tariff = keep(value);
-	else if (strcmp(name, "certs") == 0)
-		c->certs = keep(value);
-	else if (strcmp(name, "token_key_file") == 0)
-		c->token_key_file = keep(value);
-	else if (strcmp(name, "nats") == 0)
-		c->nats = keep(value);
-	else if (strcmp(name, "acquirer") == 0)
-		c->acquirer = strcmp(value, "none") == 0 ? NULL : keep(value);
-	else if (strcmp(name, "ledger_key_file") == 0)
-		c->ledger_key_file = keep(value);
-	else if (strcmp(name, "checkpoint_file") == 0)
-		c->checkpoint_file = keep(value);
-	else if (strcmp(name, "log_level") == 0) {
-		const char *why;
-		if (serve_log_level_cb(NULL, value, &why) == -1) {
-			fprintf(stderr, "fare-engine: config: log_level = "
-			    "'%s': %s\n", value, why);
-			return 0;
-		}
-	} else if (strcmp(name, "synchronous") == 0 &&
-	    (strcmp(value, "full") == 0 || strcmp(value, "normal") == 0))
-		c->synchronous_full = strcmp(value, "normal") != 0;
-	else if (strcmp(name, "synchronous") == 0) {
-		fprintf(stderr, "fare-engine: config: synchronous = '%s': "
-		    "full or normal\n", value);
-		return 0;
-	} else {
-		fprintf(stderr, "fare-engine: config: unknown key '%s'\n",
-		    name);
-		return 0;
-	}
-	return 1;
-}
 
 /* The --config FILE among argv, before the options are parsed (the file
  * is read first, so that the flags win); NULL if none. */
@@ -223,6 +98,7 @@ cmd_serve(int argc, char **argv)
 	    ACCOUNT_CACHE_ACCOUNTS, NULL, NULL, NULL, NULL, 0};
 	const char *config = serve_config_path(argc, argv), *cfg = NULL;
 	int64_t clock = INT64_MIN;
+	struct config_kept kept = {{NULL}, 0};
 	int first, r;
 	const struct opt o[] = {
 		{.name = "config", .kind = OPT_STR, .dst = &cfg, .arg = "FILE",
@@ -300,22 +176,21 @@ cmd_serve(int argc, char **argv)
 		{.name = NULL},
 	};
 
-	if (config != NULL && (r = ini_parse(config, ini_cb, &c)) != 0) {
-		if (r < 0)
-			fprintf(stderr, "fare-engine: %s: %s\n", config,
-			    r == -1 ? strerror(errno) : "out of memory");
-		else
-			fprintf(stderr, "fare-engine: %s:%d: bad config line\n",
-			    config, r);
+	if (config != NULL && config_read(config, &c, &kept) != 0) {
+		config_free(&kept);
 		return 2;
 	}
-	if ((r = opt_parse(&serve_cmd, o, argc, argv, &first)) != OPT_RUN)
+	if ((r = opt_parse(&serve_cmd, o, argc, argv, &first)) != OPT_RUN) {
+		config_free(&kept);
 		return r;
+	}
 	if (c.acquirer != NULL && strcmp(c.acquirer, "none") == 0)
 		c.acquirer = NULL;
 	if (clock != INT64_MIN)
 		c.clock_offset_s = clock - (int64_t)time(NULL);
-	return serve_check(&c) == 0 ? server_run(&c) : 2;
+	r = serve_check(&c) == 0 ? server_run(&c) : 2;
+	config_free(&kept);
+	return r;
 }
 
 /* The whole configuration, from the file and the options: 0 if usable. */

@@ -15,6 +15,7 @@ int	cmd_certs_crl(int argc, char **argv);
 int	cmd_certs_acquirer(int argc, char **argv);
 int	cmd_serve(int argc, char **argv);
 int	cmd_audit_verify(int argc, char **argv);
+/* audit card: the statement (cmd-audit-card.c). */
 int	cmd_audit_card(int argc, char **argv);
 int	cmd_audit_operators(int argc, char **argv);
 int	cmd_audit_explain(int argc, char **argv);

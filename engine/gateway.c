@@ -369,6 +369,7 @@ pub_main(void *arg)
 			r->conn_id = b[i].conn_id;
 			r->seq = b[i].seq;
 			r->leg_fare_cents = r->day_charge_cents = 0;
+			r->day_cap_cents = 0;
 			r->refused = g->bstate[i] != 1 ? REFUSAL_NOT_COMMITTED :
 			    b[i].refuse;
 		}

@@ -15,6 +15,7 @@
 #include <nats/nats.h>
 
 #include "journal.h"
+#include "limits.h"
 #include "log.h"
 
 /* A line of the programs' log (fare/log.h): event ev, level lv, and a
@@ -28,7 +29,7 @@
 #define JSBUS_STREAM		"TAPS"
 #define JSBUS_CARDS		"cards"
 #define JSBUS_DENY		"deny"
-#define JSBUS_SHARDS_MAX	1024
+#define JSBUS_SHARDS_MAX	LIMIT_SHARDS_MAX
 #define JSBUS_URLS_MAX		16	/* servers in --nats */
 /* How long a starting gateway or worker waits for the stream and buckets
  * (a cluster still electing leaders, a loaded machine). */

@@ -44,7 +44,8 @@ static const struct cmd_entry {
 	{"audit", "reconcile", cmd_audit_reconcile, "DB REPORT.csv...",
 	    "compare settlements with the acquirer's reports"},
 	{"audit", "card", cmd_audit_card, "DB (--pan PAN | --par PAR | "
-	    "--token T)", "a card's journey history"},
+	    "--token T) --tariff DIR", "a card's statement: journeys, caps, "
+	    "payments, adding up per day"},
 	{"audit", "operators", cmd_audit_operators, "DB --day YYYY-MM-DD",
 	    "revenue per operator on a service day"},
 	{"audit", "explain", cmd_audit_explain, "DB ACCOUNT YYYY-MM-DD "

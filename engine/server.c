@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -30,12 +31,14 @@
 
 #include <mbedtls/platform_util.h>
 
+#include "certs.h"
 #include "clock.h"
 #include "limits.h"
 #include "metrics.h"
 #include "deny.h"
 #include "diag.h"
 #include "gateway.h"
+#include "harden.h"
 #include "jsbus.h"
 #include "log.h"
 #include "http.h"
@@ -148,14 +151,33 @@ check_tap_clock(struct server *s, struct jtap *x, const char *time)
 	return REFUSAL_NONE;
 }
 
+/*
+ * What a refused tap's row can say of it (v_refused_taps): its time once
+ * it parses, its network and stop where the tariff knows them.  f is
+ * UTF-8 text without control characters by now.
+ */
+static void
+tap_known_fields(struct server *s, struct jtap *x, char *const *f,
+    const size_t *len)
+{
+	const char *why;
+
+	if (parse_rfc3339(f[1], &x->time_utc, &why) == 0)
+		x->has_time = 1;
+	if (tariff_network(s->tariff, f[4], len[4]) != TARIFF_NONE)
+		snprintf(x->network_id, sizeof x->network_id, "%s", f[4]);
+	if (tariff_stop(s->tariff, f[5], len[5]) != TARIFF_NONE)
+		snprintf(x->stop_id, sizeof x->stop_id, "%s", f[5]);
+}
+
 /* Parses and checks one tap frame into x; returns why it is refused. */
 static enum refusal
 check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 {
-	char *f[8], *colon;
+	char *f[9], *colon;
 	const char *why;
 	int64_t seq;
-	size_t n = wire_fields(body, f, 8), i, len[7];
+	size_t n = wire_fields(body, f, 9), i, len[7];
 	struct tap_fields tf;
 	enum tap_problem p;
 	enum refusal p2;
@@ -163,7 +185,7 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 
 	/* tap_id is <device_id>:<seq>, and the device must be this one. */
 	colon = strrchr(f[0], ':');
-	if (colon == NULL || parse_int(colon + 1, 1, (int64_t)1 << 53, &seq,
+	if (colon == NULL || parse_int(colon + 1, 1, TAP_SEQ_MAX, &seq,
 	    &why) == -1) {
 		char shown[101];
 		/* Not yet checked as text: shown escaped. */
@@ -175,9 +197,11 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 	x->seq = (uint64_t)seq;
 	snprintf(x->tap_id, sizeof x->tap_id, "%s:%lld", t->device_id,
 	    (long long)seq);
+	/* Exactly 7 fields, or 8 ending in "denied" (9 is "more"). */
 	if (n != 7 && !(n == 8 && strcmp(f[7], "denied") == 0)) {
 		snprintf(x->detail, sizeof x->detail, "expected 7 fields "
-		    "(or 8 ending in 'denied'), found %zu", n);
+		    "(or 8 ending in 'denied'), found %s", n == 9 ? "more" :
+		    n == 8 ? "8 not ending in 'denied'" : "fewer");
 		return REFUSAL_BAD_FIELDS;
 	}
 	/* The one tap check (fare/tap.c), as `price` makes it. */
@@ -186,6 +210,8 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 	p = tap_check_fields(s->tariff, (const char *const *)f, len, &tf,
 	    x->detail, sizeof x->detail);
 	assert(p >= 0 && p < TAP_PROBLEM_MAX);
+	if (p != TAP_BAD_TEXT)
+		tap_known_fields(s, x, f, len);
 	if (p == TAP_UNKNOWN_NETWORK || p == TAP_UNKNOWN_STOP) {
 		/* Text by now: the operator sees which one, never cut in
 		 * half a character. */
@@ -209,7 +235,7 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 	if (tap_token(s->tk, f[2], strlen(f[2]), x->token) == -1)
 		return REFUSAL_BAD_PAN;
 	mbedtls_platform_zeroize(f[2], strlen(f[2]));
-	snprintf(x->par, sizeof x->par, "%s", f[3]);
+	snprintf(x->par, sizeof x->par, "%s", tf.par);	/* upper-cased */
 	snprintf(x->network_id, sizeof x->network_id, "%s", f[4]);
 	snprintf(x->stop_id, sizeof x->stop_id, "%s", f[5]);
 	x->kind = (uint8_t)kind;
@@ -260,6 +286,7 @@ terminal_data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 	struct terminal *t = arg;
 	struct server *s = t->srv;
 	static struct wire_frame f;	/* one thread: the event loop's */
+	uint32_t slot = t->slot;
 	int frames = 0, r;
 
 	(void)c;
@@ -287,8 +314,8 @@ terminal_data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 		evbuffer_drain(in, used);
 		handle_tap(s, t, f.body);
 		mbedtls_platform_zeroize(f.body, f.len);
-		if (s->slot[t->slot] != t)
-			return;		/* closed */
+		if (s->slot[slot] != t)
+			return;		/* closed and freed: t is not read */
 		frames++;
 	}
 	/* Frames left over: come back after the others had their turn. */
@@ -298,12 +325,20 @@ terminal_data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 	}
 }
 
+/* A deny-list change as a D frame: only a valid account, whole. */
 static int
 send_deny(struct terminal *t, const char *account, int on)
 {
-	char body[160];
+	struct account_key key;
+	char body[ACCOUNT_TEXT_MAX + 2];
 
-	snprintf(body, sizeof body, "%c%s", on ? '+' : '-', account);
+	if (account_parse(&key, account) == -1) {
+		log_warning("deny_entry_invalid", "account=%s msg=\"not an "
+		    "account: not sent\"", LOGQ(account));
+		return 0;
+	}
+	body[0] = on ? '+' : '-';
+	account_format(&key, body + 1, sizeof body - 1);
 	return send_frame(t, 'D', body);
 }
 
@@ -540,10 +575,11 @@ writer_done_cb(const struct jresult *r, size_t n, void *arg)
 			continue;	/* gone: the validator will resend */
 		assert(r[i].refused >= 0 && r[i].refused < REFUSAL_MAX);
 		if (r[i].refused == REFUSAL_NONE)
-			snprintf(body, sizeof body, "%llu,%lld,%lld",
+			snprintf(body, sizeof body, "%llu,%lld,%lld,%lld",
 			    (unsigned long long)r[i].seq,
 			    (long long)r[i].leg_fare_cents,
-			    (long long)r[i].day_charge_cents);
+			    (long long)r[i].day_charge_cents,
+			    (long long)r[i].day_cap_cents);
 		else
 			snprintf(body, sizeof body, "%llu,%s",
 			    (unsigned long long)r[i].seq,
@@ -827,6 +863,33 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	log_notice("tariff_reloaded", "tariff=%s", LOGQ(s->cfg->tariff));
 }
 
+/*
+ * A key file as a secret must be: a regular file (not a link), readable
+ * by its owner alone.  0, or -1 with err.
+ */
+static int
+secret_file_ok(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: a key must be a regular file (not a "
+		    "link or a device)", path);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "%s: mode %04o lets %s read a secret key; "
+		    "chmod 600 it", path, (unsigned)(st.st_mode & 07777),
+		    (st.st_mode & 07) ? "everyone" : "its group");
+		return -1;
+	}
+	return 0;
+}
+
 /* The tariff twice (this thread's and the writer's), the token key, TLS. */
 static int
 setup_keys(struct server *s, struct tariff **jt, struct tariff_files **files,
@@ -836,6 +899,9 @@ setup_keys(struct server *s, struct tariff **jt, struct tariff_files **files,
 
 	if (load_tariffs(c->tariff, &s->tariff, jt, files, err, errlen) == -1)
 		return -1;
+	if (c->token_key_file != NULL && !c->dev &&
+	    secret_file_ok(c->token_key_file, err, errlen) == -1)
+		return -1;
 	if (c->token_key_file != NULL)
 		s->tk = tap_tokenizer_from_file(c->token_key_file, err, errlen);
 	else
@@ -843,6 +909,26 @@ setup_keys(struct server *s, struct tariff **jt, struct tariff_files **files,
 		    TAP_DEV_TOKEN_KEY, strlen(TAP_DEV_TOKEN_KEY));
 	if (s->tk == NULL)
 		return -1;
+	if (!c->dev && tap_tokenizer_is_dev(s->tk)) {
+		snprintf(err, errlen, "%s holds the published development key: "
+		    "anyone can compute its card tokens and settlement "
+		    "references; generate a key (head -c 32 /dev/urandom | "
+		    "base64 > FILE; chmod 600 FILE), or run with --dev",
+		    c->token_key_file);
+		return -1;
+	}
+	if (!c->dev) {
+		char key[1100], ca[1100];
+		certs_path(key, sizeof key, c->certs, "engine.key");
+		if (secret_file_ok(key, err, errlen) == -1)
+			return -1;
+		certs_path(ca, sizeof ca, c->certs, "ca.key");
+		if (access(ca, F_OK) == 0)
+			log_warning("ca_key_present", "path=%s msg=\"keep the "
+			    "CA key offline: the engine needs engine.crt and "
+			    ".key, ca.crt, crl.pem and acquirer.crt only\"",
+			    LOGQ(ca));
+	}
 	s->tls = tls_server_new(c->certs, !c->dev, err, errlen);
 	return s->tls == NULL ? -1 : 0;
 }
@@ -972,8 +1058,11 @@ server_setup(struct server *s, char *err, size_t errlen)
 	if (check_fd_budget(s, err, errlen) == -1 ||
 	    setup_keys(s, &jt, &files, err, errlen) == -1)
 		goto fail;
-	if (c->ledger_key_file != NULL && (wo.ledger_key =
-	    checkpoint_key_load(c->ledger_key_file, 1, err, errlen)) == NULL)
+	/* The ledger key is a secret like the others (issue 16). */
+	if (c->ledger_key_file != NULL && ((!c->dev &&
+	    secret_file_ok(c->ledger_key_file, err, errlen) == -1) ||
+	    (wo.ledger_key = checkpoint_key_load(c->ledger_key_file, 1, err,
+	    errlen)) == NULL))
 		goto fail;
 	if ((s->writer = writer_open(&wo, jt, files, s->base, writer_done_cb,
 	    s, err, errlen)) == NULL)
@@ -1048,6 +1137,7 @@ server_run(const struct server_config *cfg)
 	memset(&s, 0, sizeof s);
 	s.cfg = cfg;
 	s.max_conns = cfg->max_connections;
+	harden_process();
 	signal(SIGPIPE, SIG_IGN);
 	event_set_log_callback(libevent_log_cb);
 	evthread_use_pthreads();
@@ -1099,6 +1189,8 @@ out:
 	tap_tokenizer_free(s.tk);
 	tariff_free(s.tariff);
 	event_base_free(s.base);
+	/* libevent's global locks, allocated by harden.c's allocator. */
+	libevent_global_shutdown();
 	if (rc == 0)
 		log_notice("stopped", "msg=\"stopped cleanly\"");
 	return rc;

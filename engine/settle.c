@@ -26,6 +26,7 @@
 #include <mbedtls/platform_util.h>
 #include <sqlite3.h>
 
+#include "acqline.h"
 #include "clock.h"
 #include "deny.h"
 #include "log.h"
@@ -150,47 +151,31 @@ acq_connect(struct settle *s)
 }
 
 /*
- * An answer to r (after "<key> "): "APPROVED|DECLINED <account>
- * <amount_cents> <currency> <code or reason>", each echoed value equal to
- * the request's, else it is not booked (issue 16: a fake or confused
- * acquirer must not move money in the ledger).  1 approved, 0 declined,
- * -1 unreadable or not this request's.
+ * An answer line for r: its outcome, each echoed value (account, amount,
+ * currency) equal to the request's, else it is not booked (issue 16: a
+ * fake or confused acquirer must not move money in the ledger).  1
+ * approved, 0 declined, -1 refused, unreadable or not matching.
  */
 static int
-acq_answer(struct settle *s, const struct settle_req *r, char *v,
-    char *result, size_t rlen)
+acq_answer(struct settle *s, const struct settle_req *r,
+    const struct acq_answer *a, char *result, size_t rlen)
 {
-	char *f[6], *save = NULL;
-	char amount[24];
-	int n = 0;
-
-	/* Four words, then the code or reason (the rest of the line). */
-	f[0] = strtok_r(v, " ", &save);
-	while (f[n] != NULL && n < 5) {
-		n++;
-		f[n] = n < 5 ? strtok_r(NULL, n == 4 ? "" : " ", &save) : NULL;
-	}
-	if (n == 2 && strcmp(f[0], "REFUSED") == 0) {
+	if (a->outcome == ACQ_REFUSED) {
 		log_warning("acquirer_refused", "key=%s error=%s",
-		    LOGQ(r->key), LOGQ(f[1]));
+		    LOGQ(r->key), LOGQ(a->text));
 		return -1;
 	}
-	snprintf(amount, sizeof amount, "%lld", (long long)r->amount);
-	if (n != 5 || (strcmp(f[0], "APPROVED") != 0 &&
-	    strcmp(f[0], "DECLINED") != 0)) {
-		log_warning("acquirer_bad_answer", "key=%s", LOGQ(r->key));
-		return -1;
-	}
-	if (strcmp(f[1], r->account) != 0 || strcmp(f[2], amount) != 0 ||
-	    strcmp(f[3], s->o.currency) != 0) {
+	if (strcmp(a->account, r->account) != 0 ||
+	    a->amount_cents != r->amount ||
+	    strcmp(a->currency, s->o.currency) != 0) {
 		log_warning("acquirer_answer_mismatch", "key=%s "
-		    "amount_cents=%s currency=%s msg=\"the answer does not "
+		    "amount_cents=%lld currency=%s msg=\"the answer does not "
 		    "echo the request: not booked, stays pending\"",
-		    LOGQ(r->key), amount, LOGQ(s->o.currency));
+		    LOGQ(r->key), (long long)r->amount, LOGQ(s->o.currency));
 		return -1;
 	}
-	snprintf(result, rlen, "%s", f[4]);
-	return f[0][0] == 'A';
+	snprintf(result, rlen, "%s", a->text);
+	return a->outcome == ACQ_APPROVED;
 }
 
 /*
@@ -201,16 +186,25 @@ static int
 acq_request(struct settle *s, const struct settle_req *r, char *result,
     size_t rlen)
 {
-	char line[SETTLE_LINE_MAX];
+	char line[ACQ_LINE_MAX];
 	int64_t deadline = mono_ms() + s->o.timeout_ms;
 	size_t klen = strlen(r->key);
+	struct acq_request q;
 	int n, stale = 0, rc;
 
 	if (acq_connect(s) == -1)
 		return -1;
-	n = snprintf(line, sizeof line, "CAPTURE %s %s %lld %s %s %s\n",
-	    r->key, r->account, (long long)r->amount, s->o.currency, r->day,
-	    r->reference[0] != '\0' ? r->reference : "-");
+	q.key = r->key;
+	q.account = r->account;
+	q.amount_cents = r->amount;
+	q.currency = s->o.currency;
+	q.day = r->day;
+	q.reference = r->reference[0] != '\0' ? r->reference : "-";
+	if ((n = acq_format_request(&q, line, sizeof line)) == -1) {
+		log_err("acquirer_request_unwritable", "key=%s",
+		    LOGQ(r->key));
+		goto fail;
+	}
 	if (tls_sync_write(s->conn, line, (size_t)n) == -1)
 		goto fail;
 	for (;;) {
@@ -223,8 +217,14 @@ acq_request(struct settle *s, const struct settle_req *r, char *result,
 			 * one that came after its timeout): skip it. */
 			if (ll > klen && memcmp(s->in, r->key, klen) == 0 &&
 			    s->in[klen] == ' ') {
-				rc = acq_answer(s, r, s->in + klen + 1, result,
-				    rlen);
+				const char *why;
+				struct acq_answer a;
+				rc = acq_parse_answer(s->in, &a, &why) == 0 ?
+				    acq_answer(s, r, &a, result, rlen) : -1;
+				if (a.key == NULL)
+					log_warning("acquirer_bad_answer",
+					    "key=%s error=%s", LOGQ(r->key),
+					    LOGQ(why));
 				memmove(s->in, nl + 1, s->inlen - ll - 1);
 				s->inlen -= ll + 1;
 				if (rc == -1)
@@ -261,7 +261,8 @@ maybe_lift(struct settle *s, const char *account, int64_t now)
 		return 0;
 	log_notice("deny_lifted", "account=%s msg=\"owes nothing now\"",
 	    LOGQ(account));
-	return deny_set_in(s->db, account, 0, "", now);
+	return deny_set_in(s->db, account, 0, "debt recovered: owes nothing",
+	    now);
 }
 
 static int64_t

@@ -17,30 +17,17 @@
 /* The chart's height in SVG units (its width is the day's minutes). */
 #define CHART_H		100
 
-static void outf(struct buf *, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
-static void
-outf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n :
-		    sizeof tmp - 1);
-}
-
-/* <td> or <dd> holding one figure of the JSON. */
+/* <td> or <dd> holding one figure of the JSON.  The key may hold an id
+ * from the tariff feed or the database (a network_id, a reason): it is
+ * escaped like any text. */
 static void
 fig_int(struct buf *b, const char *tag, const char *k, int64_t v)
 {
-	outf(b, "<%s data-k=\"%s\" data-f=\"int\" class=\"num\">%lld</%s>",
-	    tag, k, (long long)v, tag);
+	web_outf(b, "<%s data-k=\"", tag);
+	web_add_html(b, k);
+	web_outf(b, "\" data-f=\"int\" class=\"num\">%lld</%s>", (long long)v,
+	    tag);
 }
 
 static void
@@ -50,14 +37,15 @@ fig_money(const struct tariff *t, struct buf *b, const char *tag,
 	char m[32];
 
 	web_money(t, v, m);
-	outf(b, "<%s data-k=\"%s\" data-f=\"money\" class=\"num\">%s</%s>",
-	    tag, k, m, tag);
+	web_outf(b, "<%s data-k=\"", tag);
+	web_add_html(b, k);
+	web_outf(b, "\" data-f=\"money\" class=\"num\">%s</%s>", m, tag);
 }
 
 static void
 section(struct buf *b, const char *id, const char *title)
 {
-	outf(b, "<section id=\"%s\" aria-labelledby=\"%s-h\"><h2 id=\"%s-h\">"
+	web_outf(b, "<section id=\"%s\" aria-labelledby=\"%s-h\"><h2 id=\"%s-h\">"
 	    "%s</h2>", id, id, id, title);
 }
 
@@ -76,11 +64,11 @@ chart_path(const struct web_series *se, uint32_t max, struct buf *b)
 {
 	size_t i;
 
-	outf(b, "M0,%d", CHART_H);
+	web_outf(b, "M0,%d", CHART_H);
 	for (i = 0; i < se->nmin; i++)
-		outf(b, "V%uH%zu", CHART_H - (unsigned)((uint64_t)se->taps[i] *
+		web_outf(b, "V%uH%zu", CHART_H - (unsigned)((uint64_t)se->taps[i] *
 		    CHART_H / (max ? max : 1)), i + 1);
-	outf(b, "V%dZ", CHART_H);
+	web_outf(b, "V%dZ", CHART_H);
 }
 
 static void
@@ -95,17 +83,17 @@ dash_chart(const struct tz *z, const struct web_series *se, struct buf *b)
 			max = se->taps[i], peak = i;
 	local_hm(z, se->start_utc + (int64_t)peak * 60, hm);
 	section(b, "chart", "Taps per minute");
-	outf(b, "<p>Peak <span id=\"peak\" data-f=\"int\">%u</span> taps a "
+	web_outf(b, "<p>Peak <span id=\"peak\" data-f=\"int\">%u</span> taps a "
 	    "minute at <span id=\"peak-at\">%s</span> (local time).</p>", max,
 	    hm);
-	outf(b, "<svg id=\"chart-svg\" role=\"img\" aria-labelledby=\"chart-h\" "
+	web_outf(b, "<svg id=\"chart-svg\" role=\"img\" aria-labelledby=\"chart-h\" "
 	    "viewBox=\"0 0 %zu %d\" preserveAspectRatio=\"none\" width=\"100%%\""
 	    " height=\"160\"><path id=\"chart-line\" d=\"", se->nmin, CHART_H);
 	chart_path(se, max, b);
 	buf_addlit(b, "\"/></svg><div class=\"axis\" aria-hidden=\"true\">");
 	for (i = 0; i <= se->nmin; i += 180) {
 		local_hm(z, se->start_utc + (int64_t)i * 60, hm);
-		outf(b, "<span>%s</span>", hm);
+		web_outf(b, "<span>%s</span>", hm);
 	}
 	buf_addlit(b, "</div></section>");
 }
@@ -147,7 +135,9 @@ dash_journeys(const struct tariff *t, const struct web_day *d, struct buf *b)
 	    "\"num\">fares</th></tr></thead><tbody id=\"statuses\">");
 	for (i = 0; i < d->nstatus; i++) {
 		char k[LIMIT_ID_LEN + 40];
-		outf(b, "<tr><th scope=\"row\">%s</th>", d->status[i].key);
+		buf_addlit(b, "<tr><th scope=\"row\">");
+		web_add_html(b, d->status[i].key);
+		buf_addlit(b, "</th>");
 		snprintf(k, sizeof k, "journeys_by_status.%s.legs",
 		    d->status[i].key);
 		fig_int(b, "td", k, d->status[i].n);
@@ -184,7 +174,7 @@ dash_revenue(const struct tariff *t, const struct web_day *d, struct buf *b)
 		snprintf(k, sizeof k, "revenue_cents.%s", d->revenue[i].key);
 		buf_addlit(b, "</abbr></th>");
 		fig_money(t, b, "td", k, d->revenue[i].cents);
-		outf(b, "<td><svg class=\"bar\" viewBox=\"0 0 100 10\" "
+		web_outf(b, "<td><svg class=\"bar\" viewBox=\"0 0 100 10\" "
 		    "preserveAspectRatio=\"none\" aria-hidden=\"true\"><rect "
 		    "width=\"%lld\" height=\"10\"/></svg></td></tr>",
 		    (long long)(d->revenue[i].cents > 0 ?
@@ -211,7 +201,7 @@ dash_caps(const struct tariff *t, const struct web_day *d, struct buf *b)
 	fig_money(t, b, "dd", "charges.caps_saved_cents", d->saved_cents);
 	buf_addlit(b, "<dt>Account-days open / closed</dt><dd class=\"num\">"
 	    "<span data-k=\"charges.open_account_days\" data-f=\"int\">");
-	outf(b, "%lld</span> / <span data-k=\"charges.closed_account_days\" "
+	web_outf(b, "%lld</span> / <span data-k=\"charges.closed_account_days\" "
 	    "data-f=\"int\">%lld</span></dd></dl></section>",
 	    (long long)d->open_days, (long long)d->closed_days);
 }
@@ -238,7 +228,7 @@ dash_validators(const struct web_day *d, struct buf *b)
 		civil_format_utc(d->silent[i].n, t);
 		buf_addlit(b, "<li>");
 		web_add_html(b, d->silent[i].key);
-		outf(b, ", last tap received %s</li>", t);
+		web_outf(b, ", last tap received %s</li>", t);
 	}
 	buf_addlit(b, "</ul></section>");
 }
@@ -250,7 +240,7 @@ dash_engine(const struct web_day *d, struct buf *b)
 	buf_addlit(b, "<dl><dt>Writer queue</dt>");
 	if (d->has_live) {
 		fig_int(b, "dd", "writer.queued", (int64_t)d->live.queued);
-		outf(b, "<dt>Commit latency (mean / max)</dt><dd class=\"num\">"
+		web_outf(b, "<dt>Commit latency (mean / max)</dt><dd class=\"num\">"
 		    "<span data-k=\"writer.commit_ms_avg\" data-f=\"ms\">%.1f ms"
 		    "</span> / <span data-k=\"writer.commit_ms_max\" data-f="
 		    "\"ms\">%.1f ms</span></dd>", d->live.commit_ms_avg,
@@ -285,7 +275,7 @@ dash_settlement(const struct tariff *t, const struct web_day *d,
 	    "amount</th></tr></thead><tbody>");
 	for (i = 0; i < 6; i++) {
 		char k[64];
-		outf(b, "<tr><th scope=\"row\">%s</th>", label[i]);
+		web_outf(b, "<tr><th scope=\"row\">%s</th>", label[i]);
 		snprintf(k, sizeof k, "settlement.%s.n", d->settle[i].key);
 		fig_int(b, "td", k, d->settle[i].n);
 		snprintf(k, sizeof k, "settlement.%s.cents", d->settle[i].key);
@@ -309,14 +299,14 @@ web_html_dashboard(const struct tariff *t, const struct tz *z,
 	    "initial-scale=1\"><title>Operations · OneCity</title><link rel="
 	    "\"stylesheet\" href=\"/static/onecity.css\"><script src=\"/static/"
 	    "dashboard.js\" defer></script></head><body class=\"dash\">");
-	outf(b, "<header><p class=\"brand\">OneCity</p><nav><a href=\"/?day=%s\""
+	web_outf(b, "<header><p class=\"brand\">OneCity</p><nav><a href=\"/?day=%s\""
 	    ">← %s</a> <a href=\"/?day=%s\">%s →</a></nav></header><main "
 	    "id=\"dashboard\" data-day=\"%s\" data-currency=\"%s\" "
 	    "data-refreshes=\"0\"><h1>Service day <span id=\"day\">%s</span>"
 	    "</h1><p class=\"meta\">Time zone ", prev, prev, next, next, d->day,
 	    tariff_currency(t), d->day);
 	web_add_html(b, tariff_timezone(t));
-	outf(b, "; figures as of <time id=\"generated\" data-k=\"generated_utc"
+	web_outf(b, "; figures as of <time id=\"generated\" data-k=\"generated_utc"
 	    "\">%s</time>%s</p><div class=\"grid\">", gen, d->has_live ?
 	    "; refreshed every 5 s" : "; read-only over the database, "
 	    "refreshed every 5 s");

@@ -15,23 +15,6 @@
 #include "tz.h"
 #include "web-int.h"
 
-static void outf(struct buf *, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-outf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n :
-		    sizeof tmp - 1);
-}
 
 void
 web_add_html(struct buf *b, const char *s)
@@ -78,7 +61,7 @@ fill(char *out, size_t len, const char *tmpl, const char *a, const char *b,
 struct words {
 	const char *lang, *other, *other_name, *title, *intro, *label, *button,
 	    *not_found, *too_many, *day, *time, *journey, *op, *fare,
-	    *charged, *notes, *transfer, *incomplete, *autocompleted,
+	    *charged, *notes, *transfer, *incomplete, *no_checkin, *autocompleted,
 	    *cancelled, *open, *unpriced, *advice, *capped, *uncapped,
 	    *total, *paid, *declined, *owed, *recovered, *refunded,
 	    *refund_pending, *pending, *unsettled, *gates, *again, *to,
@@ -95,12 +78,13 @@ static const struct words en = {
 	"Your travel on %s", "Time", "Journey", "Operator", "Fare", "Charged",
 	"Notes", "transfer discount %s",
 	"no check-out: the maximum fare %s was charged",
+	"no check-in: the maximum fare %s was charged",
 	"no check-out: completed at your next check-in",
 	"checked out where you checked in: no charge", "still travelling",
 	"no fare applies",
-	"Next time, tap the same card or phone on a reader when you leave the "
-	"station or vehicle: a journey without a check-out costs the maximum "
-	"fare.",
+	"Next time, tap the same card or phone on a reader when you enter and "
+	"when you leave the station or vehicle: a journey without a check-in "
+	"or a check-out costs the maximum fare.",
 	"A cap applied: your journeys came to %s, you pay %s. The cap saved "
 	"you %s.",
 	"No cap was reached: you pay the fares of your journeys.",
@@ -132,12 +116,13 @@ static const struct words nl = {
 	"Uw reizen op %s", "Tijd", "Reis", "Vervoerder", "Tarief", "Berekend",
 	"Opmerkingen", "overstapkorting %s",
 	"niet uitgecheckt: het maximumtarief %s is berekend",
+	"niet ingecheckt: het maximumtarief %s is berekend",
 	"niet uitgecheckt: afgerond bij uw volgende incheck",
 	"uitgecheckt waar u incheckte: geen kosten", "nog onderweg",
 	"geen tarief van toepassing",
 	"Houd de volgende keer dezelfde kaart of telefoon bij een kaartlezer "
-	"als u het station of voertuig verlaat: een reis zonder uitchecken "
-	"kost het maximumtarief.",
+	"als u het station of voertuig binnengaat en als u het verlaat: een "
+	"reis zonder inchecken of uitchecken kost het maximumtarief.",
 	"Er gold een plafond: uw reizen kostten %s, u betaalt %s. Het plafond "
 	"bespaarde u %s.",
 	"Geen plafond bereikt: u betaalt de tarieven van uw reizen.",
@@ -168,7 +153,7 @@ words(const char *lang)
 static void
 page_head(struct buf *b, const char *lang, const char *title)
 {
-	outf(b, "<!doctype html>\n<html lang=\"%s\"><head><meta charset="
+	web_outf(b, "<!doctype html>\n<html lang=\"%s\"><head><meta charset="
 	    "\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, "
 	    "initial-scale=1\"><title>", lang);
 	web_add_html(b, title);
@@ -179,13 +164,13 @@ page_head(struct buf *b, const char *lang, const char *title)
 static void
 form(struct buf *b, const struct words *w, const char *ref)
 {
-	outf(b, "<form method=\"get\" action=\"/trips\"><input type=\"hidden\" "
+	web_outf(b, "<form method=\"get\" action=\"/trips\"><input type=\"hidden\" "
 	    "name=\"lang\" value=\"%s\"><label for=\"ref\">%s</label> "
 	    "<input id=\"ref\" name=\"ref\" autocomplete=\"off\" spellcheck="
 	    "\"false\" maxlength=\"%d\" required value=\"", w->lang, w->label,
 	    WEB_REF_MAX);
 	web_add_html(b, ref);
-	outf(b, "\"> <button type=\"submit\">%s</button></form>", w->button);
+	web_outf(b, "\"> <button type=\"submit\">%s</button></form>", w->button);
 }
 
 /* The header, with the other language's link (keeping a reference
@@ -194,7 +179,7 @@ static void
 rider_top(struct buf *b, const struct words *w, const char *ref)
 {
 	page_head(b, w->lang, w->title);
-	outf(b, "<header><p class=\"brand\">OneCity</p><nav><a id=\"lang\" "
+	web_outf(b, "<header><p class=\"brand\">OneCity</p><nav><a id=\"lang\" "
 	    "href=\"/trips?lang=%s%s%s\" hreflang=\"%s\" lang=\"%s\">%s</a>"
 	    "</nav></header><main><h1>%s</h1>", w->other, ref[0] ? "&amp;ref="
 	    : "", ref, w->other, w->other, w->other_name, w->title);
@@ -207,12 +192,12 @@ web_html_form(const char *lang, int status, struct buf *b)
 
 	rider_top(b, w, "");
 	if (status == 404)
-		outf(b, "<p class=\"notice\" role=\"alert\" id=\"not-found\">"
+		web_outf(b, "<p class=\"notice\" role=\"alert\" id=\"not-found\">"
 		    "%s</p>", w->not_found);
 	else if (status == 429)
-		outf(b, "<p class=\"notice\" role=\"alert\" id=\"too-many\">"
+		web_outf(b, "<p class=\"notice\" role=\"alert\" id=\"too-many\">"
 		    "%s</p>", w->too_many);
-	outf(b, "<p>%s</p>", w->intro);
+	web_outf(b, "<p>%s</p>", w->intro);
 	form(b, w, "");
 	buf_addlit(b, "</main></body></html>\n");
 }
@@ -269,7 +254,9 @@ trip_note(const struct tariff *t, const struct words *w,
 	web_money(t, l->fare_cents - l->contribution_cents, m);
 	if (strcmp(l->status, "incomplete") == 0) {
 		web_money(t, l->fare_cents, m);
-		fill(note, sizeof note, w->incomplete, m, NULL, NULL);
+		/* A check-out with no check-in before it (SPEC §5) */
+		fill(note, sizeof note, l->from[0] == '\0' ? w->no_checkin :
+		    w->incomplete, m, NULL, NULL);
 	} else if (strcmp(l->status, "autocompleted") == 0)
 		snprintf(note, sizeof note, "%s", w->autocompleted);
 	else if (strcmp(l->status, "cancelled") == 0)
@@ -296,7 +283,7 @@ trip_legs(const struct tariff *t, const struct tz *z, const struct words *w,
 {
 	size_t i;
 
-	outf(b, "<table id=\"journeys\"><thead><tr><th scope=\"col\">%s</th>"
+	web_outf(b, "<table id=\"journeys\"><thead><tr><th scope=\"col\">%s</th>"
 	    "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope="
 	    "\"col\" class=\"num\">%s</th><th scope=\"col\" class=\"num\">%s"
 	    "</th><th scope=\"col\">%s</th></tr></thead><tbody>", w->time,
@@ -309,15 +296,15 @@ trip_legs(const struct tariff *t, const struct tz *z, const struct words *w,
 		local_hm(z, l->checkout, c);
 		web_money(t, l->fare_cents, f);
 		web_money(t, l->contribution_cents, ch);
-		outf(b, "<tr class=\"leg %s\"><td>%s%s%s</td><td>", l->status,
+		web_outf(b, "<tr class=\"leg %s\"><td>%s%s%s</td><td>", l->status,
 		    a, c[0] ? "–" : "", c);
 		stop_name(t, l->from, b);
-		outf(b, " %s ", w->to);
+		web_outf(b, " %s ", w->to);
 		stop_name(t, l->to, b);
 		buf_addlit(b, "</td><td>");
 		web_add_html(b, n != TARIFF_NONE ? tariff_network_name(t, n) :
 		    l->network);
-		outf(b, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
+		web_outf(b, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
 		    "<td>", f, ch);
 		trip_note(t, w, l, b);
 		buf_addlit(b, "</td></tr>");
@@ -347,7 +334,7 @@ trip_payment(const struct tariff *t, const struct tz *z,
 
 	buf_addlit(b, "<ul id=\"payment\">");
 	if (tr->nsettle == 0)
-		outf(b, "<li>%s</li>", w->unsettled);
+		web_outf(b, "<li>%s</li>", w->unsettled);
 	for (i = 0; i < tr->nsettle; i++) {
 		const struct web_trip_settle *x = &tr->settle[i];
 		const char *fmt = NULL;
@@ -365,7 +352,7 @@ trip_payment(const struct tariff *t, const struct tz *z,
 		if (fmt == NULL)
 			continue;
 		fill(line, sizeof line, fmt, m, when, NULL);
-		outf(b, "<li class=\"%s %s\">", x->kind, x->state);
+		web_outf(b, "<li class=\"%s %s\">", x->kind, x->state);
 		web_add_html(b, line);
 		buf_addlit(b, "</li>");
 	}
@@ -376,7 +363,7 @@ trip_payment(const struct tariff *t, const struct tz *z,
 		web_add_html(b, line);
 		buf_addlit(b, "</li>");
 	} else if (tr->denied)
-		outf(b, "<li class=\"owed\">%s</li>", w->gates);
+		web_outf(b, "<li class=\"owed\">%s</li>", w->gates);
 	buf_addlit(b, "</ul>");
 }
 
@@ -399,7 +386,7 @@ web_html_trip(const struct tariff *t, const struct tz *z, const char *lang,
 	for (i = 0; i < tr->nlegs; i++)
 		incomplete |= strcmp(tr->leg[i].status, "incomplete") == 0;
 	if (incomplete)
-		outf(b, "<p class=\"advice\" id=\"advice\">%s</p>", w->advice);
+		web_outf(b, "<p class=\"advice\" id=\"advice\">%s</p>", w->advice);
 	web_money(t, tr->uncapped_cents, a);
 	web_money(t, tr->charge_cents, c);
 	web_money(t, tr->uncapped_cents - tr->charge_cents, s);
@@ -421,10 +408,10 @@ web_html_trip(const struct tariff *t, const struct tz *z, const char *lang,
 		web_add_html(b, line);
 		buf_addlit(b, "</span>");
 	}
-	outf(b, "</p><p class=\"total\">%s: <strong id=\"charged\">%s</strong>"
+	web_outf(b, "</p><p class=\"total\">%s: <strong id=\"charged\">%s</strong>"
 	    "</p>", w->total, c);
 	trip_payment(t, z, w, tr, b);
-	outf(b, "<h2>%s</h2>", w->again);
+	web_outf(b, "<h2>%s</h2>", w->again);
 	form(b, w, ref);
 	buf_addlit(b, "</main></body></html>\n");
 }

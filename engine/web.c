@@ -5,6 +5,7 @@
  * that keeps many refreshing dashboards from repeating the day's queries.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,21 +150,33 @@ query_get(const char *q, const char *key, char *out, size_t len)
 	return 0;
 }
 
-/* A reference as typed: spaces around it dropped; then letters, digits
- * and '-' only (anything else cannot be one, and is "not found"). */
+/*
+ * A reference as a rider types it from a bank statement (SPEC §6;
+ * store/settlement.c writes "OC" and then Crockford's base32 in upper
+ * case): spaces and '-' anywhere dropped, letters upper-cased, and after
+ * the two-letter prefix the letters that alphabet reads as digits (O as
+ * 0, I and L as 1).  Then letters and digits only: anything else cannot
+ * be one, and is "not found".
+ */
 static int
 ref_clean(char *ref)
 {
-	size_t n = strlen(ref), i = 0, j;
+	size_t i, j = 0;
 
-	while (n > 0 && isspace((unsigned char)ref[n - 1]))
-		ref[--n] = '\0';
-	while (isspace((unsigned char)ref[i]))
-		i++;
-	memmove(ref, ref + i, n - i + 1);
-	for (j = 0; ref[j] != '\0'; j++)
-		if (!isalnum((unsigned char)ref[j]) && ref[j] != '-')
+	for (i = 0; ref[i] != '\0'; i++) {
+		int c = (unsigned char)ref[i];
+		if (isspace(c) || c == '-')
+			continue;
+		if (!isalnum(c))
 			return -1;
+		c = toupper(c);
+		if (j >= 2 && c == 'O')
+			c = '0';
+		else if (j >= 2 && (c == 'I' || c == 'L'))
+			c = '1';
+		ref[j++] = (char)c;
+	}
+	ref[j] = '\0';
 	return j > 0 ? 0 : -1;
 }
 
@@ -265,7 +278,7 @@ web_trips(struct web *w, const struct tariff *t, const struct web_request *q,
 	char ref[WEB_REF_MAX + 1];
 	const char *lang = pick_lang(q);
 	struct web_trip *tr;
-	int got = query_get(q->query, "ref", ref, sizeof ref), found = 0;
+	int got = query_get(q->query, "ref", ref, sizeof ref), found, ok;
 
 	if (got == 0 && !json) {	/* the form */
 		reply(r, 200, TYPE_HTML, NO_STORE);
@@ -287,8 +300,15 @@ web_trips(struct web *w, const struct tariff *t, const struct web_request *q,
 		json_error(r, 503, "out of memory");
 		return;
 	}
-	if (got == 1 && ref_clean(ref) == 0)
-		found = web_trip_load(w, t, ref, now, tr);
+	/* A malformed reference is looked up too (it cannot match: stored
+	 * ones are letters and digits), so that it takes the time of a
+	 * well-formed unknown one. */
+	ok = got == 1 && ref_clean(ref) == 0;
+	if (got != 1)
+		snprintf(ref, sizeof ref, "%s", "-");
+	found = web_trip_load(w, t, ref, now, tr);
+	if (!ok && found == 1)
+		found = 0;
 	if (found == -1)
 		json_error(r, 503, "the database cannot answer now");
 	else if (found == 0 && json)
@@ -430,4 +450,19 @@ web_handle(struct web *w, unsigned sides, const struct tariff *t,
 	}
 	r->server_ms = ms_since(CLOCK_MONOTONIC, &t0);
 	r->cpu_ms = ms_since(CLOCK_THREAD_CPUTIME_ID, &c0);
+}
+
+void
+web_outf(struct buf *b, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n :
+		    sizeof tmp - 1);
 }

@@ -737,7 +737,8 @@ reprice(struct writer *w, const char *account, int32_t from_day,
 	return 0;
 }
 
-/* Feedback for an ack: the tap's leg fare and its day's charge. */
+/* Feedback for an ack: the tap's leg fare, its day's charge and the day
+ * caps that hold it (docs/protocol.md). */
 static void
 feedback(struct writer *w, const struct jtap *x, struct jresult *res)
 {
@@ -745,12 +746,13 @@ feedback(struct writer *w, const struct jtap *x, struct jresult *res)
 	size_t d;
 	uint32_t i;
 
-	res->leg_fare_cents = res->day_charge_cents = 0;
+	res->leg_fare_cents = res->day_charge_cents = res->day_cap_cents = 0;
 	for (d = 0; d < w->pr.ndays; d++) {
 		const struct price_day *pd = &w->pr.day[d];
 		if (pd->service_day != day)
 			continue;
 		res->day_charge_cents = pd->charge_cents;
+		res->day_cap_cents = price_day_caps_cents(w->tariff, pd);
 		for (i = 0; i < pd->nlegs; i++) {
 			const struct price_leg *l =
 			    &w->pr.leg[pd->legs_off + i];
@@ -766,6 +768,28 @@ static uint32_t
 touch_account(struct batch *bt, const char *acc)
 {
 	return strtab_intern(bt->accounts, acc, strlen(acc), NULL);
+}
+
+/*
+ * Stores a refusal with what is known of the tap: its account (acc for a
+ * card refused at the gate; read for a flood or a conflicting resend;
+ * none before the card was read) and that account's service day.
+ */
+static int
+refusal_store(struct writer *w, struct jtap *x, enum refusal why,
+    const char *acc)
+{
+	if (why == REFUSAL_FLOOD || why == REFUSAL_CONFLICTING_RESEND)
+		journal_card_account(w->journal, x->token, x->account,
+		    sizeof x->account);	/* the card was read: its account */
+	else
+		snprintf(x->account, sizeof x->account, "%s",
+		    why == REFUSAL_DENIED_AT_GATE ? acc : "");
+	acc = x->account;
+	if (*acc != '\0' && x->has_time)
+		civil_format_day(price_service_day(w->tariff, x->time_utc),
+		    x->service_day);
+	return journal_store_refused(w->journal, x, why);
 }
 
 /*
@@ -808,7 +832,7 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 {
 	struct jtap *x = &bt->b[i];
 	enum refusal why = x->refuse;
-	char acc[64];
+	char acc[64] = "";
 	int64_t rows;
 	int added;
 
@@ -855,20 +879,16 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 		bt->res[i].refused = why;
 		return 0;
 	} else if (why == REFUSAL_DENIED_AT_GATE) {
-		/* Not a journey; but the card is back: try its debt. */
-		struct account_key key;
-		if (x->par[0] != '\0' &&
-		    account_from(&key, ACCOUNT_PAR, x->par) == 0)
-			account_format(&key, acc, sizeof acc);
-		else
-			journal_card_account(w->journal, x->token, acc,
-			    sizeof acc);
+		/* Not a journey; but the card is back: try its debt.  The
+		 * account the card already has, never one a PAR in the tap
+		 * claims (issue 16: any PAR would burn that debt's retries). */
+		journal_card_account(w->journal, x->token, acc, sizeof acc);
 		snprintf(x->detail, sizeof x->detail, "account %s", acc);
-		if (touch_account(bt, acc) == STRTAB_NONE)
+		if ((bt->before[i] = touch_account(bt, acc)) == STRTAB_NONE)
 			return -1;
-	}
-	if (why != REFUSAL_NONE && journal_store_refused(w->journal, x, why)
-	    != 0)
+	} else
+		bt->before[i] = STRTAB_NONE;
+	if (why != REFUSAL_NONE && refusal_store(w, x, why, acc) != 0)
 		return -1;
 	bt->res[i].refused = why;
 	return 0;
@@ -883,6 +903,7 @@ store_batch(struct writer *w, struct batch *bt)
 		bt->res[i].conn_id = bt->b[i].conn_id;
 		bt->res[i].seq = bt->b[i].seq;
 		bt->res[i].leg_fare_cents = bt->res[i].day_charge_cents = 0;
+		bt->res[i].day_cap_cents = 0;
 		bt->tap_acc[i] = STRTAB_NONE;
 		if (store_one(w, bt, i) == -1)
 			return -1;
@@ -1002,16 +1023,27 @@ price_batch(struct writer *w, struct batch *bt)
 	 * cannot open one meanwhile.)  Most batches have none to look at. */
 	int debts = settlement_any_debt(w->settlement);
 	uint32_t a, k;
+	size_t i;
 
 	for (a = 0; a < strtab_count(bt->accounts); a++) {
 		const char *name = strtab_name(bt->accounts, a);
 		if (reprice(w, name, bt->from_day[a], bt->to_day[a],
-		    account_moved(bt, a)) != 0 ||
-		    (debts && settlement_debt_due(
-		    w->settlement, name, writer_now(w), w->debt_tap_gap) != 0))
+		    account_moved(bt, a)) != 0)
 			return -1;
 		for (k = bt->first[a]; k != UINT32_MAX; k = bt->next[k])
 			feedback(w, &bt->b[k], &bt->res[k]);
+	}
+	/* A card of an account in debt tapped (or was denied at a gate):
+	 * the account it had before this tap, and that card's token. */
+	for (i = 0; debts && i < bt->n; i++) {
+		enum refusal r = bt->res[i].refused;
+		if ((r != REFUSAL_NONE && r != REFUSAL_DENIED_AT_GATE) ||
+		    bt->before[i] == STRTAB_NONE)
+			continue;
+		if (settlement_debt_due(w->settlement, strtab_name(bt->accounts,
+		    bt->before[i]), bt->b[i].token, writer_now(w),
+		    w->debt_tap_gap) != 0)
+			return -1;
 	}
 	return 0;
 }
@@ -1075,6 +1107,11 @@ write_batch(struct writer *w, struct jtap *b, size_t n,
 		set_health(w, "cannot commit a batch; nothing acknowledged");
 		journal_exec(w->journal, "ROLLBACK");
 		acache_clear(w->cache);	/* it may hold what was rolled back */
+		/* No commit, so no WAL hook: copy the WAL back here, so that
+		 * the next batch can start it again when space returns
+		 * rather than grow it (a full disk). */
+		(void)sqlite3_wal_checkpoint_v2(journal_db(w->journal), NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		for (i = 0; i < n; i++)
 			res[i].refused = REFUSAL_NOT_COMMITTED;
 		return -1;

@@ -22,7 +22,7 @@ struct writer;
 struct jresult {
 	uint64_t	 conn_id, seq;
 	enum refusal	 refused;	/* REFUSAL_NONE: acknowledged */
-	int64_t		 leg_fare_cents, day_charge_cents;
+	int64_t		 leg_fare_cents, day_charge_cents, day_cap_cents;
 };
 
 typedef void	(*writer_done_fn)(const struct jresult *, size_t n, void *arg);

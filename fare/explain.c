@@ -15,22 +15,90 @@
 /* tapset.c hands price times to buf_put_json_time(): one "no time". */
 _Static_assert(BUF_NO_TIME == PRICE_NO_TIME, "buf and price disagree");
 
+/* "12,345" from a non-negative whole number: commas every three digits. */
+static void
+group_thousands(uint64_t v, char *out, size_t len)
+{
+	char digits[24];
+	size_t n = (size_t)snprintf(digits, sizeof digits, "%llu",
+	    (unsigned long long)v), i, o = 0;
+
+	for (i = 0; i < n && o + 2 < len; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = digits[i];
+	}
+	out[o] = '\0';
+}
+
 void
-explain_money(const struct tariff *t, int64_t cents, char buf[32])
+money_text(const char *currency, int64_t cents, char buf[MONEY_TEXT_MAX])
 {
 	uint64_t a = cents < 0 ? -(uint64_t)cents : (uint64_t)cents;
-	const char *cur = tariff_currency(t);
+	char whole[24];
+	char c1 = (char)('0' + a % 100 / 10), c2 = (char)('0' + a % 10);
 
-	/* "€1.23" in a euro feed, "1.23 USD" in another currency (SPEC §2:
-	 * one currency per feed, two decimals). */
-	if (strcmp(cur, "EUR") == 0 || *cur == '\0')
-		snprintf(buf, 32, "%s€%llu.%02llu", cents < 0 ? "-" : "",
-		    (unsigned long long)(a / 100),
-		    (unsigned long long)(a % 100));
+	/* "€1,234.56" in euros, "USD 1,234.56" in another currency (SPEC
+	 * §2: one currency per feed, two decimals); minus before both. */
+	group_thousands(a / 100, whole, sizeof whole);
+	if (currency == NULL || strcmp(currency, "EUR") == 0 ||
+	    *currency == '\0')
+		snprintf(buf, MONEY_TEXT_MAX, "%s€%s.%c%c",
+		    cents < 0 ? "-" : "", whole, c1, c2);
 	else
-		snprintf(buf, 32, "%s%llu.%02llu %s", cents < 0 ? "-" : "",
-		    (unsigned long long)(a / 100),
-		    (unsigned long long)(a % 100), cur);
+		snprintf(buf, MONEY_TEXT_MAX, "%s%.3s %s.%c%c",
+		    cents < 0 ? "-" : "", currency, whole, c1, c2);
+}
+
+void
+count_text(uint64_t n, char buf[32])
+{
+	group_thousands(n, buf, 32);
+}
+
+void
+money_plain(int64_t cents, char buf[MONEY_TEXT_MAX])
+{
+	uint64_t a = cents < 0 ? -(uint64_t)cents : (uint64_t)cents;
+
+	snprintf(buf, MONEY_TEXT_MAX, "%s%llu.%02u", cents < 0 ? "-" : "",
+	    (unsigned long long)(a / 100), (unsigned)(a % 100));
+}
+
+void
+explain_money(const struct tariff *t, int64_t cents,
+    char buf[MONEY_TEXT_MAX])
+{
+	money_text(t != NULL ? tariff_currency(t) : "EUR", cents, buf);
+}
+
+void
+explain_local_time(const struct tariff *t, int64_t utc, int with_date,
+    char buf[EXPLAIN_TIME_MAX])
+{
+	int64_t l, s;
+	int32_t off;
+	unsigned m, d;
+	int y;
+
+	if (utc == PRICE_NO_TIME) {
+		snprintf(buf, EXPLAIN_TIME_MAX, "%s", with_date ? "" : "--:--");
+		return;
+	}
+	off = t != NULL ? tz_offset(t->tz, utc) : 0;
+	l = utc + off;
+	s = l - civil_day_of(l) * 86400;
+	if (!with_date) {
+		snprintf(buf, EXPLAIN_TIME_MAX, "%02d:%02d", (int)(s / 3600),
+		    (int)(s / 60 % 60));
+		return;
+	}
+	civil_from_days(civil_day_of(l), &y, &m, &d);
+	/* The offset in force names the side of a clock change. */
+	snprintf(buf, EXPLAIN_TIME_MAX, "%04d-%02u-%02u %02d:%02d %c%02d:%02d",
+	    y, m, d, (int)(s / 3600), (int)(s / 60 % 60), off < 0 ? '-' : '+',
+	    (int)((off < 0 ? -off : off) / 3600),
+	    (int)((off < 0 ? -off : off) / 60 % 60));
 }
 
 static void
@@ -54,16 +122,7 @@ outf(struct buf *o, const char *fmt, ...)
 static void
 local_hm(const struct tariff *t, int64_t utc, char out[32])
 {
-	int64_t l;
-	int64_t s;
-
-	if (utc == PRICE_NO_TIME) {
-		snprintf(out, 32, "--:--");
-		return;
-	}
-	l = utc + tz_offset(t->tz, utc);
-	s = l - civil_day_of(l) * 86400;
-	snprintf(out, 32, "%02d:%02d", (int)(s / 3600), (int)(s / 60 % 60));
+	explain_local_time(t, utc, 0, out);
 }
 
 static const char *
@@ -205,8 +264,8 @@ explain_day(const struct tariff *t, const char *account,
 	char day[11], e1[32], e2[32], e3[32];
 
 	civil_format_day(d->service_day, day);
-	outf(o, "%s, service day %s (%s)\n", account, day,
-	    wd[civil_weekday(d->service_day)]);
+	outf(o, "%s, service day %s (%s), times in %s\n", account, day,
+	    wd[civil_weekday(d->service_day)], tariff_timezone(t));
 	memset(netsum, 0, sizeof netsum);
 	for (i = 0; i < d->nlegs; i++) {
 		const struct price_leg *l = &r->leg[d->legs_off + i];

@@ -57,6 +57,8 @@
  * a TLS context (~40 KiB) so 20,000 is under 1 GiB. */
 #define LIMIT_CONNECTIONS_DEFAULT	20000
 #define LIMIT_CONNECTIONS_MAX		1000000
+/* Pricing shards of the cluster deployment (serve --shards, worker). */
+#define LIMIT_SHARDS_MAX		1024
 /* Seconds a new connection has to finish its TLS handshake (slowloris). */
 #define HANDSHAKE_TIMEOUT_S		10
 /* A frame body: a tap is under 300 bytes; 16 KiB is one TLS record. */
@@ -119,15 +121,20 @@ _Static_assert(ACCOUNT_CACHE_TAPS_PER_ACCOUNT >= 28 * 4 &&
 #define WRITER_CLOSE_BATCH		1000
 /* Checkpoints (engine/writer.c) run on their own thread and connection,
  * off the ack path, once commits have put WRITER_CHECKPOINT_PAGES in the
- * WAL (SQLite's own default for its automatic checkpoint).  Under steady
- * load that thread never catches up with the last frames, so the WAL
- * would only grow: past WRITER_WAL_RESET_PAGES (16 MiB) the writer copies
- * the few frames left itself, between two batches, and the next batch
- * starts the WAL again; past WRITER_WAL_MAX_PAGES (256 MiB) it waits for
- * the checkpoint whatever it takes. */
-#define WRITER_CHECKPOINT_PAGES		1000
-#define WRITER_WAL_RESET_PAGES		4000
-#define WRITER_WAL_MAX_PAGES		65536
+ * WAL.  Under steady load that thread never catches up with the last
+ * frames, so the WAL would only grow: past WRITER_WAL_RESET_PAGES (4 MiB
+ * of 4 KiB pages) the writer copies the few frames left itself, between
+ * two batches, and the next batch starts the WAL again; past
+ * WRITER_WAL_MAX_PAGES (16 MiB) it waits for the checkpoint whatever it
+ * takes (a reader holding an old snapshot is waited for).  The WAL's file
+ * keeps its largest size on disk, and a checkpoint has to grow the
+ * database by the pages the WAL holds: a WAL let grow to 16 MiB before
+ * its reset filled a small disk with itself once space returned after a
+ * full disk, and then nothing could be checkpointed nor
+ * committed again (tests/disk.test.sh).  So the reset comes early. */
+#define WRITER_CHECKPOINT_PAGES		500
+#define WRITER_WAL_RESET_PAGES		1000
+#define WRITER_WAL_MAX_PAGES		4000
 _Static_assert(WRITER_CHECKPOINT_PAGES < WRITER_WAL_RESET_PAGES &&
     WRITER_WAL_RESET_PAGES < WRITER_WAL_MAX_PAGES,
     "the checkpointer starts long before commits wait");
@@ -139,6 +146,9 @@ _Static_assert(WRITER_CHECKPOINT_PAGES < WRITER_WAL_RESET_PAGES &&
 #define LIMIT_CARD_TAPS_PER_DAY		500
 /* The late-tap horizon (SPEC §3), in days. */
 #define LATE_TAP_DAYS_DEFAULT		30
+/* A validator's sequence number (tap_id <device_id>:<seq>): 11 digits at
+ * most, so that no tap_id can carry a PAN (12-19 digits) into v_taps. */
+#define TAP_SEQ_MAX			99999999999LL
 /* A tap more than this ahead of the engine clock is refused (SPEC §3). */
 #define TAP_FUTURE_S			300
 
@@ -212,5 +222,11 @@ _Static_assert(HTTP_TARGET_MAX < HTTP_HEAD_MAX, "a target fits the head");
 /* The listen backlog: a reconnect storm of thousands of validators waits
  * in the kernel, not in SYN retries (Linux caps it at somaxconn, 4096). */
 #define LISTEN_BACKLOG			4096
+
+/* A rider's statement (store/statement.c): two years of days, and rows
+ * for 500 taps a day on a handful of days (LIMIT_CARD_TAPS_PER_DAY) or a
+ * commuter's ten legs a day for two years. */
+#define STATEMENT_DAYS_MAX		800
+#define STATEMENT_ROWS_MAX		10000
 
 #endif

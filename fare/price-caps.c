@@ -407,3 +407,15 @@ price_caps(const struct tariff *t, struct price_result *r)
 	}
 	return 0;
 }
+
+int64_t
+price_day_caps_cents(const struct tariff *t, const struct price_day *d)
+{
+	int64_t sum = 0;
+	uint32_t k;
+
+	for (k = 0; k < t->ncaps; k++)
+		if (d->day_caps & (1u << k))
+			sum += t->cap[k].amount_cents;
+	return sum;
+}

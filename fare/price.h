@@ -90,6 +90,12 @@ void	price_result_free(struct price_result *);
 int	price_account(const struct tariff *, const struct price_tap *taps,
 	    size_t ntaps, int64_t now, struct price_result *);
 
+/*
+ * What the day caps chosen for a day amount to (cents; 0 when no day cap
+ * lowered it): what a gate shows as "capped at".  Week caps are not in it.
+ */
+int64_t	price_day_caps_cents(const struct tariff *, const struct price_day *);
+
 /* Service day (days since the epoch) of a UTC time under the tariff. */
 int32_t	price_service_day(const struct tariff *, int64_t utc);
 

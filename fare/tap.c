@@ -19,6 +19,7 @@
  */
 struct tap_tokenizer {
 	mbedtls_sha256_context	 inner, outer, work;
+	int			 dev;	/* the published development key */
 };
 
 int
@@ -34,6 +35,7 @@ tap_check_pan_n(const char *pan, size_t n, const char **why)
 	static const int twice[10] = {0, 2, 4, 6, 8, 1, 3, 5, 7, 9};
 	size_t i;
 	int sum = 0;
+	int nonzero = 0;
 
 	if (n < 12 || n > 19) {
 		*why = "card number must be 12 to 19 digits";
@@ -45,7 +47,14 @@ tap_check_pan_n(const char *pan, size_t n, const char **why)
 			*why = "card number must be digits only";
 			return -1;
 		}
+		nonzero |= d != 0;
 		sum += i % 2 == 1 ? twice[d] : (int)d;
+	}
+	/* Luhn-valid, but no card: every issuer identification number
+	 * starts with a non-zero digit run (ISO/IEC 7812). */
+	if (!nonzero) {
+		*why = "card number is all zeros";
+		return -1;
 	}
 	if (sum % 10 != 0) {
 		*why = "card number fails the Luhn check";
@@ -64,13 +73,14 @@ int
 tap_check_par_n(const char *par, size_t n, const char **why)
 {
 	size_t i;
-
 	if (n == 0)
 		return 0;
 	if (n != TAP_PAR_LEN) {
 		*why = "PAR must be 29 letters and digits";
 		return -1;
 	}
+	int letters = 0;
+
 	for (i = 0; i < n; i++) {
 		char c = par[i];
 		if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
@@ -78,6 +88,13 @@ tap_check_par_n(const char *par, size_t n, const char **why)
 			*why = "PAR must be 29 letters and digits";
 			return -1;
 		}
+		letters += !(c >= '0' && c <= '9');
+	}
+	/* EMVCo's PAR opens with a BIN controller id (V001, ...); 29 digits
+	 * is no PAR, and may carry a PAN into the account (issue 16). */
+	if (letters == 0) {
+		*why = "PAR must hold a letter (29 digits is no PAR)";
+		return -1;
 	}
 	return 0;
 }
@@ -114,6 +131,59 @@ const char *const tap_problem_name[TAP_PROBLEM_MAX] = {
 	[TAP_BAD_KIND] = "bad-kind",
 };
 
+void
+tap_par_upper(char *out, const char *par, size_t n)
+{
+	size_t i;
+
+	assert(n <= TAP_PAR_LEN);
+	for (i = 0; i < n; i++)
+		out[i] = par[i] >= 'a' && par[i] <= 'z' ? (char)(par[i] - 32) :
+		    par[i];
+	out[n] = '\0';
+}
+
+/* Whether s at i starts a valid account text: its length, else 0. */
+static size_t
+account_at(const char *s)
+{
+	struct account_key a;
+	char buf[ACCOUNT_ID_MAX + 5];
+	size_t n;
+
+	if (strncmp(s, "par:", 4) != 0 && strncmp(s, "tok:", 4) != 0)
+		return 0;
+	for (n = 4; n < sizeof buf - 1 && ((s[n] >= '0' && s[n] <= '9') ||
+	    (s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z'));
+	    n++)
+		;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return account_parse(&a, buf) == 0 ? n : 0;
+}
+
+size_t
+tap_mask_pans(char *s)
+{
+	size_t i = 0, run, k, masked = 0;
+
+	while (s[i] != '\0') {
+		if ((run = account_at(s + i)) > 0) {
+			i += run;
+			continue;
+		}
+		for (run = 0; s[i + run] >= '0' && s[i + run] <= '9'; run++)
+			;
+		if (run >= 12) {
+			for (k = 0; k + 4 < run; k++)
+				s[i + k] = '*';
+			masked++;
+		}
+		i += run > 0 ? run : 1;
+	}
+	return masked;
+}
+
 enum tap_problem
 tap_check_fields(const struct tariff *t, const char *const *f,
     const size_t *n, struct tap_fields *out, char *why, size_t len)
@@ -147,6 +217,7 @@ tap_check_fields(const struct tariff *t, const char *const *f,
 		snprintf(why, len, "%s", w);
 		return TAP_BAD_PAR;
 	}
+	tap_par_upper(out->par, f[3], n[3]);
 	if ((out->network = tariff_network(t, f[4], n[4])) == TARIFF_NONE) {
 		snprintf(why, len, "unknown network_id");
 		return TAP_UNKNOWN_NETWORK;
@@ -195,6 +266,8 @@ tap_tokenizer_new(const unsigned char *key, size_t len)
 
 	if (tk == NULL)
 		return NULL;
+	tk->dev = len == strlen(TAP_DEV_TOKEN_KEY) &&
+	    memcmp(key, TAP_DEV_TOKEN_KEY, len) == 0;
 	memset(k, 0, sizeof k);
 	if (len > sizeof k)
 		rc |= mbedtls_sha256_ret(key, len, k, 0);
@@ -284,6 +357,12 @@ tap_derive_key(struct tap_tokenizer *tk, const char *label,
 	return tap_hmac(tk, label, n, key);
 }
 
+int
+tap_tokenizer_is_dev(const struct tap_tokenizer *tk)
+{
+	return tk->dev;
+}
+
 struct tap_tokenizer *
 tap_tokenizer_from_file(const char *path, char *err, size_t errlen)
 {
@@ -339,7 +418,10 @@ account_from(struct account_key *a, enum account_kind kind, const char *id)
 				return -1;
 	}
 	a->kind = kind;
-	memcpy(a->id, id, n + 1);
+	if (kind == ACCOUNT_PAR)
+		tap_par_upper(a->id, id, n);
+	else
+		memcpy(a->id, id, n + 1);
 	return 0;
 }
 

@@ -20,6 +20,16 @@ int	tap_check_pan(const char *pan, const char **why);
 int	tap_check_pan_n(const char *pan, size_t n, const char **why);
 /* Empty, or 29 letters and digits. */
 int	tap_check_par(const char *par, const char **why);
+/* A checked PAR (n <= 29) into out, upper-cased: PARs are case-blind
+ * and one account has one spelling (issue 16). */
+void	tap_par_upper(char *out, const char *par, size_t n);
+/*
+ * Masks, in place, every run of 12 or more digits in free text (a refusal's
+ * detail, a deny reason, a log line) but its last four: "************4444".
+ * Valid account texts (par:..., tok:...) are left whole.  Returns how many
+ * runs were masked.  SPEC §6: v_refused_taps never holds a PAN.
+ */
+size_t	tap_mask_pans(char *s);
 int	tap_check_par_n(const char *par, size_t n, const char **why);
 /*
  * A Luhn-valid 16-digit test card number: first digit, then n as 14
@@ -73,6 +83,7 @@ extern const char *const tap_problem_name[TAP_PROBLEM_MAX];
 /* A tap's fields, checked and resolved against the tariff. */
 struct tap_fields {
 	int64_t		 time_utc;
+	char		 par[TAP_PAR_LEN + 1];	/* upper-cased, or "" */
 	uint32_t	 network, stop;
 	uint8_t		 kind;		/* 0 in, 1 out */
 };
@@ -98,6 +109,9 @@ int	tap_parse_kind(const char *kind);
 
 struct tap_tokenizer *tap_tokenizer_new(const unsigned char *key, size_t len);
 void	tap_tokenizer_free(struct tap_tokenizer *);
+/* Whether its key is the published development key (TAP_DEV_TOKEN_KEY):
+ * anyone can compute those tokens, so only --dev may use it. */
+int	tap_tokenizer_is_dev(const struct tap_tokenizer *);
 /* hex gets TAP_TOKEN_HEX characters and a NUL. */
 int	tap_token(struct tap_tokenizer *, const char *pan, size_t len,
 	    char hex[TAP_TOKEN_HEX + 1]);

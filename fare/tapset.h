@@ -33,6 +33,17 @@ int		 tapset_add(struct tapset *, const char *tap_id,
 int		 tapset_read(struct tapset *, const char *path,
 		    struct diag *);
 size_t		 tapset_count(const struct tapset *);
+/*
+ * Progress of tapset_read(): fn is called every TAPSET_PROGRESS_ROWS rows
+ * and once at the end (done = 1) with the rows read, the bytes of them
+ * (fields and separators: near the file's bytes) and the file's size in
+ * bytes (0 when unknown).  For a person watching a big file.
+ */
+#define TAPSET_PROGRESS_ROWS	65536
+typedef void	(*tapset_progress_fn)(void *arg, uint64_t rows,
+		    uint64_t bytes, uint64_t size, int done);
+void		 tapset_set_progress(struct tapset *, tapset_progress_fn,
+		    void *arg);
 
 typedef int	(*tapset_emit_fn)(void *arg, const char *account,
 		    const struct price_result *, const struct price_day *);

@@ -39,6 +39,7 @@ struct cur_row {
 struct loader {
 	struct tariff	*t;
 	struct diag	*d;
+	const struct tariff_mem *mem;	/* files in memory, or NULL */
 	const char	*file;		/* current file's path */
 	char		 path[4096];
 	int		 oom;
@@ -138,13 +139,46 @@ tpath(struct loader *L, const char *name)
 	return L->path;
 }
 
+/* A file of the tariff in memory, or NULL. */
+static const struct tariff_file *
+mem_file(const struct loader *L, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < L->mem->nfiles; i++)
+		if (strcmp(L->mem->files[i].name, name) == 0)
+			return &L->mem->files[i];
+	return NULL;
+}
+
 static int
 file_exists(const struct loader *L, const char *name)
 {
 	char path[4096];
 
+	if (L->mem != NULL)
+		return mem_file(L, name) != NULL;
 	snprintf(path, sizeof path, "%s/%s", L->t->dir, name);
 	return access(path, F_OK) == 0;
+}
+
+/* One file of the tariff as CSV, from its directory or from memory; NULL
+ * with errno (ENOENT: no such file). */
+static struct csv *
+open_file(const struct loader *L, const char *name)
+{
+	const struct tariff_file *f;
+	char path[4096];
+
+	if (L->mem == NULL) {
+		snprintf(path, sizeof path, "%s/%s", L->t->dir, name);
+		return csv_open(path);
+	}
+	if ((f = mem_file(L, name)) == NULL) {
+		errno = ENOENT;
+		return NULL;
+	}
+	return csv_open_mem(f->data, f->len);
 }
 
 /*
@@ -217,16 +251,15 @@ static int
 load_file(struct loader *L, const char *name, int required,
     const struct column *cols, size_t ncols, size_t max_rows, row_fn fn)
 {
-	char path[4096];
 	struct csv *c;
 	struct csv_record rec;
 	int col[32], r;
 
 	L->nrows = 0;
 	L->header_failed = 0;
-	snprintf(path, sizeof path, "%s/%s", L->t->dir, name);
+	c = open_file(L, name);
 	name = L->file = tpath(L, name);
-	if ((c = csv_open(path)) == NULL) {
+	if (c == NULL) {
 		if (errno == ENOENT && !required)
 			return -1;
 		diag_error(L->d, name, 0, errno == ENOENT ?
@@ -465,7 +498,16 @@ row_agency(struct loader *L, const struct csv_record *rec, const int *col)
 		return;
 	}
 	if (L->t->tz_name == NULL) {
-		if ((L->t->tz = tz_load(tzname, err, sizeof err)) == NULL) {
+		if (L->mem != NULL && L->mem->tzif != NULL) {
+			/* Any valid zone name reads the TZif given. */
+			L->t->tz = tz_name_ok(tzname) ? tz_parse(L->mem->tzif,
+			    L->mem->tzif_len, err, sizeof err) : NULL;
+			if (L->t->tz == NULL && !tz_name_ok(tzname))
+				snprintf(err, sizeof err, "'%s' is not an IANA "
+				    "time zone name", tzname);
+		} else
+			L->t->tz = tz_load(tzname, err, sizeof err);
+		if (L->t->tz == NULL) {
 			ERR(L, rec, "%s", err);
 			return;
 		}
@@ -1584,12 +1626,10 @@ load_leg_rules(struct loader *L)
 		{"to_timeframe_group_id", 0}, {"fare_product_id", 1},
 		{"rule_priority", 0},
 	};
-	char path[4096];
 	struct csv *c;
 	struct csv_record hdr;
 
-	snprintf(path, sizeof path, "%s/fare_leg_rules.txt", L->t->dir);
-	if ((c = csv_open(path)) != NULL) {
+	if ((c = open_file(L, "fare_leg_rules.txt")) != NULL) {
 		if (csv_next(c, &hdr) == 1) {
 			const char *n[] = {"rule_priority"};
 			int idx;
@@ -2201,6 +2241,13 @@ loader_free(struct loader *L)
 struct tariff *
 tariff_load(const char *dir, struct diag *d)
 {
+	return tariff_load_mem(dir, NULL, d);
+}
+
+struct tariff *
+tariff_load_mem(const char *dir, const struct tariff_mem *mem,
+    struct diag *d)
+{
 	struct loader L;
 	struct tariff *t = calloc(1, sizeof *t);
 	size_t errors0 = d->nerrors;
@@ -2208,6 +2255,7 @@ tariff_load(const char *dir, struct diag *d)
 	memset(&L, 0, sizeof L);
 	L.d = d;
 	L.t = t;
+	L.mem = mem;
 	if (t == NULL || (t->dir = strdup(dir)) == NULL)
 		goto nomem;
 	t->stop_ids = strtab_new();

@@ -17,6 +17,27 @@ struct tariff;
 
 /* NULL when the tariff has errors; every problem is in diag. */
 struct tariff	*tariff_load(const char *dir, struct diag *);
+
+/* A tariff's files in memory: each file's name ("stops.txt") and bytes. */
+struct tariff_file {
+	const char	*name;
+	const char	*data;
+	size_t		 len;
+};
+struct tariff_mem {
+	const struct tariff_file *files;
+	size_t		 nfiles;
+	/* The time zone as TZif bytes, for any zone name agency.txt gives;
+	 * NULL: read from the system's zoneinfo as tariff_load does. */
+	const unsigned char *tzif;
+	size_t		 tzif_len;
+};
+/*
+ * tariff_load over files in memory (the fuzzers: no file per run); dir
+ * only names the files in messages.  A file not in mem is missing.
+ */
+struct tariff	*tariff_load_mem(const char *dir, const struct tariff_mem *,
+		    struct diag *);
 void		 tariff_free(struct tariff *);
 /* "N stops, N networks, ..." for tariff check and logs. */
 void		 tariff_summary(const struct tariff *, char *buf, size_t len);

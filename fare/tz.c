@@ -371,7 +371,7 @@ bad:
 	return NULL;
 }
 
-static int
+int
 tz_name_ok(const char *name)
 {
 	const char *p;

@@ -11,6 +11,9 @@
 
 struct tz;
 
+/* Whether name looks like an IANA zone name (letters, digits, / _ - +,
+ * no "..": never a path out of the zoneinfo directory). */
+int		 tz_name_ok(const char *name);
 /* Loads NAME (e.g. "Europe/Amsterdam") from $TZDIR or /usr/share/zoneinfo. */
 struct tz	*tz_load(const char *name, char *err, size_t errlen);
 /* Parses a TZif image already in memory (tests, fuzzing). */

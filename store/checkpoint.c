@@ -320,7 +320,7 @@ parse_line(const char *line, struct checkpoint *c, const char **sig,
 		*why = "bad key id";
 		return -1;
 	}
-	snprintf(c->key_id, sizeof c->key_id, "%s", key);
+	memcpy(c->key_id, key, 17);	/* 16 hex digits and the NUL */
 	if (parse_int(count, 0, INT64_MAX, &c->entries, why) == -1 ||
 	    (count[0] == '0' && count[1] != '\0')) {
 		*why = "bad entry count";
@@ -331,7 +331,7 @@ parse_line(const char *line, struct checkpoint *c, const char **sig,
 		*why = "bad head hash";
 		return -1;
 	}
-	snprintf(c->head, sizeof c->head, "%s", head);
+	memcpy(c->head, head, strlen(head) + 1);	/* "genesis" or 64 hex */
 	if (strlen(t) != 20 || t[19] != 'Z' ||
 	    parse_rfc3339(t, &c->time_utc, why) == -1) {
 		*why = "bad time";

@@ -12,10 +12,11 @@
 
 #include <sqlite3.h>
 
-/* Creates the tables and v_deny_list. */
+/* Creates the tables, v_deny_list and v_deny_log (the history). */
 int	deny_schema(sqlite3 *, char *err, size_t errlen);
 
-/* Adds (on = 1) or lifts an account's entry; logs the change. */
+/* Adds (on = 1) or lifts an account's entry; logs the change and why
+ * (reason; "" or NULL: none given). */
 int	deny_set(sqlite3 *, const char *account, int on, const char *reason,
 	    int64_t now);
 

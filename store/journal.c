@@ -70,15 +70,66 @@ static const char schema[] =
 "  t.network_id, t.stop_id, t.kind,"
 "  strftime('%Y-%m-%dT%H:%M:%SZ', t.received_utc, 'unixepoch')"
 "    AS received_utc"
-"  FROM taps t LEFT JOIN cards c ON c.token = t.token;"
-"CREATE VIEW IF NOT EXISTS v_refused_taps AS SELECT"
+"  FROM taps t LEFT JOIN cards c ON c.token = t.token;";
+
+/*
+ * Columns refused gained after its first version, each known only for
+ * some refusals (NULL otherwise): the tap_id once its sequence number
+ * parsed, the tap's time once it parsed, the network and stop when the
+ * tariff knows them, the account and its service day once the card was
+ * read.  Added to older databases as they open.
+ */
+static const char *const refused_added[] = {
+	"seq INTEGER",	/* the validator's sequence number (audit verify) */
+	"tap_id TEXT", "time_utc INTEGER", "network_id TEXT", "stop_id TEXT",
+	"account TEXT", "service_day TEXT",
+};
+
+/* SPEC §6's four columns, then what is known of the tap. */
+static const char refused_view[] =
+"CREATE INDEX IF NOT EXISTS refused_account ON refused(account,"
+"  service_day) WHERE account IS NOT NULL;"
+"DROP VIEW IF EXISTS v_refused_taps;"
+"CREATE VIEW v_refused_taps AS SELECT"
 "  strftime('%Y-%m-%dT%H:%M:%SZ', received_utc, 'unixepoch')"
-"    AS received_utc, device_id, reason, detail FROM refused;";
+"    AS received_utc, device_id, reason, detail, tap_id,"
+"  strftime('%Y-%m-%dT%H:%M:%SZ', time_utc, 'unixepoch') AS time_utc,"
+"  network_id, stop_id, account, service_day FROM refused;";
 
 const char *
 refusal_name(enum refusal r)
 {
 	return store_name(refusal_names, REFUSAL_MAX, (int)r);
+}
+
+/* Adds the columns an older refused table lacks, then its view. */
+static int
+refused_columns(struct journal *j, char *err, size_t errlen)
+{
+	char sql[128];
+	sqlite3_stmt *s;
+	size_t i;
+	int has;
+
+	for (i = 0; i < sizeof refused_added / sizeof *refused_added; i++) {
+		size_t n = strcspn(refused_added[i], " ");
+		if (sqlite3_prepare_v2(j->db, "SELECT 1 FROM pragma_table_info("
+		    "'refused') WHERE name = ?", -1, &s, NULL) != SQLITE_OK)
+			goto fail;
+		sqlite3_bind_text(s, 1, refused_added[i], (int)n,
+		    SQLITE_STATIC);
+		has = sqlite3_step(s) == SQLITE_ROW;
+		sqlite3_finalize(s);
+		snprintf(sql, sizeof sql, "ALTER TABLE refused ADD COLUMN %s",
+		    refused_added[i]);
+		if (!has && journal_exec(j, sql) != SQLITE_OK)
+			goto fail;
+	}
+	if (journal_exec(j, refused_view) == SQLITE_OK)
+		return 0;
+fail:
+	snprintf(err, errlen, "refused taps: %s", sqlite3_errmsg(j->db));
+	return -1;
 }
 
 static int
@@ -97,8 +148,9 @@ prepare_all(struct journal *j, int ro)
 	    "coalesce(par, ''), network_id, stop_id, kind FROM taps "
 	    "WHERE tap_id = ?") ||
 	    (!ro && prep(j, &j->ins_refused, "INSERT INTO refused "
-	    "(received_utc, device_id, reason, detail, seq) VALUES "
-	    "(?,?,?,?,nullif(?, 0))")) ||
+	    "(received_utc, device_id, reason, detail, seq, tap_id, time_utc, "
+	    "network_id, stop_id, account, service_day) VALUES "
+	    "(?,?,?,?,nullif(?, 0),?,?,?,?,?,?)")) ||
 	    prep(j, &j->get_card, "SELECT par FROM cards WHERE token = ?") ||
 	    /* A card seen before is written only when its least PAR
 	     * changes: most taps leave its row (and page) alone. */
@@ -127,29 +179,6 @@ journal_exec(struct journal *j, const char *sql)
 	return sqlite3_exec(j->db, sql, NULL, NULL, NULL);
 }
 
-/*
- * A database from before refusals kept their sequence number: the column
- * is added (NULL for the old rows), so that a refused tap leaves no
- * sequence gap (journal_seq_gaps).
- */
-static int
-add_refused_seq(struct journal *j, char *err, size_t errlen)
-{
-	sqlite3_stmt *s;
-	int has;
-
-	if (sqlite3_prepare_v2(j->db, "SELECT 1 FROM pragma_table_info("
-	    "'refused') WHERE name = 'seq'", -1, &s, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "journal: %s", sqlite3_errmsg(j->db));
-		return -1;
-	}
-	has = sqlite3_step(s) == SQLITE_ROW;
-	sqlite3_finalize(s);
-	if (has)
-		return 0;
-	return store_schema(j->db, "ALTER TABLE refused ADD COLUMN seq "
-	    "INTEGER", "journal: adding refused.seq", err, errlen);
-}
 
 struct journal *
 journal_open(const char *path, int synchronous_full, int cache_kib,
@@ -177,7 +206,7 @@ journal_open(const char *path, int synchronous_full, int cache_kib,
 	    synchronous_full ? "FULL" : "NORMAL", cache_kib);
 	if (journal_exec(j, pragma) != SQLITE_OK ||
 	    store_schema(j->db, schema, path, err, errlen) == -1 ||
-	    add_refused_seq(j, err, errlen) == -1)
+	    refused_columns(j, err, errlen) == -1)
 		goto fail;
 	if (prepare_all(j, 0) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(j->db));
@@ -313,18 +342,41 @@ journal_store_tap(struct journal *j, const struct jtap *x)
 	return check_resend(j, x);
 }
 
+/* Text where known, else NULL. */
+static void
+bind_known(sqlite3_stmt *s, int col, const char *v)
+{
+	if (*v != '\0')
+		sqlite3_bind_text(s, col, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, col);
+}
+
 int
 journal_store_refused(struct journal *j, const struct jtap *x,
     enum refusal why)
 {
 	sqlite3_stmt *s = j->ins_refused;
+	char detail[sizeof x->detail * 4];
 
 	assert(why > REFUSAL_NONE && why < REFUSAL_MAX);
+	/* Whatever a validator sent: control characters (ANSI escapes)
+	 * shown as \xNN, digit runs of a PAN's length masked (SPEC §6). */
+	store_clean_text(x->detail, detail, sizeof detail);
 	sqlite3_bind_int64(s, 1, x->received_utc);
 	sqlite3_bind_text(s, 2, x->device_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 3, refusal_name(why), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, x->detail, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, detail, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(s, 5, (sqlite3_int64)x->seq);
+	bind_known(s, 6, x->tap_id);
+	if (x->has_time)
+		sqlite3_bind_int64(s, 7, x->time_utc);
+	else
+		sqlite3_bind_null(s, 7);
+	bind_known(s, 8, x->network_id);
+	bind_known(s, 9, x->stop_id);
+	bind_known(s, 10, x->account);
+	bind_known(s, 11, x->service_day);
 	return store_step_done(s);
 }
 

@@ -57,6 +57,11 @@ struct jtap {
 	uint8_t		 kind;
 	enum refusal	 refuse;	/* REFUSAL_NONE to store */
 	char		 detail[160];
+	/* What a refusal knows of the tap ("" / 0 where not known):
+	 * whether time_utc parsed, the account and its service day. */
+	uint8_t		 has_time;
+	char		 account[80];
+	char		 service_day[11];
 };
 
 struct journal;

@@ -24,6 +24,7 @@
 
 #include <mbedtls/sha256.h>
 
+#include "explain.h"
 #include "ledger.h"
 #include "limits.h"
 #include "parse.h"
@@ -308,15 +309,19 @@ verify_pairs(sqlite3 *db, FILE *out, size_t *bad, const char *sql,
 	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
 		return;
 	while (sqlite3_step(s) == SQLITE_ROW)
-		for (k = 0; k < n; k++)
-			if (sqlite3_column_int64(s, c[k].col) !=
+		for (k = 0; k < n; k++) {
+			char a[MONEY_TEXT_MAX], b[MONEY_TEXT_MAX];
+			if (sqlite3_column_int64(s, c[k].col) ==
 			    sqlite3_column_int64(s, c[k].col + 1))
-				problem(out, bad, "%s%s %s: %s %lld %s %lld%s",
-				    c[k].prefix, sqlite3_column_text(s, 0),
-				    sqlite3_column_text(s, 1), c[k].what,
-				    sqlite3_column_int64(s, c[k].col), c[k].but,
-				    sqlite3_column_int64(s, c[k].col + 1),
-				    c[k].tail);
+				continue;
+			/* The database keeps no currency: euros. */
+			money_text("EUR", sqlite3_column_int64(s, c[k].col), a);
+			money_text("EUR", sqlite3_column_int64(s, c[k].col + 1),
+			    b);
+			problem(out, bad, "%s%s %s: %s %s %s %s%s", c[k].prefix,
+			    sqlite3_column_text(s, 0), sqlite3_column_text(s, 1),
+			    c[k].what, a, c[k].but, b, c[k].tail);
+		}
 	sqlite3_finalize(s);
 }
 
@@ -343,10 +348,12 @@ ledger_verify(sqlite3 *db, FILE *out)
 	if (sqlite3_prepare_v2(db, "SELECT txn_id, sum(amount_cents) FROM ledger "
 	    "GROUP BY txn_id HAVING sum(amount_cents) != 0", -1, &s, NULL) ==
 	    SQLITE_OK) {
-		while (sqlite3_step(s) == SQLITE_ROW)
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			char m[MONEY_TEXT_MAX];
+			money_text("EUR", sqlite3_column_int64(s, 1), m);
 			problem(out, &bad, "transaction %lld does not balance "
-			    "(sums to %lld)", sqlite3_column_int64(s, 0),
-			    sqlite3_column_int64(s, 1));
+			    "(sums to %s)", sqlite3_column_int64(s, 0), m);
+		}
 		sqlite3_finalize(s);
 	}
 	/* Postings equal charges, and operators' revenue their shares. */

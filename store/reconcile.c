@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "explain.h"
 #include "parse.h"
 #include "price-int.h"
 #include "reconcile.h"
@@ -105,7 +106,17 @@ read_report(struct rec *c, const char *file, const char *day)
 	while (fgets(line, sizeof line, in) != NULL &&
 	    c->nrows < RECONCILE_ROWS_MAX) {
 		size_t n = strlen(line);
+		int ch;
 		lineno++;
+		if ((n == 0 || line[n - 1] != '\n') && !feof(in)) {
+			/* Too long: said once, the rest of it skipped. */
+			fprintf(c->out, "%s:%zu: line too long (more than %d "
+			    "bytes)\n", file, lineno, RECONCILE_LINE_MAX);
+			c->bad++;
+			while ((ch = getc(in)) != EOF && ch != '\n')
+				;
+			continue;
+		}
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = '\0';
 		if (lineno == 1 && strcmp(line, RECONCILE_HEADER) == 0)
@@ -134,11 +145,13 @@ match(struct rec *c, sqlite3_stmt *s)
 	const char *state = (const char *)sqlite3_column_text(s, 5);
 	uint32_t id = strtab_find(c->keys, key, strlen(key));
 	struct row *r;
+	char m[MONEY_TEXT_MAX], m2[MONEY_TEXT_MAX];
 
+	money_text("EUR", amount, m);
 	if (id == STRTAB_NONE) {
-		fprintf(c->out, "settlement %s (reference %s, %s %s, %lld "
-		    "cents, %s): not in the acquirer's report\n", key, ref,
-		    acc, day, (long long)amount, state);
+		fprintf(c->out, "settlement %s (reference %s, %s %s, %s, %s): "
+		    "not in the acquirer's report\n", key, ref, acc, day, m,
+		    state);
 		c->bad++;
 		return;
 	}
@@ -147,11 +160,11 @@ match(struct rec *c, sqlite3_stmt *s)
 	if (r->amount != amount || strcmp(r->outcome, state) != 0 ||
 	    strcmp(r->account, acc) != 0 || strcmp(r->day, day) != 0 ||
 	    strcmp(r->reference, ref) != 0) {
-		fprintf(c->out, "settlement %s: the engine has %s %s %lld "
-		    "cents %s (reference %s), the acquirer's report (%s:%zu) "
-		    "%s %s %lld cents %s (reference %s)\n", key, acc, day,
-		    (long long)amount, state, ref, r->file, r->line,
-		    r->account, r->day, (long long)r->amount, r->outcome,
+		money_text("EUR", r->amount, m2);
+		fprintf(c->out, "settlement %s: the engine has %s %s %s %s "
+		    "(reference %s), the acquirer's report (%s:%zu) %s %s %s "
+		    "%s (reference %s)\n", key, acc, day, m, state, ref,
+		    r->file, r->line, r->account, r->day, m2, r->outcome,
 		    r->reference);
 		c->bad++;
 	}
@@ -198,10 +211,12 @@ reconcile_reports(sqlite3 *db, const char *const *reports, size_t n,
 		st->report++;
 		if (r->matched)
 			continue;
-		fprintf(out, "%s:%zu: %s %s %s %lld cents %s (reference %s): "
-		    "not in the engine's settlements\n", r->file, r->line,
-		    strtab_name(c.keys, (uint32_t)i), r->account, r->day,
-		    (long long)r->amount, r->outcome, r->reference);
+		char m[MONEY_TEXT_MAX];
+		money_text("EUR", r->amount, m);	/* no currency kept */
+		fprintf(out, "%s:%zu: %s %s %s %s %s (reference %s): not in "
+		    "the engine's settlements\n", r->file, r->line,
+		    strtab_name(c.keys, (uint32_t)i), r->account, r->day, m,
+		    r->outcome, r->reference);
 		c.bad++;
 	}
 	strtab_free(c.keys);

@@ -54,8 +54,10 @@ struct rctx {
 	struct price_tap	*pt;
 	size_t			 ptcap;
 	struct price_result	 pr;
-	sqlite3_stmt		*sel_days, *sel_legs, *sel_shares;
+	sqlite3_stmt		*sel_days, *sel_legs, *sel_shares, *sel_dayv;
+	sqlite3_stmt		*sel_open;
 	char			 closed_through[11];
+	char			 first_versioned[11];	/* "": none */
 	int64_t			 latest;
 	size_t			 bad, lines;	/* days that differ; lines */
 	const char		*account, *day;	/* being checked */
@@ -185,9 +187,12 @@ load_taps(struct rctx *c, const char *account)
 	return journal_account_taps(c->j, account, INT64_MIN, tap_cb, c);
 }
 
-/* Prices the taps with t, as the writer does (unknown stops skipped). */
+/*
+ * Prices the taps with t, as the writer does (unknown stops skipped), with
+ * the clock at now (PRICE_END_OF_TIME: every leg closed).
+ */
 static int
-price_with(struct rctx *c, const struct tariff *t)
+price_with(struct rctx *c, const struct tariff *t, int64_t now)
 {
 	size_t i, n = 0;
 
@@ -205,7 +210,7 @@ price_with(struct rctx *c, const struct tariff *t)
 		if (p->network != TARIFF_NONE && p->stop != TARIFF_NONE)
 			n++;
 	}
-	return price_account(t, c->pt, n, PRICE_END_OF_TIME, &c->pr);
+	return price_account(t, c->pt, n, now, &c->pr);
 }
 
 static const struct price_day *
@@ -379,6 +384,32 @@ check_missing(struct rctx *c, int64_t version)
 	}
 }
 
+/*
+ * A closed day that names no tariff version although days up to it were
+ * priced with versions: not from before versions were kept (a version
+ * cleared to escape repricing, or one not recorded).  It is repriced with
+ * the version its service day's other closed days name (the latest
+ * version if none), and said.
+ */
+static int64_t
+unnamed_version(struct rctx *c, const char *account, const char *day)
+{
+	sqlite3_stmt *s = c->sel_dayv;
+	int64_t v = 0;
+
+	sqlite3_bind_text(s, 1, day, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (v == 0)
+		v = c->latest;
+	fprintf(c->out, "warning: reprice: %s %s names no tariff version, "
+	    "though closed days from %s were priced with one: repriced with "
+	    "version %lld\n", account, day, c->first_versioned,
+	    (long long)v);
+	return v;
+}
+
 static int
 load_days(struct rctx *c, const char *account)
 {
@@ -402,9 +433,55 @@ load_days(struct rctx *c, const char *account)
 		d->open_legs = sqlite3_column_int(s, 3);
 		d->version = sqlite3_column_int64(s, 4);
 		d->posted = sqlite3_column_int(s, 5);
+		if (d->version == 0 && d->posted && c->first_versioned[0] !=
+		    '\0' && strcmp(d->day, c->first_versioned) >= 0)
+			d->version = unnamed_version(c, account, d->day);
 	}
 	sqlite3_reset(s);
 	return rc;
+}
+
+/*
+ * A closed day stored with open legs, against its repricing as of the
+ * check-in of its open leg: the flag alone does not spare a day from
+ * repricing.  1 if it differs.
+ */
+static int
+check_open_day(struct rctx *c, const struct tariff *t, const struct rday *rd)
+{
+	sqlite3_stmt *s = c->sel_open;
+	const struct price_day *d;
+	int64_t at = PRICE_NO_TIME;
+	uint32_t i, open = 0;
+	char when[21];
+
+	sqlite3_bind_text(s, 1, c->account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, rd->day, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) !=
+	    SQLITE_NULL)
+		at = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	c->day = rd->day;
+	c->version = rd->version;
+	c->lines = 0;
+	if (at == PRICE_NO_TIME || price_with(c, t, at) == -1) {
+		diff(c, "charged with %d leg%s open but %s", rd->open_legs,
+		    rd->open_legs == 1 ? "" : "s", at == PRICE_NO_TIME ?
+		    "no stored leg is open" : "cannot reprice");
+		return 1;
+	}
+	if (check_day(c, t, rd))
+		return 1;
+	if ((d = find_day(&c->pr, rd->day)) != NULL)
+		for (i = 0; i < d->nlegs; i++)
+			open += c->pr.leg[d->legs_off + i].status == LEG_OPEN;
+	if (open != (uint32_t)rd->open_legs) {
+		civil_format_utc(at, when);
+		diff(c, "charged with %d leg%s open but the taps give %u as "
+		    "of %s", rd->open_legs, rd->open_legs == 1 ? "" : "s",
+		    open, when);
+	}
+	return c->lines > 0;
 }
 
 /* Reprices the closed days of one account priced with version v. */
@@ -414,10 +491,9 @@ verify_version(struct rctx *c, int64_t v)
 	struct tariff *t = version_tariff(c, v);
 	size_t i;
 
-	if (t == NULL || price_with(c, t) == -1) {
+	if (t == NULL || price_with(c, t, PRICE_END_OF_TIME) == -1) {
 		for (i = 0; i < c->ndays; i++)
-			if (c->days[i].version == v && c->days[i].posted &&
-			    c->days[i].open_legs == 0)
+			if (c->days[i].version == v && c->days[i].posted)
 				c->bad++;
 		fprintf(c->out, "reprice: %s: cannot reprice with tariff "
 		    "version %lld\n", c->account, (long long)v);
@@ -428,6 +504,17 @@ verify_version(struct rctx *c, int64_t v)
 		if (d->version != v || !d->posted || d->open_legs > 0)
 			continue;
 		if (check_day(c, t, d))
+			c->bad++;
+		else
+			c->st->repriced++;
+	}
+	/* Closed with a leg still open (the engine's clock had not expired
+	 * it yet): repriced as of that leg's check-in, when it was open. */
+	for (i = 0; i < c->ndays; i++) {
+		const struct rday *d = &c->days[i];
+		if (d->version != v || !d->posted || d->open_legs == 0)
+			continue;
+		if (check_open_day(c, t, d))
 			c->bad++;
 		else
 			c->st->repriced++;
@@ -452,19 +539,19 @@ verify_account(struct rctx *c, const char *account)
 		const struct rday *d = &c->days[i];
 		if (!d->posted)
 			continue;
-		if (d->version == 0)
+		if (d->version == 0) {
 			c->st->unversioned++;
-		else if (d->open_legs > 0)
-			c->st->open_legs++;
-		else {
-			last_v = d->version;
-			for (k = 0; k < i; k++)	/* each version once */
-				if (c->days[k].version == d->version &&
-				    c->days[k].posted && !c->days[k].open_legs)
-					break;
-			if (k == i)
-				verify_version(c, d->version);
+			continue;
 		}
+		if (d->open_legs > 0)
+			c->st->open_legs++;
+		last_v = d->version;
+		for (k = 0; k < i; k++)	/* each version once */
+			if (c->days[k].version == d->version &&
+			    c->days[k].posted)
+				break;
+		if (k == i)
+			verify_version(c, d->version);
 	}
 	/* Closed days the database lacks, under the account's last version
 	 * (or the latest, for an account with no closed day left). */
@@ -472,7 +559,7 @@ verify_account(struct rctx *c, const char *account)
 		last_v = c->latest;
 	if (last_v > 0 && c->closed_through[0] != '\0' && c->ntaps > 0) {
 		struct tariff *t = version_tariff(c, last_v);
-		if (t != NULL && price_with(c, t) == 0)
+		if (t != NULL && price_with(c, t, PRICE_END_OF_TIME) == 0)
 			check_missing(c, last_v);
 	}
 }
@@ -485,13 +572,16 @@ prepare(struct rctx *c)
 
 	if (sqlite3_prepare_v2(c->db, "SELECT (SELECT coalesce(max("
 	    "service_day), '') FROM charges WHERE posted = 1), (SELECT "
-	    "coalesce(max(id), 0) FROM tariff_versions)", -1, &s, NULL) !=
-	    SQLITE_OK)
+	    "coalesce(max(id), 0) FROM tariff_versions), (SELECT coalesce("
+	    "min(service_day), '') FROM charges WHERE posted = 1 AND "
+	    "tariff_version IS NOT NULL)", -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(s) == SQLITE_ROW) {
 		snprintf(c->closed_through, sizeof c->closed_through, "%s",
 		    (const char *)sqlite3_column_text(s, 0));
 		c->latest = sqlite3_column_int64(s, 1);
+		snprintf(c->first_versioned, sizeof c->first_versioned, "%s",
+		    (const char *)sqlite3_column_text(s, 2));
 		rc = 0;
 	}
 	sqlite3_finalize(s);
@@ -505,7 +595,13 @@ prepare(struct rctx *c)
 	    "ORDER BY leg_no", -1, &c->sel_legs, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(c->db, "SELECT network_id, cents FROM shares "
 	    "WHERE account = ? AND service_day = ? ORDER BY network_id", -1,
-	    &c->sel_shares, NULL) != SQLITE_OK)
+	    &c->sel_shares, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c->db, "SELECT coalesce(max(tariff_version), 0) "
+	    "FROM charges WHERE service_day = ? AND posted = 1", -1,
+	    &c->sel_dayv, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(c->db, "SELECT max(checkin_utc) FROM legs WHERE "
+	    "account = ? AND service_day = ? AND status = 'open'", -1,
+	    &c->sel_open, NULL) != SQLITE_OK)
 		return -1;
 	return 0;
 }
@@ -559,6 +655,8 @@ reprice_verify(const char *path, sqlite3 *db, FILE *out,
 	sqlite3_finalize(c.sel_days);
 	sqlite3_finalize(c.sel_legs);
 	sqlite3_finalize(c.sel_shares);
+	sqlite3_finalize(c.sel_dayv);
+	sqlite3_finalize(c.sel_open);
 	journal_close(c.j);
 	price_result_free(&c.pr);
 	free(c.taps);

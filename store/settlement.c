@@ -221,7 +221,9 @@ settlement_open(sqlite3 *db, char *err, size_t errlen)
 	    "debts WHERE state = 'open')") != SQLITE_OK ||
 	    store_prep(db, &st->debt_tap, "UPDATE debts SET next_retry_utc = "
 	    "?1 WHERE account = ?2 AND state = 'open' AND next_retry_utc > ?1 "
-	    "AND last_try_utc <= ?1 - ?3") != SQLITE_OK) {
+	    "AND last_try_utc <= ?1 - ?3 AND EXISTS (SELECT 1 FROM taps t "
+	    "WHERE t.token = ?4 AND t.received_utc < debts.opened_utc)") !=
+	    SQLITE_OK) {
 		snprintf(err, errlen, "settlement: %s", sqlite3_errmsg(db));
 		goto fail;
 	}
@@ -253,14 +255,15 @@ settlement_any_debt(struct settlement *st)
 }
 
 int
-settlement_debt_due(struct settlement *st, const char *account, int64_t now,
-    int64_t gap_s)
+settlement_debt_due(struct settlement *st, const char *account,
+    const char *token, int64_t now, int64_t gap_s)
 {
 	sqlite3_stmt *s = st->debt_tap;
 
 	sqlite3_bind_int64(s, 1, now);
 	sqlite3_bind_text(s, 2, account, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, gap_s);
+	sqlite3_bind_text(s, 4, token, -1, SQLITE_STATIC);
 	return store_step_done(s);
 }
 
@@ -442,7 +445,12 @@ int
 settlement_decide(sqlite3 *db, int64_t id, int approved, const char *result,
     int64_t now)
 {
+	char clean[512];
+
 	assert(approved == 0 || approved == 1);
+	/* The acquirer's words: stored without escapes or a PAN. */
+	store_clean_text(result, clean, sizeof clean);
+	result = clean;
 	/* The one legal transition: pending to approved or declined. */
 	if (step_sql(db, "UPDATE settlements SET state = ?, decided_utc = ?, "
 	    "result = ?, attempts = attempts + 1 WHERE id = ? AND state = ?",

@@ -52,11 +52,14 @@ void		 settlement_close(struct settlement *);
 /* Whether any debt is open at all (most batches have none to look at). */
 int		 settlement_any_debt(struct settlement *);
 /*
- * The card of an account in debt tapped again: its debt is due for a
- * recovery attempt now, at most once per gap_s.
+ * The card token of an account in debt tapped again: its debt is due for
+ * a recovery attempt now, at most once per gap_s, but only when that card
+ * was the account's before the debt opened (the engine had a tap of it
+ * by then): a validator cannot burn a debtor's retries with fresh cards
+ * showing the debtor's PAR (issue 16).
  */
 int		 settlement_debt_due(struct settlement *, const char *account,
-		    int64_t now, int64_t gap_s);
+		    const char *token, int64_t now, int64_t gap_s);
 
 /*
  * Every request's idempotency key and reference (SPEC §6: the reference

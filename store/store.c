@@ -1,7 +1,9 @@
 /* Helpers shared by the store modules (see store.h). */
 #include <stdio.h>
 
+#include "parse.h"
 #include "store.h"
+#include "tap.h"
 
 int
 store_schema(sqlite3 *db, const char *schema, const char *what, char *err,
@@ -27,4 +29,11 @@ store_step_done(sqlite3_stmt *s)
 
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+void
+store_clean_text(const char *in, char *out, size_t len)
+{
+	utf8_printable(in, out, len);
+	tap_mask_pans(out);
 }

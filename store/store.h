@@ -19,6 +19,15 @@ int	store_prep(sqlite3 *, sqlite3_stmt **, const char *sql);
 /* Steps a write to its end and resets it: 0, or -1 if it failed. */
 int	store_step_done(sqlite3_stmt *);
 
+/*
+ * Free text from outside (a refusal's detail, a deny reason) as it may be
+ * stored: control characters and invalid UTF-8 as \xNN (no ANSI escape
+ * reaches an operator's terminal), digit runs of a PAN's length masked
+ * but their last four (tap_mask_pans).  out (len bytes) is always
+ * terminated; four times the input's size never truncates.
+ */
+void	store_clean_text(const char *in, char *out, size_t len);
+
 /* The name of v in a table of max names. */
 static inline const char *
 store_name(const char *const *names, int max, int v)

@@ -95,7 +95,9 @@ read_one(int dfd, const char *name, struct tariff_file *f, int64_t *total,
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
 
 	if (fd == -1 || fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "%s: %s", name, strerror(errno));
+		if (snprintf(err, errlen, "%s: %s", name, strerror(errno)) >=
+		    (int)errlen)
+			err[errlen - 1] = '\0';	/* cut: still named */
 		if (fd != -1)
 			close(fd);
 		return -1;
@@ -117,8 +119,10 @@ read_one(int dfd, const char *name, struct tariff_file *f, int64_t *total,
 	while (off < f->len) {
 		ssize_t r = read(fd, f->data + off, f->len - off);
 		if (r <= 0) {
-			snprintf(err, errlen, "%s: %s", name, r == 0 ?
-			    "changed while read" : strerror(errno));
+			if (snprintf(err, errlen, "%s: %s", name, r == 0 ?
+			    "changed while read" : strerror(errno)) >=
+			    (int)errlen)
+				err[errlen - 1] = '\0';	/* cut */
 			close(fd);
 			return -1;
 		}

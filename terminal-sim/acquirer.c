@@ -42,16 +42,16 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "acqline.h"
+#include "explain.h"
 #include "limits.h"
 #include "opt.h"
-#include "parse.h"
 #include "rng.h"
 #include "sim.h"
 #include "strtab.h"
 #include "tls.h"
 #include "wire.h"
 
-#define ACQ_LINE_MAX	512
 #define ACQ_CONNS_MAX	64
 #define ACQ_KEYS_MAX	20000000
 
@@ -91,6 +91,7 @@ struct acquirer {
 	/* Report. */
 	uint64_t	 requests, repeats, captures, declines_n, refunds;
 	int64_t		 captured_cents, refunded_cents;
+	char		 currency[4];	/* of the requests ("EUR" until one) */
 };
 
 static int
@@ -234,10 +235,11 @@ load_journal(struct acquirer *a, const char *path)
  * only when the echo equals its request.
  */
 static void
-send_answer(struct acquirer *a, struct acq_conn *c, const char *key,
-    const struct acq_req *q, const char *cur, const char *answer)
+send_answer(struct acquirer *a, struct acq_conn *c, const struct acq_req *q,
+    const char *cur, const char *answer)
 {
-	char line[ACQ_LINE_MAX], word[16];
+	struct acq_answer ans;
+	char line[ACQ_LINE_MAX];
 	const char *code = strchr(answer, ' ');
 	int n;
 
@@ -246,63 +248,70 @@ send_answer(struct acquirer *a, struct acq_conn *c, const char *key,
 		usleep((useconds_t)a->latency_ms * 1000);
 	if ((int)(rng_next(&a->rng) % 100) < a->drop_pct)
 		return;		/* lost on the way: the engine times out */
-	snprintf(word, sizeof word, "%.*s", code ? (int)(code - answer) : 8,
-	    answer);
-	n = snprintf(line, sizeof line, "%s %s %s %lld %s %s\n", key, word,
-	    q->acc, q->cents + (a->lie ? 1 : 0), cur, code ? code + 1 : "-");
-	if (n < 0 || (size_t)n >= sizeof line)
+	ans.key = q->key;
+	ans.outcome = answer[0] == 'A' ? ACQ_APPROVED : ACQ_DECLINED;
+	ans.account = q->acc;
+	ans.amount_cents = q->cents + (a->lie ? 1 : 0);
+	ans.currency = cur;
+	ans.text = code != NULL ? code + 1 : "-";
+	if ((n = acq_format_answer(&ans, line, sizeof line)) == -1)
 		return;
 	tls_conn_write(c->conn, line, (size_t)n);
 	if (!c->dead && (int)(rng_next(&a->rng) % 100) < a->dup_pct)
 		tls_conn_write(c->conn, line, (size_t)n);
 }
 
+/* "<key> REFUSED <reason>": nothing decided. */
 static void
-send_line(struct acq_conn *c, const char *line)
+send_refusal(struct acq_conn *c, const char *key, const char *reason)
 {
-	tls_conn_write(c->conn, line, strlen(line));
+	struct acq_answer ans = {key, NULL, NULL, reason, 0, ACQ_REFUSED};
+	char line[ACQ_LINE_MAX];
+	int n;
+
+	if ((n = acq_format_answer(&ans, line, sizeof line)) == -1)
+		n = snprintf(line, sizeof line, "? REFUSED %s\n", reason);
+	tls_conn_write(c->conn, line, (size_t)n);
 }
 
 /* A request: its answer (again, for a key seen before). */
 static void
 handle_line(struct acquirer *a, struct acq_conn *c, char *line)
 {
-	char *verb = strtok(line, " "), *key = strtok(NULL, " ");
-	char *acc = strtok(NULL, " "), *amt = strtok(NULL, " ");
-	char *cur = strtok(NULL, " "), *day = strtok(NULL, " ");
-	char *ref = strtok(NULL, " "), *extra = strtok(NULL, " ");
-	struct acq_req q = {key, acc, day, ref, 0};
-	char answer[64], refusal[ACQ_LINE_MAX];
+	struct acq_request r;
+	struct acq_req q;
+	char answer[64];
 	const char *why;
 	uint32_t id;
-	int64_t cents;
 
 	a->requests++;
-	if (verb == NULL || strcmp(verb, "CAPTURE") != 0 || key == NULL ||
-	    acc == NULL || amt == NULL || cur == NULL || day == NULL ||
-	    ref == NULL || extra != NULL || strlen(acc) >= 80 ||
-	    strlen(day) >= 16 || parse_int(amt, -LIMIT_AMOUNT_CENTS,
-	    LIMIT_AMOUNT_CENTS, &cents, &why) == -1 || cents == 0) {
-		send_line(c, "? REFUSED bad-request\n");
+	if (acq_parse_request(line, &r, &why) == -1 ||
+	    strlen(r.account) >= sizeof a->dec[0].acc) {
+		send_refusal(c, "?", "bad-request");
 		return;
 	}
-	q.cents = cents;
-	id = strtab_find(a->keys, key, strlen(key));
+	q.key = r.key;
+	q.acc = r.account;
+	q.day = r.day;
+	q.ref = r.reference;
+	q.cents = r.amount_cents;
+	id = strtab_find(a->keys, q.key, strlen(q.key));
 	if (id != STRTAB_NONE) {
 		const struct decision *d = &a->dec[id];
-		if (strcmp(d->acc, acc) != 0 || strcmp(d->day, day) != 0 ||
+		if (strcmp(d->acc, q.acc) != 0 || strcmp(d->day, q.day) != 0 ||
 		    d->cents != q.cents) {
-			snprintf(refusal, sizeof refusal, "%s REFUSED "
-			    "key-reused-with-different-parameters\n", key);
-			send_line(c, refusal);
+			send_refusal(c, q.key,
+			    "key-reused-with-different-parameters");
 			return;
 		}
 		a->repeats++;
-		send_answer(a, c, key, &q, cur, d->answer);
+		send_answer(a, c, &q, r.currency, d->answer);
 		return;
 	}
-	if (cents > 0 && account_declines(a, acc)) {
-		uint32_t k = strtab_find(a->declined_acc, acc, strlen(acc));
+	if (strlen(r.currency) == 3)
+		memcpy(a->currency, r.currency, 4);	/* for the report */
+	if (q.cents > 0 && account_declines(a, q.acc)) {
+		uint32_t k = strtab_find(a->declined_acc, q.acc, strlen(q.acc));
 		uint32_t before = k == STRTAB_NONE ? 0 : a->declines[k];
 		if ((int)before < a->decline_times) {
 			snprintf(answer, sizeof answer,
@@ -314,18 +323,18 @@ handle_line(struct acquirer *a, struct acq_conn *c, char *line)
 	    (unsigned long)(a->captures + a->refunds + 1));
 decided:
 	if (remember(a, &q, answer, 1) == -1) {
-		fprintf(stderr, "acquirer: cannot record %s: %s\n", key,
+		fprintf(stderr, "acquirer: cannot record %s: %s\n", q.key,
 		    strerror(errno));
 		return;		/* unanswered: retried with its key */
 	}
 	if (answer[0] == 'D')
 		a->declines_n++;
-	else if (cents >= 0) {
+	else if (q.cents >= 0) {
 		a->captures++;
-		a->captured_cents += cents;
+		a->captured_cents += q.cents;
 	} else {
 		a->refunds++;
-		a->refunded_cents -= cents;
+		a->refunded_cents -= q.cents;
 	}
 	if (a->crash_after > 0 && ++a->fresh >= a->crash_after) {
 		fprintf(stderr, "acquirer: crashing on purpose after %ld new "
@@ -333,7 +342,7 @@ decided:
 		    a->fresh);
 		_exit(3);
 	}
-	send_answer(a, c, key, &q, cur, answer);
+	send_answer(a, c, &q, r.currency, answer);
 }
 
 static void
@@ -500,14 +509,15 @@ acq_args(int argc, char **argv, struct acquirer *a, const char **listen,
 static void
 acq_report(const struct acquirer *a)
 {
+	char cap[MONEY_TEXT_MAX], ref[MONEY_TEXT_MAX];
+
+	money_text(a->currency, a->captured_cents, cap);
+	money_text(a->currency, a->refunded_cents, ref);
 	printf("acquirer: %llu requests (%llu repeated keys answered from the "
-	    "journal): %llu captures %lld.%02lld, %llu refunds %lld.%02lld, "
-	    "%llu declines\n", (unsigned long long)a->requests,
-	    (unsigned long long)a->repeats, (unsigned long long)a->captures,
-	    (long long)a->captured_cents / 100,
-	    (long long)a->captured_cents % 100, (unsigned long long)a->refunds,
-	    (long long)a->refunded_cents / 100,
-	    (long long)a->refunded_cents % 100,
+	    "journal): %llu captures %s, %llu refunds %s, %llu declines\n",
+	    (unsigned long long)a->requests, (unsigned long long)a->repeats,
+	    (unsigned long long)a->captures, cap,
+	    (unsigned long long)a->refunds, ref,
 	    (unsigned long long)a->declines_n);
 }
 
@@ -523,6 +533,7 @@ sim_acquirer(int argc, char **argv)
 	int rc = 1;
 
 	memset(&a, 0, sizeof a);
+	memcpy(a.currency, "EUR", 4);
 	a.decline_times = 1;
 	a.seed = 1;
 	a.keys = strtab_new();

@@ -27,10 +27,12 @@
 #include "rng.h"
 #include "tap.h"
 #include "sim.h"
+#include "limits.h"
 #include "tariff.h"
 #include "tls.h"
 #include "wire.h"
 
+#define LOAD_SEQ_EPOCH	1767225600	/* 2026-01-01T00:00:00Z */
 #define LOAD_VALIDATORS_MAX	20000
 #define LOAD_INFLIGHT_MAX	4096	/* per validator, then it waits */
 #define LOAD_LAT_MAX		20000000	/* latency samples kept */
@@ -393,9 +395,12 @@ load_validators(struct load *ld)
 		struct lv *v = &ld->v[i];
 		v->ld = ld;
 		snprintf(v->id, sizeof v->id, "load-%ld", i);
-		/* Sequence numbers continue across runs: a validator never
-		 * reuses one (seconds since the epoch x 10^6 < 2^53). */
-		v->next_seq = v->acked_seq = (uint64_t)time(NULL) * 1000000;
+		/* Sequence numbers continue across runs (a validator never
+		 * reuses one): 1,000 per second of wall clock since 2026,
+		 * within the 11 digits a sequence number may have (a tap_id
+		 * never carries a PAN), for 2.8 years before they wrap. */
+		v->next_seq = v->acked_seq = 1 + (uint64_t)(time(NULL) -
+		    LOAD_SEQ_EPOCH) % (TAP_SEQ_MAX / 1000) * 1000;
 		v->sent_at = calloc(LOAD_INFLIGHT_MAX, sizeof *v->sent_at);
 		if (v->sent_at == NULL || certs_device(ld->certs, v->id, NULL,
 		    NULL, 1, 0, err, sizeof err) == -1 ||

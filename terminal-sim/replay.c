@@ -34,6 +34,7 @@
 #include "certs.h"
 #include "replay.h"
 #include "csv.h"
+#include "explain.h"
 #include "opt.h"
 #include "parse.h"
 #include "strtab.h"
@@ -106,12 +107,24 @@ replay_add_row(struct replay *rp, const char *const f[7])
 	return 0;
 }
 
+/* The first field of a tap row holding a comma, or -1. */
+static int
+field_with_comma(const struct csv_record *rec)
+{
+	size_t i;
+
+	for (i = 0; i < rec->nfields && i < 7; i++)
+		if (strchr(rec->field[i], ',') != NULL)
+			return (int)i;
+	return -1;
+}
+
 static int
 read_rows(struct replay *rp, const char *path)
 {
 	struct csv *c = csv_open(path);
 	struct csv_record rec;
-	int r;
+	int r, k;
 
 	if (c == NULL) {
 		fprintf(stderr, "terminal-sim replay: %s: %s\n", path,
@@ -135,6 +148,15 @@ read_rows(struct replay *rp, const char *path)
 			fprintf(stderr, "terminal-sim: %s:%lu: %s (not sent)\n",
 			    path, rec.line, r == -1 ? csv_error(c) :
 			    "expected 7 fields");
+			rp->failed = 1;
+			continue;
+		}
+		/* A tap frame's fields are split at commas (docs/protocol.md):
+		 * a quoted comma would move every field after it. */
+		if ((k = field_with_comma(&rec)) >= 0) {
+			fprintf(stderr, "terminal-sim: %s:%lu: %s holds a comma, "
+			    "which a tap frame cannot carry (not sent)\n",
+			    path, rec.line, tap_field_name[k]);
 			rp->failed = 1;
 			continue;
 		}
@@ -261,7 +283,7 @@ plan_devices(struct replay *rp, struct plan *pl)
 			w->seq = REPLAY_SEQ_BASE + next[w->device]++;
 			continue;
 		}
-		if (colon == NULL || parse_int(colon + 1, 1, (int64_t)1 << 53,
+		if (colon == NULL || parse_int(colon + 1, 1, TAP_SEQ_MAX,
 		    &w->seq, &why) == -1 || device_index(rp, pl->names,
 		    w->f[0], (size_t)(colon - w->f[0]), &w->device) == -1) {
 			fprintf(stderr, "terminal-sim: tap_id '%s' is not "
@@ -386,10 +408,18 @@ replay_gate_denies(struct replay *rp, const char *pan, const char *par)
 static void
 deny_update(struct replay *rp, const char *body)
 {
+	struct account_key key;
+	const char *acc;
 	uint32_t id;
+	int change = wire_deny_body(body, &acc);
 
-	if ((body[0] != '+' && body[0] != '-') || rp->deny == NULL)
+	/* A D frame is "+" or "-" and one whole account, nothing else. */
+	if ((change != '+' && change != '-') || rp->deny == NULL ||
+	    account_parse(&key, acc) == -1) {
+		fprintf(stderr, "terminal-sim: a deny-list frame that is not "
+		    "+/- and an account: ignored\n");
 		return;
+	}
 	id = strtab_intern(rp->deny, body + 1, strlen(body + 1), NULL);
 	if (id == STRTAB_NONE)
 		return;
@@ -473,9 +503,65 @@ kick_all(struct replay *rp)
 		send_more(&rp->dev[i]);
 }
 
-/* An answer for seq: the oldest sent, unanswered row with that seq. */
+/*
+ * What a gate's display shows for an ack (docs/protocol.md: the leg's
+ * fare, the day's running charge, the day caps holding it): "€1.23 ride,
+ * €6.40 today, capped at €9.00".  day's tourists ride tariffs/nl: euros.
+ */
 static void
-answer(struct device *d, int64_t seq, int refused, const char *what)
+gate_display(const char *const *fare, char *buf, size_t len)
+{
+	char leg[MONEY_TEXT_MAX], day[MONEY_TEXT_MAX], cap[MONEY_TEXT_MAX];
+	char more[MONEY_TEXT_MAX + 32] = "";
+	int64_t leg_c = strtoll(fare[0], NULL, 10);
+	int64_t day_c = strtoll(fare[1], NULL, 10);
+	int64_t cap_c = strtoll(fare[2], NULL, 10);
+
+	money_text("EUR", leg_c, leg);
+	money_text("EUR", day_c, day);
+	money_text("EUR", cap_c, cap);
+	/* Rides outside the caps and maximum fares come on top of them. */
+	if (cap_c > 0 && day_c > cap_c) {
+		char extra[MONEY_TEXT_MAX];
+		money_text("EUR", day_c - cap_c, extra);
+		snprintf(more, sizeof more, ", plus %s outside it", extra);
+	}
+	if (snprintf(buf, len, "%s%s%s today%s%s%s", leg_c > 0 ? leg : "",
+	    leg_c > 0 ? " ride, " : "checked in, ", day,
+	    cap_c > 0 ? ", capped at " : "", cap_c > 0 ? cap : "", more) >=
+	    (int)len)
+		buf[len - 1] = '\0';	/* a display line: cut is fine */
+}
+
+/*
+ * In `day`, a sample of the gates' displays on stderr: every 100th ack of
+ * every 8th validator (and of gvb-dam.gvb, the one that goes offline),
+ * at most GATE_SHOWN_MAX lines in all.
+ */
+#define GATE_SHOWN_MAX	10
+static void
+gate_sample(struct device *d, const char *const *fare)
+{
+	struct replay *rp = d->rp;
+	char shown[160];
+
+	if (!rp->gate || rp->gate_shown >= GATE_SHOWN_MAX ||
+	    d->answered % 100 != 1 || ((d - rp->dev) % 8 != 0 &&
+	    strcmp(d->id, "gvb-dam.gvb") != 0))
+		return;
+	gate_display(fare, shown, sizeof shown);
+	fprintf(stderr, "terminal-sim: %s: %s\n", d->id, shown);
+	rp->gate_shown++;
+}
+
+/*
+ * An answer for seq: the oldest sent, unanswered row with that seq.  An
+ * ack's fare feedback (leg fare, day charge, day caps; "-" where the
+ * engine sent none) goes to the ack log after the row's ids.
+ */
+static void
+answer(struct device *d, int64_t seq, int refused, const char *what,
+    const char *const *fare)
 {
 	struct replay *rp = d->rp;
 	size_t i;
@@ -496,9 +582,13 @@ answer(struct device *d, int64_t seq, int refused, const char *what)
 			rp->refused++;
 			fprintf(stderr, "terminal-sim: tap %s refused: %s\n",
 			    w->f[0], what);
-		} else if (rp->acklog != NULL)
-			fprintf(rp->acklog, "%s:%lld %s\n", d->id,
-			    (long long)seq, w->f[0]);
+		} else {
+			if (rp->acklog != NULL)
+				fprintf(rp->acklog, "%s:%lld %s %s %s %s\n",
+				    d->id, (long long)seq, w->f[0], fare[0],
+				    fare[1], fare[2]);
+			gate_sample(d, fare);
+		}
 		if (rp->queue != NULL)
 			fprintf(rp->queue, "A %s\n", w->f[0]);
 		if (rp->stop_after > 0 && rp->answered - rp->resumed >=
@@ -531,21 +621,26 @@ data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 	d->last_rx = time(NULL);
 	while ((r = wire_parse(evbuffer_pullup(in, -1),
 	    evbuffer_get_length(in), &f, &used, &why)) == 1) {
-		char *fld[4];
-		size_t nf;
+		static char none[] = "-";
+		char *fld[5];
+		size_t nf, k;
 		evbuffer_drain(in, used);
 		if (f.type == 'D') {
-			if (strcmp(f.body, "=") == 0)
+			const char *acc;
+			if (wire_deny_body(f.body, &acc) == '=')
 				d->list_ready = 1;
 			else
 				deny_update(d->rp, f.body);
 			continue;
 		}
-		nf = wire_fields(f.body, fld, 4);
+		nf = wire_fields(f.body, fld, 5);
+		for (k = nf; k < 4; k++)
+			fld[k] = none;	/* an engine without fare feedback */
 		if (f.type == 'A' && nf >= 1)
-			answer(d, strtoll(fld[0], NULL, 10), 0, NULL);
+			answer(d, strtoll(fld[0], NULL, 10), 0, NULL,
+			    (const char *const *)fld + 1);
 		else if (f.type == 'R' && nf >= 2)
-			answer(d, strtoll(fld[0], NULL, 10), 1, fld[1]);
+			answer(d, strtoll(fld[0], NULL, 10), 1, fld[1], NULL);
 		else if (f.type == 'E')
 			fprintf(stderr, "terminal-sim: %s: engine error: %s\n",
 			    d->id, f.body);
@@ -744,8 +839,8 @@ load_queue(struct replay *rp, const char *path)
 		rp->dev[rp->row[w->kept].device].answered++;
 		if (w->phase == 0)
 			rp->phase0_left--;
-		if (rp->acklog != NULL)
-			fprintf(rp->acklog, "%s:%lld %s\n",
+		if (rp->acklog != NULL)	/* its fare went with the old run */
+			fprintf(rp->acklog, "%s:%lld %s - - -\n",
 			    rp->dev[rp->row[w->kept].device].id,
 			    (long long)rp->row[w->kept].seq, w->f[0]);
 	}

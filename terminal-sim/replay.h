@@ -34,6 +34,7 @@ struct replay {
 	struct device	*dev;
 	size_t		 ndev;
 	size_t		 answered, refused, total, gate_denied;
+	size_t		 gate_shown;		/* gate displays logged */
 	size_t		 phase0_left, resumed;
 	FILE		*acklog;
 	FILE		*queue;

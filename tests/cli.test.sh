@@ -105,7 +105,8 @@ expect 2 "\-\-tariff needs a value" "$FE" price x.csv --tariff
 expect 2 "\-\-tariff given twice" "$FE" price --tariff a --tariff b x.csv
 expect 2 "\-\-pan and --par cannot be used together" "$FE" audit card x.db \
     --pan 4111111111111111 --par V001ONECITYEXAMPLE00000000001
-expect 2 "missing --pan, --par or --token" "$FE" audit card x.db
+expect 2 "missing --pan, --par or --token" "$FE" audit card x.db \
+    --tariff tariffs/nl
 expect 2 "\-\-expired and --no-client-auth cannot" "$FE" certs device d x \
     --expired --no-client-auth
 expect 2 "missing DIR DEVICE_ID" "$FE" certs revoke
@@ -131,6 +132,21 @@ expect 2 "no-such.csv: No such file or directory" "$SIM" replay \
 expect 2 "empty.csv: not a tap file (no header line)" "$SIM" replay \
     --engine 127.0.0.1:1 --certs "$tmp" "$tmp/empty.csv"
 
+# backup: an empty operand is bad usage (exit 2, not a file error); a
+# source that is not a database is named once, with no second, misleading
+# line about DEST, and leaves neither DEST nor DEST.tmp behind.
+expect 2 "backup: DEST is empty" "$FE" backup "$tmp/empty.csv" ""
+expect 2 "backup: DB is empty" "$FE" backup "" "$tmp/b.db"
+echo "not a database" >"$tmp/text.db"
+expect 1 "text.db: file is not a database" "$FE" backup "$tmp/text.db" \
+    "$tmp/b.db"
+[ "$(wc -l <"$tmp/err")" = 1 ] ||
+    fail "backup of a non-database: more than one line: $(cat "$tmp/err")"
+[ ! -e "$tmp/b.db" ] && [ ! -e "$tmp/b.db.tmp" ] ||
+    fail "a failed backup left a file behind"
+expect 1 "is a directory; name the file to create in it" "$FE" backup \
+    "$tmp/text.db" "$tmp"
+
 # Options after operands and GNU --opt=value still work.
 "$FE" price "../shared/examples/mini/taps.csv" \
     --tariff=../shared/examples/mini >"$tmp/p.jsonl" ||
@@ -141,4 +157,26 @@ cmp -s "$tmp/p.jsonl" ../shared/examples/mini/expected.jsonl ||
     2>/dev/null || fail "day --generate-only: exit $?"
 [ "$(head -1 "$tmp/d.csv")" = "tap_id,time,card,par,network_id,stop_id,kind" ] ||
     fail "day --taps-out wrote no tap file"
+# audit reconcile: a day whose only settlement is a refund of 50 cents nets
+# -0.50 (not 0.50); a report line too long is named once, at its line.
+sqlite3 "$tmp/rec.db" "CREATE TABLE settlements (id INTEGER PRIMARY KEY,
+    idem_key TEXT, account TEXT, service_day TEXT, kind TEXT,
+    amount_cents INTEGER, state TEXT, reference TEXT);
+    INSERT INTO settlements VALUES (1, 'k1', 'par:P1', '2026-11-28',
+    'refund', -50, 'approved', 'OC1')"
+printf '%s\n' "reference,key,account,service_day,amount_cents,outcome,time_utc" \
+    "OC1,k1,par:P1,2026-11-28,-50,approved,2026-11-29T07:00:00Z" >"$tmp/rec.csv"
+"$FE" audit reconcile "$tmp/rec.db" "$tmp/rec.csv" >"$tmp/rec.out" ||
+    fail "reconcile of a refund: $(cat "$tmp/rec.out")"
+grep -q "(1 approved, -€0.50 net)" "$tmp/rec.out" ||
+    fail "reconcile: a net of -50 cents: $(cat "$tmp/rec.out")"
+{ cat "$tmp/rec.csv"; head -c 2000 /dev/zero | tr '\0' x; echo; } \
+    >"$tmp/rec-long.csv"
+if "$FE" audit reconcile "$tmp/rec.db" "$tmp/rec-long.csv" >"$tmp/rec.out"; then
+	fail "reconcile accepted a line too long"
+fi
+[ "$(grep -c "rec-long.csv:3: line too long" "$tmp/rec.out")" = 1 ] &&
+    [ "$(grep -c "rec-long.csv" "$tmp/rec.out")" = 1 ] ||
+    fail "reconcile: a long line: $(head -3 "$tmp/rec.out")"
+
 echo "cli: $n fare-engine subcommands and 5 terminal-sim modes answer --help; bad usage exits 2 naming what is wrong"

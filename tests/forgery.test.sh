@@ -160,6 +160,17 @@ closed=$(q "SELECT count(*) FROM charges WHERE posted = 1")
 [ "$repriced" = "$closed" ] || fail "untouched: $repriced of $closed closed days repriced"
 "$FE" audit reconcile "$DB" "$tmp"/reports/*.csv >"$tmp/rec.out" ||
     fail "untouched: reconcile: $(cat "$tmp/rec.out")"
+# With the engine's own checkpoints only, the last day's captures came
+# after the latest: verify says how many entries no checkpoint covers.
+"$FE" audit verify "$DB" --checkpoints "$tmp/checkpoints" \
+    --pubkey "$tmp/ledger.key.pub" >"$tmp/engcp.out" ||
+    fail "untouched, engine's checkpoints: $(cat "$tmp/engcp.out")"
+after=$(($(q "SELECT count(*) FROM ledger") - $(tail -1 "$tmp/checkpoints" |
+    cut -d' ' -f4)))
+[ $after -gt 0 ] || fail "no entries after the engine's latest checkpoint"
+expect engcp "the $after after it are in no checkpoint yet"
+grep -q "in no checkpoint yet" "$tmp/clean.out" &&
+    fail "untouched: entries said uncovered: $(cat "$tmp/clean.out")"
 
 # 1. Revenue moved between operators consistently (shares and ledger),
 # 500 cents of one rider-day: the old checks pass, repricing does not.
@@ -193,6 +204,31 @@ grep -q "hash mismatch\|but postings" "$tmp/f1.out" &&
     fail "forgery 1 was not consistent: $(cat "$tmp/f1.out")"
 verify_fails f1cp "$tmp/f1.db" $CP
 expect f1cp "the checkpoint signed"
+# 1b. The same forgery with the day's tariff version cleared, as if it
+# had been priced before versions were kept: it is still repriced (with
+# the version its service day's other days name) and caught.
+cp "$tmp/f1.db" "$tmp/f1b.db"
+"$FORGE" unlock "$tmp/f1b.db"
+sqlite3 "$tmp/f1b.db" "UPDATE charges SET tariff_version = NULL WHERE
+    account = '$acc' AND service_day = '$day'"
+"$FORGE" rechain "$tmp/f1b.db"
+verify_fails f1b "$tmp/f1b.db"
+expect f1b "warning: reprice: $acc $day names no tariff version"
+expect f1b "reprice: $acc $day (tariff version 1): share $from $((want - 500)) but the taps give $want"
+# 1c. The same forgery with the day marked as closed with a leg still
+# open (and that leg's status too): still repriced, as of that leg's
+# check-in, and caught.
+cp "$tmp/f1.db" "$tmp/f1c.db"
+"$FORGE" unlock "$tmp/f1c.db"
+sqlite3 "$tmp/f1c.db" "UPDATE charges SET open_legs = 1 WHERE
+    account = '$acc' AND service_day = '$day'"
+"$FORGE" rechain "$tmp/f1c.db"
+verify_fails f1c "$tmp/f1c.db"
+expect f1c "reprice: $acc $day (tariff version 1): charged with 1 leg open but no stored leg is open"
+sqlite3 "$tmp/f1c.db" "UPDATE legs SET status = 'open' WHERE
+    account = '$acc' AND service_day = '$day' AND leg_no = 1"
+verify_fails f1c "$tmp/f1c.db"
+expect f1c "reprice: $acc $day (tariff version 1): share $from $((want - 500)) but the taps give $want"
 
 # 2. A rider's leg deleted everywhere: taps, leg, share, charge,
 # settlement, ledger entries (renumbered): repricing agrees with what is
@@ -297,13 +333,35 @@ if "$FE" audit reconcile "$tmp/f6.db" "$tmp"/reports/*.csv >"$tmp/f6.out"; then
 	fail "reconcile missed a forged settlement: $(cat "$tmp/f6.out")"
 fi
 expect f6 "settlement $key: the engine has"
-expect f6 "$((amt - 100)) cents approved"
-expect f6 "$amt cents approved"
+# Amounts as a person reads them (money_text): "€12.34".
+eur() { awk -v c="$1" 'BEGIN { printf "€%d.%02d", c / 100, c % 100 }'; }
+expect f6 "$(eur $((amt - 100))) approved"
+expect f6 "$(eur "$amt") approved"
 expect f6 "NOT reconciled: 1 difference"
 # And the rewritten history of 4 against the real acquirer's report.
 if "$FE" audit reconcile "$tmp/f4.db" "$tmp"/reports/*.csv >"$tmp/f4rec.out"; then
 	fail "reconcile missed the rewritten history"
 fi
+
+# 7. A day closed with a leg still open, honestly: a check-in an hour
+# before the engine's clock, the day closed with no grace, the leg not
+# yet past its max_leg_minutes (360): repriced as of that check-in, sound.
+cat >"$tmp/open.csv" <<EOF
+tap_id,time,card,par,network_id,stop_id,kind
+fg-asd.ns:1,2026-11-23T20:00:00Z,4111111111111111,,NS,asd,in
+fg-asdz.ns:1,2026-11-23T20:20:00Z,4111111111111111,,NS,asdz,out
+fg-asd.ns:2,2026-11-24T02:30:00Z,4111111111111111,,NS,asd,in
+EOF
+serve "$tmp/open.db" 2026-11-24T03:30:00Z $((port + 2)) --settle-grace 0
+"$SIM" replay --keep-ids --engine 127.0.0.1:$port --certs "$tmp/certs" \
+    "$tmp/open.csv" 2>>"$tmp/sim.log" || fail "replay open.csv"
+until_q "$tmp/open.db" "SELECT count(*) FROM charges WHERE posted = 1 AND
+    open_legs = 1" 1
+stop
+"$FE" audit verify "$tmp/open.db" >"$tmp/open.out" ||
+    fail "a day closed with a leg open: $(cat "$tmp/open.out")"
+expect open "1 closed account-days repriced from their taps"
+expect open "1 with legs still open"
 
 echo "forgery: untouched, with its 4 checkpoints: sound ($repriced" \
     "account-days repriced from their taps) and reconciled; caught: revenue" \

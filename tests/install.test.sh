@@ -72,7 +72,8 @@ fi
 # The engine runs with the installed config (its tariff path resolved);
 # flags give it a scratch database, certificates and ports.
 "$p/bin/fare-engine" certs init "$tmp/certs" >/dev/null
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/token.key"
+(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' \
+    >"$tmp/token.key")	# a key others can read is refused
 port=$((31300 + $$ % 200 * 2))
 "$p/bin/fare-engine" serve --config "$p/etc/onecity/engine.ini" \
     --token-key-file "$tmp/token.key" --certs "$tmp/certs" --db "$tmp/e.db" --listen 127.0.0.1:$port \
@@ -93,7 +94,10 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
 else
 	find . -path './build*' -prune -o -path './bin*' -prune -o -type f -print
 fi | tar -cf - -T - | (cd "$tmp/deb/src" && tar xf -)
-(cd "$tmp/deb/src" && dpkg-buildpackage -us -uc -b) >"$tmp/deb.log" 2>&1 ||
+# As from an operator's shell: not the jobserver of a `make -j2 test` that
+# runs this script (debian/rules' own make -j2 would warn that it is gone).
+(cd "$tmp/deb/src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+    dpkg-buildpackage -us -uc -b) >"$tmp/deb.log" 2>&1 ||
     fail "dpkg-buildpackage: $(tail -5 "$tmp/deb.log")"
 deb=$(ls "$tmp"/deb/onecity-engine_*.deb)
 dpkg-deb -c "$deb" >"$tmp/deb.files"

@@ -120,3 +120,15 @@ web_serve() {
 	pid=$!
 	wait_healthy $(($2 + 1)) || fail "engine did not start"
 }
+
+# wait_exit PID SECONDS: until PID (a child) exits, at most SECONDS; then
+# its status as `wait` gives it, or 124 if it is still running.
+wait_exit() {
+	_i=0
+	while kill -0 "$1" 2>/dev/null; do
+		_i=$((_i + 1))
+		[ $_i -lt $(($2 * 10)) ] || return 124
+		sleep 0.1
+	done
+	wait "$1"
+}

@@ -23,7 +23,7 @@ e2e_init live${cache:+-cache-$cache}
 awk -F, 'BEGIN { OFS = "," }
 NR == 1 { print; next }
 {
-	split($1, id, ":"); seq = id[2]; a = int(seq / 400000); day = int(seq / 4) % 100000
+	split($1, id, ":"); seq = id[2]; a = int(seq / 400000) * 16 + substr(id[1], 9); day = int(seq / 4) % 100000
 	if (a < 10 && day == 20786) $4 = sprintf("V001LIVETEST%017d", a)
 	print
 }' "$tmp/commute.csv" >"$tmp/taps.csv"

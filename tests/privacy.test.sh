@@ -9,6 +9,11 @@ BIN=${1:-bin}
 e2e_init privacy
 DEMO_DIR=$tmp/demo DEMO_TOURISTS=300 sh tools/demo.sh "$BIN" >"$tmp/stdout" \
     2>"$tmp/stderr" || { cat "$tmp/stderr"; exit 1; }
+# The demo says what it waits for, and shows money one way (issue 17).
+grep -q "the acquirer to answer every account-day's capture ... [0-9]* s)" \
+    "$tmp/stdout" || { echo "privacy: the demo did not say what it waited for"; exit 1; }
+grep -Eq "captured \(€[0-9,]+\.[0-9]{2}\)" "$tmp/stdout" ||
+    { echo "privacy: the demo's settlement line: $(grep settled "$tmp/stdout")"; exit 1; }
 tail -q -n +2 "$tmp"/demo/taps*.csv | cut -d, -f3 | sort -u >"$tmp/pans"
 [ -s "$tmp/pans" ] || { echo "privacy: no PANs in the input?"; exit 1; }
 sqlite3 "$tmp/demo/engine.db" .dump >"$tmp/dump.sql"

@@ -92,11 +92,11 @@ test_ack_and_resend(void **state)
 	(void)state;
 	send_tap(c, TAP("1", "2026-11-28T11:58:00Z", "C"));
 	pump(c, 1);
-	assert_string_equal(c->frames[0], "A:1,0,0");
+	assert_string_equal(c->frames[0], "A:1,0,0,0");
 	send_tap(c, TAP("1", "2026-11-28T11:58:00Z", "C"));
 	send_tap(c, TAP("1", "2026-11-28T11:58:00Z", "D"));
 	pump(c, 3);
-	assert_string_equal(c->frames[1], "A:1,0,0");
+	assert_string_equal(c->frames[1], "A:1,0,0,0");
 	assert_string_equal(c->frames[2], "R:1,conflicting-resend");
 	client_free(c);
 }
@@ -143,7 +143,7 @@ expect_broken(const void *frame, size_t n, const char *why)
 	ok = client_new("dev2", 0);
 	send_tap(ok, "dev2:1,2026-11-28T11:59:00Z,4111111111111111,,FERRY,F1,in");
 	pump(ok, 1);
-	assert_string_equal(ok->frames[0], "A:1,100,100");
+	assert_string_equal(ok->frames[0], "A:1,100,100,0");
 	client_free(ok);
 }
 
@@ -177,7 +177,7 @@ test_slow_client(void **state)
 	ok = client_new("dev2", 0);
 	send_tap(ok, "dev2:2,2026-11-28T11:50:00Z,4111111111111111,,FERRY,F2,in");
 	pump(ok, 1);
-	assert_string_equal(ok->frames[0], "A:2,100,200");
+	assert_string_equal(ok->frames[0], "A:2,100,200,0");
 	assert_false(slow->closed);
 	client_free(ok);
 	client_free(slow);
@@ -206,7 +206,7 @@ test_client_never_reads(void **state)
 	ok = client_new("dev2", 0);
 	send_tap(ok, "dev2:3,2026-11-28T11:59:40Z,4111111111111111,,FERRY,F2,in");
 	pump(ok, 1);
-	assert_string_equal(ok->frames[0], "A:3,100,300");
+	assert_string_equal(ok->frames[0], "A:3,100,300,0");
 	client_free(ok);
 	client_free(greedy);
 }

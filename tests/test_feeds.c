@@ -1042,7 +1042,8 @@ test_one_tap_check_reasons(void **state)
 	tariff_free(t);
 }
 
-/* Review: money in a feed of another currency says which (not "€"). */
+/* Review: money in a feed of another currency says which (not "€"),
+ * its ISO 4217 code first as "EUR 12.34" would be (issue 17). */
 static void
 test_explain_money_in_the_feed_currency(void **state)
 {
@@ -1053,9 +1054,9 @@ test_explain_money_in_the_feed_currency(void **state)
 	(void)state;
 	assert_non_null(t);
 	explain_money(t, 290, a);
-	assert_string_equal(a, "2.90 USD");
+	assert_string_equal(a, "USD 2.90");
 	explain_money(t, -108, a);
-	assert_string_equal(a, "-1.08 USD");
+	assert_string_equal(a, "-USD 1.08");
 	explain_money(e, 1750, b);
 	assert_string_equal(b, "€17.50");
 	tariff_free(t);

@@ -147,7 +147,7 @@ test_revoked_validator_keeps_tapping(void **state)
 	first = client_on(ctx);
 	send_tap(first, "rv1:1,2026-11-28T11:58:00Z,5555555555554444,,CITY,C,in");
 	pump(first, 1);
-	assert_string_equal(first->frames[0], "A:1,0,0");
+	assert_string_equal(first->frames[0], "A:1,0,0,0");
 	assert_int_equal(tls_conn_save_session(first->conn), 0);
 	/* Resumption works while the certificate stands. */
 	resumed = client_on(ctx);
@@ -358,6 +358,178 @@ test_acquirer_refuses_reused_key(void **state)
 	waitpid(apid, &st, 0);
 }
 
+
+/* The first line sqlite3 prints for sql on the engine's database. */
+static void
+db_query(const char *sql, char *out, size_t len)
+{
+	char cmd[2048];
+	size_t n;
+	FILE *p;
+
+	snprintf(cmd, sizeof cmd, "sqlite3 %s/engine.db \"%s\"", dir, sql);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	pclose(p);
+}
+
+/* Whether any file under the test directory holds text (grep -r). */
+static int
+anywhere(const char *text)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof cmd, "grep -r -a -q -F '%s' %s", text, dir);
+	return system(cmd) == 0;
+}
+
+/*
+ * Item 5, "PANs at rest": a PAN in a field other than card is masked in
+ * v_refused_taps (and nowhere in the database or the log), a tap_id
+ * cannot carry one, an all-digit PAR is refused, a lower-case PAR is the
+ * same account as its upper-case self, and the deny list takes accounts
+ * only.
+ */
+static void
+test_pan_at_rest(void **state)
+{
+	struct client *c = client_new("ok1", 0);
+	char out[1024], cmd[1024];
+
+	(void)state;
+	send_tap(c, "ok1:100,2026-11-28T11:50:00Z,4111111111111111,,CITY,"
+	    "4000056655665556,in");
+	send_tap(c, "ok1:4000056655665556,2026-11-28T11:50:00Z,"
+	    "4111111111111111,,CITY,C,in");
+	send_tap(c, "ok1:101,2026-11-28T11:50:00Z,4111111111111111,"
+	    "40000566556655564000056655665,CITY,C,in");
+	send_tap(c, "ok1:102,2026-11-28T11:51:00Z,5555555555554444,"
+	    "v0010000000000000000000000abc,CITY,C,in");
+	send_tap(c, "ok1:103,2026-11-28T11:52:00Z,4111111111111111,"
+	    "V0010000000000000000000000ABC,CITY,D,out");
+	pump(c, 5);
+	assert_string_equal(c->frames[0], "R:100,unknown-stop");
+	assert_string_equal(c->frames[1], "R:0,bad-fields");
+	assert_string_equal(c->frames[2], "R:101,bad-par");
+	assert_int_equal(c->frames[3][0], 'A');
+	assert_int_equal(c->frames[4][0], 'A');
+	client_free(c);
+	db_query("SELECT detail FROM v_refused_taps WHERE detail LIKE "
+	    "'unknown stop_id%' ORDER BY rowid DESC LIMIT 1", out, sizeof out);
+	tu_has(out, "************5556");
+	db_query("SELECT count(DISTINCT account) || ' ' || min(account) FROM "
+	    "v_taps WHERE tap_id IN ('ok1:102', 'ok1:103')", out, sizeof out);
+	assert_string_equal(out, "1 par:V0010000000000000000000000ABC\n");
+	/* deny: a PAN as the account is refused; one in the reason masked. */
+	snprintf(cmd, sizeof cmd, "%s deny add %s/engine.db tok:4000056655665556 "
+	    "x 2>/dev/null", engine, dir);
+	assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+	snprintf(cmd, sizeof cmd, "%s deny add %s/engine.db "
+	    "par:V0010000000000000000000000ABC 'card 4000056655665556' "
+	    ">/dev/null", engine, dir);
+	assert_int_equal(system(cmd), 0);
+	db_query("SELECT reason FROM v_deny_list", out, sizeof out);
+	assert_string_equal(out, "card ************5556\n");
+	snprintf(cmd, sizeof cmd, "%s deny remove %s/engine.db "
+	    "par:v0010000000000000000000000abc >/dev/null", engine, dir);
+	assert_int_equal(system(cmd), 0);
+	db_query("SELECT count(*) FROM v_deny_list", out, sizeof out);
+	assert_string_equal(out, "0\n");
+	/* Nowhere: not in the database (WAL included), not in the log. */
+	assert_false(anywhere("4000056655665556"));
+	assert_false(anywhere("4111111111111111"));
+	assert_false(anywhere("5555555555554444"));
+}
+
+/*
+ * Item 6, "a validator can burn a debtor's recovery retries": taps denied
+ * at the gate with fresh cards showing the debtor's PAR leave the debt's
+ * schedule alone; the debtor's own card, seen before the debt opened,
+ * makes it due.
+ */
+static void
+test_fresh_cards_cannot_burn_recovery_retries(void **state)
+{
+	static const char par[] = "V0010000000000000000000000DEB";
+	struct client *c = client_new("ok1", 0);
+	char body[200], sql[512], out[256];
+	static const char *const fresh[] = {"4012888888881881",
+	    "4222222222222", "5105105105105100", "378282246310005",
+	    "6011000990139424", "3566002020360505"};
+	size_t i;
+
+	(void)state;
+	c->no_deny = 1;		/* test_pan_at_rest's deny changes */
+	snprintf(body, sizeof body, "ok1:200,2026-11-28T11:40:00Z,"
+	    "4242424242424242,%s,CITY,C,in", par);
+	send_tap(c, body);
+	pump(c, 1);
+	assert_int_equal(c->frames[0][0], 'A');
+	snprintf(sql, sizeof sql, "INSERT INTO debts (account, service_day, "
+	    "amount_cents, opened_utc, last_try_utc, next_retry_utc, state) "
+	    "SELECT 'par:%s', '2026-11-27', 300, max(received_utc) + 1, 0, "
+	    "max(received_utc) + 864000, 'open' FROM taps", par);
+	db_query(sql, out, sizeof out);
+	for (i = 0; i < 6; i++) {
+		snprintf(body, sizeof body, "ok1:%zu,2026-11-28T11:%02zu:00Z,"
+		    "%s,%s,CITY,C,in,denied", 210 + i, 41 + i, fresh[i], par);
+		send_tap(c, body);
+	}
+	pump(c, 7);
+	for (i = 1; i < 7; i++)
+		tu_has(c->frames[i], "denied-at-gate");
+	db_query("SELECT next_retry_utc - opened_utc FROM debts", out,
+	    sizeof out);
+	assert_string_equal(out, "863999\n");
+	/* The debtor's own card at a gate: due now. */
+	snprintf(body, sizeof body, "ok1:220,2026-11-28T11:50:00Z,"
+	    "4242424242424242,%s,CITY,C,in,denied", par);
+	send_tap(c, body);
+	pump(c, 8);
+	tu_has(c->frames[7], "denied-at-gate");
+	db_query("SELECT next_retry_utc - opened_utc < 3600 FROM debts", out,
+	    sizeof out);
+	assert_string_equal(out, "1\n");
+	db_query("DELETE FROM debts", out, sizeof out);
+	client_free(c);
+}
+
+/*
+ * Item 10, input edge cases on the wire: an all-zero PAN is refused, a
+ * gate denial has exactly 8 fields, and a refusal's detail holds no raw
+ * escape.
+ */
+static void
+test_input_edge_cases(void **state)
+{
+	struct client *c = client_new("ok1", 0);
+	char out[512];
+
+	(void)state;
+	c->no_deny = 1;
+	send_tap(c, "ok1:300,2026-11-28T11:50:00Z,000000000000,,CITY,C,in");
+	send_tap(c, "ok1:301,2026-11-28T11:50:00Z,4111111111111111,,CITY,C,in,"
+	    "denied,junk");
+	send_tap(c, "ok1:302,2026-11-28T11:50:00Z,4111111111111111,,CITY,C,in,"
+	    "junk");
+	send_tap(c, "\x1b[2J\x1b[31mok1=303,2026-11-28T11:50:00Z,"
+	    "4111111111111111,,CITY,C,in");
+	pump(c, 4);
+	assert_string_equal(c->frames[0], "R:300,bad-pan");
+	assert_string_equal(c->frames[1], "R:301,bad-fields");
+	assert_string_equal(c->frames[2], "R:302,bad-fields");
+	tu_has(c->frames[3], "bad-fields");
+	client_free(c);
+	db_query("SELECT hex(detail) FROM refused ORDER BY id DESC LIMIT 1",
+	    out, sizeof out);
+	tu_lacks(out, "1B");		/* no ESC byte stored */
+	db_query("SELECT detail FROM refused ORDER BY id DESC LIMIT 1", out,
+	    sizeof out);
+	tu_has(out, "\\x1B[2J");
+}
+
 int
 main(void)
 {
@@ -365,6 +537,9 @@ main(void)
 		cmocka_unit_test(test_revoked_validator_keeps_tapping),
 		cmocka_unit_test(test_crl_cannot_expire_the_fleet),
 		cmocka_unit_test(test_acquirer_refuses_reused_key),
+		cmocka_unit_test(test_pan_at_rest),
+		cmocka_unit_test(test_fresh_cards_cannot_burn_recovery_retries),
+		cmocka_unit_test(test_input_edge_cases),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -6,11 +6,19 @@
 #include "testutil.h"
 #include "charges.h"
 #include "deny.h"
+#include "explain.h"
 #include "journal.h"
 #include "ledger.h"
 #include "settlement.h"
 #include "checkpoint.h"
+#include "statement.h"
 #include "tariff-version.h"
+
+/* Accounts of the real forms (a PAR holds a letter; a token is hex). */
+#define PAR_P		"par:V001000000000000000000000000P"
+#define PAR_Q		"par:V001000000000000000000000000Q"
+#define TOKEN_OLD	"0123456789abcdef0123456789abcdef"
+#define TOKEN_NEW	"fedcba9876543210fedcba9876543210"
 
 struct store {
 	struct journal		*j;
@@ -263,20 +271,35 @@ test_deny_list_feed(void **state)
 	int64_t last = 0;
 	int n = 0;
 
-	assert_int_equal(deny_set(s->db, "par:P", 1, "declined: x", 10), 0);
-	assert_int_equal(deny_set(s->db, "par:Q", 1, "operator", 11), 0);
+	assert_int_equal(deny_set(s->db, PAR_P, 1, "declined: x", 10), 0);
+	assert_int_equal(deny_set(s->db, PAR_Q, 1, "operator", 11), 0);
 	assert_int_equal(deny_each(s->db, deny_cb, &n), 0);
 	assert_int_equal(n, 2);
 	n = 0;
 	assert_int_equal(deny_changes(s->db, &last, deny_cb, &n), 0);
 	assert_int_equal(n, 2);
-	assert_int_equal(deny_set(s->db, "par:P", 0, "", 12), 0);
+	assert_int_equal(deny_set(s->db, PAR_P, 0, "", 12), 0);
 	n = 0;
 	assert_int_equal(deny_changes(s->db, &last, deny_cb, &n), 0);
 	assert_int_equal(n, -1);
+	/* Only accounts enter, spelt one way; a reason never holds a PAN
+	 * or an escape (issue 16). */
+	assert_int_equal(deny_set(s->db, "tok:4111111111111111", 1, "x", 13),
+	    -1);
+	assert_int_equal(deny_set(s->db, "par:" "00000000000000000000000000042",
+	    1, "x", 13), -1);
+	assert_int_equal(deny_set(s->db, "par:v001000000000000000000000000Q",
+	    1, "card 4111111111111111 \x1b[31mred", 14), 0);
+	assert_int_equal(count(s->db, "SELECT count(*) FROM deny WHERE "
+	    "account = 'par:V001000000000000000000000000Q' AND reason = 'card "
+	    "************1111 \\x1B[31mred'"), 1);
 }
 
-/* A card tapping again makes its open debt due now, at most once a gap. */
+/*
+ * A card tapping again makes its open debt due now, at most once a gap,
+ * and only a card the account had before the debt opened (issue 16: a
+ * fresh card showing the debtor's PAR burns no retry).
+ */
 static void
 test_debt_due_on_tap(void **state)
 {
@@ -285,10 +308,19 @@ test_debt_due_on_tap(void **state)
 	assert_int_equal(settlement_any_debt(s->st), 0);
 	assert_int_equal(journal_exec(s->j, "INSERT INTO debts (account, "
 	    "service_day, amount_cents, opened_utc, last_try_utc, "
-	    "next_retry_utc, state) VALUES ('par:P', '2026-11-28', 300, 0, "
-	    "0, 90000, 'open')"), SQLITE_OK);
+	    "next_retry_utc, state) VALUES ('" PAR_P "', '2026-11-28', 300, "
+	    "100, 0, 90000, 'open')"), SQLITE_OK);
+	assert_int_equal(journal_exec(s->j, "INSERT INTO taps VALUES "
+	    "('d:1', 'd', 1, 50, '" TOKEN_OLD "', NULL, 'N', 'S', 'in', 60),"
+	    "('d:2', 'd', 2, 50, '" TOKEN_NEW "', NULL, 'N', 'S', 'in', 200)"),
+	    SQLITE_OK);
 	assert_int_equal(settlement_any_debt(s->st), 1);
-	assert_int_equal(settlement_debt_due(s->st, "par:P", 5000, 3600), 0);
+	assert_int_equal(settlement_debt_due(s->st, PAR_P, TOKEN_NEW, 5000,
+	    3600), 0);
+	assert_int_equal(count(s->db, "SELECT next_retry_utc FROM debts"),
+	    90000);
+	assert_int_equal(settlement_debt_due(s->st, PAR_P, TOKEN_OLD, 5000,
+	    3600), 0);
 	assert_int_equal(count(s->db, "SELECT next_retry_utc FROM debts"),
 	    5000);
 }
@@ -597,6 +629,180 @@ test_charges_view(void **state)
 	strtab_free(t);
 }
 
+/* text of the first column of the first row of sql, or "(null)". */
+static void
+text_of(sqlite3 *db, const char *sql, char *out, size_t len)
+{
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	snprintf(out, len, "%s", sqlite3_column_type(st, 0) == SQLITE_NULL ?
+	    "(null)" : (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+}
+
+/* v_refused_taps says what is known of a refused tap, NULL for the rest. */
+static void
+test_refused_view_known(void **state)
+{
+	struct store *s = *state;
+	struct jtap x;
+	char v[200];
+
+	make_tap(&x, "dev1:7", 1795852800, TOKA, "");	/* 08:00Z 28 Nov */
+	x.has_time = 1;
+	snprintf(x.account, sizeof x.account, "tok:" TOKA);
+	snprintf(x.service_day, sizeof x.service_day, "2026-11-28");
+	snprintf(x.detail, sizeof x.detail, "account tok:" TOKA);
+	assert_int_equal(journal_store_refused(s->j, &x,
+	    REFUSAL_DENIED_AT_GATE), 0);
+	text_of(s->db, "SELECT tap_id || ' ' || time_utc || ' ' || network_id "
+	    "|| ' ' || stop_id || ' ' || account || ' ' || service_day || ' ' "
+	    "|| reason FROM v_refused_taps", v, sizeof v);
+	assert_string_equal(v, "dev1:7 2026-11-28T08:00:00Z CITY A tok:" TOKA
+	    " 2026-11-28 denied-at-gate");
+	/* A tap refused before its fields were read: only what was. */
+	memset(&x, 0, sizeof x);
+	snprintf(x.device_id, sizeof x.device_id, "dev1");
+	snprintf(x.detail, sizeof x.detail, "expected 7 fields");
+	assert_int_equal(journal_store_refused(s->j, &x, REFUSAL_BAD_FIELDS),
+	    0);
+	assert_int_equal(count(s->db, "SELECT count(*) FROM v_refused_taps "
+	    "WHERE reason = 'bad-fields' AND tap_id IS NULL AND time_utc IS "
+	    "NULL AND network_id IS NULL AND stop_id IS NULL AND account IS "
+	    "NULL AND received_utc IS NOT NULL"), 1);
+}
+
+/* A database from before: refused and deny_log gain their columns. */
+static void
+test_old_tables_gain_columns(void **state)
+{
+	char path[] = "/tmp/test_store_XXXXXX", err[256];
+	struct journal *j;
+	sqlite3 *db;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE refused (id INTEGER "
+	    "PRIMARY KEY, received_utc INTEGER NOT NULL, device_id TEXT NOT "
+	    "NULL, reason TEXT NOT NULL, detail TEXT NOT NULL); INSERT INTO "
+	    "refused VALUES (1, 0, 'd', 'flood', 'x'); CREATE VIEW "
+	    "v_refused_taps AS SELECT received_utc, device_id, reason, detail "
+	    "FROM refused; CREATE TABLE deny_log (id INTEGER PRIMARY KEY, "
+	    "account TEXT NOT NULL, action TEXT NOT NULL, at_utc INTEGER NOT "
+	    "NULL); INSERT INTO deny_log VALUES (1, 'par:P', '+', 0);", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	j = journal_open(path, 1, 1024, err, sizeof err);
+	assert_non_null(j);
+	db = journal_db(j);
+	assert_int_equal(deny_schema(db, err, sizeof err), 0);
+	assert_int_equal(count(db, "SELECT count(*) FROM v_refused_taps WHERE "
+	    "reason = 'flood' AND tap_id IS NULL"), 1);
+	assert_int_equal(count(db, "SELECT count(*) FROM v_deny_log WHERE "
+	    "action = 'added' AND reason IS NULL"), 1);
+	journal_close(j);
+	unlink(path);
+}
+
+/* v_deny_log: every change of the list, when, and why (valid PARs: the
+ * deny list takes no other accounts, issue 16). */
+static void
+test_deny_log_view(void **state)
+{
+	struct store *s = *state;
+	char v[400];
+
+	assert_int_equal(deny_set(s->db, PAR_P, 1, "declined: 51", 0), 0);
+	assert_int_equal(deny_set(s->db, PAR_P, 0, "debt recovered", 86400),
+	    0);
+	assert_int_equal(deny_set(s->db, PAR_Q, 1, "operator", 90000), 0);
+	text_of(s->db, "SELECT group_concat(at_utc || ' ' || account || ' ' || "
+	    "action || ' ' || reason, '|') FROM (SELECT * FROM v_deny_log "
+	    "ORDER BY id)", v, sizeof v);
+	assert_string_equal(v, "1970-01-01T00:00:00Z " PAR_P " added declined: 51|"
+	    "1970-01-02T00:00:00Z " PAR_P " lifted debt recovered|"
+	    "1970-01-02T01:00:00Z " PAR_Q " added operator");
+}
+
+/* A day's statement adds up: a transfer, an incomplete leg, a cap. */
+static void
+test_statement_adds_up(void **state)
+{
+	struct store *s = *state;
+	struct statement st;
+	char err[256];
+	int64_t sum = 0;
+	size_t i;
+
+	/* 3.00 + (2.00 - 1.00 transfer) + 4.00 incomplete + 0 cancelled =
+	 * 8.00 uncapped, capped to 6.00 (the incomplete fare outside it). */
+	assert_int_equal(journal_exec(s->j, "INSERT INTO legs VALUES "
+	    "('par:P', '2026-11-28', 1, 'NS', 'asd', 'ut', 1000, 2000, "
+	    "'complete', 300, 300), ('par:P', '2026-11-28', 2, 'GVB', 'ut', "
+	    "'dom', 2100, 2500, 'complete', 200, 100), ('par:P', "
+	    "'2026-11-28', 3, 'NS', 'ut', NULL, 3000, NULL, 'incomplete', 400, "
+	    "400), ('par:P', '2026-11-28', 4, 'NS', 'asd', 'asd', 5000, 5100, "
+	    "'cancelled', 0, 0); INSERT INTO charges (account, service_day, "
+	    "charge_cents, uncapped_cents, open_legs, posted) VALUES ('par:P', "
+	    "'2026-11-28', 600, 800, 0, 1); INSERT INTO settlements (idem_key, "
+	    "account, service_day, kind, amount_cents, state, created_utc) "
+	    "VALUES ('k1', 'par:P', '2026-11-28', 'capture', 600, 'declined', "
+	    "9), ('k2', 'par:P', '2026-11-28', 'recovery', 600, 'approved', "
+	    "10)"), SQLITE_OK);
+	assert_int_equal(statement_load(s->db, "par:P", NULL, NULL, &st, err,
+	    sizeof err), 0);
+	assert_int_equal(st.ndays, 1);
+	assert_int_equal(st.day[0].nrows, 5);	/* 4 legs and the cap */
+	for (i = 0; i < st.day[0].nrows; i++) {
+		const struct statement_row *r = &st.row[st.day[0].row_off + i];
+		sum += r->charge_cents - r->credit_cents;
+		assert_int_equal(r->day_total_cents, sum);
+	}
+	assert_int_equal(sum, 600);
+	assert_int_equal(st.row[1].credit_cents, 100);	/* the transfer */
+	assert_int_equal(st.row[4].kind, STATEMENT_CAP);
+	assert_int_equal(st.row[4].credit_cents, 200);
+	assert_int_equal(st.day[0].pay.declined_cents, 600);
+	assert_int_equal(st.day[0].pay.recovered_cents, 600);
+	statement_note(NULL, &st.row[2], err, sizeof err);
+	assert_string_equal(err, "no check-out: maximum fare");
+	/* The cap held the other fares; the maximum fare is outside it. */
+	statement_note(NULL, &st.row[4], err, sizeof err);
+	assert_string_equal(err, "fares €4.00 capped at €2.00 (maximum fares "
+	    "come on top)");
+	statement_free(&st);
+	/* Days out of range: none. */
+	assert_int_equal(statement_load(s->db, "par:P", "2026-11-29", NULL,
+	    &st, err, sizeof err), 0);
+	assert_int_equal(st.ndays, 0);
+	statement_free(&st);
+}
+
+/* Money as a person reads it: one symbol, grouped thousands. */
+static void
+test_money_text(void **state)
+{
+	char b[MONEY_TEXT_MAX];
+
+	(void)state;
+	money_text("EUR", 3357286, b);
+	assert_string_equal(b, "€33,572.86");
+	money_text("EUR", -108, b);
+	assert_string_equal(b, "-€1.08");
+	money_text("USD", 290, b);
+	assert_string_equal(b, "USD 2.90");
+	money_text("EUR", INT64_MIN, b);
+	assert_string_equal(b, "-€92,233,720,368,547,758.08");
+	money_plain(123456, b);
+	assert_string_equal(b, "1234.56");
+}
+
 int
 main(void)
 {
@@ -631,6 +837,14 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_debt_lifecycle, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_refused_view_known, setup,
+		    teardown),
+		cmocka_unit_test(test_old_tables_gain_columns),
+		cmocka_unit_test_setup_teardown(test_deny_log_view, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_statement_adds_up, setup,
+		    teardown),
+		cmocka_unit_test(test_money_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -149,6 +149,24 @@ cap=$(jq1 '$.caps[0]')
 grep -q "$2" "$tmp/b" && fail "the trips API shows the account"
 expect "trip page" "$(get "$pub/trips?ref=$1&lang=nl" --interface 127.0.0.2)" 200
 grep -q '<html lang="nl">' "$tmp/b" || fail "trip page: not in Dutch"
+# As a rider types it from a bank statement: lower case, in groups,
+# the letter O for the digit 0 (the reference's base32 has no O, I, L).
+cp "$tmp/b" "$tmp/trip.html"
+typed=$(printf '%s' "$1" | tr 'A-Z0' 'a-zo' | sed 's/^\(....\)\(....\)/\1+\2-/')
+expect "trip page, typed '$typed'" "$(get "$pub/trips?ref=$typed&lang=nl" \
+    --interface 127.0.0.3)" 200
+cmp -s "$tmp/b" "$tmp/trip.html" || fail "typed '$typed': another page"
+# A check-out with no check-in before it is named as such (not "no
+# check-out", which the rider did do), with advice for both taps.
+nci=$(q "SELECT s.reference FROM v_settlements s JOIN v_legs l USING
+    (account, service_day) WHERE s.service_day = '$D' AND s.kind = 'capture'
+    AND l.status = 'incomplete' AND coalesce(l.from_stop_id, '') = ''
+    ORDER BY s.reference LIMIT 1")
+[ -n "$nci" ] || fail "no day with a check-out but no check-in on $D"
+expect "no check-in page" "$(get "$pub/trips?ref=$nci" --interface 127.0.0.4)" 200
+grep -q 'no check-in: the maximum fare' "$tmp/b" ||
+    fail "a leg with no check-in is not named so: $(grep -o 'no check-[a-z]*[^<]*' "$tmp/b" | head -3)"
+grep -q 'when you enter and' "$tmp/b" || fail "no advice for a missing check-in"
 
 # One "not found" for every wrong reference, in HTML and in JSON (each
 # check from its own loopback address: the limit is per client).  Then
@@ -156,6 +174,9 @@ grep -q '<html lang="nl">' "$tmp/b" || fail "trip page: not in Dutch"
 # minute cross at most one window boundary and at least one is refused;
 # another client is not.
 expect "wrong ref" "$(get "$pub/trips?ref=NOSUCHREF0000")" 404
+# The public port does not time its lookups for whoever asks.
+[ -z "$(header Server-Timing)" ] ||
+    fail "public port: Server-Timing $(header Server-Timing)"
 cp "$tmp/b" "$tmp/nf.html"
 k=10
 for r in "AAAA" "%27%20or%201%3D1%20--" "%3Cscript%3E" "" "%00" "++++" \
@@ -189,3 +210,21 @@ echo "web: lookups refused (429) from lookup ${first429} of 21 in a row"
 
 echo "web: Server-Timing of the dashboard: $(get "$op/?day=$D" >/dev/null;
     header Server-Timing)"
+
+# Text stored by the engine or named by the feed is escaped everywhere
+# on the dashboard, in attributes too: a refused tap's reason with markup.
+before=$(get "$op/api/v1/day?day=$D" >/dev/null; jq1 '$.taps.refused')
+sqlite3 -cmd ".timeout 10000" "$tmp/engine.db" "INSERT INTO refused
+    (received_utc, device_id, reason, detail) VALUES (strftime('%s',
+    '${D}T12:00:00Z'), 'dev<b>x</b>', 'r\"><i>x</i>', 'd<i>x</i>')"
+i=0
+while [ "$(get "$op/api/v1/day?day=$D" >/dev/null; jq1 '$.taps.refused')" = \
+    "$before" ]; do
+	i=$((i + 1))
+	[ $i -lt 300 ] || fail "the dashboard never counted the refused tap"
+	sleep 0.1
+done
+expect "dashboard" "$(get "$op/?day=$D")" 200
+grep -q 'r&quot;&gt;&lt;i&gt;x' "$tmp/b" || fail "the reason is not shown"
+! grep -q '<i>' "$tmp/b" || fail "markup from the database in the \
+dashboard: $(grep -o '.\{40\}<i>.\{20\}' "$tmp/b" | head -1)"

@@ -44,6 +44,16 @@ stop_engine() {
 	pid=
 }
 q() { sqlite3 "$out/engine.db" "$1"; }
+# eur SQL: the SQL of an amount in cents shown as a person reads money
+# ("€33,572.86"), the way fare-engine shows it (money_text).
+eur() {
+	echo "(CASE WHEN ($1) < 0 THEN '-' ELSE '' END || '€' ||
+	    printf('%,d', abs($1) / 100) || '.' || printf('%02d', abs($1) % 100))"
+}
+# waiting WHAT: says on one line what the demo waits for, and how long it
+# took once done (done_waiting).
+waiting() { printf '   (waiting for %s ...' "$1"; wait_start=$(date +%s); }
+done_waiting() { echo " $(($(date +%s) - wait_start)) s)"; }
 
 echo "== tariff"
 "$BIN"/fare-engine tariff check tariffs/nl
@@ -60,13 +70,16 @@ echo "== acquirer simulator (a separate process; declines 2% of accounts once)"
 apid=$!
 
 echo "== $DAY: $TOURISTS visitors tap through the day (engine clock: that night)"
+waiting "the engine to answer /healthz"
 serve ${NEXT}T01:00:00Z
+done_waiting
 "$BIN"/terminal-sim day --engine 127.0.0.1:$port --certs "$out/certs" \
     --tourists "$TOURISTS" --seed "$SEED" --date $DAY \
     --taps-out "$out/taps.csv" --ack-log "$out/acks.log"
 stop_engine
 
-echo "== the next morning (06:30 UTC): the day is closed, plus 3 hours' grace: settlement"
+echo "== the next morning (07:30 Europe/Amsterdam): the day is closed, plus 3 hours' grace: settlement"
+waiting "the engine to answer /healthz, then the acquirer to answer every account-day's capture"
 serve ${NEXT}T06:30:00Z
 i=0
 until [ "$(q "SELECT count(*) FROM charges c WHERE c.charge_cents != 0 AND
@@ -76,11 +89,12 @@ until [ "$(q "SELECT count(*) FROM charges c WHERE c.charge_cents != 0 AND
 	[ $i -lt 300 ] || { echo "settlement did not finish"; exit 1; }
 	sleep 0.2
 done
-q "SELECT printf('%d account-days settled: %d captured (EUR %.2f), %d declined (EUR %.2f): debts opened, cards on the deny list',
+done_waiting
+q "SELECT printf('%d account-days settled: %d captured (%s), %d declined (%s): debts opened, cards on the deny list',
     count(*), sum(state = 'approved'),
-    sum(CASE WHEN state = 'approved' THEN amount_cents END) / 100.0,
+    $(eur "coalesce(sum(CASE WHEN state = 'approved' THEN amount_cents END), 0)"),
     sum(state = 'declined'),
-    coalesce(sum(CASE WHEN state = 'declined' THEN amount_cents END), 0) / 100.0)
+    $(eur "coalesce(sum(CASE WHEN state = 'declined' THEN amount_cents END), 0)"))
     FROM settlements WHERE kind = 'capture'"
 denied_before=$(q "SELECT count(*) FROM deny")
 
@@ -89,6 +103,7 @@ echo "== $NEXT: the same visitors travel on; the gates refuse the declined cards
     --tourists "$TOURISTS" --seed "$SEED" --date $NEXT \
     --taps-out "$out/taps-$NEXT.csv" --ack-log "$out/acks-$NEXT.log" || true
 # Their taps at the gate made the engine retry their debts at once.
+waiting "the acquirer to answer the debts' recoveries"
 i=0
 until [ "$(q "SELECT count(*) FROM debts WHERE state = 'open' AND
     next_retry_utc < opened_utc + 86400")" = 0 ] &&
@@ -97,6 +112,7 @@ until [ "$(q "SELECT count(*) FROM debts WHERE state = 'open' AND
 	[ $i -lt 150 ] || break
 	sleep 0.2
 done
+done_waiting
 stop_engine
 kill -TERM "$apid"
 wait "$apid" || true
@@ -108,19 +124,19 @@ SELECT count(*) AS taps, count(DISTINCT account) AS travellers,
   count(DISTINCT device_id) AS validators
   FROM v_taps WHERE time_utc < '${NEXT}T03:00:00Z';
 SELECT status AS journeys, count(*) AS legs,
-  printf('%.2f', sum(fare_cents) / 100.0) AS fares_eur
+  $(eur "sum(fare_cents)") AS fares
   FROM v_legs WHERE service_day = '$DAY' GROUP BY status ORDER BY legs DESC;
 SELECT count(*) AS travellers,
-  printf('%.2f', sum(c.charge_cents) / 100.0) AS charged_eur,
-  printf('%.2f', sum(c.uncapped_cents) / 100.0) AS without_caps_eur,
+  $(eur "sum(c.charge_cents)") AS charged,
+  $(eur "sum(c.uncapped_cents)") AS without_caps,
   sum(c.charge_cents < c.uncapped_cents) AS reached_a_cap,
-  printf('%.2f', sum(c.uncapped_cents - c.charge_cents) / 100.0)
-    AS they_saved_eur FROM charges c WHERE service_day = '$DAY';
-SELECT network_id AS operator, printf('%.2f', revenue_cents / 100.0)
-  AS revenue_eur FROM v_operator_revenue WHERE service_day = '$DAY'
+  $(eur "sum(c.uncapped_cents - c.charge_cents)")
+    AS they_saved FROM charges c WHERE service_day = '$DAY';
+SELECT network_id AS operator, $(eur revenue_cents)
+  AS revenue FROM v_operator_revenue WHERE service_day = '$DAY'
   ORDER BY revenue_cents DESC;
 SELECT kind AS settlement, state, count(*) AS n,
-  printf('%.2f', sum(amount_cents) / 100.0) AS eur
+  $(eur "sum(amount_cents)") AS amount
   FROM settlements WHERE service_day = '$DAY' GROUP BY kind, state;"
 gate=$(q "SELECT count(*) FROM v_refused_taps WHERE reason = 'denied-at-gate'")
 recovered=$(q "SELECT count(*) FROM debts WHERE state = 'recovered'")
@@ -141,7 +157,7 @@ else
 	exit 1
 fi
 # Every acknowledged tap is stored exactly once.
-sort -u "$out/acks.log" "$out/acks-$NEXT.log" | wc -l >"$out/acked.n"
+cut -d' ' -f1 "$out/acks.log" "$out/acks-$NEXT.log" | sort -u | wc -l >"$out/acked.n"
 if [ "$(cat "$out/acked.n")" != "$(q "SELECT count(*) FROM taps")" ]; then
 	echo "acknowledged $(cat "$out/acked.n") taps but stored $(q "SELECT count(*) FROM taps")"
 	exit 1
@@ -209,4 +225,4 @@ echo "  then http://127.0.0.1:8080/ (the dashboard) and" \
     "http://127.0.0.1:8080/trips (riders); sample references:"
 set -- $refs
 echo "  $1 (paid, capped), $2 (declined, then recovered), $3 (paid, with" \
-    "a journey without check-out)"
+    "an incomplete journey: a tap in or out missing)"

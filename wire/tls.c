@@ -20,6 +20,7 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
 /*
  * Private, for one field: whether the handshake resumed a session
@@ -84,6 +85,11 @@ struct tls_conn {
 	int			 closed;	/* close callback called */
 	int			 resumed;
 	int			 ready;		/* mbedtls_ssl_setup done */
+	/* An owner may free the connection from its callbacks (close, or
+	 * data that ends in a close): while this module is on the stack
+	 * (depth > 0) the free is deferred to its return (doomed). */
+	int			 depth;
+	int			 doomed;
 };
 
 static void
@@ -686,6 +692,7 @@ tls_read(struct tls_conn *t)
 			return;
 		}
 		evbuffer_add(t->in, buf, (size_t)rc);
+		mbedtls_platform_zeroize(buf, (size_t)rc);	/* plaintext */
 		total += (size_t)rc;
 		/* Data may also sit decrypted inside mbedTLS: keep going. */
 		if (mbedtls_ssl_get_bytes_avail(&t->ssl) == 0 && rc <
@@ -752,12 +759,19 @@ tls_ready(struct tls_conn *t)
 	return 0;
 }
 
-static void
-tls_event_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct tls_conn *t = arg;
+static void	conn_release(struct tls_conn *);
 
-	(void)fd;
+/* Leaves this module: a free the owner asked for meanwhile happens now. */
+static void
+conn_leave(struct tls_conn *t)
+{
+	if (--t->depth == 0 && t->doomed)
+		conn_release(t);
+}
+
+static void
+tls_event_run(struct tls_conn *t, short what)
+{
 	if (t->closed)
 		return;
 	if (tls_ready(t) == -1) {
@@ -780,6 +794,17 @@ tls_event_cb(evutil_socket_t fd, short what, void *arg)
 	case TLS_STATE_MAX:
 		abort();
 	}
+}
+
+static void
+tls_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tls_conn *t = arg;
+
+	(void)fd;
+	t->depth++;
+	tls_event_run(t, what);
+	conn_leave(t);
 }
 
 struct tls_conn *
@@ -818,6 +843,20 @@ tls_conn_free(struct tls_conn *t)
 {
 	if (t == NULL)
 		return;
+	if (t->depth > 0) {
+		/* Called back from inside this module: later. */
+		t->doomed = 1;
+		t->closed = 1;
+		event_del(t->rev);
+		event_del(t->wev);
+		return;
+	}
+	conn_release(t);
+}
+
+static void
+conn_release(struct tls_conn *t)
+{
 	if (t->rev != NULL)
 		event_free(t->rev);
 	if (t->wev != NULL)
@@ -841,8 +880,11 @@ tls_conn_write(struct tls_conn *t, const void *p, size_t n)
 {
 	if (t->closed || evbuffer_add(t->out, p, n) == -1)
 		return -1;
-	if (t->state == TLS_OPEN)
+	if (t->state == TLS_OPEN) {
+		t->depth++;
 		tls_flush(t);
+		conn_leave(t);
+	}
 	return 0;
 }
 

@@ -95,3 +95,16 @@ wire_parse_addr(const char *hp, struct sockaddr_in *sin)
 	sin->sin_port = htons((uint16_t)port);
 	return inet_pton(AF_INET, host, &sin->sin_addr) == 1 ? 0 : -1;
 }
+
+int
+wire_deny_body(const char *body, const char **account)
+{
+	*account = NULL;
+	if (strcmp(body, "=") == 0)
+		return '=';
+	if ((body[0] != '+' && body[0] != '-') || body[1] == '\0' ||
+	    strchr(body + 1, ',') != NULL)
+		return 0;
+	*account = body + 1;
+	return body[0];
+}

@@ -28,6 +28,12 @@ int	wire_encode(char type, const char *body, size_t len,
 struct sockaddr_in;
 /* "HOST:PORT" (IPv4 address) into sin; -1 when malformed. */
 int	wire_parse_addr(const char *hp, struct sockaddr_in *sin);
+/*
+ * A deny-list frame's body (type 'D'): '=' once the whole list has been
+ * sent, '+' or '-' and *account for a change, or 0 for anything else.
+ * The account's own form is the caller's to check (account_parse).
+ */
+int	wire_deny_body(const char *body, const char **account);
 /* Splits a body at commas into at most max fields (in place). */
 size_t	wire_fields(char *body, char **field, size_t max);
 

@@ -11,10 +11,12 @@
   var cur = main.getAttribute('data-currency');
   var H = 100;
 
+  // As money_text() (fare/explain.c): "€1,234.56", "USD 2.90".
   function money(c) {
-    var a = Math.abs(c), s = Math.floor(a / 100) + '.' +
+    var a = Math.abs(c), s = String(Math.floor(a / 100)).replace(
+        /\B(?=(\d{3})+(?!\d))/g, ',') + '.' +
         String(a % 100).padStart(2, '0');
-    s = (cur === 'EUR' || cur === '') ? '\u20ac' + s : s + ' ' + cur;
+    s = (cur === 'EUR' || cur === '') ? '\u20ac' + s : cur + ' ' + s;
     return (c < 0 ? '-' : '') + s;
   }
   function get(o, path) {

@@ -17,10 +17,13 @@ const OP = env('OP'), PUB = env('PUB'), OUT = env('OUT');
 const want = JSON.parse(readFileSync(env('EXPECTED'), 'utf8'));
 mkdirSync(OUT, { recursive: true });
 
-// Money as the pages print it (engine/web-dash.c, explain_money).
+// Money as the pages print it (engine/web-dash.c, explain_money, which
+// groups thousands with commas: "€1,643.83").
 function money(c) {
   const a = Math.abs(c);
-  return (c < 0 ? '-' : '') + '\u20ac' + Math.floor(a / 100) + '.' +
+  const whole = String(Math.floor(a / 100)).replace(/\B(?=(\d{3})+(?!\d))/g,
+      ',');
+  return (c < 0 ? '-' : '') + '\u20ac' + whole + '.' +
       String(a % 100).padStart(2, '0');
 }
 

@@ -1,0 +1,363 @@
+/*
+ * fare-engine audit card: a card's statement, as TfL's journey history
+ * shows one, from the statement model (store/statement.c): per service
+ * day a row per leg with its fare and any transfer discount, the cap's
+ * discount, the day total, the payment and the taps refused at the gate;
+ * local times of the tariff's zone, stop names, money as a person reads
+ * it.  --csv gives the same rows for a spreadsheet (TfL's columns, then
+ * the time zone and the currency).  The charges less the credits of a
+ * day's rows are the day's charge.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "cmd.h"
+#include "diag.h"
+#include "explain.h"
+#include "opt.h"
+#include "parse.h"
+#include "statement.h"
+#include "tap.h"
+#include "tariff.h"
+
+struct card_args {
+	const char	*path, *pan, *par, *token, *keyfile, *tariff;
+	const char	*from, *to;
+	int		 csv;
+};
+
+/* Parses audit card's arguments: OPT_RUN, or the exit status. */
+static int
+card_args(int argc, char **argv, struct card_args *a)
+{
+	static const struct opt_cmd cmd = {"fare-engine audit card", "[DB]",
+	    0, 1, "A card's statement, like TfL's journey history: per service "
+	    "day a row per\njourney with its fare and transfer discount, the "
+	    "cap's discount, taps refused\nat the gate, and the day total with "
+	    "its payment; each day's charges less its\ncredits are its total.  "
+	    "Local times and stop names from the tariff.  Name the\ncard by "
+	    "exactly one of --pan, --par and --token; a card that showed a "
+	    "PAR\nis found under its PAR account."};
+	const char *db = NULL, *day = NULL;
+	int first, rc;
+	const struct opt o[] = {
+		{.name = "pan", .kind = OPT_STR, .dst = &a->pan, .arg = "PAN",
+		    .help = "the card number (tokenized, never stored)",
+		    .group = 1},
+		{.name = "par", .kind = OPT_STR, .dst = &a->par, .arg = "PAR",
+		    .help = "the payment account reference", .group = 1},
+		{.name = "token", .kind = OPT_STR, .dst = &a->token,
+		    .arg = "T", .help = "the card token (tok:<hex> or hex)",
+		    .group = 1},
+		{.name = "tariff", .kind = OPT_STR, .dst = &a->tariff,
+		    .arg = "DIR", .flags = OPT_REQUIRED, .help = "the tariff: "
+		    "stop names, time zone, currency"},
+		{.name = "day", .kind = OPT_DAY, .dst = &day,
+		    .arg = "YYYY-MM-DD", .help = "only this service day",
+		    .group = 2},
+		{.name = "from", .kind = OPT_DAY, .dst = &a->from,
+		    .arg = "YYYY-MM-DD", .help = "from this service day on",
+		    .group = 2},
+		{.name = "to", .kind = OPT_DAY, .dst = &a->to,
+		    .arg = "YYYY-MM-DD", .help = "through this service day"},
+		{.name = "csv", .kind = OPT_FLAG, .dst = &a->csv,
+		    .help = "CSV for a spreadsheet (TfL's columns)"},
+		{.name = "token-key-file", .kind = OPT_STR, .dst = &a->keyfile,
+		    .arg = "FILE", .help = "the card token key (for --pan)"},
+		{.name = "db", .kind = OPT_STR, .dst = &db, .arg = "DB",
+		    .help = "the database (instead of the operand)"},
+		{.name = NULL},
+	};
+
+	memset(a, 0, sizeof *a);
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if ((db != NULL) == (first < argc))
+		return opt_fail(&cmd, "name the database once: DB or --db DB");
+	a->path = db != NULL ? db : argv[first];
+	if (a->pan == NULL && a->par == NULL && a->token == NULL)
+		return opt_fail(&cmd, "missing --pan, --par or --token");
+	if (day != NULL && a->to != NULL)
+		return opt_fail(&cmd, "--day and --to exclude each other");
+	if (day != NULL)
+		a->from = a->to = day;
+	return OPT_RUN;
+}
+
+/* The account a card, PAR or token is billed under now. */
+static int
+card_account(sqlite3 *db, const struct card_args *a, char *out, size_t len)
+{
+	char tok[TAP_TOKEN_HEX + 1], err[256];
+	const char *token = a->token;
+	struct account_key key;
+	sqlite3_stmt *s;
+
+	if (a->par != NULL) {
+		if (account_from(&key, ACCOUNT_PAR, a->par) == -1) {
+			fprintf(stderr, "fare-engine: --par: not 29 letters "
+			    "and digits\n");
+			return -1;
+		}
+		account_format(&key, out, len);
+		return 0;
+	}
+	if (a->pan != NULL) {
+		struct tap_tokenizer *tk;
+		const char *why;
+		if (tap_check_pan(a->pan, &why) == -1) {
+			fprintf(stderr, "fare-engine: --pan: %s\n", why);
+			return -1;
+		}
+		tk = a->keyfile != NULL ? tap_tokenizer_from_file(a->keyfile,
+		    err, sizeof err) : tap_tokenizer_new((const unsigned char *)
+		    TAP_DEV_TOKEN_KEY, strlen(TAP_DEV_TOKEN_KEY));
+		if (tk == NULL || tap_token(tk, a->pan, strlen(a->pan), tok) ==
+		    -1) {
+			fprintf(stderr, "fare-engine: cannot tokenize the "
+			    "card: %s\n", tk == NULL ? err : "bad PAN");
+			tap_tokenizer_free(tk);
+			return -1;
+		}
+		tap_tokenizer_free(tk);
+		token = tok;
+	}
+	if (account_parse(&key, token) == -1 &&
+	    account_from(&key, ACCOUNT_TOKEN, token) == -1) {
+		fprintf(stderr, "fare-engine: --token: not a card token (32 "
+		    "lowercase hex, optionally after tok:)\n");
+		return -1;
+	}
+	account_format(&key, out, len);
+	/* A card that showed a PAR is billed under the PAR's account. */
+	if (sqlite3_prepare_v2(db, "SELECT par FROM cards WHERE token = ? AND "
+	    "par IS NOT NULL", -1, &s, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(s, 1, key.id, -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(s) == SQLITE_ROW &&
+		    account_from(&key, ACCOUNT_PAR, (const char *)
+		    sqlite3_column_text(s, 0)) == 0)
+			account_format(&key, out, len);
+		sqlite3_finalize(s);
+	}
+	return 0;
+}
+
+/* A CSV field, quoted when it needs it; then a comma or the line's end. */
+static void
+csv_field(const char *v, int last)
+{
+	if (strpbrk(v, ",\"\r\n") != NULL) {
+		putchar('"');
+		for (; *v; v++) {
+			if (*v == '"')
+				putchar('"');
+			putchar(*v);
+		}
+		putchar('"');
+	} else
+		fputs(v, stdout);
+	putchar(last ? '\n' : ',');
+}
+
+/* The printed cells of one row: times, money and words. */
+struct cells {
+	char	start[EXPLAIN_TIME_MAX], end[EXPLAIN_TIME_MAX];
+	char	charge[MONEY_TEXT_MAX], credit[MONEY_TEXT_MAX];
+	char	total[MONEY_TEXT_MAX];
+	char	journey[512], note[256];
+};
+
+static void
+hm(const struct tariff *t, int64_t utc, char buf[EXPLAIN_TIME_MAX])
+{
+	if (utc == STATEMENT_NO_TIME)
+		*buf = '\0';
+	else
+		explain_local_time(t, utc, 0, buf);
+}
+
+static void
+row_cells(const struct tariff *t, const struct statement_row *r, int csv,
+    struct cells *c)
+{
+	const char *cur = tariff_currency(t);
+
+	hm(t, r->start_utc, c->start);
+	hm(t, r->end_utc, c->end);
+	statement_journey(t, r, c->journey, sizeof c->journey);
+	statement_note(t, r, c->note, sizeof c->note);
+	*c->charge = *c->credit = '\0';
+	/* A refused tap adds nothing: its money cells stay empty. */
+	if (r->kind != STATEMENT_REFUSED) {
+		if (csv) {
+			money_plain(r->charge_cents, c->charge);
+			money_plain(r->credit_cents, c->credit);
+			money_plain(r->day_total_cents, c->total);
+		} else {
+			money_text(cur, r->charge_cents, c->charge);
+			money_text(cur, r->credit_cents, c->credit);
+			money_text(cur, r->day_total_cents, c->total);
+		}
+		if (r->kind == STATEMENT_CAP)
+			*c->charge = '\0';
+		if (r->credit_cents == 0)
+			*c->credit = '\0';
+	} else
+		*c->total = '\0';
+}
+
+/* s in a column of width characters, cut on a character; then 2 spaces. */
+static void
+pad(const char *s, size_t width, int right)
+{
+	size_t b = 0, k = 0;
+
+	while (s[b] != '\0' && k < width) {
+		b++;
+		while (((unsigned char)s[b] & 0xc0) == 0x80)
+			b++;
+		k++;
+	}
+	if (right)
+		printf("%*s%.*s  ", (int)(width - k), "", (int)b, s);
+	else
+		printf("%.*s%*s  ", (int)b, s, (int)(width - k), "");
+}
+
+static void
+print_cells(const char *day, const struct cells *c, const struct tariff *t,
+    int csv)
+{
+	if (csv) {
+		csv_field(day, 0);
+		csv_field(c->start, 0);
+		csv_field(c->end, 0);
+		csv_field(c->journey, 0);
+		csv_field(c->charge, 0);
+		csv_field(c->credit, 0);
+		csv_field(c->total, 0);
+		csv_field(c->note, 0);
+		csv_field(tariff_timezone(t), 0);
+		csv_field(tariff_currency(t), 1);
+		return;
+	}
+	printf("%s  ", day);
+	pad(c->start, 5, 0);
+	pad(c->end, 5, 0);
+	pad(c->journey, 56, 0);
+	pad(c->charge, 9, 1);
+	pad(c->credit, 9, 1);
+	pad(c->total, 10, 1);
+	printf("%s\n", c->note);
+}
+
+/* The day's last line: what was charged, and what became of it. */
+static void
+print_day_total(const struct tariff *t, const struct statement_day *d,
+    int csv)
+{
+	struct cells c;
+	char pay[200];
+
+	memset(&c, 0, sizeof c);
+	statement_payment_text(t, d, pay, sizeof pay);
+	snprintf(c.journey, sizeof c.journey, "Day total%s",
+	    d->closed ? "" : " (provisional: the day is open)");
+	if (d->refused_at_gate > 0)
+		snprintf(c.note, sizeof c.note, "payment: %s; %zu tap%s "
+		    "refused at the gate", pay, d->refused_at_gate,
+		    d->refused_at_gate == 1 ? "" : "s");
+	else
+		snprintf(c.note, sizeof c.note, "payment: %s", pay);
+	if (csv)
+		money_plain(d->charge_cents, c.total);
+	else
+		money_text(tariff_currency(t), d->charge_cents, c.total);
+	print_cells(d->service_day, &c, t, csv);
+}
+
+static void
+print_statement(const struct tariff *t, const struct statement *st, int csv)
+{
+	struct cells c;
+	size_t k, i;
+
+	if (csv)
+		printf("Date,Start Time,End Time,Journey/Action,Charge,Credit,"
+		    "Day Total,Note,Time Zone,Currency\n");
+	else {
+		printf("Statement of %s: times in %s (local), amounts in %s; "
+		    "each day's charges less credits are its day total\n",
+		    st->account, tariff_timezone(t), tariff_currency(t));
+		printf("%-10s  %-5s  %-5s  %-56s  %9s  %9s  %10s  %s\n",
+		    "date", "start", "end", "journey", "charge", "credit",
+		    "day total", "note");
+	}
+	for (k = 0; k < st->ndays; k++) {
+		const struct statement_day *d = &st->day[k];
+		for (i = 0; i < d->nrows; i++) {
+			row_cells(t, &st->row[d->row_off + i], csv, &c);
+			print_cells(d->service_day, &c, t, csv);
+		}
+		print_day_total(t, d, csv);
+	}
+}
+
+static struct tariff *
+card_tariff(const char *dir)
+{
+	struct tariff *t;
+	struct diag d;
+
+	diag_init(&d);
+	/* Its warnings are tariff check's to give; its errors are ours. */
+	if ((t = tariff_load(dir, &d)) == NULL)
+		diag_print(&d, stderr);
+	diag_free(&d);
+	return t;
+}
+
+int
+cmd_audit_card(int argc, char **argv)
+{
+	struct card_args a;
+	struct statement st;
+	struct tariff *t = NULL;
+	sqlite3 *db = NULL;
+	char account[96], err[256];
+	int rc = 1;
+
+	if ((rc = card_args(argc, argv, &a)) != OPT_RUN)
+		return rc;
+	rc = 1;
+	if ((t = card_tariff(a.tariff)) == NULL)
+		return 1;
+	if (sqlite3_open_v2(a.path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "fare-engine: %s: %s\n", a.path,
+		    db ? sqlite3_errmsg(db) : "cannot open");
+		goto out;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (card_account(db, &a, account, sizeof account) == -1)
+		goto out;
+	if (statement_load(db, account, a.from, a.to, &st, err,
+	    sizeof err) == -1) {
+		fprintf(stderr, "fare-engine: %s: %s\n", a.path, err);
+		goto out;
+	}
+	if (st.ndays == 0)
+		fprintf(stderr, "fare-engine: no journeys for %s\n", account);
+	else {
+		print_statement(t, &st, a.csv);
+		rc = 0;
+	}
+	statement_free(&st);
+out:
+	sqlite3_close(db);
+	tariff_free(t);
+	return rc;
+}

@@ -1,0 +1,97 @@
+/*
+ * The service's own defences, set once at start-up before anything else
+ * runs (issue 16): no core dumps (a dump of the engine held a refused
+ * tap's plaintext frame with its PAN), files created readable by the
+ * engine's user alone (the database, its WAL and SHM), and libevent's
+ * memory wiped when it is freed, so that the plaintext frames that went
+ * through its buffers do not linger in freed heap.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <event2/event.h>
+
+#include <mbedtls/platform_util.h>
+
+#include "log.h"
+#include "harden.h"
+
+/* Each block carries its size in front (16 bytes keep the alignment
+ * malloc gives), so that it can be wiped whole when it is freed. */
+#define WIPE_HDR	16
+
+static void *
+wipe_malloc(size_t n)
+{
+	unsigned char *p;
+
+	if (n > SIZE_MAX - WIPE_HDR || (p = malloc(n + WIPE_HDR)) == NULL)
+		return NULL;
+	memcpy(p, &n, sizeof n);
+	return p + WIPE_HDR;
+}
+
+static size_t
+wipe_size(const void *q)
+{
+	size_t n;
+
+	memcpy(&n, (const unsigned char *)q - WIPE_HDR, sizeof n);
+	return n;
+}
+
+static void
+wipe_free(void *q)
+{
+	if (q == NULL)
+		return;
+	mbedtls_platform_zeroize(q, wipe_size(q));
+	free((unsigned char *)q - WIPE_HDR);
+}
+
+/* Never realloc in place: the old block is wiped, then freed. */
+static void *
+wipe_realloc(void *q, size_t n)
+{
+	void *r;
+	size_t old;
+
+	if (q == NULL)
+		return wipe_malloc(n);
+	if (n == 0) {
+		wipe_free(q);
+		return NULL;
+	}
+	if ((r = wipe_malloc(n)) == NULL)
+		return NULL;
+	old = wipe_size(q);
+	memcpy(r, q, old < n ? old : n);
+	wipe_free(q);
+	return r;
+}
+
+int
+harden_process(void)
+{
+	struct rlimit zero = {0, 0};
+	int rc = 0;
+
+	umask(077);
+	if (setrlimit(RLIMIT_CORE, &zero) == -1) {
+		log_warning("core_dumps_on", "msg=\"cannot set RLIMIT_CORE "
+		    "to 0\"");
+		rc = -1;
+	}
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
+		log_warning("core_dumps_on", "msg=\"cannot make the process "
+		    "undumpable\"");
+		rc = -1;
+	}
+	/* Before libevent allocates anything. */
+	event_set_mem_functions(wipe_malloc, wipe_realloc, wipe_free);
+	return rc;
+}
