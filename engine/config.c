@@ -160,6 +160,10 @@ ini_numbers(struct ini_ctx *x, const char *name, const char *value)
 		if (!ini_number(x, name, value, 0, ACCOUNT_CACHE_ACCOUNTS, &v))
 			return 0;
 		c->account_cache = (long)v;
+	} else if (strcmp(name, "shards") == 0) {
+		if (!ini_number(x, name, value, 1, LIMIT_SHARDS_MAX, &v))
+			return 0;
+		c->shards = (long)v;
 	} else
 		return -1;
 	return 1;
@@ -234,6 +238,8 @@ ini_strings(struct ini_ctx *x, const char *name, const char *value)
 		c->ledger_key_file = keep(x, value);
 	else if (strcmp(name, "checkpoint_file") == 0)
 		c->checkpoint_file = keep(x, value);
+	else if (strcmp(name, "nats") == 0)
+		c->nats = keep(x, value);
 	else
 		return -1;
 	return 1;
@@ -246,7 +252,7 @@ static const char *const ini_keys[] = {
 	"handshake_timeout_s", "acquirer", "settle_grace_s",
 	"settle_interval_s", "settle_timeout_ms", "debt_tap_gap_s",
 	"account_cache", "metrics_refresh_s", "log_level", "ledger_key_file",
-	"checkpoint_file",
+	"checkpoint_file", "nats", "shards",
 };
 
 static int

@@ -45,7 +45,10 @@ static const struct cmd_entry {
 	    "re-issue the acquirer simulator's certificate"},
 	{"serve", NULL, cmd_serve, "[--config FILE] --certs DIR --tariff DIR "
 	    "--db FILE", "run the engine"},
-	{"audit", "verify", cmd_audit_verify, "DB [--checkpoints FILE "
+	{"worker", NULL, cmd_worker, "--nats URLS --shard K --shards N "
+	    "--db FILE --tariff DIR", "price one shard of the cluster "
+	    "(JetStream)"},
+	{"audit", "verify", cmd_audit_verify, "DB... [--checkpoints FILE "
 	    "--pubkey KEY.pub]", "prove the ledger sound (exit 1 naming each "
 	    "problem)"},
 	{"audit", "keygen", cmd_audit_keygen, "KEY",
