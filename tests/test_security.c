@@ -444,6 +444,49 @@ test_pan_at_rest(void **state)
 }
 
 /*
+ * Item 5 again, found in review: a card number written as cards print it,
+ * in groups joined by spaces or dashes, in a stop_id, a network_id or a
+ * deny reason, was stored whole.  Masked like a run of digits; dates
+ * stay readable.
+ */
+static void
+test_grouped_pan_at_rest(void **state)
+{
+	struct client *c = client_new("ok1", 0);
+	char out[1024], cmd[1024];
+
+	(void)state;
+	c->no_deny = 1;
+	send_tap(c, "ok1:150,2026-11-28T11:50:00Z,4111111111111111,,CITY,"
+	    "4000 0566 5566 5556,in");
+	send_tap(c, "ok1:151,2026-11-28T11:50:00Z,4111111111111111,,"
+	    "3782-822463-10005,C,in");
+	pump(c, 2);
+	assert_string_equal(c->frames[0], "R:150,unknown-stop");
+	assert_string_equal(c->frames[1], "R:151,unknown-network");
+	client_free(c);
+	db_query("SELECT detail FROM v_refused_taps WHERE tap_id = 'ok1:150'",
+	    out, sizeof out);
+	assert_string_equal(out, "unknown stop_id '**** **** **** 5556'\n");
+	db_query("SELECT detail FROM v_refused_taps WHERE tap_id = 'ok1:151'",
+	    out, sizeof out);
+	assert_string_equal(out, "unknown network_id '****-******-*0005'\n");
+	snprintf(cmd, sizeof cmd, "%s deny add %s/engine.db "
+	    "par:V0010000000000000000000000GRP 'card 5555 5555 5555 4444 "
+	    "stolen 2026-11-28 12:00' >/dev/null", engine, dir);
+	assert_int_equal(system(cmd), 0);
+	db_query("SELECT reason FROM v_deny_list", out, sizeof out);
+	assert_string_equal(out, "card **** **** **** 4444 stolen 2026-11-28 "
+	    "12:00\n");
+	snprintf(cmd, sizeof cmd, "%s deny remove %s/engine.db "
+	    "par:V0010000000000000000000000GRP >/dev/null", engine, dir);
+	assert_int_equal(system(cmd), 0);
+	assert_false(anywhere("0566 5566"));
+	assert_false(anywhere("822463"));
+	assert_false(anywhere("5555 5555"));
+}
+
+/*
  * Item 6, "a validator can burn a debtor's recovery retries": taps denied
  * at the gate with fresh cards showing the debtor's PAR leave the debt's
  * schedule alone; the debtor's own card, seen before the debt opened,
@@ -538,6 +581,7 @@ main(void)
 		cmocka_unit_test(test_crl_cannot_expire_the_fleet),
 		cmocka_unit_test(test_acquirer_refuses_reused_key),
 		cmocka_unit_test(test_pan_at_rest),
+		cmocka_unit_test(test_grouped_pan_at_rest),
 		cmocka_unit_test(test_fresh_cards_cannot_burn_recovery_retries),
 		cmocka_unit_test(test_input_edge_cases),
 	};
