@@ -251,6 +251,10 @@ handle_tap(struct server *s, struct terminal *t, char *body)
 	x.received_utc = writer_now(s->writer);
 	snprintf(x.device_id, sizeof x.device_id, "%s", t->device_id);
 	x.refuse = check_tap(s, t, body, &x);
+	/* A refusal's detail may quote a field holding a PAN: masked here,
+	 * before it is copied into the writer's queue (store_clean_text
+	 * masks it again as it is stored). */
+	tap_mask_pans(x.detail);
 	s->n_taps++;
 	if (writer_submit(s->writer, &x) == -1) {
 		s->queue_full = 1;
@@ -277,15 +281,22 @@ terminal_data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 	while (frames < TERMINAL_FRAMES_PER_EVENT) {
 		size_t len = evbuffer_get_length(in), used = 0;
 		const char *why = NULL;
+		unsigned char *p;
 		if (len == 0)
 			break;
-		r = wire_parse(evbuffer_pullup(in, (ssize_t)(len <
-		    WIRE_HEADER + WIRE_BODY_MAX ? len : WIRE_HEADER +
-		    WIRE_BODY_MAX)), len < WIRE_HEADER + WIRE_BODY_MAX ? len :
-		    WIRE_HEADER + WIRE_BODY_MAX, &f, &used, &why);
+		if (len > WIRE_HEADER + WIRE_BODY_MAX)
+			len = WIRE_HEADER + WIRE_BODY_MAX;
+		p = evbuffer_pullup(in, (ssize_t)len);
+		r = wire_parse(p, len, &f, &used, &why);
 		if (r == 0)
 			break;
+		/* The frame's plaintext in the input buffer: wiped before it
+		 * is drained (a drained chunk keeps its bytes until libevent
+		 * frees it, which a busy connection may never do). */
+		if (r == 1)
+			mbedtls_platform_zeroize(p, used);
 		if (r == -1 || f.type != 'T') {
+			mbedtls_platform_zeroize(f.body, sizeof f.body);
 			s->n_broken++;
 			log_warning("broken_frame", "device=%s reason=%s",
 			    LOGQ(t->device_id), LOGQ(why ? why :

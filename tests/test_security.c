@@ -5,6 +5,7 @@
  * terminal-sim cannot produce the input (a resumed session, forged CRLs,
  * a raw acquirer request).  One test per item, named after what broke.
  */
+#include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include "testutil.h"
 #include "certs.h"
 #include "limits.h"
+#include "tap.h"
 #include "tls.h"
 #include "wire.h"
 
@@ -573,6 +575,158 @@ test_input_edge_cases(void **state)
 	tu_has(out, "\\x1B[2J");
 }
 
+/*
+ * How many times needle occurs in the engine's writable memory (heap,
+ * stacks, thread arenas, data), read through /proc/PID/mem as a debugger
+ * or an insider with ptrace rights would; -1 when it cannot be read.
+ * where gets the first hit's mapping.
+ */
+static int
+engine_mem_count(const char *needle, char *where, size_t wlen)
+{
+	static unsigned char chunk[(1 << 20) + 64];
+	char path[64], line[512], perms[8], name[256];
+	unsigned long lo, hi, off;
+	size_t nl = strlen(needle), keep = 0;
+	int count = 0, fd;
+	FILE *maps;
+
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	if ((maps = fopen(path, "r")) == NULL)
+		return -1;
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+	if ((fd = open(path, O_RDONLY)) == -1) {
+		fclose(maps);
+		return -1;
+	}
+	while (fgets(line, sizeof line, maps) != NULL) {
+		name[0] = '\0';
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &lo, &hi, perms,
+		    name) < 3 || perms[0] != 'r' || perms[1] != 'w')
+			continue;
+		for (off = lo; off < hi; off += sizeof chunk - 64) {
+			size_t want = hi - off < sizeof chunk ? hi - off :
+			    sizeof chunk;
+			ssize_t got = pread(fd, chunk, want, (off_t)off);
+			unsigned char *p = chunk, *hit;
+			if (got <= 0)
+				break;
+			while ((hit = memmem(p, (size_t)got - (size_t)(p - chunk),
+			    needle, nl)) != NULL) {
+				/* A hit in the overlap is counted once. */
+				if (off == lo || hit - chunk + nl > 64) {
+					if (count++ == 0)
+						snprintf(where, wlen, "%s+%#lx",
+						    name[0] ? name : "[anon]",
+						    (unsigned long)(off - lo +
+						    (size_t)(hit - chunk)));
+				}
+				p = hit + 1;
+			}
+			if (hi - off <= sizeof chunk)
+				break;
+		}
+	}
+	(void)keep;
+	close(fd);
+	fclose(maps);
+	return count;
+}
+
+/* Asserts that the engine's memory holds text n times (0 or at least 1). */
+static void
+expect_in_memory(const char *text, int present, const char *what)
+{
+	char where[300] = "";
+	int n = engine_mem_count(text, where, sizeof where);
+
+	if (n == -1)
+		fail_msg("cannot read the engine's memory (/proc/%d/mem): run "
+		    "as root or with CAP_SYS_PTRACE", (int)pid);
+	if (present && n == 0)
+		fail_msg("%s: '%s' not found in the engine's memory: the "
+		    "search cannot see what it looks for", what, text);
+	if (!present && n > 0)
+		fail_msg("%s: '%s' found %d time(s) in the engine's memory, "
+		    "first at %s", what, text, n, where);
+}
+
+/*
+ * Item 8, "crash dumps", as an insider with the engine's memory (a core
+ * dump, /proc/PID/mem, a swap file) sees it: no card number outlives
+ * its tap.  A frame still pending holds its PAN (that the search finds
+ * it shows the search works); the frame consumed before it in the same
+ * read, refused taps carrying a PAN in other fields, a PAN in an HTTP
+ * request and one in a broken frame are gone from memory once handled.
+ */
+static void
+test_no_pan_in_engine_memory(void **state)
+{
+	char pan[6][17], grouped[24], body[200], out[64];
+	unsigned char buf[2 * (WIRE_HEADER + 200)];
+	size_t n, m;
+	int i;
+	struct client *c = client_new("ok1", 0);
+
+	(void)state;
+	c->no_deny = 1;
+	for (i = 0; i < 6; i++)
+		tap_make_pan((char)('3' + i % 3), 731500000000ULL + (uint64_t)i *
+		    7919, pan[i]);
+	snprintf(grouped, sizeof grouped, "%.4s %.4s %.4s %.4s", pan[3],
+	    pan[3] + 4, pan[3] + 8, pan[3] + 12);
+	/* One write: a whole tap, then a tap without its last bytes. */
+	snprintf(body, sizeof body, "ok1:500,2026-11-28T11:55:00Z,%s,,CITY,C,"
+	    "in", pan[0]);
+	assert_int_equal(wire_encode('T', body, strlen(body), buf, sizeof buf,
+	    &n), 0);
+	snprintf(body, sizeof body, "ok1:501,2026-11-28T11:55:10Z,%s,,CITY,"
+	    "ZZZ,in", pan[1]);
+	assert_int_equal(wire_encode('T', body, strlen(body), buf + n,
+	    sizeof buf - n, &m), 0);
+	send_raw(c, buf, n + m - 3);
+	pump(c, 1);
+	assert_string_equal(c->frames[0], "A:500,0,0,0");
+	expect_in_memory(pan[1], 1, "a frame still pending");
+	expect_in_memory(pan[0], 0, "the frame consumed before it");
+	/* The rest; refused taps with a PAN in other fields. */
+	send_raw(c, buf + n + m - 3, 3);
+	snprintf(body, sizeof body, "ok1:502,2026-11-28T11:55:20Z,"
+	    "4111111111111111,,CITY,%s,in", pan[2]);
+	send_tap(c, body);
+	snprintf(body, sizeof body, "ok1:503,2026-11-28T11:55:30Z,"
+	    "4111111111111111,,%s,C,in", grouped);
+	send_tap(c, body);
+	pump(c, 4);
+	assert_string_equal(c->frames[1], "R:501,unknown-stop");
+	assert_string_equal(c->frames[2], "R:502,unknown-stop");
+	assert_string_equal(c->frames[3], "R:503,unknown-network");
+	/* A PAN in an HTTP request (a rider typing a card number). */
+	snprintf(body, sizeof body, "/healthz?card=%s", pan[4]);
+	assert_int_equal(http_get(body, (char *)buf, sizeof buf), 200);
+	/* And in a broken frame, which closes the connection. */
+	assert_int_equal(wire_encode('X', pan[5], 16, buf, sizeof buf, &n), 0);
+	send_raw(c, buf, n);
+	pump_until_closed(c);
+	assert_true(c->closed);
+	client_free(c);
+	for (i = 0; i < 100; i++) {
+		db_query("SELECT count(*) FROM refused WHERE tap_id IN "
+		    "('ok1:501', 'ok1:502', 'ok1:503')", out, sizeof out);
+		if (strcmp(out, "3\n") == 0)
+			break;
+		usleep(50000);
+	}
+	assert_string_equal(out, "3\n");
+	expect_in_memory(pan[0], 0, "an acknowledged tap's card");
+	expect_in_memory(pan[1], 0, "a refused tap's card");
+	expect_in_memory(pan[2], 0, "a PAN in a refused tap's stop_id");
+	expect_in_memory(pan[3], 0, "a grouped PAN in a network_id");
+	expect_in_memory(grouped, 0, "a grouped PAN in a network_id");
+	expect_in_memory(pan[4], 0, "a PAN in an HTTP request");
+	expect_in_memory(pan[5], 0, "a PAN in a broken frame");
+}
+
 int
 main(void)
 {
@@ -584,6 +738,7 @@ main(void)
 		cmocka_unit_test(test_grouped_pan_at_rest),
 		cmocka_unit_test(test_fresh_cards_cannot_burn_recovery_retries),
 		cmocka_unit_test(test_input_edge_cases),
+		cmocka_unit_test(test_no_pan_in_engine_memory),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
