@@ -4,7 +4,8 @@
  * tap's plaintext frame with its PAN), files created readable by the
  * engine's user alone (the database, its WAL and SHM), and libevent's
  * memory wiped when it is freed, so that the plaintext frames that went
- * through its buffers do not linger in freed heap.
+ * through its buffers do not linger in freed heap; SQLite's likewise
+ * (store_wipe_freed_memory).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 
 #include "log.h"
 #include "harden.h"
+#include "store.h"
 
 /* Each block carries its size in front (16 bytes keep the alignment
  * malloc gives), so that it can be wiped whole when it is freed. */
@@ -93,5 +95,11 @@ harden_process(void)
 	}
 	/* Before libevent allocates anything. */
 	event_set_mem_functions(wipe_malloc, wipe_realloc, wipe_free);
+	/* And before SQLite initialises: its freed pages and values wiped. */
+	if (store_wipe_freed_memory() == -1) {
+		log_warning("sqlite_memory_not_wiped", "msg=\"SQLite was "
+		    "initialised before the process was hardened\"");
+		rc = -1;
+	}
 	return rc;
 }
