@@ -576,6 +576,46 @@ test_input_edge_cases(void **state)
 }
 
 /*
+ * Found in review: a validator whose TLS stack sends its certificate
+ * chain (the device certificate and the CA's, as OpenSSL does by
+ * default) was refused as "not correctly signed by the trusted CA"; it
+ * is served, and a chain through a CA of its own is still refused.
+ */
+static void
+test_validator_sending_its_chain_is_served(void **state)
+{
+	char err[256], cmd[1200], foreign[96];
+	struct client *c;
+
+	(void)state;
+	assert_int_equal(certs_device(dir, "chain1", NULL, NULL, 1, 1, err,
+	    sizeof err), 0);
+	snprintf(cmd, sizeof cmd, "cat %s/ca.crt >>%s/devices/chain1.crt", dir,
+	    dir);
+	assert_int_equal(system(cmd), 0);
+	c = client_new("chain1", 0);
+	c->no_deny = 1;
+	send_tap(c, "chain1:1,2026-11-28T11:57:00Z,4111111111111111,,CITY,C,in");
+	pump(c, 1);
+	assert_true(c->opened);
+	assert_int_equal(c->frames[0][0], 'A');
+	client_free(c);
+	/* Signed by another CA, with that CA in the chain: refused. */
+	snprintf(foreign, sizeof foreign, "%s-chain", dir);
+	assert_int_equal(certs_init(foreign, 1, err, sizeof err), 0);
+	assert_int_equal(certs_device(foreign, "chain2", NULL, NULL, 1, 1, err,
+	    sizeof err), 0);
+	snprintf(cmd, sizeof cmd, "cat %s/devices/chain2.crt %s/ca.crt "
+	    ">%s/devices/chain2.crt && cp %s/devices/chain2.key %s/devices/",
+	    foreign, foreign, dir, foreign, dir);
+	assert_int_equal(system(cmd), 0);
+	expect_tls_refused("chain2", 0, "not correctly signed by the trusted "
+	    "CA");
+	snprintf(cmd, sizeof cmd, "rm -rf %s", foreign);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
  * How many times needle occurs in the engine's writable memory (heap,
  * stacks, thread arenas, data), read through /proc/PID/mem as a debugger
  * or an insider with ptrace rights would; -1 when it cannot be read.
@@ -741,6 +781,7 @@ main(void)
 		cmocka_unit_test(test_fresh_cards_cannot_burn_recovery_retries),
 		cmocka_unit_test(test_input_edge_cases),
 		cmocka_unit_test(test_no_pan_in_engine_memory),
+		cmocka_unit_test(test_validator_sending_its_chain_is_served),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
