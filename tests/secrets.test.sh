@@ -96,6 +96,14 @@ if setpriv --bounding-set=-all --inh-caps=-all head -c 1 \
 	fail "the engine is dumpable (PR_SET_DUMPABLE)"
 fi
 grep -q "keep the CA key offline" "$tmp/engine.log" || fail "no CA key warning"
+# A backup is the database too: 0600 whatever the umask, and never
+# written through a planted temporary link.
+ln -s "$tmp/elsewhere.db" "$tmp/backup.db.tmp"
+(umask 022 && "$FE" backup "$tmp/engine.db" "$tmp/backup.db" >/dev/null) ||
+    fail "backup failed"
+[ "$(mode "$tmp/backup.db")" = 600 ] ||
+    fail "backup.db is $(mode "$tmp/backup.db") (umask 022)"
+[ ! -e "$tmp/elsewhere.db" ] || fail "the backup was written through a planted link"
 echo "secrets: dev key and readable keys refused, files 0600, keys never" \
     "written through planted files, CA kept without --force, ids not paths," \
     "core dumps off"
