@@ -615,6 +615,93 @@ test_validator_sending_its_chain_is_served(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* How many lines of the engine's log hold text. */
+static int
+engine_log_count(const char *text)
+{
+	char path[128], line[512];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/engine.log", dir);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f) != NULL)
+		n += strstr(line, text) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* SIGHUP, then waits (bounded) until the engine says the CRL reloaded. */
+static void
+reload_crl(void)
+{
+	int before = engine_log_count("event=crl_reloaded"), i;
+
+	kill(pid, SIGHUP);
+	for (i = 0; i < 200 && engine_log_count("event=crl_reloaded") ==
+	    before; i++)
+		usleep(50000);
+	assert_true(engine_log_count("event=crl_reloaded") > before);
+}
+
+/*
+ * A handshake the engine must refuse, pumped without blocking for at
+ * most 10 s (an accepted connection that is sent nothing would block
+ * pump() for ever): closed, never opened, no frame.
+ */
+static void
+expect_refused_bounded(const char *device)
+{
+	struct client *c = client_new(device, 0);
+	int i;
+
+	for (i = 0; i < 1000 && !c->closed; i++) {
+		event_base_loop(c->base, EVLOOP_NONBLOCK);
+		usleep(10000);
+	}
+	if (!c->closed || c->opened)
+		fail_msg("%s: the engine accepted a revoked certificate",
+		    device);
+	client_free(c);
+}
+
+/*
+ * Item 1 again, found in review: `certs revoke DIR ID` revoked the
+ * device's latest certificate only; one issued to it before (a renewal,
+ * or the stolen device's own) kept tapping.  Revoking an id revokes
+ * every certificate issued to it; a certificate issued after is good.
+ */
+static void
+test_reissued_device_keeps_older_certificate(void **state)
+{
+	char err[256], cmd[1200];
+	struct client *c;
+
+	(void)state;
+	assert_int_equal(certs_device(dir, "re1", NULL, NULL, 1, 1, err,
+	    sizeof err), 0);
+	snprintf(cmd, sizeof cmd, "cp %s/devices/re1.crt %s/devices/re1old.crt "
+	    "&& cp %s/devices/re1.key %s/devices/re1old.key", dir, dir, dir,
+	    dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(certs_device(dir, "re1", NULL, NULL, 1, 1, err,
+	    sizeof err), 0);
+	assert_int_equal(certs_revoke(dir, "re1", err, sizeof err), 0);
+	reload_crl();
+	expect_refused_bounded("re1old");
+	expect_refused_bounded("re1");
+	/* Issued after the revocation: served. */
+	assert_int_equal(certs_device(dir, "re1", NULL, NULL, 1, 1, err,
+	    sizeof err), 0);
+	c = client_new("re1", 0);
+	c->no_deny = 1;
+	send_tap(c, "re1:1,2026-11-28T11:57:00Z,4111111111111111,,CITY,C,in");
+	pump(c, 1);
+	assert_int_equal(c->frames[0][0], 'A');
+	client_free(c);
+}
+
 /*
  * How many times needle occurs in the engine's writable memory (heap,
  * stacks, thread arenas, data), read through /proc/PID/mem as a debugger
@@ -782,6 +869,7 @@ main(void)
 		cmocka_unit_test(test_input_edge_cases),
 		cmocka_unit_test(test_no_pan_in_engine_memory),
 		cmocka_unit_test(test_validator_sending_its_chain_is_served),
+		cmocka_unit_test(test_reissued_device_keeps_older_certificate),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
