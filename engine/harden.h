@@ -9,5 +9,18 @@
  * when a limit could not be set (logged; the service still runs).
  */
 int	harden_process(void);
+/*
+ * A key file as a secret must be: a regular file (not a link), readable
+ * by its owner alone.  0, or -1 with err.
+ */
+int	harden_secret_file(const char *path, char *err, size_t errlen);
+/*
+ * The card token key of serve and worker: FILE (NULL: the development
+ * key); outside dev, FILE must pass harden_secret_file and not hold the
+ * published development key.  NULL with err on refusal.
+ */
+struct tap_tokenizer;
+struct tap_tokenizer *harden_token_key(const char *file, int dev, char *err,
+	    size_t errlen);
 
 #endif

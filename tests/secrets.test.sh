@@ -69,6 +69,26 @@ grep -q "engine.key: mode 0644 lets everyone read" "$tmp/e3.log" ||
 chmod 600 "$tmp/certs/engine.key"
 [ ! -e "$tmp/engine.db" ] || fail "a refused start created the database"
 
+# A cluster worker (issue 19) holds a shard's database and the token key
+# as serve does: the same checks (no NATS needed to see them).
+worker() {
+	"$FE" worker --nats nats://127.0.0.1:1 --shard 0 --shards 1 \
+	    --tariff ../shared/examples/mini "$@"
+}
+(umask 022 && worker --db "$tmp/shard.db") 2>/dev/null || true
+[ "$(mode "$tmp/shard.db")" = 600 ] ||
+    fail "the worker made its database $(mode "$tmp/shard.db") (umask 022)"
+chmod 644 "$tmp/token.key"
+worker --db "$tmp/shard1.db" --token-key-file "$tmp/token.key" \
+    --acquirer 127.0.0.1:1 --certs "$tmp/certs" 2>"$tmp/w1.log" || true
+grep -q "mode 0644 lets everyone read a secret key" "$tmp/w1.log" ||
+    fail "the worker took a world-readable key: $(cat "$tmp/w1.log")"
+chmod 600 "$tmp/token.key"
+worker --db "$tmp/shard2.db" --token-key-file "$tmp/dev.key" \
+    --acquirer 127.0.0.1:1 --certs "$tmp/certs" 2>"$tmp/w2.log" || true
+grep -q "published development key" "$tmp/w2.log" ||
+    fail "the worker took the development key: $(cat "$tmp/w2.log")"
+
 # A good start: files 0600, no core dumps, the CA key warned about.  The
 # engine runs without capabilities (setpriv), as a plain user would, so
 # that whether it is dumpable shows: a process of the same user and
