@@ -271,11 +271,14 @@ trip_legs(const struct tariff *t, const struct words *w,
 
 	if (web_parse_day(tr->day, &day) == -1)
 		day = 0;	/* a stored day is valid: then every time dated */
-	web_outf(b, "<table id=\"journeys\"><thead><tr><th scope=\"col\">%s</th>"
-	    "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope="
-	    "\"col\" class=\"num\">%s</th><th scope=\"col\" class=\"num\">%s"
-	    "</th><th scope=\"col\">%s</th></tr></thead><tbody>", w->time,
-	    w->journey, w->op, w->fare, w->charged, w->notes);
+	/* Local times, the zone named (issue 17). */
+	web_outf(b, "<table id=\"journeys\"><thead><tr><th scope=\"col\">%s "
+	    "(", w->time);
+	web_add_html(b, tariff_timezone(t));
+	web_outf(b, ")</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+	    "<th scope=\"col\" class=\"num\">%s</th><th scope=\"col\" "
+	    "class=\"num\">%s</th><th scope=\"col\">%s</th></tr></thead>"
+	    "<tbody>", w->journey, w->op, w->fare, w->charged, w->notes);
 	for (i = 0; i < tr->nlegs; i++) {
 		const struct web_trip_leg *l = &tr->leg[i];
 		uint32_t n = tariff_network(t, l->network, strlen(l->network));

@@ -110,6 +110,8 @@ done
 has "$tmp/page" "2026-10-25 02:30 +02:00–2026-10-25 02:10 +01:00" \
     "the rider's page over the autumn change"
 has "$tmp/page" "23:40–2026-10-25 00:15 +02:00" "the rider's page over midnight"
+has "$tmp/page" '<th scope="col">Time (Europe/Amsterdam)</th>' \
+    "the rider's page names the time zone"
 
 # A long stop name whole in the text statement, not cut to a column.
 card $B ""
