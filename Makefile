@@ -71,9 +71,17 @@ $(STORE_OBJ): INC = $(STORE_INC)
 $(FE_OBJ): INC = $(FE_INC)
 $(SIM_OBJ): INC = $(SIM_INC)
 
-# The version /metrics reports (onecity_build_info): git's, else "unknown".
+# The version /metrics reports (onecity_build_info) and --version prints:
+# git's, else "unknown".
 VERSION	?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-$(BUILD)/engine/metrics.o: CFLAGS += -DONECITY_VERSION='"$(VERSION)"'
+VERSIONED_OBJ = $(BUILD)/engine/metrics.o $(BUILD)/engine/main.o \
+    $(BUILD)/terminal-sim/main.o
+$(VERSIONED_OBJ): CFLAGS += -DONECITY_VERSION='"$(VERSION)"'
+# Rebuilt when the version changes (a new commit), not only their source:
+# $(BUILD)/version is rewritten (at parse time) only when it differs.
+$(shell mkdir -p $(BUILD) && { echo '$(VERSION)' | cmp -s - $(BUILD)/version || \
+    echo '$(VERSION)' >$(BUILD)/version; })
+$(VERSIONED_OBJ): $(BUILD)/version
 
 LIBFARE	 = $(BUILD)/libfare.a
 LIBWIRE	 = $(BUILD)/libwire.a

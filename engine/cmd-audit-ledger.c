@@ -39,6 +39,7 @@
 #include "opt.h"
 #include "parse.h"
 #include "reconcile.h"
+#include "tariff-version.h"
 #include "reprice.h"
 #include "shards.h"
 
@@ -428,7 +429,7 @@ cmd_audit_reconcile(int argc, char **argv)
 	struct shard_paths sp;
 	char err[512] = "";
 	const char *day = NULL;
-	char net[MONEY_TEXT_MAX];
+	char net[MONEY_TEXT_MAX], cur[4];
 	struct reconcile_stats st;
 	size_t bad;
 	sqlite3 *db;
@@ -458,6 +459,7 @@ cmd_audit_reconcile(int argc, char **argv)
 	}
 	bad = reconcile_reports(db, (const char *const *)argv + first + 1,
 	    (size_t)(argc - first - 1), day, stdout, &st);
+	(void)tariff_version_currency(db, cur);
 	sqlite3_close(db);
 	if (bad > 0) {
 		printf("%s: NOT reconciled: %zu difference%s with the "
@@ -465,7 +467,7 @@ cmd_audit_reconcile(int argc, char **argv)
 		    bad == 1 ? "" : "s");
 		return 1;
 	}
-	money_text("EUR", st.net_cents, net);	/* the database keeps none */
+	money_text(cur, st.net_cents, net);
 	printf("%s: reconciled%s%s: %zu settlements (%zu approved, %s net) "
 	    "equal the acquirer's %zu report rows\n", argv[first],
 	    day ? " for " : "", day ? day : "", st.engine, st.approved, net,

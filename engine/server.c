@@ -852,15 +852,20 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 		s->crl_warned_s = 0;
 	}
 	if (load_tariffs(s->cfg->tariff, &a, &b, &files, err, sizeof err) ==
-	    -1) {
+	    -1)
 		log_warning("tariff_reload_failed", "tariff=%s msg=%s",
 		    LOGQ(s->cfg->tariff), LOGQ(err));
-		return;
+	else {
+		tariff_free(s->tariff);
+		s->tariff = a;
+		writer_set_tariff(s->writer, b, files);
+		log_notice("tariff_reloaded", "tariff=%s",
+		    LOGQ(s->cfg->tariff));
 	}
-	tariff_free(s->tariff);
-	s->tariff = a;
-	writer_set_tariff(s->writer, b, files);
-	log_notice("tariff_reloaded", "tariff=%s", LOGQ(s->cfg->tariff));
+	/* An operator who edited the config file must not think it applied. */
+	log_notice("reload_done", "reloaded=\"crl tariff\" msg=\"the config "
+	    "file, certificates and keys are read at start only: restart "
+	    "for changes to them\"");
 }
 
 /*
