@@ -20,7 +20,7 @@ CFLAGS	+= $(CSTD) $(WARN) $(OPT) $(SANFLAGS)
 LDFLAGS	+= $(SANFLAGS)
 CRYPTO	 = -lmbedtls -lmbedx509 -lmbedcrypto
 LIBS	 = $(CRYPTO) -levent_core -levent_pthreads -lsqlite3 -linih \
-	   -lpthread -lm
+	   -lnats -lpthread -lm
 
 # Three libraries and fare-engine, one per directory; dependencies point one way
 # (engine -> store -> fare, engine -> wire, terminal-sim -> wire, fare).
@@ -36,7 +36,7 @@ WIRE_SRC = wire/wire.c wire/tls.c wire/acqline.c certs/certs.c
 # libstore.a: SQLite; each module owns its tables and statements.
 STORE_SRC = store/store.c store/journal.c store/charges.c store/settlement.c store/ledger.c \
 	   store/deny.c store/statement.c store/checkpoint.c store/tariff-version.c store/reprice.c \
-	   store/reconcile.c
+	   store/reconcile.c store/moves.c
 # fare-engine: the commands and the service.
 FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/cmd-certs.c engine/cmd-serve.c engine/cmd-audit.c \
@@ -46,7 +46,8 @@ FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/account-cache.c engine/harden.c engine/config.c \
 	   engine/settle.c engine/cmd-audit-ledger.c engine/cmd-web.c \
 	   engine/web.c engine/web-data.c engine/web-api.c engine/web-html.c \
-	   engine/web-dash.c engine/web-http.c
+	   engine/web-dash.c engine/web-http.c \
+	   engine/jsbus.c engine/gateway.c engine/worker.c
 # The web pages' stylesheet and script, built into the engine as strings.
 WEB_ASSETS = engine/web/onecity.css engine/web/dashboard.js
 SIM_SRC	 = terminal-sim/main.c terminal-sim/replay.c terminal-sim/load.c \
@@ -70,9 +71,17 @@ $(STORE_OBJ): INC = $(STORE_INC)
 $(FE_OBJ): INC = $(FE_INC)
 $(SIM_OBJ): INC = $(SIM_INC)
 
-# The version /metrics reports (onecity_build_info): git's, else "unknown".
+# The version /metrics reports (onecity_build_info) and --version prints:
+# git's, else "unknown".
 VERSION	?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-$(BUILD)/engine/metrics.o: CFLAGS += -DONECITY_VERSION='"$(VERSION)"'
+VERSIONED_OBJ = $(BUILD)/engine/metrics.o $(BUILD)/engine/main.o \
+    $(BUILD)/terminal-sim/main.o
+$(VERSIONED_OBJ): CFLAGS += -DONECITY_VERSION='"$(VERSION)"'
+# Rebuilt when the version changes (a new commit), not only their source:
+# $(BUILD)/version is rewritten (at parse time) only when it differs.
+$(shell mkdir -p $(BUILD) && { echo '$(VERSION)' | cmp -s - $(BUILD)/version || \
+    echo '$(VERSION)' >$(BUILD)/version; })
+$(VERSIONED_OBJ): $(BUILD)/version
 
 LIBFARE	 = $(BUILD)/libfare.a
 LIBWIRE	 = $(BUILD)/libwire.a
@@ -92,7 +101,7 @@ WRITER_OBJ = $(BUILD)/engine/writer.o $(BUILD)/engine/account-cache.o
 TESTS	 = $(FARE_TESTS) $(WIRE_TESTS) $(STORE_TESTS) $(WRITER_TESTS)
 TEST_BIN = $(TESTS:%=$(BIN)/%)
 
-.PHONY: all deps test test-run demo bench fuzz soak clean contract format-check \
+.PHONY: all deps test test-run demo demo-cluster bench fuzz soak clean contract format-check \
 	install man
 all: $(BIN)/fare-engine $(BIN)/terminal-sim
 
@@ -179,15 +188,25 @@ demo: deps
 	    $(BIN)/gen-taps
 	@sh tools/demo.sh $(BIN)
 
+# The same job on the cluster deployment (3 JetStream nodes, 2 gateways,
+# 2 workers on loopback).
+demo-cluster: deps
+	@$(MAKE) --no-print-directory $(BIN)/fare-engine $(BIN)/terminal-sim
+	@sh tools/demo-cluster.sh $(BIN)
+
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN)/fare-engine $(BIN)/terminal-sim \
-	    $(BIN)/gen-taps $(BIN)/gen-tariff $(BIN)/floor
+	    $(BIN)/gen-taps $(BIN)/gen-tariff $(BIN)/floor $(BIN)/jsfloor
 	@sh bench/run.sh $(BIN)
 
 $(BIN)/floor: bench/floor.c
 	@mkdir -p $(BIN)
 	$(CC) $(CFLAGS) -iquote terminal-sim -iquote wire $(LDFLAGS) -o $@ $^ \
 	    -lsqlite3
+
+$(BIN)/jsfloor: bench/jsfloor.c
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) -iquote wire $(LDFLAGS) -o $@ $^ -lnats
 
 $(BIN)/gen-%: bench/gen-%.c $(LIBFARE)
 	@mkdir -p $(BIN)

@@ -248,3 +248,6 @@ cat >"$out_json" <<JSON
  "growth":[$grow_json]}
 JSON
 echo "bench: wrote $out_json in $(($(date +%s) - bench_t0)) s"
+
+# The cluster deployment: JetStream floor, 1 and 2 workers (issue 19).
+. bench/cluster.sh

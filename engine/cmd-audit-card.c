@@ -29,6 +29,25 @@ struct card_args {
 	int		 csv;
 };
 
+/* The card named well (bad usage, exit 2): OPT_RUN or opt_fail's 2. */
+static int
+card_check(const struct opt_cmd *cmd, const struct card_args *a)
+{
+	struct account_key key;
+	const char *why;
+
+	if (a->par != NULL && account_from(&key, ACCOUNT_PAR, a->par) == -1)
+		return opt_fail(cmd, "--par '%s': not a PAR (29 letters and "
+		    "digits)", a->par);
+	if (a->pan != NULL && tap_check_pan(a->pan, &why) == -1)
+		return opt_fail(cmd, "--pan: %s", why);
+	if (a->token != NULL && account_parse(&key, a->token) == -1 &&
+	    account_from(&key, ACCOUNT_TOKEN, a->token) == -1)
+		return opt_fail(cmd, "--token '%s': not a card token (32 "
+		    "lowercase hex, optionally after tok:)", a->token);
+	return OPT_RUN;
+}
+
 /* Parses audit card's arguments: OPT_RUN, or the exit status. */
 static int
 card_args(int argc, char **argv, struct card_args *a)
@@ -84,7 +103,10 @@ card_args(int argc, char **argv, struct card_args *a)
 		return opt_fail(&cmd, "--day and --to exclude each other");
 	if (day != NULL)
 		a->from = a->to = day;
-	return OPT_RUN;
+	if (a->from != NULL && a->to != NULL && strcmp(a->from, a->to) > 0)
+		return opt_fail(&cmd, "--from %s is after --to %s", a->from,
+		    a->to);
+	return card_check(&cmd, a);
 }
 
 /* The account a card, PAR or token is billed under now. */
@@ -170,23 +192,25 @@ struct cells {
 	char	journey[512], note[256];
 };
 
+/* A row's time: "08:01", or dated where the day's date would mislead. */
 static void
-hm(const struct tariff *t, int64_t utc, char buf[EXPLAIN_TIME_MAX])
+hm(const struct tariff *t, int64_t utc, int32_t day,
+    char buf[EXPLAIN_TIME_MAX])
 {
 	if (utc == STATEMENT_NO_TIME)
 		*buf = '\0';
 	else
-		explain_local_time(t, utc, 0, buf);
+		explain_day_time(t, utc, day, buf);
 }
 
 static void
-row_cells(const struct tariff *t, const struct statement_row *r, int csv,
-    struct cells *c)
+row_cells(const struct tariff *t, const struct statement_row *r,
+    int32_t day, int csv, struct cells *c)
 {
 	const char *cur = tariff_currency(t);
 
-	hm(t, r->start_utc, c->start);
-	hm(t, r->end_utc, c->end);
+	hm(t, r->start_utc, day, c->start);
+	hm(t, r->end_utc, day, c->end);
 	statement_journey(t, r, c->journey, sizeof c->journey);
 	statement_note(t, r, c->note, sizeof c->note);
 	*c->charge = *c->credit = '\0';
@@ -209,27 +233,51 @@ row_cells(const struct tariff *t, const struct statement_row *r, int csv,
 		*c->total = '\0';
 }
 
-/* s in a column of width characters, cut on a character; then 2 spaces. */
+/* The characters of UTF-8 text s (a column's width). */
+static size_t
+text_width(const char *s)
+{
+	size_t k = 0;
+
+	for (; *s != '\0'; s++)
+		k += ((unsigned char)*s & 0xc0) != 0x80;
+	return k;
+}
+
+/* s in a column of width characters (never cut: widths fit the
+ * statement's widest cell); then 2 spaces. */
 static void
 pad(const char *s, size_t width, int right)
 {
-	size_t b = 0, k = 0;
+	size_t k = text_width(s), fill = k < width ? width - k : 0;
 
-	while (s[b] != '\0' && k < width) {
-		b++;
-		while (((unsigned char)s[b] & 0xc0) == 0x80)
-			b++;
-		k++;
-	}
 	if (right)
-		printf("%*s%.*s  ", (int)(width - k), "", (int)b, s);
+		printf("%*s%s  ", (int)fill, "", s);
 	else
-		printf("%.*s%*s  ", (int)b, s, (int)(width - k), "");
+		printf("%s%*s  ", s, (int)fill, "");
+}
+
+/* The text statement's column widths: its widest times and journey. */
+struct widths {
+	size_t	start, end, journey;
+};
+
+static void
+widen(struct widths *w, const struct cells *c)
+{
+	size_t k;
+
+	if ((k = text_width(c->start)) > w->start)
+		w->start = k;
+	if ((k = text_width(c->end)) > w->end)
+		w->end = k;
+	if ((k = text_width(c->journey)) > w->journey)
+		w->journey = k;
 }
 
 static void
 print_cells(const char *day, const struct cells *c, const struct tariff *t,
-    int csv)
+    const struct widths *w, int csv)
 {
 	if (csv) {
 		csv_field(day, 0);
@@ -245,19 +293,20 @@ print_cells(const char *day, const struct cells *c, const struct tariff *t,
 		return;
 	}
 	printf("%s  ", day);
-	pad(c->start, 5, 0);
-	pad(c->end, 5, 0);
-	pad(c->journey, 56, 0);
+	pad(c->start, w->start, 0);
+	pad(c->end, w->end, 0);
+	pad(c->journey, w->journey, 0);
 	pad(c->charge, 9, 1);
 	pad(c->credit, 9, 1);
-	pad(c->total, 10, 1);
-	printf("%s\n", c->note);
+	printf("%*s%s%s%s\n", (int)(10 - (text_width(c->total) < 10 ?
+	    text_width(c->total) : 10)), "", c->total, *c->note ? "  " : "",
+	    c->note);
 }
 
 /* The day's last line: what was charged, and what became of it. */
 static void
-print_day_total(const struct tariff *t, const struct statement_day *d,
-    int csv)
+day_total_cells(const struct tariff *t, const struct statement_day *d,
+    int csv, struct cells *out)
 {
 	struct cells c;
 	char pay[200];
@@ -276,34 +325,59 @@ print_day_total(const struct tariff *t, const struct statement_day *d,
 		money_plain(d->charge_cents, c.total);
 	else
 		money_text(tariff_currency(t), d->charge_cents, c.total);
-	print_cells(d->service_day, &c, t, csv);
+	*out = c;
+}
+
+/* Each day's rows and its total line; widths, when given, widened. */
+static void
+statement_cells(const struct tariff *t, const struct statement *st, int csv,
+    struct widths *grow, const struct widths *w)
+{
+	struct cells c;
+	int32_t day;
+	size_t k, i;
+
+	for (k = 0; k < st->ndays; k++) {
+		const struct statement_day *d = &st->day[k];
+		const char *why;
+		if (parse_day(d->service_day, &day, &why) == -1)
+			day = 0;	/* stored days are valid: dated times */
+		for (i = 0; i < d->nrows; i++) {
+			row_cells(t, &st->row[d->row_off + i], day, csv, &c);
+			if (grow != NULL)
+				widen(grow, &c);
+			else
+				print_cells(d->service_day, &c, t, w, csv);
+		}
+		day_total_cells(t, d, csv, &c);
+		if (grow != NULL)
+			widen(grow, &c);
+		else
+			print_cells(d->service_day, &c, t, w, csv);
+	}
 }
 
 static void
 print_statement(const struct tariff *t, const struct statement *st, int csv)
 {
-	struct cells c;
-	size_t k, i;
+	struct widths w = {5, 5, 7};
 
 	if (csv)
 		printf("Date,Start Time,End Time,Journey/Action,Charge,Credit,"
 		    "Day Total,Note,Time Zone,Currency\n");
 	else {
+		statement_cells(t, st, csv, &w, NULL);
 		printf("Statement of %s: times in %s (local), amounts in %s; "
 		    "each day's charges less credits are its day total\n",
 		    st->account, tariff_timezone(t), tariff_currency(t));
-		printf("%-10s  %-5s  %-5s  %-56s  %9s  %9s  %10s  %s\n",
-		    "date", "start", "end", "journey", "charge", "credit",
-		    "day total", "note");
+		printf("%-10s  ", "date");
+		pad("start", w.start, 0);
+		pad("end", w.end, 0);
+		pad("journey", w.journey, 0);
+		printf("%9s  %9s  %10s  %s\n", "charge", "credit", "day total",
+		    "note");
 	}
-	for (k = 0; k < st->ndays; k++) {
-		const struct statement_day *d = &st->day[k];
-		for (i = 0; i < d->nrows; i++) {
-			row_cells(t, &st->row[d->row_off + i], csv, &c);
-			print_cells(d->service_day, &c, t, csv);
-		}
-		print_day_total(t, d, csv);
-	}
+	statement_cells(t, st, csv, NULL, &w);
 }
 
 static struct tariff *

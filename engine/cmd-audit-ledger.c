@@ -35,6 +35,7 @@
 #include "opt.h"
 #include "parse.h"
 #include "reconcile.h"
+#include "tariff-version.h"
 #include "reprice.h"
 
 static sqlite3 *
@@ -199,49 +200,87 @@ verify_report(const char *path, sqlite3 *db, size_t bad,
 	return 0;
 }
 
-int
-cmd_audit_verify(int argc, char **argv)
+/*
+ * Across shard databases (cluster mode): no tap stored on two shards, no
+ * account charged on two.  Attaches them all to one in-memory database
+ * (SQLite attaches at most 10 by default; checked by the caller).  The
+ * number of problems found (each printed), or -1 on an SQLite error.
+ */
+static long
+verify_across(char **paths, int n)
 {
-	static const struct opt_cmd cmd = {"fare-engine audit verify", "DB",
-	    1, 1, "Proves the ledger of database DB sound: every transaction "
-	    "sums to 0, the hash\nchain is intact, nothing removed or "
-	    "reordered, postings equal charges and\nshares, collected and owed "
-	    "equal settlements and debts, and every closed\naccount-day "
-	    "repriced from its taps with its tariff version gives its legs,\n"
-	    "charge and shares; warns of gaps in validators' sequence numbers.  "
-	    "With\n--checkpoints and --pubkey: every checkpoint is signed by "
-	    "the ledger key and\nthe ledger extends each.  Exit 0, or 1 naming "
-	    "each problem."};
-	const char *cpfile = NULL, *pubfile = NULL, *path;
+	char sql[4096], u[2][3000];
+	size_t ul[2] = {0, 0};
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	long bad = 0;
+	int i, k;
+
+	if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_URI, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	for (i = 0; i < n; i++) {
+		char *a = sqlite3_mprintf("ATTACH 'file:%q?mode=ro' AS s%d",
+		    paths[i], i);
+		int rc = sqlite3_exec(db, a, NULL, NULL, NULL);
+		sqlite3_free(a);
+		if (rc != SQLITE_OK) {
+			fprintf(stderr, "fare-engine: audit verify: %s: %s\n",
+			    paths[i], sqlite3_errmsg(db));
+			sqlite3_close(db);
+			return -1;
+		}
+		ul[0] += (size_t)snprintf(u[0] + ul[0], sizeof u[0] - ul[0],
+		    "%sSELECT tap_id FROM s%d.taps", i ? " UNION ALL " : "", i);
+		ul[1] += (size_t)snprintf(u[1] + ul[1], sizeof u[1] - ul[1],
+		    "%sSELECT DISTINCT account, %d AS shard FROM s%d.charges",
+		    i ? " UNION ALL " : "", i, i);
+	}
+	for (k = 0; k < 2; k++) {
+		if (k == 0)
+			snprintf(sql, sizeof sql, "SELECT tap_id, count(*) FROM "
+			    "(%s) GROUP BY tap_id HAVING count(*) > 1 LIMIT 20",
+			    u[0]);
+		else
+			snprintf(sql, sizeof sql, "SELECT account, count("
+			    "DISTINCT shard) FROM (%s) GROUP BY account HAVING "
+			    "count(DISTINCT shard) > 1 LIMIT 20", u[1]);
+		if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+			fprintf(stderr, "fare-engine: audit verify: %s\n",
+			    sqlite3_errmsg(db));
+			sqlite3_close(db);
+			return -1;
+		}
+		while (sqlite3_step(s) == SQLITE_ROW) {
+			printf("%s %s %s on %d shards\n", k == 0 ? "tap" :
+			    "account", (const char *)sqlite3_column_text(s, 0),
+			    k == 0 ? "stored" : "charged",
+			    sqlite3_column_int(s, 1));
+			bad++;
+		}
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	return bad;
+}
+
+/* Shard databases one `audit verify` takes (SQLite attaches 10 at most
+ * unless built otherwise; Debian's allows 10). */
+#define AUDIT_SHARDS_MAX	10
+
+/* One database, as audit verify checks it: 0 sound, 1 not. */
+static int
+verify_db(const char *path, const char *cpfile, struct checkpoint_key *pub)
+{
 	struct reprice_stats rs;
-	struct checkpoint_key *pub = NULL;
 	int64_t gaps[2] = {0, 0}, latest = -1, jumps = 0;
 	size_t bad, ncp = 0;
-	char err[512];
 	sqlite3 *db;
-	int first, rc;
-	const struct opt o[] = {
-		{.name = "checkpoints", .kind = OPT_STR, .dst = &cpfile,
-		    .arg = "FILE", .help = "signed checkpoints, one a line"},
-		{.name = "pubkey", .kind = OPT_STR, .dst = &pubfile,
-		    .arg = "KEY.pub", .help = "the ledger's public key"},
-		{.name = NULL},
-	};
+	int rc;
 
-	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
-		return rc;
-	if ((cpfile == NULL) != (pubfile == NULL))
-		return opt_fail(&cmd, "--checkpoints and --pubkey go together");
-	path = argv[first];
-	if (pubfile != NULL && (pub = checkpoint_key_load(pubfile, 0, err,
-	    sizeof err)) == NULL) {
-		fprintf(stderr, "fare-engine: %s\n", err);
+	if ((db = ledger_open_ro(path)) == NULL)
 		return 1;
-	}
-	if ((db = ledger_open_ro(path)) == NULL) {
-		checkpoint_key_free(pub);
-		return 1;
-	}
 	bad = ledger_verify(db, stdout);
 	bad += reprice_verify(path, db, stdout, &rs);
 	if (journal_seq_gaps(db, gap_cb, gaps, &jumps) == -1)
@@ -262,8 +301,63 @@ cmd_audit_verify(int argc, char **argv)
 		    "validator renumbered; not counted as gaps)\n", path,
 		    (long long)jumps, jumps == 1 ? "" : "s", JOURNAL_SEQ_JUMP);
 	sqlite3_close(db);
-	checkpoint_key_free(pub);
 	return rc;
+}
+
+int
+cmd_audit_verify(int argc, char **argv)
+{
+	static const struct opt_cmd cmd = {"fare-engine audit verify",
+	    "DB...", 1, AUDIT_SHARDS_MAX, "Proves the ledger of database DB "
+	    "sound: every transaction sums to 0, the hash\nchain is intact, "
+	    "nothing removed or reordered, postings equal charges and\nshares, "
+	    "collected and owed equal settlements and debts, and every "
+	    "closed\naccount-day repriced from its taps with its tariff version "
+	    "gives its legs,\ncharge and shares; warns of gaps in validators' "
+	    "sequence numbers.  With\n--checkpoints and --pubkey: every "
+	    "checkpoint is signed by the ledger key and\nthe ledger extends "
+	    "each.  Several databases are the shards of a cluster\n(at most "
+	    "10): each is verified, then no tap and no account may be on two "
+	    "of\nthem.  Exit 0, or 1 naming each problem."};
+	const char *cpfile = NULL, *pubfile = NULL;
+	struct checkpoint_key *pub = NULL;
+	char err[512];
+	long across = 0;
+	int first, rc, i, bad = 0, n;
+	const struct opt o[] = {
+		{.name = "checkpoints", .kind = OPT_STR, .dst = &cpfile,
+		    .arg = "FILE", .help = "signed checkpoints, one a line"},
+		{.name = "pubkey", .kind = OPT_STR, .dst = &pubfile,
+		    .arg = "KEY.pub", .help = "the ledger's public key"},
+		{.name = NULL},
+	};
+
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	n = argc - first;
+	if ((cpfile == NULL) != (pubfile == NULL))
+		return opt_fail(&cmd, "--checkpoints and --pubkey go together");
+	if (cpfile != NULL && n > 1)
+		return opt_fail(&cmd, "checkpoints are per shard: verify each "
+		    "shard with its own --checkpoints");
+	if (pubfile != NULL && (pub = checkpoint_key_load(pubfile, 0, err,
+	    sizeof err)) == NULL) {
+		fprintf(stderr, "fare-engine: %s\n", err);
+		return 1;
+	}
+	for (i = first; i < argc; i++)
+		bad += verify_db(argv[i], cpfile, pub) != 0;
+	checkpoint_key_free(pub);
+	if (n > 1 && (across = verify_across(argv + first, n)) != 0) {
+		if (across > 0)
+			printf("%d shards: %ld problem%s across shards\n", n,
+			    across, across == 1 ? "" : "s");
+		return 1;
+	}
+	if (n > 1 && bad == 0)
+		printf("%d shards: all sound; no tap and no account on two "
+		    "shards\n", n);
+	return bad > 0 ? 1 : 0;
 }
 
 int
@@ -276,7 +370,7 @@ cmd_audit_reconcile(int argc, char **argv)
 	    "either\nside, or a different amount, outcome, account, day or "
 	    "reference.  Exit 0, or\n1 naming each difference."};
 	const char *day = NULL;
-	char net[MONEY_TEXT_MAX];
+	char net[MONEY_TEXT_MAX], cur[4];
 	struct reconcile_stats st;
 	size_t bad;
 	sqlite3 *db;
@@ -293,6 +387,7 @@ cmd_audit_reconcile(int argc, char **argv)
 		return 1;
 	bad = reconcile_reports(db, (const char *const *)argv + first + 1,
 	    (size_t)(argc - first - 1), day, stdout, &st);
+	(void)tariff_version_currency(db, cur);
 	sqlite3_close(db);
 	if (bad > 0) {
 		printf("%s: NOT reconciled: %zu difference%s with the "
@@ -300,7 +395,7 @@ cmd_audit_reconcile(int argc, char **argv)
 		    bad == 1 ? "" : "s");
 		return 1;
 	}
-	money_text("EUR", st.net_cents, net);	/* the database keeps none */
+	money_text(cur, st.net_cents, net);
 	printf("%s: reconciled%s%s: %zu settlements (%zu approved, %s net) "
 	    "equal the acquirer's %zu report rows\n", argv[first],
 	    day ? " for " : "", day ? day : "", st.engine, st.approved, net,

@@ -31,7 +31,11 @@
 #include "price.h"
 #include "price-int.h"
 #include "tap.h"
+#include "tariff-version.h"
 #include "tariff.h"
+
+/* The tariff's currency as the database keeps it (set where it opens). */
+static char audit_currency[4] = "EUR";
 
 static sqlite3 *
 open_ro(const char *path)
@@ -46,6 +50,7 @@ open_ro(const char *path)
 		return NULL;
 	}
 	sqlite3_busy_timeout(db, 5000);
+	(void)tariff_version_currency(db, audit_currency);
 	return db;
 }
 
@@ -57,11 +62,11 @@ col(sqlite3_stmt *s, int i)
 	return v != NULL ? (const char *)v : "";
 }
 
-/* Money as a person reads it (the database keeps no currency: euros). */
+/* Money as a person reads it, in the tariff's currency. */
 static void
 money(int64_t cents, char buf[32])
 {
-	money_text("EUR", cents, buf);
+	money_text(audit_currency, cents, buf);
 }
 
 /* What riders were charged for a service day, in all. */

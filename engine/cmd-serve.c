@@ -25,6 +25,9 @@
  *                                   keeps in memory; 0: none)
  *   ledger_key_file = /etc/onecity/ledger.key  (signs checkpoints)
  *   checkpoint_file = /var/lib/onecity/checkpoints  (appended at day close)
+ *   nats = nats://10.0.0.1:4222,nats://10.0.0.2:4222   (gateway mode:
+ *                                   taps go to JetStream, not to db)
+ *   shards = 2                     (gateway mode: pricing shards)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,6 +37,7 @@
 
 #include "cmd.h"
 #include "config.h"
+#include "jsbus.h"
 #include "limits.h"
 #include "log.h"
 #include "opt.h"
@@ -91,7 +95,7 @@ cmd_serve(int argc, char **argv)
 	    SETTLE_GRACE_S_DEFAULT, SETTLE_INTERVAL_S_DEFAULT,
 	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT,
 	    METRICS_REFRESH_S_DEFAULT,
-	    ACCOUNT_CACHE_ACCOUNTS, NULL, NULL, NULL};
+	    ACCOUNT_CACHE_ACCOUNTS, NULL, NULL, NULL, NULL, 0};
 	const char *config = serve_config_path(argc, argv), *cfg = NULL;
 	int64_t clock = INT64_MIN;
 	struct config_kept kept = {{NULL}, 0};
@@ -160,6 +164,12 @@ cmd_serve(int argc, char **argv)
 		{.name = "checkpoint-file", .kind = OPT_STR,
 		    .dst = &c.checkpoint_file, .arg = "FILE", .help = "where "
 		    "the checkpoints are appended"},
+		{.name = "nats", .kind = OPT_STR, .dst = &c.nats,
+		    .arg = "URLS", .help = "gateway mode: publish taps to "
+		    "JetStream (nats://HOST:PORT,...)"},
+		{.name = "shards", .kind = OPT_LONG, .dst = &c.shards,
+		    .arg = "N", .lo = 1, .hi = JSBUS_SHARDS_MAX,
+		    .help = "gateway mode: pricing shards (workers)"},
 		{.name = "handshake-timeout", .kind = OPT_LONG,
 		    .dst = &c.handshake_timeout_s, .arg = "S", .lo = 1,
 		    .hi = 600, .help = "drop sockets that never finish TLS"},
@@ -213,6 +223,11 @@ serve_check(const struct server_config *c)
 		    "debt tap gap 0-1209600 s)\n");
 		return 2;
 	}
+	if (c->nats != NULL && c->shards < 1)
+		return opt_fail(&serve_cmd, "--nats needs --shards N");
+	if (c->nats != NULL && c->acquirer != NULL)
+		return opt_fail(&serve_cmd, "a gateway does not settle: give "
+		    "--acquirer to the workers");
 	if (c->max_connections < 1 || c->max_connections > LIMIT_CONNECTIONS_MAX) {
 		fprintf(stderr, "fare-engine: max_connections out of range\n");
 		return 2;

@@ -21,6 +21,7 @@ int	cmd_audit_operators(int argc, char **argv);
 int	cmd_audit_explain(int argc, char **argv);
 int	cmd_deny_add(int argc, char **argv);
 int	cmd_deny_remove(int argc, char **argv);
+int	cmd_worker(int argc, char **argv);
 int	cmd_backup(int argc, char **argv);
 /* audit's ledger proofs besides verify (cmd-audit-ledger.c). */
 int	cmd_audit_keygen(int argc, char **argv);

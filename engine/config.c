@@ -16,6 +16,11 @@
 #include "parse.h"
 #include "wire.h"
 
+/* Every problem is an error line of the log (journald's level <3>, as
+ * every line the engine writes has one), in the compiler's FILE:LINE form
+ * an editor jumps to. */
+#define CONFIG_ERR	"<3>"
+
 /*
  * Reading the config file: inih calls back per key without a line number,
  * so the file is fed to it line by line (ini_parse_stream) and the line
@@ -69,7 +74,8 @@ ini_problem(struct ini_ctx *x, const char *key, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	utf8_printable(key, shown, sizeof shown);
-	fprintf(stderr, "%s:%u: %s: %s\n", x->file, x->line, shown, msg);
+	fprintf(stderr, CONFIG_ERR "%s:%u: %s: %s\n", x->file, x->line, shown,
+	    msg);
 	x->errors++;
 }
 
@@ -154,6 +160,10 @@ ini_numbers(struct ini_ctx *x, const char *name, const char *value)
 		if (!ini_number(x, name, value, 0, ACCOUNT_CACHE_ACCOUNTS, &v))
 			return 0;
 		c->account_cache = (long)v;
+	} else if (strcmp(name, "shards") == 0) {
+		if (!ini_number(x, name, value, 1, LIMIT_SHARDS_MAX, &v))
+			return 0;
+		c->shards = (long)v;
 	} else
 		return -1;
 	return 1;
@@ -228,6 +238,8 @@ ini_strings(struct ini_ctx *x, const char *name, const char *value)
 		c->ledger_key_file = keep(x, value);
 	else if (strcmp(name, "checkpoint_file") == 0)
 		c->checkpoint_file = keep(x, value);
+	else if (strcmp(name, "nats") == 0)
+		c->nats = keep(x, value);
 	else
 		return -1;
 	return 1;
@@ -240,7 +252,7 @@ static const char *const ini_keys[] = {
 	"handshake_timeout_s", "acquirer", "settle_grace_s",
 	"settle_interval_s", "settle_timeout_ms", "debt_tap_gap_s",
 	"account_cache", "metrics_refresh_s", "log_level", "ledger_key_file",
-	"checkpoint_file",
+	"checkpoint_file", "nats", "shards",
 };
 
 static int
@@ -283,12 +295,13 @@ config_parse(struct ini_ctx *x)
 	if (r > 0) {
 		/* inih's own (the handler never fails): the first line that
 		 * is not "key = value" or a [section]. */
-		fprintf(stderr, "%s:%d: not 'key = value' or a [section]\n",
-		    x->file, r);
+		fprintf(stderr, CONFIG_ERR "%s:%d: not 'key = value' or a "
+		    "[section]\n", x->file, r);
 		return 2;
 	}
 	if (r < 0) {
-		fprintf(stderr, "fare-engine: %s: out of memory\n", x->file);
+		fprintf(stderr, CONFIG_ERR "fare-engine: %s: out of memory\n",
+		    x->file);
 		return 2;
 	}
 	return x->errors > 0 ? 2 : 0;
@@ -302,7 +315,8 @@ config_read(const char *file, struct server_config *c,
 	int rc;
 
 	if ((x.f = fopen(file, "r")) == NULL) {
-		fprintf(stderr, "fare-engine: %s: %s\n", file, strerror(errno));
+		fprintf(stderr, CONFIG_ERR "fare-engine: %s: %s\n", file,
+		    strerror(errno));
 		return 2;
 	}
 	rc = config_parse(&x);

@@ -18,7 +18,8 @@ void	config_free(struct config_kept *);
 
 /*
  * Reads FILE into c (values it names replace c's): 0, or 2 after naming
- * every problem on stderr as "FILE:LINE: key: message" (an unknown key, a
+ * every problem on stderr as "<3>FILE:LINE: key: message" (an error line
+ * of the log, journald's level 3; an unknown key, a
  * value out of its range or form, a key given twice, another section, a
  * line that is not "key = value").  The strings c points to are kept in
  * kept (zeroed by the caller) until config_free.

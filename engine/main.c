@@ -6,7 +6,21 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <event2/event.h>
+#include <mbedtls/version.h>
+#include <sqlite3.h>
+
 #include "cmd.h"
+
+#ifndef ONECITY_VERSION
+#define ONECITY_VERSION "unknown"	/* the Makefile gives git's */
+#endif
+/* gcc's __VERSION__ is a bare number; clang's names itself. */
+#ifdef __clang__
+#define ONECITY_CC ""
+#else
+#define ONECITY_CC "gcc "
+#endif
 
 static const struct cmd_entry {
 	const char	*name;
@@ -31,7 +45,10 @@ static const struct cmd_entry {
 	    "re-issue the acquirer simulator's certificate"},
 	{"serve", NULL, cmd_serve, "[--config FILE] --certs DIR --tariff DIR "
 	    "--db FILE", "run the engine"},
-	{"audit", "verify", cmd_audit_verify, "DB [--checkpoints FILE "
+	{"worker", NULL, cmd_worker, "--nats URLS --shard K --shards N "
+	    "--db FILE --tariff DIR", "price one shard of the cluster "
+	    "(JetStream)"},
+	{"audit", "verify", cmd_audit_verify, "DB... [--checkpoints FILE "
 	    "--pubkey KEY.pub]", "prove the ledger sound (exit 1 naming each "
 	    "problem)"},
 	{"audit", "keygen", cmd_audit_keygen, "KEY",
@@ -78,10 +95,24 @@ usage(FILE *f, const char *name)
 		fprintf(f, "  fare-engine %s\n      %s\n", left,
 		    cmds[i].summary);
 	}
-	fprintf(f, "'fare-engine %s%s --help' lists a command's options.\n"
+	fprintf(f, "'fare-engine %s%s --help' lists a command's options; "
+	    "'fare-engine --version' the build.\n"
 	    "Exit status: 0 success, 1 bad input or a failed check, 2 bad "
 	    "usage.\n", name ? name : "COMMAND", name && strcmp(name, "serve")
 	    != 0 && strcmp(name, "price") != 0 ? " SUBCOMMAND" : "");
+}
+
+/* --version: what runs, as /metrics' onecity_build_info says it. */
+static int
+version(void)
+{
+	printf("fare-engine %s\n"
+	    "built with " ONECITY_CC "%s (C%ld)\n"
+	    "libraries: SQLite %s, libevent %s, mbed TLS %s, inih\n",
+	    ONECITY_VERSION, __VERSION__,
+	    __STDC_VERSION__ / 100 % 100, sqlite3_libversion(),
+	    event_get_version(), MBEDTLS_VERSION_STRING);
+	return 0;
 }
 
 static int
@@ -96,6 +127,8 @@ main(int argc, char **argv)
 	size_t i;
 	int known = 0;
 
+	if (argc == 2 && strcmp(argv[1], "--version") == 0)
+		return version();
 	if (argc < 2 || is_help(argv[1])) {
 		usage(argc < 2 ? stderr : stdout, NULL);
 		return argc < 2 ? 2 : 0;

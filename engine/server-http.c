@@ -18,6 +18,7 @@
 #include "tls.h"
 #include "certs.h"
 #include "server-int.h"
+#include "gateway.h"
 #include "limits.h"
 #include "metrics.h"
 #include "writer.h"
@@ -72,6 +73,15 @@ healthz_cb(const struct http_request *req, struct http_response *r, void *arg)
 		memmove(why + 9, why, strnlen(why, sizeof why - 10) + 1);
 		memcpy(why, "journal: ", 9);
 		why[sizeof why - 1] = '\0';
+	} else if (s->gw != NULL && gateway_health(s->gw, crl, sizeof crl) !=
+	    NULL) {
+		/* Gateway mode: JetStream not acknowledging. */
+		char *p;
+		for (p = crl; *p; p++)
+			if (*p == '"' || *p == '\\' || (unsigned char)*p < 32)
+				*p = ' ';
+		bad = why;
+		snprintf(why, sizeof why, "jetstream: %.200s", crl);
 	} else if (crl_state == 1) {
 		bad = why;
 		snprintf(why, sizeof why, "%s", crl);
@@ -86,7 +96,8 @@ healthz_cb(const struct http_request *req, struct http_response *r, void *arg)
 	    "\"connections\":%ld,\"committed\":%llu,\"queued\":%zu",
 	    bad ? "failing" : "ok", s->accepting ? "true" : "false",
 	    s->nconns, (unsigned long long)ws.committed,
-	    writer_queued(s->writer));
+	    writer_queued(s->writer) + (s->gw != NULL ?
+	    gateway_queued(s->gw) : 0));
 	if (next[0] != '\0')
 		evbuffer_add_printf(b, ",\"crl_next_update\":\"%s\"", next);
 	if (bad != NULL)

@@ -43,6 +43,8 @@ struct server {
 	struct web		*web;		/* the pages, both ports */
 	struct web_http		 web_op, web_pub;
 	struct writer		*writer;
+	struct gateway		*gw;		/* gateway mode: taps go to
+						 * JetStream, not writer */
 	struct settle		*settle;
 	struct terminal		**slot;
 	uint32_t		*gen;

@@ -37,7 +37,9 @@
 #include "metrics.h"
 #include "deny.h"
 #include "diag.h"
+#include "gateway.h"
 #include "harden.h"
+#include "jsbus.h"
 #include "log.h"
 #include "http.h"
 #include "writer.h"
@@ -241,6 +243,15 @@ check_tap(struct server *s, struct terminal *t, char *body, struct jtap *x)
 	return n == 8 ? REFUSAL_DENIED_AT_GATE : REFUSAL_NONE;
 }
 
+/* Taps waiting for the writer, or in gateway mode for JetStream too. */
+static size_t
+queued(struct server *s)
+{
+	size_t n = writer_queued(s->writer);
+
+	return s->gw != NULL ? n + gateway_queued(s->gw) : n;
+}
+
 static void
 handle_tap(struct server *s, struct terminal *t, char *body)
 {
@@ -252,14 +263,19 @@ handle_tap(struct server *s, struct terminal *t, char *body)
 	snprintf(x.device_id, sizeof x.device_id, "%s", t->device_id);
 	x.refuse = check_tap(s, t, body, &x);
 	s->n_taps++;
-	if (writer_submit(s->writer, &x) == -1) {
+	/* Gateway mode: accepted taps, and those a gate refused (the
+	 * card's debt is on its shard), go to JetStream; the refused ones
+	 * to this gateway's own database. */
+	if (s->gw != NULL && (x.refuse == REFUSAL_NONE ||
+	    x.refuse == REFUSAL_DENIED_AT_GATE) ? gateway_submit(s->gw, &x)
+	    == -1 : writer_submit(s->writer, &x) == -1) {
 		s->queue_full = 1;
 		terminal_close(t, "journal queue full");
 		return;
 	}
 	mbedtls_platform_zeroize(&x, sizeof x);
 	t->inflight++;
-	if (writer_queued(s->writer) > JOURNAL_QUEUE_PAUSE)
+	if (queued(s) > JOURNAL_QUEUE_PAUSE)
 		s->queue_full = 1;
 	update_pause(t);
 }
@@ -581,7 +597,7 @@ writer_done_cb(const struct jresult *r, size_t n, void *arg)
 			send_frame(t, r[i].refused != REFUSAL_NONE ? 'R' : 'A',
 			    body);
 	}
-	if (s->queue_full && writer_queued(s->writer) < JOURNAL_QUEUE_RESUME)
+	if (s->queue_full && queued(s) < JOURNAL_QUEUE_RESUME)
 		s->queue_full = 0;
 	for (i = 0; i < (size_t)s->nslots; i++)
 		if (s->slot[i] != NULL)
@@ -666,7 +682,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	tick_metrics(s);
-	if (s->queue_full && writer_queued(s->writer) < JOURNAL_QUEUE_RESUME)
+	if (s->queue_full && queued(s) < JOURNAL_QUEUE_RESUME)
 		s->queue_full = 0;
 	for (i = 0; i < s->nslots; i++)
 		if (s->slot[i] != NULL)
@@ -836,15 +852,20 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 		s->crl_warned_s = 0;
 	}
 	if (load_tariffs(s->cfg->tariff, &a, &b, &files, err, sizeof err) ==
-	    -1) {
+	    -1)
 		log_warning("tariff_reload_failed", "tariff=%s msg=%s",
 		    LOGQ(s->cfg->tariff), LOGQ(err));
-		return;
+	else {
+		tariff_free(s->tariff);
+		s->tariff = a;
+		writer_set_tariff(s->writer, b, files);
+		log_notice("tariff_reloaded", "tariff=%s",
+		    LOGQ(s->cfg->tariff));
 	}
-	tariff_free(s->tariff);
-	s->tariff = a;
-	writer_set_tariff(s->writer, b, files);
-	log_notice("tariff_reloaded", "tariff=%s", LOGQ(s->cfg->tariff));
+	/* An operator who edited the config file must not think it applied. */
+	log_notice("reload_done", "reloaded=\"crl tariff\" msg=\"the config "
+	    "file, certificates and keys are read at start only: restart "
+	    "for changes to them\"");
 }
 
 /*
@@ -1077,6 +1098,15 @@ server_setup(struct server *s, char *err, size_t errlen)
 	} else
 		log_notice("settlement_off", "msg=\"no acquirer "
 		    "configured\"");
+	if (c->nats != NULL) {
+		struct gateway_opts go = {c->nats, (unsigned)c->shards, c->db,
+		    c->clock_offset_s};
+		if ((s->gw = gateway_open(&go, s->base, writer_done_cb, s, err,
+		    errlen)) == NULL)
+			return -1;
+		CLUSTER_LOG(LOG_LEVEL_NOTICE, "gateway_mode", "gateway: publishing taps to JetStream at %s, %ld "
+		    "shard(s)", c->nats, c->shards);
+	}
 	open_deny_feed(s);
 	if (listen_validators(s, err, errlen) == -1)
 		return -1;
@@ -1142,6 +1172,7 @@ out:
 	server_http_stop(&s);
 	metrics_stop(s.metrics);
 	settle_stop(s.settle);
+	gateway_close(s.gw);
 	/* The writer last, alone on the database: it checkpoints the WAL. */
 	sqlite3_close(s.ro);
 	s.ro = NULL;

@@ -28,6 +28,9 @@ struct server_config {
 	const char	*ledger_key_file;	/* signs checkpoints */
 	const char	*checkpoint_file;	/* ... appended here */
 	const char	*web;		/* host:port for riders; NULL: none */
+	const char	*nats;		/* gateway mode: nats://HOST:PORT,...;
+					 * NULL: the embedded engine */
+	long		 shards;	/* gateway mode: pricing shards */
 };
 
 /* Runs until SIGTERM or SIGINT; returns the exit status. */

@@ -202,21 +202,6 @@ web_html_form(const char *lang, int status, struct buf *b)
 	buf_addlit(b, "</main></body></html>\n");
 }
 
-/* "HH:MM" local. */
-static void
-local_hm(const struct tz *z, int64_t utc, char out[8])
-{
-	int64_t l;
-
-	if (utc == INT64_MIN || z == NULL) {
-		snprintf(out, 8, "%s", "");
-		return;
-	}
-	l = utc + tz_offset(z, utc);
-	l = ((l % 86400) + 86400) % 86400;
-	snprintf(out, 8, "%02d:%02d", (int)(l / 3600), (int)(l / 60 % 60));
-}
-
 /* "Saturday 28 November 2026" from "2026-11-28", in w's words. */
 static void
 long_day(const struct words *w, const char *day, char *out, size_t len)
@@ -278,11 +263,14 @@ trip_note(const struct tariff *t, const struct words *w,
 }
 
 static void
-trip_legs(const struct tariff *t, const struct tz *z, const struct words *w,
+trip_legs(const struct tariff *t, const struct words *w,
     const struct web_trip *tr, struct buf *b)
 {
+	int32_t day;
 	size_t i;
 
+	if (web_parse_day(tr->day, &day) == -1)
+		day = 0;	/* a stored day is valid: then every time dated */
 	web_outf(b, "<table id=\"journeys\"><thead><tr><th scope=\"col\">%s</th>"
 	    "<th scope=\"col\">%s</th><th scope=\"col\">%s</th><th scope="
 	    "\"col\" class=\"num\">%s</th><th scope=\"col\" class=\"num\">%s"
@@ -291,9 +279,10 @@ trip_legs(const struct tariff *t, const struct tz *z, const struct words *w,
 	for (i = 0; i < tr->nlegs; i++) {
 		const struct web_trip_leg *l = &tr->leg[i];
 		uint32_t n = tariff_network(t, l->network, strlen(l->network));
-		char a[8], c[8], f[32], ch[32];
-		local_hm(z, l->checkin, a);
-		local_hm(z, l->checkout, c);
+		char a[EXPLAIN_TIME_MAX], c[EXPLAIN_TIME_MAX], f[32], ch[32];
+		/* "08:01", dated past midnight or across a clock change. */
+		explain_day_time(t, l->checkin, day, a);
+		explain_day_time(t, l->checkout, day, c);
 		web_money(t, l->fare_cents, f);
 		web_money(t, l->contribution_cents, ch);
 		web_outf(b, "<tr class=\"leg %s\"><td>%s%s%s</td><td>", l->status,
@@ -382,7 +371,7 @@ web_html_trip(const struct tariff *t, const struct tz *z, const char *lang,
 	buf_addlit(b, "<h2 id=\"day\">");
 	web_add_html(b, h);
 	buf_addlit(b, "</h2>");
-	trip_legs(t, z, w, tr, b);
+	trip_legs(t, w, tr, b);
 	for (i = 0; i < tr->nlegs; i++)
 		incomplete |= strcmp(tr->leg[i].status, "incomplete") == 0;
 	if (incomplete)

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "ledger.h"
 #include "limits.h"
+#include "moves.h"
 #include "parse.h"
 #include "price-int.h"
 #include "settlement.h"
@@ -870,6 +871,19 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 		    (journal_update_card(w->journal, x) != 0 ||
 		    card_after(w, bt, tk, x) == -1))
 			return -1;
+	} else if (why == REFUSAL_MOVED) {
+		/* Cluster (worker.c): the card's taps went to its PAR's
+		 * shard; forget them here and reprice the token's account
+		 * whole, which reverses what it had posted. */
+		if (moves_forget_card(journal_db(w->journal), x->token, x->par,
+		    writer_now(w)) != 0)
+			return -1;
+		snprintf(acc, sizeof acc, "tok:%s", x->token);
+		acache_drop(w->cache, acc);	/* its taps are gone */
+		if ((bt->before[i] = touch_account(bt, acc)) == STRTAB_NONE)
+			return -1;
+		bt->res[i].refused = why;
+		return 0;
 	} else if (why == REFUSAL_DENIED_AT_GATE) {
 		/* Not a journey; but the card is back: try its debt.  The
 		 * account the card already has, never one a PAR in the tap
@@ -941,6 +955,11 @@ index_batch(struct writer *w, struct batch *bt)
 			bt->to_day[a] = bt->to_day[bt->before[i]] = INT32_MAX;
 		}
 	}
+	for (i = 0; i < n; i++)
+		if (bt->res[i].refused == REFUSAL_MOVED) {
+			bt->from_day[bt->before[i]] = INT32_MIN;
+			bt->to_day[bt->before[i]] = INT32_MAX;
+		}
 	for (i = n; i-- > 0;)
 		if (bt->tap_acc[i] != STRTAB_NONE) {
 			bt->next[i] = bt->first[bt->tap_acc[i]];

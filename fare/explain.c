@@ -101,6 +101,27 @@ explain_local_time(const struct tariff *t, int64_t utc, int with_date,
 	    (int)((off < 0 ? -off : off) / 60 % 60));
 }
 
+void
+explain_day_time(const struct tariff *t, int64_t utc, int32_t service_day,
+    char buf[EXPLAIN_TIME_MAX])
+{
+	/* Midday UTC lies inside the service day for any zone near Europe:
+	 * after the night's clock change, before the next. */
+	int64_t noon = (int64_t)service_day * 86400 + 43200;
+	int32_t off;
+
+	if (utc == PRICE_NO_TIME) {
+		*buf = '\0';
+		return;
+	}
+	off = t != NULL ? tz_offset(t->tz, utc) : 0;
+	if (civil_day_of(utc + off) == service_day &&
+	    off == (t != NULL ? tz_offset(t->tz, noon) : 0))
+		explain_local_time(t, utc, 0, buf);
+	else
+		explain_local_time(t, utc, 1, buf);
+}
+
 static void
 outf(struct buf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -119,10 +140,14 @@ outf(struct buf *o, const char *fmt, ...)
 		    sizeof tmp - 1);
 }
 
+/* A leg's time on its day's lines: "08:01", or dated where it must be. */
 static void
-local_hm(const struct tariff *t, int64_t utc, char out[32])
+local_hm(const struct tariff *t, int64_t utc, int32_t day, char out[32])
 {
-	explain_local_time(t, utc, 0, out);
+	if (utc == PRICE_NO_TIME)
+		explain_local_time(t, utc, 0, out);
+	else
+		explain_day_time(t, utc, day, out);
 }
 
 static const char *
@@ -161,13 +186,13 @@ explain_leg_rule(const struct tariff *t, const struct price_leg *l,
 
 static void
 explain_leg(const struct tariff *t, const struct price_leg *l, uint32_t no,
-    struct buf *o)
+    int32_t day, struct buf *o)
 {
 	char a[160], b[160], ti[32], to[32], fare[32], con[32];
 	const struct t_network *nw = &t->network[l->network];
 
-	local_hm(t, l->checkin, ti);
-	local_hm(t, l->checkout, to);
+	local_hm(t, l->checkin, day, ti);
+	local_hm(t, l->checkout, day, to);
 	explain_money(t, l->fare_cents, fare);
 	explain_money(t, l->contribution_cents, con);
 	outf(o, "  %u. %s: %s %s -> %s %s: %s, fare %s, counts %s\n", no,
@@ -269,7 +294,7 @@ explain_day(const struct tariff *t, const char *account,
 	memset(netsum, 0, sizeof netsum);
 	for (i = 0; i < d->nlegs; i++) {
 		const struct price_leg *l = &r->leg[d->legs_off + i];
-		explain_leg(t, l, i + 1, o);
+		explain_leg(t, l, i + 1, d->service_day, o);
 		if (l->status == LEG_COMPLETE || l->status == LEG_AUTOCOMPLETED) {
 			netsum[l->network] += l->contribution_cents;
 			nets |= (uint64_t)1 << l->network;

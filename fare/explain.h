@@ -42,5 +42,15 @@ void	explain_money(const struct tariff *, int64_t cents,
  */
 void	explain_local_time(const struct tariff *, int64_t utc, int with_date,
 	    char buf[EXPLAIN_TIME_MAX]);
+/*
+ * utc as a person reads it on a row of service_day (days since
+ * 1970-01-01): "08:01" when it falls on that local date with the clock
+ * as it stood at the day's midday, else the full explain_local_time()
+ * form ("2026-10-25 02:10 +01:00"), so that a time past midnight or on
+ * the other side of a clock change cannot be read as another moment
+ * (the rows are grouped by service day, SPEC §4).  PRICE_NO_TIME: "".
+ */
+void	explain_day_time(const struct tariff *, int64_t utc,
+	    int32_t service_day, char buf[EXPLAIN_TIME_MAX]);
 
 #endif

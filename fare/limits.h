@@ -57,6 +57,8 @@
  * a TLS context (~40 KiB) so 20,000 is under 1 GiB. */
 #define LIMIT_CONNECTIONS_DEFAULT	20000
 #define LIMIT_CONNECTIONS_MAX		1000000
+/* Pricing shards of the cluster deployment (serve --shards, worker). */
+#define LIMIT_SHARDS_MAX		1024
 /* Seconds a new connection has to finish its TLS handshake (slowloris). */
 #define HANDSHAKE_TIMEOUT_S		10
 /* A frame body: a tap is under 300 bytes; 16 KiB is one TLS record. */

@@ -41,6 +41,7 @@ static const char *const refusal_names[REFUSAL_MAX] = {
 	[REFUSAL_CONFLICTING_RESEND] = "conflicting-resend",
 	[REFUSAL_STORE] = "store",
 	[REFUSAL_NOT_COMMITTED] = "not-committed",
+	[REFUSAL_MOVED] = "moved-to-par-shard",
 };
 
 static const char *const kinds[] = {"in", "out"};

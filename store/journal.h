@@ -36,6 +36,9 @@ enum refusal {
 	REFUSAL_CONFLICTING_RESEND,
 	REFUSAL_STORE,
 	REFUSAL_NOT_COMMITTED,
+	REFUSAL_MOVED,			/* cluster: not a tap but an order to
+					 * forget the card's taps (token; par
+					 * is where they went): moves.h */
 	REFUSAL_MAX
 };
 

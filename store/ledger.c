@@ -28,6 +28,7 @@
 #include "ledger.h"
 #include "limits.h"
 #include "parse.h"
+#include "tariff-version.h"
 
 struct ledger {
 	sqlite3		*db;
@@ -301,7 +302,7 @@ struct pair_check {
  */
 static void
 verify_pairs(sqlite3 *db, FILE *out, size_t *bad, const char *sql,
-    const struct pair_check *c, size_t n)
+    const struct pair_check *c, size_t n, const char *cur)
 {
 	sqlite3_stmt *s;
 	size_t k;
@@ -314,9 +315,8 @@ verify_pairs(sqlite3 *db, FILE *out, size_t *bad, const char *sql,
 			if (sqlite3_column_int64(s, c[k].col) ==
 			    sqlite3_column_int64(s, c[k].col + 1))
 				continue;
-			/* The database keeps no currency: euros. */
-			money_text("EUR", sqlite3_column_int64(s, c[k].col), a);
-			money_text("EUR", sqlite3_column_int64(s, c[k].col + 1),
+			money_text(cur, sqlite3_column_int64(s, c[k].col), a);
+			money_text(cur, sqlite3_column_int64(s, c[k].col + 1),
 			    b);
 			problem(out, bad, "%s%s %s: %s %s %s %s%s", c[k].prefix,
 			    sqlite3_column_text(s, 0), sqlite3_column_text(s, 1),
@@ -341,7 +341,9 @@ ledger_verify(sqlite3 *db, FILE *out)
 {
 	sqlite3_stmt *s;
 	size_t bad = 0;
+	char cur[4];
 
+	(void)tariff_version_currency(db, cur);	/* money in its words */
 	if (verify_chain(db, out, &bad) == -1)
 		return bad;
 	/* Every transaction balances. */
@@ -350,7 +352,7 @@ ledger_verify(sqlite3 *db, FILE *out)
 	    SQLITE_OK) {
 		while (sqlite3_step(s) == SQLITE_ROW) {
 			char m[MONEY_TEXT_MAX];
-			money_text("EUR", sqlite3_column_int64(s, 1), m);
+			money_text(cur, sqlite3_column_int64(s, 1), m);
 			problem(out, &bad, "transaction %lld does not balance "
 			    "(sums to %s)", sqlite3_column_int64(s, 0), m);
 		}
@@ -365,14 +367,14 @@ ledger_verify(sqlite3 *db, FILE *out)
 	    "WHERE l.rider_account = c.account AND l.service_day = "
 	    "c.service_day AND l.ledger_account = 'rider:' || c.account AND "
 	    "l.reason IN (" LEDGER_PRICING_REASONS ")), 0) FROM charges c",
-	    charge_check, 1);
+	    charge_check, 1, cur);
 	verify_pairs(db, out, &bad, "SELECT s.network_id, s.service_day, "
 	    "sum(CASE WHEN c.posted THEN s.cents ELSE 0 END), "
 	    "coalesce((SELECT -sum(amount_cents) FROM ledger l "
 	    "WHERE l.ledger_account = 'revenue:' || s.network_id AND "
 	    "l.service_day = s.service_day), 0) FROM shares s JOIN charges c "
 	    "USING (account, service_day) GROUP BY s.network_id, "
-	    "s.service_day", share_check, 1);
+	    "s.service_day", share_check, 1, cur);
 	/* Money collected equals the approved settlements, debts the open
 	 * ones, account-day by account-day. */
 	verify_pairs(db, out, &bad, "WITH c AS (SELECT rider_account AS a, "
@@ -389,6 +391,6 @@ ledger_verify(sqlite3 *db, FILE *out)
 	    "coalesce(c.owed, 0), coalesce(o.owed, 0) FROM (SELECT a, d FROM "
 	    "c UNION SELECT a, d FROM s UNION SELECT a, d FROM o) k LEFT JOIN "
 	    "c USING (a, d) LEFT JOIN s USING (a, d) LEFT JOIN o USING (a, d)",
-	    money_check, 2);
+	    money_check, 2, cur);
 	return bad;
 }

@@ -13,6 +13,7 @@
 #include "price-int.h"
 #include "reconcile.h"
 #include "strtab.h"
+#include "tariff-version.h"
 
 struct row {
 	char		 reference[24], account[64], day[11], outcome[16];
@@ -28,6 +29,7 @@ struct rec {
 	size_t		 nrows, cap;
 	FILE		*out;
 	size_t		 bad;
+	char		 cur[4];	/* the tariff's, for messages */
 };
 
 /* Splits a CSV line of 7 plain fields (no quotes) in place. */
@@ -147,7 +149,7 @@ match(struct rec *c, sqlite3_stmt *s)
 	struct row *r;
 	char m[MONEY_TEXT_MAX], m2[MONEY_TEXT_MAX];
 
-	money_text("EUR", amount, m);
+	money_text(c->cur, amount, m);
 	if (id == STRTAB_NONE) {
 		fprintf(c->out, "settlement %s (reference %s, %s %s, %s, %s): "
 		    "not in the acquirer's report\n", key, ref, acc, day, m,
@@ -160,7 +162,7 @@ match(struct rec *c, sqlite3_stmt *s)
 	if (r->amount != amount || strcmp(r->outcome, state) != 0 ||
 	    strcmp(r->account, acc) != 0 || strcmp(r->day, day) != 0 ||
 	    strcmp(r->reference, ref) != 0) {
-		money_text("EUR", r->amount, m2);
+		money_text(c->cur, r->amount, m2);
 		fprintf(c->out, "settlement %s: the engine has %s %s %s %s "
 		    "(reference %s), the acquirer's report (%s:%zu) %s %s %s "
 		    "%s (reference %s)\n", key, acc, day, m, state, ref,
@@ -181,6 +183,7 @@ reconcile_reports(sqlite3 *db, const char *const *reports, size_t n,
 	memset(st, 0, sizeof *st);
 	memset(&c, 0, sizeof c);
 	c.out = out;
+	(void)tariff_version_currency(db, c.cur);
 	if ((c.keys = strtab_new()) == NULL)
 		return 1;
 	for (i = 0; i < n; i++)
@@ -212,7 +215,7 @@ reconcile_reports(sqlite3 *db, const char *const *reports, size_t n,
 		if (r->matched)
 			continue;
 		char m[MONEY_TEXT_MAX];
-		money_text("EUR", r->amount, m);	/* no currency kept */
+		money_text(c.cur, r->amount, m);
 		fprintf(out, "%s:%zu: %s %s %s %s %s (reference %s): not in "
 		    "the engine's settlements\n", r->file, r->line,
 		    strtab_name(c.keys, (uint32_t)i), r->account, r->day, m,

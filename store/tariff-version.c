@@ -14,6 +14,7 @@
 
 #include <mbedtls/sha256.h>
 
+#include "csv.h"
 #include "store.h"
 #include "tariff-version.h"
 
@@ -363,5 +364,47 @@ tariff_version_extract(sqlite3 *db, int64_t id, const char *dir, char *err,
 	rc = 0;
 out:
 	tariff_files_free(tf);
+	return rc;
+}
+
+/* The first 3-letter currency of a fare_products.txt in memory. */
+static int
+currency_of(const char *text, size_t len, char cur[4])
+{
+	static const char *const names[] = {"currency"};
+	struct csv_record rec;
+	struct csv *c;
+	int col = -1, rc = -1;
+
+	if ((c = csv_open_mem(text, len)) == NULL)
+		return -1;
+	if (csv_next(c, &rec) == 1 && csv_header_map(&rec, names, &col, 1) ==
+	    -1 && col >= 0)
+		while (rc == -1 && csv_next(c, &rec) == 1)
+			if (strlen(csv_field(&rec, col)) == 3) {
+				memcpy(cur, csv_field(&rec, col), 4);
+				rc = 0;
+			}
+	csv_close(c);
+	return rc;
+}
+
+int
+tariff_version_currency(sqlite3 *db, char cur[4])
+{
+	sqlite3_stmt *s;
+	int rc = -1;
+
+	memcpy(cur, "EUR", 4);
+	if (sqlite3_prepare_v2(db, "SELECT content FROM tariff_files WHERE "
+	    "name = 'fare_products.txt' ORDER BY version_id DESC LIMIT 1", -1,
+	    &s, NULL) != SQLITE_OK)
+		return -1;	/* a database from before tariff versions */
+	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_bytes(s, 0) > 0)
+		rc = currency_of(sqlite3_column_blob(s, 0),
+		    (size_t)sqlite3_column_bytes(s, 0), cur);
+	sqlite3_finalize(s);
+	if (rc == -1)
+		memcpy(cur, "EUR", 4);
 	return rc;
 }

@@ -49,4 +49,13 @@ int	tariff_version_store(sqlite3 *, const struct tariff_files *,
 int	tariff_version_extract(sqlite3 *, int64_t id, const char *dir,
 	    char *err, size_t errlen);
 
+/*
+ * The currency of the latest version's fare_products.txt (SPEC §2: one
+ * per feed; ISO 4217, 3 letters) into cur: 0, or -1 when the database
+ * keeps no version or its file names none, and cur is then "EUR" (money
+ * is euro cents where nothing says otherwise).  Lets commands that read
+ * only the database show money in the tariff's currency.
+ */
+int	tariff_version_currency(sqlite3 *, char cur[4]);
+
 #endif

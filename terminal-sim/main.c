@@ -9,7 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+#include <mbedtls/version.h>
+
 #include "sim.h"
+
+#ifndef ONECITY_VERSION
+#define ONECITY_VERSION "unknown" /* the Makefile gives git's */
+#endif
+/* gcc's __VERSION__ is a bare number; clang's names itself. */
+#ifdef __clang__
+#define ONECITY_CC ""
+#else
+#define ONECITY_CC "gcc "
+#endif
 
 static const struct sim_mode {
 	const char *name;
@@ -40,7 +53,8 @@ usage(FILE *f)
 		fprintf(f, "  terminal-sim %s %s\n      %s\n", modes[i].name,
 		    modes[i].operands, modes[i].summary);
 	fprintf(f,
-	    "'terminal-sim MODE --help' lists a mode's options.\n"
+	    "'terminal-sim MODE --help' lists a mode's options; "
+	    "'terminal-sim --version' the build.\n"
 	    "Exit status: 0 success, 1 a failure (refused taps, lost "
 	    "answers), 2 bad usage.\n");
 }
@@ -51,6 +65,13 @@ main(int argc, char **argv)
 	size_t i;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("terminal-sim %s\nbuilt with " ONECITY_CC "%s (C%ld)\n"
+		       "libraries: libevent %s, mbed TLS %s\n",
+		    ONECITY_VERSION, __VERSION__, __STDC_VERSION__ / 100 % 100,
+		    event_get_version(), MBEDTLS_VERSION_STRING);
+		return 0;
+	}
 	if (argc >= 2 &&
 	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);

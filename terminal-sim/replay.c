@@ -60,6 +60,7 @@ struct device {
 	uint32_t	*rows;		/* rows to send through this device */
 	size_t		 nrows, next, inflight, answered;
 	int		 retries;
+	unsigned	 connects;	/* attempts: which engine address */
 	int		 open;
 	int		 list_ready;	/* the deny list arrived whole */
 	struct event	*watch;		/* half-open link detector */
@@ -747,17 +748,43 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 	close_cb(NULL, "no answer for 15 s with taps in flight", d);
 }
 
+/*
+ * The address a device connects to: --engine may list several gateways
+ * (HOST:PORT,HOST:PORT,...); each device starts at its own (device index
+ * modulo the count, spreading validators) and moves to the next one on
+ * every reconnect, as validators fail over along their address list.
+ */
+static const char *
+engine_addr(const struct device *d, char *buf, size_t len)
+{
+	const char *list = d->rp->engine, *p = list, *comma;
+	size_t n = 1, k;
+
+	for (comma = list; (comma = strchr(comma, ',')) != NULL; comma++)
+		n++;
+	k = ((size_t)(d - d->rp->dev) + d->connects) % n;
+	while (k-- > 0)
+		p = strchr(p, ',') + 1;
+	comma = strchr(p, ',');
+	snprintf(buf, len, "%.*s", (int)(comma ? (size_t)(comma - p) :
+	    strlen(p)), p);
+	return buf;
+}
+
 static void
 device_connect(struct device *d)
 {
 	struct sockaddr_in sin;
+	char addr[128];
 	int fd;
 
 	if (d->conn != NULL) {
 		tls_conn_free(d->conn);
 		d->conn = NULL;
 	}
-	if (wire_parse_addr(d->rp->engine, &sin) == -1 ||
+	engine_addr(d, addr, sizeof addr);
+	d->connects++;
+	if (wire_parse_addr(addr, &sin) == -1 ||
 	    (fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
 		return;
 	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) == -1) {

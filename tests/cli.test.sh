@@ -64,6 +64,19 @@ for h in --help -h; do
 	    fail "fare-engine audit $h does not list its subcommands"
 done
 
+# --version: the version and the libraries, on stdout, exit 0.
+for p in "$FE" "$SIM"; do
+	"$p" --version >"$tmp/out" 2>"$tmp/err" || fail "$p --version: exit $?"
+	[ -s "$tmp/err" ] && fail "$p --version wrote to stderr: $(cat "$tmp/err")"
+	head -1 "$tmp/out" | grep -Eq "^$(basename "$p") [^ ]+$" &&
+	    grep -q "^built with " "$tmp/out" &&
+	    grep -q "^libraries: .*libevent 2\.1.*mbed TLS 2\.28" "$tmp/out" ||
+	    fail "$p --version: $(cat "$tmp/out")"
+	"$p" --help | grep -q -- "--version" || fail "$p --help does not say --version"
+done
+grep -q "SQLite 3\." "$tmp/out" && fail "terminal-sim --version names SQLite it does not use"
+"$FE" --version | grep -q "SQLite 3\." || fail "fare-engine --version: no SQLite"
+
 # Bad usage: exit 2, naming what is wrong.
 expect 2 "unknown command 'frobnicate'" "$FE" frobnicate
 expect 2 "missing subcommand" "$FE" audit
@@ -107,6 +120,16 @@ expect 2 "\-\-pan and --par cannot be used together" "$FE" audit card x.db \
     --pan 4111111111111111 --par V001ONECITYEXAMPLE00000000001
 expect 2 "missing --pan, --par or --token" "$FE" audit card x.db \
     --tariff tariffs/nl
+# A card named wrongly or days the wrong way round are bad usage too.
+expect 2 "\-\-par 'short': not a PAR" "$FE" audit card x.db --par short \
+    --tariff tariffs/nl
+expect 2 "\-\-token 'zz': not a card token" "$FE" audit card x.db \
+    --token zz --tariff tariffs/nl
+expect 2 "\-\-pan: " "$FE" audit card x.db --pan 4111111111111112 \
+    --tariff tariffs/nl
+expect 2 "\-\-from 2026-11-29 is after --to 2026-11-27" "$FE" audit card \
+    x.db --par V001ONECITYEXAMPLE00000000001 --tariff tariffs/nl \
+    --from 2026-11-29 --to 2026-11-27
 expect 2 "\-\-expired and --no-client-auth cannot" "$FE" certs device d x \
     --expired --no-client-auth
 expect 2 "missing DIR DEVICE_ID" "$FE" certs revoke

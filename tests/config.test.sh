@@ -42,11 +42,16 @@ for want in \
 	grep -qF "$want" "$tmp/bad.err" || fail "missing: $want; got: $(cat "$tmp/bad.err")"
 done
 [ ! -e "$tmp/engine.db" ] || fail "a bad config created the database"
+# Each is an error line of the log, as journald files it (<3>), like every
+# other line the engine writes.
+bad=$(grep -v '^<3>' "$tmp/bad.err" | head -2)
+[ -z "$bad" ] || fail "config problems without the <3> level: $bad"
 printf '[engine]\nlate_tap_days 30\n' >"$tmp/syntax.ini"
 rc=0
 "$FE" serve --dev --config "$tmp/syntax.ini" 2>"$tmp/syntax.err" || rc=$?
 [ "$rc" = 2 ] && grep -q "syntax.ini:2: not 'key = value'" "$tmp/syntax.err" ||
     fail "a line without '=': exit $rc, $(cat "$tmp/syntax.err")"
+grep -q "^<3>" "$tmp/syntax.err" || fail "no <3> level: $(cat "$tmp/syntax.err")"
 printf '[validators]\nlisten = 127.0.0.1:1\n' >"$tmp/section.ini"
 rc=0
 "$FE" serve --dev --config "$tmp/section.ini" 2>"$tmp/section.err" || rc=$?

@@ -42,11 +42,15 @@ start_engine "$tmp/a.db"
     "$EX/week/taps.csv" 2>"$tmp/sim.log" || fail "replay failed"
 kill -HUP "$pid"
 i=0
-until grep -q "event=tariff_reloaded" "$tmp/engine.log"; do
+until grep -q "event=reload_done" "$tmp/engine.log"; do
 	i=$((i + 1))
 	[ $i -lt 200 ] || fail "no reload after SIGHUP"
 	sleep 0.05
 done
+# SIGHUP says what it reloaded and that the config file is not re-read.
+grep -q "event=tariff_reloaded" "$tmp/engine.log" || fail "no tariff reload"
+grep -q '^<5>.* event=reload_done reloaded="crl tariff" msg="the config file' \
+    "$tmp/engine.log" || fail "SIGHUP does not say what it leaves: $(grep reload "$tmp/engine.log")"
 stop_engine
 # A clean stop checkpoints the WAL (TRUNCATE): engine.db alone is whole.
 [ ! -s "$tmp/a.db-wal" ] || fail "a clean stop left $(wc -c <"$tmp/a.db-wal") bytes of WAL"

@@ -549,6 +549,38 @@ test_tariff_version_round_trip(void **state)
 	tariff_files_free(tf);
 }
 
+/*
+ * The currency commands that read only the database show money in is the
+ * latest tariff version's (issue 17: audit operators printed € for a USD
+ * feed); none stored is euros.
+ */
+static void
+test_tariff_version_currency(void **state)
+{
+	struct store *s = *state;
+	struct tariff_files *tf;
+	char err[256], cur[4];
+	int64_t id;
+
+	assert_int_equal(tariff_version_currency(s->db, cur), -1);
+	assert_string_equal(cur, "EUR");
+	assert_int_equal(tariff_version_schema(s->db, err, sizeof err), 0);
+	assert_int_equal(tariff_version_currency(s->db, cur), -1);
+	assert_string_equal(cur, "EUR");
+	assert_non_null(tf = tariff_files_read(TU_NL, err, sizeof err));
+	assert_int_equal(tariff_version_store(s->db, tf, 10, &id), 0);
+	tariff_files_free(tf);
+	memcpy(cur, "XXX", 4);
+	assert_int_equal(tariff_version_currency(s->db, cur), 0);
+	assert_string_equal(cur, "EUR");
+	assert_int_equal(journal_exec(s->j, "INSERT INTO tariff_versions "
+	    "VALUES (99, 'usd', 20); INSERT INTO tariff_files VALUES (99, "
+	    "'fare_products.txt', CAST('fare_product_id,amount,currency' || "
+	    "char(10) || 'ride,2.90,USD' || char(10) AS BLOB))"), SQLITE_OK);
+	assert_int_equal(tariff_version_currency(s->db, cur), 0);
+	assert_string_equal(cur, "USD");
+}
+
 /* A debt opens, is lowered, and is recovered when nothing is left. */
 static void
 test_debt_lifecycle(void **state)
@@ -850,6 +882,8 @@ main(void)
 		cmocka_unit_test(test_settlement_reference_migration),
 		cmocka_unit_test_setup_teardown(test_checkpoint_lines, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_tariff_version_currency,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tariff_version_round_trip,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_debt_lifecycle, setup,
