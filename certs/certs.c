@@ -30,6 +30,7 @@
 
 #define CERTS_BUF	8192
 #define CERTS_MAX_REVOKED 10000		/* a CRL beyond this is a mistake */
+#define CERTS_REVOKE_PER_DEVICE 64	/* certificates one device was given */
 
 struct rng {
 	mbedtls_entropy_context	 entropy;
@@ -340,6 +341,63 @@ crl_tbs(unsigned char **p, unsigned char *start, const mbedtls_x509_crt *ca,
 	return (int)len;
 }
 
+/* Appends "serial device_id" to DIR/name (made 0644): 0 or -1. */
+static int
+append_line(const char *dir, const char *name, long serial, const char *id)
+{
+	char path[4096], line[128];
+	int fd, rc;
+
+	certs_path(path, sizeof path, dir, name);
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) == -1)
+		return -1;
+	snprintf(line, sizeof line, "%ld %s\n", serial, id);
+	rc = write(fd, line, strlen(line)) == (ssize_t)strlen(line) &&
+	    fsync(fd) == 0 ? 0 : -1;
+	close(fd);
+	return rc;
+}
+
+/* The serials DIR/name lists for device id (at most max). */
+static size_t
+id_serials(const char *dir, const char *name, const char *id, long *serials,
+    size_t max)
+{
+	char path[4096], line[256], *end;
+	size_t n = 0;
+	FILE *f;
+
+	certs_path(path, sizeof path, dir, name);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (n < max && fgets(line, sizeof line, f) != NULL) {
+		long s = strtol(line, &end, 10);
+		line[strcspn(line, "\n")] = '\0';
+		if (s > 0 && *end == ' ' && strcmp(end + 1, id) == 0)
+			serials[n++] = s;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Whether DIR/name lists serial. */
+static int
+listed(const char *dir, const char *name, long serial)
+{
+	char path[4096], line[256];
+	int found = 0;
+	FILE *f;
+
+	certs_path(path, sizeof path, dir, name);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof line, f) != NULL)
+		found = strtol(line, NULL, 10) == serial;
+	fclose(f);
+	return found;
+}
+
 /* Reads DIR/revoked: "serial device_id" lines. */
 static size_t
 read_revoked(const char *dir, long *serials, size_t max)
@@ -645,6 +703,7 @@ certs_device(const char *dir, const char *id, const char *not_before,
 	struct cert_spec spec = {subject, 0, MBEDTLS_X509_KU_DIGITAL_SIGNATURE,
 	    client_auth, 0, not_before ? not_before : nb,
 	    not_after ? not_after : na};
+	long serial;
 	int rc = -1, k;
 
 	if (!certs_device_id_ok(id))
@@ -663,10 +722,16 @@ certs_device(const char *dir, const char *id, const char *not_before,
 		rc = fail(err, errlen, "cannot load the CA (run certs init)", k);
 		goto out;
 	}
-	if ((k = gen_key(&r, &key, kpath)) != 0 ||
-	    (k = issue(&r, &spec, &key, &ca_key, CA_NAME, next_serial(dir),
-	    crt)) != 0) {
+	if ((serial = next_serial(dir)) < 1 ||
+	    (k = gen_key(&r, &key, kpath)) != 0 ||
+	    (k = issue(&r, &spec, &key, &ca_key, CA_NAME, serial, crt)) != 0) {
 		rc = fail(err, errlen, "cannot issue the device certificate", k);
+		goto out;
+	}
+	/* Every certificate a device was given, for revoke to find them
+	 * all (a renewal leaves the older one valid until it expires). */
+	if (append_line(dir, "issued", serial, id) == -1) {
+		rc = fail(err, errlen, "cannot write the issued list", errno);
 		goto out;
 	}
 	rc = 0;
@@ -684,11 +749,10 @@ certs_revoke(const char *dir, const char *id, char *err, size_t errlen)
 	mbedtls_pk_context ca_key;
 	mbedtls_x509_crt ca, dev;
 	struct rng r;
-	char crt[4200], kpath[4200], path[4096], line[128];
-	long serial = 0;
+	char crt[4200], kpath[4200];
+	long serials[CERTS_REVOKE_PER_DEVICE], serial = 0;
 	int rc = -1, k;
-	size_t i;
-	FILE *f;
+	size_t i, n;
 
 	if (!certs_device_id_ok(id))
 		return fail(err, errlen, "a device id is 1-64 of A-Z a-z 0-9 . _ - "
@@ -697,20 +761,26 @@ certs_revoke(const char *dir, const char *id, char *err, size_t errlen)
 	mbedtls_pk_init(&ca_key);
 	mbedtls_x509_crt_init(&ca);
 	mbedtls_x509_crt_init(&dev);
-	if ((k = mbedtls_x509_crt_parse_file(&dev, crt)) != 0) {
-		rc = fail(err, errlen, "no certificate for that device", k);
+	/* Every certificate issued to the id (DIR/issued), and the one in
+	 * devices/ (issued before that list was kept). */
+	n = id_serials(dir, "issued", id, serials, CERTS_REVOKE_PER_DEVICE);
+	if (mbedtls_x509_crt_parse_file(&dev, crt) == 0) {
+		for (i = 0; i < dev.serial.len; i++)
+			serial = serial << 8 | dev.serial.p[i];
+		if (n < CERTS_REVOKE_PER_DEVICE)
+			serials[n++] = serial;
+	}
+	if (n == 0) {
+		rc = fail(err, errlen, "no certificate for that device", 0);
 		goto out;
 	}
-	for (i = 0; i < dev.serial.len; i++)
-		serial = serial << 8 | dev.serial.p[i];
-	certs_path(path, sizeof path, dir, "revoked");
-	if ((f = fopen(path, "a")) == NULL) {
-		rc = fail(err, errlen, "cannot write the revoked list", errno);
-		goto out;
-	}
-	snprintf(line, sizeof line, "%ld %s\n", serial, id);
-	fputs(line, f);
-	fclose(f);
+	for (i = 0; i < n; i++)
+		if (!listed(dir, "revoked", serials[i]) &&
+		    append_line(dir, "revoked", serials[i], id) == -1) {
+			rc = fail(err, errlen, "cannot write the revoked list",
+			    errno);
+			goto out;
+		}
 	if ((k = rng_init(&r)) != 0 || (k = load_ca(dir, &ca_key, &ca)) != 0 ||
 	    (k = write_crl(&r, dir, &ca_key, &ca, time(NULL) - 3600,
 	    time(NULL) + CRL_VALID_DAYS_DEFAULT * 86400L)) != 0) {

@@ -259,7 +259,7 @@ pad(const char *s, size_t width, int right)
 
 /* The text statement's column widths: its widest times and journey. */
 struct widths {
-	size_t	start, end, journey;
+	size_t	start, end, journey, charge, credit, total;
 };
 
 static void
@@ -273,6 +273,12 @@ widen(struct widths *w, const struct cells *c)
 		w->end = k;
 	if ((k = text_width(c->journey)) > w->journey)
 		w->journey = k;
+	if ((k = text_width(c->charge)) > w->charge)
+		w->charge = k;
+	if ((k = text_width(c->credit)) > w->credit)
+		w->credit = k;
+	if ((k = text_width(c->total)) > w->total)
+		w->total = k;
 }
 
 static void
@@ -296,11 +302,10 @@ print_cells(const char *day, const struct cells *c, const struct tariff *t,
 	pad(c->start, w->start, 0);
 	pad(c->end, w->end, 0);
 	pad(c->journey, w->journey, 0);
-	pad(c->charge, 9, 1);
-	pad(c->credit, 9, 1);
-	printf("%*s%s%s%s\n", (int)(10 - (text_width(c->total) < 10 ?
-	    text_width(c->total) : 10)), "", c->total, *c->note ? "  " : "",
-	    c->note);
+	pad(c->charge, w->charge, 1);
+	pad(c->credit, w->credit, 1);
+	printf("%*s%s%s%s\n", (int)(w->total - text_width(c->total)), "",
+	    c->total, *c->note ? "  " : "", c->note);
 }
 
 /* The day's last line: what was charged, and what became of it. */
@@ -360,7 +365,7 @@ statement_cells(const struct tariff *t, const struct statement *st, int csv,
 static void
 print_statement(const struct tariff *t, const struct statement *st, int csv)
 {
-	struct widths w = {5, 5, 7};
+	struct widths w = {5, 5, 7, 9, 9, 10};	/* at least the heads' */
 
 	if (csv)
 		printf("Date,Start Time,End Time,Journey/Action,Charge,Credit,"
@@ -374,8 +379,10 @@ print_statement(const struct tariff *t, const struct statement *st, int csv)
 		pad("start", w.start, 0);
 		pad("end", w.end, 0);
 		pad("journey", w.journey, 0);
-		printf("%9s  %9s  %10s  %s\n", "charge", "credit", "day total",
-		    "note");
+		pad("charge", w.charge, 1);
+		pad("credit", w.credit, 1);
+		pad("day total", w.total, 1);
+		printf("note\n");
 	}
 	statement_cells(t, st, csv, NULL, &w);
 }

@@ -66,10 +66,21 @@ backup_copy(const char *src, const char *tmp, int *pages)
 	sqlite3 *s = NULL, *d = NULL;
 	sqlite3_backup *b;
 	char check[256];
-	int rc = -1;
+	int rc = -1, fd;
 
+	/* The copy is the database: readable by its owner alone, whatever
+	 * the umask, and made here (never through a planted link). */
+	if ((fd = open(tmp,
+		 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
+	    -1) {
+		fprintf(stderr, "fare-engine: backup: %s: %s\n", tmp,
+		    strerror(errno));
+		return -1;
+	}
+	close(fd);
 	if (sqlite3_open_v2(src, &s, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-	    sqlite3_open_v2(tmp, &d, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	    sqlite3_open_v2(tmp, &d,
+		SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW,
 		NULL) != SQLITE_OK) {
 		fprintf(stderr, "fare-engine: backup: %s\n",
 		    s == NULL || sqlite3_errcode(s) != SQLITE_OK

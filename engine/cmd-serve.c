@@ -47,12 +47,16 @@
 static int	serve_log_level_cb(void *, const char *, const char **);
 
 /* The --config FILE among argv, before the options are parsed (the file
- * is read first, so that the flags win); NULL if none. */
+ * is read first, so that the flags win); NULL if none, and NULL when
+ * --help or -h asks for the usage (a bad file must not hide it). */
 static const char *
 serve_config_path(int argc, char **argv)
 {
 	int i;
 
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return NULL;
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
 			return argv[i + 1];

@@ -79,30 +79,47 @@ ini_problem(struct ini_ctx *x, const char *key, const char *fmt, ...)
 	x->errors++;
 }
 
-/* inih's reader: the next line (at most num - 1 bytes) of the file or
- * the text, counted. */
+/* The next byte of the file or the text, or EOF. */
+static int
+config_getc(struct ini_ctx *x)
+{
+	if (x->f != NULL)
+		return getc(x->f);
+	return x->off < x->len ? (unsigned char)x->text[x->off++] : EOF;
+}
+
+/*
+ * inih's reader: the next line (at most num - 1 bytes) of the file or
+ * the text, counted.  A longer line is a problem, read past and handed
+ * on empty: inih would take its tail as a line of its own (a long
+ * comment ending in "late_tap_days = 1" set it).
+ */
 static char *
 config_read_line(char *str, int num, void *stream)
 {
 	struct ini_ctx *x = stream;
-	char *r;
 	size_t n = 0;
+	int ch = EOF;
 
-	if (x->f != NULL)
-		r = fgets(str, num, x->f);
-	else {
-		while (x->off < x->len && n + 1 < (size_t)num) {
-			char ch = x->text[x->off++];
-			str[n++] = ch;
-			if (ch == '\n')
-				break;
-		}
-		str[n] = '\0';
-		r = n > 0 ? str : NULL;
+	while (n + 1 < (size_t)num && (ch = config_getc(x)) != EOF) {
+		str[n++] = (char)ch;
+		if (ch == '\n')
+			break;
 	}
-	if (r != NULL)
-		x->line++;
-	return r;
+	str[n] = '\0';
+	if (n == 0)
+		return NULL;
+	x->line++;
+	if (str[n - 1] != '\n' && n + 1 == (size_t)num &&
+	    (ch = config_getc(x)) != EOF && ch != '\n') {
+		while ((ch = config_getc(x)) != EOF && ch != '\n')
+			;
+		fprintf(stderr, CONFIG_ERR "%s:%u: line longer than %d bytes\n",
+		    x->file, x->line, num - 1);
+		x->errors++;
+		snprintf(str, (size_t)num, "\n");
+	}
+	return str;
 }
 
 /* A number of the config file, range-checked as its flag is. */

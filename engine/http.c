@@ -38,6 +38,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include <mbedtls/platform_util.h>
+
 #include "log.h"
 #include "http.h"
 #include "limits.h"
@@ -471,12 +473,24 @@ conn_dispatch(struct http_conn *c, const struct http_head *h)
 
 /* ---- Connections. ---- */
 
+/* Drains n bytes of the input, wiped first: libevent keeps a drained
+ * chunk's bytes until it frees the chunk. */
+static void
+conn_drain_wiped(struct evbuffer *in, size_t n)
+{
+	unsigned char *p = evbuffer_pullup(in, (ssize_t)n);
+
+	if (p != NULL)
+		mbedtls_platform_zeroize(p, n);
+	evbuffer_drain(in, n);
+}
+
 /* Reads a head from the input: 1 when one was handled, 0 for more. */
 static int
 conn_read_head(struct http_conn *c, struct evbuffer *in)
 {
 	char buf[HTTP_HEAD_MAX + 1];
-	size_t len = evbuffer_get_length(in), take, n;
+	size_t len = evbuffer_get_length(in), take, n, end;
 	struct http_head h;
 	const char *why;
 	int status;
@@ -486,25 +500,30 @@ conn_read_head(struct http_conn *c, struct evbuffer *in)
 	if (take > HTTP_HEAD_MAX)
 		take = HTTP_HEAD_MAX;
 	n = evbuffer_copyout(in, buf, take);
-	if ((n = http_head_end(buf, n)) == 0) {
+	if ((end = http_head_end(buf, n)) == 0) {
+		mbedtls_platform_zeroize(buf, n);
 		if (len >= c->srv->lim.head_max_bytes || take == HTTP_HEAD_MAX)
 			conn_refuse(c, 413, "request head too long");
 		return len >= c->srv->lim.head_max_bytes || take ==
 		    HTTP_HEAD_MAX;
 	}
-	evbuffer_drain(in, n);
-	if ((status = http_parse_head(buf, n, &h, &why)) != 0) {
+	mbedtls_platform_zeroize(buf + end, n - end);	/* the next one's */
+	n = end;
+	conn_drain_wiped(in, n);
+	if ((status = http_parse_head(buf, n, &h, &why)) != 0)
 		conn_refuse(c, status, why);
-		return 1;
-	}
-	if (h.content_length > c->srv->lim.body_max_bytes) {
+	else if (h.content_length > c->srv->lim.body_max_bytes)
 		conn_refuse(c, 413, "request body too long");
-		return 1;
+	else {
+		/* A GET's body means nothing here: answered at once, and
+		 * read past (BODY) once the answer is out. */
+		c->body_left = h.content_length;
+		conn_dispatch(c, &h);
 	}
-	/* A GET's body means nothing here: answered at once, and read
-	 * past (BODY) once the answer is out. */
-	c->body_left = h.content_length;
-	conn_dispatch(c, &h);
+	/* The request may carry what a rider typed (a card number for a
+	 * reference): no copy outlives it. */
+	mbedtls_platform_zeroize(buf, n);
+	mbedtls_platform_zeroize(&h, sizeof h);
 	return 1;
 }
 
@@ -515,7 +534,7 @@ conn_skip_body(struct http_conn *c, struct evbuffer *in)
 	size_t n = evbuffer_get_length(in), d = n < c->body_left ? n :
 	    (size_t)c->body_left;
 
-	evbuffer_drain(in, d);
+	conn_drain_wiped(in, d);
 	c->body_left -= d;
 	return c->body_left == 0;
 }

@@ -262,6 +262,10 @@ handle_tap(struct server *s, struct terminal *t, char *body)
 	x.received_utc = writer_now(s->writer);
 	snprintf(x.device_id, sizeof x.device_id, "%s", t->device_id);
 	x.refuse = check_tap(s, t, body, &x);
+	/* A refusal's detail may quote a field holding a PAN: masked here,
+	 * before it is copied into the writer's queue (store_clean_text
+	 * masks it again as it is stored). */
+	tap_mask_pans(x.detail);
 	s->n_taps++;
 	/* Gateway mode: accepted taps, and those a gate refused (the
 	 * card's debt is on its shard), go to JetStream; the refused ones
@@ -293,15 +297,22 @@ terminal_data_cb(struct tls_conn *c, struct evbuffer *in, void *arg)
 	while (frames < TERMINAL_FRAMES_PER_EVENT) {
 		size_t len = evbuffer_get_length(in), used = 0;
 		const char *why = NULL;
+		unsigned char *p;
 		if (len == 0)
 			break;
-		r = wire_parse(evbuffer_pullup(in, (ssize_t)(len <
-		    WIRE_HEADER + WIRE_BODY_MAX ? len : WIRE_HEADER +
-		    WIRE_BODY_MAX)), len < WIRE_HEADER + WIRE_BODY_MAX ? len :
-		    WIRE_HEADER + WIRE_BODY_MAX, &f, &used, &why);
+		if (len > WIRE_HEADER + WIRE_BODY_MAX)
+			len = WIRE_HEADER + WIRE_BODY_MAX;
+		p = evbuffer_pullup(in, (ssize_t)len);
+		r = wire_parse(p, len, &f, &used, &why);
 		if (r == 0)
 			break;
+		/* The frame's plaintext in the input buffer: wiped before it
+		 * is drained (a drained chunk keeps its bytes until libevent
+		 * frees it, which a busy connection may never do). */
+		if (r == 1)
+			mbedtls_platform_zeroize(p, used);
 		if (r == -1 || f.type != 'T') {
+			mbedtls_platform_zeroize(f.body, sizeof f.body);
 			s->n_broken++;
 			log_warning("broken_frame", "device=%s reason=%s",
 			    LOGQ(t->device_id), LOGQ(why ? why :
@@ -868,33 +879,6 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	    "for changes to them\"");
 }
 
-/*
- * A key file as a secret must be: a regular file (not a link), readable
- * by its owner alone.  0, or -1 with err.
- */
-static int
-secret_file_ok(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-
-	if (lstat(path, &st) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: a key must be a regular file (not a "
-		    "link or a device)", path);
-		return -1;
-	}
-	if ((st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "%s: mode %04o lets %s read a secret key; "
-		    "chmod 600 it", path, (unsigned)(st.st_mode & 07777),
-		    (st.st_mode & 07) ? "everyone" : "its group");
-		return -1;
-	}
-	return 0;
-}
-
 /* The tariff twice (this thread's and the writer's), the token key, TLS. */
 static int
 setup_keys(struct server *s, struct tariff **jt, struct tariff_files **files,
@@ -904,28 +888,13 @@ setup_keys(struct server *s, struct tariff **jt, struct tariff_files **files,
 
 	if (load_tariffs(c->tariff, &s->tariff, jt, files, err, errlen) == -1)
 		return -1;
-	if (c->token_key_file != NULL && !c->dev &&
-	    secret_file_ok(c->token_key_file, err, errlen) == -1)
+	if ((s->tk = harden_token_key(c->token_key_file, c->dev, err,
+	    errlen)) == NULL)
 		return -1;
-	if (c->token_key_file != NULL)
-		s->tk = tap_tokenizer_from_file(c->token_key_file, err, errlen);
-	else
-		s->tk = tap_tokenizer_new((const unsigned char *)
-		    TAP_DEV_TOKEN_KEY, strlen(TAP_DEV_TOKEN_KEY));
-	if (s->tk == NULL)
-		return -1;
-	if (!c->dev && tap_tokenizer_is_dev(s->tk)) {
-		snprintf(err, errlen, "%s holds the published development key: "
-		    "anyone can compute its card tokens and settlement "
-		    "references; generate a key (head -c 32 /dev/urandom | "
-		    "base64 > FILE; chmod 600 FILE), or run with --dev",
-		    c->token_key_file);
-		return -1;
-	}
 	if (!c->dev) {
 		char key[1100], ca[1100];
 		certs_path(key, sizeof key, c->certs, "engine.key");
-		if (secret_file_ok(key, err, errlen) == -1)
+		if (harden_secret_file(key, err, errlen) == -1)
 			return -1;
 		certs_path(ca, sizeof ca, c->certs, "ca.key");
 		if (access(ca, F_OK) == 0)
@@ -1065,7 +1034,7 @@ server_setup(struct server *s, char *err, size_t errlen)
 		goto fail;
 	/* The ledger key is a secret like the others (issue 16). */
 	if (c->ledger_key_file != NULL && ((!c->dev &&
-	    secret_file_ok(c->ledger_key_file, err, errlen) == -1) ||
+	    harden_secret_file(c->ledger_key_file, err, errlen) == -1) ||
 	    (wo.ledger_key = checkpoint_key_load(c->ledger_key_file, 1, err,
 	    errlen)) == NULL))
 		goto fail;

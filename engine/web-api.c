@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "explain.h"
 #include "parse.h"
 #include "web-int.h"
 
@@ -146,6 +147,13 @@ web_api_day(const struct tariff *t, const struct web_day *d, struct buf *b)
 	key_time(b, "end_utc", d->end_utc);
 	buf_addc(b, ',');
 	key_time(b, "generated_utc", d->now);
+	buf_addc(b, ',');
+	{
+		/* The same moment as a person reads it (the dashboard). */
+		char local[EXPLAIN_TIME_MAX];
+		explain_local_time(t, d->now, 1, local);
+		key_str(b, "generated_local", local);
+	}
 	buf_addlit(b, ",\"taps\":{");
 	key_i64(b, "acknowledged", d->taps);
 	buf_addc(b, ',');

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "explain.h"
 #include "parse.h"
 #include "tz.h"
 #include "web-int.h"
@@ -289,11 +290,12 @@ void
 web_html_dashboard(const struct tariff *t, const struct tz *z,
     const struct web_day *d, const struct web_series *se, struct buf *b)
 {
-	char prev[11], next[11], gen[21];
+	char prev[11], next[11], gen[EXPLAIN_TIME_MAX];
 
 	civil_format_day(d->service_day - 1, prev);
 	civil_format_day(d->service_day + 1, next);
-	civil_format_utc(d->now, gen);
+	/* Local, with its UTC offset: a person reads it (issue 17). */
+	explain_local_time(t, d->now, 1, gen);
 	buf_addlit(b, "<!doctype html>\n<html lang=\"en\"><head><meta charset="
 	    "\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, "
 	    "initial-scale=1\"><title>Operations · OneCity</title><link rel="
@@ -306,7 +308,7 @@ web_html_dashboard(const struct tariff *t, const struct tz *z,
 	    "</h1><p class=\"meta\">Time zone ", prev, prev, next, next, d->day,
 	    tariff_currency(t), d->day);
 	web_add_html(b, tariff_timezone(t));
-	web_outf(b, "; figures as of <time id=\"generated\" data-k=\"generated_utc"
+	web_outf(b, "; figures as of <time id=\"generated\" data-k=\"generated_local"
 	    "\">%s</time>%s</p><div class=\"grid\">", gen, d->has_live ?
 	    "; refreshed every 5 s" : "; read-only over the database, "
 	    "refreshed every 5 s");

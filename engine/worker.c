@@ -33,6 +33,7 @@
 #include "cmd.h"
 #include "deny.h"
 #include "diag.h"
+#include "harden.h"
 #include "jsbus.h"
 #include "limits.h"
 #include "moves.h"
@@ -52,6 +53,7 @@ struct worker_config {
 	int		 synchronous_full;
 	int64_t		 clock_offset_s, settle_grace_s, debt_tap_gap_s;
 	long		 settle_interval_s, settle_timeout_ms;
+	int		 dev;		/* the development token key */
 };
 
 struct worker {
@@ -474,10 +476,8 @@ worker_setup(struct worker *w, char *err, size_t errlen)
 		    tariff_currency(t2), c->settle_grace_s,
 		    (int)c->settle_interval_s, (int)c->settle_timeout_ms,
 		    secret};
-		struct tap_tokenizer *tk = c->token_key_file != NULL ?
-		    tap_tokenizer_from_file(c->token_key_file, err, errlen) :
-		    tap_tokenizer_new((const unsigned char *)TAP_DEV_TOKEN_KEY,
-		    strlen(TAP_DEV_TOKEN_KEY));
+		struct tap_tokenizer *tk = harden_token_key(c->token_key_file,
+		    c->dev, err, errlen);
 		if (tk != NULL && tap_derive_key(tk, SETTLE_SECRET_LABEL,
 		    secret) == 0)
 			w->settle = settle_start(&so, w->writer, err, errlen);
@@ -528,6 +528,9 @@ worker_run(const struct worker_config *c)
 
 	memset(&w, 0, sizeof w);
 	w.cfg = c;
+	/* As serve: the shard's database 0600, no core dumps, libevent's
+	 * and SQLite's memory wiped when freed. */
+	harden_process();
 	pthread_mutex_init(&w.mu, NULL);
 	pthread_cond_init(&w.cv, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -674,6 +677,7 @@ cmd_worker(int argc, char **argv)
 		    "certificates)");
 	if (clock != INT64_MIN)
 		c.clock_offset_s = clock - (int64_t)time(NULL);
+	c.dev = dev;
 	c.shard = (unsigned)shard;
 	c.shards = (unsigned)shards;
 	return worker_run(&c);

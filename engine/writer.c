@@ -1255,6 +1255,8 @@ take_batch(struct writer *w, struct jtap *b)
 	}
 	for (n = 0; n < JOURNAL_BATCH && w->qlen > 0; n++) {
 		b[n] = w->q[w->qhead];
+		/* The ring keeps no copy of a tap (tokens, PARs, details). */
+		memset(&w->q[w->qhead], 0, sizeof w->q[w->qhead]);
 		w->qhead = (w->qhead + 1) % JOURNAL_QUEUE;
 		w->qlen--;
 	}

@@ -162,23 +162,62 @@ account_at(const char *s)
 	return account_parse(&a, buf) == 0 ? n : 0;
 }
 
+/* Digits at s: how many. */
+static size_t
+digit_run(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	return n;
+}
+
+/*
+ * The card number starting at s, written whole ("4111111111111111") or
+ * in groups of three or more digits joined by one space or dash ("4111
+ * 1111 1111 1111", "3782-822463-10005"), as cards print them: its length
+ * in bytes when it has 12 or more digits, else 0.  Dates and times never
+ * qualify (their groups of two break the chain: "2026-11-28").
+ */
+static size_t
+pan_at(const char *s, size_t *digits)
+{
+	size_t end = digit_run(s), total = end, g;
+
+	if (end >= 12) {
+		*digits = end;
+		return end;
+	}
+	while (end >= 3 && (s[end] == ' ' || s[end] == '-') &&
+	    (g = digit_run(s + end + 1)) >= 3) {
+		total += g;
+		end += 1 + g;
+	}
+	*digits = total;
+	return total >= 12 ? end : 0;
+}
+
 size_t
 tap_mask_pans(char *s)
 {
-	size_t i = 0, run, k, masked = 0;
+	size_t i = 0, run, k, digits, masked = 0;
 
 	while (s[i] != '\0') {
 		if ((run = account_at(s + i)) > 0) {
 			i += run;
 			continue;
 		}
-		for (run = 0; s[i + run] >= '0' && s[i + run] <= '9'; run++)
-			;
-		if (run >= 12) {
-			for (k = 0; k + 4 < run; k++)
-				s[i + k] = '*';
+		if ((run = pan_at(s + i, &digits)) > 0) {
+			/* All its digits but the last four. */
+			for (k = 0; digits > 4; k++)
+				if (s[i + k] >= '0' && s[i + k] <= '9') {
+					s[i + k] = '*';
+					digits--;
+				}
 			masked++;
-		}
+		} else
+			run = digit_run(s + i);
 		i += run > 0 ? run : 1;
 	}
 	return masked;

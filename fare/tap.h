@@ -25,7 +25,9 @@ int	tap_check_par(const char *par, const char **why);
 void	tap_par_upper(char *out, const char *par, size_t n);
 /*
  * Masks, in place, every run of 12 or more digits in free text (a refusal's
- * detail, a deny reason, a log line) but its last four: "************4444".
+ * detail, a deny reason, a log line) but its last four: "************4444";
+ * and so a card number printed in groups of three or more digits joined by
+ * single spaces or dashes ("**** **** **** 4444", issue 16's review).
  * Valid account texts (par:..., tok:...) are left whole.  Returns how many
  * runs were masked.  SPEC §6: v_refused_taps never holds a PAN.
  */

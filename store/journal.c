@@ -199,10 +199,13 @@ journal_open(const char *path, int synchronous_full, int cache_kib,
 	}
 	/* A page cache of cache_kib: the writer's working set (indexes of
 	 * taps, legs, charges, ledger) stays in memory instead of being read
-	 * back from the OS on every batch. */
+	 * back from the OS on every batch.  secure_delete: a deleted row's
+	 * bytes are overwritten in the file, not left in a free page
+	 * (Debian's SQLite is built with it on; other builds are not). */
 	snprintf(pragma, sizeof pragma, "PRAGMA journal_mode=WAL; "
 	    "PRAGMA synchronous=%s; PRAGMA busy_timeout=5000; "
-	    "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY;",
+	    "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY; "
+	    "PRAGMA secure_delete=ON;",
 	    synchronous_full ? "FULL" : "NORMAL", cache_kib);
 	if (journal_exec(j, pragma) != SQLITE_OK ||
 	    store_schema(j->db, schema, path, err, errlen) == -1 ||

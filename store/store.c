@@ -1,5 +1,10 @@
 /* Helpers shared by the store modules (see store.h). */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mbedtls/platform_util.h>
 
 #include "parse.h"
 #include "store.h"
@@ -36,4 +41,87 @@ store_clean_text(const char *in, char *out, size_t len)
 {
 	utf8_printable(in, out, len);
 	tap_mask_pans(out);
+}
+
+/*
+ * SQLite's allocator, wiping each block when it is freed: a 16-byte
+ * header (malloc's alignment) in front holds the block's size.  Realloc
+ * never grows in place: the old block is copied, wiped and freed.
+ */
+#define WIPE_HDR	16
+
+static void *
+wipe_malloc(int n)
+{
+	unsigned char *p;
+	int64_t size = n;
+
+	if (n <= 0 || (p = malloc((size_t)n + WIPE_HDR)) == NULL)
+		return NULL;
+	memcpy(p, &size, sizeof size);
+	return p + WIPE_HDR;
+}
+
+static int
+wipe_size(void *q)
+{
+	int64_t size;
+
+	if (q == NULL)
+		return 0;
+	memcpy(&size, (unsigned char *)q - WIPE_HDR, sizeof size);
+	return (int)size;
+}
+
+static void
+wipe_free(void *q)
+{
+	if (q == NULL)
+		return;
+	mbedtls_platform_zeroize(q, (size_t)wipe_size(q));
+	free((unsigned char *)q - WIPE_HDR);
+}
+
+static void *
+wipe_realloc(void *q, int n)
+{
+	void *r;
+	int old = wipe_size(q);
+
+	if (q == NULL)
+		return wipe_malloc(n);
+	if ((r = wipe_malloc(n)) == NULL)
+		return NULL;
+	memcpy(r, q, (size_t)(old < n ? old : n));
+	wipe_free(q);
+	return r;
+}
+
+static int
+wipe_roundup(int n)
+{
+	return n > INT32_MAX - 15 ? n : (n + 15) & ~15;
+}
+
+static int
+wipe_init(void *arg)
+{
+	(void)arg;
+	return SQLITE_OK;
+}
+
+static void
+wipe_shutdown(void *arg)
+{
+	(void)arg;
+}
+
+int
+store_wipe_freed_memory(void)
+{
+	static const sqlite3_mem_methods m = {wipe_malloc, wipe_free,
+	    wipe_realloc, wipe_size, wipe_roundup, wipe_init, wipe_shutdown,
+	    NULL};
+
+	return sqlite3_config(SQLITE_CONFIG_MALLOC, &m) == SQLITE_OK ? 0 : -1;
 }

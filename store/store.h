@@ -28,6 +28,16 @@ int	store_step_done(sqlite3_stmt *);
  */
 void	store_clean_text(const char *in, char *out, size_t len);
 
+/*
+ * Makes SQLite wipe every block of its memory when it frees it (page
+ * cache, statement values, sort buffers): a row it held (a refusal's
+ * text, an account) does not linger in freed heap (issue 16 item 8).
+ * Process-wide, and only before SQLite initialises (before the first
+ * connection opens) or after sqlite3_shutdown(): 0, or -1 when too late.
+ * Pages still cached by an open connection are not freed, so not wiped.
+ */
+int	store_wipe_freed_memory(void);
+
 /* The name of v in a table of max names. */
 static inline const char *
 store_name(const char *const *names, int max, int v)

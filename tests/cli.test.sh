@@ -64,6 +64,15 @@ for h in --help -h; do
 	    fail "fare-engine audit $h does not list its subcommands"
 done
 
+# --help wins over a config file that cannot be read or is wrong.
+printf '[engine]\nno_such_key = 1\n' >"$tmp/bad.ini"
+for cfg in "$tmp/bad.ini" "$tmp/no-such.ini"; do
+	"$FE" serve --config "$cfg" --help >"$tmp/out" 2>"$tmp/err" ||
+	    fail "serve --config $cfg --help: exit $?: $(cat "$tmp/err")"
+	head -1 "$tmp/out" | grep -q "^usage: fare-engine serve" ||
+	    fail "serve --config $cfg --help: no usage"
+done
+
 # --version: the version and the libraries, on stdout, exit 0.
 for p in "$FE" "$SIM"; do
 	"$p" --version >"$tmp/out" 2>"$tmp/err" || fail "$p --version: exit $?"

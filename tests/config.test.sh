@@ -52,6 +52,17 @@ rc=0
 [ "$rc" = 2 ] && grep -q "syntax.ini:2: not 'key = value'" "$tmp/syntax.err" ||
     fail "a line without '=': exit $rc, $(cat "$tmp/syntax.err")"
 grep -q "^<3>" "$tmp/syntax.err" || fail "no <3> level: $(cat "$tmp/syntax.err")"
+# A line longer than the reader takes (inih: 199 bytes) is refused whole:
+# split, a long comment's tail was read as a setting ("late_tap_days = 1"
+# from a comment started the engine with it) and errors named a line the
+# file did not have.
+printf '[engine]\n; %s late_tap_days = 1\nlate_tap_days = 30\n' \
+    "$(head -c 196 /dev/zero | tr '\0' x)" >"$tmp/long.ini"
+rc=0
+"$FE" serve --dev --config "$tmp/long.ini" 2>"$tmp/long.err" || rc=$?
+[ "$rc" = 2 ] && grep -q "long.ini:2: line longer than 199 bytes" "$tmp/long.err" &&
+    ! grep -q "given twice" "$tmp/long.err" ||
+    fail "a long comment line: exit $rc, $(cat "$tmp/long.err")"
 printf '[validators]\nlisten = 127.0.0.1:1\n' >"$tmp/section.ini"
 rc=0
 "$FE" serve --dev --config "$tmp/section.ini" 2>"$tmp/section.err" || rc=$?

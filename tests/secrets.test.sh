@@ -69,6 +69,26 @@ grep -q "engine.key: mode 0644 lets everyone read" "$tmp/e3.log" ||
 chmod 600 "$tmp/certs/engine.key"
 [ ! -e "$tmp/engine.db" ] || fail "a refused start created the database"
 
+# A cluster worker (issue 19) holds a shard's database and the token key
+# as serve does: the same checks (no NATS needed to see them).
+worker() {
+	"$FE" worker --nats nats://127.0.0.1:1 --shard 0 --shards 1 \
+	    --tariff ../shared/examples/mini "$@"
+}
+(umask 022 && worker --db "$tmp/shard.db") 2>/dev/null || true
+[ "$(mode "$tmp/shard.db")" = 600 ] ||
+    fail "the worker made its database $(mode "$tmp/shard.db") (umask 022)"
+chmod 644 "$tmp/token.key"
+worker --db "$tmp/shard1.db" --token-key-file "$tmp/token.key" \
+    --acquirer 127.0.0.1:1 --certs "$tmp/certs" 2>"$tmp/w1.log" || true
+grep -q "mode 0644 lets everyone read a secret key" "$tmp/w1.log" ||
+    fail "the worker took a world-readable key: $(cat "$tmp/w1.log")"
+chmod 600 "$tmp/token.key"
+worker --db "$tmp/shard2.db" --token-key-file "$tmp/dev.key" \
+    --acquirer 127.0.0.1:1 --certs "$tmp/certs" 2>"$tmp/w2.log" || true
+grep -q "published development key" "$tmp/w2.log" ||
+    fail "the worker took the development key: $(cat "$tmp/w2.log")"
+
 # A good start: files 0600, no core dumps, the CA key warned about.  The
 # engine runs without capabilities (setpriv), as a plain user would, so
 # that whether it is dumpable shows: a process of the same user and
@@ -96,6 +116,14 @@ if setpriv --bounding-set=-all --inh-caps=-all head -c 1 \
 	fail "the engine is dumpable (PR_SET_DUMPABLE)"
 fi
 grep -q "keep the CA key offline" "$tmp/engine.log" || fail "no CA key warning"
+# A backup is the database too: 0600 whatever the umask, and never
+# written through a planted temporary link.
+ln -s "$tmp/elsewhere.db" "$tmp/backup.db.tmp"
+(umask 022 && "$FE" backup "$tmp/engine.db" "$tmp/backup.db" >/dev/null) ||
+    fail "backup failed"
+[ "$(mode "$tmp/backup.db")" = 600 ] ||
+    fail "backup.db is $(mode "$tmp/backup.db") (umask 022)"
+[ ! -e "$tmp/elsewhere.db" ] || fail "the backup was written through a planted link"
 echo "secrets: dev key and readable keys refused, files 0600, keys never" \
     "written through planted files, CA kept without --force, ids not paths," \
     "core dumps off"

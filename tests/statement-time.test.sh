@@ -127,6 +127,28 @@ assert rows[0] == ['Date', 'Start Time', 'End Time', 'Journey/Action',
 assert all(len(r) == 10 for r in rows), [len(r) for r in rows]
 assert 'NS: Amsterdam Centraal to Haarlem, "Centraal"' in [r[3] for r in rows], rows
 EOF
+# Amounts of any width stay in their columns (a copy of the database
+# with a leg of USD 1,234.56, shown in dollars): each row's day total
+# ends where the head's "day total" ends.
+cp "$tmp/engine.db" "$tmp/big.db"
+sqlite3 "$tmp/big.db" "UPDATE legs SET fare_cents = 123456,
+    contribution_cents = 123456 WHERE account = 'par:$B' AND leg_no = 1;
+    UPDATE charges SET charge_cents = charge_cents + 123456,
+    uncapped_cents = uncapped_cents + 123456 WHERE account = 'par:$B'"
+cp -r tariffs/nl "$tmp/usd"
+sed -i 's/,EUR,/,USD,/; s/,EUR$/,USD/' "$tmp/usd/fare_products.txt" \
+    "$tmp/usd/fare_caps.txt"
+"$FE" audit card "$tmp/big.db" --par $B --tariff "$tmp/usd" >"$tmp/big" ||
+    fail "audit card of a big day"
+has "$tmp/big" "USD 1,234.56" "an amount over a thousand"
+python3 - "$tmp/big" <<'EOF' || fail "columns do not line up: $(cat "$tmp/big")"
+import sys
+lines = open(sys.argv[1], encoding='utf-8').read().splitlines()
+end = lines[1].index('day total') + len('day total')
+for l in lines[2:]:
+    assert l[end - 1] != ' ' and l[end:end + 1] in ('', ' '), (end, l)
+EOF
+
 # Commands that read only the database show money in the currency of the
 # latest tariff version (a feed in dollars: not "€").
 q "INSERT INTO tariff_versions VALUES (99, 'usd', 0);

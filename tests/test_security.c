@@ -5,6 +5,7 @@
  * terminal-sim cannot produce the input (a resumed session, forged CRLs,
  * a raw acquirer request).  One test per item, named after what broke.
  */
+#include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include "testutil.h"
 #include "certs.h"
 #include "limits.h"
+#include "tap.h"
 #include "tls.h"
 #include "wire.h"
 
@@ -444,6 +446,49 @@ test_pan_at_rest(void **state)
 }
 
 /*
+ * Item 5 again, found in review: a card number written as cards print it,
+ * in groups joined by spaces or dashes, in a stop_id, a network_id or a
+ * deny reason, was stored whole.  Masked like a run of digits; dates
+ * stay readable.
+ */
+static void
+test_grouped_pan_at_rest(void **state)
+{
+	struct client *c = client_new("ok1", 0);
+	char out[1024], cmd[1024];
+
+	(void)state;
+	c->no_deny = 1;
+	send_tap(c, "ok1:150,2026-11-28T11:50:00Z,4111111111111111,,CITY,"
+	    "4000 0566 5566 5556,in");
+	send_tap(c, "ok1:151,2026-11-28T11:50:00Z,4111111111111111,,"
+	    "3782-822463-10005,C,in");
+	pump(c, 2);
+	assert_string_equal(c->frames[0], "R:150,unknown-stop");
+	assert_string_equal(c->frames[1], "R:151,unknown-network");
+	client_free(c);
+	db_query("SELECT detail FROM v_refused_taps WHERE tap_id = 'ok1:150'",
+	    out, sizeof out);
+	assert_string_equal(out, "unknown stop_id '**** **** **** 5556'\n");
+	db_query("SELECT detail FROM v_refused_taps WHERE tap_id = 'ok1:151'",
+	    out, sizeof out);
+	assert_string_equal(out, "unknown network_id '****-******-*0005'\n");
+	snprintf(cmd, sizeof cmd, "%s deny add %s/engine.db "
+	    "par:V0010000000000000000000000GRP 'card 5555 5555 5555 4444 "
+	    "stolen 2026-11-28 12:00' >/dev/null", engine, dir);
+	assert_int_equal(system(cmd), 0);
+	db_query("SELECT reason FROM v_deny_list", out, sizeof out);
+	assert_string_equal(out, "card **** **** **** 4444 stolen 2026-11-28 "
+	    "12:00\n");
+	snprintf(cmd, sizeof cmd, "%s deny remove %s/engine.db "
+	    "par:V0010000000000000000000000GRP >/dev/null", engine, dir);
+	assert_int_equal(system(cmd), 0);
+	assert_false(anywhere("0566 5566"));
+	assert_false(anywhere("822463"));
+	assert_false(anywhere("5555 5555"));
+}
+
+/*
  * Item 6, "a validator can burn a debtor's recovery retries": taps denied
  * at the gate with fresh cards showing the debtor's PAR leave the debt's
  * schedule alone; the debtor's own card, seen before the debt opened,
@@ -530,6 +575,287 @@ test_input_edge_cases(void **state)
 	tu_has(out, "\\x1B[2J");
 }
 
+/*
+ * Found in review: a validator whose TLS stack sends its certificate
+ * chain (the device certificate and the CA's, as OpenSSL does by
+ * default) was refused as "not correctly signed by the trusted CA"; it
+ * is served, and a chain through a CA of its own is still refused.
+ */
+static void
+test_validator_sending_its_chain_is_served(void **state)
+{
+	char err[256], cmd[1200], foreign[96];
+	struct client *c;
+
+	(void)state;
+	assert_int_equal(certs_device(dir, "chain1", NULL, NULL, 1, 1, err,
+	    sizeof err), 0);
+	snprintf(cmd, sizeof cmd, "cat %s/ca.crt >>%s/devices/chain1.crt", dir,
+	    dir);
+	assert_int_equal(system(cmd), 0);
+	c = client_new("chain1", 0);
+	c->no_deny = 1;
+	send_tap(c, "chain1:1,2026-11-28T11:57:00Z,4111111111111111,,CITY,C,in");
+	pump(c, 1);
+	assert_true(c->opened);
+	assert_int_equal(c->frames[0][0], 'A');
+	client_free(c);
+	/* Signed by another CA, with that CA in the chain: refused. */
+	snprintf(foreign, sizeof foreign, "%s-chain", dir);
+	assert_int_equal(certs_init(foreign, 1, err, sizeof err), 0);
+	assert_int_equal(certs_device(foreign, "chain2", NULL, NULL, 1, 1, err,
+	    sizeof err), 0);
+	snprintf(cmd, sizeof cmd, "cat %s/devices/chain2.crt %s/ca.crt "
+	    ">%s/devices/chain2.crt && cp %s/devices/chain2.key %s/devices/",
+	    foreign, foreign, dir, foreign, dir);
+	assert_int_equal(system(cmd), 0);
+	expect_tls_refused("chain2", 0, "not correctly signed by the trusted "
+	    "CA");
+	snprintf(cmd, sizeof cmd, "rm -rf %s", foreign);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* How many lines of the engine's log hold text. */
+static int
+engine_log_count(const char *text)
+{
+	char path[128], line[512];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/engine.log", dir);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f) != NULL)
+		n += strstr(line, text) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* SIGHUP, then waits (bounded) until the engine says the CRL reloaded. */
+static void
+reload_crl(void)
+{
+	int before = engine_log_count("event=crl_reloaded"), i;
+
+	kill(pid, SIGHUP);
+	for (i = 0; i < 200 && engine_log_count("event=crl_reloaded") ==
+	    before; i++)
+		usleep(50000);
+	assert_true(engine_log_count("event=crl_reloaded") > before);
+}
+
+/*
+ * A handshake the engine must refuse, pumped without blocking for at
+ * most 10 s (an accepted connection that is sent nothing would block
+ * pump() for ever): closed, never opened, no frame.
+ */
+static void
+expect_refused_bounded(const char *device)
+{
+	struct client *c = client_new(device, 0);
+	int i;
+
+	for (i = 0; i < 1000 && !c->closed; i++) {
+		event_base_loop(c->base, EVLOOP_NONBLOCK);
+		usleep(10000);
+	}
+	if (!c->closed || c->opened)
+		fail_msg("%s: the engine accepted a revoked certificate",
+		    device);
+	client_free(c);
+}
+
+/*
+ * Item 1 again, found in review: `certs revoke DIR ID` revoked the
+ * device's latest certificate only; one issued to it before (a renewal,
+ * or the stolen device's own) kept tapping.  Revoking an id revokes
+ * every certificate issued to it; a certificate issued after is good.
+ */
+static void
+test_reissued_device_keeps_older_certificate(void **state)
+{
+	char err[256], cmd[1200];
+	struct client *c;
+
+	(void)state;
+	assert_int_equal(certs_device(dir, "re1", NULL, NULL, 1, 1, err,
+	    sizeof err), 0);
+	snprintf(cmd, sizeof cmd, "cp %s/devices/re1.crt %s/devices/re1old.crt "
+	    "&& cp %s/devices/re1.key %s/devices/re1old.key", dir, dir, dir,
+	    dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(certs_device(dir, "re1", NULL, NULL, 1, 1, err,
+	    sizeof err), 0);
+	assert_int_equal(certs_revoke(dir, "re1", err, sizeof err), 0);
+	reload_crl();
+	expect_refused_bounded("re1old");
+	expect_refused_bounded("re1");
+	/* Issued after the revocation: served. */
+	assert_int_equal(certs_device(dir, "re1", NULL, NULL, 1, 1, err,
+	    sizeof err), 0);
+	c = client_new("re1", 0);
+	c->no_deny = 1;
+	send_tap(c, "re1:1,2026-11-28T11:57:00Z,4111111111111111,,CITY,C,in");
+	pump(c, 1);
+	assert_int_equal(c->frames[0][0], 'A');
+	client_free(c);
+}
+
+/*
+ * How many times needle occurs in the engine's writable memory (heap,
+ * stacks, thread arenas, data), read through /proc/PID/mem as a debugger
+ * or an insider with ptrace rights would; -1 when it cannot be read.
+ * where gets the first hit's mapping.
+ */
+static int
+engine_mem_count(const char *needle, char *where, size_t wlen)
+{
+	static unsigned char chunk[(1 << 20) + 64];
+	char path[64], line[512], perms[8], name[256];
+	unsigned long lo, hi, off;
+	size_t nl = strlen(needle);
+	int count = 0, fd;
+	FILE *maps;
+
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	if ((maps = fopen(path, "r")) == NULL)
+		return -1;
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+	if ((fd = open(path, O_RDONLY)) == -1) {
+		fclose(maps);
+		return -1;
+	}
+	while (fgets(line, sizeof line, maps) != NULL) {
+		name[0] = '\0';
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &lo, &hi, perms,
+		    name) < 3 || perms[0] != 'r' || perms[1] != 'w')
+			continue;
+		/* Reservations of a sanitizer's shadow: nothing of ours. */
+		if (hi - lo > 1UL << 30)
+			continue;
+		for (off = lo; off < hi; off += sizeof chunk - 64) {
+			size_t want = hi - off < sizeof chunk ? hi - off :
+			    sizeof chunk;
+			ssize_t got = pread(fd, chunk, want, (off_t)off);
+			unsigned char *p = chunk, *hit;
+			if (got <= 0)
+				break;
+			while ((hit = memmem(p, (size_t)got - (size_t)(p - chunk),
+			    needle, nl)) != NULL) {
+				/* A hit in the overlap is counted once. */
+				if (off == lo || hit - chunk + nl > 64) {
+					if (count++ == 0)
+						snprintf(where, wlen, "%s+%#lx",
+						    name[0] ? name : "[anon]",
+						    (unsigned long)(off - lo +
+						    (size_t)(hit - chunk)));
+				}
+				p = hit + 1;
+			}
+			if (hi - off <= sizeof chunk)
+				break;
+		}
+	}
+	close(fd);
+	fclose(maps);
+	return count;
+}
+
+/* Asserts that the engine's memory holds text n times (0 or at least 1). */
+static void
+expect_in_memory(const char *text, int present, const char *what)
+{
+	char where[300] = "";
+	int n = engine_mem_count(text, where, sizeof where);
+
+	if (n == -1)
+		fail_msg("cannot read the engine's memory (/proc/%d/mem): run "
+		    "as root or with CAP_SYS_PTRACE", (int)pid);
+	if (present && n == 0)
+		fail_msg("%s: '%s' not found in the engine's memory: the "
+		    "search cannot see what it looks for", what, text);
+	if (!present && n > 0)
+		fail_msg("%s: '%s' found %d time(s) in the engine's memory, "
+		    "first at %s", what, text, n, where);
+}
+
+/*
+ * Item 8, "crash dumps", as an insider with the engine's memory (a core
+ * dump, /proc/PID/mem, a swap file) sees it: no card number outlives
+ * its tap.  A frame still pending holds its PAN (that the search finds
+ * it shows the search works); the frame consumed before it in the same
+ * read, refused taps carrying a PAN in other fields, a PAN in an HTTP
+ * request and one in a broken frame are gone from memory once handled.
+ */
+static void
+test_no_pan_in_engine_memory(void **state)
+{
+	char pan[6][17], grouped[24], body[200], out[64];
+	unsigned char buf[2 * (WIRE_HEADER + 200)];
+	size_t n, m;
+	int i;
+	struct client *c = client_new("ok1", 0);
+
+	(void)state;
+	c->no_deny = 1;
+	for (i = 0; i < 6; i++)
+		tap_make_pan((char)('3' + i % 3), 731500000000ULL + (uint64_t)i *
+		    7919, pan[i]);
+	snprintf(grouped, sizeof grouped, "%.4s %.4s %.4s %.4s", pan[3],
+	    pan[3] + 4, pan[3] + 8, pan[3] + 12);
+	/* One write: a whole tap, then a tap without its last bytes. */
+	snprintf(body, sizeof body, "ok1:500,2026-11-28T11:55:00Z,%s,,CITY,C,"
+	    "in", pan[0]);
+	assert_int_equal(wire_encode('T', body, strlen(body), buf, sizeof buf,
+	    &n), 0);
+	snprintf(body, sizeof body, "ok1:501,2026-11-28T11:55:10Z,%s,,CITY,"
+	    "ZZZ,in", pan[1]);
+	assert_int_equal(wire_encode('T', body, strlen(body), buf + n,
+	    sizeof buf - n, &m), 0);
+	send_raw(c, buf, n + m - 3);
+	pump(c, 1);
+	assert_string_equal(c->frames[0], "A:500,0,0,0");
+	expect_in_memory(pan[1], 1, "a frame still pending");
+	expect_in_memory(pan[0], 0, "the frame consumed before it");
+	/* The rest; refused taps with a PAN in other fields. */
+	send_raw(c, buf + n + m - 3, 3);
+	snprintf(body, sizeof body, "ok1:502,2026-11-28T11:55:20Z,"
+	    "4111111111111111,,CITY,%s,in", pan[2]);
+	send_tap(c, body);
+	snprintf(body, sizeof body, "ok1:503,2026-11-28T11:55:30Z,"
+	    "4111111111111111,,%s,C,in", grouped);
+	send_tap(c, body);
+	pump(c, 4);
+	assert_string_equal(c->frames[1], "R:501,unknown-stop");
+	assert_string_equal(c->frames[2], "R:502,unknown-stop");
+	assert_string_equal(c->frames[3], "R:503,unknown-network");
+	/* A PAN in an HTTP request (a rider typing a card number). */
+	snprintf(body, sizeof body, "/healthz?card=%s", pan[4]);
+	assert_int_equal(http_get(body, (char *)buf, sizeof buf), 200);
+	/* And in a broken frame, which closes the connection. */
+	assert_int_equal(wire_encode('X', pan[5], 16, buf, sizeof buf, &n), 0);
+	send_raw(c, buf, n);
+	pump_until_closed(c);
+	assert_true(c->closed);
+	client_free(c);
+	for (i = 0; i < 100; i++) {
+		db_query("SELECT count(*) FROM refused WHERE tap_id IN "
+		    "('ok1:501', 'ok1:502', 'ok1:503')", out, sizeof out);
+		if (strcmp(out, "3\n") == 0)
+			break;
+		usleep(50000);
+	}
+	assert_string_equal(out, "3\n");
+	expect_in_memory(pan[0], 0, "an acknowledged tap's card");
+	expect_in_memory(pan[1], 0, "a refused tap's card");
+	expect_in_memory(pan[2], 0, "a PAN in a refused tap's stop_id");
+	expect_in_memory(pan[3], 0, "a grouped PAN in a network_id");
+	expect_in_memory(grouped, 0, "a grouped PAN in a network_id");
+	expect_in_memory(pan[4], 0, "a PAN in an HTTP request");
+	expect_in_memory(pan[5], 0, "a PAN in a broken frame");
+}
+
 int
 main(void)
 {
@@ -538,8 +864,12 @@ main(void)
 		cmocka_unit_test(test_crl_cannot_expire_the_fleet),
 		cmocka_unit_test(test_acquirer_refuses_reused_key),
 		cmocka_unit_test(test_pan_at_rest),
+		cmocka_unit_test(test_grouped_pan_at_rest),
 		cmocka_unit_test(test_fresh_cards_cannot_burn_recovery_retries),
 		cmocka_unit_test(test_input_edge_cases),
+		cmocka_unit_test(test_no_pan_in_engine_memory),
+		cmocka_unit_test(test_validator_sending_its_chain_is_served),
+		cmocka_unit_test(test_reissued_device_keeps_older_certificate),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -44,6 +44,9 @@ expect "referrer" "$(header Referrer-Policy)" no-referrer
 header Content-Security-Policy | grep -q "default-src 'none'" ||
     fail "no Content-Security-Policy"
 json_ok "day API"
+# The time of the figures as a person reads it: local, its offset named.
+jq1 '$.generated_local' | grep -Eq '^20[0-9]{2}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2} \+0[12]:00$' ||
+    fail "generated_local: $(jq1 '$.generated_local')"
 expect "series API" "$(get "$op/api/v1/series?day=$D")" 200
 expect "series API type" "$(header Content-Type)" application/json
 json_ok "series API"
@@ -51,6 +54,8 @@ expect "series minutes" "$(jq1 '$.minutes')" 1440
 expect "dashboard" "$(get "$op/?day=$D")" 200
 expect "dashboard type" "$(header Content-Type)" "text/html; charset=utf-8"
 expect "dashboard caching" "$(header Cache-Control)" no-store
+grep -Eq 'figures as of <time id="generated" data-k="generated_local">20[0-9-]{8} [0-9:]{5} \+0[12]:00</time>' \
+    "$tmp/b" || fail "the dashboard's time is not local: $(grep -o 'figures as of[^;]*' "$tmp/b")"
 expect "stylesheet" "$(get "$op/static/onecity.css")" 200
 expect "stylesheet type" "$(header Content-Type)" "text/css; charset=utf-8"
 expect "stylesheet caching" "$(header Cache-Control)" "public, max-age=3600"

@@ -407,7 +407,10 @@ tls_verify_device(struct tls_ctx *c, const mbedtls_x509_crt *peer)
 	 * (load_crl), so only the serial is looked up here. */
 	(void)mbedtls_x509_crt_verify((mbedtls_x509_crt *)peer, &c->ca, NULL,
 	    NULL, &flags, NULL, NULL);
-	if (c->have_crl && mbedtls_x509_crt_is_revoked(peer, &c->crl))
+	/* The CRL lists our CA's serials: another CA's certificate that
+	 * shares one is "not trusted", not "revoked". */
+	if (flags == 0 && c->have_crl &&
+	    mbedtls_x509_crt_is_revoked(peer, &c->crl))
 		flags |= MBEDTLS_X509_BADCERT_REVOKED;
 	if (c->have_crl && mbedtls_x509_time_is_past(&c->crl.next_update))
 		flags |= MBEDTLS_X509_BADCRL_EXPIRED;
@@ -416,15 +419,22 @@ tls_verify_device(struct tls_ctx *c, const mbedtls_x509_crt *peer)
 	return flags;
 }
 
-/* mbedTLS's verify callback (server): the device certificate's CA
- * signature and revocation, from the cache when it was checked before. */
+/*
+ * mbedTLS's verify callback (server): the device certificate's CA
+ * signature and revocation, from the cache when it was checked before.
+ * A client may send its chain (the device certificate, then the CA's:
+ * OpenSSL does by default): mbedTLS, anchored on no CA here, calls the
+ * top one "not trusted"; the leaf's check (tls_verify_device) verifies
+ * that chain against our CA, so the others' "not trusted" is dropped.
+ */
 static int
 tls_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
 	struct tls_ctx *c = arg;
 
-	if (depth == 0 && (*flags & ~MBEDTLS_X509_BADCERT_NOT_TRUSTED) == 0)
-		*flags = tls_verify_device(c, crt);
+	if ((*flags & ~MBEDTLS_X509_BADCERT_NOT_TRUSTED) != 0)
+		return 0;
+	*flags = depth == 0 ? tls_verify_device(c, crt) : 0;
 	return 0;
 }
 
