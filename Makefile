@@ -47,7 +47,7 @@ FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/settle.c engine/cmd-audit-ledger.c engine/cmd-web.c \
 	   engine/web.c engine/web-data.c engine/web-api.c engine/web-html.c \
 	   engine/web-dash.c engine/web-http.c \
-	   engine/jsbus.c engine/gateway.c engine/worker.c
+	   engine/jsbus.c engine/gateway.c engine/worker.c engine/shards.c
 # The web pages' stylesheet and script, built into the engine as strings.
 WEB_ASSETS = engine/web/onecity.css engine/web/dashboard.js
 SIM_SRC	 = terminal-sim/main.c terminal-sim/replay.c terminal-sim/load.c \
@@ -192,7 +192,7 @@ demo: deps
 # 2 workers on loopback).
 demo-cluster: deps
 	@$(MAKE) --no-print-directory $(BIN)/fare-engine $(BIN)/terminal-sim
-	@sh tools/demo-cluster.sh $(BIN)
+	@DEMO_DEPLOY=cluster sh tools/demo.sh $(BIN)
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN)/fare-engine $(BIN)/terminal-sim \

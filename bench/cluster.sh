@@ -12,8 +12,10 @@
 #      ($e2e_tps, when run.sh measured it); and per-core efficiency: taps
 #      per CPU-second of all the cluster's processes (3 nats-servers,
 #      gateways, workers).
-# Prints its table and writes bench/results-cluster.json.
+# Prints its table and writes results-cluster.json beside run.sh's
+# results (bench/ unless BENCH_OUT names another place).
 : "${BIN:=${1:-bin}}"
+cl_out=$(dirname "${out_json:-bench/results.json}")/results-cluster.json
 : "${data:=bench/data}"
 mkdir -p "$data"
 . tests/lib.sh
@@ -110,7 +112,7 @@ for w in 1 2; do
 	printf '%-52s %10s t/s\n' "  per CPU-second of the cluster ($c s for $n)" "$(r "$n" "$c")"
 done
 printf '%-52s %14s\n' "2 workers / 1 worker, end to end" "$(r "$w2_e2e" "$w1_e2e")"
-cat >bench/results-cluster.json <<JSON
+cat >"$cl_out" <<JSON
 {"date":"$(date -u +%Y-%m-%dT%H:%M:%SZ)","machine":"$(nproc) cores",
  "jetstream_floor_msgs_per_s":$js_floor,
  "embedded_end_to_end_taps_per_s":$emb,
@@ -118,4 +120,4 @@ cat >bench/results-cluster.json <<JSON
   {"workers":1,"taps":$w1_taps,"acked_per_s":$w1_acked,"end_to_end_per_s":$w1_e2e,"cpu_s":$w1_cpu},
   {"workers":2,"taps":$w2_taps,"acked_per_s":$w2_acked,"end_to_end_per_s":$w2_e2e,"cpu_s":$w2_cpu}]}
 JSON
-echo "bench: wrote bench/results-cluster.json"
+echo "bench: wrote $cl_out"

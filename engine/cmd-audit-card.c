@@ -19,12 +19,14 @@
 #include "explain.h"
 #include "opt.h"
 #include "parse.h"
+#include "shards.h"
 #include "statement.h"
 #include "tap.h"
 #include "tariff.h"
 
 struct card_args {
-	const char	*path, *pan, *par, *token, *keyfile, *tariff;
+	struct shard_paths db;	/* one database, or a cluster's shards */
+	const char	*pan, *par, *token, *keyfile, *tariff;
 	const char	*from, *to;
 	int		 csv;
 };
@@ -52,15 +54,18 @@ card_check(const struct opt_cmd *cmd, const struct card_args *a)
 static int
 card_args(int argc, char **argv, struct card_args *a)
 {
-	static const struct opt_cmd cmd = {"fare-engine audit card", "[DB]",
-	    0, 1, "A card's statement, like TfL's journey history: per service "
+	static const struct opt_cmd cmd = {"fare-engine audit card", "[DB...]",
+	    0, SHARDS_AUDIT_MAX, "A card's statement, like TfL's journey history: per service "
 	    "day a row per\njourney with its fare and transfer discount, the "
 	    "cap's discount, taps refused\nat the gate, and the day total with "
 	    "its payment; each day's charges less its\ncredits are its total.  "
 	    "Local times and stop names from the tariff.  Name the\ncard by "
 	    "exactly one of --pan, --par and --token; a card that showed a "
-	    "PAR\nis found under its PAR account."};
+	    "PAR\nis found under its PAR account.  Several databases (or a "
+	    "directory of *.db)\nare a cluster's shards: the statement of "
+	    "each shard that holds the account,\nthen the total."};
 	const char *db = NULL, *day = NULL;
+	char err[256];
 	int first, rc;
 	const struct opt o[] = {
 		{.name = "pan", .kind = OPT_STR, .dst = &a->pan, .arg = "PAN",
@@ -96,7 +101,6 @@ card_args(int argc, char **argv, struct card_args *a)
 		return rc;
 	if ((db != NULL) == (first < argc))
 		return opt_fail(&cmd, "name the database once: DB or --db DB");
-	a->path = db != NULL ? db : argv[first];
 	if (a->pan == NULL && a->par == NULL && a->token == NULL)
 		return opt_fail(&cmd, "missing --pan, --par or --token");
 	if (day != NULL && a->to != NULL)
@@ -106,7 +110,14 @@ card_args(int argc, char **argv, struct card_args *a)
 	if (a->from != NULL && a->to != NULL && strcmp(a->from, a->to) > 0)
 		return opt_fail(&cmd, "--from %s is after --to %s", a->from,
 		    a->to);
-	return card_check(&cmd, a);
+	if ((rc = card_check(&cmd, a)) != OPT_RUN)
+		return rc;
+	if (shard_paths(db != NULL ? (char *const *)&db : argv + first,
+	    db != NULL ? 1 : argc - first, &a->db, err, sizeof err) == -1) {
+		fprintf(stderr, "fare-engine: audit card: %s\n", err);
+		return 1;
+	}
+	return OPT_RUN;
 }
 
 /* The account a card, PAR or token is billed under now. */
@@ -362,15 +373,18 @@ statement_cells(const struct tariff *t, const struct statement *st, int csv,
 	}
 }
 
+/* The statement; header 0 leaves out the CSV header line (a second
+ * shard's rows). */
 static void
-print_statement(const struct tariff *t, const struct statement *st, int csv)
+print_statement(const struct tariff *t, const struct statement *st, int csv,
+    int header)
 {
 	struct widths w = {5, 5, 7, 9, 9, 10};	/* at least the heads' */
 
-	if (csv)
+	if (csv && header)
 		printf("Date,Start Time,End Time,Journey/Action,Charge,Credit,"
 		    "Day Total,Note,Time Zone,Currency\n");
-	else {
+	else if (!csv) {
 		statement_cells(t, st, csv, &w, NULL);
 		printf("Statement of %s: times in %s (local), amounts in %s; "
 		    "each day's charges less credits are its day total\n",
@@ -401,6 +415,49 @@ card_tariff(const char *dir)
 	return t;
 }
 
+static sqlite3 *
+card_open(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "fare-engine: %s: %s\n", path,
+		    db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+/*
+ * The account the card is billed under, over every database: its PAR's
+ * where any shard knows the card's PAR (its taps moved there), else its
+ * token's.  0, or -1 (said on stderr).
+ */
+static int
+card_account_all(const struct card_args *a, char *out, size_t len)
+{
+	char acc[96];
+	sqlite3 *db;
+	int i;
+
+	*out = '\0';
+	for (i = 0; i < a->db.n; i++) {
+		if ((db = card_open(a->db.path[i])) == NULL)
+			return -1;
+		if (card_account(db, a, acc, sizeof acc) == -1) {
+			sqlite3_close(db);
+			return -1;
+		}
+		sqlite3_close(db);
+		if (*out == '\0' || strncmp(acc, "par:", 4) == 0)
+			snprintf(out, len, "%s", acc);
+	}
+	return 0;
+}
+
 int
 cmd_audit_card(int argc, char **argv)
 {
@@ -408,37 +465,56 @@ cmd_audit_card(int argc, char **argv)
 	struct statement st;
 	struct tariff *t = NULL;
 	sqlite3 *db = NULL;
-	char account[96], err[256];
-	int rc = 1;
+	char account[96], err[256], total[MONEY_TEXT_MAX];
+	size_t days = 0, shards = 0;
+	int64_t charged = 0;
+	int rc = 1, i;
 
 	if ((rc = card_args(argc, argv, &a)) != OPT_RUN)
 		return rc;
 	rc = 1;
 	if ((t = card_tariff(a.tariff)) == NULL)
-		return 1;
-	if (sqlite3_open_v2(a.path, &db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK) {
-		fprintf(stderr, "fare-engine: %s: %s\n", a.path,
-		    db ? sqlite3_errmsg(db) : "cannot open");
 		goto out;
+	if (card_account_all(&a, account, sizeof account) == -1)
+		goto out;
+	for (i = 0; i < a.db.n; i++) {
+		size_t k;
+		if ((db = card_open(a.db.path[i])) == NULL)
+			goto out;
+		if (statement_load(db, account, a.from, a.to, &st, err,
+		    sizeof err) == -1) {
+			fprintf(stderr, "fare-engine: %s: %s\n", a.db.path[i],
+			    err);
+			goto out;
+		}
+		sqlite3_close(db);
+		db = NULL;
+		if (st.ndays > 0) {
+			if (a.db.n > 1 && !a.csv)
+				printf("%sshard %d: %s\n", shards ? "\n" : "",
+				    i, a.db.path[i]);
+			print_statement(t, &st, a.csv, shards == 0);
+			for (k = 0; k < st.ndays; k++)
+				charged += st.day[k].charge_cents;
+			days += st.ndays;
+			shards++;
+		}
+		statement_free(&st);
 	}
-	sqlite3_busy_timeout(db, 5000);
-	if (card_account(db, &a, account, sizeof account) == -1)
-		goto out;
-	if (statement_load(db, account, a.from, a.to, &st, err,
-	    sizeof err) == -1) {
-		fprintf(stderr, "fare-engine: %s: %s\n", a.path, err);
-		goto out;
-	}
-	if (st.ndays == 0)
+	if (days == 0)
 		fprintf(stderr, "fare-engine: no journeys for %s\n", account);
 	else {
-		print_statement(t, &st, a.csv);
+		if (a.db.n > 1 && !a.csv) {
+			money_text(tariff_currency(t), charged, total);
+			printf("\n%s: %zu day%s on %zu of %d shards, %s in "
+			    "all\n", account, days, days == 1 ? "" : "s",
+			    shards, a.db.n, total);
+		}
 		rc = 0;
 	}
-	statement_free(&st);
 out:
 	sqlite3_close(db);
 	tariff_free(t);
+	shard_paths_free(&a.db);
 	return rc;
 }

@@ -7,15 +7,19 @@
  *   audit checkpoint DB --key KEY [--clock RFC3339]
  *                          prints one signed checkpoint line of the
  *                          ledger as it stands.
- *   audit verify DB [--checkpoints FILE --pubkey KEY.pub]
+ *   audit verify DB... [--checkpoints FILE[,FILE...] --pubkey KEY.pub]
  *                          the chain, the balances, postings against
  *                          charges, every closed account-day repriced
  *                          from its taps with its tariff version, gaps in
  *                          validators' sequence numbers (warnings), and
  *                          the checkpoints; exit 0, or 1 naming each
- *                          problem.
- *   audit reconcile DB REPORT... [--day YYYY-MM-DD]
- *                          the engine's settlements against the
+ *                          problem.  Several databases (or a
+ *                          directory of them) are a cluster's shards:
+ *                          each verified with its own checkpoints (the
+ *                          files in the same order), then across them.
+ *   audit reconcile DB|DIR REPORT... [--day YYYY-MM-DD]
+ *                          the engine's settlements (or those of every
+ *                          shard database in DIR) against the
  *                          acquirer's settlement reports (CSV).
  *
  * All read the database read-only, so they run beside the engine.
@@ -37,6 +41,7 @@
 #include "reconcile.h"
 #include "tariff-version.h"
 #include "reprice.h"
+#include "shards.h"
 
 static sqlite3 *
 ledger_open_ro(const char *path)
@@ -265,32 +270,16 @@ verify_across(char **paths, int n)
 	return bad;
 }
 
-/* Shard databases one `audit verify` takes (SQLite attaches 10 at most
- * unless built otherwise; Debian's allows 10). */
-#define AUDIT_SHARDS_MAX	10
-
-/* One database, as audit verify checks it: 0 sound, 1 not. */
-static int
-verify_db(const char *path, const char *cpfile, struct checkpoint_key *pub)
+/* The gap warnings of the taps in db (one database, or the shards'
+ * union), labelled with path. */
+static void
+verify_gaps(const char *path, sqlite3 *db)
 {
-	struct reprice_stats rs;
-	int64_t gaps[2] = {0, 0}, latest = -1, jumps = 0;
-	size_t bad, ncp = 0;
-	sqlite3 *db;
-	int rc;
+	int64_t gaps[2] = {0, 0}, jumps = 0;
 
-	if ((db = ledger_open_ro(path)) == NULL)
-		return 1;
-	bad = ledger_verify(db, stdout);
-	bad += reprice_verify(path, db, stdout, &rs);
 	if (journal_seq_gaps(db, gap_cb, gaps, &jumps) == -1)
 		printf("warning: sequence numbers not checked: %s\n",
 		    sqlite3_errmsg(db));
-	if (pub != NULL)
-		bad += checkpoint_verify_file(db, pub, cpfile, stdout, &ncp,
-		    &latest);
-	rc = verify_report(path, db, bad, &rs, ncp, latest,
-	    pub != NULL ? checkpoint_key_id(pub) : NULL);
 	if (gaps[0] > 0)
 		printf("%s: %lld validator%s with gaps in their sequence "
 		    "numbers, %lld number%s missing (warnings)\n", path,
@@ -300,6 +289,32 @@ verify_db(const char *path, const char *cpfile, struct checkpoint_key *pub)
 		printf("%s: %lld jump%s of more than %d sequence numbers (a "
 		    "validator renumbered; not counted as gaps)\n", path,
 		    (long long)jumps, jumps == 1 ? "" : "s", JOURNAL_SEQ_JUMP);
+}
+
+/* One database, as audit verify checks it: 0 sound, 1 not.  A shard's
+ * gaps are not its own (a validator's taps go to every shard): gaps 0
+ * leaves them to the caller. */
+static int
+verify_db(const char *path, const char *cpfile, struct checkpoint_key *pub,
+    int gaps)
+{
+	struct reprice_stats rs;
+	int64_t latest = -1;
+	size_t bad, ncp = 0;
+	sqlite3 *db;
+	int rc;
+
+	if ((db = ledger_open_ro(path)) == NULL)
+		return 1;
+	bad = ledger_verify(db, stdout);
+	bad += reprice_verify(path, db, stdout, &rs);
+	if (pub != NULL)
+		bad += checkpoint_verify_file(db, pub, cpfile, stdout, &ncp,
+		    &latest);
+	rc = verify_report(path, db, bad, &rs, ncp, latest,
+	    pub != NULL ? checkpoint_key_id(pub) : NULL);
+	if (gaps)
+		verify_gaps(path, db);
 	sqlite3_close(db);
 	return rc;
 }
@@ -308,7 +323,7 @@ int
 cmd_audit_verify(int argc, char **argv)
 {
 	static const struct opt_cmd cmd = {"fare-engine audit verify",
-	    "DB...", 1, AUDIT_SHARDS_MAX, "Proves the ledger of database DB "
+	    "DB...", 1, SHARDS_AUDIT_MAX, "Proves the ledger of database DB "
 	    "sound: every transaction sums to 0, the hash\nchain is intact, "
 	    "nothing removed or reordered, postings equal charges and\nshares, "
 	    "collected and owed equal settlements and debts, and every "
@@ -316,14 +331,17 @@ cmd_audit_verify(int argc, char **argv)
 	    "gives its legs,\ncharge and shares; warns of gaps in validators' "
 	    "sequence numbers.  With\n--checkpoints and --pubkey: every "
 	    "checkpoint is signed by the ledger key and\nthe ledger extends "
-	    "each.  Several databases are the shards of a cluster\n(at most "
-	    "10): each is verified, then no tap and no account may be on two "
-	    "of\nthem.  Exit 0, or 1 naming each problem."};
+	    "each.  Several databases (or a directory of *.db) are the "
+	    "shards of a\ncluster (at most 10): each is verified, with its "
+	    "own checkpoint file (the\n--checkpoints files comma-separated, "
+	    "in the databases' order), then no tap\nand no account may be on "
+	    "two of them.  Exit 0, or 1 naming each problem."};
 	const char *cpfile = NULL, *pubfile = NULL;
 	struct checkpoint_key *pub = NULL;
-	char err[512];
+	struct shard_paths sp;
+	char err[512], *cps = NULL, *cp[SHARDS_AUDIT_MAX];
 	long across = 0;
-	int first, rc, i, bad = 0, n;
+	int first, rc, i, bad = 0, n, ncp = 0;
 	const struct opt o[] = {
 		{.name = "checkpoints", .kind = OPT_STR, .dst = &cpfile,
 		    .arg = "FILE", .help = "signed checkpoints, one a line"},
@@ -334,29 +352,65 @@ cmd_audit_verify(int argc, char **argv)
 
 	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
 		return rc;
-	n = argc - first;
 	if ((cpfile == NULL) != (pubfile == NULL))
 		return opt_fail(&cmd, "--checkpoints and --pubkey go together");
-	if (cpfile != NULL && n > 1)
-		return opt_fail(&cmd, "checkpoints are per shard: verify each "
-		    "shard with its own --checkpoints");
+	if (shard_paths(argv + first, argc - first, &sp, err, sizeof err) ==
+	    -1) {
+		fprintf(stderr, "fare-engine: audit verify: %s\n", err);
+		return 1;
+	}
+	n = sp.n;
+	/* One checkpoint file per shard: each worker signs its own. */
+	if (cpfile != NULL && (cps = strdup(cpfile)) != NULL) {
+		char *save = NULL, *f;
+		for (f = strtok_r(cps, ",", &save); f != NULL && ncp <
+		    SHARDS_AUDIT_MAX; f = strtok_r(NULL, ",", &save))
+			cp[ncp++] = f;
+	}
+	if (cpfile != NULL && ncp != n) {
+		free(cps);
+		shard_paths_free(&sp);
+		return opt_fail(&cmd, "--checkpoints: %d file%s for %d "
+		    "database%s (one per shard, comma-separated, in the "
+		    "databases' order)", ncp, ncp == 1 ? "" : "s", n,
+		    n == 1 ? "" : "s");
+	}
 	if (pubfile != NULL && (pub = checkpoint_key_load(pubfile, 0, err,
 	    sizeof err)) == NULL) {
 		fprintf(stderr, "fare-engine: %s\n", err);
+		free(cps);
+		shard_paths_free(&sp);
 		return 1;
 	}
-	for (i = first; i < argc; i++)
-		bad += verify_db(argv[i], cpfile, pub) != 0;
+	for (i = 0; i < n; i++)
+		bad += verify_db(sp.path[i], cpfile != NULL ? cp[i] : NULL,
+		    pub, n == 1) != 0;
 	checkpoint_key_free(pub);
-	if (n > 1 && (across = verify_across(argv + first, n)) != 0) {
+	free(cps);
+	if (n > 1) {	/* the validators' numbers over all the shards */
+		static const char *const names[] = {"taps", "refused"};
+		sqlite3 *u = shards_union(&sp, names, 2, err, sizeof err);
+		char label[32];
+		snprintf(label, sizeof label, "%d shards", n);
+		if (u == NULL)
+			printf("warning: sequence numbers not checked: %s\n",
+			    err);
+		else
+			verify_gaps(label, u);
+		sqlite3_close(u);
+	}
+	if (n > 1 && (across = verify_across(sp.path, n)) != 0) {
 		if (across > 0)
 			printf("%d shards: %ld problem%s across shards\n", n,
 			    across, across == 1 ? "" : "s");
+		shard_paths_free(&sp);
 		return 1;
 	}
 	if (n > 1 && bad == 0)
 		printf("%d shards: all sound; no tap and no account on two "
-		    "shards\n", n);
+		    "shards%s\n", n, pubfile != NULL ? "; each shard's "
+		    "checkpoints hold" : "");
+	shard_paths_free(&sp);
 	return bad > 0 ? 1 : 0;
 }
 
@@ -364,11 +418,16 @@ int
 cmd_audit_reconcile(int argc, char **argv)
 {
 	static const struct opt_cmd cmd = {"fare-engine audit reconcile",
-	    "DB REPORT.csv...", 2, 100000, "Compares the settlements of "
+	    "DB|DIR REPORT.csv...", 2, 100000, "Compares the settlements of "
 	    "database DB (the first operand) that the acquirer\ndecided "
 	    "with the acquirer's settlement reports: a settlement missing on "
 	    "either\nside, or a different amount, outcome, account, day or "
-	    "reference.  Exit 0, or\n1 naming each difference."};
+	    "reference.  A directory\nDIR: the settlements of all its *.db "
+	    "(a cluster's shards) together.  Exit 0,\nor 1 naming each "
+	    "difference."};
+	static const char *const names[] = {"settlements"};
+	struct shard_paths sp;
+	char err[512] = "";
 	const char *day = NULL;
 	char net[MONEY_TEXT_MAX], cur[4];
 	struct reconcile_stats st;
@@ -383,8 +442,21 @@ cmd_audit_reconcile(int argc, char **argv)
 
 	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
 		return rc;
-	if ((db = ledger_open_ro(argv[first])) == NULL)
+	if (shard_paths(argv + first, 1, &sp, err, sizeof err) == -1) {
+		fprintf(stderr, "fare-engine: audit reconcile: %s\n", err);
 		return 1;
+	}
+	if (sp.n > 1 || strcmp(sp.path[0], argv[first]) != 0)
+		db = shards_union(&sp, names, 1, err, sizeof err);
+	else
+		db = ledger_open_ro(argv[first]);
+	shard_paths_free(&sp);
+	if (db == NULL) {
+		if (err[0] != '\0')	/* ledger_open_ro said why */
+			fprintf(stderr, "fare-engine: audit reconcile: %s\n",
+			    err);
+		return 1;
+	}
 	bad = reconcile_reports(db, (const char *const *)argv + first + 1,
 	    (size_t)(argc - first - 1), day, stdout, &st);
 	(void)tariff_version_currency(db, cur);

@@ -4,9 +4,10 @@
  *   audit verify, keygen, checkpoint, reconcile
  *                          the proofs of the ledger: cmd-audit-ledger.c.
  *   audit card ...         the card's statement (cmd-audit-card.c).
- *   audit operators DB --day D
+ *   audit operators DB... --day D
  *                          revenue per network and its share of the cap
- *                          discounts.
+ *                          discounts (per shard and in total when given
+ *                          several databases or a directory of them).
  *   audit explain DB ACCOUNT DAY --tariff DIR
  *                          the day in plain words, then its settlement
  *                          and ledger transactions.
@@ -30,6 +31,7 @@
 #include "parse.h"
 #include "price.h"
 #include "price-int.h"
+#include "shards.h"
 #include "tap.h"
 #include "tariff-version.h"
 #include "tariff.h"
@@ -102,45 +104,36 @@ operators_total(const char *day, int64_t tf, int64_t tr, int64_t charges)
 	    b, charges == tr ? "equal" : "NOT EQUAL");
 }
 
-int
-cmd_audit_operators(int argc, char **argv)
+/*
+ * The operators' table of one database (or the shards' union) for day,
+ * titled with what (NULL: no title line but the day's): 0 if the riders'
+ * charges equal the operators' revenue, 1 if not, -1 on an SQLite error;
+ * *legs: the legs counted.
+ */
+static int
+operators_report(sqlite3 *db, const char *day, const char *what,
+    int64_t *legs)
 {
-	static const struct opt_cmd cmd = {"fare-engine audit operators",
-	    "DB", 1, 1, "Each network's legs, fares before caps, revenue and "
-	    "share of the day's cap\ndiscounts; checks that the operators' "
-	    "revenue equals what riders were charged\n(exit 1 if not)."};
-	const char *path, *day = NULL;
-	int64_t tf = 0, tr = 0, charges = 0;
-	sqlite3 *db;
+	int64_t tf = 0, tr = 0, charges;
 	sqlite3_stmt *s;
-	int n = 0, first, rc;
-	const struct opt o[] = {
-		{.name = "day", .kind = OPT_DAY, .dst = &day,
-		    .arg = "YYYY-MM-DD", .help = "the service day",
-		    .flags = OPT_REQUIRED},
-		{.name = NULL},
-	};
 
-	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
-		return rc;
-	path = argv[first];
-	if ((db = open_ro(path)) == NULL)
-		return 1;
+	*legs = 0;
 	/* Fares before caps are the legs' contributions (after transfer
 	 * discounts); revenue is the apportioned share after caps. */
 	if (sqlite3_prepare_v2(db, "WITH f AS (SELECT network_id, count(*) AS "
 	    "legs, sum(contribution_cents) AS fares FROM legs WHERE "
 	    "service_day = ?1 AND network_id IS NOT NULL GROUP BY network_id), "
-	    "r AS (SELECT network_id, revenue_cents FROM v_operator_revenue "
-	    "WHERE service_day = ?1) SELECT f.network_id, f.legs, f.fares, "
-	    "coalesce(r.revenue_cents, 0) FROM f LEFT JOIN r USING "
-	    "(network_id) ORDER BY 4 DESC, 1", -1, &s, NULL) != SQLITE_OK) {
+	    "r AS (SELECT network_id, sum(revenue_cents) AS revenue_cents FROM "
+	    "v_operator_revenue WHERE service_day = ?1 GROUP BY network_id) "
+	    "SELECT f.network_id, f.legs, f.fares, coalesce(r.revenue_cents, "
+	    "0) FROM f LEFT JOIN r USING (network_id) ORDER BY 4 DESC, 1", -1,
+	    &s, NULL) != SQLITE_OK) {
 		fprintf(stderr, "fare-engine: %s\n", sqlite3_errmsg(db));
-		sqlite3_close(db);
-		return 1;
+		return -1;
 	}
 	sqlite3_bind_text(s, 1, day, -1, SQLITE_STATIC);
-	printf("Operator revenue on %s\n%-12s %7s %14s %12s %14s %9s\n", day,
+	printf("Operator revenue on %s%s%s\n%-12s %7s %14s %12s %14s %9s\n",
+	    day, what != NULL ? ": " : "", what != NULL ? what : "",
 	    "network", "legs", "fares_no_caps", "revenue", "cap_discount",
 	    "of_caps");
 	/* Two passes: the totals first, for each network's share. */
@@ -159,15 +152,82 @@ cmd_audit_operators(int argc, char **argv)
 		printf("%-12s %7lld %16s %14s %16s %8.1f%%\n", col(s, 0),
 		    sqlite3_column_int64(s, 1), a, b, c, tf - tr > 0 ?
 		    100.0 * (double)(f - r) / (double)(tf - tr) : 0.0);
-		n++;
+		*legs += sqlite3_column_int64(s, 1);
 	}
 	sqlite3_finalize(s);
 	charges = day_charges(db, day);
-	sqlite3_close(db);
 	operators_total(day, tf, tr, charges);
-	if (n == 0)
-		fprintf(stderr, "fare-engine: no legs on %s\n", day);
 	return charges == tr ? 0 : 1;
+}
+
+int
+cmd_audit_operators(int argc, char **argv)
+{
+	static const struct opt_cmd cmd = {"fare-engine audit operators",
+	    "DB...", 1, SHARDS_AUDIT_MAX, "Each network's legs, fares before "
+	    "caps, revenue and share of the day's cap\ndiscounts; checks that "
+	    "the operators' revenue equals what riders were charged\n(exit 1 "
+	    "if not).  Several databases (or a directory of *.db) are a "
+	    "cluster's\nshards: a table for each, then one for all of them "
+	    "together."};
+	static const char *const names[] = {"legs", "v_operator_revenue",
+	    "charges"};
+	const char *day = NULL;
+	struct shard_paths sp;
+	char err[512], what[64];
+	int64_t legs = 0, l;
+	sqlite3 *db;
+	int first, rc, i, bad = 0;
+	const struct opt o[] = {
+		{.name = "day", .kind = OPT_DAY, .dst = &day,
+		    .arg = "YYYY-MM-DD", .help = "the service day",
+		    .flags = OPT_REQUIRED},
+		{.name = NULL},
+	};
+
+	if ((rc = opt_parse(&cmd, o, argc, argv, &first)) != OPT_RUN)
+		return rc;
+	if (shard_paths(argv + first, argc - first, &sp, err, sizeof err) ==
+	    -1) {
+		fprintf(stderr, "fare-engine: audit operators: %s\n", err);
+		return 1;
+	}
+	for (i = 0; i < sp.n; i++) {
+		if ((db = open_ro(sp.path[i])) == NULL) {
+			shard_paths_free(&sp);
+			return 1;
+		}
+		if (sp.n > 1)
+			snprintf(what, sizeof what, "shard %d (%.40s)", i,
+			    sp.path[i]);
+		rc = operators_report(db, day, sp.n > 1 ? what : NULL, &l);
+		sqlite3_close(db);
+		if (rc == -1) {
+			shard_paths_free(&sp);
+			return 1;
+		}
+		bad += rc;
+		legs += l;
+		if (sp.n > 1)
+			printf("\n");
+	}
+	if (sp.n > 1) {
+		if ((db = shards_union(&sp, names, 3, err, sizeof err)) ==
+		    NULL) {
+			fprintf(stderr, "fare-engine: audit operators: %s\n",
+			    err);
+			shard_paths_free(&sp);
+			return 1;
+		}
+		snprintf(what, sizeof what, "all %d shards", sp.n);
+		rc = operators_report(db, day, what, &l);
+		sqlite3_close(db);
+		bad += rc != 0;
+	}
+	shard_paths_free(&sp);
+	if (legs == 0)
+		fprintf(stderr, "fare-engine: no legs on %s\n", day);
+	return bad > 0 ? 1 : 0;
 }
 
 /* The account's taps, as the engine prices them; -1 if unreadable. */

@@ -30,6 +30,7 @@
 
 #include <mbedtls/platform_util.h>
 
+#include "checkpoint.h"
 #include "cmd.h"
 #include "deny.h"
 #include "diag.h"
@@ -48,6 +49,8 @@
 struct worker_config {
 	const char	*nats, *db, *tariff, *acquirer, *token_key_file;
 	const char	*certs;		/* settlement's TLS to the acquirer */
+	const char	*ledger_key_file, *checkpoint_file;	/* this
+					 * shard's signed checkpoints */
 	long		 account_cache;
 	unsigned	 shard, shards;
 	int		 synchronous_full;
@@ -435,7 +438,7 @@ worker_setup(struct worker *w, char *err, size_t errlen)
 	const struct worker_config *c = w->cfg;
 	struct writer_opts wo = {c->db, c->synchronous_full, c->clock_offset_s,
 	    c->debt_tap_gap_s, c->settle_grace_s, (size_t)c->account_cache,
-	    NULL, NULL};
+	    NULL, c->checkpoint_file};
 	struct tariff_files *files;
 	struct tariff *t = load_tariff(c->tariff), *t2;
 	struct timeval one = {1, 0};
@@ -454,8 +457,18 @@ worker_setup(struct worker *w, char *err, size_t errlen)
 		tariff_free(t2);
 		return -1;
 	}
+	/* This shard's checkpoints: signed at every day close it posts,
+	 * appended to its own file (audit verify checks them per shard). */
+	if (c->ledger_key_file != NULL && (wo.ledger_key =
+	    checkpoint_key_load(c->ledger_key_file, 1, err, errlen)) == NULL) {
+		tariff_free(t);
+		tariff_free(t2);
+		tariff_files_free(files);
+		return -1;
+	}
 	if ((w->writer = writer_open(&wo, t, files, w->base, done_cb, w, err,
 	    errlen)) == NULL) {
+		checkpoint_key_free(wo.ledger_key);
 		tariff_free(t2);
 		return -1;
 	}
@@ -648,6 +661,12 @@ cmd_worker(int argc, char **argv)
 		    .dst = &c.debt_tap_gap_s, .arg = "S", .lo = 0,
 		    .hi = 14 * 86400, .help = "a tap retries a debt at most "
 		    "this often"},
+		{.name = "ledger-key-file", .kind = OPT_STR,
+		    .dst = &c.ledger_key_file, .arg = "FILE", .help = "the "
+		    "ledger key: a signed checkpoint at every day close"},
+		{.name = "checkpoint-file", .kind = OPT_STR,
+		    .dst = &c.checkpoint_file, .arg = "FILE", .help = "where "
+		    "this shard's checkpoints are appended"},
 		{.name = NULL},
 	};
 
@@ -675,6 +694,10 @@ cmd_worker(int argc, char **argv)
 		return opt_fail(&worker_cmd, "settlement (--acquirer) needs "
 		    "--certs DIR (the engine's and the acquirer's "
 		    "certificates)");
+	if ((c.ledger_key_file == NULL) != (c.checkpoint_file == NULL))
+		return opt_fail(&worker_cmd, "--ledger-key-file and "
+		    "--checkpoint-file go together (one checkpoint file per "
+		    "shard)");
 	if (clock != INT64_MIN)
 		c.clock_offset_s = clock - (int64_t)time(NULL);
 	c.dev = dev;

@@ -96,7 +96,7 @@ expect 2 "no such date" "$FE" audit operators x.db --day 2026-02-30
 expect 2 "not a day (YYYY-MM-DD)" "$FE" audit operators x.db --day yesterday
 expect 2 "missing --day" "$FE" audit operators x.db
 expect 2 "missing --key KEY" "$FE" audit checkpoint x.db
-expect 2 "expects DB REPORT.csv..., got 1 operand" "$FE" audit reconcile x.db
+expect 2 "expects DB|DIR REPORT.csv..., got 1 operand" "$FE" audit reconcile x.db
 expect 2 "no such date" "$FE" audit reconcile x.db r.csv --day 2026-02-30
 expect 2 "--checkpoints and --pubkey go together" "$FE" audit verify x.db \
     --checkpoints c

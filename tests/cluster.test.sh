@@ -21,8 +21,10 @@ TOURISTS=${CLUSTER_TOURISTS:-400}
 
 cl_start || fail "the NATS cluster did not start"
 "$BIN"/fare-engine certs init "$tmp/certs" >/dev/null || fail "certs init"
-worker 0 2
-worker 1 2
+"$BIN"/fare-engine audit keygen "$tmp/ledger.key" >/dev/null || fail "keygen"
+# Each worker signs its own shard's checkpoints into its own file.
+worker 0 2 --ledger-key-file "$tmp/ledger.key" --checkpoint-file "$tmp/cp-0"
+worker 1 2 --ledger-key-file "$tmp/ledger.key" --checkpoint-file "$tmp/cp-1"
 gateway 0 2 || fail "gateway 0 not healthy: $(tail -n 2 "$tmp/g0.log")"
 gateway 1 2 || fail "gateway 1 not healthy: $(tail -n 2 "$tmp/g1.log")"
 gws=$(gw_addr 0),$(gw_addr 1)
@@ -113,6 +115,60 @@ grep -q "stored on 2 shards" "$tmp/verify2" ||
     fail "audit verify did not name a tap on two shards: $(tail -n 2 "$tmp/verify2")"
 rm -f "$tmp/twice.db"
 
+# Checkpoints per shard: the workers restarted the next morning close
+# 2026-11-28, post it and each signs its own ledger into its own file;
+# each file holds for its own shard, not for the other.
+CLOCK=2026-11-29T09:00:00Z
+for k in 0 1; do
+	stop_pid "$tmp/w$k.pid"
+	worker $k 2 --ledger-key-file "$tmp/ledger.key" --checkpoint-file "$tmp/cp-$k"
+done
+_i=0
+until [ "$(grep -c ' genesis ' "$tmp/cp-0")" -lt "$(wc -l <"$tmp/cp-0")" ] &&
+    [ "$(grep -c ' genesis ' "$tmp/cp-1")" -lt "$(wc -l <"$tmp/cp-1")" ]; do
+	_i=$((_i + 1))
+	[ $_i -lt 600 ] || fail "the workers signed no checkpoint of 2026-11-28: \
+$(cat "$tmp/cp-0" "$tmp/cp-1" | cut -c1-80)"
+	sleep 0.1
+done
+"$BIN"/fare-engine audit verify "$tmp/shard0.db" "$tmp/shard1.db" \
+    --checkpoints "$tmp/cp-0,$tmp/cp-1" --pubkey "$tmp/ledger.key.pub" \
+    >"$tmp/verify3" || fail "audit verify with each shard's checkpoints: \
+$(grep -v '^warning' "$tmp/verify3" | head -3)"
+grep -q "each shard's checkpoints hold" "$tmp/verify3" ||
+    fail "audit verify: $(tail -n 1 "$tmp/verify3")"
+"$BIN"/fare-engine audit verify "$tmp/shard0.db" "$tmp/shard1.db" \
+    --checkpoints "$tmp/cp-1,$tmp/cp-0" --pubkey "$tmp/ledger.key.pub" \
+    >"$tmp/verify4" && fail "audit verify took shard 1's checkpoints for shard 0"
+"$BIN"/fare-engine audit verify "$tmp/shard0.db" "$tmp/shard1.db" \
+    --checkpoints "$tmp/cp-0" --pubkey "$tmp/ledger.key.pub" \
+    >/dev/null 2>"$tmp/verify5"
+[ $? -eq 2 ] && grep -q "1 file for 2 databases" "$tmp/verify5" ||
+    fail "audit verify with too few checkpoint files: $(cat "$tmp/verify5")"
+
+# audit operators over the shards: a table per shard, then the total,
+# each equal to its riders' charges; the total's legs are all the legs.
+"$BIN"/fare-engine audit operators "$tmp/shard0.db" "$tmp/shard1.db" \
+    --day 2026-11-28 >"$tmp/ops" || fail "audit operators over the shards: \
+$(grep -v ': equal' "$tmp/ops" | tail -n 3)"
+[ "$(grep -c ": equal$" "$tmp/ops")" -eq 3 ] ||
+    fail "audit operators: not 3 tables (2 shards, total): $(cat "$tmp/ops")"
+legs=$(sed -n '/: all 2 shards$/,/^total/p' "$tmp/ops" |
+    awk 'NR > 2 && $1 != "total" { n += $2 } END { print n + 0 }')
+[ "$legs" -eq "$(shards_sum "SELECT count(*) FROM legs WHERE service_day = \
+'2026-11-28' AND network_id IS NOT NULL")" ] ||
+    fail "audit operators' total counts $legs legs"
+# audit card over the shards: a moved card (named by its card number) is
+# found under its PAR, on one shard, and its total is what price says.
+pan=$(awk -F, '$4 == "V001LAT0000000000000000000001" { print $3; exit }' \
+    "$tmp/late2.csv")
+"$BIN"/fare-engine audit card "$tmp/shard0.db" "$tmp/shard1.db" --pan "$pan" \
+    --tariff tariffs/nl >"$tmp/card" 2>&1 || fail "audit card: $(tail -n 2 "$tmp/card")"
+cents=$(awk -F'|' '$1 == "par:V001LAT0000000000000000000001" { n += $3 }
+    END { printf "€%d.%02d", n / 100, n % 100 }' "$tmp/want")
+grep -q "^par:V001LAT0000000000000000000001: 1 day on 1 of 2 shards, $cents in all$" \
+    "$tmp/card" || fail "audit card over the shards (price: $cents): $(tail -n 1 "$tmp/card")"
+
 # 3. The deny list across the cluster: an entry made on shard 1 reaches
 # gateway 0's validators' list (its mirror) within seconds.
 "$BIN"/fare-engine deny add "$tmp/shard1.db" par:V001LAT0000000000000000000001 \
@@ -129,4 +185,5 @@ echo "cluster: $(wc -l <"$tmp/acked") taps acknowledged through 2 gateways," \
     'SELECT count(*) FROM taps') + $(sqlite3 "$tmp/shard1.db" \
     'SELECT count(*) FROM taps')); $(wc -l <"$tmp/want") account-days" \
     "equal price ($pars phone/card PAR accounts, $late with a late PAR," \
-    "$moved card(s) moved); deny list mirrored"
+    "$moved card(s) moved); deny list mirrored; per-shard checkpoints," \
+    "audit operators and card over the shards agree"
