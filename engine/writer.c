@@ -1214,6 +1214,7 @@ static long
 take_batch(struct writer *w, struct jtap *b)
 {
 	size_t n;
+	int more = 0;	/* a pass left work: no waiting for it */
 
 	for (;;) {
 		struct timespec until;
@@ -1221,7 +1222,7 @@ take_batch(struct writer *w, struct jtap *b)
 		pthread_mutex_lock(&w->mu);
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += WRITER_CLOSE_INTERVAL_S;
-		while (w->qlen == 0 && !w->stop && !timed_out)
+		while (w->qlen == 0 && !w->stop && !timed_out && !more)
 			timed_out = pthread_cond_timedwait(&w->cv, &w->mu,
 			    &until) != 0;
 		if (w->qlen == 0 && w->stop) {
@@ -1240,13 +1241,15 @@ take_batch(struct writer *w, struct jtap *b)
 		 * a pass that has more stays due (the expiry pass at most
 		 * WRITER_EXPIRE_ROUNDS times: a leg it cannot end is not
 		 * repriced again and again). */
-		if (close && !close_days(w))
+		more = 0;
+		if (close && !(more = close_days(w)))
 			w->last_close = writer_now(w);
 		if (expire && (!close_expired_legs(w) ||
 		    ++w->expire_rounds >= WRITER_EXPIRE_ROUNDS)) {
 			w->last_expiry = writer_now(w);
 			w->expire_rounds = 0;
-		}
+		} else if (expire)
+			more = 1;
 		checkpoint_after(w);
 		pthread_mutex_lock(&w->mu);
 		if (w->qlen > 0)
