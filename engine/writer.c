@@ -75,6 +75,8 @@ struct writer {
 	int64_t			 last_expiry;	/* writer only */
 	int64_t			 last_close;	/* writer only */
 	int			 expire_rounds;	/* writer only: this pass */
+	char			 expire_after[ACCOUNT_TEXT_MAX];	/* its
+						 * last account so far */
 	int			 ckpt_after;	/* writer only: 1 PASSIVE,
 						 * 2 RESTART after the acks */
 	int64_t			 close_grace_s;	/* a day closes this long
@@ -1147,8 +1149,24 @@ close_expired_legs(struct writer *w)
 		return 0;
 	/* On a failure, with the accounts read so far. */
 	(void)charges_open_accounts(w->charges, writer_now(w) -
-	    tariff_min_max_leg_s(w->tariff), acc, WRITER_EXPIRE_BATCH);
+	    tariff_min_max_leg_s(w->tariff), w->expire_after, acc,
+	    WRITER_EXPIRE_BATCH);
 	more = strtab_count(acc) == WRITER_EXPIRE_BATCH;
+	/* The next transaction of the pass goes on after the last account
+	 * (a leg on a network with a longer max_leg_minutes may stay open:
+	 * the pass does not take it again and again). */
+	if (more) {
+		const char *last = strtab_name(acc, strtab_count(acc) - 1);
+		size_t len = strcspn(last, " ");
+		if (len >= sizeof w->expire_after)
+			more = 0;
+		else {
+			memcpy(w->expire_after, last, len);
+			w->expire_after[len] = '\0';
+		}
+	}
+	if (!more)
+		w->expire_after[0] = '\0';
 	if (strtab_count(acc) > 0 &&
 	    journal_exec(w->journal, "BEGIN IMMEDIATE") == SQLITE_OK) {
 		for (i = 0; i < strtab_count(acc); i++) {

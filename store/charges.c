@@ -161,7 +161,7 @@ charges_open(sqlite3 *db, char *err, size_t errlen)
 	    prep(c, &c->ins_share, "INSERT INTO shares VALUES (?,?,?,?)") ||
 	    prep(c, &c->sel_open, "SELECT account || ' ' || min(service_day) "
 	    "FROM legs WHERE status = 'open' AND checkin_utc < ?1 "
-	    "GROUP BY account LIMIT ?2")) {
+	    "AND account > ?3 GROUP BY account ORDER BY account LIMIT ?2")) {
 		snprintf(err, errlen, "charges: %s", sqlite3_errmsg(db));
 		charges_close(c);
 		return NULL;
@@ -309,10 +309,11 @@ collect(sqlite3_stmt *s, struct strtab *tab, int len)
 
 int
 charges_open_accounts(struct charges *c, int64_t checkin_before,
-    struct strtab *accounts, int max)
+    const char *after, struct strtab *accounts, int max)
 {
 	sqlite3_bind_int64(c->sel_open, 1, checkin_before);
 	sqlite3_bind_int(c->sel_open, 2, max);
+	sqlite3_bind_text(c->sel_open, 3, after, -1, SQLITE_STATIC);
 	return collect(c->sel_open, accounts, -1);
 }
 
