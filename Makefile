@@ -178,7 +178,7 @@ test: deps
 	@$(MAKE) --no-print-directory test-run
 
 test-run: $(BIN)/fare-engine $(BIN)/fare-engine-faults $(BIN)/terminal-sim \
-    $(BIN)/gen-tariff $(BIN)/floor \
+    $(BIN)/gen-tariff $(BIN)/floor $(BIN)/jsfloor \
     $(BIN)/gen-taps $(BIN)/ledger-forge $(TEST_BIN)
 	@sh tests/run.sh $(BIN)
 

@@ -2,8 +2,8 @@
 # make bench: tariff load times, offline pricing on a synthetic national
 # day, the SQLite floor, the live engine end to end, latency, a reconnect
 # storm, and memory and cost per tap as the database grows; measured in
-# this run on this machine.  Prints a table and writes
-# bench/results.json.  Generated data lives in bench/data/ (not committed).
+# this run on this machine; then the cluster deployment (bench/cluster.sh).
+# Prints a table and writes bench/results.json (and results-cluster.json).  Generated data lives in bench/data/ (not committed).
 set -eu
 BIN=${1:-bin}
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ GROW_SIZES=${BENCH_GROW_SIZES:-10000 1000000 ${BENCH_GROW_MAX:-10000000}}
 
 # A progress line per step on stderr (the table goes to stdout at the end):
 # which step of how many, what it does, and the time so far.
-STEPS=9
+STEPS=10
 bench_t0=$(date +%s)
 # The figures depend on what else runs: the load average at the start and
 # the end goes with them.
@@ -257,5 +257,8 @@ cat >"$out_json" <<JSON
 JSON
 echo "bench: wrote $out_json in $(($(date +%s) - bench_t0)) s"
 
-# The cluster deployment: JetStream floor, 1 and 2 workers (issue 19).
+# The cluster deployment: JetStream floor, the embedded engine and the
+# cluster with 1 and 2 workers under one load (issue 19; says so and goes
+# on when the cluster cannot run here).
+step 10 "the cluster: the JetStream floor, then the same load on the embedded engine and on 3 nodes with 1 and 2 workers"
 . bench/cluster.sh

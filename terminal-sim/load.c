@@ -45,6 +45,7 @@ struct lv {
 	struct tls_ctx	*ctx;
 	struct tls_conn	*conn;
 	int		 open, retries;
+	unsigned	 connects;	/* attempts: which engine address */
 	int		 storm_acked;	/* this wave */
 	uint64_t	 next_seq, acked_seq;
 	double		*sent_at;	/* ring of LOAD_INFLIGHT_MAX */
@@ -246,17 +247,43 @@ lv_close(struct tls_conn *c, const char *reason, void *arg)
 
 static const struct tls_conn_cbs lv_cbs = {lv_open, lv_data, lv_close};
 
+/*
+ * The address a validator connects to: --engine may list several gateways
+ * (HOST:PORT,HOST:PORT,...); each validator starts at its own (its index
+ * modulo the count, spreading the load) and moves to the next one on
+ * every reconnect, as replay's devices do.
+ */
+static const char *
+lv_addr(const struct lv *v, char *buf, size_t len)
+{
+	const char *list = v->ld->engine, *p = list, *comma;
+	size_t n = 1, k;
+
+	for (comma = list; (comma = strchr(comma, ',')) != NULL; comma++)
+		n++;
+	k = ((size_t)(v - v->ld->v) + v->connects) % n;
+	while (k-- > 0)
+		p = strchr(p, ',') + 1;
+	comma = strchr(p, ',');
+	snprintf(buf, len, "%.*s", (int)(comma ? (size_t)(comma - p) :
+	    strlen(p)), p);
+	return buf;
+}
+
 static void
 lv_connect(struct lv *v)
 {
 	struct sockaddr_in sin;
+	char addr[128];
 	int fd;
 
 	if (v->conn != NULL) {
 		tls_conn_free(v->conn);
 		v->conn = NULL;
 	}
-	if (wire_parse_addr(v->ld->engine, &sin) == -1 ||
+	lv_addr(v, addr, sizeof addr);
+	v->connects++;
+	if (wire_parse_addr(addr, &sin) == -1 ||
 	    (fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
 		return;
 	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) == -1) {
@@ -347,7 +374,8 @@ load_args(int argc, char **argv, struct load *ld, const char **tdir,
 	int first, rc;
 	const struct opt o[] = {
 		{.name = "engine", .kind = OPT_STR, .dst = &ld->engine,
-		    .arg = "HOST:PORT", .help = "the engine's validator port",
+		    .arg = "HOST:PORT[,...]", .help = "the engine's validator "
+		    "port (several: gateways, validators spread over them)",
 		    .flags = OPT_REQUIRED},
 		{.name = "certs", .kind = OPT_STR, .dst = &ld->certs,
 		    .arg = "DIR", .help = "the CA directory",

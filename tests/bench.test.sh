@@ -11,18 +11,34 @@ e2e_init bench
 BENCH_DATA=$tmp/data BENCH_OUT=$tmp/results.json BENCH_ACCOUNTS=300 \
     BENCH_STOPS=2000 BENCH_STORM=20 BENCH_COMMUTERS=3 BENCH_E2E_S=4 \
     BENCH_LAT_S=3 BENCH_GROW_S=3 BENCH_GROW_SIZES="1000 4000" \
-    BENCH_VALIDATORS=6 \
+    BENCH_VALIDATORS=6 BENCH_CL_VALIDATORS=4 BENCH_CL_RATE=200 \
+    BENCH_CL_SECONDS=3 BENCH_CL_FLOOR_N=2000 \
     sh bench/run.sh "$BIN" >"$tmp/out" 2>"$tmp/err" ||
     fail "bench/run.sh failed: $(tail -5 "$tmp/err")"
-grep '^bench: \[[0-9]*/9\] ' "$tmp/err" | sed 's/^bench: \[\([0-9]*\)\/9\].*/\1/' |
+grep '^bench: \[[0-9]*/10\] ' "$tmp/err" | sed 's/^bench: \[\([0-9]*\)\/10\].*/\1/' |
     uniq >"$tmp/steps"
-[ "$(tr '\n' ' ' <"$tmp/steps")" = "1 2 3 4 5 6 7 8 9 " ] ||
+[ "$(tr '\n' ' ' <"$tmp/steps")" = "1 2 3 4 5 6 7 8 9 10 " ] ||
     fail "steps announced: $(tr '\n' ' ' <"$tmp/steps"); $(head -3 "$tmp/err")"
-grep -q '^bench: \[6/9\] end to end: .* ([0-9]* s so far)$' "$tmp/err" ||
-    fail "a step line without its time: $(grep '6/9' "$tmp/err")"
-[ "$(grep -c '^bench: \[9/9\]   a database of' "$tmp/err")" = 2 ] ||
+grep -q '^bench: \[6/10\] end to end: .* ([0-9]* s so far)$' "$tmp/err" ||
+    fail "a step line without its time: $(grep '6/10' "$tmp/err")"
+[ "$(grep -c '^bench: \[9/10\]   a database of' "$tmp/err")" = 2 ] ||
     fail "the growth step does not announce each database"
 grep -q "issue 14 target" "$tmp/out" || fail "no table at the end"
 grep -q '"growth":\[{"taps":1000' "$tmp/results.json" ||
     fail "results: $(head -c 300 "$tmp/results.json")"
-echo "bench: a tiny run announced its 9 steps in order, each with the time so far, then its table"
+# The cluster step measured (tiny figures, but each part ran) ...
+grep -q '^cluster (3 JetStream nodes, 2 gateways, loopback)' "$tmp/out" ||
+    fail "no cluster table: $(tail -n 3 "$tmp/out")"
+grep -q '"measured":true' "$tmp/results-cluster.json" ||
+    fail "cluster results: $(head -c 300 "$tmp/results-cluster.json")"
+# ... and says so, without failing, where it cannot run (no nats-server).
+mkdir -p "$tmp/nonats"
+PATH=/usr/local/bin:/usr/bin:/bin BENCH_DATA=$tmp/data \
+    BENCH_OUT=$tmp/nonats/results.json sh bench/cluster.sh "$BIN" \
+    >"$tmp/out2" 2>&1 ||
+    fail "bench/cluster.sh without nats-server failed: $(tail -n 2 "$tmp/out2")"
+grep -q "NOT MEASURED" "$tmp/out2" &&
+    grep -q '"measured":false,"reason":"nats-server is not installed' \
+    "$tmp/nonats/results-cluster.json" ||
+    fail "without nats-server: $(cat "$tmp/out2")"
+echo "bench: a tiny run announced its 10 steps in order, each with the time so far, then its tables (the cluster's measured; without nats-server it says so)"
