@@ -71,6 +71,9 @@ $(STORE_OBJ): INC = $(STORE_INC)
 $(FE_OBJ): INC = $(FE_INC)
 $(SIM_OBJ): INC = $(SIM_INC)
 
+# `make` builds the programs (the version rules below come first).
+.DEFAULT_GOAL := all
+
 # The version /metrics reports (onecity_build_info) and --version prints:
 # git's, else "unknown".
 VERSION	?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)

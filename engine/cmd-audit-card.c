@@ -31,12 +31,32 @@ struct card_args {
 	int		 csv;
 };
 
+/*
+ * --pan -: the card number from the first line of stdin, so that it is
+ * neither in ps nor in the shell's history (issue 16's review).  NULL
+ * when there is no line.
+ */
+static const char *
+pan_from_stdin(void)
+{
+	static char line[64];
+
+	if (fgets(line, sizeof line, stdin) == NULL)
+		return NULL;
+	line[strcspn(line, "\r\n")] = '\0';
+	return line;
+}
+
 /* The card named well (bad usage, exit 2): OPT_RUN or opt_fail's 2. */
 static int
-card_check(const struct opt_cmd *cmd, const struct card_args *a)
+card_check(const struct opt_cmd *cmd, struct card_args *a)
 {
 	struct account_key key;
 	const char *why;
+
+	if (a->pan != NULL && strcmp(a->pan, "-") == 0 &&
+	    (a->pan = pan_from_stdin()) == NULL)
+		return opt_fail(cmd, "--pan -: no card number on stdin");
 
 	if (a->par != NULL && account_from(&key, ACCOUNT_PAR, a->par) == -1)
 		return opt_fail(cmd, "--par '%s': not a PAR (29 letters and "
@@ -69,7 +89,8 @@ card_args(int argc, char **argv, struct card_args *a)
 	int first, rc;
 	const struct opt o[] = {
 		{.name = "pan", .kind = OPT_STR, .dst = &a->pan, .arg = "PAN",
-		    .help = "the card number (tokenized, never stored)",
+		    .help = "the card number (tokenized, never stored); - reads "
+		    "it from stdin, out of ps and the shell's history",
 		    .group = 1},
 		{.name = "par", .kind = OPT_STR, .dst = &a->par, .arg = "PAR",
 		    .help = "the payment account reference", .group = 1},

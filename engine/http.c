@@ -66,6 +66,8 @@ struct http_conn {
 	struct event		*deadline;
 	enum http_conn_state	 state;
 	uint64_t		 body_left;
+	size_t			 queued;	/* of srv->queued: this
+						 * response's bytes */
 	unsigned		 requests;
 	int			 close_after;	/* once the response is out */
 	char			 peer[INET_ADDRSTRLEN];
@@ -83,6 +85,8 @@ struct http_server {
 	size_t			 nroutes;
 	TAILQ_HEAD(, http_conn)	 conns;
 	struct http_stats	 st;
+	size_t			 queued;	/* response bytes not yet
+						 * written (HTTP_QUEUED_MAX) */
 	int			 spare_fd;	/* given up when out of them */
 	time_t			 log_minute;	/* rate limit of accept errors */
 	unsigned		 log_lines;
@@ -377,6 +381,14 @@ http_response_header(struct http_response *r, const char *name,
 static void	conn_free(struct http_conn *, const char *why);
 static void	conn_arm(struct http_conn *);
 
+/* The connection's response is out (or dropped): no longer queued. */
+static void
+conn_unqueue(struct http_conn *c)
+{
+	c->srv->queued -= c->queued;
+	c->queued = 0;
+}
+
 /* Queues the status line, headers and (unless HEAD) the body. */
 static void
 conn_respond(struct http_conn *c, int head_only, struct http_response *r)
@@ -396,6 +408,8 @@ conn_respond(struct http_conn *c, int head_only, struct http_response *r)
 	    c->close_after ? "close" : "keep-alive");
 	if (!head_only)
 		evbuffer_add_buffer(out, r->body);
+	c->queued = evbuffer_get_length(out);
+	c->srv->queued += c->queued;
 	c->state = HTTP_CONN_WRITING;
 	bufferevent_disable(c->bev, EV_READ);
 }
@@ -462,6 +476,12 @@ conn_dispatch(struct http_conn *c, const struct http_head *h)
 	    r.status < 200 || r.status > 599) {
 		evbuffer_free(r.body);
 		conn_refuse(c, 500, "handler's response out of bounds");
+		return;
+	}
+	if (c->srv->queued + evbuffer_get_length(r.body) > HTTP_QUEUED_MAX) {
+		evbuffer_free(r.body);
+		conn_refuse(c, 503, "too many responses not yet read by their "
+		    "clients");
 		return;
 	}
 	c->srv->st.requests++;
@@ -573,6 +593,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 
 	if (c->state != HTTP_CONN_WRITING)
 		return;
+	conn_unqueue(c);
 	if (c->close_after) {
 		conn_free(c, NULL);
 		return;
@@ -618,6 +639,7 @@ conn_free(struct http_conn *c, const char *why)
 	struct http_server *s = c->srv;
 
 	(void)why;
+	conn_unqueue(c);
 	TAILQ_REMOVE(&s->conns, c, link);
 	s->st.connections--;
 	event_free(c->deadline);

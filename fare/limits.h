@@ -193,8 +193,17 @@ _Static_assert(LIMIT_PER_KM_1E5 * (long long)LIMIT_DISTANCE_M < 9000000000000000
 #define HTTP_BODY_MAX			1024
 #define HTTP_TIMEOUT_S			10
 #define HTTP_REQUESTS_PER_CONNECTION	100
-/* A response: /metrics is a few KiB; a rider page far under this. */
-#define HTTP_RESPONSE_MAX		(1024 * 1024)
+/* A response: /metrics grows with the fleet, a line per validator seen
+ * (at most LIMIT_METRICS_DEVICES of ids up to 64 bytes: 143 bytes a
+ * line, 2.9 MB); a rider page is far under this.  1 MiB made /metrics
+ * a 500 once some 13,000 validators had tapped. */
+#define HTTP_RESPONSE_MAX		(4 * 1024 * 1024)
+_Static_assert(HTTP_RESPONSE_MAX >= LIMIT_METRICS_DEVICES * 150 + 65536,
+    "/metrics of the largest fleet fits a response");
+/* Bytes of responses queued and not yet taken by their clients, per
+ * listener: clients that ask and never read cannot make the engine hold
+ * more (beyond it: 503); a few scrapes of the largest /metrics fit. */
+#define HTTP_QUEUED_MAX			(16 * 1024 * 1024)
 #define HTTP_ROUTES_MAX			16
 /* Descriptors the engine needs besides its connections: the database and
  * its WAL and SHM (twice: writer, settlement, deny feed), listeners,

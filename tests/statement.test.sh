@@ -194,4 +194,22 @@ set -e
     fail "an invalid --day: exit $rc, $(cat "$tmp/err")"
 "$FE" audit card --help | grep -q "usage: fare-engine audit card" ||
     fail "audit card --help"
+# --pan - reads the card number from stdin (out of ps and the shell's
+# history): the same statement as --pan PAN.
+"$SIM" day --engine 127.0.0.1:1 --certs "$tmp/certs" --tourists 300 \
+    --seed 3 --date $DAY --generate-only --taps-out "$tmp/gen.csv" 2>/dev/null
+pan=$(awk -F, 'NR == 2 { print $3 }' "$tmp/gen.csv")
+"$FE" audit card "$tmp/engine.db" --pan "$pan" --tariff tariffs/nl \
+    >"$tmp/pan.txt" || fail "audit card --pan failed"
+printf '%s\n' "$pan" | "$FE" audit card "$tmp/engine.db" --pan - \
+    --tariff tariffs/nl >"$tmp/pan-stdin.txt" || fail "audit card --pan - failed"
+[ -s "$tmp/pan.txt" ] && cmp -s "$tmp/pan.txt" "$tmp/pan-stdin.txt" ||
+    fail "--pan - differs from --pan PAN: $(diff "$tmp/pan.txt" "$tmp/pan-stdin.txt" | head -3)"
+set +e
+"$FE" audit card "$tmp/engine.db" --pan - --tariff tariffs/nl </dev/null \
+    >/dev/null 2>"$tmp/err"
+rc=$?
+set -e
+[ $rc = 2 ] && grep -q "no card number on stdin" "$tmp/err" ||
+    fail "--pan - without a line: exit $rc, $(cat "$tmp/err")"
 echo "statement: $(wc -l <"$tmp/acc") accounts' statements ($(c "SELECT count(*) FROM days") days, with caps, transfers, incomplete journeys, declines, recoveries and gate refusals): each day's rows add up to its total, which equals v_charges"
