@@ -20,6 +20,9 @@ GROW_SIZES=${BENCH_GROW_SIZES:-10000 1000000 ${BENCH_GROW_MAX:-10000000}}
 # which step of how many, what it does, and the time so far.
 STEPS=10
 bench_t0=$(date +%s)
+# The figures depend on what else runs: the load average at the start and
+# the end goes with them.
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 step() {
 	echo "bench: [$1/$STEPS] $2 ($(($(date +%s) - bench_t0)) s so far)" >&2
 }
@@ -172,6 +175,9 @@ for n in $GROW_SIZES; do
 done
 rm -f "$data"/grow.db*
 
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+printf '\nbench: load average %s at the start, %s at the end (%s cores)\n' \
+    "$load_start" "$load_end" "$(nproc)"
 printf '\n%-44s %14s %14s\n' "figure" "measured" "target"
 printf '%-44s %12s s %14s\n' "load tariffs/nl (best of 5)" "$nl_s" "< 0.050 s"
 printf '%-44s %12s s %14s\n' "load $STOPS-stop tariff (best of 3)" "$big_s" "< 2 s"
@@ -199,6 +205,7 @@ printf '%-44s %9s us %14s\n' "  commuters with 365 days of history" "$hist_365_u
 printf '%-44s %12sx %14s\n' "  60 days vs new (writer per tap)" "$hist_60_ratio" "<= 1.2x"
 printf '%-44s %12sx %14s\n' "  365 days vs new (writer per tap)" "$hist_365_ratio" "<= 1.2x"
 printf '%-44s %9s us %14s\n' "  pricing phase per tap: new / 60 d / 365 d" "$hist_new_price/$hist_60_price/$hist_365_price" ""
+printf '%-44s %s\n' "  store/price/commit us per tap (taps a batch)" "new $hist_new_split, 60 d $hist_60_split, 365 d $hist_365_split"
 printf '%-44s %14s %14s\n' "  rows written per tap: new / 60 d / 365 d" "$hist_new_rows/$hist_60_rows/$hist_365_rows" ""
 printf '%-44s %12s s\n' "  replaying the history ($N x 425 days)" "$hist_load_s"
 printf '%-44s %12s s %14s\n' "storm of $STORM: full handshakes" "$storm_full" "<= 30 s"
@@ -232,6 +239,7 @@ printf '%-52s %8s KiB %10s %8s\n' "engine memory per account-day at 1 M" "$rss_1
 
 cat >"$out_json" <<JSON
 {"date":"$(date -u +%Y-%m-%dT%H:%M:%SZ)","machine":"$(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB",
+ "load_average":{"start":"$load_start","end":"$load_end"},
  "tariff_load":{"nl_s":$nl_s,"big_stops":$STOPS,"big_s":$big_s,"big_peak_kib":$big_kib},
  "price":{"taps":$taps,"accounts":$ACCOUNTS,"read_s":$read_s,"price_s":$work_s,"total_s":$price_s,
           "taps_per_s":$price_tps,"peak_rss_kib":$price_kib,

@@ -74,6 +74,11 @@ struct writer {
 	struct writer_stats	 st;
 	int64_t			 last_expiry;	/* writer only */
 	int64_t			 last_close;	/* writer only */
+	int			 expire_rounds;	/* writer only: this pass */
+	char			 expire_after[ACCOUNT_TEXT_MAX];	/* its
+						 * last account so far */
+	int			 ckpt_after;	/* writer only: 1 PASSIVE,
+						 * 2 RESTART after the acks */
 	int64_t			 close_grace_s;	/* a day closes this long
 						 * after its end */
 	uint64_t		 days_posted;	/* writer only */
@@ -313,32 +318,35 @@ sign_checkpoint(struct writer *w, int32_t open)
  * transactions of WRITER_CLOSE_BATCH account-days, so that settlement
  * (which takes only posted days) finds it.
  */
-static void
+static int
 close_days(struct writer *w)
 {
 	int32_t last = price_service_day(w->tariff, writer_now(w) -
 	    w->close_grace_s) - 1;
 	char day[11];
-	int n = WRITER_CLOSE_BATCH, rounds;
+	int n;
 
 	civil_format_day(last, day);
-	for (rounds = 0; n == WRITER_CLOSE_BATCH && rounds < 10; rounds++) {
-		if (journal_exec(w->journal, "BEGIN IMMEDIATE") != SQLITE_OK)
-			return;
-		n = charges_unposted(w->charges, day, WRITER_CLOSE_BATCH,
-		    post_closed_cb, w);
-		if (n < 0 || journal_exec(w->journal, "COMMIT") != SQLITE_OK) {
-			journal_exec(w->journal, "ROLLBACK");
-			acache_clear(w->cache);
-			set_health(w, "cannot post closed days");
-			return;
-		}
-		if (n > 0)
-			w->days_posted += (uint64_t)n;
+	/* One transaction of WRITER_CLOSE_BATCH a call: the caller takes the
+	 * queued taps in between (ISSUE 14: no ack waits for a whole day's
+	 * postings) and calls again while it returns 1. */
+	if (journal_exec(w->journal, "BEGIN IMMEDIATE") != SQLITE_OK)
+		return 0;
+	n = charges_unposted(w->charges, day, WRITER_CLOSE_BATCH,
+	    post_closed_cb, w);
+	if (n < 0 || journal_exec(w->journal, "COMMIT") != SQLITE_OK) {
+		journal_exec(w->journal, "ROLLBACK");
+		acache_clear(w->cache);
+		set_health(w, "cannot post closed days");
+		return 0;
 	}
-	if (n < WRITER_CLOSE_BATCH && w->ledger_key != NULL &&
-	    last + 1 != w->checkpoint_day)
+	if (n > 0)
+		w->days_posted += (uint64_t)n;
+	if (n == WRITER_CLOSE_BATCH)
+		return 1;
+	if (w->ledger_key != NULL && last + 1 != w->checkpoint_day)
 		sign_checkpoint(w, last + 1);
+	return 0;
 }
 
 /*
@@ -1123,19 +1131,43 @@ write_batch(struct writer *w, struct jtap *b, size_t n,
 }
 
 /*
- * When idle: reprice the accounts that still have open legs, so that a
- * leg past max_leg_minutes becomes incomplete without waiting for a tap.
+ * Every JOURNAL_EXPIRE_S: reprice the accounts whose open leg is past
+ * max_leg_minutes, so that it becomes incomplete without waiting for a
+ * tap.  Only those: an open leg checked in more recently than the
+ * shortest max_leg_minutes of the tariff prices the same now as at its
+ * tap (price.c: the clock only ends open legs).  WRITER_EXPIRE_BATCH
+ * accounts a transaction; returns 1 when there may be more (the caller
+ * takes the queued taps first and calls again).
  */
-static void
+static int
 close_expired_legs(struct writer *w)
 {
 	struct strtab *acc = strtab_new();
 	uint32_t i;
+	int more;
 
 	if (acc == NULL)
-		return;
+		return 0;
 	/* On a failure, with the accounts read so far. */
-	(void)charges_open_accounts(w->charges, acc, 10000);
+	(void)charges_open_accounts(w->charges, writer_now(w) -
+	    tariff_min_max_leg_s(w->tariff), w->expire_after, acc,
+	    WRITER_EXPIRE_BATCH);
+	more = strtab_count(acc) == WRITER_EXPIRE_BATCH;
+	/* The next transaction of the pass goes on after the last account
+	 * (a leg on a network with a longer max_leg_minutes may stay open:
+	 * the pass does not take it again and again). */
+	if (more) {
+		const char *last = strtab_name(acc, strtab_count(acc) - 1);
+		size_t len = strcspn(last, " ");
+		if (len >= sizeof w->expire_after)
+			more = 0;
+		else {
+			memcpy(w->expire_after, last, len);
+			w->expire_after[len] = '\0';
+		}
+	}
+	if (!more)
+		w->expire_after[0] = '\0';
 	if (strtab_count(acc) > 0 &&
 	    journal_exec(w->journal, "BEGIN IMMEDIATE") == SQLITE_OK) {
 		for (i = 0; i < strtab_count(acc); i++) {
@@ -1159,9 +1191,11 @@ close_expired_legs(struct writer *w)
 		if (journal_exec(w->journal, "COMMIT") != SQLITE_OK) {
 			journal_exec(w->journal, "ROLLBACK");
 			acache_clear(w->cache);
+			more = 0;
 		}
 	}
 	strtab_free(acc);
+	return more;
 }
 
 /*
@@ -1188,6 +1222,8 @@ record_version(struct writer *w)
 	w->files = NULL;
 }
 
+static void checkpoint_after(struct writer *);
+
 /*
  * Waits for taps (closing expired legs while idle and every
  * JOURNAL_EXPIRE_S), then takes a batch and swaps in a new tariff.
@@ -1197,6 +1233,7 @@ static long
 take_batch(struct writer *w, struct jtap *b)
 {
 	size_t n;
+	int more = 0;	/* a pass left work: no waiting for it */
 
 	for (;;) {
 		struct timespec until;
@@ -1204,7 +1241,7 @@ take_batch(struct writer *w, struct jtap *b)
 		pthread_mutex_lock(&w->mu);
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += WRITER_CLOSE_INTERVAL_S;
-		while (w->qlen == 0 && !w->stop && !timed_out)
+		while (w->qlen == 0 && !w->stop && !timed_out && !more)
 			timed_out = pthread_cond_timedwait(&w->cv, &w->mu,
 			    &until) != 0;
 		if (w->qlen == 0 && w->stop) {
@@ -1219,14 +1256,20 @@ take_batch(struct writer *w, struct jtap *b)
 		if (w->qlen > 0 && !expire && !close)
 			break;
 		pthread_mutex_unlock(&w->mu);
-		if (close) {
+		/* Each a transaction at a time, the queued taps between;
+		 * a pass that has more stays due (the expiry pass at most
+		 * WRITER_EXPIRE_ROUNDS times: a leg it cannot end is not
+		 * repriced again and again). */
+		more = 0;
+		if (close && !(more = close_days(w)))
 			w->last_close = writer_now(w);
-			close_days(w);
-		}
-		if (expire) {
+		if (expire && (!close_expired_legs(w) ||
+		    ++w->expire_rounds >= WRITER_EXPIRE_ROUNDS)) {
 			w->last_expiry = writer_now(w);
-			close_expired_legs(w);
-		}
+			w->expire_rounds = 0;
+		} else if (expire)
+			more = 1;
+		checkpoint_after(w);
 		pthread_mutex_lock(&w->mu);
 		if (w->qlen > 0)
 			break;
@@ -1301,8 +1344,9 @@ writer_main(void *arg)
 		goto out;
 	}
 	pthread_setname_np(pthread_self(), "fe-writer");
-	/* After downtime: legs that expired meanwhile close right away. */
-	close_expired_legs(w);
+	/* After downtime: legs that expired meanwhile close right away (the
+	 * rest of them at the first passes). */
+	(void)close_expired_legs(w);
 	while ((n = take_batch(w, b)) >= 0) {
 		commit_retrying(w, b, (size_t)n, res, tap_acc);
 		pthread_mutex_lock(&w->mu);
@@ -1311,6 +1355,7 @@ writer_main(void *arg)
 			w->res[w->nres++] = res[i];
 		pthread_mutex_unlock(&w->mu);
 		event_active(w->done_ev, EV_READ, 0);
+		checkpoint_after(w);
 	}
 out:
 	free(b);
@@ -1385,18 +1430,21 @@ wal_hook_cb(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct writer *w = arg;
 
+	(void)db;
+	(void)name;
+	/* Done by checkpoint_after() once this batch's taps are handed to
+	 * the loop for their acks (ISSUE 14: an ack never waits for a
+	 * checkpoint), before the next batch begins. */
 	if (pages >= WRITER_WAL_MAX_PAGES || (!w->ckpt_running &&
 	    pages >= WRITER_CHECKPOINT_PAGES)) {
-		(void)sqlite3_wal_checkpoint_v2(db, name,
-		    SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+		w->ckpt_after = 2;
 		return SQLITE_OK;
 	}
 	/* The checkpointer has copied most of it (or holds the lock: busy,
 	 * try after the next commit); no commit runs meanwhile, so this
 	 * completes and the next transaction starts the WAL again. */
 	if (pages >= WRITER_WAL_RESET_PAGES) {
-		(void)sqlite3_wal_checkpoint_v2(db, name,
-		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		w->ckpt_after = 1;
 		return SQLITE_OK;
 	}
 	if (pages >= WRITER_CHECKPOINT_PAGES) {
@@ -1406,6 +1454,19 @@ wal_hook_cb(void *arg, sqlite3 *db, const char *name, int pages)
 		pthread_mutex_unlock(&w->mu);
 	}
 	return SQLITE_OK;
+}
+
+/* What wal_hook_cb asked for, after the batch's results went out. */
+static void
+checkpoint_after(struct writer *w)
+{
+	int mode = w->ckpt_after;
+
+	w->ckpt_after = 0;
+	if (mode != 0)
+		(void)sqlite3_wal_checkpoint_v2(journal_db(w->journal), NULL,
+		    mode == 2 ? SQLITE_CHECKPOINT_RESTART :
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
 /* Starts the checkpointer; without it commits checkpoint as before. */

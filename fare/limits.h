@@ -140,6 +140,11 @@ _Static_assert(WRITER_CHECKPOINT_PAGES < WRITER_WAL_RESET_PAGES &&
     "the checkpointer starts long before commits wait");
 /* Idle seconds after which open legs are repriced (expiry). */
 #define JOURNAL_EXPIRE_S		60
+/* The expiry pass reprices at most WRITER_EXPIRE_BATCH accounts a
+ * transaction (the queued taps are taken between two) and
+ * WRITER_EXPIRE_ROUNDS transactions a pass. */
+#define WRITER_EXPIRE_BATCH		256
+#define WRITER_EXPIRE_ROUNDS		40
 /* Taps of one card in any 24 hours: a rider taps a few dozen times on the
  * busiest day; beyond this a flood is refused (it would make every batch
  * reprice an ever longer history). */

@@ -174,6 +174,18 @@ tariff_nnetworks(const struct tariff *t)
 	return t->nnetworks;
 }
 
+int64_t
+tariff_min_max_leg_s(const struct tariff *t)
+{
+	int64_t m = INT64_MAX;
+	uint32_t i;
+
+	for (i = 0; i < t->nnetworks; i++)
+		if (t->network[i].max_leg_s < m)
+			m = t->network[i].max_leg_s;
+	return m == INT64_MAX ? 0 : m;
+}
+
 uint32_t
 tariff_ncaps(const struct tariff *t)
 {

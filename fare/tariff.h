@@ -58,6 +58,9 @@ const char	*tariff_network_json(const struct tariff *, uint32_t net,
 		    size_t *len);
 uint32_t	 tariff_nstops(const struct tariff *);
 uint32_t	 tariff_nnetworks(const struct tariff *);
+/* The shortest max_leg_minutes of any network, in seconds (0 with none):
+ * an open leg checked in more recently is not ended by the clock. */
+int64_t		 tariff_min_max_leg_s(const struct tariff *);
 int		 tariff_checkout_required(const struct tariff *, uint32_t net);
 const char	*tariff_timezone(const struct tariff *);
 /* Caps (fare_caps.txt), numbered as price_day's cap bits: how many, and

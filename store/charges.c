@@ -45,6 +45,9 @@ static const char schema[] =
 "  status, fare_cents, contribution_cents FROM legs;"
 "CREATE INDEX IF NOT EXISTS charges_unposted ON charges(service_day)"
 "  WHERE posted = 0;"
+/* The legs still open, by check-in: the few the expiry pass looks at. */
+"CREATE INDEX IF NOT EXISTS legs_open ON legs(checkin_utc)"
+"  WHERE status = 'open';"
 "CREATE VIEW IF NOT EXISTS v_operator_revenue AS SELECT network_id,"
 "  service_day, SUM(cents) AS revenue_cents FROM shares"
 "  GROUP BY network_id, service_day;";
@@ -157,7 +160,8 @@ charges_open(sqlite3 *db, char *err, size_t errlen)
 	    "account = ? AND service_day = ?") ||
 	    prep(c, &c->ins_share, "INSERT INTO shares VALUES (?,?,?,?)") ||
 	    prep(c, &c->sel_open, "SELECT account || ' ' || min(service_day) "
-	    "FROM charges WHERE open_legs > 0 GROUP BY account LIMIT ?")) {
+	    "FROM legs WHERE status = 'open' AND checkin_utc < ?1 "
+	    "AND account > ?3 GROUP BY account ORDER BY account LIMIT ?2")) {
 		snprintf(err, errlen, "charges: %s", sqlite3_errmsg(db));
 		charges_close(c);
 		return NULL;
@@ -304,9 +308,12 @@ collect(sqlite3_stmt *s, struct strtab *tab, int len)
 }
 
 int
-charges_open_accounts(struct charges *c, struct strtab *accounts, int max)
+charges_open_accounts(struct charges *c, int64_t checkin_before,
+    const char *after, struct strtab *accounts, int max)
 {
-	sqlite3_bind_int(c->sel_open, 1, max);
+	sqlite3_bind_int64(c->sel_open, 1, checkin_before);
+	sqlite3_bind_int(c->sel_open, 2, max);
+	sqlite3_bind_text(c->sel_open, 3, after, -1, SQLITE_STATIC);
 	return collect(c->sel_open, accounts, -1);
 }
 

@@ -66,9 +66,13 @@ int		 charges_set_posted(struct charges *, const char *account,
  */
 int		 charges_clear(struct charges *, const char *account,
 		    const char *from_day, const char *to_day);
-/* Adds up to max "ACCOUNT YYYY-MM-DD" entries to accounts: each account
- * with open legs and the first service day it has them on. */
+/* Adds up to max "ACCOUNT YYYY-MM-DD" entries to accounts, in account
+ * order after the account `after` ("" from the first): each account with
+ * a leg still open that was checked in before checkin_before (UTC
+ * seconds; through the partial index legs_open, so it reads only open
+ * legs) and the first service day it has those on. */
 int		 charges_open_accounts(struct charges *,
+		    int64_t checkin_before, const char *after,
 		    struct strtab *accounts, int max);
 
 #endif

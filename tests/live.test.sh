@@ -69,8 +69,11 @@ wait_healthy $((port + 1)) || fail "engine did not start"
     --certs "$tmp/certs" ${shuffle:+--shuffle 11} "$tmp/a.csv" 2>"$tmp/sim.log" ||
     fail "replay a: $(tail -3 "$tmp/sim.log")"
 kill -HUP "$pid"
-sleep 0.5
-grep -q "tariff" "$tmp/engine.log" || fail "no reload logged"
+i=0
+until grep -q "event=tariff_reloaded" "$tmp/engine.log"; do
+	i=$((i + 1)); [ $i -lt 300 ] || fail "no tariff reload logged"
+	sleep 0.1
+done
 "$BIN"/terminal-sim replay --keep-ids --engine 127.0.0.1:$port \
     --certs "$tmp/certs" ${shuffle:+--shuffle 12} "$tmp/b.csv" 2>"$tmp/sim.log" ||
     fail "replay b: $(tail -3 "$tmp/sim.log")"

@@ -655,9 +655,32 @@ test_charges_view(void **state)
 	    "9999-12-31", stored_cb, t), 0);
 	assert_int_equal(strtab_count(t), 1);
 	strtab_clear(t);
-	assert_int_equal(charges_open_accounts(s->c, t, 10), 0);
+	/* Open legs: P's on the 28th and the 30th checked in at 1000 and
+	 * 5000, Q's at 9000; R's leg is complete.  Those checked in before
+	 * the time given, each account from its first day with one. */
+	assert_int_equal(journal_exec(s->j, "INSERT INTO legs VALUES "
+	    "('par:P', '2026-11-28', 1, 'NS', 'ut', NULL, 1000, NULL, 'open', "
+	    "400, 400), ('par:P', '2026-11-30', 1, 'NS', 'ut', NULL, 5000, "
+	    "NULL, 'open', 400, 400), ('tok:Q', '2026-11-30', 1, 'NS', 'ut', "
+	    "NULL, 9000, NULL, 'open', 400, 400), ('tok:R', '2026-11-28', 1, "
+	    "'NS', 'ut', 'asd', 100, 900, 'complete', 400, 400)"), SQLITE_OK);
+	assert_int_equal(charges_open_accounts(s->c, 9000, "", t, 10), 0);
 	assert_int_equal(strtab_count(t), 1);
 	assert_string_equal(strtab_name(t, 0), "par:P 2026-11-28");
+	strtab_clear(t);
+	assert_int_equal(charges_open_accounts(s->c, 1000, "", t, 10), 0);
+	assert_int_equal(strtab_count(t), 0);
+	assert_int_equal(charges_open_accounts(s->c, 9001, "", t, 1), 0);
+	assert_int_equal(strtab_count(t), 1);
+	assert_string_equal(strtab_name(t, 0), "par:P 2026-11-28");
+	strtab_clear(t);
+	/* The next after it. */
+	assert_int_equal(charges_open_accounts(s->c, 9001, "par:P", t, 1), 0);
+	assert_int_equal(strtab_count(t), 1);
+	assert_string_equal(strtab_name(t, 0), "tok:Q 2026-11-30");
+	strtab_clear(t);
+	assert_int_equal(charges_open_accounts(s->c, 9001, "", t, 10), 0);
+	assert_int_equal(strtab_count(t), 2);
 	/* Only the days from the one given are cleared. */
 	assert_int_equal(charges_clear(s->c, "par:P", "2026-11-29",
 	    "2026-11-30"), 0);
