@@ -509,7 +509,8 @@ keep_days(struct writer *w, struct acache_entry *e, int32_t from,
 		/* find_stored's entry was updated to what is stored now. */
 		w->newdays[n++] = find_stored(w, pd->service_day)->d;
 	}
-	qsort(w->newdays, n, sizeof *w->newdays, day_cmp);
+	if (n > 1)	/* none kept: newdays may never have been allocated */
+		qsort(w->newdays, n, sizeof *w->newdays, day_cmp);
 	if (n <= ACCOUNT_CACHE_DAYS_PER_ACCOUNT)
 		(void)acache_set_days(w->cache, e, from, w->newdays, n);
 	else

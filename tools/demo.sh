@@ -142,7 +142,7 @@ until [ "$(q "SELECT count(*) FROM charges c WHERE c.charge_cents != 0 AND
     NOT EXISTS (SELECT 1 FROM settlements s WHERE s.account = c.account AND
     s.service_day = c.service_day AND s.state != 'pending')")" = 0 ]; do
 	i=$((i + 1))
-	[ $i -lt 300 ] || { echo "settlement did not finish"; exit 1; }
+	[ $i -lt 1500 ] || { echo "settlement did not finish within 300 s"; exit 1; }
 	sleep 0.2
 done
 done_waiting
