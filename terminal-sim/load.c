@@ -362,6 +362,37 @@ second_cb(evutil_socket_t fd, short what, void *arg)
 	last = ld->acked;
 }
 
+/*
+ * --engine HOST:PORT[,HOST:PORT...]: every address must parse (an IPv4
+ * address and a port), or it is bad usage (exit 2) naming the address,
+ * not a run that fails to connect.
+ */
+static int
+load_check_engine(const struct opt_cmd *cmd, const char *list)
+{
+	struct sockaddr_in sin;
+	char one[128];
+	const char *p = list, *comma;
+	size_t len;
+
+	if (list == NULL)
+		return OPT_RUN;
+	for (;;) {
+		comma = strchr(p, ',');
+		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (len == 0 || len >= sizeof one)
+			return opt_fail(cmd, "--engine '%s': an empty or too long "
+			    "address", list);
+		memcpy(one, p, len);
+		one[len] = '\0';
+		if (wire_parse_addr(one, &sin) == -1)
+			return opt_fail(cmd, "--engine '%s': not HOST:PORT", one);
+		if (comma == NULL)
+			return OPT_RUN;
+		p = comma + 1;
+	}
+}
+
 /* Parses the options into ld: OPT_RUN, or the exit status. */
 static int
 load_args(int argc, char **argv, struct load *ld, const char **tdir,
@@ -410,7 +441,7 @@ load_args(int argc, char **argv, struct load *ld, const char **tdir,
 		return rc;
 	if (!(ld->duration > 0))
 		return opt_fail(&cmd, "--duration must be more than 0");
-	return OPT_RUN;
+	return load_check_engine(&cmd, ld->engine);
 }
 
 /* Each validator's certificate, TLS context and sequence numbers. */

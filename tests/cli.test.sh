@@ -91,6 +91,10 @@ expect 2 "unknown command 'frobnicate'" "$FE" frobnicate
 expect 2 "missing subcommand" "$FE" audit
 expect 2 "unknown subcommand sideways" "$FE" audit sideways
 expect 2 "unknown mode 'fly'" "$SIM" fly
+expect 2 "\-\-engine 'nohostport': not HOST:PORT" "$SIM" load \
+    --engine nohostport --certs c
+expect 2 "\-\-engine 'x:y': not HOST:PORT" "$SIM" load \
+    --engine 127.0.0.1:1,x:y --certs c
 expect 2 "usage" "$FE"
 expect 2 "no such date" "$FE" audit operators x.db --day 2026-02-30
 expect 2 "not a day (YYYY-MM-DD)" "$FE" audit operators x.db --day yesterday
