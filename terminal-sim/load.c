@@ -256,17 +256,9 @@ static const struct tls_conn_cbs lv_cbs = {lv_open, lv_data, lv_close};
 static const char *
 lv_addr(const struct lv *v, char *buf, size_t len)
 {
-	const char *list = v->ld->engine, *p = list, *comma;
-	size_t n = 1, k;
-
-	for (comma = list; (comma = strchr(comma, ',')) != NULL; comma++)
-		n++;
-	k = ((size_t)(v - v->ld->v) + v->connects) % n;
-	while (k-- > 0)
-		p = strchr(p, ',') + 1;
-	comma = strchr(p, ',');
-	snprintf(buf, len, "%.*s", (int)(comma ? (size_t)(comma - p) :
-	    strlen(p)), p);
+	if (sim_engine_addr(v->ld->engine, (size_t)(v - v->ld->v) +
+	    v->connects, buf, len) == -1)
+		buf[0] = '\0';	/* checked at start: cannot happen */
 	return buf;
 }
 
@@ -372,25 +364,18 @@ load_check_engine(const struct opt_cmd *cmd, const char *list)
 {
 	struct sockaddr_in sin;
 	char one[128];
-	const char *p = list, *comma;
-	size_t len;
+	size_t k, n;
 
 	if (list == NULL)
 		return OPT_RUN;
-	for (;;) {
-		comma = strchr(p, ',');
-		len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-		if (len == 0 || len >= sizeof one)
+	for (k = 0, n = sim_engine_count(list); k < n; k++) {
+		if (sim_engine_addr(list, k, one, sizeof one) == -1)
 			return opt_fail(cmd, "--engine '%s': an empty or too long "
 			    "address", list);
-		memcpy(one, p, len);
-		one[len] = '\0';
 		if (wire_parse_addr(one, &sin) == -1)
 			return opt_fail(cmd, "--engine '%s': not HOST:PORT", one);
-		if (comma == NULL)
-			return OPT_RUN;
-		p = comma + 1;
 	}
+	return OPT_RUN;
 }
 
 /* Parses the options into ld: OPT_RUN, or the exit status. */

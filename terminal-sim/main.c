@@ -43,6 +43,36 @@ static const struct sim_mode {
 };
 #define NMODES (sizeof modes / sizeof modes[0])
 
+size_t
+sim_engine_count(const char *list)
+{
+	size_t n = 1;
+
+	while ((list = strchr(list, ',')) != NULL) {
+		list++;
+		n++;
+	}
+	return n;
+}
+
+int
+sim_engine_addr(const char *list, size_t k, char *buf, size_t len)
+{
+	const char *p = list, *comma;
+	size_t n;
+
+	k %= sim_engine_count(list);
+	while (k-- > 0)
+		p = strchr(p, ',') + 1;
+	comma = strchr(p, ',');
+	n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+	if (n == 0 || n >= len)
+		return -1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return 0;
+}
+
 static void
 usage(FILE *f)
 {

@@ -757,17 +757,9 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 static const char *
 engine_addr(const struct device *d, char *buf, size_t len)
 {
-	const char *list = d->rp->engine, *p = list, *comma;
-	size_t n = 1, k;
-
-	for (comma = list; (comma = strchr(comma, ',')) != NULL; comma++)
-		n++;
-	k = ((size_t)(d - d->rp->dev) + d->connects) % n;
-	while (k-- > 0)
-		p = strchr(p, ',') + 1;
-	comma = strchr(p, ',');
-	snprintf(buf, len, "%.*s", (int)(comma ? (size_t)(comma - p) :
-	    strlen(p)), p);
+	if (sim_engine_addr(d->rp->engine, (size_t)(d - d->rp->dev) +
+	    d->connects, buf, len) == -1)
+		buf[0] = '\0';	/* wire_parse_addr refuses it */
 	return buf;
 }
 
