@@ -110,8 +110,6 @@ struct writer {
 	pthread_cond_t		 ckpt_cv;
 	sqlite3			*ckpt_db;
 	int			 ckpt_want, ckpt_stop, ckpt_running;
-	int			 wal_pages;	/* in the WAL after a commit */
-	int			 wal_written;	/* by the last commit */
 };
 
 
@@ -1071,12 +1069,16 @@ count_batch(struct writer *w, size_t n, uint64_t t0, uint64_t t1,
 {
 	uint64_t dt = clock_mono_us() - t0;
 	struct acache_stats cs;
+	int pages = 0, hi = 0;
 
+	/* What the batch's commit (or a cache spill before it) wrote. */
+	sqlite3_db_status(journal_db(w->journal), SQLITE_DBSTATUS_CACHE_WRITE,
+	    &pages, &hi, 1);
 	acache_get_stats(w->cache, &cs);
 	pthread_mutex_lock(&w->mu);
 	w->st.committed += n;
 	w->st.rows_written += (uint64_t)rows;
-	w->st.wal_pages += (uint64_t)w->wal_written;
+	w->st.wal_pages += (uint64_t)pages;
 	w->st.taps_read += w->batch_taps_read;
 	w->batch_taps_read = 0;
 	w->st.cache_hits = cs.hits;
@@ -1160,8 +1162,11 @@ write_batch(struct writer *w, struct jtap *b, size_t n,
 	int64_t rows0 = journal_changes(w->journal);
 	int ok = journal_exec(w->journal, "BEGIN IMMEDIATE") == SQLITE_OK;
 	size_t i;
+	int cur, hi;
 
-	w->wal_written = 0;
+	/* Counts the pages this batch writes from here (count_batch). */
+	sqlite3_db_status(journal_db(w->journal), SQLITE_DBSTATUS_CACHE_WRITE,
+	    &cur, &hi, 1);
 	bt->b = b;
 	bt->res = res;
 	bt->tap_acc = tap_acc;
@@ -1495,9 +1500,6 @@ wal_hook_cb(void *arg, sqlite3 *db, const char *name, int pages)
 
 	(void)db;
 	(void)name;
-	/* The WAL starts again from its beginning after a checkpoint. */
-	w->wal_written = pages >= w->wal_pages ? pages - w->wal_pages : pages;
-	w->wal_pages = pages;
 	/* Done by checkpoint_after() once this batch's taps are handed to
 	 * the loop for their acks (ISSUE 14: an ack never waits for a
 	 * checkpoint), before the next batch begins. */
