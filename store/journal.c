@@ -1,6 +1,7 @@
 /*
  * The journal's tables: taps (what validators sent, once each), cards
- * (each token and the least PAR it showed, which makes the account key)
+ * (each token that showed a PAR and the least PAR it showed, which makes
+ * the account key; a token without a row is its own account)
  * and refused (every refusal with its reason).  Statements are prepared
  * once, at open, for the writer thread that owns the connection.
  */
@@ -152,8 +153,9 @@ prepare_all(struct journal *j, int ro)
 	    "network_id, stop_id, account, service_day) VALUES "
 	    "(?,?,?,?,nullif(?, 0),?,?,?,?,?,?)")) ||
 	    prep(j, &j->get_card, "SELECT par FROM cards WHERE token = ?") ||
-	    /* A card seen before is written only when its least PAR
-	     * changes: most taps leave its row (and page) alone. */
+	    /* A card is written when its least PAR changes: most taps leave
+	     * its row (and page) alone, and a card that never showed one has
+	     * none (older files hold rows with a NULL PAR: alike). */
 	    prep(j, &j->up_card, "INSERT INTO cards VALUES (?, ?) "
 	    "ON CONFLICT(token) DO UPDATE SET par = excluded.par WHERE "
 	    "excluded.par IS NOT NULL AND (cards.par IS NULL OR "
@@ -406,11 +408,10 @@ journal_update_card(struct journal *j, const struct jtap *x)
 {
 	sqlite3_stmt *s = j->up_card;
 
+	if (x->par[0] == '\0')
+		return 0;
 	sqlite3_bind_text(s, 1, x->token, -1, SQLITE_STATIC);
-	if (x->par[0] != '\0')
-		sqlite3_bind_text(s, 2, x->par, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, 2);
+	sqlite3_bind_text(s, 2, x->par, -1, SQLITE_STATIC);
 	return store_step_done(s);
 }
 
