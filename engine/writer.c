@@ -47,6 +47,8 @@ struct batch {
 	struct strtab		*tokens;	/* every card that tapped */
 	uint32_t		*tap_tok;	/* each tap's card */
 	uint32_t		*tok_acc;	/* each card's account now */
+	uint8_t			*tok_fresh;	/* each card: no PAR, no tap
+						 * stored before the batch */
 };
 
 struct stored_day;
@@ -862,8 +864,10 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 		if (tk == STRTAB_NONE)
 			return -1;
 		if (added) {
-			journal_card_account(w->journal, x->token, acc,
-			    sizeof acc);
+			int fresh;
+			journal_card_state(w->journal, x->token, acc,
+			    sizeof acc, &fresh);
+			bt->tok_fresh[tk] = (uint8_t)fresh;
 			if ((bt->tok_acc[tk] = touch_account(bt, acc)) ==
 			    STRTAB_NONE)
 				return -1;
@@ -975,6 +979,35 @@ index_batch(struct writer *w, struct batch *bt)
 			bt->first[bt->tap_acc[i]] = (uint32_t)i;
 		}
 	return 0;
+}
+
+/*
+ * An empty cache entry, complete from the start of time, for the account
+ * of each card that had neither a PAR nor a stored tap before this batch
+ * and still has its own account (it showed no PAR): its whole history is
+ * this batch's taps, which cache_batch() then adds, and it has no stored
+ * days; so it is priced without reading anything back (ISSUE 14: three
+ * queries a new account that find nothing).
+ */
+static void
+fresh_entries(struct writer *w, struct batch *bt)
+{
+	uint32_t tk;
+
+	for (tk = 0; tk < strtab_count(bt->tokens); tk++) {
+		const char *name;
+		struct acache_entry *e;
+		if (!bt->tok_fresh[tk])
+			continue;
+		name = strtab_name(bt->accounts, bt->tok_acc[tk]);
+		/* tok:<token>: the card did not move to a PAR account. */
+		if (strncmp(name, "tok:", 4) != 0 ||
+		    strcmp(name + 4, strtab_name(bt->tokens, tk)) != 0)
+			continue;
+		if ((e = acache_put(w->cache, name, INT64_MIN, NULL, 0)) !=
+		    NULL)
+			(void)acache_set_days(w->cache, e, INT32_MIN, NULL, 0);
+	}
 }
 
 /*
@@ -1174,8 +1207,10 @@ write_batch(struct writer *w, struct jtap *b, size_t n,
 	strtab_clear(bt->accounts);
 	strtab_clear(bt->tokens);
 	ok = ok && store_batch(w, bt) == 0 && index_batch(w, bt) == 0;
-	if (ok)
+	if (ok) {
+		fresh_entries(w, bt);
 		cache_batch(w, bt);
+	}
 	t1 = clock_mono_us();
 	ok = ok && price_batch(w, bt) == 0;
 	t2 = clock_mono_us();
@@ -1588,7 +1623,9 @@ batch_alloc(struct batch *bt)
 	bt->added = malloc(n * sizeof *bt->added);
 	bt->tap_tok = malloc(n * sizeof *bt->tap_tok);
 	bt->tok_acc = malloc(n * sizeof *bt->tok_acc);
-	return bt->accounts == NULL || bt->tokens == NULL ||
+	bt->tok_fresh = malloc(n * sizeof *bt->tok_fresh);
+	return bt->tok_fresh == NULL || bt->accounts == NULL ||
+	    bt->tokens == NULL ||
 	    bt->first == NULL || bt->from_day == NULL || bt->to_day == NULL ||
 	    bt->next == NULL || bt->before == NULL || bt->added == NULL ||
 	    bt->tap_tok == NULL || bt->tok_acc == NULL ? -1 : 0;
@@ -1607,6 +1644,7 @@ batch_free(struct batch *bt)
 	free(bt->added);
 	free(bt->tap_tok);
 	free(bt->tok_acc);
+	free(bt->tok_fresh);
 }
 
 /* The store: the journal's connection, each module adding its tables. */

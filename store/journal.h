@@ -89,6 +89,14 @@ int		 journal_update_card(struct journal *, const struct jtap *);
 /* The account key of a card: par:<least PAR> or tok:<token>. */
 void		 journal_card_account(struct journal *, const char *token,
 		    char *out, size_t len);
+/*
+ * The same, and whether the card has no tap stored (*fresh 1, else 0):
+ * a card with neither a PAR nor a tap is an account with no history
+ * (no taps, so no stored days either), which the writer prices without
+ * reading anything back (ISSUE 14).  One statement, two index seeks.
+ */
+void		 journal_card_state(struct journal *, const char *token,
+		    char *out, size_t len, int *fresh);
 
 /* One stored tap of an account, in time order. */
 struct journal_tap {
