@@ -227,7 +227,7 @@ day_closed(struct writer *w, int32_t day)
  */
 static int
 write_day(struct writer *w, const char *account, const struct price_day *d,
-    int64_t digest, int was_posted)
+    int64_t digest, int was_posted, int stored)
 {
 	const struct price_result *r = &w->pr;
 	struct ledger_share ls[LIMIT_NETWORKS];
@@ -239,7 +239,7 @@ write_day(struct writer *w, const char *account, const struct price_day *d,
 	uint32_t i;
 
 	if (charges_write_day(w->charges, w->tariff, account, r, d,
-	    closed, digest, w->tariff_version) != 0)
+	    closed, digest, w->tariff_version, stored) != 0)
 		return -1;
 	for (i = 0; i < d->nshares && i < LIMIT_NETWORKS; i++) {
 		ls[i].network_id = tariff_network_id(w->tariff,
@@ -546,7 +546,7 @@ write_changed_days(struct writer *w, const char *account, int32_t week,
 		const struct price_day *pd = &w->pr.day[d];
 		struct stored_day *sd;
 		int64_t dg;
-		int posted;
+		int posted, stored;
 		if (pd->service_day < week || pd->service_day > last)
 			continue;
 		npriced++;
@@ -565,22 +565,21 @@ write_changed_days(struct writer *w, const char *account, int32_t week,
 			sd = find_stored(w, pd->service_day);
 		}
 		dg = day_digest(&w->pr, pd, w->tariff_version);
-		civil_format_day(pd->service_day, day);
-		if (sd->seen != 2) {
+		stored = sd->seen != 2;
+		if (stored) {
 			sd->seen = 1;
 			/* Unchanged: posted already, or still open (the
 			 * close pass posts it). */
 			if (sd->d.has_digest && sd->d.digest == dg &&
 			    (sd->d.posted || !day_closed(w, pd->service_day)))
 				continue;
-			rc = charges_clear(w->charges, account, day, day);
 		}
 		sd->seen = 1;
 		/* Once posted, a day stays posted (a restart with a longer
-		 * grace or an earlier clock does not reopen it). */
+		 * grace or an earlier clock does not reopen it).  A stored
+		 * day's rows are replaced where they are. */
 		posted = sd->d.posted || day_closed(w, pd->service_day);
-		if (rc == 0)
-			rc = write_day(w, account, pd, dg, posted);
+		rc = write_day(w, account, pd, dg, posted, stored);
 		sd->d.digest = dg;
 		sd->d.has_digest = 1;
 		sd->d.posted = (uint8_t)posted;
