@@ -49,6 +49,7 @@ struct batch {
 	uint32_t		*tok_acc;	/* each card's account now */
 	uint8_t			*tok_fresh;	/* each card: no PAR, no tap
 						 * stored before the batch */
+	uint32_t		*tok_ntaps;	/* each card: its taps so far */
 };
 
 struct stored_day;
@@ -867,6 +868,7 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 			journal_card_state(w->journal, x->token, acc,
 			    sizeof acc, &fresh);
 			bt->tok_fresh[tk] = (uint8_t)fresh;
+			bt->tok_ntaps[tk] = 0;
 			if ((bt->tok_acc[tk] = touch_account(bt, acc)) ==
 			    STRTAB_NONE)
 				return -1;
@@ -874,7 +876,12 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 		bt->tap_tok[i] = tk;
 		bt->before[i] = bt->tok_acc[tk];
 		rows = journal_changes(w->journal);
-		why = journal_store_tap(w->journal, x);
+		/* A card with no tap stored before the batch has at most
+		 * those it stored in it: no flood count to ask for. */
+		why = bt->tok_fresh[tk] && bt->tok_ntaps[tk] <
+		    LIMIT_CARD_TAPS_PER_DAY ? journal_store_tap_below_flood(
+		    w->journal, x) : journal_store_tap(w->journal, x);
+		bt->tok_ntaps[tk]++;
 		if (why == REFUSAL_STORE)
 			return -1;
 		/* A new row, not a resend: the account's cache takes it. */
@@ -1623,7 +1630,9 @@ batch_alloc(struct batch *bt)
 	bt->tap_tok = malloc(n * sizeof *bt->tap_tok);
 	bt->tok_acc = malloc(n * sizeof *bt->tok_acc);
 	bt->tok_fresh = malloc(n * sizeof *bt->tok_fresh);
-	return bt->tok_fresh == NULL || bt->accounts == NULL ||
+	bt->tok_ntaps = malloc(n * sizeof *bt->tok_ntaps);
+	return bt->tok_fresh == NULL || bt->tok_ntaps == NULL ||
+	    bt->accounts == NULL ||
 	    bt->tokens == NULL ||
 	    bt->first == NULL || bt->from_day == NULL || bt->to_day == NULL ||
 	    bt->next == NULL || bt->before == NULL || bt->added == NULL ||
@@ -1644,6 +1653,7 @@ batch_free(struct batch *bt)
 	free(bt->tap_tok);
 	free(bt->tok_acc);
 	free(bt->tok_fresh);
+	free(bt->tok_ntaps);
 }
 
 /* The store: the journal's connection, each module adding its tables. */

@@ -320,13 +320,19 @@ check_resend(struct journal *j, const struct jtap *x)
 enum refusal
 journal_store_tap(struct journal *j, const struct jtap *x)
 {
+	/* A resend of a stored tap is still acknowledged. */
+	if (card_flooding(j, x) && !tap_stored(j, x->tap_id))
+		return REFUSAL_FLOOD;
+	return journal_store_tap_below_flood(j, x);
+}
+
+enum refusal
+journal_store_tap_below_flood(struct journal *j, const struct jtap *x)
+{
 	sqlite3_stmt *s = j->ins_tap;
 	int rc;
 
 	assert(x->kind < 2);
-	/* A resend of a stored tap is still acknowledged. */
-	if (card_flooding(j, x) && !tap_stored(j, x->tap_id))
-		return REFUSAL_FLOOD;
 	sqlite3_bind_text(s, 1, x->tap_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, x->device_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)x->seq);

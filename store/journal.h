@@ -78,6 +78,11 @@ int		 journal_exec(struct journal *, const char *sql);
 
 /* Stores a tap: REFUSAL_NONE when stored or resent alike, or why not. */
 enum refusal	 journal_store_tap(struct journal *, const struct jtap *);
+/* The same without the count of the card's taps in the 24 hours up to
+ * the tap's time (REFUSAL_FLOOD): for a card the caller knows holds fewer
+ * than LIMIT_CARD_TAPS_PER_DAY taps (ISSUE 14: one query less a tap). */
+enum refusal	 journal_store_tap_below_flood(struct journal *,
+		    const struct jtap *);
 int		 journal_store_refused(struct journal *, const struct jtap *,
 		    enum refusal);
 /*
