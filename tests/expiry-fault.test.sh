@@ -2,14 +2,14 @@
 # A write that fails inside the expiry pass (the pass that ends legs past
 # max_leg_minutes without a tap) must not commit half a repricing.  A day
 # of taps leaves two riders with legs open; the engine restarts after
-# they expired with a trigger that makes the incomplete leg of one of
-# them fail to insert (RAISE(ABORT): that statement fails, the
-# transaction goes on, as a failed write does).  That account's day must
-# keep what it had (it was committed with its legs deleted and not
-# written back: the day vanished from v_charges, and with no open leg
-# left no pass ever priced it again), the other rider's leg still
-# expires, and once the fault is gone the next start prices it: v_charges
-# equals `price`, the ledger verifies.
+# they expired with a trigger that makes the NS share of one of them fail
+# to insert (RAISE(ABORT): that statement fails, the transaction goes on,
+# as a failed write does).  That account's day must keep what it had (it
+# was committed half written: its leg incomplete, its shares partly
+# deleted, its charge as before, and with no open leg left no pass ever
+# priced it again), the other rider's leg still expires, and once the
+# fault is gone the next start prices it: v_charges equals `price`, the
+# ledger verifies.
 set -eu
 . tests/lib.sh
 BIN=${1:-bin}
@@ -56,8 +56,8 @@ other=$(q "SELECT account FROM v_legs WHERE status = 'open' AND
     network_id = 'GVB'")
 before=$(q "SELECT charge_cents FROM v_charges WHERE account = '$acc'")
 # The fault: writing that account's expired leg fails.
-q "CREATE TRIGGER fault BEFORE INSERT ON legs WHEN NEW.account = '$acc'
-    AND NEW.status = 'incomplete' BEGIN SELECT RAISE(ABORT,
+q "CREATE TRIGGER fault BEFORE INSERT ON shares WHEN NEW.account = '$acc'
+    AND NEW.network_id = 'NS' BEGIN SELECT RAISE(ABORT,
     'injected fault'); END"
 # That afternoon: both legs have expired; the day is still open.
 serve 2026-11-27T15:00:00Z
