@@ -339,10 +339,8 @@ close_days(struct writer *w)
 	/* One transaction of WRITER_CLOSE_BATCH a call: the caller takes the
 	 * queued taps in between (ISSUE 14: no ack waits for a whole day's
 	 * postings) and calls again while it returns 1. */
-	if (journal_exec(w->journal, "BEGIN IMMEDIATE") != SQLITE_OK) {
-		set_health(w, "cannot post closed days");
+	if (journal_exec(w->journal, "BEGIN IMMEDIATE") != SQLITE_OK)
 		return 0;
-	}
 	n = charges_unposted(w->charges, day, WRITER_CLOSE_BATCH,
 	    post_closed_cb, w);
 	if (n < 0 || journal_exec(w->journal, "COMMIT") != SQLITE_OK) {
@@ -1306,8 +1304,8 @@ close_expired_legs(struct writer *w)
 			/* An account whose repricing fails keeps what it
 			 * had: its statements so far are undone (a failed
 			 * write fails only its statement; committing the
-			 * rest left its day's rows deleted and not written
-			 * back), the other accounts go on. */
+			 * rest left its day half written, its open leg
+			 * gone), the other accounts go on. */
 			if (journal_exec(w->journal, "SAVEPOINT expire") !=
 			    SQLITE_OK)
 				break;
