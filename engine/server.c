@@ -1107,7 +1107,7 @@ server_setup(struct server *s, char *err, size_t errlen)
 		return -1;
 	/* After the writer: the schema exists for its read-only queries. */
 	if (c->http != NULL && (s->metrics = metrics_start(c->db,
-	    (int)c->metrics_refresh_s, err, errlen)) == NULL)
+	    s->writer, (int)c->metrics_refresh_s, err, errlen)) == NULL)
 		return -1;
 	s->metrics_day = INT32_MIN;
 	add_events(s);

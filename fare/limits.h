@@ -81,13 +81,19 @@
 /* Validators listed by /metrics (last seen): a country's with room; the
  * others are only counted (a series each costs the scraper memory). */
 #define LIMIT_METRICS_DEVICES		20000
-/* Seconds between the /metrics refreshes from the database (each scans
- * the taps table twice: see engine/metrics.h). */
+/* Seconds between the /metrics refreshes from the database (each reads
+ * the day's taps and every closed day's charge: engine/metrics.c). */
 #define METRICS_REFRESH_S_DEFAULT	60
 /* A refresh may take at most 1/20 of one core: a slower one (a big taps
  * table: ~0.4 us per tap per scan here) spaces the next ones out. */
 #define METRICS_REFRESH_SHARE		20
 #define METRICS_REFRESH_S_MAX		3600
+/* Validators the metrics thread keeps the last tap of, fed by the writer
+ * so that a refresh reads no taps (beyond: each refresh scans the taps
+ * table as before), and those the writer notes between two refreshes
+ * (beyond: the next refresh scans once).  ~100 bytes each. */
+#define METRICS_DEVICES_KEPT		(4 * LIMIT_METRICS_DEVICES)
+#define WRITER_SEEN_DEVICES		LIMIT_METRICS_DEVICES
 /* The writer's queue: back-pressure starts well before it is full. */
 #define JOURNAL_QUEUE			65536
 #define JOURNAL_QUEUE_PAUSE		60000
