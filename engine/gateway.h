@@ -29,6 +29,9 @@ struct gateway_opts {
 	const char	*db;		/* the gateway's own database (deny
 					 * list mirror, refused taps) */
 	int64_t		 clock_offset_s;
+	struct writer	*local;		/* the gateway's own writer: taps the
+					 * cluster refuses (a card's lesser
+					 * PAR on another shard) go there */
 };
 
 /* Connects (the stream and buckets are created when missing) and starts

@@ -1089,7 +1089,7 @@ server_setup(struct server *s, char *err, size_t errlen)
 		    "configured\"");
 	if (c->nats != NULL) {
 		struct gateway_opts go = {c->nats, (unsigned)c->shards, c->db,
-		    c->clock_offset_s};
+		    c->clock_offset_s, s->writer};
 		if ((s->gw = gateway_open(&go, s->base, writer_done_cb, s, err,
 		    errlen)) == NULL)
 			return -1;

@@ -59,6 +59,12 @@
 #define LIMIT_CONNECTIONS_MAX		1000000
 /* Pricing shards of the cluster deployment (serve --shards, worker). */
 #define LIMIT_SHARDS_MAX		1024
+/* Cards with a PAR a gateway keeps in its mirror of the `cards` bucket
+ * (engine/card-mirror.h: 64 bytes a slot, at most 3/4 full, so 256 MiB
+ * at the bound; a 2026 national scheme has a few million such cards).
+ * Past it the gateway asks the bucket for each card it does not hold:
+ * exact, but one JetStream round trip per such tap (gateway.h). */
+#define GATEWAY_CARDS_MIRROR_MAX	3000000
 /* Seconds a new connection has to finish its TLS handshake (slowloris). */
 #define HANDSHAKE_TIMEOUT_S		10
 /* A frame body: a tap is under 300 bytes; 16 KiB is one TLS record. */
