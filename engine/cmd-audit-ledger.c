@@ -207,15 +207,18 @@ verify_report(const char *path, sqlite3 *db, size_t bad,
 
 /*
  * Across shard databases (cluster mode): no tap stored on two shards, no
- * account charged on two.  Attaches them all to one in-memory database
+ * account charged on two, no card with taps on two (a card is priced
+ * whole under one account, SPEC §3: on two shards it is two accounts).  Attaches them all to one in-memory database
  * (SQLite attaches at most 10 by default; checked by the caller).  The
  * number of problems found (each printed), or -1 on an SQLite error.
  */
 static long
 verify_across(char **paths, int n)
 {
-	char sql[4096], u[2][3000];
-	size_t ul[2] = {0, 0};
+	char sql[4096], u[3][3000];
+	size_t ul[3] = {0, 0, 0};
+	static const char *const what[3][2] = {{"tap", "stored"},
+	    {"account", "charged"}, {"card", "priced"}};
 	sqlite3 *db;
 	sqlite3_stmt *s;
 	long bad = 0;
@@ -241,16 +244,20 @@ verify_across(char **paths, int n)
 		ul[1] += (size_t)snprintf(u[1] + ul[1], sizeof u[1] - ul[1],
 		    "%sSELECT DISTINCT account, %d AS shard FROM s%d.charges",
 		    i ? " UNION ALL " : "", i, i);
+		ul[2] += (size_t)snprintf(u[2] + ul[2], sizeof u[2] - ul[2],
+		    "%sSELECT DISTINCT token, %d AS shard FROM s%d.taps",
+		    i ? " UNION ALL " : "", i, i);
 	}
-	for (k = 0; k < 2; k++) {
+	for (k = 0; k < 3; k++) {
 		if (k == 0)
 			snprintf(sql, sizeof sql, "SELECT tap_id, count(*) FROM "
 			    "(%s) GROUP BY tap_id HAVING count(*) > 1 LIMIT 20",
 			    u[0]);
 		else
-			snprintf(sql, sizeof sql, "SELECT account, count("
-			    "DISTINCT shard) FROM (%s) GROUP BY account HAVING "
-			    "count(DISTINCT shard) > 1 LIMIT 20", u[1]);
+			snprintf(sql, sizeof sql, "SELECT a, count(DISTINCT "
+			    "shard) FROM (SELECT %s AS a, shard FROM (%s)) "
+			    "GROUP BY a HAVING count(DISTINCT shard) > 1 LIMIT "
+			    "20", k == 1 ? "account" : "token", u[k]);
 		if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
 			fprintf(stderr, "fare-engine: audit verify: %s\n",
 			    sqlite3_errmsg(db));
@@ -258,10 +265,9 @@ verify_across(char **paths, int n)
 			return -1;
 		}
 		while (sqlite3_step(s) == SQLITE_ROW) {
-			printf("%s %s %s on %d shards\n", k == 0 ? "tap" :
-			    "account", (const char *)sqlite3_column_text(s, 0),
-			    k == 0 ? "stored" : "charged",
-			    sqlite3_column_int(s, 1));
+			printf("%s %s %s on %d shards\n", what[k][0],
+			    (const char *)sqlite3_column_text(s, 0),
+			    what[k][1], sqlite3_column_int(s, 1));
 			bad++;
 		}
 		sqlite3_finalize(s);
@@ -407,8 +413,8 @@ cmd_audit_verify(int argc, char **argv)
 		return 1;
 	}
 	if (n > 1 && bad == 0)
-		printf("%d shards: all sound; no tap and no account on two "
-		    "shards%s\n", n, pubfile != NULL ? "; each shard's "
+		printf("%d shards: all sound; no tap, no account and no card "
+		    "on two shards%s\n", n, pubfile != NULL ? "; each shard's "
 		    "checkpoints hold" : "");
 	shard_paths_free(&sp);
 	return bad > 0 ? 1 : 0;

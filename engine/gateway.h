@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "journal.h"
+#include "jsbus.h"
 #include "writer.h"
 
 struct gateway;
@@ -29,6 +30,7 @@ struct gateway_opts {
 	const char	*db;		/* the gateway's own database (deny
 					 * list mirror, refused taps) */
 	int64_t		 clock_offset_s;
+	struct jsbus_security sec;	/* credentials and TLS for NATS */
 };
 
 /* Connects (the stream and buckets are created when missing) and starts
