@@ -21,6 +21,7 @@
 #include "parse.h"
 #include "shards.h"
 #include "statement.h"
+#include "store.h"
 #include "tap.h"
 #include "tariff.h"
 
@@ -436,22 +437,6 @@ card_tariff(const char *dir)
 	return t;
 }
 
-static sqlite3 *
-card_open(const char *path)
-{
-	sqlite3 *db = NULL;
-
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK) {
-		fprintf(stderr, "fare-engine: %s: %s\n", path,
-		    db ? sqlite3_errmsg(db) : "cannot open");
-		sqlite3_close(db);
-		return NULL;
-	}
-	sqlite3_busy_timeout(db, 5000);
-	return db;
-}
-
 /*
  * The account the card is billed under, over every database: its PAR's
  * where any shard knows the card's PAR (its taps moved there), else its
@@ -466,7 +451,7 @@ card_account_all(const struct card_args *a, char *out, size_t len)
 
 	*out = '\0';
 	for (i = 0; i < a->db.n; i++) {
-		if ((db = card_open(a->db.path[i])) == NULL)
+		if ((db = store_open_ro(a->db.path[i])) == NULL)
 			return -1;
 		if (card_account(db, a, acc, sizeof acc) == -1) {
 			sqlite3_close(db);
@@ -500,7 +485,7 @@ cmd_audit_card(int argc, char **argv)
 		goto out;
 	for (i = 0; i < a.db.n; i++) {
 		size_t k;
-		if ((db = card_open(a.db.path[i])) == NULL)
+		if ((db = store_open_ro(a.db.path[i])) == NULL)
 			goto out;
 		if (statement_load(db, account, a.from, a.to, &st, err,
 		    sizeof err) == -1) {

@@ -42,22 +42,7 @@
 #include "tariff-version.h"
 #include "reprice.h"
 #include "shards.h"
-
-static sqlite3 *
-ledger_open_ro(const char *path)
-{
-	sqlite3 *db = NULL;
-
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK) {
-		fprintf(stderr, "fare-engine: %s: %s\n", path,
-		    db ? sqlite3_errmsg(db) : "cannot open");
-		sqlite3_close(db);
-		return NULL;
-	}
-	sqlite3_busy_timeout(db, 5000);
-	return db;
-}
+#include "store.h"
 
 int
 cmd_audit_keygen(int argc, char **argv)
@@ -120,7 +105,7 @@ cmd_audit_checkpoint(int argc, char **argv)
 		fprintf(stderr, "fare-engine: %s\n", err);
 		return 1;
 	}
-	if ((db = ledger_open_ro(argv[first])) == NULL) {
+	if ((db = store_open_ro(argv[first])) == NULL) {
 		checkpoint_key_free(k);
 		return 1;
 	}
@@ -310,7 +295,7 @@ verify_db(const char *path, const char *cpfile, struct checkpoint_key *pub,
 	sqlite3 *db;
 	int rc;
 
-	if ((db = ledger_open_ro(path)) == NULL)
+	if ((db = store_open_ro(path)) == NULL)
 		return 1;
 	bad = ledger_verify(db, stdout);
 	bad += reprice_verify(path, db, stdout, &rs);
@@ -455,10 +440,10 @@ cmd_audit_reconcile(int argc, char **argv)
 	if (sp.n > 1 || strcmp(sp.path[0], argv[first]) != 0)
 		db = shards_union(&sp, names, 1, err, sizeof err);
 	else
-		db = ledger_open_ro(argv[first]);
+		db = store_open_ro(argv[first]);
 	shard_paths_free(&sp);
 	if (db == NULL) {
-		if (err[0] != '\0')	/* ledger_open_ro said why */
+		if (err[0] != '\0')	/* store_open_ro said why */
 			fprintf(stderr, "fare-engine: audit reconcile: %s\n",
 			    err);
 		return 1;

@@ -32,6 +32,7 @@
 #include "price.h"
 #include "price-int.h"
 #include "shards.h"
+#include "store.h"
 #include "tap.h"
 #include "tariff-version.h"
 #include "tariff.h"
@@ -39,20 +40,14 @@
 /* The tariff's currency as the database keeps it (set where it opens). */
 static char audit_currency[4] = "EUR";
 
+/* Read-only, with the tariff's currency noted for money(). */
 static sqlite3 *
 open_ro(const char *path)
 {
-	sqlite3 *db = NULL;
+	sqlite3 *db = store_open_ro(path);
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK) {
-		fprintf(stderr, "fare-engine: %s: %s\n", path,
-		    db ? sqlite3_errmsg(db) : "cannot open");
-		sqlite3_close(db);
-		return NULL;
-	}
-	sqlite3_busy_timeout(db, 5000);
-	(void)tariff_version_currency(db, audit_currency);
+	if (db != NULL)
+		(void)tariff_version_currency(db, audit_currency);
 	return db;
 }
 

@@ -25,9 +25,9 @@
 static void
 fig_int(struct buf *b, const char *tag, const char *k, int64_t v)
 {
-	web_outf(b, "<%s data-k=\"", tag);
+	buf_printf(b, "<%s data-k=\"", tag);
 	web_add_html(b, k);
-	web_outf(b, "\" data-f=\"int\" class=\"num\">%lld</%s>", (long long)v,
+	buf_printf(b, "\" data-f=\"int\" class=\"num\">%lld</%s>", (long long)v,
 	    tag);
 }
 
@@ -38,15 +38,15 @@ fig_money(const struct tariff *t, struct buf *b, const char *tag,
 	char m[32];
 
 	web_money(t, v, m);
-	web_outf(b, "<%s data-k=\"", tag);
+	buf_printf(b, "<%s data-k=\"", tag);
 	web_add_html(b, k);
-	web_outf(b, "\" data-f=\"money\" class=\"num\">%s</%s>", m, tag);
+	buf_printf(b, "\" data-f=\"money\" class=\"num\">%s</%s>", m, tag);
 }
 
 static void
 section(struct buf *b, const char *id, const char *title)
 {
-	web_outf(b, "<section id=\"%s\" aria-labelledby=\"%s-h\"><h2 id=\"%s-h\">"
+	buf_printf(b, "<section id=\"%s\" aria-labelledby=\"%s-h\"><h2 id=\"%s-h\">"
 	    "%s</h2>", id, id, id, title);
 }
 
@@ -65,11 +65,11 @@ chart_path(const struct web_series *se, uint32_t max, struct buf *b)
 {
 	size_t i;
 
-	web_outf(b, "M0,%d", CHART_H);
+	buf_printf(b, "M0,%d", CHART_H);
 	for (i = 0; i < se->nmin; i++)
-		web_outf(b, "V%uH%zu", CHART_H - (unsigned)((uint64_t)se->taps[i] *
+		buf_printf(b, "V%uH%zu", CHART_H - (unsigned)((uint64_t)se->taps[i] *
 		    CHART_H / (max ? max : 1)), i + 1);
-	web_outf(b, "V%dZ", CHART_H);
+	buf_printf(b, "V%dZ", CHART_H);
 }
 
 static void
@@ -84,17 +84,17 @@ dash_chart(const struct tz *z, const struct web_series *se, struct buf *b)
 			max = se->taps[i], peak = i;
 	local_hm(z, se->start_utc + (int64_t)peak * 60, hm);
 	section(b, "chart", "Taps per minute");
-	web_outf(b, "<p>Peak <span id=\"peak\" data-f=\"int\">%u</span> taps a "
+	buf_printf(b, "<p>Peak <span id=\"peak\" data-f=\"int\">%u</span> taps a "
 	    "minute at <span id=\"peak-at\">%s</span> (local time).</p>", max,
 	    hm);
-	web_outf(b, "<svg id=\"chart-svg\" role=\"img\" aria-labelledby=\"chart-h\" "
+	buf_printf(b, "<svg id=\"chart-svg\" role=\"img\" aria-labelledby=\"chart-h\" "
 	    "viewBox=\"0 0 %zu %d\" preserveAspectRatio=\"none\" width=\"100%%\""
 	    " height=\"160\"><path id=\"chart-line\" d=\"", se->nmin, CHART_H);
 	chart_path(se, max, b);
 	buf_addlit(b, "\"/></svg><div class=\"axis\" aria-hidden=\"true\">");
 	for (i = 0; i <= se->nmin; i += 180) {
 		local_hm(z, se->start_utc + (int64_t)i * 60, hm);
-		web_outf(b, "<span>%s</span>", hm);
+		buf_printf(b, "<span>%s</span>", hm);
 	}
 	buf_addlit(b, "</div></section>");
 }
@@ -175,7 +175,7 @@ dash_revenue(const struct tariff *t, const struct web_day *d, struct buf *b)
 		snprintf(k, sizeof k, "revenue_cents.%s", d->revenue[i].key);
 		buf_addlit(b, "</abbr></th>");
 		fig_money(t, b, "td", k, d->revenue[i].cents);
-		web_outf(b, "<td><svg class=\"bar\" viewBox=\"0 0 100 10\" "
+		buf_printf(b, "<td><svg class=\"bar\" viewBox=\"0 0 100 10\" "
 		    "preserveAspectRatio=\"none\" aria-hidden=\"true\"><rect "
 		    "width=\"%lld\" height=\"10\"/></svg></td></tr>",
 		    (long long)(d->revenue[i].cents > 0 ?
@@ -202,7 +202,7 @@ dash_caps(const struct tariff *t, const struct web_day *d, struct buf *b)
 	fig_money(t, b, "dd", "charges.caps_saved_cents", d->saved_cents);
 	buf_addlit(b, "<dt>Account-days open / closed</dt><dd class=\"num\">"
 	    "<span data-k=\"charges.open_account_days\" data-f=\"int\">");
-	web_outf(b, "%lld</span> / <span data-k=\"charges.closed_account_days\" "
+	buf_printf(b, "%lld</span> / <span data-k=\"charges.closed_account_days\" "
 	    "data-f=\"int\">%lld</span></dd></dl></section>",
 	    (long long)d->open_days, (long long)d->closed_days);
 }
@@ -229,7 +229,7 @@ dash_validators(const struct web_day *d, struct buf *b)
 		civil_format_utc(d->silent[i].n, t);
 		buf_addlit(b, "<li>");
 		web_add_html(b, d->silent[i].key);
-		web_outf(b, ", last tap received %s</li>", t);
+		buf_printf(b, ", last tap received %s</li>", t);
 	}
 	buf_addlit(b, "</ul></section>");
 }
@@ -241,7 +241,7 @@ dash_engine(const struct web_day *d, struct buf *b)
 	buf_addlit(b, "<dl><dt>Writer queue</dt>");
 	if (d->has_live) {
 		fig_int(b, "dd", "writer.queued", (int64_t)d->live.queued);
-		web_outf(b, "<dt>Commit latency (mean / max)</dt><dd class=\"num\">"
+		buf_printf(b, "<dt>Commit latency (mean / max)</dt><dd class=\"num\">"
 		    "<span data-k=\"writer.commit_ms_avg\" data-f=\"ms\">%.1f ms"
 		    "</span> / <span data-k=\"writer.commit_ms_max\" data-f="
 		    "\"ms\">%.1f ms</span></dd>", d->live.commit_ms_avg,
@@ -276,7 +276,7 @@ dash_settlement(const struct tariff *t, const struct web_day *d,
 	    "amount</th></tr></thead><tbody>");
 	for (i = 0; i < 6; i++) {
 		char k[64];
-		web_outf(b, "<tr><th scope=\"row\">%s</th>", label[i]);
+		buf_printf(b, "<tr><th scope=\"row\">%s</th>", label[i]);
 		snprintf(k, sizeof k, "settlement.%s.n", d->settle[i].key);
 		fig_int(b, "td", k, d->settle[i].n);
 		snprintf(k, sizeof k, "settlement.%s.cents", d->settle[i].key);
@@ -301,14 +301,14 @@ web_html_dashboard(const struct tariff *t, const struct tz *z,
 	    "initial-scale=1\"><title>Operations · OneCity</title><link rel="
 	    "\"stylesheet\" href=\"/static/onecity.css\"><script src=\"/static/"
 	    "dashboard.js\" defer></script></head><body class=\"dash\">");
-	web_outf(b, "<header><p class=\"brand\">OneCity</p><nav><a href=\"/?day=%s\""
+	buf_printf(b, "<header><p class=\"brand\">OneCity</p><nav><a href=\"/?day=%s\""
 	    ">← %s</a> <a href=\"/?day=%s\">%s →</a></nav></header><main "
 	    "id=\"dashboard\" data-day=\"%s\" data-currency=\"%s\" "
 	    "data-refreshes=\"0\"><h1>Service day <span id=\"day\">%s</span>"
 	    "</h1><p class=\"meta\">Time zone ", prev, prev, next, next, d->day,
 	    tariff_currency(t), d->day);
 	web_add_html(b, tariff_timezone(t));
-	web_outf(b, "; figures as of <time id=\"generated\" data-k=\"generated_local"
+	buf_printf(b, "; figures as of <time id=\"generated\" data-k=\"generated_local"
 	    "\">%s</time>%s</p><div class=\"grid\">", gen, d->has_live ?
 	    "; refreshed every 5 s" : "; read-only over the database, "
 	    "refreshed every 5 s");

@@ -153,7 +153,7 @@ words(const char *lang)
 static void
 page_head(struct buf *b, const char *lang, const char *title)
 {
-	web_outf(b, "<!doctype html>\n<html lang=\"%s\"><head><meta charset="
+	buf_printf(b, "<!doctype html>\n<html lang=\"%s\"><head><meta charset="
 	    "\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, "
 	    "initial-scale=1\"><title>", lang);
 	web_add_html(b, title);
@@ -164,13 +164,13 @@ page_head(struct buf *b, const char *lang, const char *title)
 static void
 form(struct buf *b, const struct words *w, const char *ref)
 {
-	web_outf(b, "<form method=\"get\" action=\"/trips\"><input type=\"hidden\" "
+	buf_printf(b, "<form method=\"get\" action=\"/trips\"><input type=\"hidden\" "
 	    "name=\"lang\" value=\"%s\"><label for=\"ref\">%s</label> "
 	    "<input id=\"ref\" name=\"ref\" autocomplete=\"off\" spellcheck="
 	    "\"false\" maxlength=\"%d\" required value=\"", w->lang, w->label,
 	    WEB_REF_MAX);
 	web_add_html(b, ref);
-	web_outf(b, "\"> <button type=\"submit\">%s</button></form>", w->button);
+	buf_printf(b, "\"> <button type=\"submit\">%s</button></form>", w->button);
 }
 
 /* The header, with the other language's link (keeping a reference
@@ -179,7 +179,7 @@ static void
 rider_top(struct buf *b, const struct words *w, const char *ref)
 {
 	page_head(b, w->lang, w->title);
-	web_outf(b, "<header><p class=\"brand\">OneCity</p><nav><a id=\"lang\" "
+	buf_printf(b, "<header><p class=\"brand\">OneCity</p><nav><a id=\"lang\" "
 	    "href=\"/trips?lang=%s%s%s\" hreflang=\"%s\" lang=\"%s\">%s</a>"
 	    "</nav></header><main><h1>%s</h1>", w->other, ref[0] ? "&amp;ref="
 	    : "", ref, w->other, w->other, w->other_name, w->title);
@@ -192,12 +192,12 @@ web_html_form(const char *lang, int status, struct buf *b)
 
 	rider_top(b, w, "");
 	if (status == 404)
-		web_outf(b, "<p class=\"notice\" role=\"alert\" id=\"not-found\">"
+		buf_printf(b, "<p class=\"notice\" role=\"alert\" id=\"not-found\">"
 		    "%s</p>", w->not_found);
 	else if (status == 429)
-		web_outf(b, "<p class=\"notice\" role=\"alert\" id=\"too-many\">"
+		buf_printf(b, "<p class=\"notice\" role=\"alert\" id=\"too-many\">"
 		    "%s</p>", w->too_many);
-	web_outf(b, "<p>%s</p>", w->intro);
+	buf_printf(b, "<p>%s</p>", w->intro);
 	form(b, w, "");
 	buf_addlit(b, "</main></body></html>\n");
 }
@@ -272,10 +272,10 @@ trip_legs(const struct tariff *t, const struct words *w,
 	if (web_parse_day(tr->day, &day) == -1)
 		day = 0;	/* a stored day is valid: then every time dated */
 	/* Local times, the zone named (issue 17). */
-	web_outf(b, "<table id=\"journeys\"><thead><tr><th scope=\"col\">%s "
+	buf_printf(b, "<table id=\"journeys\"><thead><tr><th scope=\"col\">%s "
 	    "(", w->time);
 	web_add_html(b, tariff_timezone(t));
-	web_outf(b, ")</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
+	buf_printf(b, ")</th><th scope=\"col\">%s</th><th scope=\"col\">%s</th>"
 	    "<th scope=\"col\" class=\"num\">%s</th><th scope=\"col\" "
 	    "class=\"num\">%s</th><th scope=\"col\">%s</th></tr></thead>"
 	    "<tbody>", w->journey, w->op, w->fare, w->charged, w->notes);
@@ -288,15 +288,15 @@ trip_legs(const struct tariff *t, const struct words *w,
 		explain_day_time(t, l->checkout, day, c);
 		web_money(t, l->fare_cents, f);
 		web_money(t, l->contribution_cents, ch);
-		web_outf(b, "<tr class=\"leg %s\"><td>%s%s%s</td><td>", l->status,
+		buf_printf(b, "<tr class=\"leg %s\"><td>%s%s%s</td><td>", l->status,
 		    a, c[0] ? "–" : "", c);
 		stop_name(t, l->from, b);
-		web_outf(b, " %s ", w->to);
+		buf_printf(b, " %s ", w->to);
 		stop_name(t, l->to, b);
 		buf_addlit(b, "</td><td>");
 		web_add_html(b, n != TARIFF_NONE ? tariff_network_name(t, n) :
 		    l->network);
-		web_outf(b, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
+		buf_printf(b, "</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
 		    "<td>", f, ch);
 		trip_note(t, w, l, b);
 		buf_addlit(b, "</td></tr>");
@@ -326,7 +326,7 @@ trip_payment(const struct tariff *t, const struct tz *z,
 
 	buf_addlit(b, "<ul id=\"payment\">");
 	if (tr->nsettle == 0)
-		web_outf(b, "<li>%s</li>", w->unsettled);
+		buf_printf(b, "<li>%s</li>", w->unsettled);
 	for (i = 0; i < tr->nsettle; i++) {
 		const struct web_trip_settle *x = &tr->settle[i];
 		const char *fmt = NULL;
@@ -344,7 +344,7 @@ trip_payment(const struct tariff *t, const struct tz *z,
 		if (fmt == NULL)
 			continue;
 		fill(line, sizeof line, fmt, m, when, NULL);
-		web_outf(b, "<li class=\"%s %s\">", x->kind, x->state);
+		buf_printf(b, "<li class=\"%s %s\">", x->kind, x->state);
 		web_add_html(b, line);
 		buf_addlit(b, "</li>");
 	}
@@ -355,7 +355,7 @@ trip_payment(const struct tariff *t, const struct tz *z,
 		web_add_html(b, line);
 		buf_addlit(b, "</li>");
 	} else if (tr->denied)
-		web_outf(b, "<li class=\"owed\">%s</li>", w->gates);
+		buf_printf(b, "<li class=\"owed\">%s</li>", w->gates);
 	buf_addlit(b, "</ul>");
 }
 
@@ -378,7 +378,7 @@ web_html_trip(const struct tariff *t, const struct tz *z, const char *lang,
 	for (i = 0; i < tr->nlegs; i++)
 		incomplete |= strcmp(tr->leg[i].status, "incomplete") == 0;
 	if (incomplete)
-		web_outf(b, "<p class=\"advice\" id=\"advice\">%s</p>", w->advice);
+		buf_printf(b, "<p class=\"advice\" id=\"advice\">%s</p>", w->advice);
 	web_money(t, tr->uncapped_cents, a);
 	web_money(t, tr->charge_cents, c);
 	web_money(t, tr->uncapped_cents - tr->charge_cents, s);
@@ -400,10 +400,10 @@ web_html_trip(const struct tariff *t, const struct tz *z, const char *lang,
 		web_add_html(b, line);
 		buf_addlit(b, "</span>");
 	}
-	web_outf(b, "</p><p class=\"total\">%s: <strong id=\"charged\">%s</strong>"
+	buf_printf(b, "</p><p class=\"total\">%s: <strong id=\"charged\">%s</strong>"
 	    "</p>", w->total, c);
 	trip_payment(t, z, w, tr, b);
-	web_outf(b, "<h2>%s</h2>", w->again);
+	buf_printf(b, "<h2>%s</h2>", w->again);
 	form(b, w, ref);
 	buf_addlit(b, "</main></body></html>\n");
 }

@@ -186,9 +186,6 @@ extern const char web_js[];
 
 /* Text helpers (web-html.c). */
 void	web_add_html(struct buf *, const char *s);
-/* printf into b (web.c), one piece of at most 1,023 bytes (longer is cut). */
-void	web_outf(struct buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 void	web_money(const struct tariff *, int64_t cents, char out[32]);
 
 #endif

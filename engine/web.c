@@ -5,7 +5,6 @@
  * that keeps many refreshing dashboards from repeating the day's queries.
  */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -450,19 +449,4 @@ web_handle(struct web *w, unsigned sides, const struct tariff *t,
 	}
 	r->server_ms = ms_since(CLOCK_MONOTONIC, &t0);
 	r->cpu_ms = ms_since(CLOCK_THREAD_CPUTIME_ID, &c0);
-}
-
-void
-web_outf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n :
-		    sizeof tmp - 1);
 }

@@ -1,4 +1,6 @@
 /* Output building without printf on the hot path. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,4 +157,19 @@ buf_add_json_time(struct buf *b, int64_t utc, struct buf_time_cache *c)
 	if (buf_reserve(b, 22) == 0)
 		b->len = (size_t)(buf_put_json_time(b->p + b->len, utc, c) -
 		    b->p);
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	char tmp[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		buf_add(b, tmp, (size_t)n < sizeof tmp ? (size_t)n :
+		    sizeof tmp - 1);
 }

@@ -54,6 +54,9 @@ buf_addc(struct buf *b, char c)
 }
 
 void	buf_adds(struct buf *, const char *s);
+/* printf into the buffer; one call writes at most 1023 bytes (the rest cut). */
+void	buf_printf(struct buf *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 /* A string literal, without strlen. */
 #define buf_addlit(b, lit)	buf_add((b), (lit), sizeof(lit) - 1)
 void	buf_add_i64(struct buf *, int64_t v);

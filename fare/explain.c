@@ -2,7 +2,6 @@
  * Explanations for riders and auditors.  Built from the same result the
  * JSON comes from, so the words can never disagree with the numbers.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -122,24 +121,6 @@ explain_day_time(const struct tariff *t, int64_t utc, int32_t service_day,
 		explain_local_time(t, utc, 1, buf);
 }
 
-static void
-outf(struct buf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-outf(struct buf *o, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		buf_add(o, tmp, (size_t)n < sizeof tmp ? (size_t)n :
-		    sizeof tmp - 1);
-}
-
 /* A leg's time on its day's lines: "08:01", or dated where it must be. */
 static void
 local_hm(const struct tariff *t, int64_t utc, int32_t day, char out[32])
@@ -169,19 +150,19 @@ explain_leg_rule(const struct tariff *t, const struct price_leg *l,
 	int64_t base = t->product[r->product].amount_cents;
 
 	explain_money(t, base, e1);
-	outf(o, "     priced by fare_leg_rules.txt line %lu (leg group %s, "
+	buf_printf(o, "     priced by fare_leg_rules.txt line %lu (leg group %s, "
 	    "product %s %s", r->row, r->leg_group == TARIFF_NONE ? "none" :
 	    strtab_name(t->leg_group_ids, r->leg_group),
 	    strtab_name(t->product_ids, r->product), e1);
 	if (l->distance_m >= 0) {
 		explain_money(t, l->status == LEG_AUTOCOMPLETED ? 0 :
 		    l->fare_cents - base, e2);
-		outf(o, ", %lld.%03lld km", (long long)(l->distance_m / 1000),
+		buf_printf(o, ", %lld.%03lld km", (long long)(l->distance_m / 1000),
 		    (long long)(l->distance_m % 1000));
 		if (l->status != LEG_AUTOCOMPLETED)
-			outf(o, " adds %s", e2);
+			buf_printf(o, " adds %s", e2);
 	}
-	outf(o, ")\n");
+	buf_printf(o, ")\n");
 }
 
 static void
@@ -195,7 +176,7 @@ explain_leg(const struct tariff *t, const struct price_leg *l, uint32_t no,
 	local_hm(t, l->checkout, day, to);
 	explain_money(t, l->fare_cents, fare);
 	explain_money(t, l->contribution_cents, con);
-	outf(o, "  %u. %s: %s %s -> %s %s: %s, fare %s, counts %s\n", no,
+	buf_printf(o, "  %u. %s: %s %s -> %s %s: %s, fare %s, counts %s\n", no,
 	    tariff_network_id(t, l->network),
 	    stop_label(t, l->from_stop, a, sizeof a), ti,
 	    l->to_stop == TARIFF_NONE ? "(no check-out)" :
@@ -207,27 +188,27 @@ explain_leg(const struct tariff *t, const struct price_leg *l, uint32_t no,
 		break;
 	case LEG_AUTOCOMPLETED:
 		explain_leg_rule(t, l, o);
-		outf(o, "     check-out missing: completed to the stop of the "
+		buf_printf(o, "     check-out missing: completed to the stop of the "
 		    "next tap, at the lower of that fare and the missing "
 		    "check-out fare\n");
 		break;
 	case LEG_INCOMPLETE:
-		outf(o, "     %s: the missing check-out fare %s, outside "
+		buf_printf(o, "     %s: the missing check-out fare %s, outside "
 		    "every cap\n", l->checkin == PRICE_NO_TIME ?
 		    "check-out without a check-in" : "no check-out",
 		    nw->incomplete_product == TARIFF_NONE ? "(none)" :
 		    strtab_name(t->product_ids, nw->incomplete_product));
 		break;
 	case LEG_CANCELLED:
-		outf(o, "     checked out where it checked in within %d "
+		buf_printf(o, "     checked out where it checked in within %d "
 		    "minutes: cancelled, free\n", nw->cancel_s / 60);
 		break;
 	case LEG_UNPRICED:
-		outf(o, "     no fare rule matches this leg: not charged, "
+		buf_printf(o, "     no fare rule matches this leg: not charged, "
 		    "reported to the operator\n");
 		break;
 	case LEG_OPEN:
-		outf(o, "     still open: priced when it closes\n");
+		buf_printf(o, "     still open: priced when it closes\n");
 		break;
 	}
 	if (l->transfer != TARIFF_NONE) {
@@ -237,7 +218,7 @@ explain_leg(const struct tariff *t, const struct price_leg *l, uint32_t no,
 		char p[32];
 		explain_money(t, x->product == TARIFF_NONE ? 0 :
 		    t->product[x->product].amount_cents, p);
-		outf(o, "     a transfer in journey %u by "
+		buf_printf(o, "     a transfer in journey %u by "
 		    "fare_transfer_rules.txt line %lu (%s, transfer product "
 		    "%s)\n", l->journey, x->row, kinds[x->transfer_type], p);
 	}
@@ -263,18 +244,18 @@ explain_subsets(const struct tariff *t, uint32_t caps, const int64_t *netsum,
 			cost += netsum[__builtin_ctzll(m)];
 		explain_money(t, cost, e);
 		if (shown++ < 32) {
-			outf(o, "    %s", s == 0 ? "no cap" : "");
+			buf_printf(o, "    %s", s == 0 ? "no cap" : "");
 			for (k = 0; k < t->ncaps; k++)
 				if (s >> k & 1)
-					outf(o, "%s%s", (s & ((1u << k) - 1)) ?
+					buf_printf(o, "%s%s", (s & ((1u << k) - 1)) ?
 					    " + " : "", t->cap[k].id);
-			outf(o, ": %s%s\n", e, s == chosen ?
+			buf_printf(o, ": %s%s\n", e, s == chosen ?
 			    "  <- the cheapest (chosen)" : "");
 		}
 		s = (s - caps) & caps;
 	} while (s != 0);
 	if (shown > 32)
-		outf(o, "    ... %u combinations in all\n", shown);
+		buf_printf(o, "    ... %u combinations in all\n", shown);
 }
 
 void
@@ -289,7 +270,7 @@ explain_day(const struct tariff *t, const char *account,
 	char day[11], e1[32], e2[32], e3[32];
 
 	civil_format_day(d->service_day, day);
-	outf(o, "%s, service day %s (%s), times in %s\n", account, day,
+	buf_printf(o, "%s, service day %s (%s), times in %s\n", account, day,
 	    wd[civil_weekday(d->service_day)], tariff_timezone(t));
 	memset(netsum, 0, sizeof netsum);
 	for (i = 0; i < d->nlegs; i++) {
@@ -307,33 +288,33 @@ explain_day(const struct tariff *t, const char *account,
 			wmask |= t->cap[k].networks;
 	}
 	if (t->ncaps > 0) {
-		outf(o, "  Caps: the day's fares under each combination of "
+		buf_printf(o, "  Caps: the day's fares under each combination of "
 		    "day caps%s:\n", wmask ? " (legs under the chosen week "
 		    "cap left out)" : "");
 		explain_subsets(t, dc, netsum, nets & ~wmask, d->day_caps, o);
 		if (d->week_caps != 0 || d->week_total_cents != d->capped_cents) {
 			explain_money(t, d->week_total_cents, e1);
-			outf(o, "  Week so far (Monday to this day): the "
+			buf_printf(o, "  Week so far (Monday to this day): the "
 			    "cheapest total is %s", e1);
 			for (k = 0; k < t->ncaps; k++)
 				if (d->week_caps >> k & 1)
-					outf(o, ", with week cap %s",
+					buf_printf(o, ", with week cap %s",
 					    t->cap[k].id);
-			outf(o, "\n");
+			buf_printf(o, "\n");
 		}
 	}
 	explain_money(t, d->charge_cents, e1);
 	explain_money(t, d->uncapped_cents, e2);
 	explain_money(t, d->incomplete_cents, e3);
-	outf(o, "  Charge: %s (fares without caps %s; of the charge, %s are "
+	buf_printf(o, "  Charge: %s (fares without caps %s; of the charge, %s are "
 	    "missing check-out fares)\n", e1, e2, e3);
-	outf(o, "  Operators:");
+	buf_printf(o, "  Operators:");
 	for (i = 0; i < d->nshares; i++) {
 		const struct price_share *sh = &r->share[d->shares_off + i];
 		explain_money(t, sh->cents, e1);
-		outf(o, " %s %s", tariff_network_id(t, sh->network), e1);
+		buf_printf(o, " %s %s", tariff_network_id(t, sh->network), e1);
 	}
-	outf(o, "%s\n    (each cap's amount is shared among its legs' "
+	buf_printf(o, "%s\n    (each cap's amount is shared among its legs' "
 	    "networks in proportion to their fares, largest remainder in "
 	    "whole cents)\n\n", d->nshares == 0 ? " none" : "");
 }

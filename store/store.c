@@ -27,6 +27,22 @@ store_prep(sqlite3 *db, sqlite3_stmt **st, const char *sql)
 	    NULL);
 }
 
+sqlite3 *
+store_open_ro(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "fare-engine: %s: %s\n", path,
+		    db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
 int
 store_step_done(sqlite3_stmt *s)
 {

@@ -16,6 +16,12 @@ int	store_schema(sqlite3 *, const char *schema, const char *what,
 	    char *err, size_t errlen);
 /* Prepares a statement kept until the module closes; an SQLite code. */
 int	store_prep(sqlite3 *, sqlite3_stmt **, const char *sql);
+/*
+ * Opens a database read-only for a command that reads it (audit, card):
+ * waits up to 5 s on a writer's lock.  NULL after saying on stderr
+ * "fare-engine: PATH: why".
+ */
+sqlite3	*store_open_ro(const char *path);
 /* Steps a write to its end and resets it: 0, or -1 if it failed. */
 int	store_step_done(sqlite3_stmt *);
 

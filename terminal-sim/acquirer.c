@@ -506,6 +506,13 @@ acq_args(int argc, char **argv, struct acquirer *a, const char **listen,
 	return OPT_RUN;
 }
 
+/* "s" for a count other than one. */
+static const char *
+plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
 static void
 acq_report(const struct acquirer *a)
 {
@@ -513,12 +520,14 @@ acq_report(const struct acquirer *a)
 
 	money_text(a->currency, a->captured_cents, cap);
 	money_text(a->currency, a->refunded_cents, ref);
-	printf("acquirer: %llu requests (%llu repeated keys answered from the "
-	    "journal): %llu captures %s, %llu refunds %s, %llu declines\n",
-	    (unsigned long long)a->requests, (unsigned long long)a->repeats,
-	    (unsigned long long)a->captures, cap,
-	    (unsigned long long)a->refunds, ref,
-	    (unsigned long long)a->declines_n);
+	printf("acquirer: %llu request%s (%llu repeated key%s answered from "
+	    "the journal): %llu capture%s %s, %llu refund%s %s, %llu "
+	    "decline%s\n",
+	    (unsigned long long)a->requests, plural(a->requests),
+	    (unsigned long long)a->repeats, plural(a->repeats),
+	    (unsigned long long)a->captures, plural(a->captures), cap,
+	    (unsigned long long)a->refunds, plural(a->refunds), ref,
+	    (unsigned long long)a->declines_n, plural(a->declines_n));
 }
 
 int
