@@ -8,7 +8,8 @@
 # taps (the shard would start in the middle of its history), and
 # --rebuild, which prices the shard again from the stream's start; a
 # worker whose database is deleted while it runs stops (exit 1); and
-# audit verify names a card with taps on two shards.
+# audit verify names a card with taps on two shards, a database that is
+# not a shard (a gateway's) and a shard missing.
 set -u
 BIN=${1:-bin}
 cd "$(dirname "$0")/.." || exit 1
@@ -65,6 +66,17 @@ grep -q "^card $card priced on 2 shards$" "$tmp/verify" ||
     fail "audit verify did not name the card on two shards: \
 $(tail -n 3 "$tmp/verify")"
 rm -f "$tmp/copy.db"
+# ... and a set of databases that is not the cluster's shards: a
+# gateway's database among them, a shard missing.
+"$BIN"/fare-engine audit verify "$tmp/shard0.db" "$tmp/gw0.db" \
+    >"$tmp/verify" 2>&1 && fail "audit verify took a gateway's database for a shard"
+grep -q "gw0.db: not a worker's shard database" "$tmp/verify" &&
+    grep -q "^shard 1 of 2 not given" "$tmp/verify" ||
+    fail "audit verify did not name the gateway's database and the missing \
+shard: $(tail -n 3 "$tmp/verify")"
+"$BIN"/fare-engine audit verify "$tmp/shard0.db" "$tmp/shard1.db" \
+    >"$tmp/verify" 2>&1 || fail "audit verify over both shards: \
+$(tail -n 3 "$tmp/verify")"
 
 # 1. Another number of shards: a gateway and a worker.
 refused "$tmp/g9.log" "the cluster has 2 shard(s)" \
