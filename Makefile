@@ -47,7 +47,8 @@ FE_SRC	 = engine/main.c engine/cmd-tariff.c engine/cmd-price.c \
 	   engine/settle.c engine/cmd-audit-ledger.c engine/cmd-web.c \
 	   engine/web.c engine/web-data.c engine/web-api.c engine/web-html.c \
 	   engine/web-dash.c engine/web-http.c \
-	   engine/jsbus.c engine/gateway.c engine/worker.c engine/shards.c
+	   engine/jsbus.c engine/gateway.c engine/card-mirror.c engine/worker.c \
+	   engine/shards.c
 # The web pages' stylesheet and script, built into the engine as strings.
 WEB_ASSETS = engine/web/onecity.css engine/web/dashboard.js
 SIM_SRC	 = terminal-sim/main.c terminal-sim/replay.c terminal-sim/load.c \
@@ -99,8 +100,9 @@ FARE_TESTS = test_csv test_parse test_tariff test_feeds test_window \
 WIRE_TESTS = test_tls test_engine test_security
 STORE_TESTS = test_store
 # The writer in-process: its objects, the store, the wire's clock, libevent.
-WRITER_TESTS = test_writer
-WRITER_OBJ = $(BUILD)/engine/writer.o $(BUILD)/engine/account-cache.o
+WRITER_TESTS = test_writer test_card_mirror
+WRITER_OBJ = $(BUILD)/engine/writer.o $(BUILD)/engine/account-cache.o \
+	     $(BUILD)/engine/card-mirror.o
 TESTS	 = $(FARE_TESTS) $(WIRE_TESTS) $(STORE_TESTS) $(WRITER_TESTS)
 TEST_BIN = $(TESTS:%=$(BIN)/%)
 

@@ -16,14 +16,17 @@
 #      taps per CPU-second of the deployment's processes (3 nats-servers,
 #      gateways, workers; the embedded engine), from /proc.
 # Prints a table and writes results-cluster.json beside run.sh's results
-# (bench/ unless BENCH_OUT names another place).  If the cluster cannot
+# (bench/results-cluster.json; with BENCH_OUT=X.json, X-cluster.json).  If the cluster cannot
 # run here (no nats-server, a node that does not start, ...), it says so
 # in the table and the file ("measured": false, and why) and exits 0:
 # the rest of the bench stands.
 : "${BIN:=${1:-bin}}"
 cd "$(dirname "$0")/.." || exit 1
 : "${data:=${BENCH_DATA:-bench/data}}"
-cl_out=$(dirname "${out_json:-${BENCH_OUT:-bench/results.json}}")/results-cluster.json
+# The results file: a sibling of run.sh's (BENCH_OUT), named after it:
+# bench/results.json -> bench/results-cluster.json, X.json -> X-cluster.json.
+cl_json=${out_json:-${BENCH_OUT:-bench/results.json}}
+cl_out=${cl_json%.json}-cluster.json
 mkdir -p "$data"
 . tests/lib.sh
 . tests/cluster-lib.sh

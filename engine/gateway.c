@@ -16,19 +16,13 @@
 
 #include <sqlite3.h>
 
+#include "card-mirror.h"
 #include "deny.h"
 #include "diag.h"
 #include "gateway.h"
 #include "jsbus.h"
 #include "limits.h"
 #include "tap.h"
-
-/* A positive cache of cards known to have a PAR (token -> PAR): entries
- * in `cards` never go away, so a cached one is never wrong. */
-struct card_slot {
-	char	 token[33];
-	char	 par[30];
-};
 
 struct gateway {
 	struct jsbus		 bus;
@@ -50,11 +44,22 @@ struct gateway {
 	void			*done_arg;
 	/* The batch in flight (publisher thread; acks under mu). */
 	natsMsg			**bmsg;
-	signed char		*bstate;	/* 0 waiting, 1 acked, -1 failed */
+	signed char		*bstate;	/* 0 waiting, 1 acked, -1 failed,
+						 * 2 refused (local writer) */
 	size_t			 bn;
-	struct card_slot	*cache;
+	struct writer		*local;
 	sqlite3			*db;		/* deny mirror's connection */
 	kvWatcher		*watch;
+	/* The mirror of the `cards` bucket (its own lock and thread). */
+	pthread_mutex_t		 cmu;
+	struct card_mirror	*cards;
+	kvWatcher		*cwatch;
+	pthread_t		 cthread;
+	int			 cthread_started;
+	int			 cards_ready;	/* initial values all in */
+	int			 cards_full;	/* a card was not taken */
+	int			 cards_broken;	/* the watcher stopped */
+	uint64_t		 cards_lookups;	/* round trips to the bucket */
 };
 
 static int64_t
@@ -89,19 +94,78 @@ clear_health(struct gateway *g)
 		CLUSTER_LOG(LOG_LEVEL_NOTICE, "jetstream_ok", "gateway: JetStream acknowledges again");
 }
 
-static struct card_slot *
-cache_slot(struct gateway *g, const char *token)
+/* Records token -> par in the mirror; past its bound says so once. */
+static void
+mirror_put(struct gateway *g, const char *token, const char *par)
 {
-	return &g->cache[jsbus_shard(token, GATEWAY_CARD_CACHE)];
+	int rc, first = 0;
+
+	pthread_mutex_lock(&g->cmu);
+	if ((rc = card_mirror_put(g->cards, token, par)) != 0) {
+		first = !g->cards_full;
+		g->cards_full = 1;
+	}
+	pthread_mutex_unlock(&g->cmu);
+	if (first)
+		CLUSTER_LOG(LOG_LEVEL_WARNING, "cards_mirror_full", "gateway: "
+		    "the mirror of the cards bucket takes no more cards (%s, "
+		    "%d at most): a card it does not hold now costs one "
+		    "JetStream round trip per tap", rc == 1 ? "full" :
+		    "out of memory", GATEWAY_CARDS_MIRROR_MAX);
+}
+
+/*
+ * The card's PAR in the `cards` bucket, into par (CARD_MIRROR_PAR): from
+ * the mirror, or, when the mirror cannot tell (still loading, full, or
+ * its watcher stopped), from the bucket itself (one round trip).  1 when
+ * the card has one, 0 when not, -1 with why when the bucket could not be
+ * read.  A card the mirror does not hold yet because another gateway
+ * recorded its PAR a moment ago goes to its token's shard, which has
+ * already had the move order (first_par publishes it before the bucket
+ * changes) and forwards the tap to the PAR's shard: exact either way.
+ */
+static int
+card_par(struct gateway *g, const char *token, char *par, char *why,
+    size_t wlen)
+{
+	kvEntry *e = NULL;
+	natsStatus s;
+	int known, sure;
+
+	pthread_mutex_lock(&g->cmu);
+	known = card_mirror_get(g->cards, token, par, CARD_MIRROR_PAR);
+	sure = g->cards_ready && !g->cards_full && !g->cards_broken;
+	pthread_mutex_unlock(&g->cmu);
+	if (known || sure)
+		return known;
+	g->cards_lookups++;
+	s = kvStore_Get(&e, g->bus.cards, token);
+	if (s == NATS_OK) {
+		snprintf(par, CARD_MIRROR_PAR, "%s", kvEntry_ValueString(e));
+		kvEntry_Destroy(e);
+		mirror_put(g, token, par);
+		return 1;
+	}
+	if (s == NATS_NOT_FOUND)
+		return 0;
+	{
+		char m[200];
+		snprintf(why, wlen, "cannot read the cards bucket: %s",
+		    jsbus_error(s, m, sizeof m));
+	}
+	return -1;
 }
 
 /*
  * A card's first PAR: the token's shard is told to move the card's
  * earlier taps there (synchronously: rare, once per card), then the
- * bucket records it.  -1 with why when JetStream did not acknowledge.
+ * bucket records it.  When another gateway recorded one first, that one
+ * is the card's: par says which.  -1 with why when JetStream did not
+ * acknowledge.
  */
 static int
-first_par(struct gateway *g, const struct jtap *x, char *why, size_t len)
+first_par(struct gateway *g, const struct jtap *x, char *par, char *why,
+    size_t len)
 {
 	char tok[ACCOUNT_TEXT_MAX], subj[32], id[80];
 	natsMsg *m = NULL;
@@ -111,6 +175,7 @@ first_par(struct gateway *g, const struct jtap *x, char *why, size_t len)
 	natsStatus s;
 	uint64_t rev;
 
+	snprintf(par, CARD_MIRROR_PAR, "%s", x->par);
 	snprintf(tok, sizeof tok, "tok:%s", x->token);
 	snprintf(subj, sizeof subj, "taps.%u", jsbus_shard(tok, g->shards));
 	snprintf(id, sizeof id, "move:%s", x->token);
@@ -126,9 +191,12 @@ first_par(struct gateway *g, const struct jtap *x, char *why, size_t len)
 	if (s == NATS_OK &&
 	    kvStore_CreateString(&rev, g->bus.cards, x->token, x->par) !=
 	    NATS_OK) {
-		/* Another gateway may have been first: then it is known. */
+		/* Another gateway may have been first: then its PAR is the
+		 * card's, as recorded. */
 		kvEntry *e = NULL;
-		s = kvStore_Get(&e, g->bus.cards, x->token);
+		if ((s = kvStore_Get(&e, g->bus.cards, x->token)) == NATS_OK)
+			snprintf(par, CARD_MIRROR_PAR, "%s",
+			    kvEntry_ValueString(e));
 		kvEntry_Destroy(e);
 	}
 	if (s != NATS_OK) {
@@ -137,50 +205,59 @@ first_par(struct gateway *g, const struct jtap *x, char *why, size_t len)
 		    jsbus_error(s, e, sizeof e));
 		return -1;
 	}
+	mirror_put(g, x->token, par);
 	return 0;
 }
 
 /*
- * The account a tap is priced under, as shard key (SPEC §3): its PAR,
- * else the card's known PAR, else its token.  -1 with why when the
- * `cards` bucket could not be read.
+ * The account a tap is priced under, as shard key (SPEC §3): the card's
+ * PAR as the `cards` bucket has it (its first), else the tap's PAR (which
+ * becomes the card's first), else its token.  A tap whose PAR is not the
+ * recorded one: SPEC §3 gives the card to the least PAR it showed.  A
+ * greater PAR changes nothing (the recorded PAR's shard prices it, and
+ * its writer keeps the least); a lesser one on the same shard is the
+ * writer's to move there, as in the embedded engine; a lesser one on
+ * another shard would take the card and its history across shards,
+ * which the cluster does not do: 1 (the tap is refused as
+ * REFUSAL_PAR_CONFLICT, kept in this gateway's database).  0 when acc is
+ * set, -1 with why when the bucket could not be read or written.
  */
 static int
 tap_account(struct gateway *g, const struct jtap *x, char *acc, size_t len,
     char *why, size_t wlen)
 {
-	struct card_slot *c = cache_slot(g, x->token);
-	kvEntry *e = NULL;
-	natsStatus s;
+	char par[CARD_MIRROR_PAR], mine[ACCOUNT_TEXT_MAX];
+	int known = card_par(g, x->token, par, why, wlen);
 
-	if (strcmp(c->token, x->token) == 0) {
-		snprintf(acc, len, "par:%s", x->par[0] ? x->par : c->par);
-		return 0;
-	}
-	s = kvStore_Get(&e, g->bus.cards, x->token);
-	if (s == NATS_OK) {
-		snprintf(c->token, sizeof c->token, "%s", x->token);
-		snprintf(c->par, sizeof c->par, "%s", kvEntry_ValueString(e));
-		kvEntry_Destroy(e);
-		snprintf(acc, len, "par:%s", x->par[0] ? x->par : c->par);
-		return 0;
-	}
-	if (s != NATS_NOT_FOUND) {
-		char m[200];
-		snprintf(why, wlen, "cannot read the cards bucket: %s",
-		    jsbus_error(s, m, sizeof m));
+	if (known == -1)
 		return -1;
-	}
-	if (x->par[0] == '\0') {
+	if (!known && x->par[0] == '\0') {
 		snprintf(acc, len, "tok:%s", x->token);
 		return 0;
 	}
-	if (first_par(g, x, why, wlen) == -1)
+	if (!known && first_par(g, x, par, why, wlen) == -1)
 		return -1;
-	snprintf(c->token, sizeof c->token, "%s", x->token);
-	snprintf(c->par, sizeof c->par, "%s", x->par);
-	snprintf(acc, len, "par:%s", x->par);
-	return 0;
+	snprintf(acc, len, "par:%s", par);
+	if (x->par[0] == '\0' || strcmp(x->par, par) >= 0)
+		return 0;
+	snprintf(mine, sizeof mine, "par:%s", x->par);
+	return jsbus_shard(mine, g->shards) == jsbus_shard(acc, g->shards) ?
+	    0 : 1;
+}
+
+/* Hands a tap the cluster refuses to the gateway's own writer, which
+ * stores the refusal and answers the validator; -1 when its queue is
+ * full (the tap waits for the batch's retry). */
+static int
+refuse_local(struct gateway *g, const struct jtap *b, const char *par)
+{
+	struct jtap x = *b;
+
+	x.refuse = REFUSAL_PAR_CONFLICT;
+	snprintf(x.detail, sizeof x.detail, "the card is on the shard of "
+	    "its first PAR %s; a lesser PAR on another shard is not moved "
+	    "there", par);
+	return writer_submit(g->local, &x);
 }
 
 static void
@@ -222,17 +299,23 @@ publish_batch(struct gateway *g, const struct jtap *b, size_t n, char *why,
 	for (i = 0; i < n; i++) {
 		char acc[ACCOUNT_TEXT_MAX], subj[32], rec[JSBUS_TAP_MAX];
 		natsMsg *m = NULL;
-		int len;
-		if (g->bstate[i] == 1)
+		int len, rc;
+		if (g->bstate[i] == 1 || g->bstate[i] == 2)
 			continue;
 		g->bstate[i] = 0;
-		if (tap_account(g, &b[i], acc, sizeof acc, why, wlen) == -1) {
+		if ((rc = tap_account(g, &b[i], acc, sizeof acc, why, wlen)) ==
+		    1) {
+			g->bstate[i] = refuse_local(g, &b[i], acc + 4) == 0 ?
+			    2 : -1;
+			continue;
+		}
+		if (rc == -1) {
 			/* JetStream is failing (each lookup would wait its
 			 * timeout): the rest of the batch waits for the
 			 * retry, and /healthz says why at once. */
 			set_health(g, why);
 			for (; i < n; i++)
-				if (g->bstate[i] != 1)
+				if (g->bstate[i] != 1 && g->bstate[i] != 2)
 					g->bstate[i] = -1;
 			break;
 		}
@@ -279,17 +362,12 @@ publish_batch(struct gateway *g, const struct jtap *b, size_t n, char *why,
 	}
 	pthread_mutex_lock(&g->mu);
 	for (i = 0; i < n; i++) {
-		if (g->bstate[i] != 1) {
+		if (g->bstate[i] != 1 && g->bstate[i] != 2) {
 			g->bstate[i] = -1;
 			left++;
 		}
 		g->bmsg[i] = NULL;
 	}
-	if (left == 0)
-		g->published += n;
-	else
-		for (i = 0; i < n; i++)
-			g->published += g->bstate[i] == 1;
 	pthread_mutex_unlock(&g->mu);
 	if (left > 0 && why[0] == '\0')
 		snprintf(why, wlen, "JetStream refused %zu of %zu taps", left,
@@ -365,7 +443,11 @@ pub_main(void *arg)
 			clear_health(g);
 		pthread_mutex_lock(&g->mu);
 		for (i = 0; i < (size_t)n && g->nres < JOURNAL_QUEUE; i++) {
-			struct jresult *r = &g->res[g->nres++];
+			struct jresult *r;
+			if (g->bstate[i] == 2)
+				continue;	/* the local writer answers */
+			g->published += g->bstate[i] == 1;
+			r = &g->res[g->nres++];
 			r->conn_id = b[i].conn_id;
 			r->seq = b[i].seq;
 			r->leg_fare_cents = r->day_charge_cents = 0;
@@ -446,6 +528,51 @@ mirror_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The cards mirror: every entry of the `cards` bucket (token -> PAR,
+ * written by the gateways as cards show their first PAR) into g->cards.
+ * Until the watcher has delivered the bucket's values as they were when
+ * it started, and again once it stops, card_par asks the bucket.
+ */
+static void *
+cards_main(void *arg)
+{
+	struct gateway *g = arg;
+	kvEntry *e;
+	natsStatus s;
+
+	pthread_setname_np(pthread_self(), "fe-cards-mirror");
+	for (;;) {
+		pthread_mutex_lock(&g->mu);
+		if (g->stop) {
+			pthread_mutex_unlock(&g->mu);
+			break;
+		}
+		pthread_mutex_unlock(&g->mu);
+		e = NULL;
+		s = kvWatcher_Next(&e, g->cwatch, 500);
+		if (s == NATS_TIMEOUT)
+			continue;
+		if (s != NATS_OK)
+			break;		/* stopped */
+		if (e == NULL) {	/* the initial values are all in */
+			pthread_mutex_lock(&g->cmu);
+			g->cards_ready = 1;
+			pthread_mutex_unlock(&g->cmu);
+			continue;
+		}
+		/* A deleted or purged card (an operator's doing): forgotten,
+		 * so that its next tap asks the bucket. */
+		mirror_put(g, kvEntry_Key(e), kvEntry_Operation(e) ==
+		    kvOp_Put ? kvEntry_ValueString(e) : "");
+		kvEntry_Destroy(e);
+	}
+	pthread_mutex_lock(&g->cmu);
+	g->cards_broken = 1;
+	pthread_mutex_unlock(&g->cmu);
+	return NULL;
+}
+
 static int
 open_mirror(struct gateway *g, const char *db, char *err, size_t errlen)
 {
@@ -468,6 +595,17 @@ open_mirror(struct gateway *g, const char *db, char *err, size_t errlen)
 		return -1;
 	}
 	g->mirror_started = 1;
+	if ((s = kvStore_WatchAll(&g->cwatch, g->bus.cards, NULL)) !=
+	    NATS_OK) {
+		snprintf(err, errlen, "cards bucket: %s",
+		    jsbus_error(s, why, sizeof why));
+		return -1;
+	}
+	if (pthread_create(&g->cthread, NULL, cards_main, g) != 0) {
+		snprintf(err, errlen, "cannot start the cards mirror");
+		return -1;
+	}
+	g->cthread_started = 1;
 	return 0;
 }
 
@@ -483,7 +621,9 @@ gateway_open(const struct gateway_opts *o, struct event_base *base,
 		return NULL;
 	}
 	pthread_mutex_init(&g->mu, NULL);
+	pthread_mutex_init(&g->cmu, NULL);
 	pthread_cond_init(&g->cv, NULL);
+	g->local = o->local;
 	g->shards = o->shards;
 	g->clock_offset = o->clock_offset_s;
 	g->done = done;
@@ -492,9 +632,9 @@ gateway_open(const struct gateway_opts *o, struct event_base *base,
 	g->res = malloc(JOURNAL_QUEUE * sizeof *g->res);
 	g->bmsg = calloc(GATEWAY_BATCH, sizeof *g->bmsg);
 	g->bstate = calloc(GATEWAY_BATCH, 1);
-	g->cache = calloc(GATEWAY_CARD_CACHE, sizeof *g->cache);
+	g->cards = card_mirror_new(GATEWAY_CARDS_MIRROR_MAX);
 	if (g->q == NULL || g->res == NULL || g->bmsg == NULL ||
-	    g->bstate == NULL || g->cache == NULL) {
+	    g->bstate == NULL || g->cards == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -524,7 +664,7 @@ fail:
 	free(g->res);
 	free(g->bmsg);
 	free(g->bstate);
-	free(g->cache);
+	card_mirror_free(g->cards);
 	free(g);
 	return NULL;
 }
@@ -541,21 +681,28 @@ gateway_close(struct gateway *g)
 	pthread_join(g->pub, NULL);
 	if (g->watch != NULL)
 		kvWatcher_Stop(g->watch);
+	if (g->cwatch != NULL)
+		kvWatcher_Stop(g->cwatch);
 	if (g->mirror_started)
 		pthread_join(g->mirror, NULL);
+	if (g->cthread_started)
+		pthread_join(g->cthread, NULL);
 	if (g->watch != NULL)
 		kvWatcher_Destroy(g->watch);
+	if (g->cwatch != NULL)
+		kvWatcher_Destroy(g->cwatch);
 	done_cb(-1, 0, g);
 	event_free(g->done_ev);
 	jsbus_close(&g->bus);
 	sqlite3_close(g->db);
 	pthread_mutex_destroy(&g->mu);
+	pthread_mutex_destroy(&g->cmu);
 	pthread_cond_destroy(&g->cv);
 	free(g->q);
 	free(g->res);
 	free(g->bmsg);
 	free(g->bstate);
-	free(g->cache);
+	card_mirror_free(g->cards);
 	free(g);
 }
 

@@ -30,6 +30,9 @@ struct gateway_opts {
 	const char	*db;		/* the gateway's own database (deny
 					 * list mirror, refused taps) */
 	int64_t		 clock_offset_s;
+	struct writer	*local;		/* the gateway's own writer: taps the
+					 * cluster refuses (a card's lesser
+					 * PAR on another shard) go there */
 	struct jsbus_security sec;	/* credentials and TLS for NATS */
 };
 

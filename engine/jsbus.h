@@ -49,9 +49,6 @@
 /* How long a gateway waits for a batch's acknowledgements before it
  * says JetStream is failing and publishes the rest again. */
 #define GATEWAY_ACK_WAIT_MS	5000
-/* Slots of the gateway's cache of cards known to have a PAR (64 bytes
- * each: 4 MiB). */
-#define GATEWAY_CARD_CACHE	65536
 /* Messages a worker fetches at once, and holds unacknowledged at most
  * (the consumer's MaxAckPending; each waits for its commit). */
 #define WORKER_FETCH		1024

@@ -24,6 +24,7 @@
 #include "parse.h"
 #include "server-int.h"
 #include "settle.h"
+#include "strtab.h"
 #include "tls.h"
 #include "writer.h"
 
@@ -68,6 +69,13 @@ struct metrics {
 	int32_t day;
 	int64_t day_start, day_end, now;
 	struct msnap *snap; /* under mu; NULL before the first */
+	/* The refresh thread's own: every validator seen and its last tap,
+	 * fed by the writer (writer_take_seen) after one scan of the taps;
+	 * DEVS_SCAN when there are more than METRICS_DEVICES_KEPT. */
+	struct writer *writer;
+	struct strtab *devs;
+	int64_t *devs_last;
+	enum { DEVS_UNREAD, DEVS_KEPT, DEVS_SCAN } devs_state;
 	uint64_t errors; /* under mu */
 	int interval_s; /* under mu: refresh_s, or more when slow */
 };
@@ -156,6 +164,67 @@ device_cb(sqlite3_stmt *st, struct msnap *n)
 	n->dev[n->ndev++].last_seen_utc = sqlite3_column_int64(st, 1);
 }
 
+/* A validator's tap received at t, into the kept list (DEVS_SCAN once
+ * it is full). */
+static void
+dev_note(struct metrics *m, const char *id, size_t len, int64_t t)
+{
+	uint32_t k;
+	int added;
+
+	if (m->devs_state == DEVS_SCAN)
+		return;
+	if (strtab_count(m->devs) == METRICS_DEVICES_KEPT &&
+	    strtab_find(m->devs, id, len) == STRTAB_NONE) {
+		m->devs_state = DEVS_SCAN;
+		return;
+	}
+	if ((k = strtab_intern(m->devs, id, len, &added)) == STRTAB_NONE) {
+		m->devs_state = DEVS_SCAN;
+		return;
+	}
+	if (added || t > m->devs_last[k])
+		m->devs_last[k] = t;
+}
+
+static void
+seen_cb(const char *id, size_t len, int64_t received_utc, void *arg)
+{
+	dev_note(arg, id, len, received_utc);
+}
+
+static int
+dev_cmp(const void *a, const void *b)
+{
+	return strcmp(
+	    ((const struct mdev *)a)->id, ((const struct mdev *)b)->id);
+}
+
+/*
+ * The validators last seen, from the kept list: in id order (as the
+ * query's ORDER BY), the first LIMIT_METRICS_DEVICES listed.
+ */
+static int
+devs_list(struct metrics *m, struct msnap *n)
+{
+	uint32_t k, count = strtab_count(m->devs);
+	struct mdev *all = malloc((count + 1) * sizeof *all);
+
+	if (all == NULL)
+		return -1;
+	for (k = 0; k < count; k++) {
+		snprintf(
+		    all[k].id, sizeof all[k].id, "%s", strtab_name(m->devs, k));
+		all[k].last_seen_utc = m->devs_last[k];
+	}
+	qsort(all, count, sizeof *all, dev_cmp);
+	n->ndev = count < LIMIT_METRICS_DEVICES ? count : LIMIT_METRICS_DEVICES;
+	n->dev_unlisted = count - n->ndev;
+	memcpy(n->dev, all, n->ndev * sizeof *all);
+	free(all);
+	return 0;
+}
+
 static void
 backlog_cb(sqlite3_stmt *st, struct msnap *n)
 {
@@ -184,11 +253,62 @@ debts_cb(sqlite3_stmt *st, struct msnap *n)
 	n->debts_cents = sqlite3_column_int64(st, 1);
 }
 
+static const char devices_sql[] =
+    "SELECT device_id, max(received_utc) FROM taps GROUP BY device_id "
+    "ORDER BY device_id";
+
+/* Each row of devices_sql into the kept list. */
+static int
+devs_scan(struct metrics *m)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(m->db, devices_sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while (
+	    m->devs_state != DEVS_SCAN && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		dev_note(m, text(st, 0), (size_t)sqlite3_column_bytes(st, 0),
+		    sqlite3_column_int64(st, 1));
+	sqlite3_finalize(st);
+	return m->devs_state == DEVS_SCAN || rc == SQLITE_DONE ? 0 : -1;
+}
+
 /*
- * One refresh.  The taps are scanned whole (no index by time or device:
- * one would cost every tap's insert); revenue comes from the open days'
- * partial index (charges_unposted); the settlement and debt counts from
- * their state indexes; the backlog scans the closed days' charges.
+ * The validators last seen.  The taps are scanned once (no index by
+ * device: one would cost every tap's insert); after that the writer
+ * passes on the validators of what it commits, merged by the latest
+ * time (what the scan read and the writer passed on may overlap), so a
+ * refresh reads no taps however long the history (ISSUE 14).  Again when
+ * the writer kept fewer than tapped; every refresh when there are more
+ * validators than METRICS_DEVICES_KEPT.  Inside the refresh's
+ * transaction: the scan sees every commit the writer did not pass on.
+ */
+static int
+refresh_devices(struct metrics *m, struct msnap *n)
+{
+	int over =
+	    m->writer == NULL || writer_take_seen(m->writer, seen_cb, m) != 0;
+
+	if (m->devs_state != DEVS_SCAN &&
+	    (over || m->devs_state == DEVS_UNREAD)) {
+		if (devs_scan(m) == -1)
+			return -1;
+		if (m->devs_state == DEVS_UNREAD)
+			m->devs_state = DEVS_KEPT;
+	}
+	if (m->devs_state == DEVS_KEPT)
+		return devs_list(m, n);
+	strtab_clear(m->devs);
+	return query(m->db, devices_sql, 0, 0, NULL, device_cb, n);
+}
+
+/*
+ * One refresh.  The day's taps per network through the taps_day index;
+ * the validators from the kept list (refresh_devices); revenue comes
+ * from the open days' partial index (charges_unposted); the settlement
+ * and debt counts from their state indexes; the backlog scans the closed
+ * days' charges.
  */
 static int
 refresh(struct metrics *m, struct msnap *n, int64_t end, int64_t now)
@@ -203,11 +323,7 @@ refresh(struct metrics *m, struct msnap *n, int64_t end, int64_t now)
 	    "SELECT network_id, count(*) FROM taps WHERE "
 	    "time_utc >= ?1 AND time_utc < ?2 GROUP BY network_id",
 	    n->day_start, end, NULL, taps_cb, n);
-	rc = rc ||
-	    query(m->db,
-		"SELECT device_id, max(received_utc) FROM "
-		"taps GROUP BY device_id ORDER BY device_id",
-		0, 0, NULL, device_cb, n);
+	rc = rc || refresh_devices(m, n);
 	rc = rc ||
 	    query(m->db,
 		"SELECT s.network_id, sum(s.cents) FROM "
@@ -349,14 +465,21 @@ metrics_main(void *arg)
 }
 
 struct metrics *
-metrics_start(const char *db, int refresh_s, char *err, size_t errlen)
+metrics_start(
+    const char *db, struct writer *w, int refresh_s, char *err, size_t errlen)
 {
 	struct metrics *m = calloc(1, sizeof *m);
 
-	if (m == NULL) {
+	if (m == NULL || (m->devs = strtab_new()) == NULL ||
+	    (m->devs_last = malloc(
+		 METRICS_DEVICES_KEPT * sizeof *m->devs_last)) == NULL) {
+		if (m != NULL)
+			strtab_free(m->devs);
+		free(m);
 		snprintf(err, errlen, "metrics: out of memory");
 		return NULL;
 	}
+	m->writer = w;
 	m->refresh_s = refresh_s;
 	if (sqlite3_open_v2(db, &m->db,
 		SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
@@ -364,6 +487,8 @@ metrics_start(const char *db, int refresh_s, char *err, size_t errlen)
 		snprintf(err, errlen, "metrics: %s: %s", db,
 		    m->db ? sqlite3_errmsg(m->db) : "cannot open");
 		sqlite3_close(m->db);
+		strtab_free(m->devs);
+		free(m->devs_last);
 		free(m);
 		return NULL;
 	}
@@ -375,6 +500,8 @@ metrics_start(const char *db, int refresh_s, char *err, size_t errlen)
 		sqlite3_close(m->db);
 		pthread_mutex_destroy(&m->mu);
 		pthread_cond_destroy(&m->cv);
+		strtab_free(m->devs);
+		free(m->devs_last);
 		free(m);
 		return NULL;
 	}
@@ -395,6 +522,8 @@ metrics_stop(struct metrics *m)
 	pthread_join(m->thread, NULL);
 	sqlite3_close(m->db);
 	snap_free(m->snap);
+	strtab_free(m->devs);
+	free(m->devs_last);
 	pthread_mutex_destroy(&m->mu);
 	pthread_cond_destroy(&m->cv);
 	free(m);
@@ -638,6 +767,9 @@ write_writer(struct server *s, struct evbuffer *b)
 	    "Database rows "
 	    "the writer inserted, updated or deleted (taps, results, ledger).",
 	    (long long)ws.rows_written);
+	metric_i(b, "onecity_wal_pages_written_total", "counter",
+	    "Database pages the commits of tap batches wrote to the WAL.",
+	    (long long)ws.wal_pages);
 	metric_i(b, "onecity_taps_read_total", "counter",
 	    "Stored taps read "
 	    "back to reprice accounts (SPEC 6: only their open window).",

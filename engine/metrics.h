@@ -18,9 +18,15 @@
 struct metrics;
 struct server;
 
-/* Starts the refresh thread on db (read-only); NULL with err. */
-struct metrics *
-metrics_start(const char *db, int refresh_s, char *err, size_t errlen);
+struct writer;
+
+/*
+ * Starts the refresh thread on db (read-only), fed by w with the
+ * validators of what it commits (NULL: each refresh scans the taps);
+ * NULL with err.
+ */
+struct metrics *metrics_start(
+    const char *db, struct writer *w, int refresh_s, char *err, size_t errlen);
 /* Stops the thread (bounded by one refresh) and closes its connection. */
 void metrics_stop(struct metrics *);
 /* The current service day (days since the epoch) and its UTC bounds

@@ -1069,8 +1069,9 @@ server_setup(struct server *s, char *err, size_t errlen)
 		    "configured\"");
 	if (c->nats != NULL) {
 		struct gateway_opts go = {c->nats, (unsigned)c->shards, c->db,
-		    c->clock_offset_s, {c->nats_user, c->nats_password_file,
-		    c->nats_ca, c->nats_cert, c->nats_key}};
+		    c->clock_offset_s, s->writer, {c->nats_user,
+		    c->nats_password_file, c->nats_ca, c->nats_cert,
+		    c->nats_key}};
 		if ((s->gw = gateway_open(&go, s->base, writer_done_cb, s, err,
 		    errlen)) == NULL)
 			return -1;
@@ -1088,7 +1089,7 @@ server_setup(struct server *s, char *err, size_t errlen)
 		return -1;
 	/* After the writer: the schema exists for its read-only queries. */
 	if (c->http != NULL && (s->metrics = metrics_start(c->db,
-	    (int)c->metrics_refresh_s, err, errlen)) == NULL)
+	    s->writer, (int)c->metrics_refresh_s, err, errlen)) == NULL)
 		return -1;
 	s->metrics_day = INT32_MIN;
 	add_events(s);

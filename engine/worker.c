@@ -641,9 +641,12 @@ worker_setup(struct worker *w, char *err, size_t errlen)
 		return -1;
 	}
 	/* This shard's checkpoints: signed at every day close it posts,
-	 * appended to its own file (audit verify checks them per shard). */
-	if (c->ledger_key_file != NULL && (wo.ledger_key =
-	    checkpoint_key_load(c->ledger_key_file, 1, err, errlen)) == NULL) {
+	 * appended to its own file (audit verify checks them per shard).
+	 * The key is a secret file as serve checks it (outside --dev). */
+	if (c->ledger_key_file != NULL && ((!c->dev &&
+	    harden_secret_file(c->ledger_key_file, err, errlen) == -1) ||
+	    (wo.ledger_key = checkpoint_key_load(c->ledger_key_file, 1, err,
+	    errlen)) == NULL)) {
 		tariff_free(t);
 		tariff_free(t2);
 		tariff_files_free(files);

@@ -99,11 +99,19 @@ struct writer {
 	size_t			 newdays_cap;
 	struct acache		*cache;		/* writer only */
 	struct batch		 bt;		/* writer's scratch, kept */
+	/* The validators of the taps committed since the metrics thread
+	 * last took them (writer_take_seen), under seen_mu. */
+	pthread_mutex_t		 seen_mu;
+	struct strtab		*seen;
+	int64_t			*seen_last;	/* WRITER_SEEN_DEVICES */
+	int			 seen_overflow;
 	/* The checkpointer: its thread and connection, woken by commits. */
 	pthread_t		 ckpt_thread;
 	pthread_cond_t		 ckpt_cv;
 	sqlite3			*ckpt_db;
 	int			 ckpt_want, ckpt_stop, ckpt_running;
+	int			 wal_pages;	/* in the WAL after a commit */
+	int			 wal_written;	/* by the last commit */
 };
 
 
@@ -1068,6 +1076,7 @@ count_batch(struct writer *w, size_t n, uint64_t t0, uint64_t t1,
 	pthread_mutex_lock(&w->mu);
 	w->st.committed += n;
 	w->st.rows_written += (uint64_t)rows;
+	w->st.wal_pages += (uint64_t)w->wal_written;
 	w->st.taps_read += w->batch_taps_read;
 	w->batch_taps_read = 0;
 	w->st.cache_hits = cs.hits;
@@ -1086,6 +1095,58 @@ count_batch(struct writer *w, size_t n, uint64_t t0, uint64_t t1,
 }
 
 /*
+ * After a commit: the validator and time received of each new tap, for
+ * the metrics thread (it reads no taps back; ISSUE 14).
+ */
+static void
+note_seen(struct writer *w, const struct batch *bt)
+{
+	size_t i;
+
+	pthread_mutex_lock(&w->seen_mu);
+	for (i = 0; i < bt->n; i++) {
+		const struct jtap *x = &bt->b[i];
+		uint32_t k;
+		int added;
+		if (!bt->added[i] || bt->res[i].refused != REFUSAL_NONE)
+			continue;
+		if (strtab_count(w->seen) == WRITER_SEEN_DEVICES &&
+		    strtab_find(w->seen, x->device_id,
+		    strlen(x->device_id)) == STRTAB_NONE) {
+			w->seen_overflow = 1;
+			continue;
+		}
+		k = strtab_intern(w->seen, x->device_id, strlen(x->device_id),
+		    &added);
+		if (k == STRTAB_NONE) {
+			w->seen_overflow = 1;
+			continue;
+		}
+		if (added || x->received_utc > w->seen_last[k])
+			w->seen_last[k] = x->received_utc;
+	}
+	pthread_mutex_unlock(&w->seen_mu);
+}
+
+int
+writer_take_seen(struct writer *w, void (*fn)(const char *, size_t,
+    int64_t, void *), void *arg)
+{
+	uint32_t k;
+	int over;
+
+	pthread_mutex_lock(&w->seen_mu);
+	for (k = 0; k < strtab_count(w->seen); k++)
+		fn(strtab_name(w->seen, k), strtab_len(w->seen, k),
+		    w->seen_last[k], arg);
+	strtab_clear(w->seen);
+	over = w->seen_overflow;
+	w->seen_overflow = 0;
+	pthread_mutex_unlock(&w->seen_mu);
+	return over;
+}
+
+/*
  * One batch, one transaction: the taps, then the new prices and ledger
  * postings of every account they touch.  A tap is acknowledged only once
  * all of it is durable (stored, priced, posted): one commit, one fsync.
@@ -1100,6 +1161,7 @@ write_batch(struct writer *w, struct jtap *b, size_t n,
 	int ok = journal_exec(w->journal, "BEGIN IMMEDIATE") == SQLITE_OK;
 	size_t i;
 
+	w->wal_written = 0;
 	bt->b = b;
 	bt->res = res;
 	bt->tap_acc = tap_acc;
@@ -1126,6 +1188,7 @@ write_batch(struct writer *w, struct jtap *b, size_t n,
 		return -1;
 	}
 	count_batch(w, n, t0, t1, t2, journal_changes(w->journal) - rows0);
+	note_seen(w, bt);
 	clear_health(w);
 	return 0;
 }
@@ -1432,6 +1495,9 @@ wal_hook_cb(void *arg, sqlite3 *db, const char *name, int pages)
 
 	(void)db;
 	(void)name;
+	/* The WAL starts again from its beginning after a checkpoint. */
+	w->wal_written = pages >= w->wal_pages ? pages - w->wal_pages : pages;
+	w->wal_pages = pages;
 	/* Done by checkpoint_after() once this batch's taps are handed to
 	 * the loop for their acks (ISSUE 14: an ack never waits for a
 	 * checkpoint), before the next batch begins. */
@@ -1617,6 +1683,9 @@ writer_open(const struct writer_opts *o, struct tariff *t,
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	pthread_cond_init(&w->ckpt_cv, NULL);
+	pthread_mutex_init(&w->seen_mu, NULL);
+	w->seen = strtab_new();
+	w->seen_last = malloc(WRITER_SEEN_DEVICES * sizeof *w->seen_last);
 	w->q = malloc(JOURNAL_QUEUE * sizeof *w->q);
 	w->res = malloc(JOURNAL_QUEUE * sizeof *w->res);
 	/* Taps: the accounts' share of the bound (limits.h). */
@@ -1624,6 +1693,7 @@ writer_open(const struct writer_opts *o, struct tariff *t,
 	    ACCOUNT_CACHE_ACCOUNTS ? ACCOUNT_CACHE_TAPS :
 	    o->account_cache * (ACCOUNT_CACHE_TAPS / ACCOUNT_CACHE_ACCOUNTS));
 	if (w->q == NULL || w->res == NULL || w->cache == NULL ||
+	    w->seen == NULL || w->seen_last == NULL ||
 	    batch_alloc(&w->bt) == -1) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -1657,7 +1727,10 @@ fail:
 	free(w->res);
 	acache_free(w->cache);
 	batch_free(&w->bt);
+	strtab_free(w->seen);
+	free(w->seen_last);
 	pthread_mutex_destroy(&w->mu);
+	pthread_mutex_destroy(&w->seen_mu);
 	pthread_cond_destroy(&w->cv);
 	pthread_cond_destroy(&w->ckpt_cv);
 	free(w);
@@ -1693,8 +1766,11 @@ writer_close(struct writer *w)
 	free(w->newdays);
 	acache_free(w->cache);
 	batch_free(&w->bt);
+	strtab_free(w->seen);
+	free(w->seen_last);
 	free(w->q);
 	free(w->res);
+	pthread_mutex_destroy(&w->seen_mu);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	pthread_cond_destroy(&w->ckpt_cv);

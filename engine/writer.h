@@ -73,6 +73,7 @@ struct writer_stats {
 	uint64_t	 batches, commit_us, commit_us_max;
 	uint64_t	 store_us, price_us, sync_us;	/* the three phases */
 	uint64_t	 rows_written;	/* rows inserted, updated, deleted */
+	uint64_t	 wal_pages;	/* pages tap batches' commits wrote */
 	uint64_t	 taps_read;	/* stored taps read back to reprice */
 	/* The account cache: lookups it served and those read from SQLite,
 	 * accounts evicted, and what it holds now. */
@@ -80,6 +81,15 @@ struct writer_stats {
 	uint64_t	 cache_accounts, cache_taps;
 };
 void		 writer_get_stats(struct writer *, struct writer_stats *);
+/*
+ * The validators whose taps the writer committed since the last call (the
+ * metrics thread's feed, engine/metrics.c): fn(device_id, its latest
+ * received_utc) for each, then forgotten.  Returns 1 when more validators
+ * tapped meanwhile than the writer keeps (WRITER_SEEN_DEVICES): some were
+ * not passed on and the caller reads them from the database; else 0.
+ */
+int		 writer_take_seen(struct writer *, void (*fn)(const char *id,
+		    size_t len, int64_t received_utc, void *arg), void *arg);
 /* The engine clock. */
 int64_t		 writer_now(const struct writer *);
 /* The service day (YYYY-MM-DD) of a UTC time, under the current tariff. */

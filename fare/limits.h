@@ -59,6 +59,12 @@
 #define LIMIT_CONNECTIONS_MAX		1000000
 /* Pricing shards of the cluster deployment (serve --shards, worker). */
 #define LIMIT_SHARDS_MAX		1024
+/* Cards with a PAR a gateway keeps in its mirror of the `cards` bucket
+ * (engine/card-mirror.h: 64 bytes a slot, at most 3/4 full, so 256 MiB
+ * at the bound; a 2026 national scheme has a few million such cards).
+ * Past it the gateway asks the bucket for each card it does not hold:
+ * exact, but one JetStream round trip per such tap (gateway.h). */
+#define GATEWAY_CARDS_MIRROR_MAX	3000000
 /* Seconds a new connection has to finish its TLS handshake (slowloris). */
 #define HANDSHAKE_TIMEOUT_S		10
 /* A frame body: a tap is under 300 bytes; 16 KiB is one TLS record. */
@@ -78,13 +84,19 @@
 /* Validators listed by /metrics (last seen): a country's with room; the
  * others are only counted (a series each costs the scraper memory). */
 #define LIMIT_METRICS_DEVICES		20000
-/* Seconds between the /metrics refreshes from the database (each scans
- * the taps table twice: see engine/metrics.h). */
+/* Seconds between the /metrics refreshes from the database (each reads
+ * the day's taps and every closed day's charge: engine/metrics.c). */
 #define METRICS_REFRESH_S_DEFAULT	60
 /* A refresh may take at most 1/20 of one core: a slower one (a big taps
  * table: ~0.4 us per tap per scan here) spaces the next ones out. */
 #define METRICS_REFRESH_SHARE		20
 #define METRICS_REFRESH_S_MAX		3600
+/* Validators the metrics thread keeps the last tap of, fed by the writer
+ * so that a refresh reads no taps (beyond: each refresh scans the taps
+ * table as before), and those the writer notes between two refreshes
+ * (beyond: the next refresh scans once).  ~100 bytes each. */
+#define METRICS_DEVICES_KEPT		(4 * LIMIT_METRICS_DEVICES)
+#define WRITER_SEEN_DEVICES		LIMIT_METRICS_DEVICES
 /* The writer's queue: back-pressure starts well before it is full. */
 #define JOURNAL_QUEUE			65536
 #define JOURNAL_QUEUE_PAUSE		60000

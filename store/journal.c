@@ -42,6 +42,7 @@ static const char *const refusal_names[REFUSAL_MAX] = {
 	[REFUSAL_STORE] = "store",
 	[REFUSAL_NOT_COMMITTED] = "not-committed",
 	[REFUSAL_MOVED] = "moved-to-par-shard",
+	[REFUSAL_PAR_CONFLICT] = "par-on-other-shard",
 };
 
 static const char *const kinds[] = {"in", "out"};

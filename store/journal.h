@@ -39,6 +39,9 @@ enum refusal {
 	REFUSAL_MOVED,			/* cluster: not a tap but an order to
 					 * forget the card's taps (token; par
 					 * is where they went): moves.h */
+	REFUSAL_PAR_CONFLICT,		/* cluster: a card's lesser PAR whose
+					 * shard is not its first PAR's
+					 * (gateway.c, tap_account) */
 	REFUSAL_MAX
 };
 

@@ -32,13 +32,18 @@ grep -q '^cluster (3 JetStream nodes, 2 gateways, loopback)' "$tmp/out" ||
 grep -q '"measured":true' "$tmp/results-cluster.json" ||
     fail "cluster results: $(head -c 300 "$tmp/results-cluster.json")"
 # ... and says so, without failing, where it cannot run (no nats-server).
+# Its file follows BENCH_OUT (X.json -> X-cluster.json) and never touches
+# the tracked bench/results-cluster.json.
 mkdir -p "$tmp/nonats"
+tracked=$(cksum <bench/results-cluster.json)
 PATH=/usr/local/bin:/usr/bin:/bin BENCH_DATA=$tmp/data \
-    BENCH_OUT=$tmp/nonats/results.json sh bench/cluster.sh "$BIN" \
+    BENCH_OUT=$tmp/nonats/mine.json sh bench/cluster.sh "$BIN" \
     >"$tmp/out2" 2>&1 ||
     fail "bench/cluster.sh without nats-server failed: $(tail -n 2 "$tmp/out2")"
 grep -q "NOT MEASURED" "$tmp/out2" &&
     grep -q '"measured":false,"reason":"nats-server is not installed' \
-    "$tmp/nonats/results-cluster.json" ||
-    fail "without nats-server: $(cat "$tmp/out2")"
+    "$tmp/nonats/mine-cluster.json" ||
+    fail "without nats-server: $(cat "$tmp/out2"; ls "$tmp/nonats")"
+[ "$(cksum <bench/results-cluster.json)" = "$tracked" ] ||
+    fail "BENCH_OUT set, and bench/results-cluster.json was written"
 echo "bench: a tiny run announced its 10 steps in order, each with the time so far, then its tables (the cluster's measured; without nats-server it says so)"

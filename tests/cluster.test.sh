@@ -4,7 +4,9 @@
 # across the shards; every charge equals `price` over all the taps; a PAR
 # account (phone and card) priced whole on one shard, including cards
 # whose PAR appears only after some of their taps (moved from the token's
-# shard, which reverses what it had); the deny list travels from a
+# shard, which reverses what it had), and cards that later show a second
+# PAR (a greater one priced with the first; a lesser one on another
+# shard refused as par-on-other-shard); the deny list travels from a
 # worker's shard to every gateway; each shard's ledger verifies.
 set -u
 BIN=${1:-bin}
@@ -61,6 +63,42 @@ for part in 1 2; do
 	wait_stored "$(cut -d' ' -f1 "$tmp/acks" | sort -u | wc -l)" ||
 	    fail "acknowledged taps not stored within 120 s"
 done
+# 3. The same cards the day before, each showing a second PAR (SPEC §3:
+# a card belongs to the least PAR it showed).  A greater one (ZZZ): the
+# card stays on its first PAR's shard, whose writer keeps the least;
+# every such tap is acknowledged.  A lesser one: the card's account
+# changes; the cluster does that when both PARs share a shard (AAA: with
+# 2 shards, FNV-1a's lowest bit is the parity of the characters' lowest
+# bits, and AAA's equals LAT's) and otherwise refuses the tap (AAB:
+# par-on-other-shard), kept in the gateway's database.
+awk -F, -v OFS=, 'NR == 1 { print; next } {
+	if (!($3 in n)) n[$3] = ++cards
+	p = n[$3] % 2 ? "ZZZ" : (n[$3] % 4 ? "AAB" : "AAA")
+	$4 = sprintf("V001%s%022d", p, n[$3])
+	sub(/2026-11-27/, "2026-11-26", $2)
+	sub(/:20784/, ":20783", $1); print }' "$tmp/late2.csv" >"$tmp/late3.csv"
+"$BIN"/terminal-sim replay --keep-ids --engine "$gws" --certs "$tmp/certs" \
+    --ack-log "$tmp/acks.late3" "$tmp/late3.csv" 2>"$tmp/sim3.log" &&
+    fail "no tap of a lesser second PAR refused (the test needs one)"
+grep " refused: " "$tmp/sim3.log" >"$tmp/refused3" ||
+    fail "replay late3: $(tail -n 2 "$tmp/sim3.log")"
+grep -v " refused: par-on-other-shard$" "$tmp/refused3" &&
+    fail "a second PAR's tap refused for another reason"
+sed 's/^terminal-sim: tap \([^ ]*\) refused.*/\1/' "$tmp/refused3" |
+    sort >"$tmp/refused3.ids"
+awk -F, 'NR > 1 && $4 ~ /^V001AAB/ { print $1 }' "$tmp/late3.csv" |
+    sort >"$tmp/aab.ids"
+[ -s "$tmp/aab.ids" ] || fail "no lesser PAR on the other shard in late3"
+cmp -s "$tmp/aab.ids" "$tmp/refused3.ids" || fail "refused: not the taps \
+of a lesser PAR on the other shard: $(diff "$tmp/aab.ids" \
+"$tmp/refused3.ids" | head -3)"
+[ "$(($(wc -l <"$tmp/acks.late3") + $(wc -l <"$tmp/refused3.ids")))" -eq \
+    "$(($(wc -l <"$tmp/late3.csv") - 1))" ] || fail "late3: not every tap answered"
+[ "$(sqlite3 "$tmp/gw0.db" "SELECT count(*) FROM refused WHERE reason = \
+'par-on-other-shard'")" -gt 0 ] || [ "$(sqlite3 "$tmp/gw1.db" "SELECT \
+count(*) FROM refused WHERE reason = 'par-on-other-shard'")" -gt 0 ] ||
+    fail "no par-on-other-shard refusal kept in a gateway's database"
+cat "$tmp/acks.late3" >>"$tmp/acks"
 cut -d' ' -f1 "$tmp/acks" | sort -u >"$tmp/acked"
 # The moves settle: each moved card's taps arrive on the PAR's shard.
 _i=0
@@ -87,6 +125,9 @@ acknowledged ones: $(diff "$tmp/acked" "$tmp/stored" | head -3)"
 cat "$tmp/day.csv" >"$tmp/all.csv"
 tail -n +2 "$tmp/late1.csv" >>"$tmp/all.csv"
 tail -n +2 "$tmp/late2.csv" >>"$tmp/all.csv"
+# late3's refused taps are not the engine's: price goes without them.
+awk -F, 'NR == FNR { r[$1]; next } FNR > 1 && !($1 in r)' \
+    "$tmp/refused3.ids" "$tmp/late3.csv" >>"$tmp/all.csv"
 "$BIN"/fare-engine price --tariff tariffs/nl "$tmp/all.csv" 2>/dev/null | jsonl_charges |
     sort >"$tmp/want"
 shards_charges >"$tmp/got"
@@ -159,14 +200,15 @@ legs=$(sed -n '/: all 2 shards$/,/^total/p' "$tmp/ops" |
 '2026-11-28' AND network_id IS NOT NULL")" ] ||
     fail "audit operators' total counts $legs legs"
 # audit card over the shards: a moved card (named by its card number) is
-# found under its PAR, on one shard, and its total is what price says.
+# found under its PAR, on one shard, and its total is what price says
+# (2 days: 2026-11-27, and 2026-11-26 when it showed a greater PAR).
 pan=$(awk -F, '$4 == "V001LAT0000000000000000000001" { print $3; exit }' \
     "$tmp/late2.csv")
 "$BIN"/fare-engine audit card "$tmp/shard0.db" "$tmp/shard1.db" --pan "$pan" \
     --tariff tariffs/nl >"$tmp/card" 2>&1 || fail "audit card: $(tail -n 2 "$tmp/card")"
 cents=$(awk -F'|' '$1 == "par:V001LAT0000000000000000000001" { n += $3 }
     END { printf "€%d.%02d", n / 100, n % 100 }' "$tmp/want")
-grep -q "^par:V001LAT0000000000000000000001: 1 day on 1 of 2 shards, $cents in all$" \
+grep -q "^par:V001LAT0000000000000000000001: 2 days on 1 of 2 shards, $cents in all$" \
     "$tmp/card" || fail "audit card over the shards (price: $cents): $(tail -n 1 "$tmp/card")"
 
 # 3. The deny list across the cluster: an entry made on shard 1 reaches
@@ -185,5 +227,6 @@ echo "cluster: $(wc -l <"$tmp/acked") taps acknowledged through 2 gateways," \
     'SELECT count(*) FROM taps') + $(sqlite3 "$tmp/shard1.db" \
     'SELECT count(*) FROM taps')); $(wc -l <"$tmp/want") account-days" \
     "equal price ($pars phone/card PAR accounts, $late with a late PAR," \
+    "$(wc -l <"$tmp/refused3.ids") second-PAR taps refused on the other shard," \
     "$moved card(s) moved); deny list mirrored; per-shard checkpoints," \
     "audit operators and card over the shards agree"

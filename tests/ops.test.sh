@@ -141,6 +141,32 @@ exp=$(metric onecity_crl_expiry_seconds)
 [ "$exp" -gt 86400 ] || fail "CRL expiry $exp s"
 seen=$(metric 'onecity_validator_last_seen_timestamp_seconds{device="replay-0"}')
 [ -n "$seen" ] && [ "$seen" -ge "$day_start" ] || fail "validator last seen: $seen"
+# Every validator's last tap as the taps table has it, though the refresh
+# reads no taps after its first (the writer passes them on): the replay's
+# came after the first refresh, and so do a second replay's (ISSUE 14).
+sqlite3 "$tmp/m.db" "SELECT device_id || '|' || max(received_utc) FROM taps
+    GROUP BY device_id ORDER BY 1" >"$tmp/want-seen"
+seen_now() {
+	sed -n 's/^onecity_validator_last_seen_timestamp_seconds{device="\(.*\)"} /\1|/p' \
+	    "$tmp/metrics" | sort >"$tmp/got-seen"
+}
+seen_now
+cmp -s "$tmp/want-seen" "$tmp/got-seen" ||
+    fail "validators last seen: $(cat "$tmp/got-seen"), want $(cat "$tmp/want-seen")"
+{ echo "tap_id,time,card,par,network_id,stop_id,kind"
+  echo "gate-late:7,2026-11-30T19:00:00Z,4000056655665556,,TRAM,centre,in"; } \
+    >"$tmp/late.csv"
+"$SIM" replay --keep-ids --engine 127.0.0.1:$port --certs "$tmp/certs" \
+    "$tmp/late.csv" 2>>"$tmp/sim.log" || fail "replay of gate-late failed"
+sqlite3 "$tmp/m.db" "SELECT device_id || '|' || max(received_utc) FROM taps
+    GROUP BY device_id ORDER BY 1" >"$tmp/want-seen"
+grep -q '^gate-late|' "$tmp/want-seen" || fail "gate-late's tap not stored"
+i=0
+until scrape && seen_now && cmp -s "$tmp/want-seen" "$tmp/got-seen"; do
+	i=$((i + 1))
+	[ $i -lt 300 ] || fail "validators last seen after a refresh: $(cat "$tmp/got-seen"), want $(cat "$tmp/want-seen")"
+	sleep 0.1
+done
 for m in onecity_settlement_backlog_account_days \
     onecity_settlement_pending_requests onecity_refunds_pending_over_1d \
     onecity_debts_open; do

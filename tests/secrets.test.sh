@@ -88,6 +88,21 @@ worker --db "$tmp/shard2.db" --token-key-file "$tmp/dev.key" \
     --acquirer 127.0.0.1:1 --certs "$tmp/certs" 2>"$tmp/w2.log" || true
 grep -q "published development key" "$tmp/w2.log" ||
     fail "the worker took the development key: $(cat "$tmp/w2.log")"
+# ... and its ledger key (the shard's signed checkpoints) as serve does.
+"$FE" audit keygen "$tmp/ledger.key" >/dev/null || fail "audit keygen"
+chmod 644 "$tmp/ledger.key"
+worker --db "$tmp/shard3.db" --ledger-key-file "$tmp/ledger.key" \
+    --checkpoint-file "$tmp/cp" 2>"$tmp/w3.log" || true
+grep -q "ledger.key: mode 0644 lets everyone read a secret key" \
+    "$tmp/w3.log" ||
+    fail "the worker took a world-readable ledger key: $(cat "$tmp/w3.log")"
+chmod 600 "$tmp/ledger.key"
+worker --db "$tmp/shard4.db" --ledger-key-file "$tmp/ledger.key" \
+    --checkpoint-file "$tmp/cp" 2>"$tmp/w4.log" || true
+grep -q "mode 0.* lets" "$tmp/w4.log" &&
+    fail "the worker refused a 0600 ledger key: $(cat "$tmp/w4.log")"
+grep -q "cannot connect to NATS" "$tmp/w4.log" ||
+    fail "the worker with a 0600 ledger key: $(cat "$tmp/w4.log")"
 
 # A good start: files 0600, no core dumps, the CA key warned about.  The
 # engine runs without capabilities (setpriv), as a plain user would, so
