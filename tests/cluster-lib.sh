@@ -2,7 +2,14 @@
 # a 3-node JetStream cluster (tools/nats-cluster.sh), gateways and
 # workers, each started and stopped by its PID.  Needs $tmp, $BIN, $base
 # (a port base: NATS on base+1..23, gateways base+30.., workers' /healthz
-# none) and CLOCK (the engines' clock).
+# none) and CLOCK (the engines' clock).  When a test fails (fail, below)
+# or a process is found dead before it was stopped, cl_report says which
+# process ended and how, and shows the end of each engine's log.
+
+# glibc's fatal messages ("double free or corruption") to stderr, so to
+# the engine's log, not to a terminal.
+LIBC_FATAL_STDERR_=1
+export LIBC_FATAL_STDERR_
 
 cl_start() {	# the cluster in $tmp/nc
 	sh tools/nats-cluster.sh start "$tmp/nc" "$base" || return 1
@@ -40,11 +47,66 @@ gateway() {
 
 gw_addr() { echo "127.0.0.1:$((base + 30 + 2 * $1))"; }
 
+# cl_status PID: sets cl_how to how a process that no longer runs ended
+# ("exited with status N", "killed by signal N (NAME)"), from this
+# shell's wait (the engines are its children; wait keeps their status
+# after they end, but only in this shell: not from a $(...) subshell).
+cl_status() {
+	wait "$1" 2>/dev/null && _rc=0 || _rc=$?
+	if [ $_rc -eq 127 ]; then
+		cl_how="ended (status unknown)"
+	elif [ $_rc -gt 128 ]; then
+		cl_how="killed by signal $((_rc - 128)) ($(kill -l $((_rc - 128)) 2>/dev/null))"
+	else
+		cl_how="exited with status $_rc"
+	fi
+}
+
+# cl_report [LINES]: to stderr, for every gateway and worker of $tmp:
+# running, stopped by the test, or how it died; and the last LINES (15)
+# of its log; then the processes found dead before the test stopped them.
+cl_report() {
+	for _f in "$tmp"/g*.log "$tmp"/w*.log; do
+		[ -f "$_f" ] || continue
+		_n=$(basename "$_f" .log)
+		_st="stopped by the test"
+		if [ -f "$tmp/$_n.pid" ]; then
+			_p=$(cat "$tmp/$_n.pid")
+			if kill -0 "$_p" 2>/dev/null; then
+				_st="running (pid $_p)"
+			else
+				cl_status "$_p"
+				_st="DIED: $cl_how (pid $_p)"
+			fi
+		fi
+		echo "--- $_n: $_st; the last ${1:-15} lines of $_n.log:"
+		tail -n "${1:-15}" "$_f"
+	done >&2
+	if [ -s "$tmp/died" ]; then
+		echo "--- found dead before the test stopped them:"
+		cat "$tmp/died"
+	fi >&2
+	return 0
+}
+
+# fail MSG: lib.sh's, then cl_report.
+fail() {
+	echo "${e2e_name:-cluster}: $*" >&2
+	cl_report
+	exit 1
+}
+
 # stop_pid FILE [SIG]: signals the PID in FILE (TERM by default), waits
-# for it (at most 30 s), removes FILE.
+# for it (at most 30 s), removes FILE.  A process already dead is noted
+# in $tmp/died (which, and how it ended) and on stderr.
 stop_pid() {
 	[ -f "$1" ] || return 0
 	_p=$(cat "$1")
+	if ! kill -0 "$_p" 2>/dev/null; then
+		cl_status "$_p"
+		echo "$(basename "$1" .pid) (pid $_p) had died before it was" \
+		    "stopped: $cl_how" | tee -a "$tmp/died" >&2
+	fi
 	kill -"${2:-TERM}" "$_p" 2>/dev/null
 	_i=0
 	while kill -0 "$_p" 2>/dev/null && [ $_i -lt 300 ]; do

@@ -12,7 +12,12 @@ base=$((25000 + $$ % 100 * 50))
 engines="127.0.0.1:$((base + 30)),127.0.0.1:$((base + 32))"
 from="both shards' databases"
 on="on the shards"
-deploy_stop() { cl_cleanup; }
+# deploy_stop STATUS: when the demo failed, which engine died and how,
+# and the end of each engine's log (on stderr), then stops them all.
+deploy_stop() {
+	[ "${1:-0}" -eq 0 ] || cl_report 25
+	cl_cleanup
+}
 # deploy_start: the 3-node JetStream cluster.
 deploy_start() {
 	echo "== a 3-node NATS JetStream cluster on loopback (stream TAPS: replicas 3, file storage)"

@@ -33,10 +33,12 @@ acq=$((port + 2))
 pid=
 apid=
 deploy_stop() { :; }
+# cleanup: on exit; deploy_stop gets the demo's exit status.
 cleanup() {
+	_rc=$?
 	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	[ -n "$apid" ] && kill -TERM "$apid" 2>/dev/null && wait "$apid" 2>/dev/null
-	deploy_stop
+	deploy_stop "$_rc"
 	return 0
 }
 trap cleanup EXIT
