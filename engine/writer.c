@@ -1210,6 +1210,14 @@ write_batch(struct writer *w, struct jtap *b, size_t n,
 	size_t i;
 	int cur, hi;
 
+	/* Every result names its tap before anything can fail: a batch
+	 * that does not commit reports REFUSAL_NOT_COMMITTED under each
+	 * tap's own conn_id, not the last batch's left in res (the worker
+	 * naks the message its conn_id names). */
+	for (i = 0; i < n; i++) {
+		res[i].conn_id = b[i].conn_id;
+		res[i].seq = b[i].seq;
+	}
 	/* Counts the pages this batch writes from here (count_batch). */
 	sqlite3_db_status(journal_db(w->journal), SQLITE_DBSTATUS_CACHE_WRITE,
 	    &cur, &hi, 1);

@@ -26,6 +26,7 @@ struct run {
 	struct event_base	*base;
 	int			 done;
 	enum refusal		 refused;
+	uint64_t		 conn_id[16];	/* the first results' */
 };
 
 struct wtap {
@@ -41,6 +42,8 @@ done_cb(const struct jresult *r, size_t n, void *arg)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
+		if (run->done < 16)
+			run->conn_id[run->done] = r[i].conn_id;
 		run->done++;
 		run->refused = r[i].refused;
 	}
@@ -235,6 +238,68 @@ run_writer(size_t cache, struct writer_stats *st)
 }
 
 /* A cache of every account: most batches read nothing back. */
+/*
+ * A batch that cannot commit (another connection holds the write lock)
+ * while the writer stops: each tap's result is REFUSAL_NOT_COMMITTED
+ * under its own conn_id, never the previous batch's (the worker naks and
+ * frees the message in the slot the conn_id names: a stale one is
+ * another tap's message).
+ */
+static void
+test_writer_not_committed_names_its_taps(void **state)
+{
+	static struct wtap w[TAPS];
+	char dir[] = "/tmp/test_writer.XXXXXX", path[64], err[256];
+	struct run run = {0};
+	struct tariff *tw = tu_load(TU_NL);
+	struct writer_opts o = {path, 0, 0, 3600, 3 * 3600, 0, NULL, NULL};
+	struct tariff_files *files = tariff_files_read(TU_NL, err,
+	    sizeof err);
+	struct writer *wr;
+	sqlite3 *db;
+	int i, k;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/engine.db", dir);
+	make_taps(w);
+	run.base = event_base_new();
+	assert_non_null(files);
+	wr = writer_open(&o, tw, files, run.base, done_cb, &run, err,
+	    sizeof err);
+	assert_non_null(wr);
+	/* Taps 0-2 as conn_ids 1-3: committed. */
+	for (i = 0; i < 3; i++) {
+		w[i].j.conn_id = (uint64_t)(1 + i);
+		assert_int_equal(writer_submit(wr, &w[i].j), 0);
+	}
+	for (k = 0; run.done < 3 && k < 100000; k++)
+		event_base_loop(run.base, EVLOOP_ONCE |
+		    EVLOOP_NO_EXIT_ON_EMPTY);
+	assert_int_equal(run.done, 3);
+	assert_int_equal(run.refused, REFUSAL_NONE);
+	/* Taps 3-5 as conn_ids 11-13, the database locked: not committed
+	 * (after the writer's busy timeout), and the writer stops. */
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	for (i = 3; i < 6; i++) {
+		w[i].j.conn_id = (uint64_t)(8 + i);
+		assert_int_equal(writer_submit(wr, &w[i].j), 0);
+	}
+	writer_close(wr);	/* delivers the last results */
+	assert_int_equal(run.done, 6);
+	assert_int_equal(run.refused, REFUSAL_NOT_COMMITTED);
+	for (i = 3; i < 6; i++)
+		assert_int_equal(run.conn_id[i], 8 + i);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(db);
+	event_base_free(run.base);
+	snprintf(path, sizeof path, "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 static void
 test_writer_cache_all_accounts_exact(void **state)
 {
@@ -275,6 +340,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_writer_not_committed_names_its_taps),
 		cmocka_unit_test(test_writer_cache_all_accounts_exact),
 		cmocka_unit_test(test_writer_cache_evicting_exact),
 		cmocka_unit_test(test_writer_no_cache_exact),
