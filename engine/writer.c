@@ -344,13 +344,20 @@ close_days(struct writer *w)
 	n = charges_unposted(w->charges, day, WRITER_CLOSE_BATCH,
 	    post_closed_cb, w);
 	if (n < 0 || journal_exec(w->journal, "COMMIT") != SQLITE_OK) {
+		/* The cause first: after the ROLLBACK, SQLite's message is
+		 * the ROLLBACK's own. */
+		set_health(w, "cannot post closed days");
 		journal_exec(w->journal, "ROLLBACK");
 		acache_clear(w->cache);
-		set_health(w, "cannot post closed days");
 		return 0;
 	}
-	if (n > 0)
+	/* Rows written and committed: healthy again, whether or not taps
+	 * come (a failed close at night kept /healthz at 503 until the
+	 * next tap).  An empty commit proves nothing. */
+	if (n > 0) {
+		clear_health(w);
 		w->days_posted += (uint64_t)n;
+	}
 	if (n == WRITER_CLOSE_BATCH)
 		return 1;
 	if (w->ledger_key != NULL && last + 1 != w->checkpoint_day)
@@ -1253,7 +1260,8 @@ close_expired_legs(struct writer *w)
 {
 	struct strtab *acc = strtab_new();
 	uint32_t i;
-	int more;
+	int more, failed = 0;
+	int64_t rows0;
 
 	if (acc == NULL)
 		return 0;
@@ -1277,6 +1285,7 @@ close_expired_legs(struct writer *w)
 	}
 	if (!more)
 		w->expire_after[0] = '\0';
+	rows0 = journal_changes(w->journal);
 	if (strtab_count(acc) > 0 &&
 	    journal_exec(w->journal, "BEGIN IMMEDIATE") == SQLITE_OK) {
 		for (i = 0; i < strtab_count(acc); i++) {
@@ -1292,16 +1301,29 @@ close_expired_legs(struct writer *w)
 			name[sp - e] = '\0';
 			if (sscanf(sp + 1, "%4u-%2u-%2u", &y, &m, &dd) == 3)
 				day = civil_to_days(y, m, dd);
+			/* An account whose repricing fails keeps what it
+			 * had: its statements so far are undone (a failed
+			 * write fails only its statement; committing the
+			 * rest left its day half written, its open leg
+			 * gone), the other accounts go on. */
+			if (journal_exec(w->journal, "SAVEPOINT expire") !=
+			    SQLITE_OK)
+				break;
 			if (reprice(w, name, day, INT32_MAX, -1) != 0) {
+				failed = 1;
 				set_health(w, "repricing open legs");
+				journal_exec(w->journal, "ROLLBACK TO expire");
 				acache_drop(w->cache, name);
 			}
+			journal_exec(w->journal, "RELEASE expire");
 		}
 		if (journal_exec(w->journal, "COMMIT") != SQLITE_OK) {
+			set_health(w, "cannot commit the expiry pass");
 			journal_exec(w->journal, "ROLLBACK");
 			acache_clear(w->cache);
 			more = 0;
-		}
+		} else if (!failed && journal_changes(w->journal) > rows0)
+			clear_health(w);	/* rows written and committed */
 	}
 	strtab_free(acc);
 	return more;

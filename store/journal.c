@@ -127,8 +127,8 @@ refused_columns(struct journal *j, char *err, size_t errlen)
 		if (!has && journal_exec(j, sql) != SQLITE_OK)
 			goto fail;
 	}
-	if (journal_exec(j, refused_view) == SQLITE_OK)
-		return 0;
+	/* One savepoint: never the view dropped and not made again. */
+	return store_schema(j->db, refused_view, "refused taps", err, errlen);
 fail:
 	snprintf(err, errlen, "refused taps: %s", sqlite3_errmsg(j->db));
 	return -1;

@@ -10,13 +10,27 @@
 #include "store.h"
 #include "tap.h"
 
+/*
+ * All of a schema or none: its statements in one savepoint.  Run one by
+ * one, a failure after a DROP VIEW (a full disk at start, a kill -9) left
+ * the database without that view until the next start.
+ */
 int
 store_schema(sqlite3 *db, const char *schema, const char *what, char *err,
     size_t errlen)
 {
-	if (sqlite3_exec(db, schema, NULL, NULL, NULL) == SQLITE_OK)
+	if (sqlite3_exec(db, "SAVEPOINT store_schema", NULL, NULL, NULL) ==
+	    SQLITE_OK && sqlite3_exec(db, schema, NULL, NULL, NULL) ==
+	    SQLITE_OK && sqlite3_exec(db, "RELEASE store_schema", NULL, NULL,
+	    NULL) == SQLITE_OK)
 		return 0;
 	snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
+	/* (A full disk may have rolled back the whole transaction: then
+	 * there is no savepoint left, and nothing to undo.) */
+	if (!sqlite3_get_autocommit(db)) {
+		sqlite3_exec(db, "ROLLBACK TO store_schema", NULL, NULL, NULL);
+		sqlite3_exec(db, "RELEASE store_schema", NULL, NULL, NULL);
+	}
 	return -1;
 }
 
