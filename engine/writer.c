@@ -47,6 +47,9 @@ struct batch {
 	struct strtab		*tokens;	/* every card that tapped */
 	uint32_t		*tap_tok;	/* each tap's card */
 	uint32_t		*tok_acc;	/* each card's account now */
+	uint8_t			*tok_fresh;	/* each card: no PAR, no tap
+						 * stored before the batch */
+	uint32_t		*tok_ntaps;	/* each card: its taps so far */
 };
 
 struct stored_day;
@@ -110,8 +113,6 @@ struct writer {
 	pthread_cond_t		 ckpt_cv;
 	sqlite3			*ckpt_db;
 	int			 ckpt_want, ckpt_stop, ckpt_running;
-	int			 wal_pages;	/* in the WAL after a commit */
-	int			 wal_written;	/* by the last commit */
 };
 
 
@@ -227,7 +228,7 @@ day_closed(struct writer *w, int32_t day)
  */
 static int
 write_day(struct writer *w, const char *account, const struct price_day *d,
-    int64_t digest, int was_posted)
+    int64_t digest, int was_posted, int stored)
 {
 	const struct price_result *r = &w->pr;
 	struct ledger_share ls[LIMIT_NETWORKS];
@@ -239,7 +240,7 @@ write_day(struct writer *w, const char *account, const struct price_day *d,
 	uint32_t i;
 
 	if (charges_write_day(w->charges, w->tariff, account, r, d,
-	    closed, digest, w->tariff_version) != 0)
+	    closed, digest, w->tariff_version, stored) != 0)
 		return -1;
 	for (i = 0; i < d->nshares && i < LIMIT_NETWORKS; i++) {
 		ls[i].network_id = tariff_network_id(w->tariff,
@@ -546,7 +547,7 @@ write_changed_days(struct writer *w, const char *account, int32_t week,
 		const struct price_day *pd = &w->pr.day[d];
 		struct stored_day *sd;
 		int64_t dg;
-		int posted;
+		int posted, stored;
 		if (pd->service_day < week || pd->service_day > last)
 			continue;
 		npriced++;
@@ -565,22 +566,21 @@ write_changed_days(struct writer *w, const char *account, int32_t week,
 			sd = find_stored(w, pd->service_day);
 		}
 		dg = day_digest(&w->pr, pd, w->tariff_version);
-		civil_format_day(pd->service_day, day);
-		if (sd->seen != 2) {
+		stored = sd->seen != 2;
+		if (stored) {
 			sd->seen = 1;
 			/* Unchanged: posted already, or still open (the
 			 * close pass posts it). */
 			if (sd->d.has_digest && sd->d.digest == dg &&
 			    (sd->d.posted || !day_closed(w, pd->service_day)))
 				continue;
-			rc = charges_clear(w->charges, account, day, day);
 		}
 		sd->seen = 1;
 		/* Once posted, a day stays posted (a restart with a longer
-		 * grace or an earlier clock does not reopen it). */
+		 * grace or an earlier clock does not reopen it).  A stored
+		 * day's rows are replaced where they are. */
 		posted = sd->d.posted || day_closed(w, pd->service_day);
-		if (rc == 0)
-			rc = write_day(w, account, pd, dg, posted);
+		rc = write_day(w, account, pd, dg, posted, stored);
 		sd->d.digest = dg;
 		sd->d.has_digest = 1;
 		sd->d.posted = (uint8_t)posted;
@@ -864,8 +864,11 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 		if (tk == STRTAB_NONE)
 			return -1;
 		if (added) {
-			journal_card_account(w->journal, x->token, acc,
-			    sizeof acc);
+			int fresh;
+			journal_card_state(w->journal, x->token, acc,
+			    sizeof acc, &fresh);
+			bt->tok_fresh[tk] = (uint8_t)fresh;
+			bt->tok_ntaps[tk] = 0;
 			if ((bt->tok_acc[tk] = touch_account(bt, acc)) ==
 			    STRTAB_NONE)
 				return -1;
@@ -873,7 +876,12 @@ store_one(struct writer *w, struct batch *bt, size_t i)
 		bt->tap_tok[i] = tk;
 		bt->before[i] = bt->tok_acc[tk];
 		rows = journal_changes(w->journal);
-		why = journal_store_tap(w->journal, x);
+		/* A card with no tap stored before the batch has at most
+		 * those it stored in it: no flood count to ask for. */
+		why = bt->tok_fresh[tk] && bt->tok_ntaps[tk] <
+		    LIMIT_CARD_TAPS_PER_DAY ? journal_store_tap_below_flood(
+		    w->journal, x) : journal_store_tap(w->journal, x);
+		bt->tok_ntaps[tk]++;
 		if (why == REFUSAL_STORE)
 			return -1;
 		/* A new row, not a resend: the account's cache takes it. */
@@ -980,6 +988,35 @@ index_batch(struct writer *w, struct batch *bt)
 }
 
 /*
+ * An empty cache entry, complete from the start of time, for the account
+ * of each card that had neither a PAR nor a stored tap before this batch
+ * and still has its own account (it showed no PAR): its whole history is
+ * this batch's taps, which cache_batch() then adds, and it has no stored
+ * days; so it is priced without reading anything back (ISSUE 14: three
+ * queries a new account that find nothing).
+ */
+static void
+fresh_entries(struct writer *w, struct batch *bt)
+{
+	uint32_t tk;
+
+	for (tk = 0; tk < strtab_count(bt->tokens); tk++) {
+		const char *name;
+		struct acache_entry *e;
+		if (!bt->tok_fresh[tk])
+			continue;
+		name = strtab_name(bt->accounts, bt->tok_acc[tk]);
+		/* tok:<token>: the card did not move to a PAR account. */
+		if (strncmp(name, "tok:", 4) != 0 ||
+		    strcmp(name + 4, strtab_name(bt->tokens, tk)) != 0)
+			continue;
+		if ((e = acache_put(w->cache, name, INT64_MIN, NULL, 0)) !=
+		    NULL)
+			(void)acache_set_days(w->cache, e, INT32_MIN, NULL, 0);
+	}
+}
+
+/*
  * The batch's new taps into their accounts' cache entries, as the loader
  * would read them back; an account a card moved into or out of (it showed
  * a PAR) is repriced whole from the database and leaves the cache.
@@ -1071,12 +1108,16 @@ count_batch(struct writer *w, size_t n, uint64_t t0, uint64_t t1,
 {
 	uint64_t dt = clock_mono_us() - t0;
 	struct acache_stats cs;
+	int pages = 0, hi = 0;
 
+	/* What the batch's commit (or a cache spill before it) wrote. */
+	sqlite3_db_status(journal_db(w->journal), SQLITE_DBSTATUS_CACHE_WRITE,
+	    &pages, &hi, 1);
 	acache_get_stats(w->cache, &cs);
 	pthread_mutex_lock(&w->mu);
 	w->st.committed += n;
 	w->st.rows_written += (uint64_t)rows;
-	w->st.wal_pages += (uint64_t)w->wal_written;
+	w->st.wal_pages += (uint64_t)pages;
 	w->st.taps_read += w->batch_taps_read;
 	w->batch_taps_read = 0;
 	w->st.cache_hits = cs.hits;
@@ -1160,8 +1201,11 @@ write_batch(struct writer *w, struct jtap *b, size_t n,
 	int64_t rows0 = journal_changes(w->journal);
 	int ok = journal_exec(w->journal, "BEGIN IMMEDIATE") == SQLITE_OK;
 	size_t i;
+	int cur, hi;
 
-	w->wal_written = 0;
+	/* Counts the pages this batch writes from here (count_batch). */
+	sqlite3_db_status(journal_db(w->journal), SQLITE_DBSTATUS_CACHE_WRITE,
+	    &cur, &hi, 1);
 	bt->b = b;
 	bt->res = res;
 	bt->tap_acc = tap_acc;
@@ -1169,8 +1213,10 @@ write_batch(struct writer *w, struct jtap *b, size_t n,
 	strtab_clear(bt->accounts);
 	strtab_clear(bt->tokens);
 	ok = ok && store_batch(w, bt) == 0 && index_batch(w, bt) == 0;
-	if (ok)
+	if (ok) {
+		fresh_entries(w, bt);
 		cache_batch(w, bt);
+	}
 	t1 = clock_mono_us();
 	ok = ok && price_batch(w, bt) == 0;
 	t2 = clock_mono_us();
@@ -1495,9 +1541,6 @@ wal_hook_cb(void *arg, sqlite3 *db, const char *name, int pages)
 
 	(void)db;
 	(void)name;
-	/* The WAL starts again from its beginning after a checkpoint. */
-	w->wal_written = pages >= w->wal_pages ? pages - w->wal_pages : pages;
-	w->wal_pages = pages;
 	/* Done by checkpoint_after() once this batch's taps are handed to
 	 * the loop for their acks (ISSUE 14: an ack never waits for a
 	 * checkpoint), before the next batch begins. */
@@ -1586,7 +1629,11 @@ batch_alloc(struct batch *bt)
 	bt->added = malloc(n * sizeof *bt->added);
 	bt->tap_tok = malloc(n * sizeof *bt->tap_tok);
 	bt->tok_acc = malloc(n * sizeof *bt->tok_acc);
-	return bt->accounts == NULL || bt->tokens == NULL ||
+	bt->tok_fresh = malloc(n * sizeof *bt->tok_fresh);
+	bt->tok_ntaps = malloc(n * sizeof *bt->tok_ntaps);
+	return bt->tok_fresh == NULL || bt->tok_ntaps == NULL ||
+	    bt->accounts == NULL ||
+	    bt->tokens == NULL ||
 	    bt->first == NULL || bt->from_day == NULL || bt->to_day == NULL ||
 	    bt->next == NULL || bt->before == NULL || bt->added == NULL ||
 	    bt->tap_tok == NULL || bt->tok_acc == NULL ? -1 : 0;
@@ -1605,6 +1652,8 @@ batch_free(struct batch *bt)
 	free(bt->added);
 	free(bt->tap_tok);
 	free(bt->tok_acc);
+	free(bt->tok_fresh);
+	free(bt->tok_ntaps);
 }
 
 /* The store: the journal's connection, each module adding its tables. */

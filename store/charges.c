@@ -18,6 +18,7 @@ struct charges {
 	sqlite3_stmt	*ins_leg, *ins_charge, *ins_share;
 	sqlite3_stmt	*sel_open, *sel_unposted, *sel_shares, *set_posted;
 	sqlite3_stmt	*sel_stored;
+	sqlite3_stmt	*rep_leg, *del_legs_after, *del_day_shares;
 };
 
 static const char schema[] =
@@ -139,6 +140,12 @@ charges_open(sqlite3 *db, char *err, size_t errlen)
 	    "service_day BETWEEN ? AND ?") ||
 	    prep(c, &c->ins_leg, "INSERT INTO legs VALUES "
 	    "(?,?,?,?,?,?,?,?,?,?,?)") ||
+	    prep(c, &c->rep_leg, "INSERT OR REPLACE INTO legs VALUES "
+	    "(?,?,?,?,?,?,?,?,?,?,?)") ||
+	    prep(c, &c->del_legs_after, "DELETE FROM legs WHERE account = ? "
+	    "AND service_day = ? AND leg_no > ?") ||
+	    prep(c, &c->del_day_shares, "DELETE FROM shares WHERE account = ? "
+	    "AND service_day = ?") ||
 	    prep(c, &c->ins_charge, "INSERT INTO charges (account, "
 	    "service_day, charge_cents, uncapped_cents, open_legs, posted, "
 	    "digest_hi, digest_lo, tariff_version) VALUES (?,?,?,?,?,?,?,?,"
@@ -185,6 +192,9 @@ charges_close(struct charges *c)
 	sqlite3_finalize(c->sel_shares);
 	sqlite3_finalize(c->set_posted);
 	sqlite3_finalize(c->sel_stored);
+	sqlite3_finalize(c->rep_leg);
+	sqlite3_finalize(c->del_legs_after);
+	sqlite3_finalize(c->del_day_shares);
 	free(c);
 }
 
@@ -209,9 +219,9 @@ bind_stop(const struct tariff *t, sqlite3_stmt *s, int col, uint32_t stop)
 
 static int
 write_leg(struct charges *c, const struct tariff *t, const char *account,
-    const char *day, uint32_t leg_no, const struct price_leg *l)
+    const char *day, uint32_t leg_no, const struct price_leg *l, int stored)
 {
-	sqlite3_stmt *s = c->ins_leg;
+	sqlite3_stmt *s = stored ? c->rep_leg : c->ins_leg;
 
 	sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, day, 10, SQLITE_TRANSIENT);
@@ -233,17 +243,28 @@ int
 charges_write_day(struct charges *c, const struct tariff *t,
     const char *account, const struct price_result *r,
     const struct price_day *d, int posted, int64_t digest,
-    int64_t tariff_version)
+    int64_t tariff_version, int stored)
 {
 	char day[11];
 	uint32_t i, open = 0;
 	int rc = 0;
 
 	civil_format_day(d->service_day, day);
+	if (stored) {
+		sqlite3_stmt *s = c->del_legs_after;
+		sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, day, 10, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(s, 3, (int64_t)d->nlegs);
+		rc = store_step_done(s);
+		s = c->del_day_shares;
+		sqlite3_bind_text(s, 1, account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, day, 10, SQLITE_TRANSIENT);
+		rc |= store_step_done(s);
+	}
 	for (i = 0; i < d->nlegs && rc == 0; i++) {
 		const struct price_leg *l = &r->leg[d->legs_off + i];
 		open += l->status == LEG_OPEN;
-		rc = write_leg(c, t, account, day, i + 1, l);
+		rc = write_leg(c, t, account, day, i + 1, l, stored);
 	}
 	for (i = 0; i < d->nshares && rc == 0; i++) {
 		const struct price_share *sh = &r->share[d->shares_off + i];

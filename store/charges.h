@@ -27,12 +27,15 @@ void		 charges_close(struct charges *);
  * posted says whether the ledger holds it (a closed day, SPEC §6
  * "Provisional, then posted"); digest (62 bits) identifies the results;
  * tariff_version is the id of the tariff version that priced it
- * (store/tariff-version.h; 0: unknown).
+ * (store/tariff-version.h; 0: unknown).  stored says the day has rows
+ * already: they are replaced in place (legs by number, the charge by its
+ * key; the legs beyond the new count and the shares deleted first), not
+ * deleted and written again (ISSUE 14: fewer rows a tap).
  */
 int		 charges_write_day(struct charges *, const struct tariff *,
 		    const char *account, const struct price_result *,
 		    const struct price_day *, int posted, int64_t digest,
-		    int64_t tariff_version);
+		    int64_t tariff_version, int stored);
 /*
  * Calls fn for each stored day of an account from from_day through
  * to_day: the digest of its results (has_digest 0 for rows written before

@@ -1,6 +1,7 @@
 /*
  * The journal's tables: taps (what validators sent, once each), cards
- * (each token and the least PAR it showed, which makes the account key)
+ * (each token that showed a PAR and the least PAR it showed, which makes
+ * the account key; a token without a row is its own account)
  * and refused (every refusal with its reason).  Statements are prepared
  * once, at open, for the writer thread that owns the connection.
  */
@@ -21,7 +22,7 @@ struct journal {
 	sqlite3_stmt	*ins_tap, *get_tap, *ins_refused, *get_card;
 	sqlite3_stmt	*up_card, *sel_par_taps, *sel_tok_taps;
 	sqlite3_stmt	*par_before, *tok_before;
-	sqlite3_stmt	*card_day_count;
+	sqlite3_stmt	*card_day_count, *card_state;
 };
 
 static const char *const refusal_names[REFUSAL_MAX] = {
@@ -153,8 +154,9 @@ prepare_all(struct journal *j, int ro)
 	    "network_id, stop_id, account, service_day) VALUES "
 	    "(?,?,?,?,nullif(?, 0),?,?,?,?,?,?)")) ||
 	    prep(j, &j->get_card, "SELECT par FROM cards WHERE token = ?") ||
-	    /* A card seen before is written only when its least PAR
-	     * changes: most taps leave its row (and page) alone. */
+	    /* A card is written when its least PAR changes: most taps leave
+	     * its row (and page) alone, and a card that never showed one has
+	     * none (older files hold rows with a NULL PAR: alike). */
 	    prep(j, &j->up_card, "INSERT INTO cards VALUES (?, ?) "
 	    "ON CONFLICT(token) DO UPDATE SET par = excluded.par WHERE "
 	    "excluded.par IS NOT NULL AND (cards.par IS NULL OR "
@@ -171,7 +173,9 @@ prepare_all(struct journal *j, int ro)
 	    prep(j, &j->tok_before, "SELECT EXISTS (SELECT 1 FROM taps WHERE "
 	    "token = ?1 AND time_utc < ?2)") ||
 	    prep(j, &j->card_day_count, "SELECT count(*) FROM taps WHERE "
-	    "token = ? AND time_utc > ? AND time_utc <= ?");
+	    "token = ? AND time_utc > ? AND time_utc <= ?") ||
+	    prep(j, &j->card_state, "SELECT (SELECT par FROM cards WHERE "
+	    "token = ?1), EXISTS (SELECT 1 FROM taps WHERE token = ?1)");
 }
 
 int
@@ -252,7 +256,7 @@ journal_close(struct journal *j)
 	sqlite3_stmt *all[] = {j->ins_tap, j->get_tap, j->ins_refused,
 	    j->get_card, j->up_card, j->sel_par_taps, j->sel_tok_taps,
 	    j->par_before, j->tok_before,
-	    j->card_day_count};
+	    j->card_day_count, j->card_state};
 	for (i = 0; i < sizeof all / sizeof all[0]; i++)
 		sqlite3_finalize(all[i]);
 	sqlite3_close_v2(j->db);
@@ -317,13 +321,19 @@ check_resend(struct journal *j, const struct jtap *x)
 enum refusal
 journal_store_tap(struct journal *j, const struct jtap *x)
 {
+	/* A resend of a stored tap is still acknowledged. */
+	if (card_flooding(j, x) && !tap_stored(j, x->tap_id))
+		return REFUSAL_FLOOD;
+	return journal_store_tap_below_flood(j, x);
+}
+
+enum refusal
+journal_store_tap_below_flood(struct journal *j, const struct jtap *x)
+{
 	sqlite3_stmt *s = j->ins_tap;
 	int rc;
 
 	assert(x->kind < 2);
-	/* A resend of a stored tap is still acknowledged. */
-	if (card_flooding(j, x) && !tap_stored(j, x->tap_id))
-		return REFUSAL_FLOOD;
 	sqlite3_bind_text(s, 1, x->tap_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, x->device_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)x->seq);
@@ -384,6 +394,37 @@ journal_store_refused(struct journal *j, const struct jtap *x,
 	return store_step_done(s);
 }
 
+/* The account of the card whose PAR (or NULL) is column 0 of s's row. */
+static int
+card_row_account(sqlite3_stmt *s, int has_row, const char *token,
+    struct account_key *a)
+{
+	if (!has_row || sqlite3_column_type(s, 0) == SQLITE_NULL ||
+	    account_from(a, ACCOUNT_PAR,
+	    (const char *)sqlite3_column_text(s, 0)) == -1) {
+		(void)account_from(a, ACCOUNT_TOKEN, token);
+		return 0;
+	}
+	return 1;
+}
+
+void
+journal_card_state(struct journal *j, const char *token, char *out,
+    size_t len, int *fresh)
+{
+	sqlite3_stmt *s = j->card_state;
+	struct account_key a;
+	int row, par;
+
+	sqlite3_bind_text(s, 1, token, -1, SQLITE_STATIC);
+	row = sqlite3_step(s) == SQLITE_ROW;
+	par = card_row_account(s, row, token, &a);
+	/* Unknown (a failed step) counts as not fresh: read it back. */
+	*fresh = row && !par && sqlite3_column_int(s, 1) == 0;
+	sqlite3_reset(s);
+	account_format(&a, out, len);
+}
+
 void
 journal_card_account(struct journal *j, const char *token, char *out,
     size_t len)
@@ -393,11 +434,7 @@ journal_card_account(struct journal *j, const char *token, char *out,
 	struct account_key a;
 
 	sqlite3_bind_text(s, 1, token, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_ROW ||
-	    sqlite3_column_type(s, 0) == SQLITE_NULL ||
-	    account_from(&a, ACCOUNT_PAR,
-	    (const char *)sqlite3_column_text(s, 0)) == -1)
-		(void)account_from(&a, ACCOUNT_TOKEN, token);
+	(void)card_row_account(s, sqlite3_step(s) == SQLITE_ROW, token, &a);
 	sqlite3_reset(s);
 	account_format(&a, out, len);
 }
@@ -407,11 +444,10 @@ journal_update_card(struct journal *j, const struct jtap *x)
 {
 	sqlite3_stmt *s = j->up_card;
 
+	if (x->par[0] == '\0')
+		return 0;
 	sqlite3_bind_text(s, 1, x->token, -1, SQLITE_STATIC);
-	if (x->par[0] != '\0')
-		sqlite3_bind_text(s, 2, x->par, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, 2);
+	sqlite3_bind_text(s, 2, x->par, -1, SQLITE_STATIC);
 	return store_step_done(s);
 }
 

@@ -81,13 +81,30 @@ int		 journal_exec(struct journal *, const char *sql);
 
 /* Stores a tap: REFUSAL_NONE when stored or resent alike, or why not. */
 enum refusal	 journal_store_tap(struct journal *, const struct jtap *);
+/* The same without the count of the card's taps in the 24 hours up to
+ * the tap's time (REFUSAL_FLOOD): for a card the caller knows holds fewer
+ * than LIMIT_CARD_TAPS_PER_DAY taps (ISSUE 14: one query less a tap). */
+enum refusal	 journal_store_tap_below_flood(struct journal *,
+		    const struct jtap *);
 int		 journal_store_refused(struct journal *, const struct jtap *,
 		    enum refusal);
-/* Records the card's token and PAR (the least PAR it ever showed). */
+/*
+ * Records the card's token and PAR (the least PAR it ever showed); a tap
+ * without a PAR writes nothing (no row: the card's account is its token's,
+ * ISSUE 14: one row and two index pages less for each new card).
+ */
 int		 journal_update_card(struct journal *, const struct jtap *);
 /* The account key of a card: par:<least PAR> or tok:<token>. */
 void		 journal_card_account(struct journal *, const char *token,
 		    char *out, size_t len);
+/*
+ * The same, and whether the card has no tap stored (*fresh 1, else 0):
+ * a card with neither a PAR nor a tap is an account with no history
+ * (no taps, so no stored days either), which the writer prices without
+ * reading anything back (ISSUE 14).  One statement, two index seeks.
+ */
+void		 journal_card_state(struct journal *, const char *token,
+		    char *out, size_t len, int *fresh);
 
 /* One stored tap of an account, in time order. */
 struct journal_tap {
