@@ -91,7 +91,7 @@ LIBFARE	 = $(BUILD)/libfare.a
 LIBWIRE	 = $(BUILD)/libwire.a
 LIBSTORE = $(BUILD)/libstore.a
 FARE_LIBS = -lmbedcrypto -lm
-WIRE_LIBS = $(CRYPTO) -levent_core
+WIRE_LIBS = $(CRYPTO) -levent_core -levent_pthreads -lpthread
 STORE_LIBS = -lsqlite3 -lmbedcrypto
 
 # Unit tests and what each links: the pure ones get libfare.a alone.

@@ -414,7 +414,9 @@ static const struct tls_conn_cbs terminal_cbs = {
  * idle half-open sockets must not hold slots (slowloris).  One whose peer
  * has spoken gets the timeout twice more: in a reconnect storm the engine
  * itself is what is slow (thousands of handshakes queue for the CPU), and
- * dropping them would only make them all come back.
+ * dropping them would only make them all come back; for the same reason
+ * a timeout that finds the handshake queued for a handshake thread is
+ * not counted (the peer has answered; the engine has not yet).
  */
 static void
 deadline_cb(evutil_socket_t fd, short what, void *arg)
@@ -424,6 +426,10 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (tls_conn_waits_for_us(t->conn)) {
+		evtimer_add(t->deadline, &tv);
+		return;
+	}
 	if (tls_conn_started(t->conn) && ++t->extensions <= 2) {
 		evtimer_add(t->deadline, &tv);
 		return;
@@ -904,7 +910,21 @@ setup_keys(struct server *s, struct tariff **jt, struct tariff_files **files,
 			    LOGQ(ca));
 	}
 	s->tls = tls_server_new(c->certs, !c->dev, err, errlen);
-	return s->tls == NULL ? -1 : 0;
+	if (s->tls == NULL)
+		return -1;
+	/* Handshakes on a thread per core, off the loop (issue 14: a storm
+	 * of full handshakes is CPU-bound; the loop keeps acknowledging). */
+	{
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		if (n < 1)
+			n = 1;
+		if (n > TLS_HANDSHAKE_THREADS_MAX)
+			n = TLS_HANDSHAKE_THREADS_MAX;
+		if (tls_ctx_handshake_threads(s->tls, (int)n, err, errlen) ==
+		    -1)
+			return -1;
+	}
+	return 0;
 }
 
 /* A read-only view for the deny list; the writer owns the rest. */

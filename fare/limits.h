@@ -79,6 +79,9 @@
 /* Device certificates the engine remembers as verified (CA signature,
  * CRL), direct-mapped: a country's validators with room (32 B each). */
 #define TLS_VERIFIED_CACHE		65536
+/* Threads the engine runs TLS handshakes on (one per core, at most
+ * this many; wire/tls.c, tls_ctx_handshake_threads). */
+#define TLS_HANDSHAKE_THREADS_MAX	16
 /* Plaintext read per TLS event: one batch, and fairness. */
 #define TLS_READ_PER_EVENT		(64 * 1024)
 /* Validators listed by /metrics (last seen): a country's with room; the

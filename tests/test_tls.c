@@ -5,11 +5,15 @@
  */
 #include <sys/socket.h>
 
+#include <event2/thread.h>
+
 #include "testutil.h"
 #include "certs.h"
 #include "tls.h"
 
 static char dir[64], foreign[64];
+/* Handshake threads of the servers made (0: on the loop's thread). */
+static int hs_threads;
 
 struct side {
 	struct tls_conn	*conn;
@@ -82,9 +86,12 @@ run_pair(struct tls_ctx *srv, struct tls_ctx *cli, struct pair *p,
 	assert_non_null(p->srv.conn);
 	assert_non_null(p->cli.conn);
 	event_base_loopexit(p->base, &limit);	/* a safety bound only */
-	/* Until the server closes, or the client refused the server. */
+	/* Until the server closes, or the client refused the server (or
+	 * was refused: with handshake threads the client may hear the
+	 * server's alert before the server's own close is back). */
 	for (i = 0; i < 10000 && !p->srv.closed &&
-	    !(p->cli.closed && !p->cli.opened); i++)
+	    !(p->cli.closed && !p->cli.opened && (hs_threads == 0 ||
+	    p->srv.opened)); i++)
 		event_base_loop(p->base, EVLOOP_ONCE);
 	if (save_session && p->cli.opened)
 		tls_conn_save_session(p->cli.conn);
@@ -102,6 +109,9 @@ server(void)
 	struct tls_ctx *c = tls_server_new(dir, 1, err, sizeof err);
 
 	if (c == NULL)
+		fail_msg("server: %s", err);
+	if (hs_threads > 0 && tls_ctx_handshake_threads(c, hs_threads, err,
+	    sizeof err) == -1)
 		fail_msg("server: %s", err);
 	return c;
 }
@@ -334,10 +344,133 @@ test_revocation_bites_after_a_device_was_verified(void **state)
 	tls_ctx_free(s);
 }
 
+/*
+ * Issue 14 (the storm): the same handshakes, refusals and revocation with
+ * the server's handshake steps on two threads of their own.
+ */
+static void
+test_handshake_threads(void **state)
+{
+	hs_threads = 2;
+	test_handshake_and_data(state);
+	test_peer_cn(state);
+	test_session_resumption(state);
+	test_refusals(state);
+	hs_threads = 0;
+}
+
+/* A revoked device is refused after a CRL reload although it was
+ * verified (and remembered) before, with handshake threads too. */
+static void
+test_revocation_bites_with_handshake_threads(void **state)
+{
+	char err[256];
+
+	assert_int_equal(certs_device(dir, "dev2", NULL, NULL, 1, 1, err,
+	    sizeof err), 0);
+	hs_threads = 2;
+	{
+		struct tls_ctx *s = server(), *c = client(dir, "dev2");
+		struct pair p;
+
+		(void)state;
+		run_pair(s, c, &p, 1);
+		assert_true(p.srv.opened);
+		assert_int_equal(certs_revoke(dir, "dev2", err, sizeof err), 0);
+		assert_int_equal(tls_ctx_reload_crl(s, err, sizeof err), 0);
+		/* A full handshake and a resumed session: both refused. */
+		run_pair(s, c, &p, 0);
+		assert_false(p.srv.opened);
+		assert_non_null(strstr(p.srv.reason, "revoked"));
+		tls_ctx_free(c);
+		c = client(dir, "dev2");
+		run_pair(s, c, &p, 0);
+		assert_false(p.srv.opened);
+		assert_non_null(strstr(p.srv.reason, "revoked"));
+		tls_ctx_free(c);
+		tls_ctx_free(s);
+	}
+	hs_threads = 0;
+}
+
+/*
+ * Many handshakes at once on two handshake threads: every one opens; and
+ * connections freed while a thread holds them (and the context freed
+ * then) are released, not touched after (ASan in make SAN=1 test).
+ */
+#define STORM_N 24
+static void
+test_handshake_threads_storm_and_free(void **state)
+{
+	struct tls_ctx *s, *c = client(dir, "dev1");
+	struct side srv[STORM_N], cli[STORM_N];
+	struct event_base *base;
+	int sv[STORM_N][2], i, k, open;
+
+	(void)state;
+	hs_threads = 2;
+	s = server();
+	hs_threads = 0;
+	for (k = 0; k < 2; k++) {
+		struct timeval limit = {20, 0};
+		memset(srv, 0, sizeof srv);
+		memset(cli, 0, sizeof cli);
+		base = event_base_new();
+		for (i = 0; i < STORM_N; i++) {
+			srv[i].echo = 1;
+			assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0,
+			    sv[i]), 0);
+			srv[i].conn = tls_conn_new(s, base, sv[i][0], &cbs,
+			    &srv[i]);
+			cli[i].conn = tls_conn_new(c, base, sv[i][1], &cbs,
+			    &cli[i]);
+			assert_non_null(srv[i].conn);
+			assert_non_null(cli[i].conn);
+		}
+		event_base_loopexit(base, &limit);	/* a safety bound */
+		/* The first round runs until all are open; the second is cut
+		 * short after a few events, with handshakes in flight. */
+		for (open = 0; (k == 0 ? open < STORM_N : open == 0) &&
+		    !event_base_got_exit(base);) {
+			event_base_loop(base, EVLOOP_ONCE);
+			for (open = 0, i = 0; i < STORM_N; i++)
+				open += srv[i].opened;
+		}
+		if (k == 0)
+			assert_int_equal(open, STORM_N);
+		for (i = 0; i < STORM_N; i++) {
+			tls_conn_free(srv[i].conn);
+			tls_conn_free(cli[i].conn);
+			close(sv[i][0]);
+			close(sv[i][1]);
+		}
+		if (k == 1)
+			tls_ctx_free(s);	/* releases those in flight */
+		else	/* those handed out come back, then go */
+			for (i = 0; i < 200; i++)
+				event_base_loop(base, EVLOOP_NONBLOCK);
+		event_base_free(base);
+	}
+	tls_ctx_free(c);
+}
+
+/* Issue 14: the CA's and the pinned engine's keys are verified with
+ * their own comb tables: the same answers as mbedTLS's verification. */
+static void
+test_fixed_key_verification(void **state)
+{
+	char err[256];
+
+	(void)state;
+	if (tls_fixed_key_selftest(2, err, sizeof err) == -1)
+		fail_msg("%s", err);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fixed_key_verification),
 		cmocka_unit_test(test_handshake_and_data),
 		cmocka_unit_test(test_peer_cn),
 		cmocka_unit_test(test_session_resumption),
@@ -345,8 +478,14 @@ main(void)
 		cmocka_unit_test(test_crl_required),
 		cmocka_unit_test(test_client_pins_engine_certificate),
 		cmocka_unit_test(test_crl_of_another_ca_refused),
+		/* Before dev1 is revoked (the next test). */
+		cmocka_unit_test(test_handshake_threads),
+		cmocka_unit_test(test_handshake_threads_storm_and_free),
 		cmocka_unit_test(test_revocation_bites_after_a_device_was_verified),
+		cmocka_unit_test(test_revocation_bites_with_handshake_threads),
 	};
+
+	evthread_use_pthreads();	/* before any base (the handshake threads) */
 
 	return cmocka_run_group_tests_name("tls", tests, setup, teardown);
 }

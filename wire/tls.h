@@ -52,6 +52,26 @@ struct tls_ctx	*tls_acquirer_client_new(const char *certdir, char *err,
 		    size_t errlen);
 struct tls_ctx	*tls_acquirer_server_new(const char *certdir, char *err,
 		    size_t errlen);
+/*
+ * Servers: runs the handshakes' steps on n threads of their own (n >= 1,
+ * at most TLS_HANDSHAKE_THREADS_MAX), so that a storm of full handshakes
+ * (ECDHE and ECDSA, milliseconds each) uses every core and the event loop
+ * goes on serving open connections meanwhile.  Everything else (events,
+ * callbacks, frees) stays on the loop's thread: a worker only runs
+ * mbedTLS on a connection handed to it, and hands it back by activating
+ * an event of the connection's base, which must have been made after
+ * evthread_use_pthreads().  Call before the first tls_conn_new; 0, or -1
+ * with err.
+ */
+int		 tls_ctx_handshake_threads(struct tls_ctx *, int n, char *err,
+		    size_t errlen);
+/*
+ * Tests: n signatures of a fresh P-256 key checked by the table-based
+ * verification of keys known in advance (the CA's, the pinned engine's)
+ * and, with every bit flipped, a trailing byte or the hash changed,
+ * refused by it and by mbedTLS alike.  0, or -1 with what differed.
+ */
+int		 tls_fixed_key_selftest(int n, char *err, size_t errlen);
 /* Caps the protocol at TLS 1.<minor - 1> (tests: an old client). */
 void		 tls_ctx_max_version(struct tls_ctx *, int minor);
 void		 tls_ctx_free(struct tls_ctx *);
@@ -77,6 +97,9 @@ void		 tls_conn_pause(struct tls_conn *, int paused);
 void		 tls_conn_close_after_flush(struct tls_conn *);
 /* Whether the peer has spoken (its handshake is under way). */
 int		 tls_conn_started(const struct tls_conn *);
+/* Whether its handshake waits for a handshake thread (the engine is what
+ * is slow, not the peer). */
+int		 tls_conn_waits_for_us(const struct tls_conn *);
 /* The peer certificate's CN (the device_id), once open. */
 const char	*tls_conn_peer_cn(const struct tls_conn *);
 /* Whether the handshake resumed a session. */
