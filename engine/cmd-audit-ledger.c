@@ -35,6 +35,7 @@
 #include "cmd.h"
 #include "explain.h"
 #include "journal.h"
+#include "jsbus.h"
 #include "ledger.h"
 #include "opt.h"
 #include "parse.h"
@@ -43,6 +44,7 @@
 #include "reprice.h"
 #include "shards.h"
 #include "store.h"
+#include "tap.h"
 
 int
 cmd_audit_keygen(int argc, char **argv)
@@ -192,15 +194,18 @@ verify_report(const char *path, sqlite3 *db, size_t bad,
 
 /*
  * Across shard databases (cluster mode): no tap stored on two shards, no
- * account charged on two.  Attaches them all to one in-memory database
+ * account charged on two, no card with taps on two (a card is priced
+ * whole under one account, SPEC §3: on two shards it is two accounts).  Attaches them all to one in-memory database
  * (SQLite attaches at most 10 by default; checked by the caller).  The
  * number of problems found (each printed), or -1 on an SQLite error.
  */
 static long
 verify_across(char **paths, int n)
 {
-	char sql[4096], u[2][3000];
-	size_t ul[2] = {0, 0};
+	char sql[4096], u[3][3000];
+	size_t ul[3] = {0, 0, 0};
+	static const char *const what[3][2] = {{"tap", "stored"},
+	    {"account", "charged"}, {"card", "priced"}};
 	sqlite3 *db;
 	sqlite3_stmt *s;
 	long bad = 0;
@@ -226,16 +231,20 @@ verify_across(char **paths, int n)
 		ul[1] += (size_t)snprintf(u[1] + ul[1], sizeof u[1] - ul[1],
 		    "%sSELECT DISTINCT account, %d AS shard FROM s%d.charges",
 		    i ? " UNION ALL " : "", i, i);
+		ul[2] += (size_t)snprintf(u[2] + ul[2], sizeof u[2] - ul[2],
+		    "%sSELECT DISTINCT token, %d AS shard FROM s%d.taps",
+		    i ? " UNION ALL " : "", i, i);
 	}
-	for (k = 0; k < 2; k++) {
+	for (k = 0; k < 3; k++) {
 		if (k == 0)
 			snprintf(sql, sizeof sql, "SELECT tap_id, count(*) FROM "
 			    "(%s) GROUP BY tap_id HAVING count(*) > 1 LIMIT 20",
 			    u[0]);
 		else
-			snprintf(sql, sizeof sql, "SELECT account, count("
-			    "DISTINCT shard) FROM (%s) GROUP BY account HAVING "
-			    "count(DISTINCT shard) > 1 LIMIT 20", u[1]);
+			snprintf(sql, sizeof sql, "SELECT a, count(DISTINCT "
+			    "shard) FROM (SELECT %s AS a, shard FROM (%s)) "
+			    "GROUP BY a HAVING count(DISTINCT shard) > 1 LIMIT "
+			    "20", k == 1 ? "account" : "token", u[k]);
 		if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
 			fprintf(stderr, "fare-engine: audit verify: %s\n",
 			    sqlite3_errmsg(db));
@@ -243,15 +252,112 @@ verify_across(char **paths, int n)
 			return -1;
 		}
 		while (sqlite3_step(s) == SQLITE_ROW) {
-			printf("%s %s %s on %d shards\n", k == 0 ? "tap" :
-			    "account", (const char *)sqlite3_column_text(s, 0),
-			    k == 0 ? "stored" : "charged",
-			    sqlite3_column_int(s, 1));
+			printf("%s %s %s on %d shards\n", what[k][0],
+			    (const char *)sqlite3_column_text(s, 0),
+			    what[k][1], sqlite3_column_int(s, 1));
 			bad++;
 		}
 		sqlite3_finalize(s);
 	}
 	sqlite3_close(db);
+	return bad;
+}
+
+/*
+ * The shards given are the cluster's, whole: each database's
+ * shard_identity (written by its worker: shard K of N) names a
+ * different K of one N, every K of 0..N-1 is there, and every account
+ * charged on shard K hashes to K (jsbus_shard).  Databases without the
+ * table (a gateway's, or a shard whose worker has not run since it was
+ * added) are named when others have it.  The number of problems found
+ * (each printed), or -1 on an SQLite error.
+ */
+static long
+verify_layout(char **paths, int n)
+{
+	long k[SHARDS_AUDIT_MAX], nn[SHARDS_AUDIT_MAX], shards = -1, bad = 0;
+	int i, j, have = 0;
+
+	for (i = 0; i < n; i++) {
+		sqlite3 *db = NULL;
+		sqlite3_stmt *s = NULL;
+		char *uri = sqlite3_mprintf("file:%s?mode=ro", paths[i]);
+		k[i] = nn[i] = -1;
+		if (uri == NULL || sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY |
+		    SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+			fprintf(stderr, "fare-engine: audit verify: %s: %s\n",
+			    paths[i], db != NULL ? sqlite3_errmsg(db) :
+			    "cannot open");
+			sqlite3_free(uri);
+			sqlite3_close(db);
+			return -1;
+		}
+		sqlite3_free(uri);
+		sqlite3_busy_timeout(db, 5000);
+		if (sqlite3_prepare_v2(db, "SELECT shard, shards FROM "
+		    "shard_identity LIMIT 1", -1, &s, NULL) == SQLITE_OK &&
+		    sqlite3_step(s) == SQLITE_ROW) {
+			k[i] = sqlite3_column_int64(s, 0);
+			nn[i] = sqlite3_column_int64(s, 1);
+			have++;
+		}
+		sqlite3_finalize(s);
+		/* Every account charged here belongs here. */
+		if (k[i] >= 0 && nn[i] > 0 && sqlite3_prepare_v2(db, "SELECT "
+		    "DISTINCT account FROM charges", -1, &s, NULL) ==
+		    SQLITE_OK) {
+			long wrong = 0;
+			const char *first = NULL;
+			char acc[ACCOUNT_TEXT_MAX] = "";
+			while (sqlite3_step(s) == SQLITE_ROW) {
+				first = (const char *)sqlite3_column_text(s, 0);
+				if (jsbus_shard(first, (unsigned)nn[i]) !=
+				    (unsigned)k[i] && wrong++ == 0)
+					snprintf(acc, sizeof acc, "%s", first);
+			}
+			if (wrong > 0) {
+				printf("%s: %ld account%s charged on shard %ld "
+				    "of %ld that belong%s to another (%s)\n",
+				    paths[i], wrong, wrong == 1 ? "" : "s",
+				    k[i], nn[i], wrong == 1 ? "s" : "", acc);
+				bad++;
+			}
+		}
+		sqlite3_finalize(s);
+		sqlite3_close(db);
+	}
+	if (have == 0)
+		return bad;
+	for (i = 0; i < n; i++) {
+		if (k[i] < 0) {
+			printf("%s: not a worker's shard database (no "
+			    "shard_identity: a gateway's?)\n", paths[i]);
+			bad++;
+			continue;
+		}
+		if (shards < 0)
+			shards = nn[i];
+		else if (nn[i] != shards) {
+			printf("%s: shard %ld of %ld, but another database is "
+			    "of %ld shards\n", paths[i], k[i], nn[i], shards);
+			bad++;
+		}
+		for (j = 0; j < i; j++)
+			if (k[j] == k[i] && nn[j] == nn[i]) {
+				printf("%s: shard %ld of %ld given twice (also "
+				    "%s)\n", paths[i], k[i], nn[i], paths[j]);
+				bad++;
+			}
+	}
+	for (j = 0; shards > 0 && j < shards; j++) {
+		for (i = 0; i < n && !(k[i] == j && nn[i] == shards); i++)
+			;
+		if (i == n) {
+			printf("shard %d of %ld not given: the totals miss its "
+			    "accounts\n", j, shards);
+			bad++;
+		}
+	}
 	return bad;
 }
 
@@ -384,7 +490,11 @@ cmd_audit_verify(int argc, char **argv)
 			verify_gaps(label, u);
 		sqlite3_close(u);
 	}
-	if (n > 1 && (across = verify_across(sp.path, n)) != 0) {
+	if (n > 1 && (across = verify_across(sp.path, n)) >= 0) {
+		long l = verify_layout(sp.path, n);
+		across = l < 0 ? l : across + l;
+	}
+	if (n > 1 && across != 0) {
 		if (across > 0)
 			printf("%d shards: %ld problem%s across shards\n", n,
 			    across, across == 1 ? "" : "s");
@@ -392,8 +502,8 @@ cmd_audit_verify(int argc, char **argv)
 		return 1;
 	}
 	if (n > 1 && bad == 0)
-		printf("%d shards: all sound; no tap and no account on two "
-		    "shards%s\n", n, pubfile != NULL ? "; each shard's "
+		printf("%d shards: all sound; no tap, no account and no card "
+		    "on two shards%s\n", n, pubfile != NULL ? "; each shard's "
 		    "checkpoints hold" : "");
 	shard_paths_free(&sp);
 	return bad > 0 ? 1 : 0;

@@ -28,6 +28,11 @@
  *   nats = nats://10.0.0.1:4222,nats://10.0.0.2:4222   (gateway mode:
  *                                   taps go to JetStream, not to db)
  *   shards = 2                     (gateway mode: pricing shards)
+ *   nats_user = gateway            (gateway mode: NATS user, and the
+ *   nats_password_file = /etc/onecity/nats.pw   first line of a 0600 file)
+ *   nats_ca = /etc/onecity/nats-ca.crt   (gateway mode: TLS to NATS)
+ *   nats_cert = /etc/onecity/nats-gw.crt (gateway mode: mutual TLS, with
+ *   nats_key = /etc/onecity/nats-gw.key   its 0600 key)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -99,7 +104,8 @@ cmd_serve(int argc, char **argv)
 	    SETTLE_GRACE_S_DEFAULT, SETTLE_INTERVAL_S_DEFAULT,
 	    SETTLE_TIMEOUT_MS_DEFAULT, DEBT_TAP_GAP_S_DEFAULT,
 	    METRICS_REFRESH_S_DEFAULT,
-	    ACCOUNT_CACHE_ACCOUNTS, NULL, NULL, NULL, NULL, 0};
+	    ACCOUNT_CACHE_ACCOUNTS, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL,
+	    NULL, NULL};
 	const char *config = serve_config_path(argc, argv), *cfg = NULL;
 	int64_t clock = INT64_MIN;
 	struct config_kept kept = {{NULL}, 0};
@@ -174,6 +180,19 @@ cmd_serve(int argc, char **argv)
 		{.name = "shards", .kind = OPT_LONG, .dst = &c.shards,
 		    .arg = "N", .lo = 1, .hi = JSBUS_SHARDS_MAX,
 		    .help = "gateway mode: pricing shards (workers)"},
+		{.name = "nats-user", .kind = OPT_STR, .dst = &c.nats_user,
+		    .arg = "NAME", .help = "gateway mode: the NATS user"},
+		{.name = "nats-password-file", .kind = OPT_STR,
+		    .dst = &c.nats_password_file, .arg = "FILE",
+		    .help = "gateway mode: its password (first line; 0600)"},
+		{.name = "nats-ca", .kind = OPT_STR, .dst = &c.nats_ca,
+		    .arg = "FILE", .help = "gateway mode: TLS to NATS, the "
+		    "servers' CA"},
+		{.name = "nats-cert", .kind = OPT_STR, .dst = &c.nats_cert,
+		    .arg = "FILE", .help = "gateway mode: the client "
+		    "certificate for NATS (mutual TLS)"},
+		{.name = "nats-key", .kind = OPT_STR, .dst = &c.nats_key,
+		    .arg = "FILE", .help = "gateway mode: its key (0600)"},
 		{.name = "handshake-timeout", .kind = OPT_LONG,
 		    .dst = &c.handshake_timeout_s, .arg = "S", .lo = 1,
 		    .hi = 600, .help = "drop sockets that never finish TLS"},
@@ -229,6 +248,19 @@ serve_check(const struct server_config *c)
 	}
 	if (c->nats != NULL && c->shards < 1)
 		return opt_fail(&serve_cmd, "--nats needs --shards N");
+	if (c->nats == NULL && (c->nats_user != NULL ||
+	    c->nats_password_file != NULL || c->nats_ca != NULL ||
+	    c->nats_cert != NULL || c->nats_key != NULL))
+		return opt_fail(&serve_cmd, "the NATS options need --nats "
+		    "(gateway mode)");
+	{
+		struct jsbus_security sec = {c->nats_user,
+		    c->nats_password_file, c->nats_ca, c->nats_cert,
+		    c->nats_key};
+		const char *bad = jsbus_security_check(&sec);
+		if (bad != NULL)
+			return opt_fail(&serve_cmd, "%s", bad);
+	}
 	if (c->nats != NULL && c->acquirer != NULL)
 		return opt_fail(&serve_cmd, "a gateway does not settle: give "
 		    "--acquirer to the workers");

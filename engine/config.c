@@ -257,6 +257,16 @@ ini_strings(struct ini_ctx *x, const char *name, const char *value)
 		c->checkpoint_file = keep(x, value);
 	else if (strcmp(name, "nats") == 0)
 		c->nats = keep(x, value);
+	else if (strcmp(name, "nats_user") == 0)
+		c->nats_user = keep(x, value);
+	else if (strcmp(name, "nats_password_file") == 0)
+		c->nats_password_file = keep(x, value);
+	else if (strcmp(name, "nats_ca") == 0)
+		c->nats_ca = keep(x, value);
+	else if (strcmp(name, "nats_cert") == 0)
+		c->nats_cert = keep(x, value);
+	else if (strcmp(name, "nats_key") == 0)
+		c->nats_key = keep(x, value);
 	else
 		return -1;
 	return 1;
@@ -269,7 +279,8 @@ static const char *const ini_keys[] = {
 	"handshake_timeout_s", "acquirer", "settle_grace_s",
 	"settle_interval_s", "settle_timeout_ms", "debt_tap_gap_s",
 	"account_cache", "metrics_refresh_s", "log_level", "ledger_key_file",
-	"checkpoint_file", "nats", "shards",
+	"checkpoint_file", "nats", "shards", "nats_user", "nats_password_file",
+	"nats_ca", "nats_cert", "nats_key",
 };
 
 static int

@@ -642,8 +642,9 @@ gateway_open(const struct gateway_opts *o, struct event_base *base,
 	jo.PublishAsync.AckHandler = ack_cb;
 	jo.PublishAsync.AckHandlerClosure = g;
 	jo.PublishAsync.MaxPending = GATEWAY_BATCH;
-	if (jsbus_open(&g->bus, o->urls, "onecity-gateway", &jo, err,
-	    errlen) == -1)
+	if (jsbus_open(&g->bus, o->urls, "onecity-gateway", &o->sec, &jo, err,
+	    errlen) == -1 || jsbus_layout(&g->bus, o->shards, 0, NULL,
+	    err, errlen) == -1)
 		goto fail;
 	if ((g->done_ev = event_new(base, -1, EV_READ, done_cb, g)) == NULL ||
 	    pthread_create(&g->pub, NULL, pub_main, g) != 0) {

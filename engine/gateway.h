@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "journal.h"
+#include "jsbus.h"
 #include "writer.h"
 
 struct gateway;
@@ -32,6 +33,7 @@ struct gateway_opts {
 	struct writer	*local;		/* the gateway's own writer: taps the
 					 * cluster refuses (a card's lesser
 					 * PAR on another shard) go there */
+	struct jsbus_security sec;	/* credentials and TLS for NATS */
 };
 
 /* Connects (the stream and buckets are created when missing) and starts

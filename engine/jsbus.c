@@ -7,7 +7,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/platform_util.h>
+
 #include "diag.h"
+#include "harden.h"
 
 #include "jsbus.h"
 #include "limits.h"
@@ -80,9 +83,183 @@ ensure_kv(struct jsbus *b, kvStore **kv, const char *bucket, char *err,
 	return s;
 }
 
+const char *
+jsbus_security_check(const struct jsbus_security *sec)
+{
+	if (sec == NULL)
+		return NULL;
+	if ((sec->user == NULL) != (sec->password_file == NULL))
+		return "a NATS user and its password file go together";
+	if ((sec->cert == NULL) != (sec->key == NULL))
+		return "a NATS client certificate and its key go together";
+	if (sec->cert != NULL && sec->ca == NULL)
+		return "a NATS client certificate needs the servers' CA (TLS)";
+	return NULL;
+}
+
+/* The first line of the secret file path (at most len - 1 bytes), in
+ * buf; -1 with err. */
+static int
+read_password(const char *path, char *buf, size_t len, char *err,
+    size_t errlen)
+{
+	FILE *f;
+	size_t n;
+
+	if (harden_secret_file(path, err, errlen) == -1)
+		return -1;
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: cannot read the NATS password", path);
+		return -1;
+	}
+	if (fgets(buf, (int)len, f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	n = strcspn(buf, "\r\n");
+	if (n == 0 || n + 1 >= len) {
+		mbedtls_platform_zeroize(buf, len);
+		snprintf(err, errlen, "%s: the NATS password is the first line, "
+		    "1 to %zu bytes", path, len - 2);
+		return -1;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
+/* sec into o; -1 with err. */
+static int
+set_security(natsOptions *o, const struct jsbus_security *sec, char *err,
+    size_t errlen)
+{
+	char pw[256], why[256];
+	const char *bad;
+	natsStatus s = NATS_OK;
+
+	if (sec == NULL)
+		return 0;
+	if ((bad = jsbus_security_check(sec)) != NULL) {
+		snprintf(err, errlen, "%s", bad);
+		return -1;
+	}
+	if (sec->user != NULL) {
+		if (read_password(sec->password_file, pw, sizeof pw, err,
+		    errlen) == -1)
+			return -1;
+		s = natsOptions_SetUserInfo(o, sec->user, pw);
+		mbedtls_platform_zeroize(pw, sizeof pw);
+		if (s != NATS_OK) {
+			snprintf(err, errlen, "NATS user: %s",
+			    jsbus_error(s, why, sizeof why));
+			return -1;
+		}
+	}
+	if (sec->key != NULL && harden_secret_file(sec->key, err, errlen) ==
+	    -1)
+		return -1;
+	if (sec->ca != NULL) {
+		s = natsOptions_SetSecure(o, true);
+		if (s == NATS_OK)
+			s = natsOptions_LoadCATrustedCertificates(o, sec->ca);
+		if (s != NATS_OK) {
+			snprintf(err, errlen, "NATS TLS: CA %s: %s", sec->ca,
+			    jsbus_error(s, why, sizeof why));
+			return -1;
+		}
+	}
+	if (sec->cert != NULL && (s = natsOptions_LoadCertificatesChain(o,
+	    sec->cert, sec->key)) != NATS_OK) {
+		snprintf(err, errlen, "NATS TLS: certificate %s, key %s: %s",
+		    sec->cert, sec->key, jsbus_error(s, why, sizeof why));
+		return -1;
+	}
+	return 0;
+}
+
+/* The stream's next sequence (its last plus one); 0 on failure. */
+static uint64_t
+next_seq(struct jsbus *b)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	uint64_t n = 0;
+
+	if (js_GetStreamInfo(&si, b->js, JSBUS_STREAM, NULL, &jerr) ==
+	    NATS_OK) {
+		n = si->State.LastSeq + 1;
+		jsStreamInfo_Destroy(si);
+	}
+	return n;
+}
+
+int
+jsbus_layout(struct jsbus *b, unsigned shards, int record, uint64_t *since,
+    char *err, size_t errlen)
+{
+	char want[48], why[256];
+	kvEntry *e = NULL;
+	uint64_t rev, from = 1;
+	natsStatus s = NATS_OK;
+	unsigned long long have = 0, seq;
+	int tries, n;
+
+	if (record && (from = next_seq(b)) == 0) {
+		snprintf(err, errlen, "cannot read stream %s's last sequence",
+		    JSBUS_STREAM);
+		return -1;
+	}
+	snprintf(want, sizeof want, "%u %llu", shards, (unsigned long long)
+	    from);
+	for (tries = 0; tries < 3; tries++) {
+		if (record)
+			s = kvStore_PutString(&rev, b->layout,
+			    JSBUS_LAYOUT_SHARDS, want);
+		else
+			s = kvStore_CreateString(&rev, b->layout,
+			    JSBUS_LAYOUT_SHARDS, want);
+		if (s == NATS_OK) {
+			CLUSTER_LOG(LOG_LEVEL_NOTICE, "layout_recorded",
+			    "the cluster has %u shard(s) from stream "
+			    "sequence %llu on (bucket %s, key %s)", shards,
+			    (unsigned long long)from, JSBUS_LAYOUT,
+			    JSBUS_LAYOUT_SHARDS);
+			if (since != NULL)
+				*since = from;
+			return 0;
+		}
+		if (record)
+			break;
+		/* Recorded already (or a failure): read it. */
+		if ((s = kvStore_Get(&e, b->layout, JSBUS_LAYOUT_SHARDS)) ==
+		    NATS_OK) {
+			seq = 1;
+			n = sscanf(kvEntry_ValueString(e), "%llu %llu", &have,
+			    &seq);
+			kvEntry_Destroy(e);
+			if (n >= 1 && have == shards) {
+				if (since != NULL)
+					*since = seq;
+				return 0;
+			}
+			snprintf(err, errlen, "the cluster has %llu shard(s) "
+			    "(bucket %s, key %s), not --shards %u: an "
+			    "account's taps would be priced on two shards; "
+			    "start every gateway and worker with --shards "
+			    "%llu, or add a shard as the README says", have,
+			    JSBUS_LAYOUT, JSBUS_LAYOUT_SHARDS, shards, have);
+			return -1;
+		}
+		if (s != NATS_NOT_FOUND)
+			break;
+	}
+	snprintf(err, errlen, "cannot read or record the cluster's shards "
+	    "(bucket %s): %s", JSBUS_LAYOUT, jsbus_error(s, why, sizeof why));
+	return -1;
+}
+
 int
 jsbus_open(struct jsbus *b, const char *urls, const char *name,
-    jsOptions *jsopts, char *err, size_t errlen)
+    const struct jsbus_security *sec, jsOptions *jsopts, char *err,
+    size_t errlen)
 {
 	natsOptions *o = NULL;
 	natsStatus s;
@@ -113,6 +290,10 @@ jsbus_open(struct jsbus *b, const char *urls, const char *name,
 		s = natsOptions_SetReconnectWait(o, 250);
 	if (s == NATS_OK)
 		s = natsOptions_SetTimeout(o, 5000);
+	if (s == NATS_OK && set_security(o, sec, err, errlen) == -1) {
+		natsOptions_Destroy(o);
+		return -1;
+	}
 	if (s == NATS_OK)
 		s = natsConnection_Connect(&b->nc, o);
 	natsOptions_Destroy(o);
@@ -134,7 +315,9 @@ jsbus_open(struct jsbus *b, const char *urls, const char *name,
 		    (b->cards != NULL || ensure_kv(b, &b->cards, JSBUS_CARDS,
 		    err, errlen) == NATS_OK) &&
 		    (b->deny != NULL || ensure_kv(b, &b->deny, JSBUS_DENY, err,
-		    errlen) == NATS_OK))
+		    errlen) == NATS_OK) &&
+		    (b->layout != NULL || ensure_kv(b, &b->layout,
+		    JSBUS_LAYOUT, err, errlen) == NATS_OK))
 			return 0;
 		if (tries >= JSBUS_SETUP_WAIT_S * 2)
 			break;
@@ -154,6 +337,8 @@ jsbus_close(struct jsbus *b)
 		kvStore_Destroy(b->cards);
 	if (b->deny != NULL)
 		kvStore_Destroy(b->deny);
+	if (b->layout != NULL)
+		kvStore_Destroy(b->layout);
 	if (b->js != NULL)
 		jsCtx_Destroy(b->js);
 	if (b->nc != NULL) {

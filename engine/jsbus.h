@@ -29,6 +29,10 @@
 #define JSBUS_STREAM		"TAPS"
 #define JSBUS_CARDS		"cards"
 #define JSBUS_DENY		"deny"
+/* The bucket that records the cluster's layout: key "shards", the N
+ * every gateway and worker must be started with. */
+#define JSBUS_LAYOUT		"layout"
+#define JSBUS_LAYOUT_SHARDS	"shards"
 #define JSBUS_SHARDS_MAX	LIMIT_SHARDS_MAX
 #define JSBUS_URLS_MAX		16	/* servers in --nats */
 /* How long a starting gateway or worker waits for the stream and buckets
@@ -55,21 +59,57 @@
 struct jsbus {
 	natsConnection	*nc;
 	jsCtx		*js;
-	kvStore		*cards, *deny;
+	kvStore		*cards, *deny, *layout;
 	int		 replicas;
 };
 
 /*
- * Connects to URLS (comma-separated nats://HOST:PORT) with endless
- * reconnects, makes sure the stream and both buckets exist (replicas 3,
- * file storage; created by whichever process comes first) and fills b.
- * name shows in the server's connection list.  -1 with err on failure
- * (bad URLs, no server reachable within the connect timeout, JetStream
- * not enabled or without a quorum).  jsopts may carry publish-async
- * handlers (gateway); NULL for defaults.
+ * How a gateway or worker proves itself to the NATS servers and checks
+ * them; every field may be NULL (the servers decide what they require:
+ * README, "Securing the cluster").  user with password_file: NATS user
+ * and password, the password the first line of a secret file (regular,
+ * mode 0600: harden_secret_file; at most 255 bytes).  ca: TLS to the
+ * servers, whose certificates must chain to this CA (PEM) and name the
+ * host or address dialled (libnats checks subjectAltName).  cert with
+ * key: the
+ * client's certificate and key (PEM; the key a secret file) for servers
+ * that verify clients (mutual TLS); they need ca.
+ */
+struct jsbus_security {
+	const char	*user, *password_file;
+	const char	*ca, *cert, *key;
+};
+
+/* The combinations jsbus_open accepts: NULL, or why not (for usage
+ * errors before anything starts). */
+const char	*jsbus_security_check(const struct jsbus_security *);
+
+/*
+ * Connects to URLS (comma-separated nats://HOST:PORT, or tls://) with
+ * endless reconnects, as sec says (NULL: no credentials, no TLS), makes
+ * sure the stream and the buckets exist (replicas 3, file storage;
+ * created by whichever process comes first) and fills b.  name shows in
+ * the server's connection list.  -1 with err on failure (bad URLs, an
+ * unreadable or unsafe secret file, no server reachable within the
+ * connect timeout, credentials refused, JetStream not enabled or without
+ * a quorum).  jsopts may carry publish-async handlers (gateway); NULL
+ * for defaults.
  */
 int		 jsbus_open(struct jsbus *b, const char *urls, const char *name,
-		    jsOptions *jsopts, char *err, size_t errlen);
+		    const struct jsbus_security *sec, jsOptions *jsopts,
+		    char *err, size_t errlen);
+/*
+ * The cluster's number of shards, checked against this process's
+ * --shards: the first process records it in the bucket `layout` (value
+ * "N SEQ": N shards since stream sequence SEQ); a process started with
+ * another number is refused (-1 with err naming both), since it would
+ * price an account's taps on two shards.  record (the planned step of
+ * adding a shard, README) writes shards instead, from the stream's next
+ * sequence on.  *since (may be NULL): the first stream sequence of this
+ * layout, where a worker's new consumer starts.
+ */
+int		 jsbus_layout(struct jsbus *b, unsigned shards, int record,
+		    uint64_t *since, char *err, size_t errlen);
 void		 jsbus_close(struct jsbus *b);
 
 /* natsStatus and the library's last error as one line. */

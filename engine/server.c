@@ -1089,7 +1089,9 @@ server_setup(struct server *s, char *err, size_t errlen)
 		    "configured\"");
 	if (c->nats != NULL) {
 		struct gateway_opts go = {c->nats, (unsigned)c->shards, c->db,
-		    c->clock_offset_s, s->writer};
+		    c->clock_offset_s, s->writer, {c->nats_user,
+		    c->nats_password_file, c->nats_ca, c->nats_cert,
+		    c->nats_key}};
 		if ((s->gw = gateway_open(&go, s->base, writer_done_cb, s, err,
 		    errlen)) == NULL)
 			return -1;

@@ -31,6 +31,9 @@ struct server_config {
 	const char	*nats;		/* gateway mode: nats://HOST:PORT,...;
 					 * NULL: the embedded engine */
 	long		 shards;	/* gateway mode: pricing shards */
+	/* gateway mode: NATS credentials and TLS (jsbus.h); NULL: none */
+	const char	*nats_user, *nats_password_file;
+	const char	*nats_ca, *nats_cert, *nats_key;
 };
 
 /* Runs until SIGTERM or SIGINT; returns the exit status. */

@@ -16,12 +16,17 @@
  * the token's account to nothing and posts the reversal of what it had
  * posted; later taps of the card that still arrive here are forwarded.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -57,6 +62,9 @@ struct worker_config {
 	int64_t		 clock_offset_s, settle_grace_s, debt_tap_gap_s;
 	long		 settle_interval_s, settle_timeout_ms;
 	int		 dev;		/* the development token key */
+	struct jsbus_security sec;	/* credentials and TLS for NATS */
+	int		 reshard;	/* record --shards as the cluster's */
+	int		 rebuild;	/* a new database from the stream */
 };
 
 struct worker {
@@ -68,6 +76,7 @@ struct worker {
 	struct settle		*settle;
 	sqlite3			*db;		/* moves, deny feed */
 	sqlite3_stmt		*moved_q;	/* fetch thread's lookup */
+	int			 lock_fd;	/* the database file, flock()ed */
 	int64_t			 deny_last;
 	pthread_t		 fetch;
 	int			 fetch_started;
@@ -80,6 +89,9 @@ struct worker {
 	char			 subject[32], durable[32];
 	struct event		*sig[2], *tick;
 	uint64_t		 n_acked, n_moved, n_forwarded, n_bad;
+	int			 failed;	/* stopped by a fault: exit 1 */
+	uint64_t		 since;		/* the layout's first stream
+					 * sequence: a new consumer's start */
 };
 
 /* After the writer committed (or, stopping, could not): ack or nak. */
@@ -361,9 +373,23 @@ static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	struct stat st;
 
 	(void)fd;
 	(void)what;
+	/* A database deleted under the worker: what it commits goes to a
+	 * file nobody will open again, yet JetStream would forget the
+	 * taps.  Stop: they stay in the stream, unacknowledged. */
+	if (fstat(w->lock_fd, &st) == 0 && st.st_nlink == 0) {
+		log_event(LOG_LEVEL_ERR, "database_deleted", "db=%s msg=%s",
+		    LOGQ(w->cfg->db), LOGQ("the shard's database was "
+		    "deleted while the worker ran: stopping without "
+		    "acknowledging more taps; restore it (or start with "
+		    "--rebuild)"));
+		w->failed = 1;
+		event_base_loopbreak(w->base);
+		return;
+	}
 	deny_changes(w->db, &w->deny_last, deny_cb, w);
 }
 
@@ -414,6 +440,10 @@ subscribe(struct worker *w, char *err, size_t errlen)
 	cc.AckWait = (int64_t)WORKER_ACK_WAIT_S * 1000000000;
 	cc.MaxAckPending = WORKER_PENDING;
 	cc.MaxDeliver = -1;
+	/* A new consumer starts where the cluster's layout does (1 until
+	 * a shard is added). */
+	cc.DeliverPolicy = js_DeliverByStartSequence;
+	cc.OptStartSeq = w->since;
 	s = js_AddConsumer(&ci, w->bus.js, JSBUS_STREAM, &cc, NULL, &jerr);
 	jsConsumerInfo_Destroy(ci);
 	if (s != NATS_OK && jerr != JSConsumerNameExistErr) {
@@ -434,6 +464,154 @@ subscribe(struct worker *w, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The shard's database file, held with flock() while the worker runs: a
+ * second worker on the same file (two writers, two account caches, the
+ * consumer's messages split between them) is refused at start.  The file
+ * is created empty when missing (SQLite takes an empty file as a new
+ * database).  -1 with err.
+ */
+static int
+lock_db(struct worker *w, char *err, size_t errlen)
+{
+	const char *db = w->cfg->db;
+
+	if ((w->lock_fd = open(db, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) ==
+	    -1) {
+		snprintf(err, errlen, "%s: %s", db, strerror(errno));
+		return -1;
+	}
+	if (flock(w->lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		snprintf(err, errlen, "%s: another worker has this shard's "
+		    "database open (flock): one worker per shard", db);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Which shard the database holds (table shard_identity, one row: shard,
+ * shards, since), recorded at its first start: a worker started on it
+ * with another --shard or --shards is refused (it would mix two shards'
+ * taps in one ledger, or price with the wrong layout).  *fresh: no row
+ * and no taps (a new database).  -1 with err.
+ */
+static int
+shard_identity(struct worker *w, int *fresh, char *err, size_t errlen)
+{
+	const struct worker_config *c = w->cfg;
+	sqlite3_stmt *st = NULL;
+	int rc, have = 0;
+	long long k = 0, n = 0, taps = 0;
+
+	*fresh = 0;
+	if (sqlite3_exec(w->db, "CREATE TABLE IF NOT EXISTS shard_identity ("
+	    "shard INTEGER NOT NULL, shards INTEGER NOT NULL, "
+	    "since INTEGER NOT NULL)", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(w->db, "SELECT shard, shards, (SELECT "
+	    "count(*) FROM taps) FROM shard_identity UNION ALL SELECT -1, -1, "
+	    "(SELECT count(*) FROM taps) LIMIT 1", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", c->db, sqlite3_errmsg(w->db));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		k = sqlite3_column_int64(st, 0);
+		n = sqlite3_column_int64(st, 1);
+		taps = sqlite3_column_int64(st, 2);
+		have = k >= 0;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		snprintf(err, errlen, "%s: %s", c->db, sqlite3_errmsg(w->db));
+		return -1;
+	}
+	if (have && (k != (long long)c->shard || n != (long long)c->shards)) {
+		snprintf(err, errlen, "%s holds shard %lld of %lld (table "
+		    "shard_identity), not --shard %u --shards %u: give each "
+		    "worker its own shard's database (adding a shard starts "
+		    "new databases: README)", c->db, k, n, c->shard,
+		    c->shards);
+		return -1;
+	}
+	*fresh = !have && taps == 0;
+	return 0;
+}
+
+static int
+shard_identity_record(struct worker *w, char *err, size_t errlen)
+{
+	char sql[160];
+
+	snprintf(sql, sizeof sql, "INSERT INTO shard_identity SELECT %u, %u, "
+	    "%lld WHERE NOT EXISTS (SELECT 1 FROM shard_identity)",
+	    w->cfg->shard, w->cfg->shards, (long long)time(NULL));
+	if (sqlite3_exec(w->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", w->cfg->db,
+		    sqlite3_errmsg(w->db));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A new database under a consumer that has acknowledged messages would
+ * silently start the shard's history in the middle (the earlier taps
+ * are acknowledged, in a database that is gone): refused.  --rebuild and
+ * --reshard (a new database only) delete the consumer instead, so the
+ * new one reads the shard's subject from the layout's first sequence
+ * (the stream keeps every tap): the whole shard again (--rebuild), or
+ * the new layout's taps only (--reshard).  -1 with err.
+ */
+static int
+check_consumer(struct worker *w, int fresh, char *err, size_t errlen)
+{
+	const struct worker_config *c = w->cfg;
+	jsConsumerInfo *ci = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+	uint64_t floor;
+	char why[200];
+
+	if ((c->rebuild || c->reshard) && !fresh) {
+		snprintf(err, errlen, "--%s starts a new database: %s is not "
+		    "new", c->rebuild ? "rebuild" : "reshard", c->db);
+		return -1;
+	}
+	s = js_GetConsumerInfo(&ci, w->bus.js, JSBUS_STREAM, w->durable,
+	    NULL, &jerr);
+	if (s != NATS_OK) {
+		/* Missing: subscribe creates it; other failures show
+		 * there. */
+		return 0;
+	}
+	floor = ci->AckFloor.Stream;
+	jsConsumerInfo_Destroy(ci);
+	if (fresh && floor > 0 && !c->rebuild && !c->reshard) {
+		snprintf(err, errlen, "%s is a new database, but consumer %s "
+		    "has acknowledged taps up to stream sequence %llu: they "
+		    "are in this shard's real database.  Restore it (README, "
+		    "Restore), or rebuild the shard from the stream with "
+		    "--rebuild", c->db, w->durable, (unsigned long long)floor);
+		return -1;
+	}
+	if (c->rebuild || c->reshard) {
+		s = js_DeleteConsumer(w->bus.js, JSBUS_STREAM, w->durable,
+		    NULL, &jerr);
+		if (s != NATS_OK && jerr != JSConsumerNotFoundErr) {
+			snprintf(err, errlen, "cannot delete consumer %s: %s",
+			    w->durable, jsbus_error(s, why, sizeof why));
+			return -1;
+		}
+		CLUSTER_LOG(LOG_LEVEL_NOTICE, "consumer_renewed", "worker: "
+		    "consumer %s deleted: shard %u is priced into %s from "
+		    "stream sequence %llu on", w->durable, c->shard, c->db,
+		    (unsigned long long)w->since);
+	}
+	return 0;
+}
+
 static int
 worker_setup(struct worker *w, char *err, size_t errlen)
 {
@@ -446,7 +624,12 @@ worker_setup(struct worker *w, char *err, size_t errlen)
 	struct timeval one = {1, 0};
 	char name[48];
 	uint32_t k;
+	int fresh;
 
+	if (lock_db(w, err, errlen) == -1) {
+		tariff_free(t);
+		return -1;
+	}
 	if (t == NULL || (t2 = load_tariff(c->tariff)) == NULL) {
 		tariff_free(t);
 		snprintf(err, errlen, "tariff %s rejected (see above)",
@@ -479,7 +662,8 @@ worker_setup(struct worker *w, char *err, size_t errlen)
 	}
 	if (sqlite3_open_v2(c->db, &w->db, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK || sqlite3_busy_timeout(w->db, 5000) != SQLITE_OK ||
-	    moves_schema(w->db, err, errlen) == -1) {
+	    moves_schema(w->db, err, errlen) == -1 ||
+	    shard_identity(w, &fresh, err, errlen) == -1) {
 		if (err[0] == '\0')
 			snprintf(err, errlen, "%s: %s", c->db,
 			    sqlite3_errmsg(w->db));
@@ -508,7 +692,11 @@ worker_setup(struct worker *w, char *err, size_t errlen)
 	if (c->acquirer != NULL && w->settle == NULL)
 		return -1;
 	snprintf(name, sizeof name, "onecity-worker-%u", c->shard);
-	if (jsbus_open(&w->bus, c->nats, name, NULL, err, errlen) == -1 ||
+	snprintf(w->durable, sizeof w->durable, "worker-%u", c->shard);
+	if (jsbus_open(&w->bus, c->nats, name, &c->sec, NULL, err, errlen) ==
+	    -1 || jsbus_layout(&w->bus, c->shards, c->reshard, &w->since, err,
+	    errlen) == -1 || check_consumer(w, fresh, err, errlen) == -1 ||
+	    shard_identity_record(w, err, errlen) == -1 ||
 	    subscribe(w, err, errlen) == -1)
 		return -1;
 	w->slot = calloc(WORKER_PENDING, sizeof *w->slot);
@@ -546,6 +734,7 @@ worker_run(const struct worker_config *c)
 
 	memset(&w, 0, sizeof w);
 	w.cfg = c;
+	w.lock_fd = -1;
 	/* As serve: the shard's database 0600, no core dumps, libevent's
 	 * and SQLite's memory wiped when freed. */
 	harden_process();
@@ -563,7 +752,7 @@ worker_run(const struct worker_config *c)
 		CLUSTER_LOG(LOG_LEVEL_NOTICE, "worker_started", "worker: shard %u of %u from %s (consumer %s), database "
 		    "%s", c->shard, c->shards, w.subject, w.durable, c->db);
 		event_base_dispatch(w.base);
-		rc = 0;
+		rc = w.failed;
 	}
 	pthread_mutex_lock(&w.mu);
 	w.stop = 1;
@@ -588,6 +777,8 @@ worker_run(const struct worker_config *c)
 	event_base_free(w.base);
 	free(w.slot);
 	free(w.free_slot);
+	if (w.lock_fd != -1)
+		close(w.lock_fd);	/* releases the flock */
 	pthread_mutex_destroy(&w.mu);
 	pthread_cond_destroy(&w.cv);
 	if (rc == 0)
@@ -673,6 +864,24 @@ cmd_worker(int argc, char **argv)
 		{.name = "checkpoint-file", .kind = OPT_STR,
 		    .dst = &c.checkpoint_file, .arg = "FILE", .help = "where "
 		    "this shard's checkpoints are appended"},
+		{.name = "nats-user", .kind = OPT_STR, .dst = &c.sec.user,
+		    .arg = "NAME", .help = "the NATS user"},
+		{.name = "nats-password-file", .kind = OPT_STR,
+		    .dst = &c.sec.password_file, .arg = "FILE",
+		    .help = "its password (first line; 0600)"},
+		{.name = "nats-ca", .kind = OPT_STR, .dst = &c.sec.ca,
+		    .arg = "FILE", .help = "TLS to NATS: the servers' CA"},
+		{.name = "nats-cert", .kind = OPT_STR, .dst = &c.sec.cert,
+		    .arg = "FILE", .help = "the client certificate for NATS "
+		    "(mutual TLS)"},
+		{.name = "nats-key", .kind = OPT_STR, .dst = &c.sec.key,
+		    .arg = "FILE", .help = "its key (0600)"},
+		{.name = "reshard", .kind = OPT_FLAG, .dst = &c.reshard,
+		    .help = "record --shards as the cluster's number of "
+		    "shards (adding a shard: README)"},
+		{.name = "rebuild", .kind = OPT_FLAG, .dst = &c.rebuild,
+		    .help = "a new database: price the shard again from the "
+		    "stream's start (its consumer is deleted)"},
 		{.name = NULL},
 	};
 
@@ -704,6 +913,8 @@ cmd_worker(int argc, char **argv)
 		return opt_fail(&worker_cmd, "--ledger-key-file and "
 		    "--checkpoint-file go together (one checkpoint file per "
 		    "shard)");
+	if (jsbus_security_check(&c.sec) != NULL)
+		return opt_fail(&worker_cmd, "%s", jsbus_security_check(&c.sec));
 	if (clock != INT64_MIN)
 		c.clock_offset_s = clock - (int64_t)time(NULL);
 	c.dev = dev;

@@ -207,13 +207,18 @@ journal_open(const char *path, int synchronous_full, int cache_kib,
 	 * back from the OS on every batch.  secure_delete: a deleted row's
 	 * bytes are overwritten in the file, not left in a free page
 	 * (Debian's SQLite is built with it on; other builds are not). */
-	snprintf(pragma, sizeof pragma, "PRAGMA journal_mode=WAL; "
-	    "PRAGMA synchronous=%s; PRAGMA busy_timeout=5000; "
+	/* The busy timeout first: switching to WAL needs a moment alone
+	 * with the file (a reader, the sqlite3 shell, may hold it). */
+	snprintf(pragma, sizeof pragma, "PRAGMA busy_timeout=5000; "
+	    "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; "
 	    "PRAGMA cache_size=-%d; PRAGMA temp_store=MEMORY; "
 	    "PRAGMA secure_delete=ON;",
 	    synchronous_full ? "FULL" : "NORMAL", cache_kib);
-	if (journal_exec(j, pragma) != SQLITE_OK ||
-	    store_schema(j->db, schema, path, err, errlen) == -1 ||
+	if (journal_exec(j, pragma) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(j->db));
+		goto fail;
+	}
+	if (store_schema(j->db, schema, path, err, errlen) == -1 ||
 	    refused_columns(j, err, errlen) == -1)
 		goto fail;
 	if (prepare_all(j, 0) != SQLITE_OK) {

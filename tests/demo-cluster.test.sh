@@ -14,7 +14,7 @@ DEMO_DIR=$tmp/demo DEMO_TOURISTS=150 DEMO_DEPLOY=cluster sh tools/demo.sh \
     fail "the demo failed: $(tail -n 5 "$tmp/stdout") $(tail -n 3 "$tmp/stderr")"
 for want in "every charge of 2026-11-28 on the shards equals fare-engine price" \
     "acknowledged taps stored once" \
-    "2 shards: all sound; no tap and no account on two shards; each shard's checkpoints hold" \
+    "2 shards: all sound; no tap, no account and no card on two shards; each shard's checkpoints hold" \
     "/shards: reconciled: " "mirrored by both gateways"; do
 	grep -qF "$want" "$tmp/stdout" ||
 	    fail "the demo did not print '$want': $(tail -n 5 "$tmp/stdout")"

@@ -771,6 +771,34 @@ test_old_tables_gain_columns(void **state)
 	unlink(path);
 }
 
+/* A database another process holds locked at start (an audit, the
+ * sqlite3 shell): journal_open waits its busy timeout, then fails with
+ * an error naming the file (it failed at once, with an empty error, when
+ * the WAL pragma ran before the busy timeout was set). */
+static void
+test_journal_open_locked(void **state)
+{
+	char path[] = "/tmp/onecity-locked-XXXXXX", err[256] = "";
+	struct journal *j;
+	sqlite3 *db;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE t (x); BEGIN "
+	    "EXCLUSIVE; INSERT INTO t VALUES (1);", NULL, NULL, NULL),
+	    SQLITE_OK);
+	j = journal_open(path, 1, 1024, err, sizeof err);
+	assert_null(j);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "locked"));
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(db);
+	unlink(path);
+}
+
 /* v_deny_log: every change of the list, when, and why (valid PARs: the
  * deny list takes no other accounts, issue 16). */
 static void
@@ -1018,6 +1046,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_statement_adds_up, setup,
 		    teardown),
 		cmocka_unit_test(test_money_text),
+		cmocka_unit_test(test_journal_open_locked),
 		cmocka_unit_test(test_sqlite_memory_wiped_on_free),
 	};
 

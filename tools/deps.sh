@@ -5,6 +5,9 @@ set -eu
 PKGS="gcc make libc6-dev libevent-dev libmbedtls-dev libsqlite3-dev sqlite3 \
 libcmocka-dev libinih-dev tzdata curl clang libclang-rt-14-dev valgrind \
 systemd man-db build-essential dpkg-dev bsdutils nats-server libnats-dev"
+# The secured cluster's test: openssl makes the NATS nodes' certificate
+# (an IP address in subjectAltName, which libnats checks).
+PKGS="$PKGS openssl"
 # The browser test: Debian's chromium (playwright-core drives it; npm
 # installs playwright-core from tests/browser/package-lock.json).
 PKGS="$PKGS chromium"

@@ -11,7 +11,9 @@
 #   tools/nats-cluster.sh urls DIR         the client URLs, comma-separated
 #
 # Ports: clients BASE+K, routes BASE+10+K, monitoring BASE+20+K (K = 1..3);
-# BASE below 32740.
+# BASE below 32740.  NATS_CONF_EXTRA=FILE: its lines are added to every
+# node's config (a tls {} and authorization {} block: a secured cluster,
+# README "Securing the cluster"; tests/cluster-auth.test.sh).
 set -eu
 cmd=${1:?usage: nats-cluster.sh start|stop|kill|up|urls DIR [BASE|K]}
 dir=${2:?nats-cluster.sh: DIR missing}
@@ -38,6 +40,9 @@ cluster {
   ]
 }
 EOF
+	if [ -n "${NATS_CONF_EXTRA:-}" ]; then
+		cat "$NATS_CONF_EXTRA" >>"$dir/n$_k.conf"
+	fi
 }
 
 node_up() {	# node_up K: starts node K from its config, records its PID
