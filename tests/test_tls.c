@@ -412,7 +412,7 @@ test_handshake_threads_storm_and_free(void **state)
 	s = server();
 	hs_threads = 0;
 	for (k = 0; k < 2; k++) {
-		struct timeval limit = {20, 0};
+		struct timeval limit = {300, 0};
 		memset(srv, 0, sizeof srv);
 		memset(cli, 0, sizeof cli);
 		base = event_base_new();
