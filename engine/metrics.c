@@ -262,7 +262,7 @@ static int
 devs_scan(struct metrics *m)
 {
 	sqlite3_stmt *st;
-	int rc;
+	int rc = SQLITE_DONE;
 
 	if (sqlite3_prepare_v2(m->db, devices_sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
