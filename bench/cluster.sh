@@ -101,9 +101,11 @@ cl_run() {
 	done
 	gateway 0 "$1" && gateway 1 "$1" ||
 	    { cl_why="gateways did not start: $(tail -n 1 "$tmp/g0.log")"; cl_cleanup; return 1; }
-	_pids="$tmp/nc/n1.pid $tmp/nc/n2.pid $tmp/nc/n3.pid $tmp/g0.pid $tmp/g1.pid $tmp/w*.pid"
+	_nats="$tmp/nc/n1.pid $tmp/nc/n2.pid $tmp/nc/n3.pid"
+	_gws="$tmp/g0.pid $tmp/g1.pid"
+	_wks=$(echo "$tmp"/w*.pid)
 	# shellcheck disable=SC2086
-	_c0=$(cpu_s $_pids)
+	_n0=$(cpu_s $_nats) _g0=$(cpu_s $_gws) _w0=$(cpu_s $_wks)
 	cl_load "$(gw_addr 0),$(gw_addr 1)" || { cl_cleanup; return 1; }
 	# Every acknowledged tap on a shard (at most 10 minutes).
 	_i=0
@@ -115,10 +117,16 @@ cl_run() {
 	done
 	_t2=$(date +%s.%N)
 	# shellcheck disable=SC2086
-	_c1=$(cpu_s $_pids)
+	_n1=$(cpu_s $_nats) _g1=$(cpu_s $_gws) _w1=$(cpu_s $_wks)
 	cl_acked_tps=$(rate "$cl_taps" "$cl_t0" "$cl_t1")
 	cl_e2e_tps=$(rate "$cl_taps" "$cl_t0" "$_t2")
-	cl_cpu_s=$(awk -v a="$_c0" -v b="$_c1" 'BEGIN { printf "%.1f", b - a }')
+	cl_nats_s=$(awk -v a="$_n0" -v b="$_n1" 'BEGIN { printf "%.1f", b - a }')
+	cl_gw_s=$(awk -v a="$_g0" -v b="$_g1" 'BEGIN { printf "%.1f", b - a }')
+	cl_wk_s=$(awk -v a="$_w0" -v b="$_w1" 'BEGIN { printf "%.1f", b - a }')
+	cl_cpu_s=$(awk -v a="$cl_nats_s" -v b="$cl_gw_s" -v c="$cl_wk_s" \
+	    'BEGIN { printf "%.1f", a + b + c }')
+	# The machine's load while it ran (other work on it shows here).
+	cl_loadavg=$(cut -d' ' -f1-3 /proc/loadavg)
 	cl_cleanup
 	rm -rf "$tmp"
 }
@@ -145,8 +153,10 @@ cluster_bench() {
 	cl_embedded || return 1
 	cl_run 1 || return 1
 	w1_taps=$cl_taps w1_acked=$cl_acked_tps w1_e2e=$cl_e2e_tps w1_cpu=$cl_cpu_s
+	w1_nats=$cl_nats_s w1_gw=$cl_gw_s w1_wk=$cl_wk_s w1_load=$cl_loadavg
 	cl_run 2 || return 1
 	w2_taps=$cl_taps w2_acked=$cl_acked_tps w2_e2e=$cl_e2e_tps w2_cpu=$cl_cpu_s
+	w2_nats=$cl_nats_s w2_gw=$cl_gw_s w2_wk=$cl_wk_s w2_load=$cl_loadavg
 }
 
 r() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -166,12 +176,26 @@ else
 	printf '%-56s %10s t/s\n' "  per CPU-second of the engine ($emb_cpu s for $emb_taps)" "$(r "$emb_taps" "$emb_cpu")"
 	for w in 1 2; do
 		eval "n=\$w${w}_taps a=\$w${w}_acked e=\$w${w}_e2e c=\$w${w}_cpu"
+		eval "cn=\$w${w}_nats cg=\$w${w}_gw cw=\$w${w}_wk ld=\$w${w}_load"
 		# shellcheck disable=SC2154
 		printf '%-56s %10s t/s\n' "$w worker(s): acknowledged by the gateways" "$a"
 		printf '%-56s %10s t/s\n' "$w worker(s): end to end (stored on the shards)" "$e"
 		printf '%-56s %14s\n' "  end to end / JetStream floor" "$(r "$e" "$js_floor")"
 		printf '%-56s %14s\n' "  end to end / embedded engine" "$(r "$e" "$emb_tps")"
 		printf '%-56s %10s t/s\n' "  per CPU-second of the cluster ($c s for $n)" "$(r "$n" "$c")"
+		# shellcheck disable=SC2154
+		printf '%-56s %14s\n' "  CPU s: 3 nats-servers / 2 gateways / workers" "$cn / $cg / $cw"
+		printf '%-56s %10s t/s\n' "  taps per CPU-second: nats-servers (3 together)" "$(r "$n" "$cn")"
+		printf '%-56s %10s t/s\n' "  taps per CPU-second: gateways" "$(r "$n" "$cg")"
+		printf '%-56s %10s t/s\n' "  taps per CPU-second: workers" "$(r "$n" "$cw")"
+		printf '%-56s %14s\n' "  load average at its end" "$ld"
+		# What the CPU figures allow, derived (not measured): the
+		# cluster alone on this machine's cores, and one worker on
+		# a core of its own.
+		printf '%-56s %10s t/s\n' "  derived: $(nproc) cores given to the cluster alone" \
+		    "$(awk -v n="$n" -v c="$c" -v k="$(nproc)" 'BEGIN { if (c > 0) printf "%d", k * n / c; else print "n/a" }')"
+		printf '%-56s %10s t/s\n' "  derived: one worker on a core of its own" \
+		    "$(awk -v n="$n" -v c="$cw" 'BEGIN { if (c > 0) printf "%d", n / c; else print "n/a" }')"
 	done
 	printf '%-56s %14s\n' "2 workers / 1 worker, end to end" "$(r "$w2_e2e" "$w1_e2e")"
 	cat >"$cl_out" <<JSON
@@ -182,8 +206,10 @@ else
    "taps_per_cpu_s":$(r "$emb_taps" "$emb_cpu")},
  "workers":[
   {"workers":1,"taps":$w1_taps,"acked_per_s":$w1_acked,"end_to_end_per_s":$w1_e2e,"cpu_s":$w1_cpu,
+   "cpu_s_nats":$w1_nats,"cpu_s_gateways":$w1_gw,"cpu_s_workers":$w1_wk,"loadavg":"$w1_load",
    "to_floor":$(r "$w1_e2e" "$js_floor"),"to_embedded":$(r "$w1_e2e" "$emb_tps"),"taps_per_cpu_s":$(r "$w1_taps" "$w1_cpu")},
   {"workers":2,"taps":$w2_taps,"acked_per_s":$w2_acked,"end_to_end_per_s":$w2_e2e,"cpu_s":$w2_cpu,
+   "cpu_s_nats":$w2_nats,"cpu_s_gateways":$w2_gw,"cpu_s_workers":$w2_wk,"loadavg":"$w2_load",
    "to_floor":$(r "$w2_e2e" "$js_floor"),"to_embedded":$(r "$w2_e2e" "$emb_tps"),"taps_per_cpu_s":$(r "$w2_taps" "$w2_cpu")}]}
 JSON
 	echo "bench: wrote $cl_out"

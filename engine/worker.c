@@ -75,6 +75,7 @@ struct worker {
 	struct writer		*writer;
 	struct settle		*settle;
 	sqlite3			*db;		/* moves, deny feed */
+	sqlite3_stmt		*moved_q;	/* fetch thread's lookup */
 	int			 lock_fd;	/* the database file, flock()ed */
 	int64_t			 deny_last;
 	pthread_t		 fetch;
@@ -293,7 +294,8 @@ handle(struct worker *w, natsMsg *m)
 		natsMsg_Destroy(m);
 		return;
 	}
-	if (moves_lookup(w->db, x.token, moved, sizeof moved) == 1) {
+	if (moves_lookup_kept(w->db, &w->moved_q, x.token, moved,
+	    sizeof moved) == 1) {
 		/* The card lives on its PAR's shard now. */
 		if (forward(w, &x, moved) == 0) {
 			natsMsg_Ack(m, NULL);
@@ -765,6 +767,7 @@ worker_run(const struct worker_config *c)
 	if (w.sub != NULL)
 		natsSubscription_Destroy(w.sub);	/* the consumer stays */
 	jsbus_close(&w.bus);
+	sqlite3_finalize(w.moved_q);
 	sqlite3_close(w.db);
 	for (i = 0; i < 2; i++)
 		if (w.sig[i] != NULL)

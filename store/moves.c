@@ -47,18 +47,18 @@ out:
 }
 
 int
-moves_lookup(sqlite3 *db, const char *token, char *par, size_t len)
+moves_lookup_kept(sqlite3 *db, sqlite3_stmt **st, const char *token,
+    char *par, size_t len)
 {
-	sqlite3_stmt *s = NULL;
 	int rc = -1;
 
-	if (sqlite3_prepare_v2(db, "SELECT par FROM moved_cards WHERE "
-	    "token = ?", -1, &s, NULL) != SQLITE_OK)
+	if (*st == NULL && sqlite3_prepare_v2(db, "SELECT par FROM "
+	    "moved_cards WHERE token = ?", -1, st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_text(s, 1, token, -1, SQLITE_STATIC);
-	switch (sqlite3_step(s)) {
+	sqlite3_bind_text(*st, 1, token, -1, SQLITE_STATIC);
+	switch (sqlite3_step(*st)) {
 	case SQLITE_ROW:
-		snprintf(par, len, "%s", (const char *)sqlite3_column_text(s,
+		snprintf(par, len, "%s", (const char *)sqlite3_column_text(*st,
 		    0));
 		rc = 1;
 		break;
@@ -66,6 +66,17 @@ moves_lookup(sqlite3 *db, const char *token, char *par, size_t len)
 		rc = 0;
 		break;
 	}
+	sqlite3_reset(*st);
+	sqlite3_clear_bindings(*st);
+	return rc;
+}
+
+int
+moves_lookup(sqlite3 *db, const char *token, char *par, size_t len)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = moves_lookup_kept(db, &s, token, par, len);
+
 	sqlite3_finalize(s);
 	return rc;
 }

@@ -27,5 +27,13 @@ int	moves_forget_card(sqlite3 *, const char *token, const char *par,
 
 /* The PAR a card moved to: 1 (par filled), 0 not moved, -1 on error. */
 int	moves_lookup(sqlite3 *, const char *token, char *par, size_t len);
+/*
+ * The same with the statement kept in *st between calls (prepared on the
+ * first; the caller finalizes it): the worker asks once per message, and
+ * preparing each time was half its fetch thread's CPU.  One thread per
+ * *st.
+ */
+int	moves_lookup_kept(sqlite3 *, sqlite3_stmt **st, const char *token,
+	    char *par, size_t len);
 
 #endif

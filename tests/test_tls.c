@@ -454,23 +454,10 @@ test_handshake_threads_storm_and_free(void **state)
 	tls_ctx_free(c);
 }
 
-/* Issue 14: the CA's and the pinned engine's keys are verified with
- * their own comb tables: the same answers as mbedTLS's verification. */
-static void
-test_fixed_key_verification(void **state)
-{
-	char err[256];
-
-	(void)state;
-	if (tls_fixed_key_selftest(2, err, sizeof err) == -1)
-		fail_msg("%s", err);
-}
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixed_key_verification),
 		cmocka_unit_test(test_handshake_and_data),
 		cmocka_unit_test(test_peer_cn),
 		cmocka_unit_test(test_session_resumption),

@@ -16,7 +16,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <mbedtls/asn1.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecdsa.h>
 #include <mbedtls/entropy.h>
@@ -24,9 +23,6 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
-/* Private, for one struct: mbedtls_pk_info_t, to give a key known in
- * advance a verification with its own comb table (tls_fixed_key). */
-#include <mbedtls/pk_internal.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
 /*
@@ -75,9 +71,6 @@ struct tls_ctx {
 	int			 have_vmu;
 	/* P-256 with its comb table of G built once (tls_warm_group) */
 	mbedtls_ecp_group	 warm;
-	/* client: the pinned engine key's table (tls_fixed_key) */
-	mbedtls_ecp_group	 pinned_q;
-	int			 have_pinned_q;
 	/* server: the handshake threads (tls_ctx_handshake_threads), their
 	 * queues of connections (hs_mu: [0] handshakes under way, taken
 	 * first, [1] new ones), and on the loop's thread the list of
@@ -219,312 +212,6 @@ tls_warm_key(const struct tls_ctx *c, mbedtls_pk_context *pk)
  * before it multiplies G: the table is given then.  Saves a table build
  * (about 0.5 ms, a tenth of a full handshake's work) per handshake.
  */
-/*
- * ECDSA verification with a key known in advance (the CA's on the engine,
- * the pinned engine's on a validator): u1*G + u2*Q where both
- * multiplications use a comb table built once, G's (c->warm) and Q's
- * (the curve with G := Q, tls_fixed_table), instead of mbedTLS's, which
- * builds Q's table again at every verification: 1.05 ms against 1.7 ms
- * here.  The key is an ECDSA context first (mbedTLS's other functions of
- * the key take it as one) with the table after it; the arithmetic is
- * SEC 1 v2 §4.1.4 (the same as mbedtls_ecdsa_read_signature, whose
- * refusals it keeps: bad ASN.1, trailing bytes, r or s out of [1, n-1]).
- */
-struct tls_fixed_key {
-	mbedtls_ecdsa_context	 ecdsa;
-	mbedtls_ecp_group	 qg;
-};
-
-/* The curve of q with G := q (its static G left, not freed). */
-static int
-fixed_group(mbedtls_ecp_group *g, mbedtls_ecp_group_id id,
-    const mbedtls_ecp_point *q)
-{
-	int rc;
-
-	mbedtls_ecp_group_init(g);
-	if ((rc = mbedtls_ecp_group_load(g, id)) != 0)
-		return rc;
-	/* A static table of the curve's G (later mbedTLS versions) would
-	 * be taken for q's. */
-	if (g->T != NULL)
-		return MBEDTLS_ERR_ECP_FEATURE_UNAVAILABLE;
-	mbedtls_ecp_point_init(&g->G);	/* the loaded one is static */
-	return mbedtls_ecp_copy(&g->G, q);
-}
-
-/* Frees a fixed_group's group (G is ours; the rest mbedTLS's). */
-static void
-fixed_group_free(mbedtls_ecp_group *g)
-{
-	mbedtls_ecp_point_free(&g->G);
-	mbedtls_ecp_point_init(&g->G);
-	mbedtls_ecp_group_free(g);
-}
-
-/* Builds g's comb table of its G (one multiplication), once. */
-static int
-fixed_table(mbedtls_ecp_group *g, mbedtls_ctr_drbg_context *drbg)
-{
-	mbedtls_mpi one;
-	mbedtls_ecp_point r;
-	int rc;
-
-	mbedtls_mpi_init(&one);
-	mbedtls_ecp_point_init(&r);
-	rc = mbedtls_mpi_lset(&one, 1);
-	if (rc == 0)
-		rc = mbedtls_ecp_mul(g, &r, &one, &g->G,
-		    mbedtls_ctr_drbg_random, drbg);
-	mbedtls_mpi_free(&one);
-	mbedtls_ecp_point_free(&r);
-	return rc != 0 ? rc : g->T == NULL ? MBEDTLS_ERR_ECP_ALLOC_FAILED : 0;
-}
-
-static int
-fixed_verify(void *ctx, mbedtls_md_type_t md_alg, const unsigned char *hash,
-    size_t hash_len, const unsigned char *sig, size_t sig_len)
-{
-	struct tls_fixed_key *k = ctx;
-	mbedtls_ecp_group *g = &k->ecdsa.grp;
-	unsigned char *p = (unsigned char *)sig;
-	const unsigned char *end = sig + sig_len;
-	mbedtls_mpi r, s, e, w, u1, u2, one;
-	mbedtls_ecp_point p1, p2, sum;
-	size_t len, n_size = (g->nbits + 7) / 8, use;
-	int rc;
-
-	(void)md_alg;
-	mbedtls_mpi_init(&r);
-	mbedtls_mpi_init(&s);
-	mbedtls_mpi_init(&e);
-	mbedtls_mpi_init(&w);
-	mbedtls_mpi_init(&u1);
-	mbedtls_mpi_init(&u2);
-	mbedtls_mpi_init(&one);
-	mbedtls_ecp_point_init(&p1);
-	mbedtls_ecp_point_init(&p2);
-	mbedtls_ecp_point_init(&sum);
-	if ((rc = mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED |
-	    MBEDTLS_ASN1_SEQUENCE)) != 0 || p + len != end ||
-	    (rc = mbedtls_asn1_get_mpi(&p, end, &r)) != 0 ||
-	    (rc = mbedtls_asn1_get_mpi(&p, end, &s)) != 0 || p != end) {
-		rc = MBEDTLS_ERR_ECP_BAD_INPUT_DATA;
-		goto out;
-	}
-	rc = MBEDTLS_ERR_ECP_VERIFY_FAILED;
-	if (mbedtls_mpi_cmp_int(&r, 1) < 0 ||
-	    mbedtls_mpi_cmp_mpi(&r, &g->N) >= 0 ||
-	    mbedtls_mpi_cmp_int(&s, 1) < 0 ||
-	    mbedtls_mpi_cmp_mpi(&s, &g->N) >= 0)
-		goto out;
-	/* e: the hash's leftmost nbits, reduced (SEC 1 §4.1.4 step 3). */
-	use = hash_len > n_size ? n_size : hash_len;
-	if ((rc = mbedtls_mpi_read_binary(&e, hash, use)) != 0 ||
-	    (use * 8 > g->nbits && (rc = mbedtls_mpi_shift_r(&e,
-	    use * 8 - g->nbits)) != 0) ||
-	    (mbedtls_mpi_cmp_mpi(&e, &g->N) >= 0 &&
-	    (rc = mbedtls_mpi_sub_abs(&e, &e, &g->N)) != 0) ||
-	    (rc = mbedtls_mpi_inv_mod(&w, &s, &g->N)) != 0 ||
-	    (rc = mbedtls_mpi_mul_mpi(&u1, &e, &w)) != 0 ||
-	    (rc = mbedtls_mpi_mod_mpi(&u1, &u1, &g->N)) != 0 ||
-	    (rc = mbedtls_mpi_mul_mpi(&u2, &r, &w)) != 0 ||
-	    (rc = mbedtls_mpi_mod_mpi(&u2, &u2, &g->N)) != 0 ||
-	    (rc = mbedtls_mpi_lset(&one, 1)) != 0)
-		goto out;
-	/* u1*G + u2*Q, each from its table (a zero u1 or u2, of probability
-	 * 2^-256, is an error: refused). */
-	if ((rc = mbedtls_ecp_mul(g, &p1, &u1, &g->G, NULL, NULL)) != 0 ||
-	    (rc = mbedtls_ecp_mul(&k->qg, &p2, &u2, &k->qg.G, NULL,
-	    NULL)) != 0 ||
-	    (rc = mbedtls_ecp_muladd(g, &sum, &one, &p1, &one, &p2)) != 0) {
-		rc = MBEDTLS_ERR_ECP_VERIFY_FAILED;
-		goto out;
-	}
-	rc = MBEDTLS_ERR_ECP_VERIFY_FAILED;
-	if (mbedtls_ecp_is_zero(&sum) ||
-	    mbedtls_mpi_mod_mpi(&sum.X, &sum.X, &g->N) != 0 ||
-	    mbedtls_mpi_cmp_mpi(&sum.X, &r) != 0)
-		goto out;
-	rc = 0;
-out:
-	mbedtls_mpi_free(&r);
-	mbedtls_mpi_free(&s);
-	mbedtls_mpi_free(&e);
-	mbedtls_mpi_free(&w);
-	mbedtls_mpi_free(&u1);
-	mbedtls_mpi_free(&u2);
-	mbedtls_mpi_free(&one);
-	mbedtls_ecp_point_free(&p1);
-	mbedtls_ecp_point_free(&p2);
-	mbedtls_ecp_point_free(&sum);
-	return rc;
-}
-
-static void
-fixed_free(void *ctx)
-{
-	struct tls_fixed_key *k = ctx;
-
-	mbedtls_ecdsa_free(&k->ecdsa);
-	fixed_group_free(&k->qg);
-	free(k);
-}
-
-/* mbedTLS's ECDSA key functions with fixed_verify and fixed_free. */
-static mbedtls_pk_info_t tls_fixed_info;
-static pthread_once_t tls_fixed_once = PTHREAD_ONCE_INIT;
-
-static void
-fixed_info_init(void)
-{
-	tls_fixed_info = *mbedtls_pk_info_from_type(MBEDTLS_PK_ECDSA);
-	tls_fixed_info.verify_func = fixed_verify;
-	tls_fixed_info.ctx_free_func = fixed_free;
-}
-
-/*
- * Makes the P-256 key pk (EC or ECDSA) a tls_fixed_key with G's table
- * from c->warm and Q's from qtab (a fixed_group whose table is built, or
- * NULL: built here, one multiplication).  Left as it is when it is
- * another curve or memory runs out: mbedTLS verifies it then.
- */
-static void
-tls_fixed_key(struct tls_ctx *c, mbedtls_pk_context *pk,
-    const mbedtls_ecp_group *qtab)
-{
-	struct tls_fixed_key *k;
-	const mbedtls_ecp_keypair *src;
-	size_t i;
-
-	if ((mbedtls_pk_get_type(pk) != MBEDTLS_PK_ECKEY &&
-	    mbedtls_pk_get_type(pk) != MBEDTLS_PK_ECDSA) ||
-	    (src = mbedtls_pk_ec(*pk))->grp.id != MBEDTLS_ECP_DP_SECP256R1 ||
-	    (k = calloc(1, sizeof *k)) == NULL)
-		return;
-	pthread_once(&tls_fixed_once, fixed_info_init);
-	mbedtls_ecdsa_init(&k->ecdsa);
-	if (mbedtls_ecdsa_from_keypair(&k->ecdsa, src) != 0 ||
-	    fixed_group(&k->qg, src->grp.id, &src->Q) != 0)
-		goto fail;
-	tls_warm_group(c, &k->ecdsa.grp);
-	if (qtab == NULL) {
-		if (fixed_table(&k->qg, &c->drbg) != 0)
-			goto fail;
-	} else {
-		if (mbedtls_ecp_point_cmp(&qtab->G, &src->Q) != 0 ||
-		    (k->qg.T = calloc(qtab->T_size, sizeof *k->qg.T)) == NULL)
-			goto fail;
-		k->qg.T_size = qtab->T_size;
-		for (i = 0; i < qtab->T_size; i++)
-			mbedtls_ecp_point_init(&k->qg.T[i]);
-		for (i = 0; i < qtab->T_size; i++)
-			if (mbedtls_ecp_copy(&k->qg.T[i], &qtab->T[i]) != 0)
-				goto fail;
-	}
-	if (k->ecdsa.grp.T == NULL)
-		goto fail;
-	mbedtls_pk_free(pk);
-	pk->pk_info = &tls_fixed_info;
-	pk->pk_ctx = k;
-	return;
-fail:
-	mbedtls_ecdsa_free(&k->ecdsa);
-	fixed_group_free(&k->qg);
-	free(k);
-}
-
-int
-tls_fixed_key_selftest(int n, char *err, size_t errlen)
-{
-	struct tls_ctx *c = calloc(1, sizeof *c);
-	mbedtls_pk_context pk;
-	unsigned char hash[48], sig[MBEDTLS_ECDSA_MAX_LEN + 1], bad[sizeof sig];
-	size_t len;
-	int i, j, rc = -1;
-
-	mbedtls_pk_init(&pk);
-	if (c == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	/* What tls_fixed_key needs of a context: the random generator and
-	 * the table of G. */
-	mbedtls_entropy_init(&c->entropy);
-	mbedtls_ctr_drbg_init(&c->drbg);
-	mbedtls_ecp_group_init(&c->warm);
-	if (mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func, &c->entropy,
-	    NULL, 0) != 0 || mbedtls_ecp_group_load(&c->warm,
-	    MBEDTLS_ECP_DP_SECP256R1) != 0 || fixed_table(&c->warm,
-	    &c->drbg) != 0) {
-		snprintf(err, errlen, "cannot set up");
-		goto out_pk;
-	}
-	if (mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(
-	    MBEDTLS_PK_ECDSA)) != 0 || mbedtls_ecdsa_genkey(mbedtls_pk_ec(pk),
-	    MBEDTLS_ECP_DP_SECP256R1, mbedtls_ctr_drbg_random, &c->drbg) != 0) {
-		snprintf(err, errlen, "cannot make a key");
-		goto out_pk;
-	}
-	tls_fixed_key(c, &pk, NULL);
-	if (pk.pk_info != &tls_fixed_info) {
-		snprintf(err, errlen, "the key did not become fixed");
-		goto out_pk;
-	}
-	for (i = 0; i < n; i++) {
-		/* SHA-256 and SHA-384 lengths (the latter truncated). */
-		size_t hl = i % 2 ? 48 : 32;
-		if (mbedtls_ctr_drbg_random(&c->drbg, hash, sizeof hash) != 0 ||
-		    mbedtls_ecdsa_write_signature(mbedtls_pk_ec(pk),
-		    MBEDTLS_MD_SHA256, hash, hl, sig, &len,
-		    mbedtls_ctr_drbg_random, &c->drbg) != 0) {
-			snprintf(err, errlen, "cannot sign");
-			goto out_pk;
-		}
-		if (fixed_verify(pk.pk_ctx, MBEDTLS_MD_SHA256, hash, hl, sig,
-		    len) != 0) {
-			snprintf(err, errlen, "signature %d refused", i);
-			goto out_pk;
-		}
-		/* Every bit of the signature flipped, a trailing byte, and
-		 * the hash changed: refused by both verifications alike. */
-		for (j = 0; j < (int)len * 8 + 2; j++) {
-			const unsigned char *h = hash;
-			unsigned char h2[sizeof hash];
-			size_t l = len;
-			int a, b;
-			memcpy(bad, sig, len);
-			if (j < (int)len * 8)
-				bad[j / 8] ^= (unsigned char)(1 << j % 8);
-			else if (j == (int)len * 8)
-				bad[l++] = 0;
-			else {
-				memcpy(h2, hash, sizeof h2);
-				h2[i % (int)hl] ^= 1;
-				h = h2;
-			}
-			a = fixed_verify(pk.pk_ctx, MBEDTLS_MD_SHA256, h, hl,
-			    bad, l) == 0;
-			b = mbedtls_ecdsa_read_signature(mbedtls_pk_ec(pk), h,
-			    hl, bad, l) == 0;
-			if (a != b || a) {
-				snprintf(err, errlen, "signature %d, change %d: "
-				    "fixed %s, mbedTLS %s", i, j, a ? "took" :
-				    "refused", b ? "took" : "refused");
-				goto out_pk;
-			}
-		}
-	}
-	rc = 0;
-out_pk:
-	mbedtls_pk_free(&pk);
-	mbedtls_ecp_group_free(&c->warm);
-	mbedtls_ctr_drbg_free(&c->drbg);
-	mbedtls_entropy_free(&c->entropy);
-	free(c);
-	return rc;
-}
-
 static int
 tls_rng(void *p, unsigned char *out, size_t len)
 {
@@ -559,7 +246,6 @@ ctx_common(struct tls_ctx *c, int endpoint, char *err, size_t errlen)
 	mbedtls_ssl_session_init(&c->session);
 	mbedtls_x509_crt_init(&c->pinned);
 	mbedtls_ecp_group_init(&c->warm);
-	mbedtls_ecp_group_init(&c->pinned_q);
 	if ((rc = mbedtls_ctr_drbg_seed(&c->drbg, mbedtls_entropy_func,
 	    &c->entropy, (const unsigned char *)pers, sizeof pers - 1)) != 0) {
 		tls_err(err, errlen, "seeding the random generator", rc);
@@ -841,9 +527,6 @@ tls_server_new(const char *certdir, int require_crl, char *err, size_t errlen)
 	if (ctx_common(c, MBEDTLS_SSL_IS_SERVER, err, errlen) == -1 ||
 	    ctx_own_cert(c, crt, key, err, errlen) == -1)
 		goto fail;
-	/* The CA's key checks every new device's certificate: with its own
-	 * table (tls_fixed_key). */
-	tls_fixed_key(c, &c->ca.pk, NULL);
 	/* mbedTLS silently accepts a missing CRL: refuse unless asked not to. */
 	if (load_crl(c, err, errlen) == -1 && require_crl)
 		goto fail;
@@ -909,17 +592,6 @@ tls_client_new(const char *certdir, const char *device_id, char *err,
 	if (mbedtls_x509_crt_parse_file(&c->pinned, crt) == 0) {
 		c->have_pinned = 1;
 		mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_NONE);
-		/* The table of its key, for the key exchange's signature at
-		 * every full handshake (tls_warm_step); without it (another
-		 * curve, no memory) mbedTLS verifies it as it is. */
-		if (mbedtls_pk_get_type(&c->pinned.pk) == MBEDTLS_PK_ECKEY &&
-		    mbedtls_pk_ec(c->pinned.pk)->grp.id ==
-		    MBEDTLS_ECP_DP_SECP256R1) {
-			c->have_pinned_q = fixed_group(&c->pinned_q,
-			    MBEDTLS_ECP_DP_SECP256R1,
-			    &mbedtls_pk_ec(c->pinned.pk)->Q) == 0 &&
-			    fixed_table(&c->pinned_q, &c->drbg) == 0;
-		}
 	}
 	return c;
 fail:
@@ -1039,7 +711,6 @@ tls_ctx_free(struct tls_ctx *c)
 	mbedtls_ssl_ticket_free(&c->ticket);
 	mbedtls_x509_crt_free(&c->pinned);
 	mbedtls_ecp_group_free(&c->warm);
-	fixed_group_free(&c->pinned_q);
 	free(c->verified);
 	mbedtls_ssl_session_free(&c->session);
 	mbedtls_pk_free(&c->key);
@@ -1169,13 +840,7 @@ tls_warm_step(struct tls_conn *t)
 
 	if (ssl->handshake == NULL || ssl->handshake->resume)
 		return;
-	if (peer != NULL && !t->ctx->server &&
-	    ssl->state == MBEDTLS_SSL_SERVER_KEY_EXCHANGE &&
-	    t->ctx->have_pinned_q && peer->raw.len == t->ctx->pinned.raw.len &&
-	    memcmp(peer->raw.p, t->ctx->pinned.raw.p, peer->raw.len) == 0)
-		/* The engine's key, as the validator keeps it. */
-		tls_fixed_key(t->ctx, &peer->pk, &t->ctx->pinned_q);
-	else if (peer != NULL && ((t->ctx->server &&
+	if (peer != NULL && ((t->ctx->server &&
 	    ssl->state == MBEDTLS_SSL_CERTIFICATE_VERIFY) ||
 	    (!t->ctx->server && ssl->state == MBEDTLS_SSL_SERVER_KEY_EXCHANGE)))
 		tls_warm_key(t->ctx, &peer->pk);

@@ -65,13 +65,6 @@ struct tls_ctx	*tls_acquirer_server_new(const char *certdir, char *err,
  */
 int		 tls_ctx_handshake_threads(struct tls_ctx *, int n, char *err,
 		    size_t errlen);
-/*
- * Tests: n signatures of a fresh P-256 key checked by the table-based
- * verification of keys known in advance (the CA's, the pinned engine's)
- * and, with every bit flipped, a trailing byte or the hash changed,
- * refused by it and by mbedTLS alike.  0, or -1 with what differed.
- */
-int		 tls_fixed_key_selftest(int n, char *err, size_t errlen);
 /* Caps the protocol at TLS 1.<minor - 1> (tests: an old client). */
 void		 tls_ctx_max_version(struct tls_ctx *, int minor);
 void		 tls_ctx_free(struct tls_ctx *);
