@@ -485,46 +485,64 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The deny mirror: every entry of the cluster's `deny` bucket (written
- * by the workers, whose settlement declines cards) into this gateway's
- * deny table, which server.c pushes to validators each second.
+ * Runs a bucket's watcher until the gateway stops or the watcher fails:
+ * each entry to put (NULL once the bucket's values as they were at the
+ * start are all in), then destroyed.  Returns when stopped or broken.
  */
-static void *
-mirror_main(void *arg)
+static void
+watch_loop(struct gateway *g, kvWatcher *w,
+    void (*put)(struct gateway *, kvEntry *))
 {
-	struct gateway *g = arg;
 	kvEntry *e;
 	natsStatus s;
 
-	pthread_setname_np(pthread_self(), "fe-deny-mirror");
 	for (;;) {
 		pthread_mutex_lock(&g->mu);
 		if (g->stop) {
 			pthread_mutex_unlock(&g->mu);
-			break;
+			return;
 		}
 		pthread_mutex_unlock(&g->mu);
 		e = NULL;
-		s = kvWatcher_Next(&e, g->watch, 500);
+		s = kvWatcher_Next(&e, w, 500);
 		if (s == NATS_TIMEOUT)
 			continue;
 		if (s != NATS_OK)
-			break;		/* stopped */
-		if (e == NULL)
-			continue;	/* the initial values are all in */
-		{
-			int on = kvEntry_Operation(e) == kvOp_Put;
-			char acc[ACCOUNT_TEXT_MAX], *dot;
-			snprintf(acc, sizeof acc, "%s", kvEntry_Key(e));
-			if ((dot = strchr(acc, '.')) != NULL)
-				*dot = ':';	/* the key of par:X is par.X */
-			if (deny_set(g->db, acc, on, on ? kvEntry_ValueString(e)
-			    : "", gw_now(g)) != 0)
-				CLUSTER_LOG(LOG_LEVEL_WARNING, "deny_mirror_failed", "gateway: deny list: cannot mirror %s: %s",
-				    acc, sqlite3_errmsg(g->db));
-		}
-		kvEntry_Destroy(e);
+			return;		/* stopped */
+		put(g, e);
+		if (e != NULL)
+			kvEntry_Destroy(e);
 	}
+}
+
+/*
+ * The deny mirror: every entry of the cluster's `deny` bucket (written
+ * by the workers, whose settlement declines cards) into this gateway's
+ * deny table, which server.c pushes to validators each second.
+ */
+static void
+deny_put(struct gateway *g, kvEntry *e)
+{
+	int on;
+	char acc[ACCOUNT_TEXT_MAX], *dot;
+
+	if (e == NULL)
+		return;		/* the initial values are all in */
+	on = kvEntry_Operation(e) == kvOp_Put;
+	snprintf(acc, sizeof acc, "%s", kvEntry_Key(e));
+	if ((dot = strchr(acc, '.')) != NULL)
+		*dot = ':';	/* the key of par:X is par.X */
+	if (deny_set(g->db, acc, on, on ? kvEntry_ValueString(e) : "",
+	    gw_now(g)) != 0)
+		CLUSTER_LOG(LOG_LEVEL_WARNING, "deny_mirror_failed", "gateway: deny list: cannot mirror %s: %s",
+		    acc, sqlite3_errmsg(g->db));
+}
+
+static void *
+mirror_main(void *arg)
+{
+	pthread_setname_np(pthread_self(), "fe-deny-mirror");
+	watch_loop(arg, ((struct gateway *)arg)->watch, deny_put);
 	return NULL;
 }
 
@@ -534,39 +552,28 @@ mirror_main(void *arg)
  * Until the watcher has delivered the bucket's values as they were when
  * it started, and again once it stops, card_par asks the bucket.
  */
+static void
+cards_put(struct gateway *g, kvEntry *e)
+{
+	if (e == NULL) {	/* the initial values are all in */
+		pthread_mutex_lock(&g->cmu);
+		g->cards_ready = 1;
+		pthread_mutex_unlock(&g->cmu);
+		return;
+	}
+	/* A deleted or purged card (an operator's doing): forgotten, so
+	 * that its next tap asks the bucket. */
+	mirror_put(g, kvEntry_Key(e), kvEntry_Operation(e) == kvOp_Put ?
+	    kvEntry_ValueString(e) : "");
+}
+
 static void *
 cards_main(void *arg)
 {
 	struct gateway *g = arg;
-	kvEntry *e;
-	natsStatus s;
 
 	pthread_setname_np(pthread_self(), "fe-cards-mirror");
-	for (;;) {
-		pthread_mutex_lock(&g->mu);
-		if (g->stop) {
-			pthread_mutex_unlock(&g->mu);
-			break;
-		}
-		pthread_mutex_unlock(&g->mu);
-		e = NULL;
-		s = kvWatcher_Next(&e, g->cwatch, 500);
-		if (s == NATS_TIMEOUT)
-			continue;
-		if (s != NATS_OK)
-			break;		/* stopped */
-		if (e == NULL) {	/* the initial values are all in */
-			pthread_mutex_lock(&g->cmu);
-			g->cards_ready = 1;
-			pthread_mutex_unlock(&g->cmu);
-			continue;
-		}
-		/* A deleted or purged card (an operator's doing): forgotten,
-		 * so that its next tap asks the bucket. */
-		mirror_put(g, kvEntry_Key(e), kvEntry_Operation(e) ==
-		    kvOp_Put ? kvEntry_ValueString(e) : "");
-		kvEntry_Destroy(e);
-	}
+	watch_loop(g, g->cwatch, cards_put);
 	pthread_mutex_lock(&g->cmu);
 	g->cards_broken = 1;
 	pthread_mutex_unlock(&g->cmu);
